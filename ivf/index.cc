@@ -1,0 +1,198 @@
+#include "ivf/index.h"
+
+#include <cmath>
+#include <limits>
+#include <new>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "jit/internal/status_macros.h"
+
+namespace ivfjit {
+namespace {
+
+absl::Status Unsupported(const char* type, const char* method) {
+  return absl::UnimplementedError(absl::StrCat(type, " does not support ", method));
+}
+
+// Runs an implementation, turning an allocation failure into a Status (the implementations
+// only allocate before they modify the index, so it is unchanged).
+template <typename F>
+absl::Status Guarded(F&& f) {
+  try {
+    return f();
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError("out of memory");
+  } catch (const std::length_error&) {
+    return absl::ResourceExhaustedError("out of memory (size too large)");
+  }
+}
+
+}  // namespace
+
+absl::Status Index::CheckVectors(const char* what, int64_t n, const float* x) const {
+  if (n < 0) return absl::InvalidArgumentError(absl::StrCat(what, ": n = ", n, " is negative"));
+  if (n > 0 && x == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": null vector array with n = ", n));
+  }
+  if (n > std::numeric_limits<int64_t>::max() / d_) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": n = ", n, " is too large"));
+  }
+  const int64_t count = n * d_;
+  for (int64_t i = 0; i < count; ++i) {
+    if (!std::isfinite(x[i])) {
+      return absl::InvalidArgumentError(absl::StrCat(what, ": vector ", i / d_, " component ",
+                                                     i % d_, " is ", x[i],
+                                                     " (NaN and Inf are not allowed)"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> Index::RowsOf(const char* what, absl::Span<const float> x) const {
+  if (x.size() % static_cast<size_t>(d_) != 0) {
+    return absl::InvalidArgumentError(absl::StrCat(what, ": ", x.size(),
+                                                   " floats is not a multiple of d = ", d_,
+                                                   " (wrong dimension?)"));
+  }
+  return static_cast<int64_t>(x.size()) / d_;
+}
+
+absl::Status Index::Train(int64_t n, const float* x) {
+  IVFJIT_RETURN_IF_ERROR(CheckVectors("Train", n, x));
+  return Guarded([&] { return DoTrain(n, x); });
+}
+
+absl::Status Index::Train(absl::Span<const float> x) {
+  IVFJIT_ASSIGN_OR_RETURN(const int64_t n, RowsOf("Train", x));
+  return Train(n, x.data());
+}
+
+absl::Status Index::Add(int64_t n, const float* x) { return AddWithIds(n, x, nullptr); }
+
+absl::Status Index::Add(absl::Span<const float> x) {
+  IVFJIT_ASSIGN_OR_RETURN(const int64_t n, RowsOf("Add", x));
+  return Add(n, x.data());
+}
+
+absl::Status Index::AddWithIds(int64_t n, const float* x, const int64_t* ids) {
+  IVFJIT_RETURN_IF_ERROR(CheckVectors("Add", n, x));
+  if (!is_trained_) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(type_name(), " is not trained: call Train before Add"));
+  }
+  if (ids != nullptr) {
+    absl::flat_hash_set<int64_t> seen;
+    seen.reserve(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      if (ids[i] < 0) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("AddWithIds: id ", ids[i], " at position ", i, " is negative"));
+      }
+      if (!seen.insert(ids[i]).second) {
+        return absl::InvalidArgumentError(
+            absl::StrCat("AddWithIds: id ", ids[i], " appears twice in the batch"));
+      }
+    }
+  } else if (n > std::numeric_limits<int64_t>::max() - ntotal_) {
+    return absl::InvalidArgumentError("Add: too many vectors");
+  }
+  if (n == 0) return absl::OkStatus();
+  return Guarded([&] { return DoAdd(n, x, ids); });
+}
+
+absl::Status Index::AddWithIds(absl::Span<const float> x, absl::Span<const int64_t> ids) {
+  IVFJIT_ASSIGN_OR_RETURN(const int64_t n, RowsOf("AddWithIds", x));
+  if (ids.size() != static_cast<size_t>(n)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("AddWithIds: ", n, " vectors but ", ids.size(), " ids"));
+  }
+  if (n > 0 && ids.data() == nullptr) return absl::InvalidArgumentError("AddWithIds: null ids");
+  return AddWithIds(n, x.data(), ids.data());
+}
+
+absl::Status Index::Search(int64_t n, const float* x, int64_t k, float* distances,
+                           int64_t* labels) const {
+  if (k <= 0) return absl::InvalidArgumentError(absl::StrCat("Search: k = ", k, " must be > 0"));
+  IVFJIT_RETURN_IF_ERROR(CheckVectors("Search", n, x));
+  if (n > 0 && (distances == nullptr || labels == nullptr)) {
+    return absl::InvalidArgumentError("Search: null output array");
+  }
+  if (n > 0 && k > std::numeric_limits<int64_t>::max() / n) {
+    return absl::InvalidArgumentError("Search: n × k overflows");
+  }
+  if (!is_trained_) {
+    return absl::FailedPreconditionError(absl::StrCat(type_name(), " is not trained"));
+  }
+  if (n == 0) return absl::OkStatus();
+  return Guarded([&] { return DoSearch(n, x, k, distances, labels); });
+}
+
+absl::StatusOr<SearchResult> Index::Search(absl::Span<const float> queries, int64_t k) const {
+  IVFJIT_ASSIGN_OR_RETURN(const int64_t n, RowsOf("Search", queries));
+  if (k <= 0) return absl::InvalidArgumentError(absl::StrCat("Search: k = ", k, " must be > 0"));
+  if (n > 0 && k > (int64_t{1} << 40) / n) {
+    return absl::InvalidArgumentError("Search: n × k too large for one result");
+  }
+  SearchResult result;
+  result.nq = n;
+  result.k = k;
+  try {
+    result.distances.resize(static_cast<size_t>(n * k));
+    result.labels.resize(static_cast<size_t>(n * k));
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError("Search: out of memory for the result");
+  }
+  IVFJIT_RETURN_IF_ERROR(
+      Search(n, queries.data(), k, result.distances.data(), result.labels.data()));
+  return result;
+}
+
+absl::StatusOr<RangeSearchResult> Index::RangeSearch(int64_t n, const float* x,
+                                                     float radius) const {
+  if (std::isnan(radius)) return absl::InvalidArgumentError("RangeSearch: radius is NaN");
+  IVFJIT_RETURN_IF_ERROR(CheckVectors("RangeSearch", n, x));
+  if (!is_trained_) {
+    return absl::FailedPreconditionError(absl::StrCat(type_name(), " is not trained"));
+  }
+  RangeSearchResult result;
+  IVFJIT_RETURN_IF_ERROR(Guarded([&] { return DoRangeSearch(n, x, radius, &result); }));
+  return result;
+}
+
+absl::StatusOr<RangeSearchResult> Index::RangeSearch(absl::Span<const float> queries,
+                                                     float radius) const {
+  IVFJIT_ASSIGN_OR_RETURN(const int64_t n, RowsOf("RangeSearch", queries));
+  return RangeSearch(n, queries.data(), radius);
+}
+
+absl::Status Index::Reconstruct(int64_t label, float* out) const {
+  if (out == nullptr) return absl::InvalidArgumentError("Reconstruct: null output");
+  return DoReconstruct(label, out);
+}
+
+absl::StatusOr<std::vector<float>> Index::Reconstruct(int64_t label) const {
+  std::vector<float> out(static_cast<size_t>(d_));
+  IVFJIT_RETURN_IF_ERROR(Reconstruct(label, out.data()));
+  return out;
+}
+
+absl::Status Index::Reset() {
+  DoReset();
+  ntotal_ = 0;
+  return absl::OkStatus();
+}
+
+absl::Status Index::DoTrain(int64_t, const float*) {
+  return absl::OkStatus();  // indexes that need no training accept and ignore it, as Faiss does
+}
+
+absl::Status Index::DoRangeSearch(int64_t, const float*, float, RangeSearchResult*) const {
+  return Unsupported(type_name(), "RangeSearch");
+}
+
+absl::Status Index::DoReconstruct(int64_t, float*) const {
+  return Unsupported(type_name(), "Reconstruct");
+}
+
+}  // namespace ivfjit

@@ -1,0 +1,121 @@
+// The interface every ivfjit index implements, with Faiss's semantics.
+//
+//   absl::StatusOr<std::unique_ptr<ivfjit::IndexFlat>> index =
+//       ivfjit::IndexFlat::Create(/*d=*/128, ivfjit::Metric::kL2);
+//   IVFJIT_RETURN_IF_ERROR((*index)->Add(base));                 // base: n × 128 floats
+//   absl::StatusOr<ivfjit::SearchResult> result = (*index)->Search(queries, /*k=*/10);
+//   result->labels[i * 10 + r];  // r-th neighbour of query i; -1 when there are fewer than 10
+//
+// Conventions (docs/spec.md): labels are int64; distances are squared L2 (ascending) or inner
+// products (descending); where fewer than k results exist the label is -1 and the distance +inf
+// (L2) or -inf (IP); equal distances are ordered by smaller label.
+//
+// Every method validates its arguments before touching the index: on any error it returns a
+// Status and the index is unchanged. Methods an index does not support return Unimplemented.
+// Arrays are row-major; a span-taking method infers n from the span's size and rejects sizes
+// that are not a multiple of d (the way a wrong dimension shows up). Indexes are neither
+// copyable nor movable; hold them through the unique_ptr their Create() returns.
+#ifndef IVFJIT_IVF_INDEX_H_
+#define IVFJIT_IVF_INDEX_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "ivf/metric.h"
+
+namespace ivfjit {
+
+// k-NN results of nq queries, k per query, row-major.
+struct SearchResult {
+  int64_t nq = 0;
+  int64_t k = 0;
+  std::vector<float> distances;  // nq × k
+  std::vector<int64_t> labels;   // nq × k
+};
+
+// Range-search results in Faiss's layout: query i's results are entries lims[i] .. lims[i+1]
+// of labels and distances, in ascending label order (docs/spec.md).
+struct RangeSearchResult {
+  std::vector<int64_t> lims;  // nq + 1
+  std::vector<int64_t> labels;
+  std::vector<float> distances;
+};
+
+class Index {
+ public:
+  virtual ~Index() = default;
+  Index(const Index&) = delete;
+  Index& operator=(const Index&) = delete;
+
+  int64_t d() const noexcept { return d_; }
+  int64_t ntotal() const noexcept { return ntotal_; }
+  Metric metric() const noexcept { return metric_; }
+  bool is_trained() const noexcept { return is_trained_; }
+
+  // Trains on n vectors, x: n × d.
+  absl::Status Train(int64_t n, const float* x);
+  absl::Status Train(absl::Span<const float> x);
+
+  // Adds n vectors (x: n × d) with labels ntotal() .. ntotal() + n - 1.
+  absl::Status Add(int64_t n, const float* x);
+  absl::Status Add(absl::Span<const float> x);
+
+  // Adds n vectors (x: n × d) with caller-chosen labels (ids: n, non-negative, unique).
+  absl::Status AddWithIds(int64_t n, const float* x, const int64_t* ids);
+  absl::Status AddWithIds(absl::Span<const float> x, absl::Span<const int64_t> ids);
+
+  // k nearest neighbours of n queries. x: n × d; distances, labels: n × k, caller-owned.
+  absl::Status Search(int64_t n, const float* x, int64_t k, float* distances,
+                      int64_t* labels) const;
+  absl::StatusOr<SearchResult> Search(absl::Span<const float> queries, int64_t k) const;
+
+  // All vectors with distance < radius (L2) or > radius (IP) of each of n queries, x: n × d.
+  absl::StatusOr<RangeSearchResult> RangeSearch(int64_t n, const float* x, float radius) const;
+  absl::StatusOr<RangeSearchResult> RangeSearch(absl::Span<const float> queries,
+                                                float radius) const;
+
+  // Copies the stored vector with label `label` into out (d floats). NotFound if absent.
+  absl::Status Reconstruct(int64_t label, float* out) const;
+  absl::StatusOr<std::vector<float>> Reconstruct(int64_t label) const;
+
+  // Removes every vector (training, where an index has one, is kept).
+  absl::Status Reset();
+
+ protected:
+  Index(int64_t d, Metric metric, bool is_trained)
+      : d_(d), metric_(metric), is_trained_(is_trained) {}
+
+  // The implementations: called only with validated arguments (n >= 0, non-null arrays of the
+  // right shape, finite values, k > 0, ids non-negative and unique within the batch, index
+  // trained where Add/Search need it). They must leave the index unchanged when they fail.
+  virtual absl::Status DoTrain(int64_t n, const float* x);
+  virtual absl::Status DoAdd(int64_t n, const float* x, const int64_t* ids) = 0;
+  virtual absl::Status DoSearch(int64_t n, const float* x, int64_t k, float* distances,
+                                int64_t* labels) const = 0;
+  virtual absl::Status DoRangeSearch(int64_t n, const float* x, float radius,
+                                     RangeSearchResult* result) const;
+  virtual absl::Status DoReconstruct(int64_t label, float* out) const;
+  virtual void DoReset() = 0;
+
+  void set_ntotal(int64_t ntotal) noexcept { ntotal_ = ntotal; }
+  void set_is_trained(bool is_trained) noexcept { is_trained_ = is_trained; }
+
+  // Index type for messages, e.g. "IndexFlat".
+  virtual const char* type_name() const noexcept = 0;
+
+ private:
+  absl::Status CheckVectors(const char* what, int64_t n, const float* x) const;
+  absl::StatusOr<int64_t> RowsOf(const char* what, absl::Span<const float> x) const;
+
+  int64_t d_;
+  Metric metric_;
+  int64_t ntotal_ = 0;
+  bool is_trained_;
+};
+
+}  // namespace ivfjit
+
+#endif  // IVFJIT_IVF_INDEX_H_

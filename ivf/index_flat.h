@@ -1,0 +1,61 @@
+// Exact (brute-force) search: every query is compared with every stored vector.
+//
+//   absl::StatusOr<std::unique_ptr<ivfjit::IndexFlat>> index =
+//       ivfjit::IndexFlat::Create(/*d=*/784, ivfjit::Metric::kL2);
+//   if (!index.ok()) return index.status();
+//   IVFJIT_RETURN_IF_ERROR((*index)->Add(base));               // base: nb × 784 floats
+//   std::vector<float> distances(nq * 10);
+//   std::vector<int64_t> labels(nq * 10);
+//   IVFJIT_RETURN_IF_ERROR(
+//       (*index)->Search(nq, queries, /*k=*/10, distances.data(), labels.data()));
+//
+// Faiss's IndexFlatL2 / IndexFlatIP: labels are insertion positions (AddWithIds is
+// Unimplemented, as in Faiss), no training is needed. Search tiles queries × base so that
+// nq × ntotal distances never exist at once: batches go through sgemm tiles, tiny batches
+// through a direct loop split over the base; scratch memory is bounded by SearchScratchBytes().
+#ifndef IVFJIT_IVF_INDEX_FLAT_H_
+#define IVFJIT_IVF_INDEX_FLAT_H_
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/types/span.h"
+#include "ivf/index.h"
+#include "ivf/metric.h"
+
+namespace ivfjit {
+
+class IndexFlat final : public Index {
+ public:
+  // d >= 1.
+  static absl::StatusOr<std::unique_ptr<IndexFlat>> Create(int64_t d, Metric metric);
+
+  // The stored vectors, ntotal × d, in insertion order.
+  absl::Span<const float> vectors() const noexcept { return vectors_; }
+
+  // Upper bound, in bytes, of the scratch memory one Search of n queries for k neighbours
+  // allocates at the current ntotal (outputs excluded). Independent of n once n reaches a tile.
+  int64_t SearchScratchBytes(int64_t n, int64_t k) const;
+
+ protected:
+  absl::Status DoAdd(int64_t n, const float* x, const int64_t* ids) override;
+  absl::Status DoSearch(int64_t n, const float* x, int64_t k, float* distances,
+                        int64_t* labels) const override;
+  absl::Status DoRangeSearch(int64_t n, const float* x, float radius,
+                             RangeSearchResult* result) const override;
+  absl::Status DoReconstruct(int64_t label, float* out) const override;
+  void DoReset() override;
+  const char* type_name() const noexcept override { return "IndexFlat"; }
+
+ private:
+  IndexFlat(int64_t d, Metric metric) : Index(d, metric, /*is_trained=*/true) {}
+
+  std::vector<float> vectors_;  // ntotal × d
+  std::vector<float> norms_;    // ntotal squared norms (L2 only), computed at Add
+};
+
+}  // namespace ivfjit
+
+#endif  // IVFJIT_IVF_INDEX_FLAT_H_

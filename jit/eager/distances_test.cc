@@ -1,0 +1,80 @@
+#include "jit/eager/distances.h"
+
+#include <cmath>
+#include <cstdint>
+#include <random>
+#include <vector>
+
+#include "gtest/gtest.h"
+
+namespace ivfjit::eager {
+namespace {
+
+// The awkward dimensions of Faiss's distance-dispatch test, plus real-world ones.
+const int64_t kDims[] = {1, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 64, 128, 784};
+
+std::vector<float> Random(int64_t n, uint32_t seed) {
+  std::mt19937 rng(seed);
+  std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+  std::vector<float> v(static_cast<size_t>(n));
+  for (float& x : v) x = u(rng);
+  return v;
+}
+
+double Reference(int which, const float* q, const float* x, int64_t d) {
+  double s = 0;
+  for (int64_t t = 0; t < d; ++t) {
+    if (which == 0) s += (double(q[t]) - x[t]) * (double(q[t]) - x[t]);
+    if (which == 1) s += double(q[t]) * x[t];
+    if (which == 2) s += double(x[t]) * x[t];
+  }
+  return s;
+}
+
+TEST(DistancesTest, ScalarIsAlwaysLast) {
+  const auto& tables = AvailableDistanceKernels();
+  ASSERT_FALSE(tables.empty());
+  EXPECT_EQ(tables.back(), &ScalarDistanceKernels());
+  EXPECT_EQ(&BestDistanceKernels(), tables.front());
+}
+
+// Every tier against a double-precision reference. Float accumulation of d products in a
+// different order differs by a few ulps of the sum of |terms|: 1e-5 relative to that sum,
+// times sqrt(d) for the growth of the rounding, is tight yet safe.
+TEST(DistancesTest, EveryTierMatchesReferenceOnAwkwardDims) {
+  constexpr int64_t kRows = 37;
+  for (const DistanceKernels* k : AvailableDistanceKernels()) {
+    for (int64_t d : kDims) {
+      SCOPED_TRACE(std::string(k->isa) + " d=" + std::to_string(d));
+      const std::vector<float> q = Random(d, 1 + d);
+      const std::vector<float> x = Random(kRows * d, 100 + d);
+      const RowsKernel kernels[3] = {k->l2_rows, k->ip_rows, k->norms};
+      for (int which = 0; which < 3; ++which) {
+        std::vector<float> out(kRows, -7.0f);
+        kernels[which](q.data(), x.data(), kRows, d, out.data());
+        for (int64_t j = 0; j < kRows; ++j) {
+          double magnitude = 0;
+          for (int64_t t = 0; t < d; ++t) {
+            magnitude += std::fabs(which == 0 ? (q[t] - x[j * d + t]) * (q[t] - x[j * d + t])
+                                              : (which == 1 ? q[t] : x[j * d + t]) * x[j * d + t]);
+          }
+          const double want = Reference(which, q.data(), x.data() + j * d, d);
+          EXPECT_NEAR(out[j], want, 1e-6 * std::sqrt(double(d)) * (magnitude + 1e-30))
+              << "op " << which << " row " << j;
+        }
+      }
+    }
+  }
+}
+
+TEST(DistancesTest, ZeroRowsWritesNothing) {
+  for (const DistanceKernels* k : AvailableDistanceKernels()) {
+    float out = 42.0f;
+    const float q[4] = {1, 2, 3, 4};
+    k->l2_rows(q, q, 0, 4, &out);
+    EXPECT_EQ(out, 42.0f) << k->isa;
+  }
+}
+
+}  // namespace
+}  // namespace ivfjit::eager

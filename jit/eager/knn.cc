@@ -1,0 +1,286 @@
+#include "jit/eager/knn.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <vector>
+
+#include "jit/eager/distances.h"
+
+extern "C" {
+// Fortran BLAS (OpenBLAS, LP64): C = alpha * op(A) * op(B) + beta * C, column-major.
+int sgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k,
+           const float* alpha, const float* a, const int* lda, const float* b, const int* ldb,
+           const float* beta, float* c, const int* ldc);
+}
+
+namespace ivfjit::eager {
+namespace {
+
+// Tile sizes of the GEMM path: a 1024 × 4096 float tile (16 MiB) keeps sgemm efficient while
+// bounding scratch; measured on the 2-core development machine (docs/spec.md).
+constexpr int64_t kGemmQueryBlock = 1024;
+constexpr int64_t kGemmBaseBlock = 4096;
+// Rows per chunk of the direct path: about 128 KiB of base vectors, so a chunk stays in L2
+// while every query of the batch is scored against it.
+constexpr int64_t kDirectChunkBytes = 128 * 1024;
+
+int64_t DirectChunkRows(int64_t d) {
+  return std::max<int64_t>(16, kDirectChunkBytes / (4 * std::max<int64_t>(d, 1)));
+}
+
+// tile[i][j] = <q_i, x_j> for queries [0, nqb) and rows [j0, j0 + nbb); tile row stride nbb.
+void GemmInnerProducts(const float* q, int64_t nqb, const float* x, int64_t j0, int64_t nbb,
+                       int64_t d, float* tile) {
+  const int m = static_cast<int>(nbb), n = static_cast<int>(nqb), kk = static_cast<int>(d);
+  const float one = 1.0f, zero = 0.0f;
+  // Column-major view: tile^T (nbb × nqb) = X_block (nbb × d) * Q^T (d × nqb).
+  sgemm_("T", "N", &m, &n, &kk, &one, x + j0 * d, &kk, q, &kk, &zero, tile, &m);
+}
+
+// Turns a row of inner products into distances in place: L2 = |q|^2 + |x|^2 - 2 <q, x>,
+// clamped at 0 against rounding; IP is already the distance.
+void InnerProductsToL2(float q_norm, const float* x_norms, int64_t n, float* row) {
+  for (int64_t j = 0; j < n; ++j) {
+    const float v = q_norm + x_norms[j] - 2.0f * row[j];
+    row[j] = v > 0.0f ? v : 0.0f;
+  }
+}
+
+// Pushes a row of distances for base rows [j0, j0 + n) into a top-k.
+template <Order order>
+void PushRow(const float* row, int64_t n, int64_t j0, TopK<order>& top) {
+  using O = ResultOrder<order>;
+  float threshold = top.threshold();
+  for (int64_t j = 0; j < n; ++j) {
+    if (O::Better(threshold, row[j])) continue;
+    top.Push(row[j], j0 + j);
+    threshold = top.threshold();
+  }
+}
+
+template <Order order>
+void FillSentinels(float* dist, int64_t* ids, int64_t count) {
+  std::fill(dist, dist + count, ResultOrder<order>::kWorst);
+  std::fill(ids, ids + count, int64_t{-1});
+}
+
+// Contiguous share of [0, n) for thread t of nt.
+std::pair<int64_t, int64_t> ThreadRange(int64_t n, int t, int nt) {
+  return {n * t / nt, n * (t + 1) / nt};
+}
+
+// Calls visit(thread, query, j0, distances, count) for every chunk of base rows, the base split
+// across threads in contiguous ranges (so each thread sees its rows in ascending order).
+template <typename Visit>
+void ForEachDirectChunk(Order order, const float* q, int64_t nq, const BaseView& base,
+                        int threads, Visit&& visit) {
+  const DistanceKernels& kernels = BestDistanceKernels();
+  const RowsKernel rows_kernel = order == kL2Order ? kernels.l2_rows : kernels.ip_rows;
+  const int64_t chunk = DirectChunkRows(base.d);
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    const int t = omp_get_thread_num();
+    const auto [begin, end] = ThreadRange(base.n, t, omp_get_num_threads());
+    std::vector<float> dist(static_cast<size_t>(std::min(chunk, std::max<int64_t>(end - begin, 0))));
+    for (int64_t j0 = begin; j0 < end; j0 += chunk) {
+      const int64_t count = std::min(chunk, end - j0);
+      for (int64_t i = 0; i < nq; ++i) {
+        rows_kernel(q + i * base.d, base.x + j0 * base.d, count, base.d, dist.data());
+        visit(t, i, j0, dist.data(), count);
+      }
+    }
+  }
+}
+
+// Calls visit(i, j0, distances, count) for every (query, base block) tile row of the GEMM path,
+// queries of a block in parallel; after each query block, done(i0, i1).
+template <typename Visit, typename Done>
+void ForEachGemmTile(Order order, const float* q, int64_t nq, const BaseView& base,
+                     const KnnPlan& plan, int threads, Visit&& visit, Done&& done) {
+  const int64_t d = base.d;
+  std::vector<float> tile(static_cast<size_t>(plan.query_block * plan.base_block));
+  std::vector<float> q_norms(static_cast<size_t>(plan.query_block));
+  std::vector<float> x_norms_block;
+  const DistanceKernels& kernels = BestDistanceKernels();
+  for (int64_t i0 = 0; i0 < nq; i0 += plan.query_block) {
+    const int64_t nqb = std::min(plan.query_block, nq - i0);
+    if (order == kL2Order) kernels.norms(nullptr, q + i0 * d, nqb, d, q_norms.data());
+    for (int64_t j0 = 0; j0 < base.n; j0 += plan.base_block) {
+      const int64_t nbb = std::min(plan.base_block, base.n - j0);
+      GemmInnerProducts(q + i0 * d, nqb, base.x, j0, nbb, d, tile.data());
+      const float* x_norms = nullptr;
+      if (order == kL2Order) {
+        if (base.norms != nullptr) {
+          x_norms = base.norms + j0;
+        } else {
+          x_norms_block.resize(static_cast<size_t>(plan.base_block));
+          kernels.norms(nullptr, base.x + j0 * d, nbb, d, x_norms_block.data());
+          x_norms = x_norms_block.data();
+        }
+      }
+#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && nqb > 1)
+      for (int64_t i = 0; i < nqb; ++i) {
+        float* row = tile.data() + i * nbb;
+        if (order == kL2Order) InnerProductsToL2(q_norms[i], x_norms, nbb, row);
+        visit(i0 + i, j0, row, nbb);
+      }
+    }
+    done(i0, i0 + nqb);
+  }
+}
+
+template <Order order>
+void KnnSearchImpl(const float* q, int64_t nq, const BaseView& base, int64_t k, float* distances,
+                   int64_t* labels) {
+  const int64_t kk = std::min(k, base.n);  // slots that can hold a real result
+  for (int64_t i = 0; i < nq; ++i) {
+    FillSentinels<order>(distances + i * k + kk, labels + i * k + kk, k - kk);
+  }
+  if (kk == 0 || nq == 0) {
+    for (int64_t i = 0; i < nq; ++i) FillSentinels<order>(distances + i * k, labels + i * k, k);
+    return;
+  }
+  const int threads = KernelThreads();
+  const KnnPlan plan = PlanKnn(nq, base.n, base.d, k, threads);
+  if (plan.use_gemm) {
+    for (int64_t i = 0; i < nq; ++i) TopK<order>(distances + i * k, labels + i * k, kk);
+    ForEachGemmTile(
+        order, q, nq, base, plan, threads,
+        [&](int64_t i, int64_t j0, const float* row, int64_t count) {
+          TopK<order> top = TopK<order>::Resume(distances + i * k, labels + i * k, kk);
+          PushRow(row, count, j0, top);
+        },
+        [&](int64_t i0, int64_t i1) {
+          for (int64_t i = i0; i < i1; ++i) {
+            TopK<order>::Resume(distances + i * k, labels + i * k, kk).Finish();
+          }
+        });
+    return;
+  }
+  // Direct path: each thread keeps a heap per query over its share of the base; then merge.
+  std::vector<float> part_dist(static_cast<size_t>(threads * nq * kk));
+  std::vector<int64_t> part_ids(part_dist.size());
+  for (int64_t s = 0; s < threads * nq; ++s) {
+    TopK<order>(part_dist.data() + s * kk, part_ids.data() + s * kk, kk);
+  }
+  ForEachDirectChunk(order, q, nq, base, threads,
+                     [&](int t, int64_t i, int64_t j0, const float* row, int64_t count) {
+                       const int64_t s = (t * nq + i) * kk;
+                       TopK<order> top =
+                           TopK<order>::Resume(part_dist.data() + s, part_ids.data() + s, kk);
+                       PushRow(row, count, j0, top);
+                     });
+  for (int64_t i = 0; i < nq; ++i) {
+    TopK<order> top(distances + i * k, labels + i * k, kk);
+    for (int t = 0; t < threads; ++t) {
+      const int64_t s = (t * nq + i) * kk;
+      for (int64_t r = 0; r < kk; ++r) {
+        if (part_ids[s + r] >= 0) top.Push(part_dist[s + r], part_ids[s + r]);
+      }
+    }
+    top.Finish();
+  }
+}
+
+template <Order order>
+void RangeSearchImpl(const float* q, int64_t nq, const BaseView& base, float radius,
+                     RangeResults* out) {
+  using O = ResultOrder<order>;
+  out->lims.assign(static_cast<size_t>(nq + 1), 0);
+  out->labels.clear();
+  out->distances.clear();
+  if (nq == 0 || base.n == 0) return;
+  const int threads = KernelThreads();
+  const KnnPlan plan = PlanKnn(nq, base.n, base.d, 1, threads);
+  struct Hits {
+    std::vector<int64_t> ids;
+    std::vector<float> dist;
+  };
+  auto collect = [radius](Hits& hits, int64_t j0, const float* row, int64_t count) {
+    for (int64_t j = 0; j < count; ++j) {
+      if (O::Better(row[j], radius)) {
+        hits.ids.push_back(j0 + j);
+        hits.dist.push_back(row[j]);
+      }
+    }
+  };
+  auto append = [out](int64_t i, const Hits& hits) {
+    out->labels.insert(out->labels.end(), hits.ids.begin(), hits.ids.end());
+    out->distances.insert(out->distances.end(), hits.dist.begin(), hits.dist.end());
+    out->lims[i + 1] = static_cast<int64_t>(out->labels.size());
+  };
+  if (plan.use_gemm) {
+    std::vector<Hits> block(static_cast<size_t>(plan.query_block));
+    ForEachGemmTile(
+        order, q, nq, base, plan, threads,
+        [&](int64_t i, int64_t j0, const float* row, int64_t count) {
+          collect(block[i % plan.query_block], j0, row, count);
+        },
+        [&](int64_t i0, int64_t i1) {
+          for (int64_t i = i0; i < i1; ++i) {
+            Hits& hits = block[i - i0];
+            append(i, hits);
+            hits.ids.clear();
+            hits.dist.clear();
+          }
+        });
+    return;
+  }
+  std::vector<Hits> parts(static_cast<size_t>(threads * nq));
+  ForEachDirectChunk(order, q, nq, base, threads,
+                     [&](int t, int64_t i, int64_t j0, const float* row, int64_t count) {
+                       collect(parts[t * nq + i], j0, row, count);
+                     });
+  for (int64_t i = 0; i < nq; ++i) {
+    Hits merged;
+    for (int t = 0; t < threads; ++t) {
+      const Hits& p = parts[t * nq + i];
+      merged.ids.insert(merged.ids.end(), p.ids.begin(), p.ids.end());
+      merged.dist.insert(merged.dist.end(), p.dist.begin(), p.dist.end());
+    }
+    append(i, merged);
+  }
+}
+
+}  // namespace
+
+int KernelThreads() { return std::max(1, omp_get_max_threads()); }
+
+KnnPlan PlanKnn(int64_t nq, int64_t nb, int64_t d, int64_t k, int threads) {
+  KnnPlan plan;
+  const int64_t kk = std::min(k, nb);
+  plan.use_gemm = nq >= kGemmMinQueries && d >= kGemmMinDim;
+  if (plan.use_gemm) {
+    plan.query_block = std::min(nq, kGemmQueryBlock);
+    plan.base_block = std::min(std::max<int64_t>(nb, 1), kGemmBaseBlock);
+    plan.scratch_bytes = 4 * (plan.query_block * plan.base_block + plan.query_block +
+                              plan.base_block);
+  } else {
+    plan.query_block = nq;
+    plan.base_block = std::min(std::max<int64_t>(nb, 1), DirectChunkRows(d));
+    // Per thread: one chunk of distances plus a heap per query; the merge is in place.
+    plan.scratch_bytes = threads * (4 * plan.base_block + 12 * nq * kk);
+  }
+  return plan;
+}
+
+void KnnSearch(Order order, const float* q, int64_t nq, const BaseView& base, int64_t k,
+               float* distances, int64_t* labels) {
+  if (order == kL2Order) {
+    KnnSearchImpl<kL2Order>(q, nq, base, k, distances, labels);
+  } else {
+    KnnSearchImpl<kIpOrder>(q, nq, base, k, distances, labels);
+  }
+}
+
+void RangeSearch(Order order, const float* q, int64_t nq, const BaseView& base, float radius,
+                 RangeResults* out) {
+  if (order == kL2Order) {
+    RangeSearchImpl<kL2Order>(q, nq, base, radius, out);
+  } else {
+    RangeSearchImpl<kIpOrder>(q, nq, base, radius, out);
+  }
+}
+
+}  // namespace ivfjit::eager

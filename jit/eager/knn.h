@@ -1,0 +1,66 @@
+// Exact k-nearest-neighbour and range search of queries against a block of contiguous vectors:
+// the eager kernels behind IndexFlat and IVF coarse quantization.
+//
+// Memory stays bounded for any number of queries: queries are processed in blocks of
+// plan.query_block and the base in blocks of plan.base_block, so the only scratch is one
+// query_block × base_block tile (GEMM path) or per-thread heaps for a handful of queries (direct
+// path). Top-k heaps live in the caller's output rows.
+//
+//   ivfjit::eager::BaseView base{x, norms, nb, d};
+//   ivfjit::eager::KnnSearch(ivfjit::eager::kL2Order, queries, nq, base, k, distances, labels);
+#ifndef IVFJIT_JIT_EAGER_KNN_H_
+#define IVFJIT_JIT_EAGER_KNN_H_
+
+#include <cstdint>
+#include <vector>
+
+#include "jit/eager/topk.h"
+
+namespace ivfjit::eager {
+
+// Base vectors, caller-owned. x: n × d row-major. norms: n squared L2 norms of the rows, or
+// nullptr (then computed per block when the L2 GEMM path needs them).
+struct BaseView {
+  const float* x = nullptr;
+  const float* norms = nullptr;
+  int64_t n = 0;
+  int64_t d = 0;
+};
+
+// How a search is tiled. Deterministic in (nq, nb, d, k, threads).
+struct KnnPlan {
+  bool use_gemm = false;      // sgemm tiles (batches) or direct per-pair loops (tiny batches)
+  int64_t query_block = 0;    // queries per tile
+  int64_t base_block = 0;     // base rows per tile
+  int64_t scratch_bytes = 0;  // upper bound of the scratch memory the search allocates
+};
+
+// Queries below this count use the direct loop; at and above, sgemm tiles (docs/spec.md).
+inline constexpr int64_t kGemmMinQueries = 20;
+// Dimensions below this use the direct loop whatever nq is (sgemm does not pay).
+inline constexpr int64_t kGemmMinDim = 8;
+
+KnnPlan PlanKnn(int64_t nq, int64_t nb, int64_t d, int64_t k, int threads);
+
+// The thread count the kernels use (OpenMP's maximum).
+int KernelThreads();
+
+// Writes, for each of the nq queries (q: nq × base.d), its k best base rows into
+// distances/labels (nq × k each, caller-owned), sorted best first; labels are row indices in
+// [0, base.n), -1 past the end of results.
+void KnnSearch(Order order, const float* q, int64_t nq, const BaseView& base, int64_t k,
+               float* distances, int64_t* labels);
+
+// Range search in Faiss's layout: for query i, results lims[i] .. lims[i+1] of labels/distances,
+// in ascending row order. L2 keeps distance < radius, inner product distance > radius.
+struct RangeResults {
+  std::vector<int64_t> lims;  // nq + 1
+  std::vector<int64_t> labels;
+  std::vector<float> distances;
+};
+void RangeSearch(Order order, const float* q, int64_t nq, const BaseView& base, float radius,
+                 RangeResults* out);
+
+}  // namespace ivfjit::eager
+
+#endif  // IVFJIT_JIT_EAGER_KNN_H_

@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs every Debian package that ivfjit's build, tests and benchmarks need.
+# Idempotent: runs `apt-get update` and `apt-get install` only when a package is missing.
+set -euo pipefail
+
+PACKAGES=(
+  bazel-bootstrap
+  build-essential
+  libabsl-dev
+  libgtest-dev
+  libgmock-dev
+  libbenchmark-dev
+  libfaiss-dev
+  libopenblas-dev
+  liblapack-dev
+  zlib1g-dev
+  llvm-16-dev
+  dataset-fashion-mnist
+  gnuplot-nox
+  python3
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]} > 0)); then
+  echo "install_deps: installing ${missing[*]}" >&2
+  SUDO=""
+  if [[ $(id -u) -ne 0 ]]; then SUDO=sudo; fi
+  export DEBIAN_FRONTEND=noninteractive
+  $SUDO apt-get update -q
+  $SUDO apt-get install -y -q --no-install-recommends "${missing[@]}"
+else
+  echo "install_deps: all ${#PACKAGES[@]} packages present" >&2
+fi
