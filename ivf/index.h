@@ -7,8 +7,9 @@
 //   result->labels[i * 10 + r];  // r-th neighbour of query i; -1 when there are fewer than 10
 //
 // Conventions (docs/spec.md): labels are int64; distances are squared L2 (ascending) or inner
-// products (descending); where fewer than k results exist the label is -1 and the distance +inf
-// (L2) or -inf (IP); equal distances are ordered by smaller label.
+// products (descending); where fewer than k results exist the label is -1 and the distance
+// +FLT_MAX (L2) or -FLT_MAX (IP), as libfaiss returns; equal distances are ordered by smaller
+// label.
 //
 // Every method validates its arguments before touching the index: on any error it returns a
 // Status and the index is unchanged. Methods an index does not support return Unimplemented.

@@ -24,8 +24,9 @@ KnnTruth BruteForceKnn(Metric metric, const float* base, int64_t nb, const float
   KnnTruth truth;
   truth.nq = nq;
   truth.k = k;
-  const double worst = metric == Metric::kL2 ? std::numeric_limits<double>::infinity()
-                                             : -std::numeric_limits<double>::infinity();
+  // Faiss's (and ivfjit's) sentinel distances: +FLT_MAX for L2, -FLT_MAX for IP.
+  const double worst = metric == Metric::kL2 ? std::numeric_limits<float>::max()
+                                             : std::numeric_limits<float>::lowest();
   truth.distances.assign(static_cast<size_t>(nq * k), worst);
   truth.labels.assign(static_cast<size_t>(nq * k), -1);
   std::vector<double> dist(static_cast<size_t>(nb));

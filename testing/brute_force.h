@@ -19,7 +19,7 @@ double ExactDistance(Metric metric, const float* a, const float* b, int64_t d);
 struct KnnTruth {
   int64_t nq = 0;
   int64_t k = 0;
-  std::vector<double> distances;  // nq × k, best first; ±inf past the results
+  std::vector<double> distances;  // nq × k, best first; ±FLT_MAX past the results
   std::vector<int64_t> labels;    // nq × k; -1 past the results
 };
 

@@ -18,7 +18,7 @@ template <typename B>
       const bool a_none = a_labels[at] < 0, b_none = b_labels[at] < 0;
       bool ok;
       if (a_none || b_none) {
-        ok = a_none == b_none && (std::isinf(a) && a == b);
+        ok = a_none == b_none && a == b;  // the same sentinel distance
       } else {
         const double bound = tol.relative * std::max(std::fabs(b), tol.scale);
         ok = std::fabs(a - b) <= bound;

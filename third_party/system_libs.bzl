@@ -33,7 +33,7 @@ def _system_libs_impl(rctx):
     if not absl:
         fail("Abseil not found in %s: run third_party/install_deps.sh" % libdir)
     build = ['package(default_visibility = ["//visibility:public"])']
-    build.append(_cc_lib("absl", ["-L" + libdir, "-Wl,--as-needed"] + absl + ["-Wl,--no-as-needed"]))
+    build.append(_cc_lib("absl", ["-L" + libdir] + absl))
     build.append(_cc_lib("openmp", ["-fopenmp"]))
     build.append(_cc_lib("openblas", ["-lopenblas"]))
     build.append(_cc_lib("lapack", ["-llapack"], [":openblas"]))

@@ -1,5 +1,6 @@
 #include "jit/eager/knn.h"
 
+#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -38,24 +39,67 @@ void GemmInnerProducts(const float* q, int64_t nqb, const float* x, int64_t j0, 
   sgemm_("T", "N", &m, &n, &kk, &one, x + j0 * d, &kk, q, &kk, &zero, tile, &m);
 }
 
-// Turns a row of inner products into distances in place: L2 = |q|^2 + |x|^2 - 2 <q, x>,
-// clamped at 0 against rounding; IP is already the distance.
-void InnerProductsToL2(float q_norm, const float* x_norms, int64_t n, float* row) {
-  for (int64_t j = 0; j < n; ++j) {
-    const float v = q_norm + x_norms[j] - 2.0f * row[j];
-    row[j] = v > 0.0f ? v : 0.0f;
-  }
+// Distance of one tile entry: rows of the GEMM path hold inner products and become
+// |q|^2 + |x|^2 - 2<q, x> (clamped at 0 against rounding) when x_norms is given; otherwise the
+// row already holds distances.
+inline float TileDistance(const float* row, int64_t j, float q_norm, const float* x_norms) {
+  if (x_norms == nullptr) return row[j];
+  const float v = q_norm + x_norms[j] - 2.0f * row[j];
+  return v > 0.0f ? v : 0.0f;
 }
 
-// Pushes a row of distances for base rows [j0, j0 + n) into a top-k.
+// Pushes a row for base rows [j0, j0 + n) into a top-k, skipping entries that cannot enter.
 template <Order order>
-void PushRow(const float* row, int64_t n, int64_t j0, TopK<order>& top) {
+void PushRowGeneric(const float* row, int64_t n, int64_t j0, float q_norm, const float* x_norms,
+                    TopK<order>& top) {
   using O = ResultOrder<order>;
   float threshold = top.threshold();
   for (int64_t j = 0; j < n; ++j) {
-    if (O::Better(threshold, row[j])) continue;
-    top.Push(row[j], j0 + j);
+    const float v = TileDistance(row, j, q_norm, x_norms);
+    if (O::Better(threshold, v)) continue;
+    top.Push(v, j0 + j);
     threshold = top.threshold();
+  }
+}
+
+// Same, 16 entries at a time: one compare against the threshold per vector, and the heap is
+// touched only for the (rare, once the heap is warm) lanes that pass.
+template <Order order>
+__attribute__((target("avx512f"))) void PushRowAvx512(const float* row, int64_t n, int64_t j0,
+                                                      float q_norm, const float* x_norms,
+                                                      TopK<order>& top) {
+  constexpr int kPredicate = order == kL2Order ? _CMP_LE_OQ : _CMP_GE_OQ;
+  const __m512 qn = _mm512_set1_ps(q_norm);
+  const __m512 minus_two = _mm512_set1_ps(-2.0f);
+  const __m512 zero = _mm512_setzero_ps();
+  alignas(64) float lanes[16];
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16) {
+    __m512 v = _mm512_loadu_ps(row + j);
+    if (x_norms != nullptr) {
+      v = _mm512_fmadd_ps(minus_two, v, _mm512_add_ps(qn, _mm512_loadu_ps(x_norms + j)));
+      v = _mm512_max_ps(v, zero);
+    }
+    __mmask16 pass = _mm512_cmp_ps_mask(v, _mm512_set1_ps(top.threshold()), kPredicate);
+    if (pass == 0) continue;
+    _mm512_store_ps(lanes, v);
+    while (pass != 0) {
+      const int lane = __builtin_ctz(pass);
+      top.Push(lanes[lane], j0 + j + lane);
+      pass &= pass - 1;
+    }
+  }
+  PushRowGeneric(row + j, n - j, j0 + j, q_norm, x_norms == nullptr ? nullptr : x_norms + j, top);
+}
+
+template <Order order>
+void PushRow(const float* row, int64_t n, int64_t j0, float q_norm, const float* x_norms,
+             TopK<order>& top) {
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  if (avx512) {
+    PushRowAvx512(row, n, j0, q_norm, x_norms, top);
+  } else {
+    PushRowGeneric(row, n, j0, q_norm, x_norms, top);
   }
 }
 
@@ -93,11 +137,11 @@ void ForEachDirectChunk(Order order, const float* q, int64_t nq, const BaseView&
   }
 }
 
-// Calls visit(i, j0, distances, count) for every (query, base block) tile row of the GEMM path,
-// queries of a block in parallel; after each query block, done(i0, i1).
+// Calls visit(i, j0, inner_products, count, q_norm, x_norms) for every (query, base block) tile
+// row of the GEMM path (x_norms: null for IP); after each query block, done(i0, i1).
 template <typename Visit, typename Done>
 void ForEachGemmTile(Order order, const float* q, int64_t nq, const BaseView& base,
-                     const KnnPlan& plan, int threads, Visit&& visit, Done&& done) {
+                     const KnnPlan& plan, Visit&& visit, Done&& done) {
   const int64_t d = base.d;
   std::vector<float> tile(static_cast<size_t>(plan.query_block * plan.base_block));
   std::vector<float> q_norms(static_cast<size_t>(plan.query_block));
@@ -119,11 +163,10 @@ void ForEachGemmTile(Order order, const float* q, int64_t nq, const BaseView& ba
           x_norms = x_norms_block.data();
         }
       }
-#pragma omp parallel for num_threads(threads) schedule(static) if (threads > 1 && nqb > 1)
+      // The scan runs on the calling thread: sgemm already uses every core, and waking a
+      // second (OpenMP) pool between sgemm calls costs more than the scan (docs/spec.md).
       for (int64_t i = 0; i < nqb; ++i) {
-        float* row = tile.data() + i * nbb;
-        if (order == kL2Order) InnerProductsToL2(q_norms[i], x_norms, nbb, row);
-        visit(i0 + i, j0, row, nbb);
+        visit(i0 + i, j0, tile.data() + i * nbb, nbb, q_norms[i], x_norms);
       }
     }
     done(i0, i0 + nqb);
@@ -146,10 +189,11 @@ void KnnSearchImpl(const float* q, int64_t nq, const BaseView& base, int64_t k, 
   if (plan.use_gemm) {
     for (int64_t i = 0; i < nq; ++i) TopK<order>(distances + i * k, labels + i * k, kk);
     ForEachGemmTile(
-        order, q, nq, base, plan, threads,
-        [&](int64_t i, int64_t j0, const float* row, int64_t count) {
+        order, q, nq, base, plan,
+        [&](int64_t i, int64_t j0, const float* row, int64_t count, float q_norm,
+            const float* x_norms) {
           TopK<order> top = TopK<order>::Resume(distances + i * k, labels + i * k, kk);
-          PushRow(row, count, j0, top);
+          PushRow(row, count, j0, q_norm, x_norms, top);
         },
         [&](int64_t i0, int64_t i1) {
           for (int64_t i = i0; i < i1; ++i) {
@@ -169,7 +213,7 @@ void KnnSearchImpl(const float* q, int64_t nq, const BaseView& base, int64_t k, 
                        const int64_t s = (t * nq + i) * kk;
                        TopK<order> top =
                            TopK<order>::Resume(part_dist.data() + s, part_ids.data() + s, kk);
-                       PushRow(row, count, j0, top);
+                       PushRow(row, count, j0, 0.0f, nullptr, top);
                      });
   for (int64_t i = 0; i < nq; ++i) {
     TopK<order> top(distances + i * k, labels + i * k, kk);
@@ -197,11 +241,13 @@ void RangeSearchImpl(const float* q, int64_t nq, const BaseView& base, float rad
     std::vector<int64_t> ids;
     std::vector<float> dist;
   };
-  auto collect = [radius](Hits& hits, int64_t j0, const float* row, int64_t count) {
+  auto collect = [radius](Hits& hits, int64_t j0, const float* row, int64_t count,
+                          float q_norm, const float* x_norms) {
     for (int64_t j = 0; j < count; ++j) {
-      if (O::Better(row[j], radius)) {
+      const float v = TileDistance(row, j, q_norm, x_norms);
+      if (O::Better(v, radius)) {
         hits.ids.push_back(j0 + j);
-        hits.dist.push_back(row[j]);
+        hits.dist.push_back(v);
       }
     }
   };
@@ -213,9 +259,10 @@ void RangeSearchImpl(const float* q, int64_t nq, const BaseView& base, float rad
   if (plan.use_gemm) {
     std::vector<Hits> block(static_cast<size_t>(plan.query_block));
     ForEachGemmTile(
-        order, q, nq, base, plan, threads,
-        [&](int64_t i, int64_t j0, const float* row, int64_t count) {
-          collect(block[i % plan.query_block], j0, row, count);
+        order, q, nq, base, plan,
+        [&](int64_t i, int64_t j0, const float* row, int64_t count, float q_norm,
+            const float* x_norms) {
+          collect(block[i % plan.query_block], j0, row, count, q_norm, x_norms);
         },
         [&](int64_t i0, int64_t i1) {
           for (int64_t i = i0; i < i1; ++i) {
@@ -230,7 +277,7 @@ void RangeSearchImpl(const float* q, int64_t nq, const BaseView& base, float rad
   std::vector<Hits> parts(static_cast<size_t>(threads * nq));
   ForEachDirectChunk(order, q, nq, base, threads,
                      [&](int t, int64_t i, int64_t j0, const float* row, int64_t count) {
-                       collect(parts[t * nq + i], j0, row, count);
+                       collect(parts[t * nq + i], j0, row, count, 0.0f, nullptr);
                      });
   for (int64_t i = 0; i < nq; ++i) {
     Hits merged;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -83,7 +84,7 @@ TEST(KnnTest, EmptyBaseGivesOnlySentinels) {
             labels.data());
   for (int r = 0; r < 5; ++r) {
     EXPECT_EQ(labels[r], -1);
-    EXPECT_EQ(dist[r], -INFINITY);
+    EXPECT_EQ(dist[r], std::numeric_limits<float>::lowest());
   }
 }
 

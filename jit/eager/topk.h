@@ -3,7 +3,8 @@
 // A TopK keeps the k best (distance, id) pairs of a stream in caller-owned arrays (usually the
 // rows of the search output itself, so no scratch grows with nq). "Best" is smallest for L2 and
 // largest for inner product; equal distances are ordered by smaller id. Unfilled slots hold
-// id -1 and distance +inf (L2) / -inf (IP), exactly what Faiss returns.
+// id -1 and distance +FLT_MAX (L2) / -FLT_MAX (IP), exactly what libfaiss returns (its heaps'
+// neutral values; not infinity).
 //
 //   float dist[10]; int64_t ids[10];
 //   ivfjit::eager::TopK<ivfjit::eager::kL2Order> top(dist, ids, 10);
@@ -23,9 +24,8 @@ enum Order : bool { kL2Order = true, kIpOrder = false };
 
 template <Order order>
 struct ResultOrder {
-  static constexpr float kWorst =
-      order == kL2Order ? std::numeric_limits<float>::infinity()
-                        : -std::numeric_limits<float>::infinity();
+  static constexpr float kWorst = order == kL2Order ? std::numeric_limits<float>::max()
+                                                    : std::numeric_limits<float>::lowest();
   // Strictly better distance (ties are not better).
   static bool Better(float a, float b) { return order == kL2Order ? a < b : a > b; }
   // Total order used for results: distance first, then smaller id.
