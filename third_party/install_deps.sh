@@ -16,7 +16,6 @@ PACKAGES=(
   zlib1g-dev
   llvm-16-dev
   dataset-fashion-mnist
-  gnuplot-nox
   python3
 )
 

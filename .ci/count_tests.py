@@ -1,0 +1,60 @@
+#!/usr/bin/env python3
+"""Counts individual test cases in Bazel's test.xml files.
+
+Usage: count_tests.py TESTLOGS_DIR //pkg:target ...
+
+Prints "N passed, N failed, N skipped" as its last line and exits 1 if anything failed. A test
+target without a test.xml (it failed to build, or never ran) counts as one failed case.
+"""
+import os
+import sys
+import xml.etree.ElementTree as ET
+
+
+def count_file(path):
+    passed = failed = skipped = 0
+    root = ET.parse(path).getroot()
+    cases = list(root.iter("testcase"))
+    if not cases:
+        # A suite-level failure with no cases (e.g. a crash before any case ran).
+        suites = list(root.iter("testsuite")) or [root]
+        bad = any(int(s.get("failures", 0)) + int(s.get("errors", 0)) > 0 for s in suites)
+        return (0, 1, 0) if bad else (0, 0, 0)
+    for case in cases:
+        if case.find("failure") is not None or case.find("error") is not None:
+            failed += 1
+        elif (case.find("skipped") is not None or case.get("result") == "skipped"
+              or case.get("status") == "notrun"):
+            skipped += 1
+        else:
+            passed += 1
+    return passed, failed, skipped
+
+
+def main():
+    logs, targets = sys.argv[1], sys.argv[2:]
+    passed = failed = skipped = 0
+    for target in targets:
+        rel = target.lstrip("/").replace(":", "/")
+        path = os.path.join(logs, rel, "test.xml")
+        if not os.path.exists(path):
+            print(f"no test.xml for {target}: counted as failed", file=sys.stderr)
+            failed += 1
+            continue
+        try:
+            p, f, s = count_file(path)
+        except ET.ParseError as e:
+            print(f"unreadable {path}: {e}", file=sys.stderr)
+            p, f, s = 0, 1, 0
+        if f:
+            print(f"{target}: {f} failed", file=sys.stderr)
+        passed, failed, skipped = passed + p, failed + f, skipped + s
+    if not targets:
+        failed += 1
+        print("no test targets found", file=sys.stderr)
+    print(f"{passed} passed, {failed} failed, {skipped} skipped")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
