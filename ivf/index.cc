@@ -6,26 +6,16 @@
 
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
+#include "ivf/internal/guard.h"
 #include "jit/internal/status_macros.h"
 
 namespace ivfjit {
 namespace {
 
+using ivf_internal::Guarded;
+
 absl::Status Unsupported(const char* type, const char* method) {
   return absl::UnimplementedError(absl::StrCat(type, " does not support ", method));
-}
-
-// Runs an implementation, turning an allocation failure into a Status (the implementations
-// only allocate before they modify the index, so it is unchanged).
-template <typename F>
-absl::Status Guarded(F&& f) {
-  try {
-    return f();
-  } catch (const std::bad_alloc&) {
-    return absl::ResourceExhaustedError("out of memory");
-  } catch (const std::length_error&) {
-    return absl::ResourceExhaustedError("out of memory (size too large)");
-  }
 }
 
 }  // namespace
@@ -75,7 +65,7 @@ absl::Status Index::Add(absl::Span<const float> x) {
   return Add(n, x.data());
 }
 
-absl::Status Index::AddWithIds(int64_t n, const float* x, const int64_t* ids) {
+absl::Status Index::CheckAdd(int64_t n, const float* x, const int64_t* ids) const {
   IVFJIT_RETURN_IF_ERROR(CheckVectors("Add", n, x));
   if (!is_trained_) {
     return absl::FailedPreconditionError(
@@ -97,6 +87,11 @@ absl::Status Index::AddWithIds(int64_t n, const float* x, const int64_t* ids) {
   } else if (n > std::numeric_limits<int64_t>::max() - ntotal_) {
     return absl::InvalidArgumentError("Add: too many vectors");
   }
+  return absl::OkStatus();
+}
+
+absl::Status Index::AddWithIds(int64_t n, const float* x, const int64_t* ids) {
+  IVFJIT_RETURN_IF_ERROR(CheckAdd(n, x, ids));
   if (n == 0) return absl::OkStatus();
   return Guarded([&] { return DoAdd(n, x, ids); });
 }
@@ -111,8 +106,8 @@ absl::Status Index::AddWithIds(absl::Span<const float> x, absl::Span<const int64
   return AddWithIds(n, x.data(), ids.data());
 }
 
-absl::Status Index::Search(int64_t n, const float* x, int64_t k, float* distances,
-                           int64_t* labels) const {
+absl::Status Index::CheckSearch(int64_t n, const float* x, int64_t k, const float* distances,
+                                const int64_t* labels) const {
   if (k <= 0) return absl::InvalidArgumentError(absl::StrCat("Search: k = ", k, " must be > 0"));
   IVFJIT_RETURN_IF_ERROR(CheckVectors("Search", n, x));
   if (n > 0 && (distances == nullptr || labels == nullptr)) {
@@ -124,28 +119,19 @@ absl::Status Index::Search(int64_t n, const float* x, int64_t k, float* distance
   if (!is_trained_) {
     return absl::FailedPreconditionError(absl::StrCat(type_name(), " is not trained"));
   }
+  return absl::OkStatus();
+}
+
+absl::Status Index::Search(int64_t n, const float* x, int64_t k, float* distances,
+                           int64_t* labels) const {
+  IVFJIT_RETURN_IF_ERROR(CheckSearch(n, x, k, distances, labels));
   if (n == 0) return absl::OkStatus();
   return Guarded([&] { return DoSearch(n, x, k, distances, labels); });
 }
 
 absl::StatusOr<SearchResult> Index::Search(absl::Span<const float> queries, int64_t k) const {
-  IVFJIT_ASSIGN_OR_RETURN(const int64_t n, RowsOf("Search", queries));
-  if (k <= 0) return absl::InvalidArgumentError(absl::StrCat("Search: k = ", k, " must be > 0"));
-  if (n > 0 && k > (int64_t{1} << 40) / n) {
-    return absl::InvalidArgumentError("Search: n × k too large for one result");
-  }
-  SearchResult result;
-  result.nq = n;
-  result.k = k;
-  try {
-    result.distances.resize(static_cast<size_t>(n * k));
-    result.labels.resize(static_cast<size_t>(n * k));
-  } catch (const std::bad_alloc&) {
-    return absl::ResourceExhaustedError("Search: out of memory for the result");
-  }
-  IVFJIT_RETURN_IF_ERROR(
-      Search(n, queries.data(), k, result.distances.data(), result.labels.data()));
-  return result;
+  return SearchIntoResult(queries, k, [this](int64_t n, const float* x, int64_t kk, float* d,
+                                             int64_t* l) { return Search(n, x, kk, d, l); });
 }
 
 absl::StatusOr<RangeSearchResult> Index::RangeSearch(int64_t n, const float* x,

@@ -107,15 +107,44 @@ class Index {
   // Index type for messages, e.g. "IndexFlat".
   virtual const char* type_name() const noexcept = 0;
 
- private:
+  // The validation of the public methods, for subclasses that add their own entry points.
   absl::Status CheckVectors(const char* what, int64_t n, const float* x) const;
   absl::StatusOr<int64_t> RowsOf(const char* what, absl::Span<const float> x) const;
+  absl::Status CheckAdd(int64_t n, const float* x, const int64_t* ids) const;
+  absl::Status CheckSearch(int64_t n, const float* x, int64_t k, const float* distances,
+                           const int64_t* labels) const;
+  // Runs search(n, x, k, distances, labels) into a freshly allocated SearchResult.
+  template <typename SearchFn>
+  absl::StatusOr<SearchResult> SearchIntoResult(absl::Span<const float> queries, int64_t k,
+                                                SearchFn&& search) const;
+
+ private:
 
   int64_t d_;
   Metric metric_;
   int64_t ntotal_ = 0;
   bool is_trained_;
 };
+
+template <typename SearchFn>
+absl::StatusOr<SearchResult> Index::SearchIntoResult(absl::Span<const float> queries, int64_t k,
+                                                     SearchFn&& search) const {
+  absl::StatusOr<int64_t> n = RowsOf("Search", queries);
+  if (!n.ok()) return n.status();
+  if (k <= 0) return absl::InvalidArgumentError("Search: k must be > 0");
+  if (*n > 0 && k > (int64_t{1} << 40) / *n) {
+    return absl::InvalidArgumentError("Search: n × k too large for one result");
+  }
+  SearchResult result;
+  result.nq = *n;
+  result.k = k;
+  result.distances.resize(static_cast<size_t>(*n * k));
+  result.labels.resize(static_cast<size_t>(*n * k));
+  absl::Status status =
+      search(*n, queries.data(), k, result.distances.data(), result.labels.data());
+  if (!status.ok()) return status;
+  return result;
+}
 
 }  // namespace ivfjit
 

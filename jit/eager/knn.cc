@@ -1,19 +1,13 @@
 #include "jit/eager/knn.h"
 
-#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
 #include <vector>
 
 #include "jit/eager/distances.h"
-
-extern "C" {
-// Fortran BLAS (OpenBLAS, LP64): C = alpha * op(A) * op(B) + beta * C, column-major.
-int sgemm_(const char* transa, const char* transb, const int* m, const int* n, const int* k,
-           const float* alpha, const float* a, const int* lda, const float* b, const int* ldb,
-           const float* beta, float* c, const int* ldc);
-}
+#include "jit/eager/gemm.h"
+#include "jit/eager/scan.h"
 
 namespace ivfjit::eager {
 namespace {
@@ -28,79 +22,6 @@ constexpr int64_t kDirectChunkBytes = 128 * 1024;
 
 int64_t DirectChunkRows(int64_t d) {
   return std::max<int64_t>(16, kDirectChunkBytes / (4 * std::max<int64_t>(d, 1)));
-}
-
-// tile[i][j] = <q_i, x_j> for queries [0, nqb) and rows [j0, j0 + nbb); tile row stride nbb.
-void GemmInnerProducts(const float* q, int64_t nqb, const float* x, int64_t j0, int64_t nbb,
-                       int64_t d, float* tile) {
-  const int m = static_cast<int>(nbb), n = static_cast<int>(nqb), kk = static_cast<int>(d);
-  const float one = 1.0f, zero = 0.0f;
-  // Column-major view: tile^T (nbb × nqb) = X_block (nbb × d) * Q^T (d × nqb).
-  sgemm_("T", "N", &m, &n, &kk, &one, x + j0 * d, &kk, q, &kk, &zero, tile, &m);
-}
-
-// Distance of one tile entry: rows of the GEMM path hold inner products and become
-// |q|^2 + |x|^2 - 2<q, x> (clamped at 0 against rounding) when x_norms is given; otherwise the
-// row already holds distances.
-inline float TileDistance(const float* row, int64_t j, float q_norm, const float* x_norms) {
-  if (x_norms == nullptr) return row[j];
-  const float v = q_norm + x_norms[j] - 2.0f * row[j];
-  return v > 0.0f ? v : 0.0f;
-}
-
-// Pushes a row for base rows [j0, j0 + n) into a top-k, skipping entries that cannot enter.
-template <Order order>
-void PushRowGeneric(const float* row, int64_t n, int64_t j0, float q_norm, const float* x_norms,
-                    TopK<order>& top) {
-  using O = ResultOrder<order>;
-  float threshold = top.threshold();
-  for (int64_t j = 0; j < n; ++j) {
-    const float v = TileDistance(row, j, q_norm, x_norms);
-    if (O::Better(threshold, v)) continue;
-    top.Push(v, j0 + j);
-    threshold = top.threshold();
-  }
-}
-
-// Same, 16 entries at a time: one compare against the threshold per vector, and the heap is
-// touched only for the (rare, once the heap is warm) lanes that pass.
-template <Order order>
-__attribute__((target("avx512f"))) void PushRowAvx512(const float* row, int64_t n, int64_t j0,
-                                                      float q_norm, const float* x_norms,
-                                                      TopK<order>& top) {
-  constexpr int kPredicate = order == kL2Order ? _CMP_LE_OQ : _CMP_GE_OQ;
-  const __m512 qn = _mm512_set1_ps(q_norm);
-  const __m512 minus_two = _mm512_set1_ps(-2.0f);
-  const __m512 zero = _mm512_setzero_ps();
-  alignas(64) float lanes[16];
-  int64_t j = 0;
-  for (; j + 16 <= n; j += 16) {
-    __m512 v = _mm512_loadu_ps(row + j);
-    if (x_norms != nullptr) {
-      v = _mm512_fmadd_ps(minus_two, v, _mm512_add_ps(qn, _mm512_loadu_ps(x_norms + j)));
-      v = _mm512_max_ps(v, zero);
-    }
-    __mmask16 pass = _mm512_cmp_ps_mask(v, _mm512_set1_ps(top.threshold()), kPredicate);
-    if (pass == 0) continue;
-    _mm512_store_ps(lanes, v);
-    while (pass != 0) {
-      const int lane = __builtin_ctz(pass);
-      top.Push(lanes[lane], j0 + j + lane);
-      pass &= pass - 1;
-    }
-  }
-  PushRowGeneric(row + j, n - j, j0 + j, q_norm, x_norms == nullptr ? nullptr : x_norms + j, top);
-}
-
-template <Order order>
-void PushRow(const float* row, int64_t n, int64_t j0, float q_norm, const float* x_norms,
-             TopK<order>& top) {
-  static const bool avx512 = __builtin_cpu_supports("avx512f");
-  if (avx512) {
-    PushRowAvx512(row, n, j0, q_norm, x_norms, top);
-  } else {
-    PushRowGeneric(row, n, j0, q_norm, x_norms, top);
-  }
 }
 
 template <Order order>
@@ -152,7 +73,7 @@ void ForEachGemmTile(Order order, const float* q, int64_t nq, const BaseView& ba
     if (order == kL2Order) kernels.norms(nullptr, q + i0 * d, nqb, d, q_norms.data());
     for (int64_t j0 = 0; j0 < base.n; j0 += plan.base_block) {
       const int64_t nbb = std::min(plan.base_block, base.n - j0);
-      GemmInnerProducts(q + i0 * d, nqb, base.x, j0, nbb, d, tile.data());
+      InnerProductTile(q + i0 * d, nqb, base.x + j0 * d, nbb, d, tile.data());
       const float* x_norms = nullptr;
       if (order == kL2Order) {
         if (base.norms != nullptr) {
@@ -193,7 +114,7 @@ void KnnSearchImpl(const float* q, int64_t nq, const BaseView& base, int64_t k, 
         [&](int64_t i, int64_t j0, const float* row, int64_t count, float q_norm,
             const float* x_norms) {
           TopK<order> top = TopK<order>::Resume(distances + i * k, labels + i * k, kk);
-          PushRow(row, count, j0, q_norm, x_norms, top);
+          PushRow(row, count, nullptr, j0, q_norm, x_norms, top);
         },
         [&](int64_t i0, int64_t i1) {
           for (int64_t i = i0; i < i1; ++i) {
@@ -213,7 +134,7 @@ void KnnSearchImpl(const float* q, int64_t nq, const BaseView& base, int64_t k, 
                        const int64_t s = (t * nq + i) * kk;
                        TopK<order> top =
                            TopK<order>::Resume(part_dist.data() + s, part_ids.data() + s, kk);
-                       PushRow(row, count, j0, 0.0f, nullptr, top);
+                       PushRow(row, count, nullptr, j0, 0.0f, nullptr, top);
                      });
   for (int64_t i = 0; i < nq; ++i) {
     TopK<order> top(distances + i * k, labels + i * k, kk);

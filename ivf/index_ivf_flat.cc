@@ -1,0 +1,358 @@
+#include "ivf/index_ivf_flat.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/container/flat_hash_set.h"
+#include "absl/strings/str_cat.h"
+#include "ivf/internal/guard.h"
+#include "jit/eager/distances.h"
+#include "jit/eager/ivf_scan.h"
+#include "jit/eager/knn.h"
+#include "jit/internal/status_macros.h"
+
+namespace ivfjit {
+namespace {
+
+using ivf_internal::Guarded;
+
+eager::Order OrderOf(Metric metric) {
+  return metric == Metric::kL2 ? eager::kL2Order : eager::kIpOrder;
+}
+
+// auto picks csr when the average number of queries per probed list, nq · nprobe / nlist,
+// reaches this (measured: docs/spec.md).
+constexpr double kCsrMinAvgGroup = 4.0;
+// Queries are searched in chunks of about this many (query, list) pairs, which bounds the
+// coarse results and the csr grouping whatever nq is.
+constexpr int64_t kPairsPerChunk = int64_t{1} << 19;
+
+}  // namespace
+
+absl::string_view SearchModeName(SearchMode mode) {
+  switch (mode) {
+    case SearchMode::kMatrix:
+      return "matrix";
+    case SearchMode::kCsr:
+      return "csr";
+    case SearchMode::kAuto:
+      break;
+  }
+  return "auto";
+}
+
+std::optional<SearchMode> ParseSearchMode(absl::string_view name) {
+  if (name == "auto") return SearchMode::kAuto;
+  if (name == "matrix") return SearchMode::kMatrix;
+  if (name == "csr") return SearchMode::kCsr;
+  return std::nullopt;
+}
+
+IndexIVFFlat::IndexIVFFlat(int64_t d, int64_t nlist, Metric metric)
+    : Index(d, metric, /*is_trained=*/false),
+      nlist_(nlist),
+      lists_(nlist, d, /*with_norms=*/metric == Metric::kL2) {
+  set_kmeans_params(KMeansParams());
+}
+
+absl::StatusOr<std::unique_ptr<IndexIVFFlat>> IndexIVFFlat::Create(int64_t d, int64_t nlist,
+                                                                    Metric metric) {
+  if (d < 1 || d > (int64_t{1} << 20)) {
+    return absl::InvalidArgumentError(absl::StrCat("IndexIVFFlat: d = ", d, " out of [1, 2^20]"));
+  }
+  if (nlist < 1 || nlist > (int64_t{1} << 30)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("IndexIVFFlat: nlist = ", nlist, " out of [1, 2^30]"));
+  }
+  if (metric != Metric::kL2 && metric != Metric::kInnerProduct) {
+    return absl::InvalidArgumentError("IndexIVFFlat: unknown metric");
+  }
+  return std::unique_ptr<IndexIVFFlat>(new IndexIVFFlat(d, nlist, metric));
+}
+
+absl::Status IndexIVFFlat::set_nprobe(int64_t nprobe) {
+  if (nprobe < 1 || nprobe > nlist_) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("nprobe = ", nprobe, " out of [1, nlist = ", nlist_, "]"));
+  }
+  nprobe_ = nprobe;
+  return absl::OkStatus();
+}
+
+void IndexIVFFlat::set_kmeans_params(const KMeansParams& params) {
+  kmeans_params_ = params;
+  kmeans_params_.metric = metric();
+  kmeans_params_.spherical = metric() == Metric::kInnerProduct;
+}
+
+absl::Status IndexIVFFlat::SetCentroids(absl::Span<const float> centroids) {
+  if (ntotal() > 0) {
+    return absl::FailedPreconditionError("SetCentroids: the index holds vectors; Reset first");
+  }
+  if (centroids.size() != static_cast<size_t>(nlist_ * d())) {
+    return absl::InvalidArgumentError(absl::StrCat("SetCentroids: ", centroids.size(),
+                                                   " floats, expected nlist × d = ",
+                                                   nlist_ * d()));
+  }
+  IVFJIT_RETURN_IF_ERROR(CheckVectors("SetCentroids", nlist_, centroids.data()));
+  return Guarded([&] {
+    std::vector<float> c(centroids.begin(), centroids.end());
+    std::vector<float> norms(static_cast<size_t>(nlist_));
+    eager::BestDistanceKernels().norms(nullptr, c.data(), nlist_, d(), norms.data());
+    centroids_ = std::move(c);
+    centroid_norms_ = std::move(norms);
+    set_is_trained(true);
+    return absl::OkStatus();
+  });
+}
+
+absl::Status IndexIVFFlat::DoTrain(int64_t n, const float* x) {
+  if (ntotal() > 0) {
+    return absl::FailedPreconditionError("Train: the index holds vectors; Reset first");
+  }
+  IVFJIT_ASSIGN_OR_RETURN(KMeansResult km, KMeans(n, x, d(), nlist_, kmeans_params_));
+  return SetCentroids(km.centroids);
+}
+
+void IndexIVFFlat::Quantize(int64_t n, const float* x, int64_t nprobe, std::vector<float>& dist,
+                            std::vector<int64_t>& probes) const {
+  dist.resize(static_cast<size_t>(n * nprobe));
+  probes.resize(static_cast<size_t>(n * nprobe));
+  const eager::BaseView base{centroids_.data(), centroid_norms_.data(), nlist_, d()};
+  eager::KnnSearch(OrderOf(metric()), x, n, base, nprobe, dist.data(), probes.data());
+}
+
+absl::Status IndexIVFFlat::CheckIdsAreNew(int64_t n, const int64_t* ids) const {
+  if (ntotal() == 0 || n == 0) return absl::OkStatus();
+  if (*std::min_element(ids, ids + n) > max_id_) return absl::OkStatus();  // the common case
+  absl::flat_hash_set<int64_t> batch(ids, ids + n);
+  for (int64_t l = 0; l < nlist_; ++l) {
+    for (int64_t id : list_ids(l)) {
+      if (batch.contains(id)) {
+        return absl::InvalidArgumentError(absl::StrCat(
+            "id ", id, " is already in the index",
+            " (after RemoveIds, sequential Add labels can collide: use AddWithIds)"));
+      }
+    }
+  }
+  return absl::OkStatus();
+}
+
+void IndexIVFFlat::AppendAssigned(int64_t n, const float* x, const int64_t* ids,
+                                  const int64_t* list_nos) {
+  std::vector<int64_t> extra(static_cast<size_t>(nlist_), 0);
+  for (int64_t i = 0; i < n; ++i) ++extra[list_nos[i]];
+  std::vector<float> norms(static_cast<size_t>(n), 0.0f);
+  if (lists_.with_norms()) eager::BestDistanceKernels().norms(nullptr, x, n, d(), norms.data());
+  lists_.Reserve(extra);  // the only step that can fail; content is unchanged if it does
+  for (int64_t i = 0; i < n; ++i) lists_.AppendReserved(list_nos[i], x + i * d(), ids[i], norms[i]);
+  max_id_ = std::max(max_id_, *std::max_element(ids, ids + n));
+  set_ntotal(ntotal() + n);
+}
+
+absl::Status IndexIVFFlat::DoAdd(int64_t n, const float* x, const int64_t* ids) {
+  std::vector<int64_t> sequential;
+  if (ids == nullptr) {
+    sequential.resize(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) sequential[i] = ntotal() + i;
+    ids = sequential.data();
+  }
+  IVFJIT_RETURN_IF_ERROR(CheckIdsAreNew(n, ids));
+  std::vector<float> dist;
+  std::vector<int64_t> list_nos;
+  Quantize(n, x, 1, dist, list_nos);
+  AppendAssigned(n, x, ids, list_nos.data());
+  return absl::OkStatus();
+}
+
+absl::Status IndexIVFFlat::AddPreassigned(int64_t n, const float* x, const int64_t* ids,
+                                          const int64_t* list_nos) {
+  if (n > 0 && (ids == nullptr || list_nos == nullptr)) {
+    return absl::InvalidArgumentError("AddPreassigned: null ids or list numbers");
+  }
+  IVFJIT_RETURN_IF_ERROR(CheckAdd(n, x, ids));
+  for (int64_t i = 0; i < n; ++i) {
+    if (list_nos[i] < 0 || list_nos[i] >= nlist_) {
+      return absl::InvalidArgumentError(absl::StrCat("AddPreassigned: list ", list_nos[i],
+                                                     " out of [0, ", nlist_, ")"));
+    }
+  }
+  if (n == 0) return absl::OkStatus();
+  return Guarded([&] {
+    IVFJIT_RETURN_IF_ERROR(CheckIdsAreNew(n, ids));
+    AppendAssigned(n, x, ids, list_nos);
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<int64_t> IndexIVFFlat::ResolveNprobe(const IVFSearchParams& params) const {
+  const int64_t nprobe = params.nprobe == 0 ? nprobe_ : params.nprobe;
+  if (nprobe < 1 || nprobe > nlist_) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("nprobe = ", params.nprobe, " out of [1, nlist = ", nlist_, "]"));
+  }
+  if (params.max_codes < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("max_codes = ", params.max_codes, " < 0"));
+  }
+  return nprobe;
+}
+
+SearchMode IndexIVFFlat::ResolveMode(int64_t nq, const IVFSearchParams& params) const {
+  if (params.mode != SearchMode::kAuto) return params.mode;
+  const int64_t nprobe = params.nprobe == 0 ? nprobe_ : params.nprobe;
+  const double avg_group = static_cast<double>(nq) * nprobe / static_cast<double>(nlist_);
+  return avg_group >= kCsrMinAvgGroup ? SearchMode::kCsr : SearchMode::kMatrix;
+}
+
+absl::Status IndexIVFFlat::Search(int64_t n, const float* x, int64_t k, float* distances,
+                                  int64_t* labels, const IVFSearchParams& params) const {
+  IVFJIT_RETURN_IF_ERROR(CheckSearch(n, x, k, distances, labels));
+  IVFJIT_ASSIGN_OR_RETURN(const int64_t nprobe, ResolveNprobe(params));
+  if (n == 0) return absl::OkStatus();
+  return Guarded([&]() -> absl::Status {
+    std::vector<eager::ListView> views(static_cast<size_t>(nlist_));
+    for (int64_t l = 0; l < nlist_; ++l) {
+      views[l] = {lists_.vectors(l), lists_.norms(l), lists_.ids(l), lists_.size(l)};
+    }
+    const int64_t chunk = std::max<int64_t>(1, kPairsPerChunk / nprobe);
+    std::vector<float> coarse_dist;
+    std::vector<int64_t> probes, scan_count;
+    for (int64_t i0 = 0; i0 < n; i0 += chunk) {
+      const int64_t nc = std::min(chunk, n - i0);
+      const float* q = x + i0 * d();
+      Quantize(nc, q, nprobe, coarse_dist, probes);
+      // max_codes prefix rule; when it prunes no query, scan_count stays unused.
+      bool pruned = false;
+      if (params.max_codes > 0) {
+        scan_count.assign(static_cast<size_t>(nc), nprobe);
+        for (int64_t i = 0; i < nc; ++i) {
+          int64_t scanned = 0;
+          for (int64_t p = 0; p < nprobe; ++p) {
+            const int64_t l = probes[i * nprobe + p];
+            if (l >= 0) scanned += lists_.size(l);
+            if (scanned >= params.max_codes) {
+              scan_count[i] = p + 1;
+              pruned = pruned || p + 1 < nprobe;
+              break;
+            }
+          }
+        }
+      }
+      eager::IvfScanInput in;
+      in.order = OrderOf(metric());
+      in.d = d();
+      in.k = k;
+      in.queries = q;
+      in.nq = nc;
+      in.probes = probes.data();
+      in.nprobe = nprobe;
+      in.scan_count = pruned ? scan_count.data() : nullptr;
+      in.lists = views.data();
+      in.nlist = nlist_;
+      IVFSearchParams resolved = params;
+      resolved.nprobe = nprobe;
+      if (ResolveMode(nc, resolved) == SearchMode::kCsr) {
+        eager::IvfScanCsr(in, distances + i0 * k, labels + i0 * k);
+      } else {
+        eager::IvfScanMatrix(in, distances + i0 * k, labels + i0 * k);
+      }
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<SearchResult> IndexIVFFlat::Search(absl::Span<const float> queries, int64_t k,
+                                                  const IVFSearchParams& params) const {
+  return SearchIntoResult(queries, k,
+                          [&](int64_t n, const float* x, int64_t kk, float* d, int64_t* l) {
+                            return Search(n, x, kk, d, l, params);
+                          });
+}
+
+absl::Status IndexIVFFlat::DoSearch(int64_t n, const float* x, int64_t k, float* distances,
+                                    int64_t* labels) const {
+  return Search(n, x, k, distances, labels, IVFSearchParams());
+}
+
+absl::Status IndexIVFFlat::DoRangeSearch(int64_t n, const float* x, float radius,
+                                         RangeSearchResult* result) const {
+  std::vector<eager::ListView> views(static_cast<size_t>(nlist_));
+  for (int64_t l = 0; l < nlist_; ++l) {
+    views[l] = {lists_.vectors(l), lists_.norms(l), lists_.ids(l), lists_.size(l)};
+  }
+  std::vector<float> coarse_dist;
+  std::vector<int64_t> probes;
+  Quantize(n, x, nprobe_, coarse_dist, probes);
+  eager::IvfScanInput in;
+  in.order = OrderOf(metric());
+  in.d = d();
+  in.queries = x;
+  in.nq = n;
+  in.probes = probes.data();
+  in.nprobe = nprobe_;
+  in.lists = views.data();
+  in.nlist = nlist_;
+  eager::RangeResults out;
+  eager::IvfRangeScan(in, radius, &out);
+  result->lims = std::move(out.lims);
+  result->labels = std::move(out.labels);
+  result->distances = std::move(out.distances);
+  return absl::OkStatus();
+}
+
+absl::Status IndexIVFFlat::DoReconstruct(int64_t label, float* out) const {
+  for (int64_t l = 0; l < nlist_; ++l) {
+    const absl::Span<const int64_t> ids = list_ids(l);
+    const auto it = std::find(ids.begin(), ids.end(), label);
+    if (it == ids.end()) continue;
+    const int64_t offset = it - ids.begin();
+    std::copy(lists_.vectors(l) + offset * d(), lists_.vectors(l) + (offset + 1) * d(), out);
+    return absl::OkStatus();
+  }
+  return absl::NotFoundError(absl::StrCat("IndexIVFFlat: label ", label, " not in the index"));
+}
+
+absl::StatusOr<int64_t> IndexIVFFlat::RemoveIds(absl::Span<const int64_t> ids) {
+  if (ids.empty() || ntotal() == 0) return 0;
+  absl::flat_hash_set<int64_t> remove;
+  IVFJIT_RETURN_IF_ERROR(Guarded([&] {
+    remove.insert(ids.begin(), ids.end());
+    return absl::OkStatus();
+  }));
+  const int64_t removed = lists_.RemoveIf([&](int64_t id) { return remove.contains(id); });
+  set_ntotal(ntotal() - removed);
+  return removed;
+}
+
+void IndexIVFFlat::DoReset() {
+  lists_.Clear();
+  max_id_ = -1;
+}
+
+absl::Span<const float> IndexIVFFlat::list_vectors(int64_t list) const {
+  return absl::MakeConstSpan(lists_.vectors(list), lists_.size(list) * d());
+}
+
+absl::Span<const int64_t> IndexIVFFlat::list_ids(int64_t list) const {
+  return absl::MakeConstSpan(lists_.ids(list), lists_.size(list));
+}
+
+std::vector<int64_t> IndexIVFFlat::list_sizes() const {
+  std::vector<int64_t> sizes(static_cast<size_t>(nlist_));
+  for (int64_t l = 0; l < nlist_; ++l) sizes[l] = lists_.size(l);
+  return sizes;
+}
+
+double IndexIVFFlat::imbalance_factor() const {
+  if (ntotal() == 0) return 0.0;
+  double sum_sq = 0;
+  for (int64_t l = 0; l < nlist_; ++l) sum_sq += double(lists_.size(l)) * lists_.size(l);
+  return sum_sq * nlist_ / (double(ntotal()) * ntotal());
+}
+
+int64_t IndexIVFFlat::memory_bytes() const noexcept {
+  return lists_.memory_bytes() + 4 * static_cast<int64_t>(centroids_.capacity() +
+                                                          centroid_norms_.capacity());
+}
+
+}  // namespace ivfjit

@@ -1,0 +1,131 @@
+// Inverted-file index with uncompressed vectors: Faiss's IndexIVFFlat.
+//
+//   auto index = ivfjit::IndexIVFFlat::Create(/*d=*/784, /*nlist=*/1024, ivfjit::Metric::kL2);
+//   if (!index.ok()) return index.status();
+//   IVFJIT_RETURN_IF_ERROR((*index)->Train(train));      // k-means, Faiss's defaults
+//   IVFJIT_RETURN_IF_ERROR((*index)->Add(base));         // labels 0 .. n-1
+//   ivfjit::IVFSearchParams params;
+//   params.nprobe = 16;
+//   auto result = (*index)->Search(queries, /*k=*/10, params);
+//
+// Search quantizes each query to its nprobe nearest centroids (a GEMM against the centroids
+// and a top-nprobe selection), then scans those lists, whole, in coarse-distance order. Two
+// scan strategies give the same results (docs/spec.md): "matrix" scans each query's lists on
+// their own, "csr" scores all queries that probe a list against it as one GEMM tile; "auto"
+// picks by the average number of queries per list. max_codes bounds the work per query by the
+// prefix rule: the first probed list is always scanned, and scanning stops after the first
+// list at which the running count of scanned vectors reaches max_codes.
+#ifndef IVFJIT_IVF_INDEX_IVF_FLAT_H_
+#define IVFJIT_IVF_INDEX_IVF_FLAT_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/types/span.h"
+#include "ivf/index.h"
+#include "ivf/internal/inverted_lists.h"
+#include "ivf/kmeans.h"
+#include "ivf/metric.h"
+
+namespace ivfjit {
+
+enum class SearchMode { kAuto, kMatrix, kCsr };
+
+absl::string_view SearchModeName(SearchMode mode);           // "auto", "matrix", "csr"
+std::optional<SearchMode> ParseSearchMode(absl::string_view name);
+
+struct IVFSearchParams {
+  int64_t nprobe = 0;     // lists probed per query, 1 .. nlist; 0 = the index's nprobe()
+  int64_t max_codes = 0;  // prefix rule bound on vectors scanned per query; 0 = unlimited
+  SearchMode mode = SearchMode::kAuto;
+};
+
+class IndexIVFFlat final : public Index {
+ public:
+  // d >= 1, nlist >= 1. nprobe starts at 1, as in Faiss.
+  static absl::StatusOr<std::unique_ptr<IndexIVFFlat>> Create(int64_t d, int64_t nlist,
+                                                              Metric metric);
+
+  int64_t nlist() const noexcept { return nlist_; }
+  int64_t nprobe() const noexcept { return nprobe_; }
+  // InvalidArgument unless 1 <= nprobe <= nlist.
+  absl::Status set_nprobe(int64_t nprobe);
+
+  // k-means settings for Train. The metric and spherical flags follow the index's metric
+  // (spherical for inner product, as in Faiss).
+  const KMeansParams& kmeans_params() const noexcept { return kmeans_params_; }
+  void set_kmeans_params(const KMeansParams& params);
+
+  // Uses the given centroids (nlist × d, e.g. Faiss's trained quantizer) instead of training.
+  // FailedPrecondition if the index holds vectors.
+  absl::Status SetCentroids(absl::Span<const float> centroids);
+  // nlist × d once trained; empty before.
+  absl::Span<const float> centroids() const noexcept { return centroids_; }
+
+  using Index::Search;
+  // Search with explicit parameters. x: n × d; distances, labels: n × k, caller-owned.
+  absl::Status Search(int64_t n, const float* x, int64_t k, float* distances, int64_t* labels,
+                      const IVFSearchParams& params) const;
+  absl::StatusOr<SearchResult> Search(absl::Span<const float> queries, int64_t k,
+                                      const IVFSearchParams& params) const;
+
+  // The strategy `params.mode` resolves to for a batch of nq queries (auto decided).
+  SearchMode ResolveMode(int64_t nq, const IVFSearchParams& params) const;
+
+  // Adds vectors to given lists, skipping the coarse assignment (e.g. to load an index).
+  // x: n × d; ids: n (unique, non-negative, not in the index); list_nos: n, in [0, nlist).
+  absl::Status AddPreassigned(int64_t n, const float* x, const int64_t* ids,
+                              const int64_t* list_nos);
+
+  // Removes the vectors with these labels; returns how many were present (absent labels are
+  // not an error, as in Faiss). Lists are compacted in place.
+  absl::StatusOr<int64_t> RemoveIds(absl::Span<const int64_t> ids);
+
+  int64_t list_size(int64_t list) const { return lists_.size(list); }
+  // Vectors (size × d) and labels (size) of one list; valid until the next modification.
+  absl::Span<const float> list_vectors(int64_t list) const;
+  absl::Span<const int64_t> list_ids(int64_t list) const;
+  std::vector<int64_t> list_sizes() const;
+  // Faiss's imbalance factor: nlist · Σ size² / ntotal²; 1 is perfectly balanced, 0 if empty.
+  double imbalance_factor() const;
+  // Bytes held by centroids and inverted lists (capacities).
+  int64_t memory_bytes() const noexcept;
+
+ protected:
+  absl::Status DoTrain(int64_t n, const float* x) override;
+  absl::Status DoAdd(int64_t n, const float* x, const int64_t* ids) override;
+  absl::Status DoSearch(int64_t n, const float* x, int64_t k, float* distances,
+                        int64_t* labels) const override;
+  absl::Status DoRangeSearch(int64_t n, const float* x, float radius,
+                             RangeSearchResult* result) const override;
+  absl::Status DoReconstruct(int64_t label, float* out) const override;
+  void DoReset() override;
+  const char* type_name() const noexcept override { return "IndexIVFFlat"; }
+
+ private:
+  IndexIVFFlat(int64_t d, int64_t nlist, Metric metric);
+
+  absl::Status CheckIdsAreNew(int64_t n, const int64_t* ids) const;
+  absl::StatusOr<int64_t> ResolveNprobe(const IVFSearchParams& params) const;
+  // Nearest centroids of n vectors: probes n × nprobe (coarse order).
+  void Quantize(int64_t n, const float* x, int64_t nprobe, std::vector<float>& dist,
+                std::vector<int64_t>& probes) const;
+  // Appends with the lists already chosen; allocates before modifying anything.
+  void AppendAssigned(int64_t n, const float* x, const int64_t* ids, const int64_t* list_nos);
+
+  int64_t nlist_;
+  int64_t nprobe_ = 1;
+  KMeansParams kmeans_params_;
+  std::vector<float> centroids_;       // nlist × d (empty until trained)
+  std::vector<float> centroid_norms_;  // nlist
+  ivf_internal::InvertedLists lists_;
+  int64_t max_id_ = -1;                // largest label ever added (an upper bound after removals)
+};
+
+}  // namespace ivfjit
+
+#endif  // IVFJIT_IVF_INDEX_IVF_FLAT_H_

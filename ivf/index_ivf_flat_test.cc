@@ -1,0 +1,265 @@
+#include "ivf/index_ivf_flat.h"
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "testing/brute_force.h"
+#include "testing/knn_match.h"
+#include "testing/random.h"
+#include "testing/recall.h"
+
+namespace ivfjit {
+namespace {
+
+using ::ivfjit::testing::BruteForceKnn;
+using ::ivfjit::testing::ClusteredVectors;
+using ::ivfjit::testing::KnnResultsAgree;
+using ::ivfjit::testing::Tolerance;
+using ::ivfjit::testing::UniformVectors;
+
+constexpr SearchMode kModes[] = {SearchMode::kAuto, SearchMode::kMatrix, SearchMode::kCsr};
+
+std::unique_ptr<IndexIVFFlat> Build(int64_t d, int64_t nlist, Metric metric,
+                                    const std::vector<float>& base) {
+  auto index = IndexIVFFlat::Create(d, nlist, metric);
+  EXPECT_TRUE(index.ok()) << index.status();
+  EXPECT_TRUE((*index)->Train(base).ok());
+  EXPECT_TRUE((*index)->Add(base).ok());
+  return *std::move(index);
+}
+
+TEST(IndexIVFFlatTest, ProbingEveryListIsExactInEveryMode) {
+  const int64_t d = 16, nb = 4000, nq = 50, nlist = 20, k = 10;
+  const std::vector<float> base = ClusteredVectors(nb, d, 30, 0.5f, 1);
+  const std::vector<float> q = ClusteredVectors(nq, d, 30, 0.5f, 2);
+  for (Metric metric : {Metric::kL2, Metric::kInnerProduct}) {
+    auto index = Build(d, nlist, metric, base);
+    EXPECT_EQ(index->ntotal(), nb);
+    const auto truth = BruteForceKnn(metric, base.data(), nb, q.data(), nq, d, k);
+    for (SearchMode mode : kModes) {
+      IVFSearchParams params;
+      params.nprobe = nlist;
+      params.mode = mode;
+      auto got = index->Search(q, k, params);
+      ASSERT_TRUE(got.ok()) << got.status();
+      // Clustered data has norms ~ d · 25: that is the scale of the L2-through-norms rounding.
+      EXPECT_TRUE(KnnResultsAgree(nq, k, got->distances.data(), got->labels.data(),
+                                  truth.distances.data(), truth.labels.data(),
+                                  Tolerance{1e-5, 100.0 * d}))
+          << MetricName(metric) << " " << SearchModeName(mode);
+    }
+  }
+}
+
+TEST(IndexIVFFlatTest, ModesAgreeAtPartialNprobe) {
+  const int64_t d = 32, nb = 6000, nq = 300, nlist = 64, k = 7;
+  const std::vector<float> base = UniformVectors(nb, d, 3);
+  const std::vector<float> q = UniformVectors(nq, d, 4);
+  auto index = Build(d, nlist, Metric::kL2, base);
+  IVFSearchParams params;
+  params.nprobe = 5;
+  params.mode = SearchMode::kMatrix;
+  auto matrix = index->Search(q, k, params);
+  params.mode = SearchMode::kCsr;
+  auto csr = index->Search(q, k, params);
+  ASSERT_TRUE(matrix.ok() && csr.ok());
+  EXPECT_TRUE(KnnResultsAgree(nq, k, csr->distances.data(), csr->labels.data(),
+                              matrix->distances.data(), matrix->labels.data(),
+                              Tolerance{1e-5, double(d)}));
+  // And recall against brute force is what IVF should give on uniform data at 5/64 probes.
+  const auto truth = BruteForceKnn(Metric::kL2, base.data(), nb, q.data(), nq, d, k);
+  const double recall = ::ivfjit::testing::RecallAtK(matrix->labels.data(), truth.labels.data(),
+                                                     nq, k);
+  EXPECT_GT(recall, 0.3);
+  EXPECT_LT(recall, 1.0);
+}
+
+// Four lists of three vectors on a line; a query at 0 probes them in order 0, 1, 2, 3.
+std::unique_ptr<IndexIVFFlat> LineIndex() {
+  auto index = IndexIVFFlat::Create(1, 4, Metric::kL2);
+  EXPECT_TRUE(index.ok());
+  EXPECT_TRUE((*index)->SetCentroids(std::vector<float>{0, 10, 20, 30}).ok());
+  std::vector<float> x;
+  std::vector<int64_t> ids, lists;
+  for (int64_t l = 0; l < 4; ++l) {
+    for (int64_t j = 0; j < 3; ++j) {
+      x.push_back(10.0f * l + j);
+      ids.push_back(l * 3 + j);
+      lists.push_back(l);
+    }
+  }
+  EXPECT_TRUE((*index)->AddPreassigned(12, x.data(), ids.data(), lists.data()).ok());
+  return *std::move(index);
+}
+
+int64_t ResultsFound(const IndexIVFFlat& index, int64_t max_codes, SearchMode mode) {
+  IVFSearchParams params;
+  params.nprobe = 4;
+  params.max_codes = max_codes;
+  params.mode = mode;
+  auto got = index.Search(std::vector<float>{0.0f}, 12, params);
+  EXPECT_TRUE(got.ok()) << got.status();
+  return std::count_if(got->labels.begin(), got->labels.end(), [](int64_t l) { return l >= 0; });
+}
+
+TEST(IndexIVFFlatTest, MaxCodesPrefixRuleAtTheBoundary) {
+  auto index = LineIndex();
+  for (SearchMode mode : kModes) {
+    SCOPED_TRACE(SearchModeName(mode));
+    // After the first list the count is 3.
+    EXPECT_EQ(ResultsFound(*index, 4, mode), 6) << "count = max_codes - 1: continue";
+    EXPECT_EQ(ResultsFound(*index, 3, mode), 3) << "count = max_codes: stop";
+    EXPECT_EQ(ResultsFound(*index, 2, mode), 3) << "count = max_codes + 1: stop";
+    EXPECT_EQ(ResultsFound(*index, 1, mode), 3) << "the first list is always scanned";
+    // After the second list the count is 6.
+    EXPECT_EQ(ResultsFound(*index, 7, mode), 9);
+    EXPECT_EQ(ResultsFound(*index, 6, mode), 6);
+    EXPECT_EQ(ResultsFound(*index, 0, mode), 12) << "0 = unlimited";
+    EXPECT_EQ(ResultsFound(*index, 1000, mode), 12);
+  }
+}
+
+TEST(IndexIVFFlatTest, RemoveIdsReconstructAndSizes) {
+  auto index = LineIndex();
+  EXPECT_EQ(index->list_sizes(), (std::vector<int64_t>{3, 3, 3, 3}));
+  EXPECT_DOUBLE_EQ(index->imbalance_factor(), 1.0);
+  auto v = index->Reconstruct(7);
+  ASSERT_TRUE(v.ok());
+  EXPECT_EQ(*v, std::vector<float>{21.0f});
+  auto removed = index->RemoveIds(std::vector<int64_t>{7, 0, 1000});
+  ASSERT_TRUE(removed.ok());
+  EXPECT_EQ(*removed, 2);
+  EXPECT_EQ(index->ntotal(), 10);
+  EXPECT_EQ(index->list_sizes(), (std::vector<int64_t>{2, 3, 2, 3}));
+  EXPECT_EQ(index->Reconstruct(7).status().code(), absl::StatusCode::kNotFound);
+  IVFSearchParams params;
+  params.nprobe = 4;
+  auto got = index->Search(std::vector<float>{0.0f}, 12, params);
+  ASSERT_TRUE(got.ok());
+  for (int64_t label : got->labels) EXPECT_TRUE(label != 7 && label != 0);
+  EXPECT_EQ(got->labels[0], 1);
+  // Missing ids remove nothing and change nothing.
+  auto none = index->RemoveIds(std::vector<int64_t>{7, 555});
+  ASSERT_TRUE(none.ok());
+  EXPECT_EQ(*none, 0);
+  EXPECT_EQ(index->ntotal(), 10);
+  // The list order survives compaction: ids in list 2 are 6, 8.
+  EXPECT_EQ(std::vector<int64_t>(index->list_ids(2).begin(), index->list_ids(2).end()),
+            (std::vector<int64_t>{6, 8}));
+}
+
+TEST(IndexIVFFlatTest, ErrorPathsLeaveTheIndexUnchanged) {
+  const int64_t d = 8, nlist = 10;
+  const std::vector<float> base = UniformVectors(1000, d, 5);
+  auto created = IndexIVFFlat::Create(d, nlist, Metric::kL2);
+  ASSERT_TRUE(created.ok());
+  IndexIVFFlat& index = **created;
+  // Untrained.
+  EXPECT_EQ(index.Add(base).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(index.Search(base, 1).status().code(), absl::StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(index.Train(base).ok());
+  ASSERT_TRUE(index.Add(base).ok());
+  const std::vector<int64_t> sizes = index.list_sizes();
+  const std::vector<float> q = UniformVectors(5, d, 6);
+  IVFSearchParams params;
+  params.nprobe = 3;
+  auto before = index.Search(q, 5, params);
+  ASSERT_TRUE(before.ok());
+
+  EXPECT_EQ(index.Add(absl::MakeConstSpan(base.data(), 12)).code(),
+            absl::StatusCode::kInvalidArgument);  // wrong d
+  EXPECT_EQ(index.Search(q, 0, params).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(index.set_nprobe(0).code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(index.set_nprobe(nlist + 1).code(), absl::StatusCode::kInvalidArgument);
+  IVFSearchParams bad = params;
+  bad.nprobe = -1;
+  EXPECT_EQ(index.Search(q, 5, bad).status().code(), absl::StatusCode::kInvalidArgument);
+  bad.nprobe = nlist + 1;
+  EXPECT_EQ(index.Search(q, 5, bad).status().code(), absl::StatusCode::kInvalidArgument);
+  bad = params;
+  bad.max_codes = -1;
+  EXPECT_EQ(index.Search(q, 5, bad).status().code(), absl::StatusCode::kInvalidArgument);
+  const std::vector<float> two(2 * d, 0.5f);
+  EXPECT_EQ(index.AddWithIds(two, std::vector<int64_t>{5000, 5000}).code(),
+            absl::StatusCode::kInvalidArgument);  // duplicate in batch
+  EXPECT_EQ(index.AddWithIds(two, std::vector<int64_t>{5000, 17}).code(),
+            absl::StatusCode::kInvalidArgument);  // 17 is already in the index
+  EXPECT_EQ(index.AddWithIds(two, std::vector<int64_t>{5000, -2}).code(),
+            absl::StatusCode::kInvalidArgument);
+  const int64_t bad_list[2] = {0, nlist};
+  const int64_t fresh_ids[2] = {6000, 6001};
+  EXPECT_EQ(index.AddPreassigned(2, two.data(), fresh_ids, bad_list).code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(index.SetCentroids(base).code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(index.Train(base).code(), absl::StatusCode::kFailedPrecondition);
+  std::vector<float> nan = two;
+  nan[3] = NAN;
+  EXPECT_EQ(index.Add(nan).code(), absl::StatusCode::kInvalidArgument);
+
+  EXPECT_EQ(index.ntotal(), 1000);
+  EXPECT_EQ(index.list_sizes(), sizes);
+  auto after = index.Search(q, 5, params);
+  ASSERT_TRUE(after.ok());
+  EXPECT_EQ(after->labels, before->labels);
+  EXPECT_EQ(after->distances, before->distances);
+}
+
+TEST(IndexIVFFlatTest, SequentialAddAfterRemovalCannotDuplicateLabels) {
+  auto index = LineIndex();  // labels 0..11
+  ASSERT_TRUE(index->RemoveIds(std::vector<int64_t>{0}).ok());  // ntotal 11; 11 still present
+  const absl::Status status = index->Add(std::vector<float>{5.0f});
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument) << status;
+  EXPECT_EQ(index->ntotal(), 11);
+  EXPECT_TRUE(index->AddWithIds(std::vector<float>{5.0f}, std::vector<int64_t>{0}).ok());
+}
+
+TEST(IndexIVFFlatTest, MemoryFootprintIsWithinTenPercentOfRawData) {
+  const int64_t d = 64, nb = 50000;
+  const std::vector<float> base = UniformVectors(nb, d, 7);
+  auto index = Build(d, 128, Metric::kL2, base);
+  const double raw = nb * (4.0 * d + 8.0);
+  EXPECT_LE(index->memory_bytes(), 1.10 * raw) << index->memory_bytes() / raw;
+  EXPECT_GE(index->memory_bytes(), raw);
+}
+
+TEST(IndexIVFFlatTest, RangeSearchMatchesBruteForceWhenProbingAll) {
+  const int64_t d = 6, nb = 3000, nq = 20, nlist = 8;
+  const std::vector<float> base = UniformVectors(nb, d, 8);
+  const std::vector<float> q = UniformVectors(nq, d, 9);
+  auto index = Build(d, nlist, Metric::kL2, base);
+  ASSERT_TRUE(index->set_nprobe(nlist).ok());
+  auto got = index->RangeSearch(q, 0.15f);
+  ASSERT_TRUE(got.ok());
+  auto truth = ::ivfjit::testing::BruteForceRange(Metric::kL2, base.data(), nb, q.data(), nq, d,
+                                                  0.15);
+  ASSERT_GT(truth.labels.size(), 20u);
+  EXPECT_EQ(got->lims, truth.lims);
+  EXPECT_EQ(got->labels, truth.labels);
+}
+
+TEST(IndexIVFFlatTest, InnerProductTrainingIsSpherical) {
+  const std::vector<float> base = UniformVectors(2000, 5, 10);
+  auto index = Build(5, 8, Metric::kInnerProduct, base);
+  for (int64_t c = 0; c < 8; ++c) {
+    double s = 0;
+    for (int64_t t = 0; t < 5; ++t) s += std::pow(index->centroids()[c * 5 + t], 2);
+    EXPECT_NEAR(s, 1.0, 1e-5);
+  }
+}
+
+TEST(IndexIVFFlatTest, AutoPicksCsrForLargeGroups) {
+  auto index = IndexIVFFlat::Create(4, 100, Metric::kL2);
+  ASSERT_TRUE(index.ok());
+  IVFSearchParams params;
+  params.nprobe = 10;
+  EXPECT_EQ((*index)->ResolveMode(1, params), SearchMode::kMatrix);
+  EXPECT_EQ((*index)->ResolveMode(10000, params), SearchMode::kCsr);
+  params.mode = SearchMode::kMatrix;
+  EXPECT_EQ((*index)->ResolveMode(10000, params), SearchMode::kMatrix);
+}
+
+}  // namespace
+}  // namespace ivfjit

@@ -1,0 +1,76 @@
+#include "ivf/internal/inverted_lists.h"
+
+#include <algorithm>
+#include <cstring>
+#include <new>
+
+namespace ivfjit::ivf_internal {
+
+template <typename T>
+void AlignedArray<T>::Reallocate(int64_t capacity, int64_t keep) {
+  T* fresh = nullptr;
+  if (capacity > 0) {
+    const size_t bytes = (static_cast<size_t>(capacity) * sizeof(T) + 63) / 64 * 64;
+    fresh = static_cast<T*>(std::aligned_alloc(64, bytes));
+    if (fresh == nullptr) throw std::bad_alloc();
+    if (keep > 0) std::memcpy(fresh, data_.get(), static_cast<size_t>(keep) * sizeof(T));
+  }
+  data_.reset(fresh);
+  capacity_ = capacity;
+}
+
+template class AlignedArray<float>;
+template class AlignedArray<int64_t>;
+
+InvertedLists::InvertedLists(int64_t nlist, int64_t d, bool with_norms)
+    : d_(d), with_norms_(with_norms), lists_(static_cast<size_t>(nlist)) {}
+
+void InvertedLists::Resize(List& list, int64_t capacity) {
+  // Allocate all three blocks before installing any, so a failure changes nothing.
+  AlignedArray<float> vectors;
+  AlignedArray<int64_t> ids;
+  AlignedArray<float> norms;
+  vectors.Reallocate(capacity * d_, 0);
+  ids.Reallocate(capacity, 0);
+  if (with_norms_) norms.Reallocate(capacity, 0);
+  if (list.size > 0) {
+    std::memcpy(vectors.data(), list.vectors.data(), sizeof(float) * list.size * d_);
+    std::memcpy(ids.data(), list.ids.data(), sizeof(int64_t) * list.size);
+    if (with_norms_) std::memcpy(norms.data(), list.norms.data(), sizeof(float) * list.size);
+  }
+  list.vectors = std::move(vectors);
+  list.ids = std::move(ids);
+  list.norms = std::move(norms);
+}
+
+void InvertedLists::Reserve(const std::vector<int64_t>& extra) {
+  for (size_t l = 0; l < lists_.size(); ++l) {
+    List& list = lists_[l];
+    const int64_t need = list.size + extra[l];
+    const int64_t cap = list.ids.capacity();
+    if (need <= cap) continue;
+    Resize(list, std::max(need, cap + cap / 8));
+  }
+}
+
+void InvertedLists::AppendReserved(int64_t l, const float* x, int64_t id, float norm) noexcept {
+  List& list = lists_[l];
+  std::memcpy(list.vectors.data() + list.size * d_, x, sizeof(float) * d_);
+  list.ids.data()[list.size] = id;
+  if (with_norms_) list.norms.data()[list.size] = norm;
+  ++list.size;
+}
+
+int64_t InvertedLists::memory_bytes() const noexcept {
+  int64_t bytes = static_cast<int64_t>(lists_.capacity() * sizeof(List));
+  for (const List& list : lists_) {
+    bytes += list.vectors.capacity() * 4 + list.ids.capacity() * 8 + list.norms.capacity() * 4;
+  }
+  return bytes;
+}
+
+void InvertedLists::Clear() {
+  for (List& list : lists_) list = List();
+}
+
+}  // namespace ivfjit::ivf_internal

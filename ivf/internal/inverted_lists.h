@@ -1,0 +1,116 @@
+// CSR-style inverted lists: per list one contiguous, cache-line-aligned block of vectors, one of
+// ids and (for L2) one of squared norms. Internal to ivf/.
+#ifndef IVFJIT_IVF_INTERNAL_INVERTED_LISTS_H_
+#define IVFJIT_IVF_INTERNAL_INVERTED_LISTS_H_
+
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+#include <vector>
+
+namespace ivfjit::ivf_internal {
+
+// A 64-byte aligned array of trivially copyable T with explicit capacity.
+template <typename T>
+class AlignedArray {
+ public:
+  AlignedArray() = default;
+  AlignedArray(AlignedArray&&) noexcept = default;
+  AlignedArray& operator=(AlignedArray&&) noexcept = default;
+
+  T* data() noexcept { return data_.get(); }
+  const T* data() const noexcept { return data_.get(); }
+  int64_t capacity() const noexcept { return capacity_; }
+
+  // Reallocates to exactly `capacity` elements keeping the first `keep`; throws bad_alloc and
+  // leaves the array as it was on failure.
+  void Reallocate(int64_t capacity, int64_t keep);
+
+ private:
+  struct Free {
+    void operator()(T* p) const noexcept { std::free(p); }
+  };
+  std::unique_ptr<T, Free> data_;
+  int64_t capacity_ = 0;
+};
+
+class InvertedLists {
+ public:
+  // d: vector length; with_norms: keep |x|^2 per vector (L2 indexes).
+  InvertedLists(int64_t nlist, int64_t d, bool with_norms);
+
+  int64_t nlist() const noexcept { return static_cast<int64_t>(lists_.size()); }
+  int64_t d() const noexcept { return d_; }
+  int64_t size(int64_t list) const noexcept { return lists_[list].size; }
+  const float* vectors(int64_t list) const noexcept { return lists_[list].vectors.data(); }
+  const int64_t* ids(int64_t list) const noexcept { return lists_[list].ids.data(); }
+  // Null when the lists keep no norms.
+  const float* norms(int64_t list) const noexcept {
+    return with_norms_ ? lists_[list].norms.data() : nullptr;
+  }
+  bool with_norms() const noexcept { return with_norms_; }
+
+  // Makes room for extra[l] more vectors in every list l (nlist entries). Growth is by at least
+  // 1/8 of the capacity (amortized O(1) per vector with at most 12.5 % slack after repeated
+  // small adds); a list that receives more than it holds is sized exactly. Throws bad_alloc,
+  // leaving every list's content unchanged.
+  void Reserve(const std::vector<int64_t>& extra);
+
+  // Appends one vector (d floats) with its id and norm; capacity must have been reserved.
+  void AppendReserved(int64_t list, const float* x, int64_t id, float norm) noexcept;
+
+  // Removes the entries whose id satisfies `remove`, keeping the others in order; shrinks a
+  // list's blocks when less than half of its capacity is used. Returns how many were removed.
+  template <typename Pred>
+  int64_t RemoveIf(Pred&& remove);
+
+  // Bytes held by the blocks (capacities, not sizes) plus the per-list bookkeeping.
+  int64_t memory_bytes() const noexcept;
+
+  void Clear();
+
+ private:
+  struct List {
+    AlignedArray<float> vectors;
+    AlignedArray<int64_t> ids;
+    AlignedArray<float> norms;
+    int64_t size = 0;
+  };
+  void Resize(List& list, int64_t capacity);
+
+  int64_t d_;
+  bool with_norms_;
+  std::vector<List> lists_;
+};
+
+template <typename Pred>
+int64_t InvertedLists::RemoveIf(Pred&& remove) {
+  int64_t removed = 0;
+  for (List& list : lists_) {
+    int64_t out = 0;
+    for (int64_t i = 0; i < list.size; ++i) {
+      if (remove(list.ids.data()[i])) continue;
+      if (out != i) {
+        std::copy(list.vectors.data() + i * d_, list.vectors.data() + (i + 1) * d_,
+                  list.vectors.data() + out * d_);
+        list.ids.data()[out] = list.ids.data()[i];
+        if (with_norms_) list.norms.data()[out] = list.norms.data()[i];
+      }
+      ++out;
+    }
+    removed += list.size - out;
+    list.size = out;
+    if (list.size * 2 < list.ids.capacity()) {
+      try {
+        Resize(list, list.size);
+      } catch (const std::bad_alloc&) {
+        // Keeping the larger blocks is harmless.
+      }
+    }
+  }
+  return removed;
+}
+
+}  // namespace ivfjit::ivf_internal
+
+#endif  // IVFJIT_IVF_INTERNAL_INVERTED_LISTS_H_

@@ -1,0 +1,19 @@
+// Inner-product tiles through BLAS sgemm: the batched half of exact and IVF search.
+//
+//   std::vector<float> tile(nq * nx);
+//   ivfjit::eager::InnerProductTile(q, nq, x, nx, d, tile.data());  // tile[i * nx + j] = <q_i, x_j>
+#ifndef IVFJIT_JIT_EAGER_GEMM_H_
+#define IVFJIT_JIT_EAGER_GEMM_H_
+
+#include <cstdint>
+
+namespace ivfjit::eager {
+
+// q: nq × d, x: nx × d (row-major, caller-owned); tile: nq × nx, row-major, caller-owned.
+// nq, nx and d must fit in int (BLAS's LP64 interface); callers tile larger problems.
+void InnerProductTile(const float* q, int64_t nq, const float* x, int64_t nx, int64_t d,
+                      float* tile);
+
+}  // namespace ivfjit::eager
+
+#endif  // IVFJIT_JIT_EAGER_GEMM_H_

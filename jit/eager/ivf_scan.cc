@@ -1,0 +1,198 @@
+#include "jit/eager/ivf_scan.h"
+
+#include <omp.h>
+
+#include <algorithm>
+#include <numeric>
+#include <utility>
+#include <vector>
+
+#include "jit/eager/distances.h"
+#include "jit/eager/gemm.h"
+#include "jit/eager/scan.h"
+#include "jit/internal/status_macros.h"
+
+namespace ivfjit::eager {
+namespace {
+
+// Matrix strategy: rows per distance chunk (~64 KiB of vectors, at least 16).
+int64_t MatrixChunkRows(int64_t d) { return std::max<int64_t>(16, (64 << 10) / (4 * d)); }
+// csr strategy: at most this many queries of a group per sgemm tile, and list rows per tile.
+constexpr int64_t kCsrQueryBlock = 256;
+constexpr int64_t kCsrRowBlock = 1024;
+
+int64_t ScanCount(const IvfScanInput& in, int64_t i) {
+  return in.scan_count != nullptr ? in.scan_count[i] : in.nprobe;
+}
+
+// Calls visit(list, row0, distances, count) for every chunk of every list query i scans.
+template <typename Visit>
+void ForEachProbedChunk(const IvfScanInput& in, int64_t i, std::vector<float>& buf,
+                        Visit&& visit) {
+  const DistanceKernels& kernels = BestDistanceKernels();
+  const RowsKernel rows = in.order == kL2Order ? kernels.l2_rows : kernels.ip_rows;
+  const int64_t chunk = static_cast<int64_t>(buf.size());
+  const float* q = in.queries + i * in.d;
+  const int64_t count = ScanCount(in, i);
+  for (int64_t p = 0; p < count; ++p) {
+    const int64_t l = in.probes[i * in.nprobe + p];
+    if (l < 0) continue;
+    const ListView& list = in.lists[l];
+    for (int64_t r0 = 0; r0 < list.size; r0 += chunk) {
+      const int64_t n = std::min(chunk, list.size - r0);
+      rows(q, list.vectors + r0 * in.d, n, in.d, buf.data());
+      visit(list, r0, buf.data(), n);
+    }
+  }
+}
+
+template <Order order>
+void MatrixImpl(const IvfScanInput& in, float* distances, int64_t* labels) {
+#pragma omp parallel if (in.nq > 1)
+  {
+    std::vector<float> buf(static_cast<size_t>(MatrixChunkRows(in.d)));
+#pragma omp for schedule(dynamic, 4)
+    for (int64_t i = 0; i < in.nq; ++i) {
+      TopK<order> top(distances + i * in.k, labels + i * in.k, in.k);
+      ForEachProbedChunk(in, i, buf,
+                         [&](const ListView& list, int64_t r0, const float* dist, int64_t n) {
+                           PushRow(dist, n, list.ids + r0, 0, 0.0f, nullptr, top);
+                         });
+      top.Finish();
+    }
+  }
+}
+
+// Groups the (query, list) pairs of queries [q0, q1) by list: members[offsets[l] ..
+// offsets[l+1]) are the queries probing list l, in query order.
+void GroupByList(const IvfScanInput& in, int64_t q0, int64_t q1, std::vector<int64_t>& offsets,
+                 std::vector<int64_t>& members) {
+  offsets.assign(static_cast<size_t>(in.nlist + 1), 0);
+  for (int64_t i = q0; i < q1; ++i) {
+    const int64_t count = ScanCount(in, i);
+    for (int64_t p = 0; p < count; ++p) {
+      const int64_t l = in.probes[i * in.nprobe + p];
+      if (l >= 0) ++offsets[l + 1];
+    }
+  }
+  std::partial_sum(offsets.begin(), offsets.end(), offsets.begin());
+  members.resize(static_cast<size_t>(offsets.back()));
+  std::vector<int64_t> fill(offsets.begin(), offsets.end() - 1);
+  for (int64_t i = q0; i < q1; ++i) {
+    const int64_t count = ScanCount(in, i);
+    for (int64_t p = 0; p < count; ++p) {
+      const int64_t l = in.probes[i * in.nprobe + p];
+      if (l >= 0) members[fill[l]++] = i;
+    }
+  }
+}
+
+template <Order order>
+void CsrImpl(const IvfScanInput& in, float* distances, int64_t* labels) {
+  const int64_t d = in.d, k = in.k;
+  const DistanceKernels& kernels = BestDistanceKernels();
+  // Queries are split across threads in contiguous ranges: each thread owns its queries' heaps,
+  // so no two threads ever touch the same top-k.
+#pragma omp parallel if (in.nq > 1)
+  {
+    const int nt = omp_get_num_threads(), t = omp_get_thread_num();
+    const int64_t q0 = in.nq * t / nt, q1 = in.nq * (t + 1) / nt;
+    std::vector<int64_t> offsets, members;
+    GroupByList(in, q0, q1, offsets, members);
+    std::vector<float> block(static_cast<size_t>(kCsrQueryBlock * d));
+    std::vector<float> block_norms(static_cast<size_t>(kCsrQueryBlock));
+    std::vector<float> tile(static_cast<size_t>(kCsrQueryBlock * kCsrRowBlock));
+    for (int64_t i = q0; i < q1; ++i) TopK<order>(distances + i * k, labels + i * k, k);
+    for (int64_t l = 0; l < in.nlist; ++l) {
+      const ListView& list = in.lists[l];
+      if (list.size == 0) continue;
+      IVFJIT_CHECK(order != kL2Order || list.norms != nullptr);
+      for (int64_t m0 = offsets[l]; m0 < offsets[l + 1]; m0 += kCsrQueryBlock) {
+        const int64_t g = std::min(kCsrQueryBlock, offsets[l + 1] - m0);
+        for (int64_t a = 0; a < g; ++a) {
+          const float* q = in.queries + members[m0 + a] * d;
+          std::copy(q, q + d, block.data() + a * d);
+        }
+        if (order == kL2Order) kernels.norms(nullptr, block.data(), g, d, block_norms.data());
+        for (int64_t r0 = 0; r0 < list.size; r0 += kCsrRowBlock) {
+          const int64_t nr = std::min(kCsrRowBlock, list.size - r0);
+          InnerProductTile(block.data(), g, list.vectors + r0 * d, nr, d, tile.data());
+          for (int64_t a = 0; a < g; ++a) {
+            const int64_t i = members[m0 + a];
+            TopK<order> top = TopK<order>::Resume(distances + i * k, labels + i * k, k);
+            PushRow(tile.data() + a * nr, nr, list.ids + r0, 0, block_norms[a],
+                    order == kL2Order ? list.norms + r0 : nullptr, top);
+          }
+        }
+      }
+    }
+    for (int64_t i = q0; i < q1; ++i) {
+      TopK<order>::Resume(distances + i * k, labels + i * k, k).Finish();
+    }
+  }
+}
+
+template <Order order>
+void RangeImpl(const IvfScanInput& in, float radius, RangeResults* out) {
+  using O = ResultOrder<order>;
+  std::vector<std::vector<std::pair<int64_t, float>>> hits(static_cast<size_t>(in.nq));
+#pragma omp parallel if (in.nq > 1)
+  {
+    std::vector<float> buf(static_cast<size_t>(MatrixChunkRows(in.d)));
+#pragma omp for schedule(dynamic, 4)
+    for (int64_t i = 0; i < in.nq; ++i) {
+      ForEachProbedChunk(in, i, buf,
+                         [&](const ListView& list, int64_t r0, const float* dist, int64_t n) {
+                           for (int64_t j = 0; j < n; ++j) {
+                             if (O::Better(dist[j], radius)) {
+                               hits[i].emplace_back(list.ids[r0 + j], dist[j]);
+                             }
+                           }
+                         });
+      std::sort(hits[i].begin(), hits[i].end());
+    }
+  }
+  out->lims.assign(1, 0);
+  out->labels.clear();
+  out->distances.clear();
+  for (const auto& h : hits) {
+    for (const auto& [label, dist] : h) {
+      out->labels.push_back(label);
+      out->distances.push_back(dist);
+    }
+    out->lims.push_back(static_cast<int64_t>(out->labels.size()));
+  }
+}
+
+}  // namespace
+
+void IvfScanMatrix(const IvfScanInput& in, float* distances, int64_t* labels) {
+  if (in.order == kL2Order) {
+    MatrixImpl<kL2Order>(in, distances, labels);
+  } else {
+    MatrixImpl<kIpOrder>(in, distances, labels);
+  }
+}
+
+void IvfScanCsr(const IvfScanInput& in, float* distances, int64_t* labels) {
+  if (in.order == kL2Order) {
+    CsrImpl<kL2Order>(in, distances, labels);
+  } else {
+    CsrImpl<kIpOrder>(in, distances, labels);
+  }
+}
+
+void IvfRangeScan(const IvfScanInput& in, float radius, RangeResults* out) {
+  if (in.order == kL2Order) {
+    RangeImpl<kL2Order>(in, radius, out);
+  } else {
+    RangeImpl<kIpOrder>(in, radius, out);
+  }
+}
+
+int64_t IvfCsrScratchBytes(int64_t d, int64_t nq, int64_t nprobe, int64_t nlist, int threads) {
+  const int64_t per_thread = 8 * (2 * (nlist + 1)) + 4 * kCsrQueryBlock * (d + 1 + kCsrRowBlock);
+  return threads * per_thread + 8 * nq * nprobe;  // members of all threads together
+}
+
+}  // namespace ivfjit::eager

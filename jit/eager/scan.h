@@ -1,0 +1,90 @@
+// Fused "distance row → top-k" scans shared by exact search and IVF list scans.
+//
+// A row holds either distances, or inner products that become L2 distances through norms
+// (|q|^2 + |x|^2 - 2<q, x>, clamped at 0). Entries that cannot enter the top-k are skipped with
+// one vector compare per 16 entries (AVX-512 when the host has it, a scalar loop otherwise).
+//
+//   ivfjit::eager::TopK<ivfjit::eager::kL2Order> top(dist, labels, k);
+//   ivfjit::eager::PushRow(row, n, list_ids, 0, q_norm, list_norms, top);
+#ifndef IVFJIT_JIT_EAGER_SCAN_H_
+#define IVFJIT_JIT_EAGER_SCAN_H_
+
+#include <immintrin.h>
+
+#include <cstdint>
+
+#include "jit/eager/topk.h"
+
+namespace ivfjit::eager {
+
+// Entry j of a row: a distance when x_norms is null, else an inner product turned into L2.
+inline float TileDistance(const float* row, int64_t j, float q_norm, const float* x_norms) {
+  if (x_norms == nullptr) return row[j];
+  const float v = q_norm + x_norms[j] - 2.0f * row[j];
+  return v > 0.0f ? v : 0.0f;
+}
+
+// Label of entry j: ids[j] when given, else j0 + j.
+inline int64_t TileLabel(const int64_t* ids, int64_t j0, int64_t j) {
+  return ids != nullptr ? ids[j] : j0 + j;
+}
+
+template <Order order>
+void PushRowGeneric(const float* row, int64_t n, const int64_t* ids, int64_t j0, float q_norm,
+                    const float* x_norms, TopK<order>& top) {
+  using O = ResultOrder<order>;
+  float threshold = top.threshold();
+  for (int64_t j = 0; j < n; ++j) {
+    const float v = TileDistance(row, j, q_norm, x_norms);
+    if (O::Better(threshold, v)) continue;
+    top.Push(v, TileLabel(ids, j0, j));
+    threshold = top.threshold();
+  }
+}
+
+template <Order order>
+__attribute__((target("avx512f"))) void PushRowAvx512(const float* row, int64_t n,
+                                                      const int64_t* ids, int64_t j0,
+                                                      float q_norm, const float* x_norms,
+                                                      TopK<order>& top) {
+  constexpr int kPredicate = order == kL2Order ? _CMP_LE_OQ : _CMP_GE_OQ;
+  const __m512 qn = _mm512_set1_ps(q_norm);
+  const __m512 minus_two = _mm512_set1_ps(-2.0f);
+  const __m512 zero = _mm512_setzero_ps();
+  alignas(64) float lanes[16];
+  int64_t j = 0;
+  for (; j + 16 <= n; j += 16) {
+    __m512 v = _mm512_loadu_ps(row + j);
+    if (x_norms != nullptr) {
+      v = _mm512_fmadd_ps(minus_two, v, _mm512_add_ps(qn, _mm512_loadu_ps(x_norms + j)));
+      v = _mm512_max_ps(v, zero);
+    }
+    __mmask16 pass = _mm512_cmp_ps_mask(v, _mm512_set1_ps(top.threshold()), kPredicate);
+    if (pass == 0) continue;
+    _mm512_store_ps(lanes, v);
+    while (pass != 0) {
+      const int lane = __builtin_ctz(pass);
+      top.Push(lanes[lane], TileLabel(ids, j0, j + lane));
+      pass &= pass - 1;
+    }
+  }
+  PushRowGeneric(row + j, n - j, ids == nullptr ? nullptr : ids + j, j0 + j, q_norm,
+                 x_norms == nullptr ? nullptr : x_norms + j, top);
+}
+
+// Pushes row entries [0, n) into top: labels ids[j] (or j0 + j when ids is null); row holds
+// distances (x_norms null) or inner products with |q|^2 = q_norm and |x_j|^2 = x_norms[j].
+template <Order order>
+void PushRow(const float* row, int64_t n, const int64_t* ids, int64_t j0, float q_norm,
+             const float* x_norms, TopK<order>& top) {
+  static const bool avx512 = __builtin_cpu_supports("avx512f");
+  if (avx512) {
+    PushRowAvx512(row, n, ids, j0, q_norm, x_norms, top);
+  } else {
+    PushRowGeneric(row, n, ids, j0, q_norm, x_norms, top);
+  }
+}
+
+}  // namespace ivfjit::eager
+
+#endif  // IVFJIT_JIT_EAGER_SCAN_H_
