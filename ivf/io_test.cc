@@ -1,0 +1,175 @@
+#include "ivf/io.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include <cstdio>
+#include <fstream>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "ivf/index_flat.h"
+#include "ivf/index_ivf_flat.h"
+#include "testing/random.h"
+
+namespace ivfjit {
+namespace {
+
+using ::ivfjit::testing::UniformVectors;
+
+std::string TmpPath(const std::string& name) {
+  return std::string(std::getenv("TEST_TMPDIR")) + "/" + name;
+}
+
+std::vector<char> ReadBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::vector<char>(std::istreambuf_iterator<char>(in), {});
+}
+
+void WriteBytes(const std::string& path, const std::vector<char>& bytes, size_t n) {
+  std::ofstream out(path, std::ios::binary | std::ios::trunc);
+  out.write(bytes.data(), static_cast<std::streamsize>(n));
+}
+
+std::unique_ptr<IndexIVFFlat> SmallIvf(Metric metric) {
+  const std::vector<float> base = UniformVectors(300, 4, 1);
+  auto index = IndexIVFFlat::Create(4, 6, metric);
+  EXPECT_TRUE(index.ok());
+  EXPECT_TRUE((*index)->Train(base).ok());
+  EXPECT_TRUE((*index)->Add(base).ok());
+  EXPECT_TRUE((*index)->set_nprobe(3).ok());
+  EXPECT_TRUE((*index)->RemoveIds(std::vector<int64_t>{5, 6, 7}).ok());
+  return *std::move(index);
+}
+
+TEST(IoTest, IvfRoundTripIsExact) {
+  for (Metric metric : {Metric::kL2, Metric::kInnerProduct}) {
+    auto index = SmallIvf(metric);
+    const std::string path = TmpPath("ivf.ivfjit");
+    ASSERT_TRUE(SaveIndex(*index, path).ok());
+    auto loaded = LoadIndex(path);
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    auto* ivf = dynamic_cast<IndexIVFFlat*>(loaded->get());
+    ASSERT_NE(ivf, nullptr);
+    EXPECT_EQ(ivf->metric(), metric);
+    EXPECT_EQ(ivf->ntotal(), index->ntotal());
+    EXPECT_EQ(ivf->nprobe(), 3);
+    EXPECT_TRUE(std::equal(ivf->centroids().begin(), ivf->centroids().end(),
+                           index->centroids().begin()));
+    for (int64_t l = 0; l < index->nlist(); ++l) {
+      ASSERT_EQ(ivf->list_size(l), index->list_size(l));
+      EXPECT_TRUE(std::equal(ivf->list_ids(l).begin(), ivf->list_ids(l).end(),
+                             index->list_ids(l).begin()));
+      EXPECT_TRUE(std::equal(ivf->list_vectors(l).begin(), ivf->list_vectors(l).end(),
+                             index->list_vectors(l).begin()));
+    }
+    const std::vector<float> q = UniformVectors(10, 4, 2);
+    auto a = index->Search(q, 5);
+    auto b = ivf->Search(q, 5);
+    ASSERT_TRUE(a.ok() && b.ok());
+    EXPECT_EQ(a->labels, b->labels);
+    EXPECT_EQ(a->distances, b->distances);
+  }
+}
+
+TEST(IoTest, FlatAndUntrainedRoundTrip) {
+  auto flat = IndexFlat::Create(3, Metric::kInnerProduct);
+  ASSERT_TRUE(flat.ok());
+  ASSERT_TRUE((*flat)->Add(UniformVectors(20, 3, 3)).ok());
+  ASSERT_TRUE(SaveIndex(**flat, TmpPath("flat.ivfjit")).ok());
+  auto loaded = LoadIndex(TmpPath("flat.ivfjit"));
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  auto* f = dynamic_cast<IndexFlat*>(loaded->get());
+  ASSERT_NE(f, nullptr);
+  EXPECT_TRUE(std::equal(f->vectors().begin(), f->vectors().end(), (*flat)->vectors().begin()));
+
+  auto untrained = IndexIVFFlat::Create(5, 7, Metric::kL2);
+  ASSERT_TRUE(untrained.ok());
+  ASSERT_TRUE(SaveIndex(**untrained, TmpPath("untrained.ivfjit")).ok());
+  auto u = LoadIndex(TmpPath("untrained.ivfjit"));
+  ASSERT_TRUE(u.ok()) << u.status();
+  EXPECT_FALSE((*u)->is_trained());
+}
+
+TEST(IoTest, EveryTruncationIsRejected) {
+  auto index = SmallIvf(Metric::kL2);
+  const std::string path = TmpPath("whole.ivfjit");
+  ASSERT_TRUE(SaveIndex(*index, path).ok());
+  const std::vector<char> bytes = ReadBytes(path);
+  const std::string cut = TmpPath("cut.ivfjit");
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    WriteBytes(cut, bytes, n);
+    auto loaded = LoadIndex(cut);
+    ASSERT_FALSE(loaded.ok()) << "truncated at " << n;
+    EXPECT_TRUE(loaded.status().code() == absl::StatusCode::kDataLoss ||
+                loaded.status().code() == absl::StatusCode::kInvalidArgument)
+        << loaded.status();
+  }
+}
+
+TEST(IoTest, ByteFlipsAreRejected) {
+  auto index = SmallIvf(Metric::kInnerProduct);
+  const std::string path = TmpPath("flip.ivfjit");
+  ASSERT_TRUE(SaveIndex(*index, path).ok());
+  const std::vector<char> bytes = ReadBytes(path);
+  std::mt19937 rng(42);
+  const std::string bad = TmpPath("bad.ivfjit");
+  for (int trial = 0; trial < 300; ++trial) {
+    std::vector<char> copy = bytes;
+    // Half the trials hit the header, where sizes live.
+    const size_t at = trial % 2 == 0 ? rng() % 64 : rng() % copy.size();
+    copy[at] ^= static_cast<char>(1 + rng() % 255);
+    WriteBytes(bad, copy, copy.size());
+    auto loaded = LoadIndex(bad);
+    EXPECT_FALSE(loaded.ok()) << "flip at " << at;
+  }
+}
+
+TEST(IoTest, AbsurdHeaderSizesAreRejectedWithoutAllocating) {
+  auto index = SmallIvf(Metric::kL2);
+  const std::string path = TmpPath("absurd.ivfjit");
+  ASSERT_TRUE(SaveIndex(*index, path).ok());
+  std::vector<char> bytes = ReadBytes(path);
+  // ntotal lives at offset 4 + 4 + 4 + 4 + 8 = 24.
+  const int64_t huge = int64_t{1} << 60;
+  std::memcpy(bytes.data() + 24, &huge, 8);
+  WriteBytes(path, bytes, bytes.size());
+  auto loaded = LoadIndex(path);
+  ASSERT_FALSE(loaded.ok());
+  EXPECT_EQ(loaded.status().code(), absl::StatusCode::kDataLoss) << loaded.status();
+}
+
+TEST(IoTest, ForeignMissingAndUnwritable) {
+  const std::string foreign = TmpPath("foreign.bin");
+  WriteBytes(foreign, std::vector<char>{'I', 'x', 'F', '2', 0, 0, 0, 0}, 8);
+  EXPECT_EQ(LoadIndex(foreign).status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(LoadIndex(TmpPath("missing.ivfjit")).status().code(), absl::StatusCode::kNotFound);
+  auto index = SmallIvf(Metric::kL2);
+  const absl::Status status = SaveIndex(*index, "/nonexistent-dir/x.ivfjit");
+  EXPECT_FALSE(status.ok());
+  EXPECT_NE(status.message().find("/nonexistent-dir"), absl::string_view::npos) << status;
+}
+
+// A save that fails at its last step (the target is a directory, so the rename fails) leaves
+// no partial or temporary file behind; works as root too, unlike a permission test.
+TEST(IoTest, FailedSaveLeavesNoPartialFile) {
+  auto index = SmallIvf(Metric::kL2);
+  const std::string dir = TmpPath("target_is_dir");
+  ASSERT_EQ(::mkdir(dir.c_str(), 0755), 0);
+  const absl::Status status = SaveIndex(*index, dir);
+  EXPECT_FALSE(status.ok());
+  struct stat st;
+  ASSERT_EQ(::stat(dir.c_str(), &st), 0);
+  EXPECT_TRUE(S_ISDIR(st.st_mode));
+  const std::string tmp = dir + ".tmp." + std::to_string(::getpid());
+  EXPECT_NE(::stat(tmp.c_str(), &st), 0) << "temporary file left behind";
+  // A path nobody can write, root included.
+  EXPECT_FALSE(SaveIndex(*index, "/proc/ivfjit-test.ivfjit").ok());
+}
+
+}  // namespace
+}  // namespace ivfjit
