@@ -22,7 +22,7 @@ eager::Order OrderOf(Metric metric) {
 
 // auto picks csr when the average number of queries per probed list, nq · nprobe / nlist,
 // reaches this (measured: docs/spec.md).
-constexpr double kCsrMinAvgGroup = 4.0;
+constexpr double kCsrMinAvgGroup = 8.0;
 // Queries are searched in chunks of about this many (query, list) pairs, which bounds the
 // coarse results and the csr grouping whatever nq is.
 constexpr int64_t kPairsPerChunk = int64_t{1} << 19;

@@ -257,6 +257,9 @@ TEST(IndexIVFFlatTest, AutoPicksCsrForLargeGroups) {
   params.nprobe = 10;
   EXPECT_EQ((*index)->ResolveMode(1, params), SearchMode::kMatrix);
   EXPECT_EQ((*index)->ResolveMode(10000, params), SearchMode::kCsr);
+  // The documented threshold: avg_group = nq · nprobe / nlist >= 8 picks csr.
+  EXPECT_EQ((*index)->ResolveMode(80, params), SearchMode::kCsr);
+  EXPECT_EQ((*index)->ResolveMode(79, params), SearchMode::kMatrix);
   params.mode = SearchMode::kMatrix;
   EXPECT_EQ((*index)->ResolveMode(10000, params), SearchMode::kMatrix);
 }

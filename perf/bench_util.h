@@ -1,0 +1,49 @@
+// Shared pieces of the sweep: timing, result rows, and their JSON form.
+#ifndef IVFJIT_PERF_BENCH_UTIL_H_
+#define IVFJIT_PERF_BENCH_UTIL_H_
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace ivfjit::perf {
+
+// One measured configuration; a JSON object per row in benchmarks.jsonl.
+struct Row {
+  std::string workload, impl, index, metric = "l2", mode = "-";
+  int64_t d = 0, nb = 0, nq = 0, nlist = 0, nprobe = 0, k = 0, max_codes = 0;
+  int threads = 0;
+  double recall = -1;  // recall@k vs exact search; -1 if not measured
+  double qps = 0, search_ms = 0, search_ms_min = 0, search_ms_max = 0;
+  double train_ms = -1, add_ms = -1;
+  int warmup = 0, repeat = 0;
+};
+
+std::string ToJson(const Row& row);
+
+struct Timing {
+  double median_ms = 0, min_ms = 0, max_ms = 0;
+};
+
+// Runs fn `warmup` times untimed, then `repeat` times timed.
+Timing TimeRuns(const std::function<void()>& fn, int warmup, int repeat);
+
+// Runs each function in turn, round after round (alternating implementations so that machine
+// noise hits all of them alike), and returns one Timing per function.
+std::vector<Timing> TimeAlternating(const std::vector<std::function<void()>>& fns, int warmup,
+                                    int repeat);
+
+double MillisSince(std::chrono::steady_clock::time_point start);
+
+// Appends rows to $BUILD_WORKSPACE_DIRECTORY/benchmarks/benchmarks.jsonl (under bazel run);
+// returns false when not run through bazel run.
+bool AppendToJsonl(const std::vector<Row>& rows);
+
+// Prints rows as an aligned table on stdout.
+void PrintTable(const std::vector<Row>& rows);
+
+}  // namespace ivfjit::perf
+
+#endif  // IVFJIT_PERF_BENCH_UTIL_H_

@@ -1,0 +1,85 @@
+// Exact search: IndexFlat vs faiss::IndexFlatL2, batch and one query at a time.
+#include <faiss/IndexFlat.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#include "ivf/index_flat.h"
+#include "perf/workloads.h"
+
+namespace ivfjit::perf {
+
+std::vector<Row> RunFlat(const Workload& w, const SweepOptions& opt) {
+  const int64_t k = w.k;
+  auto ours = IndexFlat::Create(w.d, Metric::kL2);
+  if (!ours.ok() || !(*ours)->Add(w.base).ok()) std::abort();
+  faiss::IndexFlatL2 theirs(w.d);
+  theirs.add(w.nb, w.base.data());
+
+  std::vector<float> d_ours(w.nq * k), d_faiss(w.nq * k);
+  std::vector<int64_t> l_ours(w.nq * k);
+  std::vector<faiss::Index::idx_t> l_faiss(w.nq * k);
+  Row base_row;
+  base_row.workload = w.name;
+  base_row.index = "Flat";
+  base_row.d = w.d, base_row.nb = w.nb, base_row.k = k;
+  base_row.threads = omp_get_max_threads();
+  base_row.warmup = opt.warmup, base_row.repeat = opt.repeat;
+  base_row.recall = 1.0;  // exact by construction; label agreement is checked by the tests
+
+  std::fprintf(stderr, "[sweep] %s Flat batch nq=%ld\n", w.name.c_str(), (long)w.nq);
+  const std::vector<Timing> batch = TimeAlternating(
+      {[&] {
+         if (!(*ours)->Search(w.nq, w.queries.data(), k, d_ours.data(), l_ours.data()).ok()) {
+           std::abort();
+         }
+       },
+       [&] { theirs.search(w.nq, w.queries.data(), k, d_faiss.data(), l_faiss.data()); }},
+      opt.warmup, opt.repeat);
+  std::vector<Row> rows;
+  for (int i = 0; i < 2; ++i) {
+    Row r = base_row;
+    r.impl = i == 0 ? "ivfjit" : "faiss";
+    r.mode = "batch";
+    r.nq = w.nq;
+    r.search_ms = batch[i].median_ms, r.search_ms_min = batch[i].min_ms;
+    r.search_ms_max = batch[i].max_ms;
+    r.qps = w.nq / (r.search_ms / 1e3);
+    rows.push_back(r);
+  }
+
+  const int64_t singles = std::min<int64_t>(opt.single_queries, w.nq);
+  std::fprintf(stderr, "[sweep] %s Flat single queries x%ld\n", w.name.c_str(), (long)singles);
+  std::vector<double> ms[2];
+  for (int64_t i = 0; i < singles; ++i) {
+    const float* q = w.queries.data() + i * w.d;
+    for (int step = 0; step < 2; ++step) {  // alternate who goes first
+      const auto t0 = std::chrono::steady_clock::now();
+      if ((i + step) % 2 == 0) {
+        if (!(*ours)->Search(1, q, k, d_ours.data(), l_ours.data()).ok()) std::abort();
+        ms[0].push_back(MillisSince(t0));
+      } else {
+        theirs.search(1, q, k, d_faiss.data(), l_faiss.data());
+        ms[1].push_back(MillisSince(t0));
+      }
+    }
+  }
+  for (int i = 0; i < 2; ++i) {
+    std::sort(ms[i].begin(), ms[i].end());
+    Row r = base_row;
+    r.impl = i == 0 ? "ivfjit" : "faiss";
+    r.mode = "single";
+    r.nq = 1;
+    r.repeat = static_cast<int>(singles), r.warmup = 0;
+    r.search_ms = ms[i][ms[i].size() / 2], r.search_ms_min = ms[i].front();
+    r.search_ms_max = ms[i].back();
+    r.qps = 1e3 / r.search_ms;
+    rows.push_back(r);
+  }
+  return rows;
+}
+
+}  // namespace ivfjit::perf

@@ -1,0 +1,47 @@
+// The sweep's data sets and options.
+#ifndef IVFJIT_PERF_WORKLOADS_H_
+#define IVFJIT_PERF_WORKLOADS_H_
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "perf/bench_util.h"
+
+namespace ivfjit::perf {
+
+struct Workload {
+  std::string name;
+  int64_t nb = 0, nq = 0, d = 0;
+  std::vector<float> base;     // nb × d
+  std::vector<float> queries;  // nq × d
+  int64_t nlist = 0;           // the IVF shape this workload is measured at
+  int64_t k = 10;
+};
+
+// "fmnist": Fashion-MNIST 60k/10k, d 784, nlist 1024, k 10.
+// "seed": Gaussian d 128, nb 262,144, 19,600 queries, nlist 512, k 20 (the seed's headline).
+// "quick": a small synthetic set for smoke tests.
+absl::StatusOr<Workload> LoadWorkload(const std::string& name);
+
+struct SweepOptions {
+  int warmup = 1;
+  int repeat = 3;
+  int single_queries = 200;
+  int threads = 0;                 // 0: OpenMP's default
+  std::vector<int64_t> nprobes;    // empty: the workload's default list
+  std::vector<int64_t> nqs;        // empty: the workload's default list
+  std::vector<std::string> modes;  // ivfjit search modes
+  std::vector<int64_t> max_codes;  // max_codes sweep (0 = unlimited)
+};
+
+// Exact search of IndexFlat vs faiss::IndexFlatL2 (batch and single queries).
+std::vector<Row> RunFlat(const Workload& w, const SweepOptions& opt);
+
+// IndexIVFFlat vs faiss::IndexIVFFlat on Faiss's trained centroids.
+std::vector<Row> RunIvf(const Workload& w, const SweepOptions& opt);
+
+}  // namespace ivfjit::perf
+
+#endif  // IVFJIT_PERF_WORKLOADS_H_
