@@ -30,6 +30,14 @@ void FillSentinels(float* dist, int64_t* ids, int64_t count) {
   std::fill(ids, ids + count, int64_t{-1});
 }
 
+// Below this many multiply-adds a search runs on one thread: waking a sleeping OpenMP worker
+// costs tens of microseconds, more than it saves (e.g. one query against 1,024 centroids).
+constexpr int64_t kMinParallelWork = int64_t{8} << 20;
+
+int ThreadsFor(int64_t nq, const BaseView& base) {
+  return nq * base.n * base.d < kMinParallelWork ? 1 : KernelThreads();
+}
+
 // Contiguous share of [0, n) for thread t of nt.
 std::pair<int64_t, int64_t> ThreadRange(int64_t n, int t, int nt) {
   return {n * t / nt, n * (t + 1) / nt};
@@ -105,7 +113,7 @@ void KnnSearchImpl(const float* q, int64_t nq, const BaseView& base, int64_t k, 
     for (int64_t i = 0; i < nq; ++i) FillSentinels<order>(distances + i * k, labels + i * k, k);
     return;
   }
-  const int threads = KernelThreads();
+  const int threads = ThreadsFor(nq, base);
   const KnnPlan plan = PlanKnn(nq, base.n, base.d, k, threads);
   if (plan.use_gemm) {
     for (int64_t i = 0; i < nq; ++i) TopK<order>(distances + i * k, labels + i * k, kk);
@@ -156,7 +164,7 @@ void RangeSearchImpl(const float* q, int64_t nq, const BaseView& base, float rad
   out->labels.clear();
   out->distances.clear();
   if (nq == 0 || base.n == 0) return;
-  const int threads = KernelThreads();
+  const int threads = ThreadsFor(nq, base);
   const KnnPlan plan = PlanKnn(nq, base.n, base.d, 1, threads);
   struct Hits {
     std::vector<int64_t> ids;
