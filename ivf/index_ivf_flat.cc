@@ -185,6 +185,29 @@ absl::Status IndexIVFFlat::AddPreassigned(int64_t n, const float* x, const int64
   });
 }
 
+std::vector<eager::ListView> IndexIVFFlat::ListViews() const {
+  std::vector<eager::ListView> views(static_cast<size_t>(nlist_));
+  for (int64_t l = 0; l < nlist_; ++l) {
+    views[l] = {lists_.vectors(l), lists_.norms(l), lists_.ids(l), lists_.size(l)};
+  }
+  return views;
+}
+
+eager::IvfScanInput IndexIVFFlat::ScanInput(const float* x, int64_t n, const int64_t* probes,
+                                            int64_t nprobe,
+                                            const eager::ListView* views) const {
+  eager::IvfScanInput in;
+  in.order = OrderOf(metric());
+  in.d = d();
+  in.queries = x;
+  in.nq = n;
+  in.probes = probes;
+  in.nprobe = nprobe;
+  in.lists = views;
+  in.nlist = nlist_;
+  return in;
+}
+
 absl::StatusOr<int64_t> IndexIVFFlat::ResolveNprobe(const IVFSearchParams& params) const {
   const int64_t nprobe = params.nprobe == 0 ? nprobe_ : params.nprobe;
   if (nprobe < 1 || nprobe > nlist_) {
@@ -210,10 +233,7 @@ absl::Status IndexIVFFlat::Search(int64_t n, const float* x, int64_t k, float* d
   IVFJIT_ASSIGN_OR_RETURN(const int64_t nprobe, ResolveNprobe(params));
   if (n == 0) return absl::OkStatus();
   return Guarded([&]() -> absl::Status {
-    std::vector<eager::ListView> views(static_cast<size_t>(nlist_));
-    for (int64_t l = 0; l < nlist_; ++l) {
-      views[l] = {lists_.vectors(l), lists_.norms(l), lists_.ids(l), lists_.size(l)};
-    }
+    const std::vector<eager::ListView> views = ListViews();
     const int64_t chunk = std::max<int64_t>(1, kPairsPerChunk / nprobe);
     std::vector<float> coarse_dist;
     std::vector<int64_t> probes, scan_count;
@@ -238,17 +258,9 @@ absl::Status IndexIVFFlat::Search(int64_t n, const float* x, int64_t k, float* d
           }
         }
       }
-      eager::IvfScanInput in;
-      in.order = OrderOf(metric());
-      in.d = d();
+      eager::IvfScanInput in = ScanInput(q, nc, probes.data(), nprobe, views.data());
       in.k = k;
-      in.queries = q;
-      in.nq = nc;
-      in.probes = probes.data();
-      in.nprobe = nprobe;
       in.scan_count = pruned ? scan_count.data() : nullptr;
-      in.lists = views.data();
-      in.nlist = nlist_;
       IVFSearchParams resolved = params;
       resolved.nprobe = nprobe;
       if (ResolveMode(nc, resolved) == SearchMode::kCsr) {
@@ -276,22 +288,11 @@ absl::Status IndexIVFFlat::DoSearch(int64_t n, const float* x, int64_t k, float*
 
 absl::Status IndexIVFFlat::DoRangeSearch(int64_t n, const float* x, float radius,
                                          RangeSearchResult* result) const {
-  std::vector<eager::ListView> views(static_cast<size_t>(nlist_));
-  for (int64_t l = 0; l < nlist_; ++l) {
-    views[l] = {lists_.vectors(l), lists_.norms(l), lists_.ids(l), lists_.size(l)};
-  }
+  const std::vector<eager::ListView> views = ListViews();
   std::vector<float> coarse_dist;
   std::vector<int64_t> probes;
   Quantize(n, x, nprobe_, coarse_dist, probes);
-  eager::IvfScanInput in;
-  in.order = OrderOf(metric());
-  in.d = d();
-  in.queries = x;
-  in.nq = n;
-  in.probes = probes.data();
-  in.nprobe = nprobe_;
-  in.lists = views.data();
-  in.nlist = nlist_;
+  const eager::IvfScanInput in = ScanInput(x, n, probes.data(), nprobe_, views.data());
   eager::RangeResults out;
   eager::IvfRangeScan(in, radius, &out);
   result->lims = std::move(out.lims);

@@ -32,6 +32,10 @@
 #include "ivf/metric.h"
 
 namespace ivfjit {
+namespace eager {
+struct ListView;
+struct IvfScanInput;
+}  // namespace eager
 
 enum class SearchMode { kAuto, kMatrix, kCsr };
 
@@ -114,6 +118,11 @@ class IndexIVFFlat final : public Index {
   // Nearest centroids of n vectors: probes n × nprobe (coarse order).
   void Quantize(int64_t n, const float* x, int64_t nprobe, std::vector<float>& dist,
                 std::vector<int64_t>& probes) const;
+  // Views of every list for the scan kernels, and the kernels' input for n queries x (n × d)
+  // with their probes (n × nprobe).
+  std::vector<eager::ListView> ListViews() const;
+  eager::IvfScanInput ScanInput(const float* x, int64_t n, const int64_t* probes, int64_t nprobe,
+                                const eager::ListView* views) const;
   // Appends with the lists already chosen; allocates before modifying anything.
   void AppendAssigned(int64_t n, const float* x, const int64_t* ids, const int64_t* list_nos);
 
