@@ -1,24 +1,21 @@
 #include "ivf/io.h"
 
-#include <fcntl.h>
-#include <sys/stat.h>
-#include <unistd.h>
-#include <zlib.h>
 
-#include <cerrno>
-#include <cstdio>
 #include <cstring>
 #include <limits>
-#include <type_traits>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "ivf/index_flat.h"
 #include "ivf/index_ivf_flat.h"
+#include "ivf/internal/binary_io.h"
 #include "jit/internal/status_macros.h"
 
 namespace ivfjit {
 namespace {
+
+using ivf_internal::Reader;
+using ivf_internal::Writer;
 
 constexpr char kMagic[4] = {'I', 'V', 'F', 'J'};
 constexpr uint32_t kVersion = 1;
@@ -28,97 +25,6 @@ constexpr int64_t kMaxDim = int64_t{1} << 20;
 constexpr int64_t kMaxNlist = int64_t{1} << 30;
 
 static_assert(sizeof(float) == 4, "IEEE float32 expected");
-
-absl::Status ErrnoStatus(const std::string& what, const std::string& path, int err) {
-  const std::string message = absl::StrCat(what, " ", path, ": ", std::strerror(err));
-  switch (err) {
-    case ENOENT:
-      return absl::NotFoundError(message);
-    case EACCES:
-    case EPERM:
-    case EROFS:
-      return absl::PermissionDeniedError(message);
-    case ENOSPC:
-      return absl::ResourceExhaustedError(message);
-    default:
-      return absl::UnavailableError(message);
-  }
-}
-
-// Buffered little-endian writer (x86-64 is little-endian; the format is defined as such).
-class Writer {
- public:
-  explicit Writer(int fd) : fd_(fd) {}
-  template <typename T>
-  void Put(const T& v) {
-    static_assert(std::is_trivially_copyable_v<T>);
-    Bytes(&v, sizeof(T));
-  }
-  template <typename T>
-  void Array(const T* data, int64_t n) {
-    Bytes(data, static_cast<size_t>(n) * sizeof(T));
-  }
-  void Bytes(const void* data, size_t n) {
-    crc_ = crc32_z(crc_, static_cast<const Bytef*>(data), n);
-    const char* p = static_cast<const char*>(data);
-    while (n > 0 && ok_) {
-      const ssize_t w = ::write(fd_, p, n);
-      if (w < 0 && errno == EINTR) continue;
-      if (w <= 0) {
-        ok_ = false;
-        errno_ = errno;
-        break;
-      }
-      p += w;
-      n -= static_cast<size_t>(w);
-    }
-  }
-  uLong crc() const { return crc_; }
-  bool ok() const { return ok_; }
-  int error() const { return errno_; }
-
- private:
-  int fd_;
-  uLong crc_ = crc32_z(0, nullptr, 0);
-  bool ok_ = true;
-  int errno_ = 0;
-};
-
-class Reader {
- public:
-  Reader(FILE* f, int64_t size, std::string path) : f_(f), left_(size), path_(std::move(path)) {}
-  template <typename T>
-  absl::Status Get(T* v) {
-    return Bytes(v, sizeof(T));
-  }
-  template <typename T>
-  absl::Status Array(std::vector<T>* out, int64_t n) {
-    if (n < 0 || n > left_ / static_cast<int64_t>(sizeof(T))) return Truncated();
-    out->resize(static_cast<size_t>(n));
-    return Bytes(out->data(), static_cast<size_t>(n) * sizeof(T));
-  }
-  absl::Status Bytes(void* out, size_t n) {
-    if (static_cast<int64_t>(n) > left_) return Truncated();
-    if (n > 0 && std::fread(out, 1, n, f_) != n) return Truncated();
-    crc_ = crc32_z(crc_, static_cast<const Bytef*>(out), n);
-    left_ -= static_cast<int64_t>(n);
-    return absl::OkStatus();
-  }
-  int64_t left() const { return left_; }
-  uLong crc() const { return crc_; }
-  absl::Status Truncated() const {
-    return absl::DataLossError(absl::StrCat(path_, ": truncated ivfjit index file"));
-  }
-  absl::Status Corrupt(const std::string& why) const {
-    return absl::DataLossError(absl::StrCat(path_, ": corrupt ivfjit index file (", why, ")"));
-  }
-
- private:
-  FILE* f_;
-  int64_t left_;
-  std::string path_;
-  uLong crc_ = crc32_z(0, nullptr, 0);
-};
 
 void WriteHeader(Writer& w, uint32_t kind, const Index& index) {
   w.Bytes(kMagic, 4);
@@ -191,10 +97,10 @@ absl::StatusOr<Header> ReadHeader(Reader& r) {
 
 // The last 4 bytes: CRC-32 of everything before them.
 absl::Status CheckFooter(Reader& r) {
-  const uLong crc = r.crc();
+  const uint32_t crc = r.crc();
   uint32_t stored;
   IVFJIT_RETURN_IF_ERROR(r.Get(&stored));
-  if (stored != static_cast<uint32_t>(crc)) return r.Corrupt("checksum mismatch");
+  if (stored != crc) return r.Corrupt("checksum mismatch");
   return absl::OkStatus();
 }
 
@@ -266,39 +172,24 @@ absl::StatusOr<std::unique_ptr<Index>> ReadIvfFlat(Reader& r, const Header& h) {
 }  // namespace
 
 absl::Status SaveIndex(const Index& index, const std::string& path) {
-  const std::string tmp = absl::StrCat(path, ".tmp.", ::getpid());
-  const int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return ErrnoStatus("SaveIndex: cannot create", tmp, errno);
-  Writer w(fd);
-  absl::Status status = WriteBody(w, index);
-  if (status.ok()) w.Put(static_cast<uint32_t>(w.crc()));
-  if (status.ok() && !w.ok()) status = ErrnoStatus("SaveIndex: cannot write", tmp, w.error());
-  if (status.ok() && ::fsync(fd) != 0) status = ErrnoStatus("SaveIndex: fsync", tmp, errno);
-  if (::close(fd) != 0 && status.ok()) status = ErrnoStatus("SaveIndex: close", tmp, errno);
-  if (status.ok() && std::rename(tmp.c_str(), path.c_str()) != 0) {
-    status = ErrnoStatus("SaveIndex: cannot rename to", path, errno);
-  }
-  if (!status.ok()) ::unlink(tmp.c_str());
-  return status;
+  return ivf_internal::WriteFileAtomically(path, [&](Writer& w) -> absl::Status {
+    IVFJIT_RETURN_IF_ERROR(WriteBody(w, index));
+    w.Put(w.crc());
+    return absl::OkStatus();
+  });
 }
 
 absl::StatusOr<std::unique_ptr<Index>> LoadIndex(const std::string& path) {
-  FILE* f = std::fopen(path.c_str(), "rb");
-  if (f == nullptr) return ErrnoStatus("LoadIndex: cannot open", path, errno);
-  struct FileCloser {
-    FILE* f;
-    ~FileCloser() { std::fclose(f); }
-  } closer{f};
-  struct stat st;
-  if (::fstat(::fileno(f), &st) != 0) return ErrnoStatus("LoadIndex: stat", path, errno);
-  if (!S_ISREG(st.st_mode)) return absl::InvalidArgumentError(path + ": not a regular file");
-  Reader r(f, static_cast<int64_t>(st.st_size), path);
-  absl::StatusOr<Header> header = ReadHeader(r);
-  if (!header.ok()) {
-    return absl::Status(header.status().code(), absl::StrCat(path, ": ", header.status().message()));
-  }
-  if (header->kind == kKindFlat) return ReadFlat(r, *header);
-  return ReadIvfFlat(r, *header);
+  return ivf_internal::ReadFile<std::unique_ptr<Index>>(
+      path, "ivfjit index", [&](Reader& r) -> absl::StatusOr<std::unique_ptr<Index>> {
+        absl::StatusOr<Header> header = ReadHeader(r);
+        if (!header.ok()) {
+          return absl::Status(header.status().code(),
+                              absl::StrCat(path, ": ", header.status().message()));
+        }
+        if (header->kind == kKindFlat) return ReadFlat(r, *header);
+        return ReadIvfFlat(r, *header);
+      });
 }
 
 }  // namespace ivfjit
