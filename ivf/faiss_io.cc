@@ -1,0 +1,334 @@
+#include "ivf/faiss_io.h"
+
+#include <algorithm>
+#include <cstring>
+#include <limits>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "ivf/index_flat.h"
+#include "ivf/index_ivf_flat.h"
+#include "ivf/internal/binary_io.h"
+#include "ivf/io.h"
+#include "jit/internal/status_macros.h"
+
+namespace ivfjit {
+namespace {
+
+using ivf_internal::Reader;
+using ivf_internal::Writer;
+
+constexpr int64_t kMaxDim = int64_t{1} << 20;
+constexpr int64_t kMaxNlist = int64_t{1} << 30;
+constexpr int64_t kHeaderDummy = int64_t{1} << 20;  // Faiss writes it twice, reads and ignores
+
+std::string Fourcc(const char* h) {
+  std::string s(h, 4);
+  for (char& c : s) {
+    if (c < 32 || c > 126) c = '?';
+  }
+  return s;
+}
+
+// ------------------------------------------------------------------------------------- read
+
+struct FaissHeader {
+  int64_t d = 0, ntotal = 0;
+  bool trained = false;
+  Metric metric = Metric::kL2;
+};
+
+absl::StatusOr<FaissHeader> ReadHeader(Reader& r) {
+  int32_t d, metric;
+  int64_t ntotal, dummy1, dummy2;
+  uint8_t trained;
+  IVFJIT_RETURN_IF_ERROR(r.Get(&d));
+  IVFJIT_RETURN_IF_ERROR(r.Get(&ntotal));
+  IVFJIT_RETURN_IF_ERROR(r.Get(&dummy1));
+  IVFJIT_RETURN_IF_ERROR(r.Get(&dummy2));
+  IVFJIT_RETURN_IF_ERROR(r.Get(&trained));
+  IVFJIT_RETURN_IF_ERROR(r.Get(&metric));
+  if (d < 1 || d > kMaxDim) return r.Corrupt(absl::StrCat("d = ", d));
+  if (ntotal < 0) return r.Corrupt(absl::StrCat("ntotal = ", ntotal));
+  if (trained > 1) return r.Corrupt("is_trained flag");
+  if (metric != 0 && metric != 1) {
+    return absl::UnimplementedError(absl::StrCat(
+        r.path(), ": Faiss metric type ", metric, " (only L2 = 1 and inner product = 0)"));
+  }
+  FaissHeader h;
+  h.d = d;
+  h.ntotal = ntotal;
+  h.trained = trained == 1;
+  h.metric = static_cast<Metric>(metric);
+  return h;
+}
+
+// size_t field that must fit in [0, limit].
+absl::Status GetSize(Reader& r, int64_t limit, const char* what, int64_t* out) {
+  uint64_t v;
+  IVFJIT_RETURN_IF_ERROR(r.Get(&v));
+  if (v > static_cast<uint64_t>(limit)) return r.Corrupt(absl::StrCat(what, " = ", v));
+  *out = static_cast<int64_t>(v);
+  return absl::OkStatus();
+}
+
+struct FlatData {
+  FaissHeader header;
+  std::vector<float> vectors;  // ntotal × d
+};
+
+// After a flat fourcc: header, size_t n = ntotal·d, then n floats.
+absl::StatusOr<FlatData> ReadFlatBody(Reader& r, Metric fourcc_metric) {
+  FlatData flat;
+  IVFJIT_ASSIGN_OR_RETURN(flat.header, ReadHeader(r));
+  if (flat.header.metric != fourcc_metric) return r.Corrupt("metric does not match the fourcc");
+  int64_t n;
+  IVFJIT_RETURN_IF_ERROR(GetSize(r, r.left() / 4, "vector count", &n));
+  if (n != flat.header.ntotal * flat.header.d) return r.Corrupt("n ≠ ntotal × d");
+  IVFJIT_RETURN_IF_ERROR(r.Array(&flat.vectors, n));
+  return flat;
+}
+
+absl::StatusOr<std::unique_ptr<Index>> MakeFlat(Reader& r, FlatData flat) {
+  IVFJIT_ASSIGN_OR_RETURN(std::unique_ptr<IndexFlat> index,
+                          IndexFlat::Create(flat.header.d, flat.header.metric));
+  const absl::Status s = index->Add(flat.vectors);
+  if (!s.ok()) return r.Corrupt(std::string(s.message()));
+  return std::unique_ptr<Index>(std::move(index));
+}
+
+absl::Status SkipDirectMap(Reader& r) {
+  int8_t type;
+  IVFJIT_RETURN_IF_ERROR(r.Get(&type));
+  if (type < 0 || type > 2) return r.Corrupt(absl::StrCat("direct map type ", int{type}));
+  int64_t n;
+  IVFJIT_RETURN_IF_ERROR(GetSize(r, r.left() / 8, "direct map size", &n));
+  IVFJIT_RETURN_IF_ERROR(r.Skip(n * 8));
+  if (type == 2) {  // hashtable: (id, position) pairs
+    IVFJIT_RETURN_IF_ERROR(GetSize(r, r.left() / 16, "direct map hashtable size", &n));
+    IVFJIT_RETURN_IF_ERROR(r.Skip(n * 16));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<Index>> ReadIvfFlat(Reader& r) {
+  IVFJIT_ASSIGN_OR_RETURN(const FaissHeader h, ReadHeader(r));
+  int64_t nlist, nprobe;
+  IVFJIT_RETURN_IF_ERROR(GetSize(r, kMaxNlist, "nlist", &nlist));
+  IVFJIT_RETURN_IF_ERROR(GetSize(r, std::numeric_limits<int64_t>::max(), "nprobe", &nprobe));
+  if (nlist < 1) return r.Corrupt("nlist = 0");
+  // The quantizer: a flat index, written recursively.
+  char q[4];
+  IVFJIT_RETURN_IF_ERROR(r.Bytes(q, 4));
+  Metric q_metric;
+  if (std::memcmp(q, "IxF2", 4) == 0) {
+    q_metric = Metric::kL2;
+  } else if (std::memcmp(q, "IxFI", 4) == 0) {
+    q_metric = Metric::kInnerProduct;
+  } else {
+    return absl::UnimplementedError(absl::StrCat(
+        r.path(), ": IndexIVFFlat with a \"", Fourcc(q), "\" quantizer (only flat quantizers)"));
+  }
+  IVFJIT_ASSIGN_OR_RETURN(FlatData quantizer, ReadFlatBody(r, q_metric));
+  if (quantizer.header.d != h.d) return r.Corrupt("quantizer dimension differs");
+  const bool trained = h.trained && quantizer.header.ntotal > 0;
+  if (trained && quantizer.header.ntotal != nlist) {
+    return r.Corrupt("quantizer does not hold nlist centroids");
+  }
+  // A trained index's nlist is bounded by the centroids just read; an untrained one's is not
+  // backed by any data, so cap it (each list costs memory even when empty).
+  if (!trained && nlist > (int64_t{1} << 20)) {
+    return r.Corrupt(absl::StrCat("untrained index with nlist = ", nlist));
+  }
+  IVFJIT_RETURN_IF_ERROR(SkipDirectMap(r));
+
+  char il[4];
+  IVFJIT_RETURN_IF_ERROR(r.Bytes(il, 4));
+  if (std::memcmp(il, "ilar", 4) != 0) {
+    return absl::UnimplementedError(absl::StrCat(r.path(), ": inverted lists of type \"",
+                                                 Fourcc(il), "\" (only \"ilar\")"));
+  }
+  int64_t il_nlist, code_size;
+  IVFJIT_RETURN_IF_ERROR(GetSize(r, kMaxNlist, "inverted lists nlist", &il_nlist));
+  IVFJIT_RETURN_IF_ERROR(GetSize(r, 4 * kMaxDim, "code_size", &code_size));
+  if (il_nlist != nlist) return r.Corrupt("inverted lists nlist differs");
+  if (code_size != 4 * h.d) return r.Corrupt("code_size ≠ 4 × d");
+  char table[4];
+  IVFJIT_RETURN_IF_ERROR(r.Bytes(table, 4));
+  std::vector<int64_t> sizes(0);
+  int64_t count;
+  if (std::memcmp(table, "full", 4) == 0) {
+    IVFJIT_RETURN_IF_ERROR(GetSize(r, r.left() / 8, "size table length", &count));
+    if (count != nlist) return r.Corrupt("full size table length ≠ nlist");
+    std::vector<uint64_t> raw;
+    IVFJIT_RETURN_IF_ERROR(r.Array(&raw, count));
+    sizes.assign(raw.begin(), raw.end());
+    for (uint64_t v : raw) {
+      if (v > static_cast<uint64_t>(h.ntotal)) return r.Corrupt("list size > ntotal");
+    }
+  } else if (std::memcmp(table, "sprs", 4) == 0) {
+    IVFJIT_RETURN_IF_ERROR(GetSize(r, r.left() / 8, "size table length", &count));
+    if (count % 2 != 0) return r.Corrupt("odd sparse size table");
+    std::vector<uint64_t> raw;
+    IVFJIT_RETURN_IF_ERROR(r.Array(&raw, count));
+    sizes.assign(static_cast<size_t>(nlist), 0);
+    for (int64_t j = 0; j < count; j += 2) {
+      if (raw[j] >= static_cast<uint64_t>(nlist) || raw[j + 1] > static_cast<uint64_t>(h.ntotal)) {
+        return r.Corrupt("sparse size table entry");
+      }
+      sizes[raw[j]] = static_cast<int64_t>(raw[j + 1]);
+    }
+  } else {
+    return r.Corrupt(absl::StrCat("size table \"", Fourcc(table), "\""));
+  }
+  int64_t total = 0;
+  for (int64_t s : sizes) total += s;  // each <= ntotal, nlist <= 2^30: no overflow
+  if (total != h.ntotal) return r.Corrupt("list sizes do not add up to ntotal");
+  if (total > r.left() / (code_size + 8)) return r.Truncated();
+
+  IVFJIT_ASSIGN_OR_RETURN(std::unique_ptr<IndexIVFFlat> index,
+                          IndexIVFFlat::Create(h.d, nlist, h.metric));
+  IVFJIT_RETURN_IF_ERROR(index->set_nprobe(std::clamp<int64_t>(nprobe, 1, nlist)));
+  if (trained) {
+    const absl::Status s = index->SetCentroids(quantizer.vectors);
+    if (!s.ok()) return r.Corrupt(std::string(s.message()));
+  } else if (total > 0) {
+    return r.Corrupt("untrained index holding vectors");
+  }
+  std::vector<float> x, part_x;
+  std::vector<int64_t> ids, list_nos, part_ids;
+  x.reserve(static_cast<size_t>(total * h.d));
+  ids.reserve(static_cast<size_t>(total));
+  list_nos.reserve(static_cast<size_t>(total));
+  for (int64_t l = 0; l < nlist; ++l) {
+    if (sizes[l] == 0) continue;
+    IVFJIT_RETURN_IF_ERROR(r.Array(&part_x, sizes[l] * h.d));
+    IVFJIT_RETURN_IF_ERROR(r.Array(&part_ids, sizes[l]));
+    x.insert(x.end(), part_x.begin(), part_x.end());
+    ids.insert(ids.end(), part_ids.begin(), part_ids.end());
+    list_nos.insert(list_nos.end(), static_cast<size_t>(sizes[l]), l);
+  }
+  if (total > 0) {
+    const absl::Status s = index->AddPreassigned(total, x.data(), ids.data(), list_nos.data());
+    if (!s.ok()) return r.Corrupt(std::string(s.message()));
+  }
+  return std::unique_ptr<Index>(std::move(index));
+}
+
+absl::StatusOr<std::unique_ptr<Index>> ReadIndex(Reader& r) {
+  char h[4];
+  IVFJIT_RETURN_IF_ERROR(r.Bytes(h, 4));
+  if (std::memcmp(h, "IxF2", 4) == 0 || std::memcmp(h, "IxFI", 4) == 0) {
+    const Metric metric = h[3] == '2' ? Metric::kL2 : Metric::kInnerProduct;
+    IVFJIT_ASSIGN_OR_RETURN(FlatData flat, ReadFlatBody(r, metric));
+    return MakeFlat(r, std::move(flat));
+  }
+  if (std::memcmp(h, "IwFl", 4) == 0) return ReadIvfFlat(r);
+  return absl::UnimplementedError(absl::StrCat(r.path(), ": Faiss index type \"", Fourcc(h),
+                                               "\" is not supported (IxF2, IxFI, IwFl are)"));
+}
+
+// ------------------------------------------------------------------------------------ write
+
+void WriteHeader(Writer& w, int64_t d, int64_t ntotal, bool trained, Metric metric) {
+  w.Put(static_cast<int32_t>(d));
+  w.Put(ntotal);
+  w.Put(kHeaderDummy);
+  w.Put(kHeaderDummy);
+  w.Put(static_cast<uint8_t>(trained));
+  w.Put(static_cast<int32_t>(metric));
+}
+
+void WriteFlat(Writer& w, Metric metric, int64_t d, const float* x, int64_t n) {
+  w.Bytes(metric == Metric::kL2 ? "IxF2" : "IxFI", 4);
+  WriteHeader(w, d, n, /*trained=*/true, metric);
+  w.Put(static_cast<uint64_t>(n * d));
+  w.Array(x, n * d);
+}
+
+void WriteIvfFlat(Writer& w, const IndexIVFFlat& ivf) {
+  const int64_t nlist = ivf.nlist(), d = ivf.d();
+  w.Bytes("IwFl", 4);
+  WriteHeader(w, d, ivf.ntotal(), ivf.is_trained(), ivf.metric());
+  w.Put(static_cast<uint64_t>(nlist));
+  w.Put(static_cast<uint64_t>(ivf.nprobe()));
+  WriteFlat(w, ivf.metric(), d, ivf.centroids().data(),
+            static_cast<int64_t>(ivf.centroids().size()) / d);
+  w.Put(int8_t{0});      // direct map: none
+  w.Put(uint64_t{0});    // its (empty) array
+  w.Bytes("ilar", 4);
+  w.Put(static_cast<uint64_t>(nlist));
+  w.Put(static_cast<uint64_t>(4 * d));
+  std::vector<uint64_t> sparse;
+  for (int64_t l = 0; l < nlist; ++l) {
+    if (ivf.list_size(l) > 0) {
+      sparse.push_back(static_cast<uint64_t>(l));
+      sparse.push_back(static_cast<uint64_t>(ivf.list_size(l)));
+    }
+  }
+  // Faiss's own rule: the full table when more than half the lists are non-empty.
+  if (static_cast<int64_t>(sparse.size() / 2) > nlist / 2) {
+    w.Bytes("full", 4);
+    w.Put(static_cast<uint64_t>(nlist));
+    for (int64_t l = 0; l < nlist; ++l) w.Put(static_cast<uint64_t>(ivf.list_size(l)));
+  } else {
+    w.Bytes("sprs", 4);
+    w.Put(static_cast<uint64_t>(sparse.size()));
+    w.Array(sparse.data(), static_cast<int64_t>(sparse.size()));
+  }
+  for (int64_t l = 0; l < nlist; ++l) {
+    if (ivf.list_size(l) == 0) continue;
+    w.Array(ivf.list_vectors(l).data(), ivf.list_size(l) * d);
+    w.Array(ivf.list_ids(l).data(), ivf.list_size(l));
+  }
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<Index>> ReadFaissIndex(const std::string& path) {
+  return ivf_internal::ReadFile<std::unique_ptr<Index>>(
+      path, "Faiss index", [](Reader& r) -> absl::StatusOr<std::unique_ptr<Index>> {
+        IVFJIT_ASSIGN_OR_RETURN(std::unique_ptr<Index> index, ReadIndex(r));
+        if (r.left() != 0) return r.Corrupt(absl::StrCat(r.left(), " trailing bytes"));
+        return index;
+      });
+}
+
+absl::Status WriteFaissIndex(const Index& index, const std::string& path) {
+  const auto* flat = dynamic_cast<const IndexFlat*>(&index);
+  const auto* ivf = dynamic_cast<const IndexIVFFlat*>(&index);
+  if (flat == nullptr && ivf == nullptr) {
+    return absl::UnimplementedError("WriteFaissIndex: only IndexFlat and IndexIVFFlat");
+  }
+  return ivf_internal::WriteFileAtomically(path, [&](Writer& w) {
+    if (flat != nullptr) {
+      WriteFlat(w, flat->metric(), flat->d(), flat->vectors().data(), flat->ntotal());
+    } else {
+      WriteIvfFlat(w, *ivf);
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::StatusOr<IndexFileFormat> DetectIndexFileFormat(const std::string& path) {
+  return ivf_internal::ReadFile<IndexFileFormat>(
+      path, "index", [](Reader& r) -> absl::StatusOr<IndexFileFormat> {
+        char h[4];
+        IVFJIT_RETURN_IF_ERROR(r.Bytes(h, 4));
+        if (std::memcmp(h, "IVFJ", 4) == 0) return IndexFileFormat::kIvfjit;
+        for (const char* faiss : {"IxF2", "IxFI", "IwFl", "IxFl", "IvFl", "IxPQ", "IwPQ", "IHNf",
+                                  "IxHE", "IwSq", "IxSQ", "IxMp", "IxM2", "IwRF", "IvFL"}) {
+          if (std::memcmp(h, faiss, 4) == 0) return IndexFileFormat::kFaiss;
+        }
+        return absl::InvalidArgumentError(absl::StrCat(
+            r.path(), ": neither an ivfjit nor a Faiss index (starts with \"", Fourcc(h),
+            "\")"));
+      });
+}
+
+absl::StatusOr<std::unique_ptr<Index>> ReadAnyIndex(const std::string& path) {
+  IVFJIT_ASSIGN_OR_RETURN(const IndexFileFormat format, DetectIndexFileFormat(path));
+  return format == IndexFileFormat::kIvfjit ? LoadIndex(path) : ReadFaissIndex(path);
+}
+
+}  // namespace ivfjit

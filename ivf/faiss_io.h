@@ -1,0 +1,41 @@
+// Faiss's index file format, read and written natively (no libfaiss needed at run time).
+//
+//   absl::StatusOr<std::unique_ptr<ivfjit::Index>> index =
+//       ivfjit::ReadFaissIndex("/data/fmnist.faiss");         // written by faiss.write_index
+//   IVFJIT_RETURN_IF_ERROR(ivfjit::WriteFaissIndex(**index, "/data/copy.faiss"));
+//   auto any = ivfjit::ReadAnyIndex(path);                     // Faiss or ivfjit, by magic
+//
+// Supported: IndexFlatL2 ("IxF2"), IndexFlatIP ("IxFI") and IndexIVFFlat ("IwFl") with a flat
+// quantizer and array inverted lists ("ilar", with the "full" or the "sprs" size table); a
+// stored direct map is read and skipped (ivfjit keeps none) and written as "no map". Other
+// Faiss index types give Unimplemented naming their fourcc. Layout: docs/spec.md.
+// Hostile files (absurd d or ntotal, sizes beyond the file, truncated lists) give
+// InvalidArgument or DataLoss before any allocation larger than the file.
+#ifndef IVFJIT_IVF_FAISS_IO_H_
+#define IVFJIT_IVF_FAISS_IO_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "ivf/index.h"
+
+namespace ivfjit {
+
+absl::StatusOr<std::unique_ptr<Index>> ReadFaissIndex(const std::string& path);
+
+// IndexFlat or IndexIVFFlat; written atomically (temporary file + rename).
+absl::Status WriteFaissIndex(const Index& index, const std::string& path);
+
+enum class IndexFileFormat { kIvfjit, kFaiss };
+
+// By the file's first four bytes; InvalidArgument for anything else.
+absl::StatusOr<IndexFileFormat> DetectIndexFileFormat(const std::string& path);
+
+// Reads an index in either format.
+absl::StatusOr<std::unique_ptr<Index>> ReadAnyIndex(const std::string& path);
+
+}  // namespace ivfjit
+
+#endif  // IVFJIT_IVF_FAISS_IO_H_
