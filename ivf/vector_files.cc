@@ -1,0 +1,308 @@
+#include "ivf/vector_files.h"
+
+#include <cmath>
+#include <cstring>
+#include <limits>
+#include <optional>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
+#include "ivf/internal/binary_io.h"
+#include "jit/internal/status_macros.h"
+
+namespace ivfjit {
+namespace {
+
+using ivf_internal::Reader;
+using ivf_internal::Writer;
+
+enum class Kind { kFvecs, kIvecs, kBvecs, kNpy };
+
+absl::StatusOr<Kind> KindOf(const std::string& path) {
+  if (absl::EndsWith(path, ".fvecs")) return Kind::kFvecs;
+  if (absl::EndsWith(path, ".ivecs")) return Kind::kIvecs;
+  if (absl::EndsWith(path, ".bvecs")) return Kind::kBvecs;
+  if (absl::EndsWith(path, ".npy")) return Kind::kNpy;
+  return absl::InvalidArgumentError(
+      absl::StrCat(path, ": unknown vector file type (.fvecs, .ivecs, .bvecs or .npy)"));
+}
+
+// Reads a TEXMEX file whose values are of type T, converting them with convert.
+template <typename T, typename Out, typename Convert>
+absl::Status ReadTexmex(Reader& r, int64_t* rows, int64_t* cols, std::vector<Out>* out,
+                        Convert&& convert) {
+  *rows = 0;
+  *cols = 0;
+  out->clear();
+  if (r.left() == 0) return absl::OkStatus();
+  int32_t dim;
+  IVFJIT_RETURN_IF_ERROR(r.Get(&dim));
+  if (dim < 1 || dim > (1 << 20)) return r.Corrupt(absl::StrCat("dimension ", dim));
+  const int64_t row_bytes = 4 + static_cast<int64_t>(dim) * sizeof(T);
+  if ((r.left() + 4) % row_bytes != 0) return r.Corrupt("size is not a whole number of rows");
+  *cols = dim;
+  *rows = (r.left() + 4) / row_bytes;
+  out->resize(static_cast<size_t>(*rows * dim));
+  std::vector<T> row(static_cast<size_t>(dim));
+  for (int64_t i = 0; i < *rows; ++i) {
+    if (i > 0) {
+      int32_t d;
+      IVFJIT_RETURN_IF_ERROR(r.Get(&d));
+      if (d != dim) {
+        return r.Corrupt(absl::StrCat("row ", i, " has dimension ", d, ", row 0 has ", dim));
+      }
+    }
+    IVFJIT_RETURN_IF_ERROR(r.Bytes(row.data(), row.size() * sizeof(T)));
+    for (int32_t t = 0; t < dim; ++t) (*out)[i * dim + t] = convert(row[t]);
+  }
+  return absl::OkStatus();
+}
+
+struct NpyHeader {
+  std::string descr;
+  int64_t rows = 0, cols = 1;
+};
+
+absl::StatusOr<NpyHeader> ReadNpyHeader(Reader& r) {
+  char magic[6];
+  IVFJIT_RETURN_IF_ERROR(r.Bytes(magic, 6));
+  if (std::memcmp(magic, "\x93NUMPY", 6) != 0) return r.Corrupt("not a .npy file");
+  uint8_t major, minor;
+  IVFJIT_RETURN_IF_ERROR(r.Get(&major));
+  IVFJIT_RETURN_IF_ERROR(r.Get(&minor));
+  uint32_t header_len;
+  if (major == 1) {
+    uint16_t len16;
+    IVFJIT_RETURN_IF_ERROR(r.Get(&len16));
+    header_len = len16;
+  } else if (major == 2 || major == 3) {
+    IVFJIT_RETURN_IF_ERROR(r.Get(&header_len));
+  } else {
+    return r.Corrupt(absl::StrCat(".npy version ", int{major}));
+  }
+  if (header_len > (1u << 20)) return r.Corrupt("header too long");
+  std::string header(header_len, '\0');
+  IVFJIT_RETURN_IF_ERROR(r.Bytes(header.data(), header_len));
+  // A Python dict literal: {'descr': '<f4', 'fortran_order': False, 'shape': (3, 4), }
+  NpyHeader h;
+  auto value_after = [&](absl::string_view key) -> std::optional<absl::string_view> {
+    const size_t at = header.find(absl::StrCat("'", key, "'"));
+    if (at == std::string::npos) return std::nullopt;
+    absl::string_view rest = absl::string_view(header).substr(at + key.size() + 2);
+    rest = absl::StripLeadingAsciiWhitespace(rest);
+    if (!absl::ConsumePrefix(&rest, ":")) return std::nullopt;
+    return absl::StripLeadingAsciiWhitespace(rest);
+  };
+  const auto descr = value_after("descr");
+  const auto fortran = value_after("fortran_order");
+  const auto shape = value_after("shape");
+  if (!descr || !fortran || !shape) return r.Corrupt("incomplete .npy header");
+  if (!absl::StartsWith(*fortran, "False")) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(r.path(), ": Fortran-ordered arrays are not supported (save in C order)"));
+  }
+  const size_t q = descr->find('\'', 1);
+  if (descr->empty() || (*descr)[0] != '\'' || q == absl::string_view::npos) {
+    return r.Corrupt("descr");
+  }
+  h.descr = std::string(descr->substr(1, q - 1));
+  const size_t close = shape->find(')');
+  if (shape->empty() || (*shape)[0] != '(' || close == absl::string_view::npos) {
+    return r.Corrupt("shape");
+  }
+  std::vector<int64_t> dims;
+  for (absl::string_view part : absl::StrSplit(shape->substr(1, close - 1), ',')) {
+    part = absl::StripAsciiWhitespace(part);
+    if (part.empty()) continue;
+    int64_t v;
+    if (!absl::SimpleAtoi(part, &v) || v < 0) return r.Corrupt("shape");
+    dims.push_back(v);
+  }
+  if (dims.size() == 1) {
+    h.rows = dims[0];
+  } else if (dims.size() == 2) {
+    h.rows = dims[0];
+    h.cols = dims[1];
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat(r.path(), ": ", dims.size(), "-D array (1-D or 2-D expected)"));
+  }
+  return h;
+}
+
+int64_t NpyItemSize(const std::string& descr) {
+  if (descr == "<f4" || descr == "<i4") return 4;
+  if (descr == "<i8") return 8;
+  if (descr == "|u1" || descr == "<u1") return 1;
+  return 0;
+}
+
+template <typename T, typename Out>
+absl::Status ReadNpyData(Reader& r, const NpyHeader& h, std::vector<Out>* out) {
+  if (h.cols != 0 && h.rows > r.left() / static_cast<int64_t>(sizeof(T)) / h.cols) {
+    return r.Truncated();
+  }
+  const int64_t n = h.rows * h.cols;
+  if (n * static_cast<int64_t>(sizeof(T)) != r.left()) {
+    return r.Corrupt("data size does not match the shape");
+  }
+  std::vector<T> raw;
+  IVFJIT_RETURN_IF_ERROR(r.Array(&raw, n));
+  out->assign(raw.begin(), raw.end());
+  return absl::OkStatus();
+}
+
+absl::Status UnsupportedDtype(const std::string& path, const std::string& descr,
+                              const char* expected) {
+  return absl::InvalidArgumentError(
+      absl::StrCat(path, ": .npy dtype '", descr, "' is not supported here (", expected, ")"));
+}
+
+void WriteNpyHeader(Writer& w, const char* descr, int64_t rows, int64_t cols) {
+  std::string header = absl::StrCat("{'descr': '", descr, "', 'fortran_order': False, 'shape': (",
+                                    rows, ", ", cols, "), }");
+  // Pad with spaces so that magic + version + length + header is a multiple of 64.
+  const size_t total = 10 + header.size() + 1;
+  header.append((64 - total % 64) % 64, ' ');
+  header.push_back('\n');
+  w.Bytes("\x93NUMPY", 6);
+  w.Put(uint8_t{1});
+  w.Put(uint8_t{0});
+  w.Put(static_cast<uint16_t>(header.size()));
+  w.Bytes(header.data(), header.size());
+}
+
+}  // namespace
+
+absl::StatusOr<FloatMatrix> ReadVectors(const std::string& path) {
+  IVFJIT_ASSIGN_OR_RETURN(const Kind kind, KindOf(path));
+  return ivf_internal::ReadFile<FloatMatrix>(
+      path, "vector", [&](Reader& r) -> absl::StatusOr<FloatMatrix> {
+        FloatMatrix m;
+        switch (kind) {
+          case Kind::kFvecs:
+            IVFJIT_RETURN_IF_ERROR(
+                ReadTexmex<float>(r, &m.rows, &m.cols, &m.data, [](float v) { return v; }));
+            return m;
+          case Kind::kBvecs:
+            IVFJIT_RETURN_IF_ERROR(ReadTexmex<uint8_t>(r, &m.rows, &m.cols, &m.data,
+                                                       [](uint8_t v) { return float(v); }));
+            return m;
+          case Kind::kIvecs:
+            return absl::InvalidArgumentError(path + ": .ivecs holds ids, not vectors");
+          case Kind::kNpy: {
+            IVFJIT_ASSIGN_OR_RETURN(const NpyHeader h, ReadNpyHeader(r));
+            m.rows = h.rows;
+            m.cols = h.cols;
+            if (h.descr == "<f4") {
+              IVFJIT_RETURN_IF_ERROR(ReadNpyData<float>(r, h, &m.data));
+            } else if (h.descr == "|u1" || h.descr == "<u1") {
+              IVFJIT_RETURN_IF_ERROR(ReadNpyData<uint8_t>(r, h, &m.data));
+            } else {
+              return UnsupportedDtype(path, h.descr, "vectors: float32 or uint8");
+            }
+            return m;
+          }
+        }
+        return absl::InternalError("unreachable");
+      });
+}
+
+absl::StatusOr<IdMatrix> ReadIds(const std::string& path) {
+  IVFJIT_ASSIGN_OR_RETURN(const Kind kind, KindOf(path));
+  return ivf_internal::ReadFile<IdMatrix>(
+      path, "id", [&](Reader& r) -> absl::StatusOr<IdMatrix> {
+        IdMatrix m;
+        if (kind == Kind::kIvecs) {
+          IVFJIT_RETURN_IF_ERROR(ReadTexmex<int32_t>(r, &m.rows, &m.cols, &m.data,
+                                                     [](int32_t v) { return int64_t{v}; }));
+          return m;
+        }
+        if (kind != Kind::kNpy) {
+          return absl::InvalidArgumentError(path + ": ids must be .ivecs or .npy");
+        }
+        IVFJIT_ASSIGN_OR_RETURN(const NpyHeader h, ReadNpyHeader(r));
+        m.rows = h.rows;
+        m.cols = h.cols;
+        if (h.descr == "<i8") {
+          IVFJIT_RETURN_IF_ERROR(ReadNpyData<int64_t>(r, h, &m.data));
+        } else if (h.descr == "<i4") {
+          IVFJIT_RETURN_IF_ERROR(ReadNpyData<int32_t>(r, h, &m.data));
+        } else {
+          return UnsupportedDtype(path, h.descr, "ids: int64 or int32");
+        }
+        return m;
+      });
+}
+
+absl::Status WriteVectors(const std::string& path, const FloatMatrix& m) {
+  IVFJIT_ASSIGN_OR_RETURN(const Kind kind, KindOf(path));
+  if (m.data.size() != static_cast<size_t>(m.rows * m.cols)) {
+    return absl::InvalidArgumentError("WriteVectors: data size ≠ rows × cols");
+  }
+  if (kind == Kind::kIvecs) return absl::InvalidArgumentError(path + ": .ivecs holds ids");
+  if (kind == Kind::kBvecs) {
+    for (float v : m.data) {
+      if (!(v >= 0.0f && v <= 255.0f) || v != std::floor(v)) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(path, ": .bvecs needs integers in 0..255, got ", v));
+      }
+    }
+  }
+  return ivf_internal::WriteFileAtomically(path, [&](Writer& w) {
+    if (kind == Kind::kNpy) {
+      WriteNpyHeader(w, "<f4", m.rows, m.cols);
+      w.Array(m.data.data(), m.rows * m.cols);
+      return absl::OkStatus();
+    }
+    std::vector<uint8_t> bytes(static_cast<size_t>(m.cols));
+    for (int64_t i = 0; i < m.rows; ++i) {
+      w.Put(static_cast<int32_t>(m.cols));
+      const float* row = m.data.data() + i * m.cols;
+      if (kind == Kind::kFvecs) {
+        w.Array(row, m.cols);
+      } else {
+        for (int64_t t = 0; t < m.cols; ++t) bytes[t] = static_cast<uint8_t>(row[t]);
+        w.Array(bytes.data(), m.cols);
+      }
+    }
+    return absl::OkStatus();
+  });
+}
+
+absl::Status WriteIds(const std::string& path, const IdMatrix& m) {
+  IVFJIT_ASSIGN_OR_RETURN(const Kind kind, KindOf(path));
+  if (m.data.size() != static_cast<size_t>(m.rows * m.cols)) {
+    return absl::InvalidArgumentError("WriteIds: data size ≠ rows × cols");
+  }
+  if (kind != Kind::kIvecs && kind != Kind::kNpy) {
+    return absl::InvalidArgumentError(path + ": ids must be written as .ivecs or .npy");
+  }
+  if (kind == Kind::kIvecs) {
+    for (int64_t v : m.data) {
+      if (v < std::numeric_limits<int32_t>::min() || v > std::numeric_limits<int32_t>::max()) {
+        return absl::InvalidArgumentError(
+            absl::StrCat(path, ": id ", v, " does not fit .ivecs's int32 (use .npy)"));
+      }
+    }
+  }
+  return ivf_internal::WriteFileAtomically(path, [&](Writer& w) {
+    if (kind == Kind::kNpy) {
+      WriteNpyHeader(w, "<i8", m.rows, m.cols);
+      w.Array(m.data.data(), m.rows * m.cols);
+      return absl::OkStatus();
+    }
+    std::vector<int32_t> row(static_cast<size_t>(m.cols));
+    for (int64_t i = 0; i < m.rows; ++i) {
+      w.Put(static_cast<int32_t>(m.cols));
+      for (int64_t t = 0; t < m.cols; ++t) row[t] = static_cast<int32_t>(m.data[i * m.cols + t]);
+      w.Array(row.data(), m.cols);
+    }
+    return absl::OkStatus();
+  });
+}
+
+}  // namespace ivfjit
