@@ -1,6 +1,11 @@
 #include "ivf/vector_files.h"
 
+#include <zlib.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <cmath>
+#include <memory>
 #include <cstring>
 #include <limits>
 #include <optional>
@@ -19,15 +24,16 @@ namespace {
 using ivf_internal::Reader;
 using ivf_internal::Writer;
 
-enum class Kind { kFvecs, kIvecs, kBvecs, kNpy };
+enum class Kind { kFvecs, kIvecs, kBvecs, kNpy, kIdx };
 
 absl::StatusOr<Kind> KindOf(const std::string& path) {
   if (absl::EndsWith(path, ".fvecs")) return Kind::kFvecs;
   if (absl::EndsWith(path, ".ivecs")) return Kind::kIvecs;
   if (absl::EndsWith(path, ".bvecs")) return Kind::kBvecs;
   if (absl::EndsWith(path, ".npy")) return Kind::kNpy;
-  return absl::InvalidArgumentError(
-      absl::StrCat(path, ": unknown vector file type (.fvecs, .ivecs, .bvecs or .npy)"));
+  if (absl::StrContains(path, "idx3-ubyte")) return Kind::kIdx;
+  return absl::InvalidArgumentError(absl::StrCat(
+      path, ": unknown vector file type (.fvecs, .ivecs, .bvecs, .npy or *idx3-ubyte[.gz])"));
 }
 
 // Reads a TEXMEX file whose values are of type T, converting them with convert.
@@ -175,10 +181,56 @@ void WriteNpyHeader(Writer& w, const char* descr, int64_t rows, int64_t cols) {
   w.Bytes(header.data(), header.size());
 }
 
+struct GzCloser {
+  void operator()(gzFile_s* f) const { gzclose(f); }
+};
+
+absl::Status GzReadExactly(gzFile file, void* dst, size_t bytes, const std::string& path) {
+  auto* out = static_cast<unsigned char*>(dst);
+  while (bytes > 0) {
+    const unsigned chunk = static_cast<unsigned>(std::min<size_t>(bytes, 1u << 30));
+    const int got = gzread(file, out, chunk);
+    if (got <= 0) return absl::DataLossError(absl::StrCat(path, ": truncated IDX file"));
+    out += got;
+    bytes -= static_cast<size_t>(got);
+  }
+  return absl::OkStatus();
+}
+
+uint32_t BigEndian32(const unsigned char* p) {
+  return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
+}
+
+// IDX3 ubyte images (MNIST-style), gzip-compressed or plain: big-endian magic 0x00000803,
+// count, rows, cols, then count × rows × cols bytes; each image becomes one row.
+absl::StatusOr<FloatMatrix> ReadIdxImages(const std::string& path) {
+  std::unique_ptr<gzFile_s, GzCloser> file(gzopen(path.c_str(), "rb"));
+  if (file == nullptr) return ivf_internal::ErrnoStatus("cannot open", path, errno);
+  unsigned char header[16];
+  IVFJIT_RETURN_IF_ERROR(GzReadExactly(file.get(), header, sizeof(header), path));
+  if (BigEndian32(header) != 0x00000803u) {
+    return absl::DataLossError(absl::StrCat(path, ": not an IDX3 ubyte image file"));
+  }
+  const int64_t count = BigEndian32(header + 4);
+  const int64_t rows = BigEndian32(header + 8);
+  const int64_t cols = BigEndian32(header + 12);
+  if (count <= 0 || rows <= 0 || cols <= 0 || count > (int64_t{1} << 26) || rows * cols > 65536) {
+    return absl::DataLossError(absl::StrCat(path, ": implausible IDX shape"));
+  }
+  FloatMatrix m;
+  m.rows = count;
+  m.cols = rows * cols;
+  std::vector<unsigned char> pixels(static_cast<size_t>(m.rows * m.cols));
+  IVFJIT_RETURN_IF_ERROR(GzReadExactly(file.get(), pixels.data(), pixels.size(), path));
+  m.data.assign(pixels.begin(), pixels.end());
+  return m;
+}
+
 }  // namespace
 
 absl::StatusOr<FloatMatrix> ReadVectors(const std::string& path) {
   IVFJIT_ASSIGN_OR_RETURN(const Kind kind, KindOf(path));
+  if (kind == Kind::kIdx) return ReadIdxImages(path);
   return ivf_internal::ReadFile<FloatMatrix>(
       path, "vector", [&](Reader& r) -> absl::StatusOr<FloatMatrix> {
         FloatMatrix m;
@@ -193,6 +245,8 @@ absl::StatusOr<FloatMatrix> ReadVectors(const std::string& path) {
             return m;
           case Kind::kIvecs:
             return absl::InvalidArgumentError(path + ": .ivecs holds ids, not vectors");
+          case Kind::kIdx:
+            break;
           case Kind::kNpy: {
             IVFJIT_ASSIGN_OR_RETURN(const NpyHeader h, ReadNpyHeader(r));
             m.rows = h.rows;
@@ -243,7 +297,9 @@ absl::Status WriteVectors(const std::string& path, const FloatMatrix& m) {
   if (m.data.size() != static_cast<size_t>(m.rows * m.cols)) {
     return absl::InvalidArgumentError("WriteVectors: data size ≠ rows × cols");
   }
-  if (kind == Kind::kIvecs) return absl::InvalidArgumentError(path + ": .ivecs holds ids");
+  if (kind == Kind::kIvecs || kind == Kind::kIdx) {
+    return absl::InvalidArgumentError(path + ": vectors are written as .fvecs, .bvecs or .npy");
+  }
   if (kind == Kind::kBvecs) {
     for (float v : m.data) {
       if (!(v >= 0.0f && v <= 255.0f) || v != std::floor(v)) {

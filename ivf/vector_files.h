@@ -31,7 +31,8 @@ struct IdMatrix {
   std::vector<int64_t> data;  // rows × cols, row-major
 };
 
-// .fvecs, .bvecs (bytes become floats), .npy (float32 or uint8).
+// .fvecs, .bvecs (bytes become floats), .npy (float32 or uint8), or IDX3 ubyte images
+// (MNIST / Fashion-MNIST "*idx3-ubyte", gzip-compressed or not; one image per row).
 absl::StatusOr<FloatMatrix> ReadVectors(const std::string& path);
 
 // .ivecs, .npy (int64 or int32). A 1-D .npy of n ids is n × 1.

@@ -23,9 +23,9 @@ struct Dataset {
   std::vector<float> x;  // n × d, row-major, pixel values 0..255 as floats
 };
 
-// Reads a gzip-compressed (or plain) IDX image file: big-endian magic 0x00000803, count, rows,
-// cols, then count × rows × cols bytes. NotFound when the file is missing, DataLoss when it is
-// malformed or truncated.
+// Reads a gzip-compressed (or plain) IDX image file (through ivfjit::ReadVectors): big-endian
+// magic 0x00000803, count, rows, cols, then count × rows × cols bytes. NotFound when the file is
+// missing, DataLoss when it is malformed or truncated. The name must contain "idx3-ubyte".
 absl::StatusOr<Dataset> ReadIdxImages(const std::string& path);
 
 enum class FashionMnistSplit { kTrain, kTest };

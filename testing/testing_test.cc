@@ -72,20 +72,20 @@ std::string WriteGz(const std::string& name, const std::vector<unsigned char>& b
 TEST(FashionMnistTest, ReadsIdxAndRejectsBadFiles) {
   std::vector<unsigned char> idx = {0, 0, 8, 3, 0, 0, 0, 2, 0, 0, 0, 2, 0, 0, 0, 1};
   idx.insert(idx.end(), {0, 255, 7, 9});
-  auto data = ReadIdxImages(WriteGz("ok.gz", idx));
+  auto data = ReadIdxImages(WriteGz("ok-idx3-ubyte.gz", idx));
   ASSERT_TRUE(data.ok()) << data.status();
   EXPECT_EQ(data->n, 2);
   EXPECT_EQ(data->d, 2);
   EXPECT_EQ(data->x, (std::vector<float>{0, 255, 7, 9}));
 
   std::vector<unsigned char> truncated(idx.begin(), idx.end() - 1);
-  EXPECT_EQ(ReadIdxImages(WriteGz("short.gz", truncated)).status().code(),
+  EXPECT_EQ(ReadIdxImages(WriteGz("short-idx3-ubyte.gz", truncated)).status().code(),
             absl::StatusCode::kDataLoss);
   std::vector<unsigned char> bad_magic = idx;
   bad_magic[3] = 1;
-  EXPECT_EQ(ReadIdxImages(WriteGz("magic.gz", bad_magic)).status().code(),
+  EXPECT_EQ(ReadIdxImages(WriteGz("magic-idx3-ubyte.gz", bad_magic)).status().code(),
             absl::StatusCode::kDataLoss);
-  EXPECT_EQ(ReadIdxImages("/nonexistent/file.gz").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(ReadIdxImages("/nonexistent/t10k-idx3-ubyte.gz").status().code(), absl::StatusCode::kNotFound);
 }
 
 TEST(FashionMnistTest, LoadsTheDebianPackage) {

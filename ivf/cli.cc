@@ -1,0 +1,329 @@
+// ivfjit: build, search, inspect and convert indexes from the shell.
+//
+//   ivfjit build   --base=FILE --nlist=N [--metric=l2|ip] [--train=FILE] [--nprobe=N] --out=INDEX
+//   ivfjit add     --index=INDEX --vectors=FILE [--ids=FILE]
+//   ivfjit search  --index=INDEX --queries=FILE --k=K [--nprobe=N] [--max_codes=M]
+//                  [--mode=auto|csr|matrix] --out=FILE
+//   ivfjit info    --index=INDEX
+//   ivfjit convert --in=FILE --out=FILE
+//
+// Vector files: .fvecs, .bvecs, .npy, or MNIST-style *idx3-ubyte[.gz]; ids: .ivecs or .npy.
+// Index files: Faiss's format for names ending in .faiss or .index, ivfjit's own for .ivfjit;
+// any index given to add/search/info may be either (detected by its magic). --nlist=0 builds an
+// exact (Flat) index. Search output: X.ivecs (labels) + X.fvecs (distances), X.npy (labels,
+// int64) + X.distances.npy, or "-" for TSV (query, rank, label, distance) on stdout.
+// Errors: one line on stderr and exit status 1 (2 for usage); no partial output file is left.
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <optional>
+#include <set>
+#include <stdexcept>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "ivf/faiss_io.h"
+#include "ivf/index_flat.h"
+#include "ivf/index_ivf_flat.h"
+#include "ivf/io.h"
+#include "ivf/vector_files.h"
+#include "jit/internal/status_macros.h"
+
+namespace ivfjit::cli {
+namespace {
+
+constexpr char kUsage[] =
+    "usage:\n"
+    "  ivfjit build   --base=FILE --nlist=N [--metric=l2|ip] [--train=FILE] [--nprobe=N] "
+    "--out=INDEX\n"
+    "  ivfjit add     --index=INDEX --vectors=FILE [--ids=FILE]\n"
+    "  ivfjit search  --index=INDEX --queries=FILE --k=K [--nprobe=N] [--max_codes=M]\n"
+    "                 [--mode=auto|csr|matrix] --out=FILE|-\n"
+    "  ivfjit info    --index=INDEX\n"
+    "  ivfjit convert --in=FILE --out=FILE\n"
+    "vectors: .fvecs .bvecs .npy *idx3-ubyte[.gz]; ids: .ivecs .npy; "
+    "indexes: .faiss/.index (Faiss) or .ivfjit\n";
+
+class UsageError : public std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
+
+struct Args {
+  std::map<std::string, std::string> values;
+
+  bool has(const std::string& key) const { return values.count(key) > 0; }
+  std::string Get(const std::string& key) const {
+    auto it = values.find(key);
+    if (it == values.end()) throw UsageError("missing --" + key);
+    return it->second;
+  }
+  int64_t GetInt(const std::string& key, int64_t fallback, bool required = false) const {
+    if (!has(key)) {
+      if (required) throw UsageError("missing --" + key);
+      return fallback;
+    }
+    int64_t v;
+    if (!absl::SimpleAtoi(Get(key), &v)) throw UsageError("--" + key + " must be an integer");
+    return v;
+  }
+};
+
+Args Parse(int argc, char** argv, const std::set<std::string>& allowed) {
+  Args args;
+  for (int i = 2; i < argc; ++i) {
+    std::string a = argv[i];
+    if (!absl::StartsWith(a, "--")) throw UsageError("unexpected argument '" + a + "'");
+    a = a.substr(2);
+    const size_t eq = a.find('=');
+    const std::string key = a.substr(0, eq);
+    if (eq == std::string::npos) throw UsageError("--" + key + " needs a value (--" + key + "=...)");
+    if (!allowed.count(key)) {
+      throw UsageError("unknown flag --" + key + " (allowed: --" +
+                       absl::StrJoin(allowed, ", --") + ")");
+    }
+    args.values[key] = a.substr(eq + 1);
+  }
+  return args;
+}
+
+void Progress(const std::string& message) { std::fprintf(stderr, "[ivfjit] %s\n", message.c_str()); }
+
+absl::Status SaveAny(const Index& index, const std::string& path) {
+  if (absl::EndsWith(path, ".faiss") || absl::EndsWith(path, ".index")) {
+    return WriteFaissIndex(index, path);
+  }
+  if (absl::EndsWith(path, ".ivfjit")) return SaveIndex(index, path);
+  return absl::InvalidArgumentError(
+      absl::StrCat(path, ": index files end in .faiss / .index (Faiss) or .ivfjit"));
+}
+
+absl::StatusOr<FloatMatrix> ReadRows(const std::string& path, const char* what) {
+  Progress(absl::StrCat("reading ", what, " ", path));
+  IVFJIT_ASSIGN_OR_RETURN(FloatMatrix m, ReadVectors(path));
+  Progress(absl::StrCat(m.rows, " × ", m.cols));
+  return m;
+}
+
+absl::Status Build(const Args& a) {
+  const int64_t nlist = a.GetInt("nlist", 0, /*required=*/true);
+  const std::string out = a.Get("out");
+  const std::string metric_name = a.has("metric") ? a.Get("metric") : "l2";
+  const std::optional<Metric> metric = ParseMetric(metric_name);
+  if (!metric) return absl::InvalidArgumentError("--metric must be l2 or ip");
+  if (nlist < 0) return absl::InvalidArgumentError("--nlist must be >= 0 (0 = exact Flat)");
+  IVFJIT_ASSIGN_OR_RETURN(const FloatMatrix base, ReadRows(a.Get("base"), "base"));
+  std::unique_ptr<Index> index;
+  if (nlist == 0) {
+    IVFJIT_ASSIGN_OR_RETURN(index, IndexFlat::Create(base.cols, *metric));
+  } else {
+    IVFJIT_ASSIGN_OR_RETURN(std::unique_ptr<IndexIVFFlat> ivf,
+                            IndexIVFFlat::Create(base.cols, nlist, *metric));
+    if (a.has("nprobe")) IVFJIT_RETURN_IF_ERROR(ivf->set_nprobe(a.GetInt("nprobe", 1)));
+    FloatMatrix train_file;
+    const FloatMatrix* train = &base;
+    if (a.has("train")) {
+      IVFJIT_ASSIGN_OR_RETURN(train_file, ReadRows(a.Get("train"), "training vectors"));
+      if (train_file.cols != base.cols) {
+        return absl::InvalidArgumentError(absl::StrCat("training vectors have d = ",
+                                                       train_file.cols, ", base has ", base.cols));
+      }
+      train = &train_file;
+    }
+    Progress(absl::StrCat("training k-means: ", nlist, " centroids on ", train->rows,
+                          " vectors"));
+    IVFJIT_RETURN_IF_ERROR(ivf->Train(train->data));
+    index = std::move(ivf);
+  }
+  Progress(absl::StrCat("adding ", base.rows, " vectors"));
+  IVFJIT_RETURN_IF_ERROR(index->Add(base.data));
+  Progress("writing " + out);
+  return SaveAny(*index, out);
+}
+
+absl::StatusOr<std::unique_ptr<Index>> LoadAny(const std::string& path) {
+  Progress("loading " + path);
+  return ReadAnyIndex(path);
+}
+
+absl::Status Add(const Args& a) {
+  const std::string path = a.Get("index");
+  IVFJIT_ASSIGN_OR_RETURN(const IndexFileFormat format, DetectIndexFileFormat(path));
+  IVFJIT_ASSIGN_OR_RETURN(std::unique_ptr<Index> index, LoadAny(path));
+  IVFJIT_ASSIGN_OR_RETURN(const FloatMatrix x, ReadRows(a.Get("vectors"), "vectors"));
+  if (x.cols != index->d()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("vectors have d = ", x.cols, ", the index has d = ", index->d()));
+  }
+  if (a.has("ids")) {
+    IVFJIT_ASSIGN_OR_RETURN(const IdMatrix ids, ReadIds(a.Get("ids")));
+    if (ids.rows * ids.cols != x.rows) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(x.rows, " vectors but ", ids.rows * ids.cols, " ids"));
+    }
+    IVFJIT_RETURN_IF_ERROR(index->AddWithIds(x.data, ids.data));
+  } else {
+    IVFJIT_RETURN_IF_ERROR(index->Add(x.data));
+  }
+  Progress(absl::StrCat("ntotal is now ", index->ntotal(), "; writing ", path));
+  return format == IndexFileFormat::kFaiss ? WriteFaissIndex(*index, path)
+                                           : SaveIndex(*index, path);
+}
+
+absl::Status WriteSearchOutput(const std::string& out, const SearchResult& r) {
+  if (out == "-") {
+    for (int64_t i = 0; i < r.nq; ++i) {
+      for (int64_t j = 0; j < r.k; ++j) {
+        std::printf("%ld\t%ld\t%ld\t%.9g\n", (long)i, (long)j, (long)r.labels[i * r.k + j],
+                    r.distances[i * r.k + j]);
+      }
+    }
+    return std::fflush(stdout) == 0 ? absl::OkStatus()
+                                    : absl::UnavailableError("cannot write to stdout");
+  }
+  IdMatrix labels{r.nq, r.k, r.labels};
+  FloatMatrix distances{r.nq, r.k, r.distances};
+  std::string labels_path, distances_path;
+  if (absl::EndsWith(out, ".ivecs")) {
+    labels_path = out;
+    distances_path = out.substr(0, out.size() - 6) + ".fvecs";
+  } else if (absl::EndsWith(out, ".npy")) {
+    labels_path = out;
+    distances_path = out.substr(0, out.size() - 4) + ".distances.npy";
+  } else {
+    return absl::InvalidArgumentError("--out must end in .ivecs or .npy, or be - for TSV");
+  }
+  IVFJIT_RETURN_IF_ERROR(WriteIds(labels_path, labels));
+  const absl::Status s = WriteVectors(distances_path, distances);
+  if (!s.ok()) std::remove(labels_path.c_str());  // no half of the output left behind
+  if (s.ok()) Progress("wrote " + labels_path + " and " + distances_path);
+  return s;
+}
+
+absl::Status Search(const Args& a) {
+  const int64_t k = a.GetInt("k", 0, /*required=*/true);
+  const std::string out = a.Get("out");
+  IVFJIT_ASSIGN_OR_RETURN(std::unique_ptr<Index> index, LoadAny(a.Get("index")));
+  IVFJIT_ASSIGN_OR_RETURN(const FloatMatrix q, ReadRows(a.Get("queries"), "queries"));
+  if (q.cols != index->d()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("queries have d = ", q.cols, ", the index has d = ", index->d()));
+  }
+  absl::StatusOr<SearchResult> result;
+  if (auto* ivf = dynamic_cast<IndexIVFFlat*>(index.get())) {
+    IVFSearchParams params;
+    params.nprobe = a.GetInt("nprobe", 0);
+    params.max_codes = a.GetInt("max_codes", 0);
+    if (a.has("mode")) {
+      const std::optional<SearchMode> mode = ParseSearchMode(a.Get("mode"));
+      if (!mode) return absl::InvalidArgumentError("--mode must be auto, csr or matrix");
+      params.mode = *mode;
+    }
+    if (params.nprobe == 0 && a.has("nprobe")) {
+      return absl::InvalidArgumentError("--nprobe must be >= 1");
+    }
+    Progress(absl::StrCat("searching ", q.rows, " queries, k = ", k, ", nprobe = ",
+                          params.nprobe == 0 ? ivf->nprobe() : params.nprobe, ", mode = ",
+                          SearchModeName(ivf->ResolveMode(q.rows, params))));
+    result = ivf->Search(q.data, k, params);
+  } else {
+    if (a.has("nprobe") || a.has("max_codes") || a.has("mode")) {
+      return absl::InvalidArgumentError("--nprobe, --max_codes and --mode need an IVF index");
+    }
+    Progress(absl::StrCat("searching ", q.rows, " queries, k = ", k, " (exact)"));
+    result = index->Search(q.data, k);
+  }
+  if (!result.ok()) return result.status();
+  return WriteSearchOutput(out, *result);
+}
+
+absl::Status Info(const Args& a) {
+  const std::string path = a.Get("index");
+  IVFJIT_ASSIGN_OR_RETURN(const IndexFileFormat format, DetectIndexFileFormat(path));
+  IVFJIT_ASSIGN_OR_RETURN(std::unique_ptr<Index> index, ReadAnyIndex(path));
+  std::printf("format\t%s\n", format == IndexFileFormat::kFaiss ? "faiss" : "ivfjit");
+  std::printf("metric\t%s\nd\t%ld\nntotal\t%ld\ntrained\t%s\n",
+              std::string(MetricName(index->metric())).c_str(), (long)index->d(),
+              (long)index->ntotal(), index->is_trained() ? "yes" : "no");
+  if (auto* ivf = dynamic_cast<IndexIVFFlat*>(index.get())) {
+    const std::vector<int64_t> sizes = ivf->list_sizes();
+    int64_t lo = sizes.empty() ? 0 : sizes[0], hi = 0, empty = 0;
+    for (int64_t s : sizes) {
+      lo = std::min(lo, s);
+      hi = std::max(hi, s);
+      empty += s == 0;
+    }
+    std::printf("type\tIndexIVFFlat\nnlist\t%ld\nnprobe\t%ld\n", (long)ivf->nlist(),
+                (long)ivf->nprobe());
+    std::printf("list_size_min\t%ld\nlist_size_max\t%ld\nlist_size_mean\t%.2f\n", (long)lo,
+                (long)hi, double(ivf->ntotal()) / ivf->nlist());
+    std::printf("empty_lists\t%ld\nimbalance_factor\t%.4f\n", (long)empty,
+                ivf->imbalance_factor());
+  } else {
+    std::printf("type\tIndexFlat\n");
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Convert(const Args& a) {
+  const std::string in = a.Get("in"), out = a.Get("out");
+  if (DetectIndexFileFormat(in).ok()) {
+    IVFJIT_ASSIGN_OR_RETURN(std::unique_ptr<Index> index, LoadAny(in));
+    Progress("writing " + out);
+    return SaveAny(*index, out);
+  }
+  // Not an index: a vector file (e.g. Fashion-MNIST's IDX images to .fvecs).
+  IVFJIT_ASSIGN_OR_RETURN(const FloatMatrix m, ReadRows(in, "vectors"));
+  Progress("writing " + out);
+  return WriteVectors(out, m);
+}
+
+int Main(int argc, char** argv) {
+  if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "help") {
+    std::fputs(kUsage, argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  const std::string command = argv[1];
+  const std::map<std::string, std::set<std::string>> flags = {
+      {"build", {"base", "nlist", "metric", "train", "nprobe", "out"}},
+      {"add", {"index", "vectors", "ids"}},
+      {"search", {"index", "queries", "k", "nprobe", "max_codes", "mode", "out"}},
+      {"info", {"index"}},
+      {"convert", {"in", "out"}},
+  };
+  const auto it = flags.find(command);
+  if (it == flags.end()) {
+    std::fprintf(stderr, "ivfjit: unknown command '%s'\n%s", command.c_str(), kUsage);
+    return 2;
+  }
+  absl::Status status;
+  try {
+    const Args args = Parse(argc, argv, it->second);
+    if (command == "build") status = Build(args);
+    if (command == "add") status = Add(args);
+    if (command == "search") status = Search(args);
+    if (command == "info") status = Info(args);
+    if (command == "convert") status = Convert(args);
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "ivfjit %s: %s\n", command.c_str(), e.what());
+    return 2;
+  } catch (const std::bad_alloc&) {
+    status = absl::ResourceExhaustedError("out of memory");
+  }
+  if (!status.ok()) {
+    std::fprintf(stderr, "ivfjit %s: error: %s\n", command.c_str(), status.ToString().c_str());
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace ivfjit::cli
+
+int main(int argc, char** argv) { return ivfjit::cli::Main(argc, argv); }

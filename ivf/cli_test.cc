@@ -1,0 +1,214 @@
+// Drives the ivfjit binary end to end: build, search (ivfjit and Faiss-written indexes), info,
+// convert, add, and every error path (non-zero exit, one clear line, no partial output).
+#include <faiss/IndexFlat.h>
+#include <faiss/IndexIVFFlat.h>
+#include <faiss/index_io.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "ivf/faiss_io.h"
+#include "ivf/index_ivf_flat.h"
+#include "ivf/vector_files.h"
+#include "testing/random.h"
+
+namespace ivfjit {
+namespace {
+
+struct CliRun {
+  int status = -1;
+  std::string out, err;
+};
+
+std::string Tmp(const std::string& name) {
+  return std::string(std::getenv("TEST_TMPDIR")) + "/" + name;
+}
+
+CliRun Cli(const std::string& args) {
+  const std::string bin = std::string(std::getenv("TEST_SRCDIR")) + "/ivfjit/ivf/ivfjit";
+  const std::string err_path = Tmp("stderr.txt");
+  const std::string cmd = bin + " " + args + " 2>" + err_path;
+  CliRun run;
+  FILE* p = popen(cmd.c_str(), "r");
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) run.out.append(buf.data(), n);
+  const int raw = pclose(p);
+  run.status = WIFEXITED(raw) ? WEXITSTATUS(raw) : -1;
+  FILE* e = fopen(err_path.c_str(), "r");
+  while ((n = fread(buf.data(), 1, buf.size(), e)) > 0) run.err.append(buf.data(), n);
+  fclose(e);
+  return run;
+}
+
+bool Exists(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0;
+}
+
+constexpr int64_t kD = 16, kNb = 2000, kNq = 20, kK = 5;
+
+void WriteData() {
+  FloatMatrix base{kNb, kD, ::ivfjit::testing::ClusteredVectors(kNb, kD, 20, 0.3f, 1)};
+  FloatMatrix q{kNq, kD, ::ivfjit::testing::ClusteredVectors(kNq, kD, 20, 0.3f, 2)};
+  ASSERT_TRUE(WriteVectors(Tmp("base.fvecs"), base).ok());
+  ASSERT_TRUE(WriteVectors(Tmp("queries.npy"), q).ok());
+  FloatMatrix wrong{3, kD + 1, std::vector<float>(3 * (kD + 1), 0.5f)};
+  ASSERT_TRUE(WriteVectors(Tmp("wrong_d.fvecs"), wrong).ok());
+}
+
+TEST(CliTest, BuildSearchInfoConvertAdd) {
+  WriteData();
+  CliRun r = Cli("build --base=" + Tmp("base.fvecs") + " --nlist=16 --nprobe=4 --out=" +
+              Tmp("idx.ivfjit"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.err.find("training k-means"), std::string::npos) << "progress on stderr";
+
+  r = Cli("search --index=" + Tmp("idx.ivfjit") + " --queries=" + Tmp("queries.npy") +
+          " --k=5 --out=" + Tmp("res.ivecs"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto labels = ReadIds(Tmp("res.ivecs"));
+  auto dists = ReadVectors(Tmp("res.fvecs"));
+  ASSERT_TRUE(labels.ok() && dists.ok());
+  EXPECT_EQ(labels->rows, kNq);
+  EXPECT_EQ(labels->cols, kK);
+  // Same as searching the saved index in process.
+  auto index = ReadAnyIndex(Tmp("idx.ivfjit"));
+  ASSERT_TRUE(index.ok());
+  auto q = ReadVectors(Tmp("queries.npy"));
+  auto want = (*index)->Search(q->data, kK);
+  ASSERT_TRUE(want.ok());
+  EXPECT_EQ(labels->data, want->labels);
+  EXPECT_EQ(dists->data, want->distances);
+
+  r = Cli("info --index=" + Tmp("idx.ivfjit"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("type\tIndexIVFFlat"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("nlist\t16"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("ntotal\t2000"), std::string::npos) << r.out;
+
+  // ivfjit → Faiss file, which libfaiss reads with the same results.
+  r = Cli("convert --in=" + Tmp("idx.ivfjit") + " --out=" + Tmp("idx.faiss"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::unique_ptr<faiss::Index> f(faiss::read_index(Tmp("idx.faiss").c_str()));
+  std::vector<float> fd(kNq * kK);
+  std::vector<faiss::Index::idx_t> fl(kNq * kK);
+  faiss::SearchParametersIVF params;
+  params.nprobe = 4;
+  f->search(kNq, q->data.data(), kK, fd.data(), fl.data(), &params);
+  EXPECT_EQ(std::vector<int64_t>(fl.begin(), fl.end()), want->labels);
+
+  // Add to the Faiss file in place; it stays a Faiss file.
+  r = Cli("add --index=" + Tmp("idx.faiss") + " --vectors=" + Tmp("queries.npy"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  r = Cli("info --index=" + Tmp("idx.faiss"));
+  EXPECT_NE(r.out.find("format\tfaiss"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("ntotal\t2020"), std::string::npos) << r.out;
+
+  // Exact index and TSV output.
+  r = Cli("build --base=" + Tmp("base.fvecs") + " --nlist=0 --out=" + Tmp("flat.faiss"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  r = Cli("search --index=" + Tmp("flat.faiss") + " --queries=" + Tmp("queries.npy") +
+          " --k=1 --out=-");
+  ASSERT_EQ(r.status, 0) << r.err;
+  std::istringstream lines(r.out);
+  int64_t qi, rank, label;
+  double dist;
+  int count = 0;
+  while (lines >> qi >> rank >> label >> dist) ++count;
+  EXPECT_EQ(count, kNq);
+}
+
+TEST(CliTest, SearchesAFaissWrittenIndex) {
+  WriteData();
+  auto base = ReadVectors(Tmp("base.fvecs"));
+  auto q = ReadVectors(Tmp("queries.npy"));
+  faiss::IndexFlatIP quantizer(kD);
+  faiss::IndexIVFFlat ivf(&quantizer, kD, 8, faiss::METRIC_INNER_PRODUCT);
+  ivf.train(kNb, base->data.data());
+  ivf.add(kNb, base->data.data());
+  ivf.nprobe = 3;
+  faiss::write_index(&ivf, Tmp("theirs.index").c_str());
+  std::vector<float> fd(kNq * kK);
+  std::vector<faiss::Index::idx_t> fl(kNq * kK);
+  ivf.search(kNq, q->data.data(), kK, fd.data(), fl.data());
+
+  for (const char* mode : {"matrix", "csr"}) {
+    CliRun r = Cli("search --index=" + Tmp("theirs.index") + " --queries=" + Tmp("queries.npy") +
+                " --k=5 --mode=" + mode + " --out=" + Tmp("theirs_res.npy"));
+    ASSERT_EQ(r.status, 0) << r.err;
+    auto labels = ReadIds(Tmp("theirs_res.npy"));
+    ASSERT_TRUE(labels.ok()) << labels.status();
+    EXPECT_EQ(labels->data, std::vector<int64_t>(fl.begin(), fl.end())) << mode;
+    EXPECT_TRUE(Exists(Tmp("theirs_res.distances.npy")));
+  }
+}
+
+TEST(CliTest, EveryErrorPathFailsCleanly) {
+  WriteData();
+  ASSERT_EQ(Cli("build --base=" + Tmp("base.fvecs") + " --nlist=8 --out=" + Tmp("e.ivfjit"))
+                .status,
+            0);
+  {  // A truncated copy of a real index.
+    std::FILE* whole = std::fopen(Tmp("e.ivfjit").c_str(), "rb");
+    std::vector<char> head(100);
+    ASSERT_EQ(std::fread(head.data(), 1, head.size(), whole), head.size());
+    std::fclose(whole);
+    std::FILE* corrupt = std::fopen(Tmp("corrupt.ivfjit").c_str(), "wb");
+    std::fwrite(head.data(), 1, head.size(), corrupt);
+    std::fclose(corrupt);
+  }
+  const std::string idx = " --index=" + Tmp("e.ivfjit");
+  const std::string qs = " --queries=" + Tmp("queries.npy");
+  const std::string out = Tmp("never.ivecs");
+  struct Case {
+    std::string args;
+    int status;
+    std::string message;
+  };
+  const std::vector<Case> cases = {
+      {"", 2, "usage"},
+      {"frobnicate", 2, "unknown command"},
+      {"search" + idx + qs + " --out=" + out, 2, "missing --k"},
+      {"search" + idx + qs + " --k=5 --colour=red --out=" + out, 2, "unknown flag --colour"},
+      {"search" + idx + qs + " --k=five --out=" + out, 2, "must be an integer"},
+      {"search --index=" + Tmp("nope.ivfjit") + qs + " --k=5 --out=" + out, 1, "NOT_FOUND"},
+      {"search --index=" + Tmp("corrupt.ivfjit") + qs + " --k=5 --out=" + out, 1, "DATA_LOSS"},
+      {"search" + idx + " --queries=" + Tmp("wrong_d.fvecs") + " --k=5 --out=" + out, 1,
+       "d = 17"},
+      {"search" + idx + qs + " --k=0 --out=" + out, 1, "k = 0"},
+      {"search" + idx + qs + " --k=5 --nprobe=9 --out=" + out, 1, "nprobe"},
+      {"search" + idx + qs + " --k=5 --mode=fast --out=" + out, 1, "--mode"},
+      {"search" + idx + qs + " --k=5 --out=" + Tmp("res.txt"), 1, ".ivecs or .npy"},
+      {"search" + idx + qs + " --k=5 --out=/proc/none.ivecs", 1, "cannot"},
+      {"build --base=" + Tmp("base.fvecs") + " --nlist=5000 --out=" + Tmp("x.ivfjit"), 1,
+       "training points"},
+      {"build --base=" + Tmp("base.fvecs") + " --nlist=8 --metric=cosine --out=" +
+           Tmp("x.ivfjit"),
+       1, "--metric"},
+      {"build --base=" + Tmp("base.fvecs") + " --nlist=8 --out=" + Tmp("x.zip"), 1,
+       ".faiss / .index"},
+      {"add" + idx + " --vectors=" + Tmp("wrong_d.fvecs"), 1, "d = 17"},
+      {"convert --in=" + Tmp("base.fvecs") + " --out=" + Tmp("x.ivecs"), 1, "vectors are"},
+  };
+  for (const Case& c : cases) {
+    const CliRun r = Cli(c.args);
+    EXPECT_EQ(r.status, c.status) << c.args << "\n" << r.err;
+    EXPECT_NE(r.err.find(c.message), std::string::npos) << c.args << "\n" << r.err;
+    EXPECT_FALSE(Exists(out)) << c.args;
+    EXPECT_FALSE(Exists(Tmp("never.fvecs"))) << c.args;
+    EXPECT_FALSE(Exists(Tmp("x.ivfjit"))) << c.args;
+  }
+  // The index that an add failed on is unchanged.
+  const CliRun info = Cli("info" + idx);
+  EXPECT_NE(info.out.find("ntotal\t2000"), std::string::npos) << info.out;
+}
+
+}  // namespace
+}  // namespace ivfjit
