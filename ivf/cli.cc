@@ -15,6 +15,7 @@
 // Errors: one line on stderr and exit status 1 (2 for usage); no partial output file is left.
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <optional>
@@ -63,6 +64,15 @@ struct Args {
     auto it = values.find(key);
     if (it == values.end()) throw UsageError("missing --" + key);
     return it->second;
+  }
+  // A file argument: under `bazel run`, relative paths are relative to where it was started.
+  std::string Path(const std::string& key) const {
+    std::string path = Get(key);
+    const char* cwd = std::getenv("BUILD_WORKING_DIRECTORY");
+    if (cwd != nullptr && !path.empty() && path[0] != '/' && path != "-") {
+      path = absl::StrCat(cwd, "/", path);
+    }
+    return path;
   }
   int64_t GetInt(const std::string& key, int64_t fallback, bool required = false) const {
     if (!has(key)) {
@@ -113,12 +123,12 @@ absl::StatusOr<FloatMatrix> ReadRows(const std::string& path, const char* what) 
 
 absl::Status Build(const Args& a) {
   const int64_t nlist = a.GetInt("nlist", 0, /*required=*/true);
-  const std::string out = a.Get("out");
+  const std::string out = a.Path("out");
   const std::string metric_name = a.has("metric") ? a.Get("metric") : "l2";
   const std::optional<Metric> metric = ParseMetric(metric_name);
   if (!metric) return absl::InvalidArgumentError("--metric must be l2 or ip");
   if (nlist < 0) return absl::InvalidArgumentError("--nlist must be >= 0 (0 = exact Flat)");
-  IVFJIT_ASSIGN_OR_RETURN(const FloatMatrix base, ReadRows(a.Get("base"), "base"));
+  IVFJIT_ASSIGN_OR_RETURN(const FloatMatrix base, ReadRows(a.Path("base"), "base"));
   std::unique_ptr<Index> index;
   if (nlist == 0) {
     IVFJIT_ASSIGN_OR_RETURN(index, IndexFlat::Create(base.cols, *metric));
@@ -129,7 +139,7 @@ absl::Status Build(const Args& a) {
     FloatMatrix train_file;
     const FloatMatrix* train = &base;
     if (a.has("train")) {
-      IVFJIT_ASSIGN_OR_RETURN(train_file, ReadRows(a.Get("train"), "training vectors"));
+      IVFJIT_ASSIGN_OR_RETURN(train_file, ReadRows(a.Path("train"), "training vectors"));
       if (train_file.cols != base.cols) {
         return absl::InvalidArgumentError(absl::StrCat("training vectors have d = ",
                                                        train_file.cols, ", base has ", base.cols));
@@ -153,16 +163,16 @@ absl::StatusOr<std::unique_ptr<Index>> LoadAny(const std::string& path) {
 }
 
 absl::Status Add(const Args& a) {
-  const std::string path = a.Get("index");
+  const std::string path = a.Path("index");
   IVFJIT_ASSIGN_OR_RETURN(const IndexFileFormat format, DetectIndexFileFormat(path));
   IVFJIT_ASSIGN_OR_RETURN(std::unique_ptr<Index> index, LoadAny(path));
-  IVFJIT_ASSIGN_OR_RETURN(const FloatMatrix x, ReadRows(a.Get("vectors"), "vectors"));
+  IVFJIT_ASSIGN_OR_RETURN(const FloatMatrix x, ReadRows(a.Path("vectors"), "vectors"));
   if (x.cols != index->d()) {
     return absl::InvalidArgumentError(
         absl::StrCat("vectors have d = ", x.cols, ", the index has d = ", index->d()));
   }
   if (a.has("ids")) {
-    IVFJIT_ASSIGN_OR_RETURN(const IdMatrix ids, ReadIds(a.Get("ids")));
+    IVFJIT_ASSIGN_OR_RETURN(const IdMatrix ids, ReadIds(a.Path("ids")));
     if (ids.rows * ids.cols != x.rows) {
       return absl::InvalidArgumentError(
           absl::StrCat(x.rows, " vectors but ", ids.rows * ids.cols, " ids"));
@@ -208,9 +218,9 @@ absl::Status WriteSearchOutput(const std::string& out, const SearchResult& r) {
 
 absl::Status Search(const Args& a) {
   const int64_t k = a.GetInt("k", 0, /*required=*/true);
-  const std::string out = a.Get("out");
-  IVFJIT_ASSIGN_OR_RETURN(std::unique_ptr<Index> index, LoadAny(a.Get("index")));
-  IVFJIT_ASSIGN_OR_RETURN(const FloatMatrix q, ReadRows(a.Get("queries"), "queries"));
+  const std::string out = a.Path("out");
+  IVFJIT_ASSIGN_OR_RETURN(std::unique_ptr<Index> index, LoadAny(a.Path("index")));
+  IVFJIT_ASSIGN_OR_RETURN(const FloatMatrix q, ReadRows(a.Path("queries"), "queries"));
   if (q.cols != index->d()) {
     return absl::InvalidArgumentError(
         absl::StrCat("queries have d = ", q.cols, ", the index has d = ", index->d()));
@@ -244,7 +254,7 @@ absl::Status Search(const Args& a) {
 }
 
 absl::Status Info(const Args& a) {
-  const std::string path = a.Get("index");
+  const std::string path = a.Path("index");
   IVFJIT_ASSIGN_OR_RETURN(const IndexFileFormat format, DetectIndexFileFormat(path));
   IVFJIT_ASSIGN_OR_RETURN(std::unique_ptr<Index> index, ReadAnyIndex(path));
   std::printf("format\t%s\n", format == IndexFileFormat::kFaiss ? "faiss" : "ivfjit");
@@ -272,7 +282,7 @@ absl::Status Info(const Args& a) {
 }
 
 absl::Status Convert(const Args& a) {
-  const std::string in = a.Get("in"), out = a.Get("out");
+  const std::string in = a.Path("in"), out = a.Path("out");
   if (DetectIndexFileFormat(in).ok()) {
     IVFJIT_ASSIGN_OR_RETURN(std::unique_ptr<Index> index, LoadAny(in));
     Progress("writing " + out);

@@ -16,19 +16,18 @@
 #include "ivf/faiss_io.h"
 #include "ivf/index_ivf_flat.h"
 #include "ivf/vector_files.h"
+#include "testing/files.h"
 #include "testing/random.h"
 
 namespace ivfjit {
 namespace {
 
+const auto& Tmp = ::ivfjit::testing::TmpPath;
+
 struct CliRun {
   int status = -1;
   std::string out, err;
 };
-
-std::string Tmp(const std::string& name) {
-  return std::string(std::getenv("TEST_TMPDIR")) + "/" + name;
-}
 
 CliRun Cli(const std::string& args) {
   const std::string bin = std::string(std::getenv("TEST_SRCDIR")) + "/ivfjit/ivf/ivfjit";

@@ -14,25 +14,23 @@
 #include "gtest/gtest.h"
 #include "ivf/index_flat.h"
 #include "ivf/index_ivf_flat.h"
+#include "testing/files.h"
 #include "testing/random.h"
 
 namespace ivfjit {
 namespace {
 
+using ::ivfjit::testing::ReadFileBytes;
+using ::ivfjit::testing::TmpPath;
 using ::ivfjit::testing::UniformVectors;
 
-std::string TmpPath(const std::string& name) {
-  return std::string(std::getenv("TEST_TMPDIR")) + "/" + name;
-}
-
 std::vector<char> ReadBytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::vector<char>(std::istreambuf_iterator<char>(in), {});
+  const std::string s = ReadFileBytes(path);
+  return std::vector<char>(s.begin(), s.end());
 }
 
 void WriteBytes(const std::string& path, const std::vector<char>& bytes, size_t n) {
-  std::ofstream out(path, std::ios::binary | std::ios::trunc);
-  out.write(bytes.data(), static_cast<std::streamsize>(n));
+  ::ivfjit::testing::WriteFileBytes(path, std::string(bytes.begin(), bytes.begin() + n));
 }
 
 std::unique_ptr<IndexIVFFlat> SmallIvf(Metric metric) {

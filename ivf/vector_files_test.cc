@@ -7,22 +7,14 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "testing/files.h"
 
 namespace ivfjit {
 namespace {
 
-std::string TmpPath(const std::string& name) {
-  return std::string(std::getenv("TEST_TMPDIR")) + "/" + name;
-}
-
-std::string ReadBytes(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
-void WriteBytes(const std::string& path, const std::string& bytes) {
-  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
-}
+using ::ivfjit::testing::TmpPath;
+const auto& ReadBytes = ::ivfjit::testing::ReadFileBytes;
+const auto& WriteBytes = ::ivfjit::testing::WriteFileBytes;
 
 FloatMatrix Sample() {
   FloatMatrix m;

@@ -1,0 +1,32 @@
+// Scratch files for tests: paths under $TEST_TMPDIR and whole-file byte access.
+//
+//   const std::string path = ivfjit::testing::TmpPath("index.ivfjit");
+//   std::string bytes = ivfjit::testing::ReadFileBytes(path);
+//   ivfjit::testing::WriteFileBytes(path, bytes.substr(0, 10));   // a truncated copy
+#ifndef IVFJIT_TESTING_FILES_H_
+#define IVFJIT_TESTING_FILES_H_
+
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
+#include <string>
+
+namespace ivfjit::testing {
+
+inline std::string TmpPath(const std::string& name) {
+  const char* dir = std::getenv("TEST_TMPDIR");
+  return std::string(dir != nullptr ? dir : "/tmp") + "/" + name;
+}
+
+inline std::string ReadFileBytes(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+inline void WriteFileBytes(const std::string& path, const std::string& bytes) {
+  std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+}  // namespace ivfjit::testing
+
+#endif  // IVFJIT_TESTING_FILES_H_
