@@ -44,26 +44,54 @@ double MillisSince(std::chrono::steady_clock::time_point start) {
       .count();
 }
 
-Timing TimeRuns(const std::function<void()>& fn, int warmup, int repeat) {
-  return TimeAlternating({fn}, warmup, repeat)[0];
-}
-
 std::vector<Timing> TimeAlternating(const std::vector<std::function<void()>>& fns, int warmup,
-                                    int repeat) {
-  for (int w = 0; w < warmup; ++w) {
-    for (const auto& fn : fns) fn();
-  }
+                                    int repeat, double budget_ms) {
   std::vector<std::vector<double>> ms(fns.size());
-  for (int r = 0; r < repeat; ++r) {
+  auto round = [&](std::vector<double>* times) {
+    double total = 0;
     for (size_t i = 0; i < fns.size(); ++i) {
       const auto start = std::chrono::steady_clock::now();
       fns[i]();
-      ms[i].push_back(MillisSince(start));
+      const double t = MillisSince(start);
+      times[i].push_back(t);
+      total += t;
     }
+    return total;
+  };
+  int warmups = 0;
+  double spent = 0;
+  for (int w = 0; w < warmup; ++w) {
+    std::vector<std::vector<double>> times(fns.size());
+    const double t = round(times.data());
+    if (t > kLongRoundMs) {  // long enough to count: keep it as a timed round
+      for (size_t i = 0; i < fns.size(); ++i) ms[i].push_back(times[i][0]);
+      spent += t;
+      break;
+    }
+    ++warmups;
   }
+  while (static_cast<int>(ms[0].size()) < std::max(repeat, 1) &&
+         (ms[0].empty() || spent < budget_ms)) {
+    spent += round(ms.data());
+  }
+  const int timed = static_cast<int>(ms[0].size());
   std::vector<Timing> out;
-  for (auto& m : ms) out.push_back(Summarize(std::move(m)));
+  for (auto& m : ms) {
+    Timing t = Summarize(std::move(m));
+    t.warmup = warmups;
+    t.repeat = timed;
+    out.push_back(t);
+  }
   return out;
+}
+
+namespace {
+std::string g_run_id = "unknown", g_env_id = "unknown";
+}  // namespace
+
+void SetRunContext(const std::string& run_id, const std::string& env_id) {
+  g_run_id = run_id;
+  g_env_id = env_id;
 }
 
 std::string ToJson(const Row& r) {
@@ -73,10 +101,11 @@ std::string ToJson(const Row& r) {
       "\"nb\":%d,\"nq\":%d,\"nlist\":%d,\"nprobe\":%d,\"k\":%d,\"max_codes\":%d,\"mode\":\"%s\","
       "\"threads\":%d,\"recall\":%.5f,\"qps\":%.2f,\"search_ms\":%.4f,\"search_ms_min\":%.4f,"
       "\"search_ms_max\":%.4f,\"train_ms\":%.1f,\"add_ms\":%.1f,\"warmup\":%d,\"repeat\":%d,"
-      "\"git_commit\":\"%s\",\"timestamp\":\"%s\"}",
+      "\"jit\":\"%s\",\"git_commit\":\"%s\",\"run_id\":\"%s\",\"env_id\":\"%s\","
+      "\"timestamp\":\"%s\"}",
       r.workload, r.impl, r.index, r.metric, r.d, r.nb, r.nq, r.nlist, r.nprobe, r.k,
       r.max_codes, r.mode, r.threads, r.recall, r.qps, r.search_ms, r.search_ms_min,
-      r.search_ms_max, r.train_ms, r.add_ms, r.warmup, r.repeat, commit,
+      r.search_ms_max, r.train_ms, r.add_ms, r.warmup, r.repeat, r.jit, commit, g_run_id, g_env_id,
       absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone()));
 }
 

@@ -19,21 +19,31 @@ struct Row {
   double qps = 0, search_ms = 0, search_ms_min = 0, search_ms_max = 0;
   double train_ms = -1, add_ms = -1;
   int warmup = 0, repeat = 0;
+  std::string jit = "off";  // kernel tier: "off" = eager kernels only
 };
+
+// Identifies one sweep invocation (its start time) and the machine (see dump_env); both are
+// recorded in every row.
+void SetRunContext(const std::string& run_id, const std::string& env_id);
 
 std::string ToJson(const Row& row);
 
 struct Timing {
   double median_ms = 0, min_ms = 0, max_ms = 0;
+  int warmup = 0, repeat = 0;  // rounds actually run untimed / timed
 };
 
-// Runs fn `warmup` times untimed, then `repeat` times timed.
-Timing TimeRuns(const std::function<void()>& fn, int warmup, int repeat);
+// The timing policy (docs/benchmarks.md): `warmup` untimed rounds then up to `repeat` timed
+// rounds, the median reported. A warmup round that takes longer than kLongRoundMs is kept as a
+// timed round instead (cold-cache effects are noise at that length), and no new round starts
+// once the timed rounds add up to budget_ms (at least one timed round always runs).
+inline constexpr double kLongRoundMs = 2000;
+inline constexpr double kRoundBudgetMs = 15000;
 
 // Runs each function in turn, round after round (alternating implementations so that machine
-// noise hits all of them alike), and returns one Timing per function.
+// noise hits all of them alike), and returns one Timing per function, following the policy.
 std::vector<Timing> TimeAlternating(const std::vector<std::function<void()>>& fns, int warmup,
-                                    int repeat);
+                                    int repeat, double budget_ms = kRoundBudgetMs);
 
 double MillisSince(std::chrono::steady_clock::time_point start);
 

@@ -7,6 +7,7 @@
 // under `bazel run`, appended to benchmarks/benchmarks.jsonl.
 #include <omp.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -15,14 +16,28 @@
 #include "absl/flags/parse.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "perf/bench_util.h"
+#include "perf/env_info.h"
 #include "perf/workloads.h"
 
-ABSL_FLAG(std::string, workload, "fmnist,seed", "comma list of fmnist, seed, quick");
+ABSL_FLAG(std::string, workload, "fmnist,seed",
+          "comma list of fmnist, seed, synthetic (shape from --nb --d --nq --nlist --k), quick");
+ABSL_FLAG(int64_t, nb, 100000, "synthetic: base vectors");
+ABSL_FLAG(int64_t, d, 64, "synthetic: dimension");
+ABSL_FLAG(int64_t, nlist, 0, "IVF lists (0 = the workload's; synthetic default 256)");
+ABSL_FLAG(int64_t, k, 0, "neighbours (0 = the workload's; synthetic default 10)");
+ABSL_FLAG(std::string, impls, "ivfjit,faiss", "implementations to run");
+ABSL_FLAG(std::string, jit, "off",
+          "kernel tier: off = eager kernels (the JIT tier is not built yet; 'on' is refused)");
 ABSL_FLAG(std::string, index, "", "comma list of flat, ivf (default: both on fmnist, ivf on seed)");
 ABSL_FLAG(std::string, nprobe, "", "comma list of nprobe values (default per workload)");
-ABSL_FLAG(std::string, nq, "", "comma list of batch sizes; 1 = single queries (default per workload)");
-ABSL_FLAG(std::string, modes, "auto,matrix,csr", "ivfjit search modes");
+ABSL_FLAG(std::string, nq, "",
+          "comma list of batch sizes, 1 = single queries (default per workload); synthetic: "
+          "the largest is its query count (default 1000)");
+ABSL_FLAG(std::string, modes, "",
+          "ivfjit search modes, of auto, matrix, csr (default: auto on fmnist, all on seed)");
 ABSL_FLAG(std::string, max_codes, "0", "comma list of max_codes values (0 = unlimited)");
 ABSL_FLAG(int, threads, 0, "OpenMP threads (0 = default)");
 ABSL_FLAG(int, warmup, 1, "untimed runs before timing each batch configuration");
@@ -57,20 +72,36 @@ int Run() {
   opt.nqs = ParseInts(absl::GetFlag(FLAGS_nq));
   opt.max_codes = ParseInts(absl::GetFlag(FLAGS_max_codes));
   opt.modes = absl::StrSplit(absl::GetFlag(FLAGS_modes), ',', absl::SkipEmpty());
+  opt.impls = absl::StrSplit(absl::GetFlag(FLAGS_impls), ',', absl::SkipEmpty());
+  if (absl::GetFlag(FLAGS_jit) != "off") {
+    std::fprintf(stderr, "[sweep] --jit=%s: no JIT tier is built yet; only --jit=off runs\n",
+                 absl::GetFlag(FLAGS_jit).c_str());
+    return 2;
+  }
   if (absl::GetFlag(FLAGS_threads) > 0) omp_set_num_threads(absl::GetFlag(FLAGS_threads));
+  SyntheticShape shape;
+  shape.nb = absl::GetFlag(FLAGS_nb);
+  shape.d = absl::GetFlag(FLAGS_d);
+  if (!opt.nqs.empty()) shape.nq = *std::max_element(opt.nqs.begin(), opt.nqs.end());
+  if (absl::GetFlag(FLAGS_nlist) > 0) shape.nlist = absl::GetFlag(FLAGS_nlist);
+  if (absl::GetFlag(FLAGS_k) > 0) shape.k = absl::GetFlag(FLAGS_k);
+  SetRunContext(absl::FormatTime("%Y%m%dT%H%M%SZ", absl::Now(), absl::UTCTimeZone()), EnvId());
   std::string workloads = absl::GetFlag(FLAGS_workload);
   if (absl::GetFlag(FLAGS_quick)) {
     workloads = "quick";
     opt.single_queries = std::min(opt.single_queries, 20);
   }
+
   std::vector<Row> all;
   for (absl::string_view name : absl::StrSplit(workloads, ',', absl::SkipEmpty())) {
     std::fprintf(stderr, "[sweep] loading %s\n", std::string(name).c_str());
-    absl::StatusOr<Workload> w = LoadWorkload(std::string(name));
+    absl::StatusOr<Workload> w = LoadWorkload(std::string(name), shape);
     if (!w.ok()) {
       std::fprintf(stderr, "[sweep] %s\n", w.status().ToString().c_str());
       return 1;
     }
+    if (absl::GetFlag(FLAGS_nlist) > 0) w->nlist = absl::GetFlag(FLAGS_nlist);
+    if (absl::GetFlag(FLAGS_k) > 0) w->k = absl::GetFlag(FLAGS_k);
     std::vector<Row> rows;
     std::string index_list = absl::GetFlag(FLAGS_index);
     if (index_list.empty()) index_list = name == "seed" ? "ivf" : "flat,ivf";

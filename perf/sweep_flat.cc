@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
+#include <string>
 #include <vector>
 
 #include "ivf/index_flat.h"
@@ -27,36 +29,46 @@ std::vector<Row> RunFlat(const Workload& w, const SweepOptions& opt) {
   base_row.index = "Flat";
   base_row.d = w.d, base_row.nb = w.nb, base_row.k = k;
   base_row.threads = omp_get_max_threads();
-  base_row.warmup = opt.warmup, base_row.repeat = opt.repeat;
   base_row.recall = 1.0;  // exact by construction; label agreement is checked by the tests
 
-  std::fprintf(stderr, "[sweep] %s Flat batch nq=%ld\n", w.name.c_str(), (long)w.nq);
-  const std::vector<Timing> batch = TimeAlternating(
-      {[&] {
-         if (!(*ours)->Search(w.nq, w.queries.data(), k, d_ours.data(), l_ours.data()).ok()) {
-           std::abort();
-         }
-       },
-       [&] { theirs.search(w.nq, w.queries.data(), k, d_faiss.data(), l_faiss.data()); }},
-      opt.warmup, opt.repeat);
+  std::fprintf(stderr, "[sweep] %s: Flat batch nq=%ld\n", w.name.c_str(), (long)w.nq);
+  std::vector<std::function<void()>> fns;
+  std::vector<std::string> names;
+  if (opt.HasImpl("ivfjit")) {
+    names.push_back("ivfjit");
+    fns.push_back([&] {
+      if (!(*ours)->Search(w.nq, w.queries.data(), k, d_ours.data(), l_ours.data()).ok()) {
+        std::abort();
+      }
+    });
+  }
+  if (opt.HasImpl("faiss")) {
+    names.push_back("faiss");
+    fns.push_back(
+        [&] { theirs.search(w.nq, w.queries.data(), k, d_faiss.data(), l_faiss.data()); });
+  }
+  const std::vector<Timing> batch = TimeAlternating(fns, opt.warmup, opt.repeat);
   std::vector<Row> rows;
-  for (int i = 0; i < 2; ++i) {
+  for (size_t i = 0; i < fns.size(); ++i) {
     Row r = base_row;
-    r.impl = i == 0 ? "ivfjit" : "faiss";
+    r.impl = names[i];
     r.mode = "batch";
     r.nq = w.nq;
     r.search_ms = batch[i].median_ms, r.search_ms_min = batch[i].min_ms;
     r.search_ms_max = batch[i].max_ms;
+    r.warmup = batch[i].warmup, r.repeat = batch[i].repeat;
     r.qps = w.nq / (r.search_ms / 1e3);
     rows.push_back(r);
   }
 
   const int64_t singles = std::min<int64_t>(opt.single_queries, w.nq);
-  std::fprintf(stderr, "[sweep] %s Flat single queries x%ld\n", w.name.c_str(), (long)singles);
+  std::fprintf(stderr, "[sweep] %s: Flat single queries x%ld\n", w.name.c_str(),
+               (long)singles);
   std::vector<double> ms[2];
   // Each implementation answers all the queries in turn (its own data warm), two rounds.
   for (int round = 0; round < 2; ++round) {
     for (int impl = 0; impl < 2; ++impl) {
+      if (!opt.HasImpl(impl == 0 ? "ivfjit" : "faiss")) continue;
       for (int64_t i = 0; i < singles; ++i) {
         const float* q = w.queries.data() + i * w.d;
         const auto t0 = std::chrono::steady_clock::now();
@@ -70,6 +82,7 @@ std::vector<Row> RunFlat(const Workload& w, const SweepOptions& opt) {
     }
   }
   for (int i = 0; i < 2; ++i) {
+    if (ms[i].empty()) continue;
     std::sort(ms[i].begin(), ms[i].end());
     Row r = base_row;
     r.impl = i == 0 ? "ivfjit" : "faiss";

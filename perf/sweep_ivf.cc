@@ -24,159 +24,157 @@ using FaissIdx = faiss::Index::idx_t;
 void Check(const absl::Status& s) {
   if (!s.ok()) {
     std::fprintf(stderr, "[sweep] error: %s\n", s.ToString().c_str());
-    std::abort();
+    std::exit(1);
   }
 }
+
+// One implementation under test: a label for the row and a search function.
+struct Impl {
+  std::string impl, mode;
+  std::function<void(int64_t nq, const float* q, float* d, int64_t* labels)> search;
+};
 
 }  // namespace
 
 std::vector<Row> RunIvf(const Workload& w, const SweepOptions& opt) {
   const int64_t k = w.k, d = w.d;
-  std::fprintf(stderr, "[sweep] %s exact ground truth for %ld queries\n", w.name.c_str(),
+  const bool with_faiss = opt.HasImpl("faiss"), with_ours = opt.HasImpl("ivfjit");
+  std::fprintf(stderr, "[sweep] %s: exact ground truth for %ld queries\n", w.name.c_str(),
                (long)w.nq);
-  auto flat = IndexFlat::Create(d, Metric::kL2);
-  Check(flat.status());
-  Check((*flat)->Add(w.base));
-  auto truth = (*flat)->Search(w.queries, k);
-  Check(truth.status());
-  flat->reset();
+  std::vector<int64_t> truth;
+  {
+    auto flat = IndexFlat::Create(d, Metric::kL2);
+    Check(flat.status());
+    Check((*flat)->Add(w.base));
+    auto result = (*flat)->Search(w.queries, k);
+    Check(result.status());
+    truth = std::move(result->labels);
+  }
 
-  std::fprintf(stderr, "[sweep] %s Faiss train + add (nlist %ld)\n", w.name.c_str(),
-               (long)w.nlist);
+  double faiss_train_ms = -1, faiss_add_ms = -1, ours_train_ms = -1, ours_add_ms = -1;
   faiss::IndexFlatL2 quantizer(d);
   faiss::IndexIVFFlat theirs(&quantizer, d, w.nlist, faiss::METRIC_L2);
-  auto t0 = std::chrono::steady_clock::now();
-  theirs.train(w.nb, w.base.data());
-  const double faiss_train_ms = MillisSince(t0);
-  t0 = std::chrono::steady_clock::now();
-  theirs.add(w.nb, w.base.data());
-  const double faiss_add_ms = MillisSince(t0);
-
-  std::fprintf(stderr, "[sweep] %s ivfjit train (own k-means) + add on Faiss's centroids\n",
-               w.name.c_str());
-  double ours_train_ms;
-  {
-    auto trained = IndexIVFFlat::Create(d, w.nlist, Metric::kL2);
-    Check(trained.status());
+  if (with_faiss) {
+    std::fprintf(stderr, "[sweep] %s: Faiss train + add (nlist %ld)\n", w.name.c_str(),
+                 (long)w.nlist);
+    auto t0 = std::chrono::steady_clock::now();
+    theirs.train(w.nb, w.base.data());
+    faiss_train_ms = MillisSince(t0);
     t0 = std::chrono::steady_clock::now();
-    Check((*trained)->Train(w.base));
-    ours_train_ms = MillisSince(t0);
+    theirs.add(w.nb, w.base.data());
+    faiss_add_ms = MillisSince(t0);
   }
   auto ours = IndexIVFFlat::Create(d, w.nlist, Metric::kL2);
   Check(ours.status());
-  Check((*ours)->SetCentroids(absl::MakeConstSpan(quantizer.get_xb(), w.nlist * d)));
-  t0 = std::chrono::steady_clock::now();
-  Check((*ours)->Add(w.base));
-  const double ours_add_ms = MillisSince(t0);
-
-  std::vector<int64_t> nprobes = opt.nprobes;
-  if (nprobes.empty()) {
-    nprobes = w.name == "seed" ? std::vector<int64_t>{32} : std::vector<int64_t>{1, 8, 16, 32};
+  if (with_ours) {
+    std::fprintf(stderr, "[sweep] %s: ivfjit train (own k-means)%s + add\n", w.name.c_str(),
+                 with_faiss ? ", then add on Faiss's centroids" : "");
+    auto trained = IndexIVFFlat::Create(d, w.nlist, Metric::kL2);
+    Check(trained.status());
+    auto t0 = std::chrono::steady_clock::now();
+    Check((*trained)->Train(w.base));
+    ours_train_ms = MillisSince(t0);
+    if (with_faiss) {
+      Check((*ours)->SetCentroids(absl::MakeConstSpan(quantizer.get_xb(), w.nlist * d)));
+    } else {
+      ours = std::move(trained);
+    }
+    t0 = std::chrono::steady_clock::now();
+    Check((*ours)->Add(w.base));
+    ours_add_ms = MillisSince(t0);
   }
-  std::vector<int64_t> nqs = opt.nqs;
-  if (nqs.empty()) {
-    nqs = w.name == "seed" ? std::vector<int64_t>{1, 32, 512, 2048, 19600}
-                           : std::vector<int64_t>{1, w.nq};
-  }
-  std::vector<std::string> modes = opt.modes;
-  if (modes.empty()) modes = {"auto", "matrix", "csr"};
-  std::vector<int64_t> max_codes_list = opt.max_codes;
-  if (max_codes_list.empty()) max_codes_list = {0};
 
   Row proto;
   proto.workload = w.name;
   proto.index = "IVFFlat";
   proto.d = d, proto.nb = w.nb, proto.nlist = w.nlist, proto.k = k;
   proto.threads = omp_get_max_threads();
-  proto.warmup = opt.warmup, proto.repeat = opt.repeat;
 
   std::vector<Row> rows;
   std::vector<float> dist(w.nq * k);
   std::vector<int64_t> labels(w.nq * k);
   std::vector<FaissIdx> flabels(w.nq * k);
-  for (int64_t nprobe : nprobes) {
-    for (int64_t max_codes : max_codes_list) {
-      for (int64_t nq : nqs) {
-        nq = std::min(nq, w.nq);
-        faiss::SearchParametersIVF fparams;
-        fparams.nprobe = nprobe;
-        fparams.max_codes = max_codes;
-        std::vector<std::function<void()>> fns;
-        std::vector<IVFSearchParams> our_params;
-        for (const std::string& m : modes) {
+  for (int64_t nprobe : opt.nprobes.empty() ? w.nprobes : opt.nprobes) {
+    for (int64_t max_codes : opt.max_codes.empty() ? std::vector<int64_t>{0} : opt.max_codes) {
+      std::vector<Impl> impls;
+      if (with_ours) {
+        for (const std::string& m : opt.modes.empty() ? w.modes : opt.modes) {
           IVFSearchParams p;
           p.nprobe = nprobe;
           p.max_codes = max_codes;
           p.mode = ParseSearchMode(m).value_or(SearchMode::kAuto);
-          our_params.push_back(p);
+          impls.push_back({"ivfjit", m, [&, p](int64_t n, const float* q, float* dd, int64_t* l) {
+                             Check((*ours)->Search(n, q, k, dd, l, p));
+                           }});
         }
-        std::vector<std::vector<int64_t>> found(modes.size() + 1);
-        std::vector<Timing> timings;
+      }
+      if (with_faiss) {
+        impls.push_back({"faiss", "-", [&](int64_t n, const float* q, float* dd, int64_t* l) {
+                           faiss::SearchParametersIVF fp;
+                           fp.nprobe = nprobe;
+                           fp.max_codes = max_codes;
+                           theirs.search(n, q, k, dd, flabels.data(), &fp);
+                           std::copy(flabels.begin(), flabels.begin() + n * k, l);
+                         }});
+      }
+      for (int64_t nq : opt.nqs.empty() ? w.nqs : opt.nqs) {
+        nq = std::min(nq, w.nq);
         const bool single = nq == 1;
+        const int64_t nrec = single ? std::min<int64_t>(opt.single_queries, w.nq) : nq;
+        std::vector<std::vector<int64_t>> found(impls.size());
+        std::vector<Timing> timings(impls.size());
+        std::fprintf(stderr, "[sweep] %s: nprobe=%ld max_codes=%ld %s\n", w.name.c_str(),
+                     (long)nprobe, (long)max_codes,
+                     single ? absl::StrCat("single queries x", nrec).c_str()
+                            : absl::StrCat("batch nq=", nq).c_str());
         if (single) {
-          // One query at a time, alternating implementations query by query.
-          const int64_t singles = std::min<int64_t>(opt.single_queries, w.nq);
-          std::fprintf(stderr, "[sweep] %s nprobe=%ld max_codes=%ld single queries x%ld\n",
-                       w.name.c_str(), (long)nprobe, (long)max_codes, (long)singles);
-          std::vector<std::vector<double>> ms(modes.size() + 1);
-          // Each implementation answers the whole set of queries in turn (each with its own
-          // data warm, as in a service that runs one library), two rounds, alternating.
+          // Each implementation answers all the queries one at a time, with its own data warm
+          // (as a service running one library would), two rounds alternating.
+          std::vector<std::vector<double>> ms(impls.size());
           for (int round = 0; round < 2; ++round) {
-            for (size_t m = 0; m <= modes.size(); ++m) {
-              if (round == 1) found[m].clear();
-              for (int64_t i = 0; i < singles; ++i) {
-                const float* q = w.queries.data() + i * d;
+            for (size_t m = 0; m < impls.size(); ++m) {
+              found[m].clear();
+              for (int64_t i = 0; i < nrec; ++i) {
                 const auto s = std::chrono::steady_clock::now();
-                if (m < modes.size()) {
-                  Check((*ours)->Search(1, q, k, dist.data(), labels.data(), our_params[m]));
-                  ms[m].push_back(MillisSince(s));
-                  found[m].insert(found[m].end(), labels.begin(), labels.begin() + k);
-                } else {
-                  theirs.search(1, q, k, dist.data(), flabels.data(), &fparams);
-                  ms[m].push_back(MillisSince(s));
-                  found[m].insert(found[m].end(), flabels.begin(), flabels.begin() + k);
-                }
+                impls[m].search(1, w.queries.data() + i * d, dist.data(), labels.data());
+                ms[m].push_back(MillisSince(s));
+                found[m].insert(found[m].end(), labels.begin(), labels.begin() + k);
               }
             }
           }
-          for (auto& v : ms) {
-            std::sort(v.begin(), v.end());
-            timings.push_back({v[v.size() / 2], v.front(), v.back()});
+          for (size_t m = 0; m < impls.size(); ++m) {
+            std::sort(ms[m].begin(), ms[m].end());
+            timings[m] = {ms[m][ms[m].size() / 2], ms[m].front(), ms[m].back(), 0,
+                          static_cast<int>(ms[m].size())};
           }
-          nq = singles;  // for recall below
         } else {
-          std::fprintf(stderr, "[sweep] %s nprobe=%ld max_codes=%ld batch nq=%ld\n",
-                       w.name.c_str(), (long)nprobe, (long)max_codes, (long)nq);
-          for (size_t m = 0; m < modes.size(); ++m) {
+          std::vector<std::function<void()>> fns;
+          for (size_t m = 0; m < impls.size(); ++m) {
             fns.push_back([&, m, nq] {
-              Check((*ours)->Search(nq, w.queries.data(), k, dist.data(), labels.data(),
-                                    our_params[m]));
+              impls[m].search(nq, w.queries.data(), dist.data(), labels.data());
               found[m].assign(labels.begin(), labels.begin() + nq * k);
             });
           }
-          fns.push_back([&, nq] {
-            theirs.search(nq, w.queries.data(), k, dist.data(), flabels.data(), &fparams);
-            found[modes.size()].assign(flabels.begin(), flabels.begin() + nq * k);
-          });
           timings = TimeAlternating(fns, opt.warmup, opt.repeat);
         }
-        for (size_t m = 0; m <= modes.size(); ++m) {
+        for (size_t m = 0; m < impls.size(); ++m) {
           Row r = proto;
-          const bool faiss_row = m == modes.size();
-          r.impl = faiss_row ? "faiss" : "ivfjit";
-          r.mode = faiss_row ? "-" : modes[m];
-          if (!faiss_row && modes[m] == "auto") {
-            r.mode = absl::StrCat(
-                "auto:", SearchModeName((*ours)->ResolveMode(single ? 1 : nq, our_params[m])));
+          r.impl = impls[m].impl;
+          r.mode = impls[m].mode;
+          if (r.impl == "ivfjit" && r.mode == "auto") {
+            IVFSearchParams p;
+            p.nprobe = nprobe;
+            r.mode = absl::StrCat("auto:", SearchModeName((*ours)->ResolveMode(nq, p)));
           }
-          r.nq = single ? 1 : nq;
-          if (single) r.warmup = 0, r.repeat = static_cast<int>(2 * nq);  // two rounds
-          r.qps = single ? 1e3 / timings[m].median_ms : nq / (timings[m].median_ms / 1e3);
+          r.nq = nq;
           r.nprobe = nprobe;
           r.max_codes = max_codes;
-          r.recall = testing::RecallAtK(found[m].data(), truth->labels.data(), nq, k);
+          r.recall = testing::RecallAtK(found[m].data(), truth.data(), nrec, k);
           r.search_ms = timings[m].median_ms, r.search_ms_min = timings[m].min_ms;
           r.search_ms_max = timings[m].max_ms;
+          r.warmup = timings[m].warmup, r.repeat = timings[m].repeat;
+          r.qps = nq / (timings[m].median_ms / 1e3);
+          const bool faiss_row = r.impl == "faiss";
           r.train_ms = faiss_row ? faiss_train_ms : ours_train_ms;
           r.add_ms = faiss_row ? faiss_add_ms : ours_add_ms;
           rows.push_back(r);

@@ -15,6 +15,16 @@ done
 python3 - "$out" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in sys.argv[1].splitlines() if l.startswith("{")]
+required = ["workload", "impl", "index", "metric", "d", "nb", "nq", "nlist", "nprobe", "k",
+            "max_codes", "mode", "jit", "threads", "recall", "qps", "search_ms", "search_ms_min",
+            "search_ms_max", "warmup", "repeat", "train_ms", "add_ms", "git_commit",
+            "timestamp", "env_id", "run_id"]
+for r in rows:
+    missing = [f for f in required if f not in r]
+    assert not missing, (missing, r)
+    assert r["qps"] > 0 and r["search_ms"] > 0 and r["repeat"] >= 1, r
+    assert r["search_ms_min"] <= r["search_ms"] <= r["search_ms_max"], r
+    assert 0.0 <= r["recall"] <= 1.0, r
 ivf = [r for r in rows if r["index"] == "IVFFlat"]
 faiss = {(r["nprobe"], r["nq"]): r["recall"] for r in ivf if r["impl"] == "faiss"}
 assert faiss, "no faiss IVF rows"

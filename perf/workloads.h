@@ -18,12 +18,20 @@ struct Workload {
   std::vector<float> queries;  // nq × d
   int64_t nlist = 0;           // the IVF shape this workload is measured at
   int64_t k = 10;
+  std::vector<int64_t> nprobes;  // default nprobe sweep
+  std::vector<int64_t> nqs;      // default batch sizes (1 = single queries one at a time)
+  std::vector<std::string> modes = {"auto", "matrix", "csr"};  // default ivfjit modes
+};
+
+// Shape of the "synthetic" workload (Gaussian data).
+struct SyntheticShape {
+  int64_t nb = 100000, d = 64, nq = 1000, nlist = 256, k = 10;
 };
 
 // "fmnist": Fashion-MNIST 60k/10k, d 784, nlist 1024, k 10.
 // "seed": Gaussian d 128, nb 262,144, 19,600 queries, nlist 512, k 20 (the seed's headline).
-// "quick": a small synthetic set for smoke tests.
-absl::StatusOr<Workload> LoadWorkload(const std::string& name);
+// "synthetic": Gaussian data of the given shape. "quick": a small clustered set for smoke tests.
+absl::StatusOr<Workload> LoadWorkload(const std::string& name, const SyntheticShape& shape = {});
 
 struct SweepOptions {
   int warmup = 1;
@@ -34,6 +42,13 @@ struct SweepOptions {
   std::vector<int64_t> nqs;        // empty: the workload's default list
   std::vector<std::string> modes;  // ivfjit search modes
   std::vector<int64_t> max_codes;  // max_codes sweep (0 = unlimited)
+  std::vector<std::string> impls = {"ivfjit", "faiss"};
+  bool HasImpl(const std::string& name) const {
+    for (const std::string& i : impls) {
+      if (i == name) return true;
+    }
+    return false;
+  }
 };
 
 // Exact search of IndexFlat vs faiss::IndexFlatL2 (batch and single queries).

@@ -16,6 +16,7 @@ PACKAGES=(
   zlib1g-dev
   llvm-16-dev
   dataset-fashion-mnist
+  gnuplot-nox
   python3
 )
 

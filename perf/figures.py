@@ -1,0 +1,114 @@
+#!/usr/bin/env python3
+"""Renders the README figures from benchmarks/benchmarks.jsonl with gnuplot.
+
+`bazel run //perf:figures` (or `python3 perf/figures.py [REPO_ROOT]`). For each figure it takes
+the rows of the most recent sweep run (run_id) that measured that workload, so a figure never
+mixes runs:
+  docs/fig_fmnist_qps_recall.png  W1 Fashion-MNIST, IVF nprobe sweep: batch QPS vs recall@10
+  docs/fig_seed_qps_nq.png        W2 the seed's shape: QPS vs nq, per implementation and mode
+"""
+import json
+import os
+import subprocess
+import sys
+import tempfile
+
+
+def load(root):
+    path = os.path.join(root, "benchmarks", "benchmarks.jsonl")
+    with open(path) as f:
+        return [json.loads(line) for line in f if line.strip().startswith("{")]
+
+
+def latest_run(rows, workload, index):
+    runs = sorted({r.get("run_id", "") for r in rows
+                   if r["workload"] == workload and r["index"] == index})
+    if not runs:
+        return []
+    return [r for r in rows
+            if r.get("run_id", "") == runs[-1] and r["workload"] == workload
+            and r["index"] == index]
+
+
+def gnuplot(script):
+    subprocess.run(["gnuplot"], input=script.encode(), check=True)
+
+
+def series_file(tmp, name, points):
+    path = os.path.join(tmp, name + ".dat")
+    with open(path, "w") as f:
+        for p in points:
+            f.write(" ".join(str(v) for v in p) + "\n")
+    return path
+
+
+def fmnist_figure(rows, out, tmp):
+    rows = [r for r in rows if r["nq"] > 1]
+    if not rows:
+        return False
+    plots = []
+    for impl, mode, title in [("ivfjit", None, "ivfjit (auto)"), ("faiss", None, "Faiss 1.7.3")]:
+        pts = sorted((r["recall"], r["qps"], r["nprobe"]) for r in rows if r["impl"] == impl
+                     and (impl != "ivfjit" or r["mode"].startswith("auto")))
+        if pts:
+            plots.append((series_file(tmp, "w1_" + impl, pts), title))
+    env = rows[0]
+    gnuplot(f"""
+set terminal pngcairo noenhanced size 900,560 font "sans,11"
+set output "{out}"
+set title "Fashion-MNIST IVF-Flat, nlist {env['nlist']}, k {env['k']}, batch of {env['nq']} queries, {env['threads']} threads (run {env.get('run_id', '?')})"
+set xlabel "recall at k = {env['k']}"
+set ylabel "queries per second (log)"
+set logscale y
+set grid
+set key bottom left
+plot """ + ", ".join(
+        f'"{path}" using 1:2 with linespoints lw 2 pt 7 title "{title}", '
+        f'"{path}" using 1:2:(sprintf("%d", $3)) with labels offset 0,1 notitle'
+        for path, title in plots))
+    return True
+
+
+def seed_figure(rows, out, tmp):
+    if not rows:
+        return False
+    plots = []
+    keys = sorted({(r["impl"], r["mode"].split(":")[0]) for r in rows})
+    for impl, mode in keys:
+        pts = sorted((r["nq"], r["qps"]) for r in rows
+                     if r["impl"] == impl and r["mode"].split(":")[0] == mode)
+        title = "Faiss 1.7.3" if impl == "faiss" else f"ivfjit {mode}"
+        plots.append((series_file(tmp, f"w2_{impl}_{mode}", pts), title))
+    env = rows[0]
+    gnuplot(f"""
+set terminal pngcairo noenhanced size 900,560 font "sans,11"
+set output "{out}"
+set title "Gaussian d {env['d']}, nb {env['nb']}, nlist {env['nlist']}, nprobe {env['nprobe']}, k {env['k']}, {env['threads']} threads (run {env.get('run_id', '?')})"
+set xlabel "queries per batch (log; 1 = single queries one at a time)"
+set ylabel "queries per second (log)"
+set logscale xy
+set grid
+set key top left
+plot """ + ", ".join(f'"{path}" using 1:2 with linespoints lw 2 pt 7 title "{title}"'
+                     for path, title in plots))
+    return True
+
+
+def main():
+    root = sys.argv[1] if len(sys.argv) > 1 else os.environ.get(
+        "BUILD_WORKSPACE_DIRECTORY", os.getcwd())
+    rows = load(root)
+    docs = os.path.join(root, "docs")
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, make, workload in [
+                ("fig_fmnist_qps_recall.png", fmnist_figure, "fmnist"),
+                ("fig_seed_qps_nq.png", seed_figure, "seed")]:
+            out = os.path.join(docs, name)
+            if make(latest_run(rows, workload, "IVFFlat"), out, tmp):
+                print("wrote", out)
+            else:
+                print("no", workload, "rows in benchmarks.jsonl; skipped", name, file=sys.stderr)
+
+
+if __name__ == "__main__":
+    main()
