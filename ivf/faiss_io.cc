@@ -8,15 +8,15 @@
 #include "absl/strings/str_cat.h"
 #include "ivf/index_flat.h"
 #include "ivf/index_ivf_flat.h"
-#include "ivf/internal/binary_io.h"
+#include "jit/internal/binary_io.h"
 #include "ivf/io.h"
 #include "jit/internal/status_macros.h"
 
 namespace ivfjit {
 namespace {
 
-using ivf_internal::Reader;
-using ivf_internal::Writer;
+using file_internal::Reader;
+using file_internal::Writer;
 
 constexpr int64_t kMaxDim = int64_t{1} << 20;
 constexpr int64_t kMaxNlist = int64_t{1} << 30;
@@ -286,7 +286,7 @@ void WriteIvfFlat(Writer& w, const IndexIVFFlat& ivf) {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Index>> ReadFaissIndex(const std::string& path) {
-  return ivf_internal::ReadFile<std::unique_ptr<Index>>(
+  return file_internal::ReadFile<std::unique_ptr<Index>>(
       path, "Faiss index", [](Reader& r) -> absl::StatusOr<std::unique_ptr<Index>> {
         IVFJIT_ASSIGN_OR_RETURN(std::unique_ptr<Index> index, ReadIndex(r));
         if (r.left() != 0) return r.Corrupt(absl::StrCat(r.left(), " trailing bytes"));
@@ -300,7 +300,7 @@ absl::Status WriteFaissIndex(const Index& index, const std::string& path) {
   if (flat == nullptr && ivf == nullptr) {
     return absl::UnimplementedError("WriteFaissIndex: only IndexFlat and IndexIVFFlat");
   }
-  return ivf_internal::WriteFileAtomically(path, [&](Writer& w) {
+  return file_internal::WriteFileAtomically(path, [&](Writer& w) {
     if (flat != nullptr) {
       WriteFlat(w, flat->metric(), flat->d(), flat->vectors().data(), flat->ntotal());
     } else {
@@ -311,7 +311,7 @@ absl::Status WriteFaissIndex(const Index& index, const std::string& path) {
 }
 
 absl::StatusOr<IndexFileFormat> DetectIndexFileFormat(const std::string& path) {
-  return ivf_internal::ReadFile<IndexFileFormat>(
+  return file_internal::ReadFile<IndexFileFormat>(
       path, "index", [](Reader& r) -> absl::StatusOr<IndexFileFormat> {
         char h[4];
         IVFJIT_RETURN_IF_ERROR(r.Bytes(h, 4));

@@ -8,14 +8,14 @@
 #include "absl/strings/str_cat.h"
 #include "ivf/index_flat.h"
 #include "ivf/index_ivf_flat.h"
-#include "ivf/internal/binary_io.h"
+#include "jit/internal/binary_io.h"
 #include "jit/internal/status_macros.h"
 
 namespace ivfjit {
 namespace {
 
-using ivf_internal::Reader;
-using ivf_internal::Writer;
+using file_internal::Reader;
+using file_internal::Writer;
 
 constexpr char kMagic[4] = {'I', 'V', 'F', 'J'};
 constexpr uint32_t kVersion = 1;
@@ -172,7 +172,7 @@ absl::StatusOr<std::unique_ptr<Index>> ReadIvfFlat(Reader& r, const Header& h) {
 }  // namespace
 
 absl::Status SaveIndex(const Index& index, const std::string& path) {
-  return ivf_internal::WriteFileAtomically(path, [&](Writer& w) -> absl::Status {
+  return file_internal::WriteFileAtomically(path, [&](Writer& w) -> absl::Status {
     IVFJIT_RETURN_IF_ERROR(WriteBody(w, index));
     w.Put(w.crc());
     return absl::OkStatus();
@@ -180,7 +180,7 @@ absl::Status SaveIndex(const Index& index, const std::string& path) {
 }
 
 absl::StatusOr<std::unique_ptr<Index>> LoadIndex(const std::string& path) {
-  return ivf_internal::ReadFile<std::unique_ptr<Index>>(
+  return file_internal::ReadFile<std::unique_ptr<Index>>(
       path, "ivfjit index", [&](Reader& r) -> absl::StatusOr<std::unique_ptr<Index>> {
         absl::StatusOr<Header> header = ReadHeader(r);
         if (!header.ok()) {

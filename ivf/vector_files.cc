@@ -15,14 +15,14 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "ivf/internal/binary_io.h"
+#include "jit/internal/binary_io.h"
 #include "jit/internal/status_macros.h"
 
 namespace ivfjit {
 namespace {
 
-using ivf_internal::Reader;
-using ivf_internal::Writer;
+using file_internal::Reader;
+using file_internal::Writer;
 
 enum class Kind { kFvecs, kIvecs, kBvecs, kNpy, kIdx };
 
@@ -205,7 +205,7 @@ uint32_t BigEndian32(const unsigned char* p) {
 // count, rows, cols, then count × rows × cols bytes; each image becomes one row.
 absl::StatusOr<FloatMatrix> ReadIdxImages(const std::string& path) {
   std::unique_ptr<gzFile_s, GzCloser> file(gzopen(path.c_str(), "rb"));
-  if (file == nullptr) return ivf_internal::ErrnoStatus("cannot open", path, errno);
+  if (file == nullptr) return file_internal::ErrnoStatus("cannot open", path, errno);
   unsigned char header[16];
   IVFJIT_RETURN_IF_ERROR(GzReadExactly(file.get(), header, sizeof(header), path));
   if (BigEndian32(header) != 0x00000803u) {
@@ -231,7 +231,7 @@ absl::StatusOr<FloatMatrix> ReadIdxImages(const std::string& path) {
 absl::StatusOr<FloatMatrix> ReadVectors(const std::string& path) {
   IVFJIT_ASSIGN_OR_RETURN(const Kind kind, KindOf(path));
   if (kind == Kind::kIdx) return ReadIdxImages(path);
-  return ivf_internal::ReadFile<FloatMatrix>(
+  return file_internal::ReadFile<FloatMatrix>(
       path, "vector", [&](Reader& r) -> absl::StatusOr<FloatMatrix> {
         FloatMatrix m;
         switch (kind) {
@@ -267,7 +267,7 @@ absl::StatusOr<FloatMatrix> ReadVectors(const std::string& path) {
 
 absl::StatusOr<IdMatrix> ReadIds(const std::string& path) {
   IVFJIT_ASSIGN_OR_RETURN(const Kind kind, KindOf(path));
-  return ivf_internal::ReadFile<IdMatrix>(
+  return file_internal::ReadFile<IdMatrix>(
       path, "id", [&](Reader& r) -> absl::StatusOr<IdMatrix> {
         IdMatrix m;
         if (kind == Kind::kIvecs) {
@@ -308,7 +308,7 @@ absl::Status WriteVectors(const std::string& path, const FloatMatrix& m) {
       }
     }
   }
-  return ivf_internal::WriteFileAtomically(path, [&](Writer& w) {
+  return file_internal::WriteFileAtomically(path, [&](Writer& w) {
     if (kind == Kind::kNpy) {
       WriteNpyHeader(w, "<f4", m.rows, m.cols);
       w.Array(m.data.data(), m.rows * m.cols);
@@ -345,7 +345,7 @@ absl::Status WriteIds(const std::string& path, const IdMatrix& m) {
       }
     }
   }
-  return ivf_internal::WriteFileAtomically(path, [&](Writer& w) {
+  return file_internal::WriteFileAtomically(path, [&](Writer& w) {
     if (kind == Kind::kNpy) {
       WriteNpyHeader(w, "<i8", m.rows, m.cols);
       w.Array(m.data.data(), m.rows * m.cols);

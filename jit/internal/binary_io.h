@@ -1,8 +1,8 @@
 // Little-endian binary reading and writing for index files, with the safety rules shared by
 // every format ivfjit reads: sizes are checked against what is left of the file before any
 // allocation, and files are written to a temporary beside the target and renamed into place.
-#ifndef IVFJIT_IVF_INTERNAL_BINARY_IO_H_
-#define IVFJIT_IVF_INTERNAL_BINARY_IO_H_
+#ifndef IVFJIT_JIT_INTERNAL_BINARY_IO_H_
+#define IVFJIT_JIT_INTERNAL_BINARY_IO_H_
 
 #include <cstdint>
 #include <cstdio>
@@ -14,7 +14,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
-namespace ivfjit::ivf_internal {
+namespace ivfjit::file_internal {
 
 // NotFound / PermissionDenied / ResourceExhausted / Unavailable for an errno, naming the path.
 absl::Status ErrnoStatus(const std::string& what, const std::string& path, int err);
@@ -98,6 +98,6 @@ absl::StatusOr<T> ReadFile(const std::string& path, const std::string& format,
   return result;
 }
 
-}  // namespace ivfjit::ivf_internal
+}  // namespace ivfjit::file_internal
 
-#endif  // IVFJIT_IVF_INTERNAL_BINARY_IO_H_
+#endif  // IVFJIT_JIT_INTERNAL_BINARY_IO_H_

@@ -1,4 +1,4 @@
-#include "ivf/internal/binary_io.h"
+#include "jit/internal/binary_io.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -10,7 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 
-namespace ivfjit::ivf_internal {
+namespace ivfjit::file_internal {
 
 absl::Status ErrnoStatus(const std::string& what, const std::string& path, int err) {
   const std::string message = absl::StrCat(what, " ", path, ": ", std::strerror(err));
@@ -105,4 +105,4 @@ absl::Status WriteFileAtomically(const std::string& path,
   return status;
 }
 
-}  // namespace ivfjit::ivf_internal
+}  // namespace ivfjit::file_internal

@@ -1,0 +1,33 @@
+// LLVM IR generation for the CPU kernels (internal to jit/: LLVM types only here).
+#ifndef IVFJIT_JIT_CPU_INTERNAL_CODEGEN_H_
+#define IVFJIT_JIT_CPU_INTERNAL_CODEGEN_H_
+
+#include <memory>
+#include <string>
+
+#include "jit/kernel_key.h"
+#include "llvm/IR/LLVMContext.h"
+#include "llvm/IR/Module.h"
+
+namespace ivfjit::jit::cpu_internal {
+
+// Names of the C functions the kernels call to insert into a top-k heap (defined in
+// cpu_jit.cc with TopK's exact semantics, made visible to the JIT as absolute symbols).
+inline constexpr char kPushL2Symbol[] = "ivfjit_topk_push_l2";
+inline constexpr char kPushIpSymbol[] = "ivfjit_topk_push_ip";
+
+// The kernel's function name inside its module.
+std::string KernelSymbol(const KernelKey& key);
+
+// Builds the module of one kernel. Signatures (all pointers caller-owned):
+//   kDistanceRows: void(const float* q, const float* x, int64 n, float* out)
+//   kScanTopK / kCoarseTopN:
+//     void(const float* q, const float* x, const int64* ids, int64 j0, int64 n,
+//          float* heap_dist, int64* heap_ids)
+//   q: d floats; x: n × d rows; ids: n labels or null (labels j0 + j); heap_*: the
+//   selection-size arrays of a TopK (threshold at [0]).
+std::unique_ptr<llvm::Module> GenerateKernel(const KernelKey& key, llvm::LLVMContext& ctx);
+
+}  // namespace ivfjit::jit::cpu_internal
+
+#endif  // IVFJIT_JIT_CPU_INTERNAL_CODEGEN_H_

@@ -1,0 +1,32 @@
+#include "jit/kernel_key.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+
+namespace ivfjit::jit {
+
+const char* KernelOpName(KernelOp op) {
+  switch (op) {
+    case KernelOp::kDistanceRows:
+      return "distance_rows";
+    case KernelOp::kScanTopK:
+      return "scan_topk";
+    case KernelOp::kCoarseTopN:
+      return "coarse_topn";
+  }
+  return "unknown";
+}
+
+std::string KernelKey::ToString() const {
+  return absl::StrCat("op=", KernelOpName(op), "|metric=", l2 ? "l2" : "ip", "|dtype=", dtype,
+                      "|d=", d, "|k=", k, "|nprobe=", nprobe, "|target=", target,
+                      "|llvm=", llvm_version, "|gen=", generator_version);
+}
+
+std::string KernelKey::Hash() const {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : ToString()) h = (h ^ c) * 1099511628211ull;
+  return absl::StrFormat("%016x", h);
+}
+
+}  // namespace ivfjit::jit

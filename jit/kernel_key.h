@@ -1,0 +1,56 @@
+// The identity of a generated kernel: everything that changes the machine code it becomes.
+//
+//   ivfjit::jit::KernelKey key{ivfjit::jit::KernelOp::kScanTopK, /*l2=*/true, 784, /*k=*/10};
+//   key.target = ivfjit::jit::HostTarget();     // filled by CpuJit for the running host
+//   key.ToString();  // "op=scan_topk|metric=l2|dtype=f32|d=784|k=10|nprobe=0|target=...|..."
+//
+// d and k are exact (never bucketed): the generated code unrolls d completely and bakes k into
+// the top-k calls. nprobe is carried for coarse top-nprobe kernels, where it is the k of the
+// selection (kept separate so keys of the two uses never collide).
+#ifndef IVFJIT_JIT_KERNEL_KEY_H_
+#define IVFJIT_JIT_KERNEL_KEY_H_
+
+#include <cstdint>
+#include <string>
+
+namespace ivfjit::jit {
+
+enum class KernelOp {
+  kDistanceRows,  // out[j] = dist(q, x_j) for n rows of fixed d
+  kScanTopK,      // fused rows scan + threshold-gated top-k of fixed (d, k)
+  kCoarseTopN,    // the same over the centroids, selecting the top nprobe lists
+};
+
+// Bumped whenever the generator's output for a key changes; part of every key.
+inline constexpr int kGeneratorVersion = 1;
+
+struct KernelKey {
+  KernelOp op = KernelOp::kScanTopK;
+  bool l2 = true;        // metric: squared L2 (true) or inner product (false)
+  int64_t d = 0;
+  int64_t k = 0;         // top-k size (kScanTopK); 0 otherwise
+  int64_t nprobe = 0;    // selection size (kCoarseTopN); 0 otherwise
+  std::string dtype = "f32";
+  std::string target;        // CPU name + sorted enabled features of the host
+  std::string llvm_version;  // LLVM_VERSION_STRING of the compiler
+  int generator_version = kGeneratorVersion;
+
+  // Every field, named and separated by '|'.
+  std::string ToString() const;
+  // 16 hex digits of a 64-bit FNV-1a hash of ToString(): file and symbol names.
+  std::string Hash() const;
+  // The top-k size the kernel bakes in (k or nprobe).
+  int64_t selection() const { return op == KernelOp::kCoarseTopN ? nprobe : k; }
+
+  bool operator==(const KernelKey& o) const { return ToString() == o.ToString(); }
+  template <typename H>
+  friend H AbslHashValue(H h, const KernelKey& key) {
+    return H::combine(std::move(h), key.ToString());
+  }
+};
+
+const char* KernelOpName(KernelOp op);
+
+}  // namespace ivfjit::jit
+
+#endif  // IVFJIT_JIT_KERNEL_KEY_H_
