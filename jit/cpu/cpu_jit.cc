@@ -1,0 +1,271 @@
+#include "jit/cpu/cpu_jit.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <mutex>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/synchronization/mutex.h"
+#include "jit/cpu/internal/codegen.h"
+#include "jit/cpu/internal/object_cache.h"
+#include "jit/eager/topk.h"
+#include "llvm/Config/llvm-config.h"
+#include "llvm/ExecutionEngine/Orc/CompileUtils.h"
+#include "llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h"
+#include "llvm/ExecutionEngine/Orc/LLJIT.h"
+#include "llvm/ExecutionEngine/Orc/ThreadSafeModule.h"
+#include "llvm/IR/Module.h"
+#include "llvm/Passes/PassBuilder.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/TargetParser/Host.h"
+
+// The top-k inserts the generated code calls: TopK's own Push, so a JIT kernel and the eager
+// one keep exactly the same entries in the same order.
+extern "C" void ivfjit_topk_push_l2(float* dist, int64_t* ids, int64_t k, float d, int64_t id) {
+  ivfjit::eager::TopK<ivfjit::eager::kL2Order>::Resume(dist, ids, k).Push(d, id);
+}
+extern "C" void ivfjit_topk_push_ip(float* dist, int64_t* ids, int64_t k, float d, int64_t id) {
+  ivfjit::eager::TopK<ivfjit::eager::kIpOrder>::Resume(dist, ids, k).Push(d, id);
+}
+
+namespace ivfjit::jit {
+namespace {
+
+absl::Status ToStatus(llvm::Error error, const std::string& what) {
+  std::string message = llvm::toString(std::move(error));
+  return absl::InternalError(absl::StrCat(what, ": ", message));
+}
+
+std::string HostTarget(std::string* features_out) {
+  llvm::StringMap<bool> features;
+  llvm::sys::getHostCPUFeatures(features);
+  std::vector<std::string> enabled;
+  for (const auto& f : features) {
+    if (f.getValue()) enabled.push_back("+" + f.getKey().str());
+  }
+  std::sort(enabled.begin(), enabled.end());
+  *features_out = absl::StrJoin(enabled, ",");
+  // LLVM 16 names this Zen 5 CPU "generic": the features, not the name, decide the ISA.
+  return absl::StrCat(llvm::sys::getHostCPUName().str(), ":", *features_out);
+}
+
+void InitializeLlvmOnce() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    llvm::InitializeNativeTarget();
+    llvm::InitializeNativeTargetAsmPrinter();
+  });
+}
+
+}  // namespace
+
+std::string DefaultCacheDir() {
+  if (const char* dir = std::getenv("IVFJIT_CACHE_DIR"); dir != nullptr && *dir != '\0') {
+    return dir;
+  }
+  if (const char* xdg = std::getenv("XDG_CACHE_HOME"); xdg != nullptr && *xdg != '\0') {
+    return absl::StrCat(xdg, "/ivfjit");
+  }
+  if (const char* home = std::getenv("HOME"); home != nullptr && *home != '\0') {
+    return absl::StrCat(home, "/.cache/ivfjit");
+  }
+  return "";
+}
+
+struct CpuJit::Impl {
+  CpuJitOptions options;
+  std::string target, features, cpu_name;
+  std::unique_ptr<cpu_internal::DiskObjectCache> cache;
+  std::unique_ptr<llvm::orc::LLJIT> lljit;
+  std::unique_ptr<llvm::TargetMachine> optimizer_tm;  // cost model for the O3 pipeline
+
+  mutable absl::Mutex mu;
+  absl::flat_hash_map<std::string, void*> kernels ABSL_GUARDED_BY(mu);
+  JitStats stats ABSL_GUARDED_BY(mu);
+
+  absl::StatusOr<void*> Compile(const KernelKey& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  void Optimize(llvm::Module& module);
+};
+
+CpuJit::CpuJit(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+CpuJit::~CpuJit() = default;
+
+absl::StatusOr<std::unique_ptr<CpuJit>> CpuJit::Create(const CpuJitOptions& options) {
+  InitializeLlvmOnce();
+  auto impl = std::make_unique<Impl>();
+  impl->options = options;
+  impl->target = HostTarget(&impl->features);
+  impl->cpu_name = llvm::sys::getHostCPUName().str();
+  impl->cache = std::make_unique<cpu_internal::DiskObjectCache>(
+      options.cache_dir.has_value() ? *options.cache_dir : DefaultCacheDir());
+
+  auto jtmb = llvm::orc::JITTargetMachineBuilder::detectHost();
+  if (!jtmb) return ToStatus(jtmb.takeError(), "detecting the host target");
+  jtmb->setCodeGenOptLevel(llvm::CodeGenOpt::Aggressive);
+  auto tm = jtmb->createTargetMachine();
+  if (!tm) return ToStatus(tm.takeError(), "creating the target machine");
+  impl->optimizer_tm = std::move(*tm);
+  cpu_internal::DiskObjectCache* cache = impl->cache.get();
+  auto lljit =
+      llvm::orc::LLJITBuilder()
+          .setJITTargetMachineBuilder(*jtmb)
+          .setCompileFunctionCreator(
+              [cache](llvm::orc::JITTargetMachineBuilder builder)
+                  -> llvm::Expected<std::unique_ptr<llvm::orc::IRCompileLayer::IRCompiler>> {
+                auto machine = builder.createTargetMachine();
+                if (!machine) return machine.takeError();
+                return std::make_unique<llvm::orc::TMOwningSimpleCompiler>(std::move(*machine),
+                                                                           cache);
+              })
+          .create();
+  if (!lljit) return ToStatus(lljit.takeError(), "creating LLJIT");
+  impl->lljit = std::move(*lljit);
+  // The generated kernels call these two C functions of this process.
+  auto& dylib = impl->lljit->getMainJITDylib();
+  llvm::orc::SymbolMap symbols;
+  symbols[impl->lljit->mangleAndIntern(cpu_internal::kPushL2Symbol)] =
+      llvm::JITEvaluatedSymbol(llvm::pointerToJITTargetAddress(&ivfjit_topk_push_l2),
+                               llvm::JITSymbolFlags::Exported);
+  symbols[impl->lljit->mangleAndIntern(cpu_internal::kPushIpSymbol)] =
+      llvm::JITEvaluatedSymbol(llvm::pointerToJITTargetAddress(&ivfjit_topk_push_ip),
+                               llvm::JITSymbolFlags::Exported);
+  if (llvm::Error e = dylib.define(llvm::orc::absoluteSymbols(std::move(symbols)))) {
+    return ToStatus(std::move(e), "defining runtime symbols");
+  }
+  return std::unique_ptr<CpuJit>(new CpuJit(std::move(impl)));
+}
+
+KernelKey CpuJit::MakeKey(KernelOp op, bool l2, int64_t d, int64_t selection) const {
+  KernelKey key;
+  key.op = op;
+  key.l2 = l2;
+  key.d = d;
+  if (op == KernelOp::kScanTopK) key.k = selection;
+  if (op == KernelOp::kCoarseTopN) key.nprobe = selection;
+  key.target = impl_->target;
+  key.llvm_version = LLVM_VERSION_STRING;
+  return key;
+}
+
+void CpuJit::Impl::Optimize(llvm::Module& module) {
+  llvm::LoopAnalysisManager lam;
+  llvm::FunctionAnalysisManager fam;
+  llvm::CGSCCAnalysisManager cgam;
+  llvm::ModuleAnalysisManager mam;
+  llvm::PassBuilder pb(optimizer_tm.get());
+  pb.registerModuleAnalyses(mam);
+  pb.registerCGSCCAnalyses(cgam);
+  pb.registerFunctionAnalyses(fam);
+  pb.registerLoopAnalyses(lam);
+  pb.crossRegisterProxies(lam, fam, cgam, mam);
+  llvm::ModulePassManager mpm = pb.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3);
+  mpm.run(module, mam);
+}
+
+absl::StatusOr<void*> CpuJit::Impl::Compile(const KernelKey& key) {
+  if (options.inject_compile_failure) {
+    ++stats.compile_failures;
+    return absl::InternalError("JIT compile failure injected (test hook)");
+  }
+  if (key.d < 1 || key.d > 65536 || (key.op != KernelOp::kDistanceRows && key.selection() < 1)) {
+    return absl::InvalidArgumentError(absl::StrCat("no kernel for ", key.ToString()));
+  }
+  const auto start = std::chrono::steady_clock::now();
+  auto context = std::make_unique<llvm::LLVMContext>();
+  std::unique_ptr<llvm::Module> module = cpu_internal::GenerateKernel(key, *context);
+  if (module == nullptr) {
+    ++stats.compile_failures;
+    return absl::InternalError("generated IR failed verification: " + key.ToString());
+  }
+  module->setDataLayout(optimizer_tm->createDataLayout());
+  module->setTargetTriple(optimizer_tm->getTargetTriple().str());
+  for (llvm::Function& fn : *module) {
+    if (fn.isDeclaration()) continue;
+    fn.addFnAttr("target-cpu", cpu_name);
+    fn.addFnAttr("target-features", features);
+    fn.addFnAttr("prefer-vector-width", "512");
+  }
+  const std::string name = module->getModuleIdentifier();
+  const std::string key_string = key.ToString();
+  cache->Expect(name, key_string);
+  const bool from_disk = cache->Preload(name, key_string);
+  if (!from_disk) Optimize(*module);  // a cached object skips the IR pipeline and codegen
+  if (llvm::Error e = lljit->addIRModule(
+          llvm::orc::ThreadSafeModule(std::move(module), std::move(context)))) {
+    ++stats.compile_failures;
+    return ToStatus(std::move(e), "adding the kernel module");
+  }
+  auto address = lljit->lookup(cpu_internal::KernelSymbol(key));
+  if (!address) {
+    ++stats.compile_failures;
+    return ToStatus(address.takeError(), "compiling " + key_string);
+  }
+  if (from_disk) {
+    ++stats.disk_hits;
+  } else {
+    ++stats.compiles;
+  }
+  stats.compile_ms +=
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  return address->toPtr<void*>();
+}
+
+absl::StatusOr<void*> CpuJit::GetKernel(const KernelKey& key) {
+  const std::string k = key.ToString();
+  {
+    absl::ReaderMutexLock lock(&impl_->mu);
+    auto it = impl_->kernels.find(k);
+    if (it != impl_->kernels.end()) {
+      ++const_cast<JitStats&>(impl_->stats).memory_hits;  // benign: counters are advisory
+      return it->second;
+    }
+  }
+  absl::WriterMutexLock lock(&impl_->mu);
+  auto it = impl_->kernels.find(k);  // another thread may have compiled it meanwhile
+  if (it != impl_->kernels.end()) {
+    ++impl_->stats.memory_hits;
+    return it->second;
+  }
+  absl::StatusOr<void*> fn = impl_->Compile(key);
+  if (fn.ok()) impl_->kernels[k] = *fn;
+  return fn;
+}
+
+absl::StatusOr<DistanceRowsFn> CpuJit::GetDistanceRows(const KernelKey& key) {
+  if (key.op != KernelOp::kDistanceRows) return absl::InvalidArgumentError("not a rows kernel");
+  absl::StatusOr<void*> fn = GetKernel(key);
+  if (!fn.ok()) return fn.status();
+  return reinterpret_cast<DistanceRowsFn>(*fn);
+}
+
+absl::StatusOr<ScanTopKFn> CpuJit::GetScanTopK(const KernelKey& key) {
+  if (key.op == KernelOp::kDistanceRows) return absl::InvalidArgumentError("not a scan kernel");
+  absl::StatusOr<void*> fn = GetKernel(key);
+  if (!fn.ok()) return fn.status();
+  return reinterpret_cast<ScanTopKFn>(*fn);
+}
+
+bool CpuJit::IsReady(const KernelKey& key) const {
+  absl::ReaderMutexLock lock(&impl_->mu);
+  return impl_->kernels.contains(key.ToString());
+}
+
+JitStats CpuJit::stats() const {
+  absl::ReaderMutexLock lock(&impl_->mu);
+  JitStats s = impl_->stats;
+  s.rejected_cache_entries = impl_->cache->rejected();
+  return s;
+}
+
+const std::string& CpuJit::target() const { return impl_->target; }
+
+std::string CpuJit::cache_dir() const {
+  return impl_->cache->writable() ? impl_->cache->dir() : "";
+}
+
+}  // namespace ivfjit::jit

@@ -1,0 +1,83 @@
+// The CPU JIT: LLVM ORC (LLJIT) kernels specialized for one (operation, metric, d, k), compiled
+// for the host's features and cached in memory and on disk.
+//
+//   absl::StatusOr<std::unique_ptr<ivfjit::jit::CpuJit>> jit = ivfjit::jit::CpuJit::Create();
+//   ivfjit::jit::KernelKey key = (*jit)->MakeKey(ivfjit::jit::KernelOp::kScanTopK, true, 784, 10);
+//   absl::StatusOr<ivfjit::jit::ScanTopKFn> scan = (*jit)->GetScanTopK(key);
+//   (*scan)(q, x, ids, /*j0=*/0, n, heap_dist, heap_ids);   // TopK arrays of size 10
+//
+// No LLVM type appears here. Thread-safe: lookups take a shared lock; a miss re-checks under
+// the exclusive lock and compiles once, however many threads ask at once. Compiling costs a
+// few milliseconds; a kernel found in the disk cache loads in well under one.
+#ifndef IVFJIT_JIT_CPU_CPU_JIT_H_
+#define IVFJIT_JIT_CPU_CPU_JIT_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "jit/kernel_key.h"
+
+namespace ivfjit::jit {
+
+// q: d floats; x: n × d rows; out: n floats.
+using DistanceRowsFn = void (*)(const float* q, const float* x, int64_t n, float* out);
+// Fused scan + top-k: pushes (dist(q, x_j), label_j) for j < n into the TopK whose arrays are
+// heap_dist / heap_ids (selection-size entries, not yet Finish()ed); label_j = ids[j], or
+// j0 + j when ids is null. Same ordering and tie rule as eager::TopK.
+using ScanTopKFn = void (*)(const float* q, const float* x, const int64_t* ids, int64_t j0,
+                            int64_t n, float* heap_dist, int64_t* heap_ids);
+
+struct CpuJitOptions {
+  // Disk cache directory: nullopt = $IVFJIT_CACHE_DIR, else $XDG_CACHE_HOME/ivfjit, else
+  // ~/.cache/ivfjit; "" = memory only.
+  std::optional<std::string> cache_dir;
+  // Test hook: every compile fails (to exercise the fallbacks).
+  bool inject_compile_failure = false;
+};
+
+struct JitStats {
+  int64_t memory_hits = 0;     // served from the in-memory map
+  int64_t compiles = 0;        // kernels generated and compiled (misses of both caches)
+  int64_t disk_hits = 0;       // kernels loaded from the disk cache
+  int64_t compile_failures = 0;
+  int64_t rejected_cache_entries = 0;  // corrupt / truncated / foreign disk entries ignored
+  double compile_ms = 0;       // total time in compiles and disk loads
+};
+
+class CpuJit {
+ public:
+  static absl::StatusOr<std::unique_ptr<CpuJit>> Create(const CpuJitOptions& options = {});
+  ~CpuJit();
+  CpuJit(const CpuJit&) = delete;
+  CpuJit& operator=(const CpuJit&) = delete;
+
+  // A key for this host: target and LLVM version filled in.
+  KernelKey MakeKey(KernelOp op, bool l2, int64_t d, int64_t selection) const;
+
+  absl::StatusOr<DistanceRowsFn> GetDistanceRows(const KernelKey& key);
+  absl::StatusOr<ScanTopKFn> GetScanTopK(const KernelKey& key);  // kScanTopK or kCoarseTopN
+
+  // True if the kernel is already compiled or loaded (no compile would happen).
+  bool IsReady(const KernelKey& key) const;
+
+  JitStats stats() const;
+  const std::string& target() const;
+  // The disk cache directory in use ("" when memory-only).
+  std::string cache_dir() const;
+
+ private:
+  struct Impl;
+  explicit CpuJit(std::unique_ptr<Impl> impl);
+  absl::StatusOr<void*> GetKernel(const KernelKey& key);
+  std::unique_ptr<Impl> impl_;
+};
+
+// The default cache directory from the environment (see CpuJitOptions::cache_dir).
+std::string DefaultCacheDir();
+
+}  // namespace ivfjit::jit
+
+#endif  // IVFJIT_JIT_CPU_CPU_JIT_H_

@@ -1,0 +1,214 @@
+#include "jit/cpu/cpu_jit.h"
+
+#include <cmath>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "jit/eager/distances.h"
+#include "jit/eager/scan.h"
+#include "jit/eager/topk.h"
+#include "testing/files.h"
+#include "testing/random.h"
+
+namespace ivfjit::jit {
+namespace {
+
+using ::ivfjit::testing::ReadFileBytes;
+using ::ivfjit::testing::TmpPath;
+using ::ivfjit::testing::UniformVectors;
+using ::ivfjit::testing::WriteFileBytes;
+
+const int64_t kDims[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 784};
+
+std::unique_ptr<CpuJit> MemoryOnlyJit() {
+  CpuJitOptions options;
+  options.cache_dir = "";
+  auto jit = CpuJit::Create(options);
+  EXPECT_TRUE(jit.ok()) << jit.status();
+  return *std::move(jit);
+}
+
+// Float sums of d terms in two different orders differ by a few ulps of the sum of |terms|;
+// the data are in [0, 1), so |terms| <= 1 and that sum is at most d: 1e-5 relative to
+// max(|value|, d / 4) bounds it with a wide margin (the tolerance asked for, made meaningful
+// for values that cancel).
+double Tol(double value, int64_t d) { return 1e-5 * std::max(std::fabs(value), d / 4.0); }
+
+TEST(CpuJitTest, KeyNamesEveryField) {
+  auto jit = MemoryOnlyJit();
+  const KernelKey key = jit->MakeKey(KernelOp::kScanTopK, true, 784, 10);
+  const std::string s = key.ToString();
+  for (const char* field : {"op=scan_topk", "|metric=l2", "|dtype=f32", "|d=784", "|k=10",
+                            "|nprobe=0", "|target=", "|llvm=16", "|gen="}) {
+    EXPECT_NE(s.find(field), std::string::npos) << field << " in " << s;
+  }
+  EXPECT_NE(s.find("avx2"), std::string::npos) << "host features are part of the key";
+  EXPECT_NE(key.Hash(), jit->MakeKey(KernelOp::kScanTopK, true, 784, 11).Hash());
+  EXPECT_NE(key.Hash(), jit->MakeKey(KernelOp::kCoarseTopN, true, 784, 10).Hash());
+  EXPECT_NE(key.Hash(), jit->MakeKey(KernelOp::kScanTopK, false, 784, 10).Hash());
+}
+
+TEST(CpuJitTest, DistanceRowsMatchEagerOnAwkwardDims) {
+  auto jit = MemoryOnlyJit();
+  const eager::DistanceKernels& scalar = eager::ScalarDistanceKernels();
+  constexpr int64_t kRows = 45;
+  for (bool l2 : {true, false}) {
+    for (int64_t d : kDims) {
+      SCOPED_TRACE(::testing::Message() << (l2 ? "L2" : "IP") << " d=" << d);
+      auto fn = jit->GetDistanceRows(jit->MakeKey(KernelOp::kDistanceRows, l2, d, 0));
+      ASSERT_TRUE(fn.ok()) << fn.status();
+      const std::vector<float> q = UniformVectors(1, d, d);
+      const std::vector<float> x = UniformVectors(kRows, d, 100 + d);
+      std::vector<float> got(kRows), want(kRows);
+      (*fn)(q.data(), x.data(), kRows, got.data());
+      (l2 ? scalar.l2_rows : scalar.ip_rows)(q.data(), x.data(), kRows, d, want.data());
+      for (int64_t j = 0; j < kRows; ++j) ASSERT_NEAR(got[j], want[j], Tol(want[j], d)) << j;
+    }
+  }
+}
+
+// The fused scan against the eager path (eager distances + eager top-k), same heap arrays.
+template <eager::Order order>
+void CompareScan(CpuJit& jit, KernelOp op, int64_t d, int64_t k, bool with_ids) {
+  constexpr bool kL2 = order == eager::kL2Order;
+  SCOPED_TRACE(::testing::Message() << (kL2 ? "L2" : "IP") << " d=" << d << " k=" << k);
+  auto fn = jit.GetScanTopK(jit.MakeKey(op, kL2, d, k));
+  ASSERT_TRUE(fn.ok()) << fn.status();
+  const int64_t n = 1500;
+  const std::vector<float> q = UniformVectors(1, d, 7 * d + k);
+  const std::vector<float> x = UniformVectors(n, d, 11 * d + k);
+  std::vector<int64_t> ids(n);
+  for (int64_t j = 0; j < n; ++j) ids[j] = 3 * j + 1;
+  std::vector<float> jd(k), ed(k), row(n);
+  std::vector<int64_t> ji(k), ei(k);
+  // Two calls into the same heap (as over two lists), then Finish.
+  eager::TopK<order> jt(jd.data(), ji.data(), k);
+  (*fn)(q.data(), x.data(), with_ids ? ids.data() : nullptr, 0, n / 2, jd.data(), ji.data());
+  (*fn)(q.data(), x.data() + (n / 2) * d, with_ids ? ids.data() + n / 2 : nullptr, n / 2,
+        n - n / 2, jd.data(), ji.data());
+  jt.Finish();
+  eager::TopK<order> et(ed.data(), ei.data(), k);
+  const eager::DistanceKernels& kernels = eager::BestDistanceKernels();
+  (kL2 ? kernels.l2_rows : kernels.ip_rows)(q.data(), x.data(), n, d, row.data());
+  eager::PushRow(row.data(), n, with_ids ? ids.data() : nullptr, 0, 0.0f, nullptr, et);
+  et.Finish();
+  for (int64_t r = 0; r < k; ++r) {
+    ASSERT_NEAR(jd[r], ed[r], Tol(ed[r], d)) << "rank " << r;
+    if (ji[r] != ei[r]) {  // only a tie within rounding may swap labels
+      ASSERT_NEAR(jd[r], r + 1 < k ? jd[r + 1] : jd[r], Tol(jd[r], d)) << "rank " << r;
+    }
+  }
+}
+
+TEST(CpuJitTest, ScanTopKMatchesEagerOverDimsAndK) {
+  auto jit = MemoryOnlyJit();
+  for (int64_t d : kDims) {
+    for (int64_t k : {1, 5, 10, 64, 100, 1024}) {
+      CompareScan<eager::kL2Order>(*jit, KernelOp::kScanTopK, d, k, /*with_ids=*/true);
+      CompareScan<eager::kIpOrder>(*jit, KernelOp::kScanTopK, d, k, /*with_ids=*/false);
+    }
+  }
+  EXPECT_EQ(jit->stats().compiles, 19 * 6 * 2);
+}
+
+TEST(CpuJitTest, CoarseTopNMatchesEager) {
+  auto jit = MemoryOnlyJit();
+  for (int64_t nprobe : {1, 7, 32, 256}) {
+    for (int64_t d : {3, 64, 129}) {
+      CompareScan<eager::kL2Order>(*jit, KernelOp::kCoarseTopN, d, nprobe, false);
+      CompareScan<eager::kIpOrder>(*jit, KernelOp::kCoarseTopN, d, nprobe, false);
+    }
+  }
+}
+
+TEST(CpuJitTest, EightThreadsAskingForOneKernelCompileItOnce) {
+  auto jit = MemoryOnlyJit();
+  const KernelKey key = jit->MakeKey(KernelOp::kScanTopK, true, 96, 10);
+  std::vector<ScanTopKFn> got(8, nullptr);
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t) {
+    threads.emplace_back([&, t] {
+      auto fn = jit->GetScanTopK(key);
+      if (fn.ok()) got[t] = *fn;
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (ScanTopKFn fn : got) {
+    EXPECT_NE(fn, nullptr);
+    EXPECT_EQ(fn, got[0]);
+  }
+  EXPECT_EQ(jit->stats().compiles, 1);
+  EXPECT_EQ(jit->stats().memory_hits, 7);
+}
+
+TEST(CpuJitTest, DiskCacheColdWarmCorruptTruncatedUnwritable) {
+  CpuJitOptions options;
+  options.cache_dir = TmpPath("jit-cache/nested");
+  const auto run = [&](const CpuJitOptions& opt, JitStats* stats, std::string* dir) {
+    auto jit = CpuJit::Create(opt);
+    ASSERT_TRUE(jit.ok()) << jit.status();
+    const KernelKey key = (*jit)->MakeKey(KernelOp::kScanTopK, true, 40, 5);
+    auto fn = (*jit)->GetScanTopK(key);
+    ASSERT_TRUE(fn.ok()) << fn.status();
+    // The kernel works whichever way it was obtained.
+    const std::vector<float> q(40, 0.0f), x = UniformVectors(10, 40, 1);
+    std::vector<float> hd(5);
+    std::vector<int64_t> hi(5);
+    eager::TopK<eager::kL2Order> top(hd.data(), hi.data(), 5);
+    (*fn)(q.data(), x.data(), nullptr, 0, 10, hd.data(), hi.data());
+    top.Finish();
+    EXPECT_GE(hi[4], 0);
+    *stats = (*jit)->stats();
+    *dir = (*jit)->cache_dir();
+  };
+  JitStats s;
+  std::string dir;
+  run(options, &s, &dir);  // cold
+  EXPECT_EQ(s.compiles, 1);
+  EXPECT_EQ(s.disk_hits, 0);
+  EXPECT_EQ(dir, *options.cache_dir);
+  run(options, &s, &dir);  // warm: a new process would see the same
+  EXPECT_EQ(s.compiles, 0);
+  EXPECT_EQ(s.disk_hits, 1);
+
+  // Find the entry and corrupt it, then truncate it.
+  auto jit = CpuJit::Create(options);
+  const std::string entry =
+      *options.cache_dir + "/ivfjit_kernel_" +
+      (*jit)->MakeKey(KernelOp::kScanTopK, true, 40, 5).Hash() + ".o";
+  std::string bytes = ReadFileBytes(entry);
+  ASSERT_GT(bytes.size(), 100u);
+  std::string flipped = bytes;
+  flipped[bytes.size() / 2] ^= 0x5a;
+  WriteFileBytes(entry, flipped);
+  run(options, &s, &dir);
+  EXPECT_EQ(s.compiles, 1) << "a corrupt entry is recompiled";
+  EXPECT_EQ(s.rejected_cache_entries, 1);
+  EXPECT_EQ(ReadFileBytes(entry), bytes) << "and replaced by a good one";
+  WriteFileBytes(entry, bytes.substr(0, bytes.size() - 9));
+  run(options, &s, &dir);
+  EXPECT_EQ(s.compiles, 1) << "a truncated entry is recompiled";
+  EXPECT_EQ(s.rejected_cache_entries, 1);
+
+  CpuJitOptions unwritable;
+  unwritable.cache_dir = "/proc/ivfjit-cannot-exist";
+  run(unwritable, &s, &dir);
+  EXPECT_EQ(s.compiles, 1);
+  EXPECT_EQ(dir, "") << "memory only";
+}
+
+TEST(CpuJitTest, InjectedCompileFailureIsAnError) {
+  CpuJitOptions options;
+  options.cache_dir = "";
+  options.inject_compile_failure = true;
+  auto jit = CpuJit::Create(options);
+  ASSERT_TRUE(jit.ok());
+  auto fn = (*jit)->GetScanTopK((*jit)->MakeKey(KernelOp::kScanTopK, true, 8, 3));
+  EXPECT_FALSE(fn.ok());
+  EXPECT_EQ((*jit)->stats().compile_failures, 1);
+}
+
+}  // namespace
+}  // namespace ivfjit::jit
