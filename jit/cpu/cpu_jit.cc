@@ -1,5 +1,7 @@
 #include "jit/cpu/cpu_jit.h"
 
+#include <sys/stat.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
@@ -253,6 +255,13 @@ absl::StatusOr<ScanTopKFn> CpuJit::GetScanTopK(const KernelKey& key) {
 bool CpuJit::IsReady(const KernelKey& key) const {
   absl::ReaderMutexLock lock(&impl_->mu);
   return impl_->kernels.contains(key.ToString());
+}
+
+bool CpuJit::OnDisk(const KernelKey& key) const {
+  const std::string dir = impl_->cache->dir();
+  if (dir.empty()) return false;
+  struct stat st;
+  return ::stat(absl::StrCat(dir, "/", cpu_internal::KernelSymbol(key), ".o").c_str(), &st) == 0;
 }
 
 JitStats CpuJit::stats() const {

@@ -62,6 +62,9 @@ class CpuJit {
 
   // True if the kernel is already compiled or loaded (no compile would happen).
   bool IsReady(const KernelKey& key) const;
+  // True if the disk cache holds an entry for the key (not yet validated: a corrupt entry still
+  // gets recompiled by GetScanTopK / GetDistanceRows).
+  bool OnDisk(const KernelKey& key) const;
 
   JitStats stats() const;
   const std::string& target() const;

@@ -1,0 +1,127 @@
+#include "jit/kernels.h"
+
+#include <cstdlib>
+#include <cstring>
+
+namespace ivfjit::jit {
+
+KernelProvider::KernelProvider(const KernelProviderOptions& options) : options_(options) {
+  if (!options.enabled) {
+    disabled_reason_ = "disabled";
+    return;
+  }
+  absl::StatusOr<std::unique_ptr<CpuJit>> jit = CpuJit::Create(options.cpu);
+  if (jit.ok()) {
+    jit_ = std::move(*jit);
+  } else {
+    disabled_reason_ = std::string(jit.status().message());
+  }
+}
+
+std::unique_ptr<KernelProvider> KernelProvider::Create(const KernelProviderOptions& options) {
+  return std::unique_ptr<KernelProvider>(new KernelProvider(options));
+}
+
+KernelProvider& KernelProvider::Default() {
+  static KernelProvider* const provider = [] {
+    KernelProviderOptions options;
+    const char* env = std::getenv("IVFJIT_JIT");
+    options.enabled = env == nullptr || std::strcmp(env, "off") != 0;
+    return new KernelProvider(options);
+  }();
+  return *provider;
+}
+
+KernelProvider::~KernelProvider() {
+  WaitForBackgroundCompiles();
+  absl::MutexLock lock(&mu_);
+  for (std::thread& t : workers_) t.join();
+}
+
+void KernelProvider::WaitForBackgroundCompiles() {
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(
+      +[](int* running) { return *running == 0; }, &running_));
+}
+
+void* KernelProvider::Get(const KernelKey& key, bool may_block) {
+  if (jit_ == nullptr) {
+    absl::MutexLock lock(&mu_);
+    ++fallbacks_;
+    return nullptr;
+  }
+  const std::string k = key.ToString();
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = entries_.find(k);
+    if (it != entries_.end()) {
+      if (it->second.state == State::kReady) return it->second.fn;
+      ++fallbacks_;
+      return nullptr;  // failed, or still compiling in the background
+    }
+    // A kernel in the disk cache loads in well under a millisecond: never deferred.
+    if (!may_block && options_.background && !jit_->OnDisk(key)) {
+      entries_[k] = Entry{};
+      ++running_;
+      ++background_compiles_;
+      ++fallbacks_;
+      workers_.emplace_back([this, key, k] {
+        absl::StatusOr<void*> fn = nullptr;
+        if (key.op == KernelOp::kDistanceRows) {
+          auto f = jit_->GetDistanceRows(key);
+          fn = f.ok() ? absl::StatusOr<void*>(reinterpret_cast<void*>(*f)) : f.status();
+        } else {
+          auto f = jit_->GetScanTopK(key);
+          fn = f.ok() ? absl::StatusOr<void*>(reinterpret_cast<void*>(*f)) : f.status();
+        }
+        absl::MutexLock done(&mu_);
+        entries_[k] = fn.ok() ? Entry{State::kReady, *fn} : Entry{State::kFailed, nullptr};
+        --running_;
+      });
+      return nullptr;
+    }
+  }
+  // Synchronous: CpuJit compiles once even if several threads get here together.
+  void* fn = nullptr;
+  if (key.op == KernelOp::kDistanceRows) {
+    auto f = jit_->GetDistanceRows(key);
+    if (f.ok()) fn = reinterpret_cast<void*>(*f);
+  } else {
+    auto f = jit_->GetScanTopK(key);
+    if (f.ok()) fn = reinterpret_cast<void*>(*f);
+  }
+  absl::MutexLock lock(&mu_);
+  entries_[k] = fn != nullptr ? Entry{State::kReady, fn} : Entry{State::kFailed, nullptr};
+  if (fn == nullptr) ++fallbacks_;
+  return fn;
+}
+
+ScanTopKFn KernelProvider::ScanTopK(bool l2, int64_t d, int64_t k, bool may_block) {
+  if (jit_ == nullptr) return reinterpret_cast<ScanTopKFn>(Get(KernelKey(), may_block));
+  return reinterpret_cast<ScanTopKFn>(
+      Get(jit_->MakeKey(KernelOp::kScanTopK, l2, d, k), may_block));
+}
+
+ScanTopKFn KernelProvider::CoarseTopN(bool l2, int64_t d, int64_t nprobe, bool may_block) {
+  if (jit_ == nullptr) return reinterpret_cast<ScanTopKFn>(Get(KernelKey(), may_block));
+  return reinterpret_cast<ScanTopKFn>(
+      Get(jit_->MakeKey(KernelOp::kCoarseTopN, l2, d, nprobe), may_block));
+}
+
+DistanceRowsFn KernelProvider::DistanceRows(bool l2, int64_t d, bool may_block) {
+  if (jit_ == nullptr) return reinterpret_cast<DistanceRowsFn>(Get(KernelKey(), may_block));
+  return reinterpret_cast<DistanceRowsFn>(
+      Get(jit_->MakeKey(KernelOp::kDistanceRows, l2, d, 0), may_block));
+}
+
+KernelStats KernelProvider::stats() const {
+  KernelStats s;
+  if (jit_ != nullptr) s.jit = jit_->stats();
+  absl::MutexLock lock(&mu_);
+  s.fallbacks = fallbacks_;
+  s.background_compiles = background_compiles_;
+  s.enabled = jit_ != nullptr;
+  return s;
+}
+
+}  // namespace ivfjit::jit

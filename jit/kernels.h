@@ -1,0 +1,88 @@
+// Kernel dispatch: which tier runs a search's inner loops, JIT-compiled or eager.
+//
+//   ivfjit::jit::KernelProvider& kernels = ivfjit::jit::KernelProvider::Default();
+//   ivfjit::jit::ScanTopKFn scan = kernels.ScanTopK(/*l2=*/true, d, k, /*may_block=*/false);
+//   if (scan == nullptr) { /* eager path (counted as a fallback) */ }
+//
+// The eager kernels are always there and always last: a disabled JIT, a failed compile, an
+// unsupported shape, or a kernel still compiling all return null, and the caller runs the
+// eager code. The first-use policy (docs/jit.md): a kernel found in the disk cache loads at
+// once (well under a millisecond); otherwise a call that may block (a batch big enough to
+// amortize it) compiles synchronously, and one that may not (a single query) starts the
+// compile on a background thread and runs eager until the kernel is ready.
+//
+// IVFJIT_JIT=off disables the JIT for the process's default provider; indexes can also opt
+// out one by one (set_use_jit).
+#ifndef IVFJIT_JIT_KERNELS_H_
+#define IVFJIT_JIT_KERNELS_H_
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "jit/cpu/cpu_jit.h"
+
+namespace ivfjit::jit {
+
+struct KernelProviderOptions {
+  bool enabled = true;         // false: every request falls back to eager
+  bool background = true;      // false: non-blocking requests compile synchronously too
+  CpuJitOptions cpu;
+};
+
+struct KernelStats {
+  JitStats jit;                  // compiles, disk and memory hits, failures, compile time
+  int64_t fallbacks = 0;         // requests answered with "use eager"
+  int64_t background_compiles = 0;
+  bool enabled = false;
+};
+
+class KernelProvider {
+ public:
+  // Never fails: if the JIT cannot start (e.g. LLVM cannot target the host) the provider is
+  // created disabled and says why in disabled_reason().
+  static std::unique_ptr<KernelProvider> Create(const KernelProviderOptions& options);
+  // The process-wide provider: enabled unless IVFJIT_JIT=off; disk cache per DefaultCacheDir().
+  static KernelProvider& Default();
+  ~KernelProvider();  // waits for background compiles
+
+  // Null means "run the eager kernel". may_block: the caller can afford a compile now.
+  ScanTopKFn ScanTopK(bool l2, int64_t d, int64_t k, bool may_block);
+  ScanTopKFn CoarseTopN(bool l2, int64_t d, int64_t nprobe, bool may_block);
+  DistanceRowsFn DistanceRows(bool l2, int64_t d, bool may_block);
+
+  bool enabled() const { return jit_ != nullptr; }
+  const std::string& disabled_reason() const { return disabled_reason_; }
+  KernelStats stats() const;
+  // Blocks until no background compile is running (tests, benchmarks).
+  void WaitForBackgroundCompiles();
+
+ private:
+  explicit KernelProvider(const KernelProviderOptions& options);
+  void* Get(const KernelKey& key, bool may_block);
+
+  enum class State { kPending, kReady, kFailed };
+  struct Entry {
+    State state = State::kPending;
+    void* fn = nullptr;
+  };
+
+  KernelProviderOptions options_;
+  std::unique_ptr<CpuJit> jit_;
+  std::string disabled_reason_;
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::thread> workers_ ABSL_GUARDED_BY(mu_);
+  int64_t fallbacks_ ABSL_GUARDED_BY(mu_) = 0;
+  int64_t background_compiles_ ABSL_GUARDED_BY(mu_) = 0;
+  int running_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+}  // namespace ivfjit::jit
+
+#endif  // IVFJIT_JIT_KERNELS_H_

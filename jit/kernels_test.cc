@@ -1,0 +1,63 @@
+#include "jit/kernels.h"
+
+#include <cstdlib>
+#include <string>
+
+#include "gtest/gtest.h"
+
+namespace ivfjit::jit {
+namespace {
+
+std::string CacheDir(const std::string& name) {
+  return std::string(std::getenv("TEST_TMPDIR")) + "/" + name;
+}
+
+TEST(KernelProviderTest, DisabledAlwaysFallsBack) {
+  KernelProviderOptions options;
+  options.enabled = false;
+  auto p = KernelProvider::Create(options);
+  EXPECT_FALSE(p->enabled());
+  EXPECT_EQ(p->ScanTopK(true, 16, 10, /*may_block=*/true), nullptr);
+  EXPECT_EQ(p->CoarseTopN(false, 16, 4, true), nullptr);
+  EXPECT_EQ(p->stats().fallbacks, 2);
+  EXPECT_EQ(p->stats().jit.compiles, 0);
+}
+
+TEST(KernelProviderTest, SingleQueriesCompileInTheBackgroundBatchesCompileAtOnce) {
+  KernelProviderOptions options;
+  options.cpu.cache_dir = CacheDir("bg");
+  auto p = KernelProvider::Create(options);
+  ASSERT_TRUE(p->enabled()) << p->disabled_reason();
+  // Not allowed to block: eager now, compiled in the background.
+  EXPECT_EQ(p->ScanTopK(true, 24, 5, /*may_block=*/false), nullptr);
+  p->WaitForBackgroundCompiles();
+  EXPECT_NE(p->ScanTopK(true, 24, 5, false), nullptr);
+  EXPECT_EQ(p->stats().background_compiles, 1);
+  EXPECT_EQ(p->stats().fallbacks, 1);
+  // Allowed to block: compiled synchronously.
+  EXPECT_NE(p->ScanTopK(true, 24, 6, /*may_block=*/true), nullptr);
+  EXPECT_EQ(p->stats().jit.compiles, 2);
+
+  // A fresh provider on the same cache loads both at once from disk, even for single queries.
+  auto q = KernelProvider::Create(options);
+  EXPECT_NE(q->ScanTopK(true, 24, 5, false), nullptr);
+  EXPECT_NE(q->ScanTopK(true, 24, 6, false), nullptr);
+  EXPECT_EQ(q->stats().jit.disk_hits, 2);
+  EXPECT_EQ(q->stats().jit.compiles, 0);
+  EXPECT_EQ(q->stats().fallbacks, 0);
+}
+
+TEST(KernelProviderTest, CompileFailureFallsBackAndIsCounted) {
+  KernelProviderOptions options;
+  options.cpu.cache_dir = "";
+  options.cpu.inject_compile_failure = true;
+  auto p = KernelProvider::Create(options);
+  ASSERT_TRUE(p->enabled());
+  EXPECT_EQ(p->ScanTopK(true, 8, 3, true), nullptr);
+  EXPECT_EQ(p->ScanTopK(true, 8, 3, true), nullptr);  // remembered: no second attempt
+  EXPECT_EQ(p->stats().jit.compile_failures, 1);
+  EXPECT_EQ(p->stats().fallbacks, 2);
+}
+
+}  // namespace
+}  // namespace ivfjit::jit
