@@ -7,6 +7,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "ivf/internal/guard.h"
+#include "jit/kernels.h"
 #include "jit/internal/status_macros.h"
 
 namespace ivfjit {
@@ -167,6 +168,12 @@ absl::Status Index::Reset() {
   DoReset();
   ntotal_ = 0;
   return absl::OkStatus();
+}
+
+jit::KernelProvider* Index::kernels() const noexcept {
+  if (!use_jit_) return nullptr;
+  jit::KernelProvider* provider = kernels_ != nullptr ? kernels_ : &jit::KernelProvider::Default();
+  return provider->enabled() ? provider : nullptr;
 }
 
 absl::Status Index::DoTrain(int64_t, const float*) {

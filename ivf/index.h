@@ -28,6 +28,9 @@
 #include "ivf/metric.h"
 
 namespace ivfjit {
+namespace jit {
+class KernelProvider;
+}  // namespace jit
 
 // k-NN results of nq queries, k per query, row-major.
 struct SearchResult {
@@ -85,6 +88,13 @@ class Index {
   // Removes every vector (training, where an index has one, is kept).
   absl::Status Reset();
 
+  // JIT-compiled kernels (docs/jit.md): on by default (unless IVFJIT_JIT=off); results are the
+  // same either way up to float rounding. The provider (default: the process-wide one) is
+  // replaceable, e.g. by tests; it must outlive the index.
+  void set_use_jit(bool use_jit) noexcept { use_jit_ = use_jit; }
+  bool use_jit() const noexcept { return use_jit_; }
+  void set_kernel_provider(jit::KernelProvider* provider) noexcept { kernels_ = provider; }
+
  protected:
   Index(int64_t d, Metric metric, bool is_trained)
       : d_(d), metric_(metric), is_trained_(is_trained) {}
@@ -107,6 +117,12 @@ class Index {
   // Index type for messages, e.g. "IndexFlat".
   virtual const char* type_name() const noexcept = 0;
 
+  // The kernel provider to ask for JIT kernels, or null when the JIT is off for this index.
+  jit::KernelProvider* kernels() const noexcept;
+  // Whether a search doing about `work` multiply-adds may wait for a compile (a few ms):
+  // only when the eager work is large enough to amortize it (docs/jit.md).
+  static bool MayCompileNow(int64_t work) noexcept { return work >= (int64_t{1} << 28); }
+
   // The validation of the public methods, for subclasses that add their own entry points.
   absl::Status CheckVectors(const char* what, int64_t n, const float* x) const;
   absl::StatusOr<int64_t> RowsOf(const char* what, absl::Span<const float> x) const;
@@ -124,6 +140,8 @@ class Index {
   Metric metric_;
   int64_t ntotal_ = 0;
   bool is_trained_;
+  bool use_jit_ = true;
+  jit::KernelProvider* kernels_ = nullptr;
 };
 
 template <typename SearchFn>

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "jit/eager/distances.h"
 #include "jit/eager/knn.h"
+#include "jit/kernels.h"
 
 namespace ivfjit {
 namespace {
@@ -59,7 +60,15 @@ absl::Status IndexFlat::DoSearch(int64_t n, const float* x, int64_t k, float* di
                                  int64_t* labels) const {
   const eager::BaseView base{vectors_.data(), norms_.empty() ? nullptr : norms_.data(), ntotal(),
                              d()};
-  eager::KnnSearch(OrderOf(metric()), x, n, base, k, distances, labels);
+  // The JIT serves the direct path (tiny batches); batches go through sgemm tiles.
+  eager::KnnScanKernel scan = nullptr;
+  const eager::KnnPlan plan = eager::PlanKnn(n, ntotal(), d(), k, eager::KernelThreads());
+  if (jit::KernelProvider* provider = plan.use_gemm || ntotal() == 0 ? nullptr : kernels();
+      provider != nullptr) {
+    scan = provider->ScanTopK(metric() == Metric::kL2, d(), std::min(k, ntotal()),
+                              MayCompileNow(n * ntotal() * d()));
+  }
+  eager::KnnSearch(OrderOf(metric()), x, n, base, k, distances, labels, scan);
   return absl::OkStatus();
 }
 

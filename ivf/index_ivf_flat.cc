@@ -9,6 +9,7 @@
 #include "jit/eager/distances.h"
 #include "jit/eager/ivf_scan.h"
 #include "jit/eager/knn.h"
+#include "jit/kernels.h"
 #include "jit/internal/status_macros.h"
 
 namespace ivfjit {
@@ -119,7 +120,14 @@ void IndexIVFFlat::Quantize(int64_t n, const float* x, int64_t nprobe, std::vect
   dist.resize(static_cast<size_t>(n * nprobe));
   probes.resize(static_cast<size_t>(n * nprobe));
   const eager::BaseView base{centroids_.data(), centroid_norms_.data(), nlist_, d()};
-  eager::KnnSearch(OrderOf(metric()), x, n, base, nprobe, dist.data(), probes.data());
+  // Small batches: the JIT's fused top-nprobe selection over the centroids.
+  eager::KnnScanKernel select = nullptr;
+  if (jit::KernelProvider* provider = kernels();
+      provider != nullptr && !eager::PlanKnn(n, nlist_, d(), nprobe, 1).use_gemm) {
+    select = provider->CoarseTopN(metric() == Metric::kL2, d(), nprobe,
+                                  MayCompileNow(n * nlist_ * d()));
+  }
+  eager::KnnSearch(OrderOf(metric()), x, n, base, nprobe, dist.data(), probes.data(), select);
 }
 
 absl::Status IndexIVFFlat::CheckIdsAreNew(int64_t n, const int64_t* ids) const {
@@ -266,6 +274,11 @@ absl::Status IndexIVFFlat::Search(int64_t n, const float* x, int64_t k, float* d
       if (ResolveMode(nc, resolved) == SearchMode::kCsr) {
         eager::IvfScanCsr(in, distances + i0 * k, labels + i0 * k);
       } else {
+        if (jit::KernelProvider* provider = kernels(); provider != nullptr) {
+          const int64_t work = nc * nprobe * std::max<int64_t>(1, ntotal() / nlist_) * d();
+          in.scan_kernel = provider->ScanTopK(metric() == Metric::kL2, d(), k,
+                                              MayCompileNow(work));
+        }
         eager::IvfScanMatrix(in, distances + i0 * k, labels + i0 * k);
       }
     }

@@ -11,11 +11,19 @@ KernelProvider::KernelProvider(const KernelProviderOptions& options) : options_(
     return;
   }
   absl::StatusOr<std::unique_ptr<CpuJit>> jit = CpuJit::Create(options.cpu);
-  if (jit.ok()) {
-    jit_ = std::move(*jit);
-  } else {
+  if (!jit.ok()) {
     disabled_reason_ = std::string(jit.status().message());
+    return;
   }
+  // Background compiles may still run when the process exits: build LLVM's lazy singletons
+  // now, before the exit-time wait below is registered (see CpuJit::WarmUp).
+  if (options.background) {
+    if (absl::Status s = (*jit)->WarmUp(); !s.ok()) {
+      disabled_reason_ = std::string(s.message());
+      return;
+    }
+  }
+  jit_ = std::move(*jit);
 }
 
 std::unique_ptr<KernelProvider> KernelProvider::Create(const KernelProviderOptions& options) {
@@ -27,7 +35,11 @@ KernelProvider& KernelProvider::Default() {
     KernelProviderOptions options;
     const char* env = std::getenv("IVFJIT_JIT");
     options.enabled = env == nullptr || std::strcmp(env, "off") != 0;
-    return new KernelProvider(options);
+    auto* p = new KernelProvider(options);
+    // Registered after LLVM's own statics, so it runs before they are destroyed: a background
+    // compile must not still be inside LLVM when the process exits.
+    std::atexit([] { Default().WaitForBackgroundCompiles(); });
+    return p;
   }();
   return *provider;
 }

@@ -252,6 +252,25 @@ absl::StatusOr<ScanTopKFn> CpuJit::GetScanTopK(const KernelKey& key) {
   return reinterpret_cast<ScanTopKFn>(*fn);
 }
 
+absl::Status CpuJit::WarmUp() {
+  absl::WriterMutexLock lock(&impl_->mu);
+  KernelKey key = MakeKey(KernelOp::kScanTopK, /*l2=*/true, /*d=*/17, /*selection=*/3);
+  key.dtype = "f32-warmup";  // a name of its own: never collides with a real kernel
+  auto context = std::make_unique<llvm::LLVMContext>();
+  std::unique_ptr<llvm::Module> module = cpu_internal::GenerateKernel(key, *context);
+  if (module == nullptr) return absl::InternalError("warm-up kernel failed verification");
+  module->setDataLayout(impl_->optimizer_tm->createDataLayout());
+  module->setTargetTriple(impl_->optimizer_tm->getTargetTriple().str());
+  impl_->Optimize(*module);
+  if (llvm::Error e = impl_->lljit->addIRModule(
+          llvm::orc::ThreadSafeModule(std::move(module), std::move(context)))) {
+    return ToStatus(std::move(e), "adding the warm-up module");
+  }
+  auto address = impl_->lljit->lookup(cpu_internal::KernelSymbol(key));
+  if (!address) return ToStatus(address.takeError(), "compiling the warm-up kernel");
+  return absl::OkStatus();
+}
+
 bool CpuJit::IsReady(const KernelKey& key) const {
   absl::ReaderMutexLock lock(&impl_->mu);
   return impl_->kernels.contains(key.ToString());

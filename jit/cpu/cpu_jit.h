@@ -66,6 +66,11 @@ class CpuJit {
   // gets recompiled by GetScanTopK / GetDistanceRows).
   bool OnDisk(const KernelKey& key) const;
 
+  // Compiles one tiny throwaway kernel (no cache, no stats): afterwards every lazily built
+  // LLVM singleton exists, so a later background compile cannot race with their destruction
+  // at process exit. A few milliseconds, once.
+  absl::Status WarmUp();
+
   JitStats stats() const;
   const std::string& target() const;
   // The disk cache directory in use ("" when memory-only).

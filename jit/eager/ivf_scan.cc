@@ -48,6 +48,23 @@ void ForEachProbedChunk(const IvfScanInput& in, int64_t i, std::vector<float>& b
 
 template <Order order>
 void MatrixImpl(const IvfScanInput& in, float* distances, int64_t* labels) {
+  if (in.scan_kernel != nullptr) {
+    // The generated kernel fuses distances and the gated top-k push for this (d, k).
+#pragma omp parallel for schedule(dynamic, 4) if (in.nq > 1)
+    for (int64_t i = 0; i < in.nq; ++i) {
+      TopK<order> top(distances + i * in.k, labels + i * in.k, in.k);
+      const int64_t count = ScanCount(in, i);
+      for (int64_t p = 0; p < count; ++p) {
+        const int64_t l = in.probes[i * in.nprobe + p];
+        if (l < 0 || in.lists[l].size == 0) continue;
+        const ListView& list = in.lists[l];
+        in.scan_kernel(in.queries + i * in.d, list.vectors, list.ids, 0, list.size,
+                       distances + i * in.k, labels + i * in.k);
+      }
+      top.Finish();
+    }
+    return;
+  }
 #pragma omp parallel if (in.nq > 1)
   {
     std::vector<float> buf(static_cast<size_t>(MatrixChunkRows(in.d)));

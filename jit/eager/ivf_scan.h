@@ -27,6 +27,11 @@ struct ListView {
   int64_t size = 0;
 };
 
+// A generated fused scan + top-k for this shape (see jit/cpu/cpu_jit.h, ScanTopKFn): pushes
+// the n rows of x, labelled ids[j] (or j0 + j), into the TopK arrays heap_dist / heap_ids.
+using ScanKernel = void (*)(const float* q, const float* x, const int64_t* ids, int64_t j0,
+                            int64_t n, float* heap_dist, int64_t* heap_ids);
+
 struct IvfScanInput {
   Order order = kL2Order;
   int64_t d = 0;
@@ -38,6 +43,7 @@ struct IvfScanInput {
   const int64_t* scan_count = nullptr;  // nq: probes to scan (max_codes prefix); null: all
   const ListView* lists = nullptr;    // nlist lists, indexed by list number
   int64_t nlist = 0;
+  ScanKernel scan_kernel = nullptr;   // matrix strategy: JIT kernel for (d, k), or null (eager)
 };
 
 // Both write distances/labels (nq × k, caller-owned), best first, padded with -1.

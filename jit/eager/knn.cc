@@ -104,7 +104,7 @@ void ForEachGemmTile(Order order, const float* q, int64_t nq, const BaseView& ba
 
 template <Order order>
 void KnnSearchImpl(const float* q, int64_t nq, const BaseView& base, int64_t k, float* distances,
-                   int64_t* labels) {
+                   int64_t* labels, KnnScanKernel scan_kernel) {
   const int64_t kk = std::min(k, base.n);  // slots that can hold a real result
   for (int64_t i = 0; i < nq; ++i) {
     FillSentinels<order>(distances + i * k + kk, labels + i * k + kk, k - kk);
@@ -137,13 +137,32 @@ void KnnSearchImpl(const float* q, int64_t nq, const BaseView& base, int64_t k, 
   for (int64_t s = 0; s < threads * nq; ++s) {
     TopK<order>(part_dist.data() + s * kk, part_ids.data() + s * kk, kk);
   }
-  ForEachDirectChunk(order, q, nq, base, threads,
-                     [&](int t, int64_t i, int64_t j0, const float* row, int64_t count) {
-                       const int64_t s = (t * nq + i) * kk;
-                       TopK<order> top =
-                           TopK<order>::Resume(part_dist.data() + s, part_ids.data() + s, kk);
-                       PushRow(row, count, nullptr, j0, 0.0f, nullptr, top);
-                     });
+  if (scan_kernel != nullptr) {
+    // Same traversal (contiguous base share per thread, L2-sized chunks, every query per
+    // chunk), with the generated kernel fusing distances and the gated push.
+    const int64_t chunk = DirectChunkRows(base.d);
+#pragma omp parallel num_threads(threads) if (threads > 1)
+    {
+      const int t = omp_get_thread_num();
+      const auto [begin, end] = ThreadRange(base.n, t, omp_get_num_threads());
+      for (int64_t j0 = begin; j0 < end; j0 += chunk) {
+        const int64_t count = std::min(chunk, end - j0);
+        for (int64_t i = 0; i < nq; ++i) {
+          const int64_t s = (t * nq + i) * kk;
+          scan_kernel(q + i * base.d, base.x + j0 * base.d, nullptr, j0, count,
+                      part_dist.data() + s, part_ids.data() + s);
+        }
+      }
+    }
+  } else {
+    ForEachDirectChunk(order, q, nq, base, threads,
+                       [&](int t, int64_t i, int64_t j0, const float* row, int64_t count) {
+                         const int64_t s = (t * nq + i) * kk;
+                         TopK<order> top =
+                             TopK<order>::Resume(part_dist.data() + s, part_ids.data() + s, kk);
+                         PushRow(row, count, nullptr, j0, 0.0f, nullptr, top);
+                       });
+  }
   for (int64_t i = 0; i < nq; ++i) {
     TopK<order> top(distances + i * k, labels + i * k, kk);
     for (int t = 0; t < threads; ++t) {
@@ -242,11 +261,11 @@ KnnPlan PlanKnn(int64_t nq, int64_t nb, int64_t d, int64_t k, int threads) {
 }
 
 void KnnSearch(Order order, const float* q, int64_t nq, const BaseView& base, int64_t k,
-               float* distances, int64_t* labels) {
+               float* distances, int64_t* labels, KnnScanKernel scan_kernel) {
   if (order == kL2Order) {
-    KnnSearchImpl<kL2Order>(q, nq, base, k, distances, labels);
+    KnnSearchImpl<kL2Order>(q, nq, base, k, distances, labels, scan_kernel);
   } else {
-    KnnSearchImpl<kIpOrder>(q, nq, base, k, distances, labels);
+    KnnSearchImpl<kIpOrder>(q, nq, base, k, distances, labels, scan_kernel);
   }
 }
 

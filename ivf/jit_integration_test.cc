@@ -1,0 +1,96 @@
+// End to end: the JIT tier changes speed, not results. IndexFlat and IndexIVFFlat give the
+// same answers with the JIT on (kernels compiled synchronously so every path really runs them)
+// and off, and a failed compile falls back to eager with the same answers.
+#include <memory>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "ivf/index_flat.h"
+#include "ivf/index_ivf_flat.h"
+#include "jit/kernels.h"
+#include "testing/knn_match.h"
+#include "testing/random.h"
+
+namespace ivfjit {
+namespace {
+
+using ::ivfjit::testing::ClusteredVectors;
+using ::ivfjit::testing::KnnResultsAgree;
+using ::ivfjit::testing::Tolerance;
+
+std::unique_ptr<jit::KernelProvider> SyncProvider(bool fail = false) {
+  jit::KernelProviderOptions options;
+  options.background = false;  // compile at first use, so the JIT path runs in this test
+  options.cpu.cache_dir = "";
+  options.cpu.inject_compile_failure = fail;
+  return jit::KernelProvider::Create(options);
+}
+
+void ExpectSame(const SearchResult& a, const SearchResult& b, int64_t d) {
+  ASSERT_EQ(a.labels.size(), b.labels.size());
+  EXPECT_TRUE(KnnResultsAgree(a.nq, a.k, a.distances.data(), a.labels.data(),
+                              b.distances.data(), b.labels.data(), Tolerance{1e-5, 100.0 * d}));
+}
+
+TEST(JitIntegrationTest, FlatSameResultsWithJitOnAndOff) {
+  const int64_t d = 33, nb = 3000;
+  const std::vector<float> base = ClusteredVectors(nb, d, 40, 0.5f, 1);
+  const std::vector<float> q = ClusteredVectors(7, d, 40, 0.5f, 2);  // direct path: JIT
+  auto provider = SyncProvider();
+  for (Metric metric : {Metric::kL2, Metric::kInnerProduct}) {
+    auto index = IndexFlat::Create(d, metric);
+    ASSERT_TRUE(index.ok());
+    ASSERT_TRUE((*index)->Add(base).ok());
+    (*index)->set_kernel_provider(provider.get());
+    for (int64_t k : {1, 10, 5000}) {
+      auto on = (*index)->Search(q, k);
+      (*index)->set_use_jit(false);
+      auto off = (*index)->Search(q, k);
+      (*index)->set_use_jit(true);
+      ASSERT_TRUE(on.ok() && off.ok());
+      ExpectSame(*on, *off, d);
+    }
+  }
+  EXPECT_GT(provider->stats().jit.compiles, 0) << "the JIT path must have run";
+}
+
+TEST(JitIntegrationTest, IvfSameResultsWithJitOnAndOffAndAfterFailure) {
+  const int64_t d = 20, nb = 5000, nlist = 32;
+  const std::vector<float> base = ClusteredVectors(nb, d, 50, 0.5f, 3);
+  const std::vector<float> q = ClusteredVectors(40, d, 50, 0.5f, 4);
+  auto provider = SyncProvider();
+  auto failing = SyncProvider(/*fail=*/true);
+  for (Metric metric : {Metric::kL2, Metric::kInnerProduct}) {
+    auto index = IndexIVFFlat::Create(d, nlist, metric);
+    ASSERT_TRUE(index.ok());
+    ASSERT_TRUE((*index)->Train(base).ok());
+    ASSERT_TRUE((*index)->Add(base).ok());
+    for (int64_t nprobe : {1, 7, 32}) {
+      for (int64_t k : {1, 10, 64}) {
+        IVFSearchParams params;
+        params.nprobe = nprobe;
+        params.mode = SearchMode::kMatrix;
+        (*index)->set_kernel_provider(provider.get());
+        auto on = (*index)->Search(q, k, params);
+        // One query at a time: coarse top-nprobe kernel + scan kernel.
+        auto single = (*index)->Search(absl::MakeConstSpan(q.data(), d), k, params);
+        (*index)->set_use_jit(false);
+        auto off = (*index)->Search(q, k, params);
+        (*index)->set_use_jit(true);
+        (*index)->set_kernel_provider(failing.get());
+        auto fallback = (*index)->Search(q, k, params);
+        ASSERT_TRUE(on.ok() && off.ok() && fallback.ok() && single.ok());
+        ExpectSame(*on, *off, d);
+        ExpectSame(*fallback, *off, d);
+        EXPECT_EQ(std::vector<int64_t>(on->labels.begin(), on->labels.begin() + k),
+                  single->labels);
+      }
+    }
+  }
+  EXPECT_GT(provider->stats().jit.compiles, 0);
+  EXPECT_GT(failing->stats().fallbacks, 0);
+  EXPECT_EQ(failing->stats().jit.compiles, 0);
+}
+
+}  // namespace
+}  // namespace ivfjit
