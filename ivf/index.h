@@ -88,9 +88,10 @@ class Index {
   // Removes every vector (training, where an index has one, is kept).
   absl::Status Reset();
 
-  // JIT-compiled kernels (docs/jit.md): on by default (unless IVFJIT_JIT=off); results are the
-  // same either way up to float rounding. The provider (default: the process-wide one) is
-  // replaceable, e.g. by tests; it must outlive the index.
+  // JIT-compiled kernels (docs/jit.md): used when the provider is enabled (the process-wide
+  // one is with IVFJIT_JIT=on) and use_jit() is true (the default); results are the same
+  // either way up to float rounding. The provider is replaceable (e.g. by tests, or to enable
+  // the JIT for one index); it must outlive the index.
   void set_use_jit(bool use_jit) noexcept { use_jit_ = use_jit; }
   bool use_jit() const noexcept { return use_jit_; }
   void set_kernel_provider(jit::KernelProvider* provider) noexcept { kernels_ = provider; }

@@ -11,8 +11,9 @@
 // amortize it) compiles synchronously, and one that may not (a single query) starts the
 // compile on a background thread and runs eager until the kernel is ready.
 //
-// IVFJIT_JIT=off disables the JIT for the process's default provider; indexes can also opt
-// out one by one (set_use_jit).
+// The process's default provider is enabled by IVFJIT_JIT=on (off by default until the
+// generated kernels beat the eager ones: docs/jit.md); indexes can opt out one by one
+// (set_use_jit) or be given a provider of their own (set_kernel_provider).
 #ifndef IVFJIT_JIT_KERNELS_H_
 #define IVFJIT_JIT_KERNELS_H_
 
@@ -47,7 +48,8 @@ class KernelProvider {
   // Never fails: if the JIT cannot start (e.g. LLVM cannot target the host) the provider is
   // created disabled and says why in disabled_reason().
   static std::unique_ptr<KernelProvider> Create(const KernelProviderOptions& options);
-  // The process-wide provider: enabled unless IVFJIT_JIT=off; disk cache per DefaultCacheDir().
+  // The process-wide provider: enabled only with IVFJIT_JIT=on; disk cache per
+  // DefaultCacheDir().
   static KernelProvider& Default();
   ~KernelProvider();  // waits for background compiles
 

@@ -1,5 +1,5 @@
-// IVFJIT_JIT=off turns the process-wide provider off (its own binary: the provider is made
-// once per process, at first use).
+// IVFJIT_JIT=off (like an unset IVFJIT_JIT) leaves the process-wide provider off (its own
+// binary: the provider is made once per process, at first use).
 #include <cstdlib>
 
 #include "gtest/gtest.h"

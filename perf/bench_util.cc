@@ -118,14 +118,14 @@ bool AppendToJsonl(const std::vector<Row>& rows) {
 }
 
 void PrintTable(const std::vector<Row>& rows) {
-  std::printf("%-9s %-7s %-8s %6s %6s %6s %4s %6s %7s %8s %11s %10s\n", "workload", "impl",
-              "index", "nq", "nlist", "nprobe", "k", "codes", "mode", "recall", "qps",
-              "median_ms");
+  std::printf("%-9s %-7s %-8s %6s %6s %6s %4s %6s %11s %4s %8s %11s %10s\n", "workload",
+              "impl", "index", "nq", "nlist", "nprobe", "k", "codes", "mode", "jit", "recall",
+              "qps", "median_ms");
   for (const Row& r : rows) {
-    std::printf("%-9s %-7s %-8s %6ld %6ld %6ld %4ld %6ld %7s %8.4f %11.1f %10.3f\n",
+    std::printf("%-9s %-7s %-8s %6ld %6ld %6ld %4ld %6ld %11s %4s %8.4f %11.1f %10.3f\n",
                 r.workload.c_str(), r.impl.c_str(), r.index.c_str(), (long)r.nq, (long)r.nlist,
-                (long)r.nprobe, (long)r.k, (long)r.max_codes, r.mode.c_str(), r.recall, r.qps,
-                r.search_ms);
+                (long)r.nprobe, (long)r.k, (long)r.max_codes, r.mode.c_str(), r.jit.c_str(),
+                r.recall, r.qps, r.search_ms);
   }
   std::fflush(stdout);
 }

@@ -20,6 +20,7 @@
 #include "absl/time/time.h"
 #include "perf/bench_util.h"
 #include "perf/env_info.h"
+#include "jit/kernels.h"
 #include "perf/workloads.h"
 
 ABSL_FLAG(std::string, workload, "fmnist,seed",
@@ -30,7 +31,8 @@ ABSL_FLAG(int64_t, nlist, 0, "IVF lists (0 = the workload's; synthetic default 2
 ABSL_FLAG(int64_t, k, 0, "neighbours (0 = the workload's; synthetic default 10)");
 ABSL_FLAG(std::string, impls, "ivfjit,faiss", "implementations to run");
 ABSL_FLAG(std::string, jit, "off",
-          "kernel tier: off = eager kernels (the JIT tier is not built yet; 'on' is refused)");
+          "kernel tier for ivfjit: off = eager kernels, on = JIT kernels where they apply "
+          "(compiled at first use, disk-cached), on,off = both, rows alternating");
 ABSL_FLAG(std::string, index, "", "comma list of flat, ivf (default: both on fmnist, ivf on seed)");
 ABSL_FLAG(std::string, nprobe, "", "comma list of nprobe values (default per workload)");
 ABSL_FLAG(std::string, nq, "",
@@ -73,10 +75,12 @@ int Run() {
   opt.max_codes = ParseInts(absl::GetFlag(FLAGS_max_codes));
   opt.modes = absl::StrSplit(absl::GetFlag(FLAGS_modes), ',', absl::SkipEmpty());
   opt.impls = absl::StrSplit(absl::GetFlag(FLAGS_impls), ',', absl::SkipEmpty());
-  if (absl::GetFlag(FLAGS_jit) != "off") {
-    std::fprintf(stderr, "[sweep] --jit=%s: no JIT tier is built yet; only --jit=off runs\n",
-                 absl::GetFlag(FLAGS_jit).c_str());
-    return 2;
+  for (absl::string_view tier : absl::StrSplit(absl::GetFlag(FLAGS_jit), ',')) {
+    if (tier != "on" && tier != "off") {
+      std::fprintf(stderr, "[sweep] --jit takes on, off or on,off\n");
+      return 2;
+    }
+    opt.jit_tiers.push_back(std::string(tier));
   }
   if (absl::GetFlag(FLAGS_threads) > 0) omp_set_num_threads(absl::GetFlag(FLAGS_threads));
   SyntheticShape shape;
@@ -85,6 +89,19 @@ int Run() {
   if (!opt.nqs.empty()) shape.nq = *std::max_element(opt.nqs.begin(), opt.nqs.end());
   if (absl::GetFlag(FLAGS_nlist) > 0) shape.nlist = absl::GetFlag(FLAGS_nlist);
   if (absl::GetFlag(FLAGS_k) > 0) shape.k = absl::GetFlag(FLAGS_k);
+  if (opt.jit_tiers.empty()) opt.jit_tiers = {"off"};
+  std::unique_ptr<jit::KernelProvider> kernels;
+  if (std::find(opt.jit_tiers.begin(), opt.jit_tiers.end(), "on") != opt.jit_tiers.end()) {
+    jit::KernelProviderOptions kopt;
+    kopt.background = false;  // compile at first use: measured runs use the JIT kernels
+    kernels = jit::KernelProvider::Create(kopt);
+    if (!kernels->enabled()) {
+      std::fprintf(stderr, "[sweep] the JIT is unavailable: %s\n",
+                   kernels->disabled_reason().c_str());
+      return 1;
+    }
+    opt.kernels = kernels.get();
+  }
   SetRunContext(absl::FormatTime("%Y%m%dT%H%M%SZ", absl::Now(), absl::UTCTimeZone()), EnvId());
   std::string workloads = absl::GetFlag(FLAGS_workload);
   if (absl::GetFlag(FLAGS_quick)) {
@@ -117,6 +134,14 @@ int Run() {
       PrintTable(rows);
     }
     all.insert(all.end(), rows.begin(), rows.end());
+  }
+  if (opt.kernels != nullptr) {
+    const jit::KernelStats st = opt.kernels->stats();
+    std::fprintf(stderr,
+                 "[sweep] JIT: %ld compiled, %ld from disk, %ld memory hits, %ld failures, "
+                 "%ld eager fallbacks, %.1f ms compiling\n",
+                 (long)st.jit.compiles, (long)st.jit.disk_hits, (long)st.jit.memory_hits,
+                 (long)st.jit.compile_failures, (long)st.fallbacks, st.jit.compile_ms);
   }
   if (absl::GetFlag(FLAGS_record) && !absl::GetFlag(FLAGS_quick) && AppendToJsonl(all)) {
     std::fprintf(stderr, "[sweep] %zu rows appended to benchmarks/benchmarks.jsonl\n",

@@ -30,7 +30,7 @@ void Check(const absl::Status& s) {
 
 // One implementation under test: a label for the row and a search function.
 struct Impl {
-  std::string impl, mode;
+  std::string impl, mode, jit = "off";
   std::function<void(int64_t nq, const float* q, float* d, int64_t* labels)> search;
 };
 
@@ -98,18 +98,24 @@ std::vector<Row> RunIvf(const Workload& w, const SweepOptions& opt) {
     for (int64_t max_codes : opt.max_codes.empty() ? std::vector<int64_t>{0} : opt.max_codes) {
       std::vector<Impl> impls;
       if (with_ours) {
-        for (const std::string& m : opt.modes.empty() ? w.modes : opt.modes) {
-          IVFSearchParams p;
-          p.nprobe = nprobe;
-          p.max_codes = max_codes;
-          p.mode = ParseSearchMode(m).value_or(SearchMode::kAuto);
-          impls.push_back({"ivfjit", m, [&, p](int64_t n, const float* q, float* dd, int64_t* l) {
-                             Check((*ours)->Search(n, q, k, dd, l, p));
-                           }});
+        for (const std::string& tier : opt.jit_tiers) {
+          for (const std::string& m : opt.modes.empty() ? w.modes : opt.modes) {
+            IVFSearchParams p;
+            p.nprobe = nprobe;
+            p.max_codes = max_codes;
+            p.mode = ParseSearchMode(m).value_or(SearchMode::kAuto);
+            const bool use_jit = tier == "on";
+            impls.push_back({"ivfjit", m, tier,
+                             [&, p, use_jit](int64_t n, const float* q, float* dd, int64_t* l) {
+                               (*ours)->set_kernel_provider(opt.kernels);
+                               (*ours)->set_use_jit(use_jit);
+                               Check((*ours)->Search(n, q, k, dd, l, p));
+                             }});
+          }
         }
       }
       if (with_faiss) {
-        impls.push_back({"faiss", "-", [&](int64_t n, const float* q, float* dd, int64_t* l) {
+        impls.push_back({"faiss", "-", "off", [&](int64_t n, const float* q, float* dd, int64_t* l) {
                            faiss::SearchParametersIVF fp;
                            fp.nprobe = nprobe;
                            fp.max_codes = max_codes;
@@ -161,6 +167,7 @@ std::vector<Row> RunIvf(const Workload& w, const SweepOptions& opt) {
           Row r = proto;
           r.impl = impls[m].impl;
           r.mode = impls[m].mode;
+          r.jit = impls[m].jit;
           if (r.impl == "ivfjit" && r.mode == "auto") {
             IVFSearchParams p;
             p.nprobe = nprobe;

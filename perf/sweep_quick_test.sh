@@ -2,12 +2,15 @@
 # Smoke test of the main job: the quick sweep runs every index and mode for ivfjit and Faiss,
 # and on the same centroids ivfjit's recall equals Faiss's.
 set -euo pipefail
-out=$("${TEST_SRCDIR}/ivfjit/perf/sweep" --quick --json --repeat=1 --warmup=0)
+export IVFJIT_CACHE_DIR="${TEST_TMPDIR}/jit-cache"
+out=$("${TEST_SRCDIR}/ivfjit/perf/sweep" --quick --json --repeat=1 --warmup=0 --jit=off,on)
 echo "$out"
 for impl in ivfjit faiss; do
   grep -q "\"impl\":\"$impl\",\"index\":\"Flat\"" <<<"$out"
   grep -q "\"impl\":\"$impl\",\"index\":\"IVFFlat\"" <<<"$out"
 done
+grep -q '"impl":"ivfjit","index":"IVFFlat".*"jit":"on"' <<<"$out"
+grep -q '"impl":"ivfjit","index":"IVFFlat".*"jit":"off"' <<<"$out"
 for mode in auto:matrix auto:csr matrix csr; do
   grep -q "\"mode\":\"$mode\"" <<<"$out"
 done

@@ -9,6 +9,10 @@
 #include "absl/status/statusor.h"
 #include "perf/bench_util.h"
 
+namespace ivfjit::jit {
+class KernelProvider;
+}  // namespace ivfjit::jit
+
 namespace ivfjit::perf {
 
 struct Workload {
@@ -43,6 +47,8 @@ struct SweepOptions {
   std::vector<std::string> modes;  // ivfjit search modes
   std::vector<int64_t> max_codes;  // max_codes sweep (0 = unlimited)
   std::vector<std::string> impls = {"ivfjit", "faiss"};
+  std::vector<std::string> jit_tiers;          // "off" and/or "on"
+  jit::KernelProvider* kernels = nullptr;      // the JIT provider when "on" is asked for
   bool HasImpl(const std::string& name) const {
     for (const std::string& i : impls) {
       if (i == name) return true;

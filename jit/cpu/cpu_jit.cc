@@ -23,6 +23,7 @@
 #include "llvm/IR/Module.h"
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/raw_ostream.h"
 #include "llvm/Target/TargetMachine.h"
 #include "llvm/TargetParser/Host.h"
 
@@ -197,6 +198,12 @@ absl::StatusOr<void*> CpuJit::Impl::Compile(const KernelKey& key) {
   cache->Expect(name, key_string);
   const bool from_disk = cache->Preload(name, key_string);
   if (!from_disk) Optimize(*module);  // a cached object skips the IR pipeline and codegen
+  if (const char* dump = std::getenv("IVFJIT_JIT_DUMP_DIR"); dump != nullptr && !from_disk) {
+    // Debug aid: the optimized IR of every compiled kernel, one file per key.
+    std::error_code ec;
+    llvm::raw_fd_ostream out(absl::StrCat(dump, "/", name, ".ll"), ec);
+    if (!ec) out << "; " << key_string << "\n" << *module;
+  }
   if (llvm::Error e = lljit->addIRModule(
           llvm::orc::ThreadSafeModule(std::move(module), std::move(context)))) {
     ++stats.compile_failures;
