@@ -226,6 +226,8 @@ class Generator {
     }
     const std::vector<Piece> pieces = Pieces(key_.d);
     auto* entry = llvm::BasicBlock::Create(ctx_, "entry", fn);
+    auto* chunk_loop = llvm::BasicBlock::Create(ctx_, "rows16", fn);
+    auto* after16 = llvm::BasicBlock::Create(ctx_, "after16", fn);
     auto* block_loop = llvm::BasicBlock::Create(ctx_, "rows4", fn);
     auto* tail_check = llvm::BasicBlock::Create(ctx_, "tail_check", fn);
     auto* tail_loop = llvm::BasicBlock::Create(ctx_, "row", fn);
@@ -234,16 +236,81 @@ class Generator {
     const std::vector<llvm::Value*> qv = MaybeLoadQuery(q, pieces);
     llvm::Value* threshold0 = b_.CreateAlignedLoad(f32_, heap_d, llvm::Align(4));
     llvm::Value* has_ids = b_.CreateICmpNE(ids, llvm::ConstantPointerNull::get(ptr_));
-    llvm::Value* n4 = b_.CreateAnd(n, b_.getInt64(~int64_t{3}));  // rows done 4 at a time
-    b_.CreateCondBr(b_.CreateICmpSGT(n4, b_.getInt64(0)), block_loop, tail_check);
-
+    auto* lanes_ty = llvm::ArrayType::get(f32_, 16);
+    llvm::Value* lanes = b_.CreateAlloca(lanes_ty);
+    llvm::Value* n16 = b_.CreateAnd(n, b_.getInt64(~int64_t{15}));  // rows done 16 at a time
+    llvm::Value* n4 = b_.CreateAnd(n, b_.getInt64(~int64_t{3}));    // then 4 at a time
+    b_.CreateCondBr(b_.CreateICmpSGT(n16, b_.getInt64(0)), chunk_loop, after16);
     Gate gate{has_ids, ids, j0, heap_d, heap_i, push};
-    // Four rows per iteration: q's pieces are shared by the four distance computations.
+
+    // Sixteen rows per iteration: their distances into a 16-lane buffer, then one vector
+    // compare against the threshold; the heap is touched only for the lanes that pass.
+    b_.SetInsertPoint(chunk_loop);
+    llvm::PHINode* cj = b_.CreatePHI(i64_, 2, "cj");
+    llvm::PHINode* ct = b_.CreatePHI(f32_, 2, "ct");
+    cj->addIncoming(b_.getInt64(0), entry);
+    ct->addIncoming(threshold0, entry);
+    for (int blk = 0; blk < 4; ++blk) {
+      std::vector<llvm::Value*> rows;
+      for (int r = 0; r < 4; ++r) {
+        llvm::Value* jr = b_.CreateAdd(cj, b_.getInt64(4 * blk + r));
+        rows.push_back(b_.CreateInBoundsGEP(f32_, x, b_.CreateMul(jr, b_.getInt64(key_.d))));
+      }
+      const std::vector<llvm::Value*> dists = RowDistances(qv, q, rows, pieces);
+      for (int r = 0; r < 4; ++r) {
+        b_.CreateAlignedStore(dists[r], b_.CreateConstInBoundsGEP2_64(lanes_ty, lanes, 0, 4 * blk + r),
+                              llvm::Align(4));
+      }
+    }
+    auto* vec16 = llvm::FixedVectorType::get(f32_, 16);
+    llvm::Value* dv = b_.CreateAlignedLoad(vec16, lanes, llvm::Align(4));
+    llvm::Value* splat = b_.CreateVectorSplat(16, ct);
+    llvm::Value* pass_v = key_.l2 ? b_.CreateFCmpOLE(dv, splat) : b_.CreateFCmpOGE(dv, splat);
+    llvm::Value* mask0 = b_.CreateZExt(b_.CreateBitCast(pass_v, b_.getInt16Ty()), b_.getInt32Ty());
+    auto* lanes_loop = llvm::BasicBlock::Create(ctx_, "lanes", fn);
+    auto* chunk_latch = llvm::BasicBlock::Create(ctx_, "rows16_latch", fn);
+    llvm::BasicBlock* chunk_body_end = b_.GetInsertBlock();
+    b_.CreateCondBr(b_.CreateICmpNE(mask0, b_.getInt32(0)), lanes_loop, chunk_latch,
+                    llvm::MDBuilder(ctx_).createBranchWeights(1, 16));
+    b_.SetInsertPoint(lanes_loop);
+    llvm::PHINode* m = b_.CreatePHI(b_.getInt32Ty(), 2, "m");
+    llvm::PHINode* lt = b_.CreatePHI(f32_, 2, "lt");
+    m->addIncoming(mask0, chunk_body_end);
+    lt->addIncoming(ct, chunk_body_end);
+    llvm::Value* lane = b_.CreateZExt(
+        b_.CreateIntrinsic(llvm::Intrinsic::cttz, {b_.getInt32Ty()}, {m, b_.getTrue()}), i64_);
+    llvm::Value* ldist = b_.CreateAlignedLoad(
+        f32_, b_.CreateInBoundsGEP(lanes_ty, lanes, {b_.getInt64(0), lane}), llvm::Align(4));
+    llvm::Value* lt2 = EmitGate(gate, fn, ldist, b_.CreateAdd(cj, lane), lt);
+    llvm::Value* m2 = b_.CreateAnd(m, b_.CreateSub(m, b_.getInt32(1)));
+    llvm::BasicBlock* lanes_end = b_.GetInsertBlock();
+    m->addIncoming(m2, lanes_end);
+    lt->addIncoming(lt2, lanes_end);
+    b_.CreateCondBr(b_.CreateICmpNE(m2, b_.getInt32(0)), lanes_loop, chunk_latch);
+    b_.SetInsertPoint(chunk_latch);
+    llvm::PHINode* ct_next = b_.CreatePHI(f32_, 2);
+    ct_next->addIncoming(ct, chunk_body_end);
+    ct_next->addIncoming(lt2, lanes_end);
+    llvm::Value* cj_next = b_.CreateAdd(cj, b_.getInt64(16));
+    cj->addIncoming(cj_next, chunk_latch);
+    ct->addIncoming(ct_next, chunk_latch);
+    b_.CreateCondBr(b_.CreateICmpSLT(cj_next, n16), chunk_loop, after16);
+
+    b_.SetInsertPoint(after16);
+    llvm::PHINode* j_start = b_.CreatePHI(i64_, 2);
+    llvm::PHINode* t_start = b_.CreatePHI(f32_, 2);
+    j_start->addIncoming(b_.getInt64(0), entry);
+    t_start->addIncoming(threshold0, entry);
+    j_start->addIncoming(cj_next, chunk_latch);
+    t_start->addIncoming(ct_next, chunk_latch);
+    b_.CreateCondBr(b_.CreateICmpSLT(j_start, n4), block_loop, tail_check);
+
+    // Then up to twelve rows four at a time.
     b_.SetInsertPoint(block_loop);
     llvm::PHINode* j = b_.CreatePHI(i64_, 2, "j");
     llvm::PHINode* threshold = b_.CreatePHI(f32_, 2, "threshold");
-    j->addIncoming(b_.getInt64(0), entry);
-    threshold->addIncoming(threshold0, entry);
+    j->addIncoming(j_start, after16);
+    threshold->addIncoming(t_start, after16);
     std::vector<llvm::Value*> rows;
     for (int r = 0; r < 4; ++r) {
       llvm::Value* jr = b_.CreateAdd(j, b_.getInt64(r));
@@ -262,8 +329,8 @@ class Generator {
     b_.SetInsertPoint(tail_check);
     llvm::PHINode* tj0 = b_.CreatePHI(i64_, 2);
     llvm::PHINode* tt0 = b_.CreatePHI(f32_, 2);
-    tj0->addIncoming(b_.getInt64(0), entry);
-    tt0->addIncoming(threshold0, entry);
+    tj0->addIncoming(j_start, after16);
+    tt0->addIncoming(t_start, after16);
     tj0->addIncoming(next4, block_end);
     tt0->addIncoming(t, block_end);
     b_.CreateCondBr(b_.CreateICmpSLT(tj0, n), tail_loop, done);
