@@ -24,18 +24,10 @@ namespace ivfjit {
 namespace {
 
 using FaissIdx = faiss::Index::idx_t;
-using ::ivfjit::testing::ReadFileBytes;
 using ::ivfjit::testing::TmpPath;
 using ::ivfjit::testing::UniformVectors;
-
-std::vector<char> ReadBytes(const std::string& path) {
-  const std::string s = ReadFileBytes(path);
-  return std::vector<char>(s.begin(), s.end());
-}
-
-void WriteBytes(const std::string& path, const std::vector<char>& bytes, size_t n) {
-  ::ivfjit::testing::WriteFileBytes(path, std::string(bytes.begin(), bytes.begin() + n));
-}
+using ::ivfjit::testing::ReadBytes;
+using ::ivfjit::testing::WriteBytes;
 
 constexpr int64_t kD = 8, kNb = 500, kNq = 30, kK = 5;
 

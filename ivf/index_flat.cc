@@ -61,7 +61,7 @@ absl::Status IndexFlat::DoSearch(int64_t n, const float* x, int64_t k, float* di
   const eager::BaseView base{vectors_.data(), norms_.empty() ? nullptr : norms_.data(), ntotal(),
                              d()};
   // The JIT serves the direct path (tiny batches); batches go through sgemm tiles.
-  eager::KnnScanKernel scan = nullptr;
+  eager::ScanKernel scan = nullptr;
   const eager::KnnPlan plan = eager::PlanKnn(n, ntotal(), d(), k, eager::KernelThreads());
   if (jit::KernelProvider* provider = plan.use_gemm || ntotal() == 0 ? nullptr : kernels();
       provider != nullptr) {

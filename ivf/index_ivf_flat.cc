@@ -121,7 +121,7 @@ void IndexIVFFlat::Quantize(int64_t n, const float* x, int64_t nprobe, std::vect
   probes.resize(static_cast<size_t>(n * nprobe));
   const eager::BaseView base{centroids_.data(), centroid_norms_.data(), nlist_, d()};
   // Small batches: the JIT's fused top-nprobe selection over the centroids.
-  eager::KnnScanKernel select = nullptr;
+  eager::ScanKernel select = nullptr;
   if (jit::KernelProvider* provider = kernels();
       provider != nullptr && !eager::PlanKnn(n, nlist_, d(), nprobe, 1).use_gemm) {
     select = provider->CoarseTopN(metric() == Metric::kL2, d(), nprobe,

@@ -20,18 +20,10 @@
 namespace ivfjit {
 namespace {
 
-using ::ivfjit::testing::ReadFileBytes;
 using ::ivfjit::testing::TmpPath;
 using ::ivfjit::testing::UniformVectors;
-
-std::vector<char> ReadBytes(const std::string& path) {
-  const std::string s = ReadFileBytes(path);
-  return std::vector<char>(s.begin(), s.end());
-}
-
-void WriteBytes(const std::string& path, const std::vector<char>& bytes, size_t n) {
-  ::ivfjit::testing::WriteFileBytes(path, std::string(bytes.begin(), bytes.begin() + n));
-}
+using ::ivfjit::testing::ReadBytes;
+using ::ivfjit::testing::WriteBytes;
 
 std::unique_ptr<IndexIVFFlat> SmallIvf(Metric metric) {
   const std::vector<float> base = UniformVectors(300, 4, 1);

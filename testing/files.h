@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <vector>
 
 namespace ivfjit::testing {
 
@@ -25,6 +26,16 @@ inline std::string ReadFileBytes(const std::string& path) {
 
 inline void WriteFileBytes(const std::string& path, const std::string& bytes) {
   std::ofstream(path, std::ios::binary | std::ios::trunc) << bytes;
+}
+
+// The same as bytes in a vector, and writing only the first n of them (a truncated copy).
+inline std::vector<char> ReadBytes(const std::string& path) {
+  const std::string s = ReadFileBytes(path);
+  return std::vector<char>(s.begin(), s.end());
+}
+
+inline void WriteBytes(const std::string& path, const std::vector<char>& bytes, size_t n) {
+  WriteFileBytes(path, std::string(bytes.begin(), bytes.begin() + n));
 }
 
 }  // namespace ivfjit::testing

@@ -18,6 +18,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "jit/eager/scan.h"
 #include "jit/kernel_key.h"
 
 namespace ivfjit::jit {
@@ -27,8 +28,7 @@ using DistanceRowsFn = void (*)(const float* q, const float* x, int64_t n, float
 // Fused scan + top-k: pushes (dist(q, x_j), label_j) for j < n into the TopK whose arrays are
 // heap_dist / heap_ids (selection-size entries, not yet Finish()ed); label_j = ids[j], or
 // j0 + j when ids is null. Same ordering and tie rule as eager::TopK.
-using ScanTopKFn = void (*)(const float* q, const float* x, const int64_t* ids, int64_t j0,
-                            int64_t n, float* heap_dist, int64_t* heap_ids);
+using ScanTopKFn = eager::ScanKernel;
 
 struct CpuJitOptions {
   // Disk cache directory: nullopt = $IVFJIT_CACHE_DIR, else $XDG_CACHE_HOME/ivfjit, else

@@ -15,6 +15,7 @@
 #include <cstdint>
 
 #include "jit/eager/knn.h"
+#include "jit/eager/scan.h"
 #include "jit/eager/topk.h"
 
 namespace ivfjit::eager {
@@ -26,11 +27,6 @@ struct ListView {
   const int64_t* ids = nullptr;
   int64_t size = 0;
 };
-
-// A generated fused scan + top-k for this shape (see jit/cpu/cpu_jit.h, ScanTopKFn): pushes
-// the n rows of x, labelled ids[j] (or j0 + j), into the TopK arrays heap_dist / heap_ids.
-using ScanKernel = void (*)(const float* q, const float* x, const int64_t* ids, int64_t j0,
-                            int64_t n, float* heap_dist, int64_t* heap_ids);
 
 struct IvfScanInput {
   Order order = kL2Order;

@@ -104,7 +104,7 @@ void ForEachGemmTile(Order order, const float* q, int64_t nq, const BaseView& ba
 
 template <Order order>
 void KnnSearchImpl(const float* q, int64_t nq, const BaseView& base, int64_t k, float* distances,
-                   int64_t* labels, KnnScanKernel scan_kernel) {
+                   int64_t* labels, ScanKernel scan_kernel) {
   const int64_t kk = std::min(k, base.n);  // slots that can hold a real result
   for (int64_t i = 0; i < nq; ++i) {
     FillSentinels<order>(distances + i * k + kk, labels + i * k + kk, k - kk);
@@ -261,7 +261,7 @@ KnnPlan PlanKnn(int64_t nq, int64_t nb, int64_t d, int64_t k, int threads) {
 }
 
 void KnnSearch(Order order, const float* q, int64_t nq, const BaseView& base, int64_t k,
-               float* distances, int64_t* labels, KnnScanKernel scan_kernel) {
+               float* distances, int64_t* labels, ScanKernel scan_kernel) {
   if (order == kL2Order) {
     KnnSearchImpl<kL2Order>(q, nq, base, k, distances, labels, scan_kernel);
   } else {

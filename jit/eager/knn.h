@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "jit/eager/scan.h"
 #include "jit/eager/topk.h"
 
 namespace ivfjit::eager {
@@ -45,16 +46,12 @@ KnnPlan PlanKnn(int64_t nq, int64_t nb, int64_t d, int64_t k, int threads);
 // The thread count the kernels use (OpenMP's maximum).
 int KernelThreads();
 
-// A generated fused scan + top-k for (d, min(k, n)); same contract as ivf_scan.h's ScanKernel.
-using KnnScanKernel = void (*)(const float* q, const float* x, const int64_t* ids, int64_t j0,
-                               int64_t n, float* heap_dist, int64_t* heap_ids);
-
 // Writes, for each of the nq queries (q: nq × base.d), its k best base rows into
 // distances/labels (nq × k each, caller-owned), sorted best first; labels are row indices in
 // [0, base.n), -1 past the end of results. scan_kernel (optional) replaces the eager distance
 // + top-k loop of the direct path; it must be built for selection size min(k, base.n).
 void KnnSearch(Order order, const float* q, int64_t nq, const BaseView& base, int64_t k,
-               float* distances, int64_t* labels, KnnScanKernel scan_kernel = nullptr);
+               float* distances, int64_t* labels, ScanKernel scan_kernel = nullptr);
 
 // Range search in Faiss's layout: for query i, results lims[i] .. lims[i+1] of labels/distances,
 // in ascending row order. L2 keeps distance < radius, inner product distance > radius.

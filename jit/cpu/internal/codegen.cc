@@ -251,12 +251,8 @@ class Generator {
     cj->addIncoming(b_.getInt64(0), entry);
     ct->addIncoming(threshold0, entry);
     for (int blk = 0; blk < 4; ++blk) {
-      std::vector<llvm::Value*> rows;
-      for (int r = 0; r < 4; ++r) {
-        llvm::Value* jr = b_.CreateAdd(cj, b_.getInt64(4 * blk + r));
-        rows.push_back(b_.CreateInBoundsGEP(f32_, x, b_.CreateMul(jr, b_.getInt64(key_.d))));
-      }
-      const std::vector<llvm::Value*> dists = RowDistances(qv, q, rows, pieces);
+      const std::vector<llvm::Value*> dists =
+          RowDistances(qv, q, RowPointers(x, cj, 4 * blk, 4), pieces);
       for (int r = 0; r < 4; ++r) {
         b_.CreateAlignedStore(dists[r], b_.CreateConstInBoundsGEP2_64(lanes_ty, lanes, 0, 4 * blk + r),
                               llvm::Align(4));
@@ -311,12 +307,7 @@ class Generator {
     llvm::PHINode* threshold = b_.CreatePHI(f32_, 2, "threshold");
     j->addIncoming(j_start, after16);
     threshold->addIncoming(t_start, after16);
-    std::vector<llvm::Value*> rows;
-    for (int r = 0; r < 4; ++r) {
-      llvm::Value* jr = b_.CreateAdd(j, b_.getInt64(r));
-      rows.push_back(b_.CreateInBoundsGEP(f32_, x, b_.CreateMul(jr, b_.getInt64(key_.d))));
-    }
-    const std::vector<llvm::Value*> dists = RowDistances(qv, q, rows, pieces);
+    const std::vector<llvm::Value*> dists = RowDistances(qv, q, RowPointers(x, j, 0, 4), pieces);
     llvm::Value* t = threshold;
     for (int r = 0; r < 4; ++r) t = EmitGate(gate, fn, dists[r], b_.CreateAdd(j, b_.getInt64(r)), t);
     llvm::Value* next4 = b_.CreateAdd(j, b_.getInt64(4));
@@ -353,6 +344,16 @@ class Generator {
   }
 
  private:
+  // Pointers to rows j + first .. j + first + count - 1 of x (rows of d floats).
+  std::vector<llvm::Value*> RowPointers(llvm::Value* x, llvm::Value* j, int first, int count) {
+    std::vector<llvm::Value*> rows;
+    for (int r = first; r < first + count; ++r) {
+      llvm::Value* jr = b_.CreateAdd(j, b_.getInt64(r));
+      rows.push_back(b_.CreateInBoundsGEP(f32_, x, b_.CreateMul(jr, b_.getInt64(key_.d))));
+    }
+    return rows;
+  }
+
   struct Gate {
     llvm::Value* has_ids;
     llvm::Value* ids;
