@@ -94,8 +94,23 @@ void SetRunContext(const std::string& run_id, const std::string& env_id) {
   g_env_id = env_id;
 }
 
-std::string ToJson(const Row& r) {
+const std::string& RunId() { return g_run_id; }
+const std::string& EnvIdOfRun() { return g_env_id; }
+const std::string& GitCommitOfRun() {
   static const std::string commit = GitCommit();
+  return commit;
+}
+
+bool AppendLinesToJsonl(const std::vector<std::string>& lines) {
+  const char* ws = std::getenv("BUILD_WORKSPACE_DIRECTORY");
+  if (ws == nullptr) return false;
+  std::ofstream out(absl::StrCat(ws, "/benchmarks/benchmarks.jsonl"), std::ios::app);
+  for (const std::string& line : lines) out << line << "\n";
+  return static_cast<bool>(out);
+}
+
+std::string ToJson(const Row& r) {
+  const std::string& commit = GitCommitOfRun();
   return absl::StrFormat(
       "{\"workload\":\"%s\",\"impl\":\"%s\",\"index\":\"%s\",\"metric\":\"%s\",\"d\":%d,"
       "\"nb\":%d,\"nq\":%d,\"nlist\":%d,\"nprobe\":%d,\"k\":%d,\"max_codes\":%d,\"mode\":\"%s\","

@@ -25,6 +25,12 @@ struct Row {
 // Identifies one sweep invocation (its start time) and the machine (see dump_env); both are
 // recorded in every row.
 void SetRunContext(const std::string& run_id, const std::string& env_id);
+const std::string& RunId();
+const std::string& EnvIdOfRun();
+const std::string& GitCommitOfRun();
+
+// Appends already-formed JSON rows (e.g. from peers) to benchmarks.jsonl under bazel run.
+bool AppendLinesToJsonl(const std::vector<std::string>& lines);
 
 std::string ToJson(const Row& row);
 

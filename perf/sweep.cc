@@ -30,6 +30,8 @@ ABSL_FLAG(int64_t, d, 64, "synthetic: dimension");
 ABSL_FLAG(int64_t, nlist, 0, "IVF lists (0 = the workload's; synthetic default 256)");
 ABSL_FLAG(int64_t, k, 0, "neighbours (0 = the workload's; synthetic default 10)");
 ABSL_FLAG(std::string, impls, "ivfjit,faiss", "implementations to run");
+ABSL_FLAG(std::string, peers, "",
+          "Python peers to run alongside, of faiss-cpu, hnswlib, torch-ivf (perf/peers/install.sh)");
 ABSL_FLAG(std::string, jit, "off",
           "kernel tier for ivfjit: off = eager kernels, on = JIT kernels where they apply "
           "(compiled at first use, disk-cached), on,off = both, rows alternating");
@@ -65,7 +67,7 @@ std::vector<int64_t> ParseInts(const std::string& s) {
   return out;
 }
 
-int Run() {
+int Run(const std::string& argv0) {
   SweepOptions opt;
   opt.warmup = absl::GetFlag(FLAGS_warmup);
   opt.repeat = absl::GetFlag(FLAGS_repeat);
@@ -75,6 +77,7 @@ int Run() {
   opt.max_codes = ParseInts(absl::GetFlag(FLAGS_max_codes));
   opt.modes = absl::StrSplit(absl::GetFlag(FLAGS_modes), ',', absl::SkipEmpty());
   opt.impls = absl::StrSplit(absl::GetFlag(FLAGS_impls), ',', absl::SkipEmpty());
+  opt.peers = absl::StrSplit(absl::GetFlag(FLAGS_peers), ',', absl::SkipEmpty());
   for (absl::string_view tier : absl::StrSplit(absl::GetFlag(FLAGS_jit), ',')) {
     if (tier != "on" && tier != "off") {
       std::fprintf(stderr, "[sweep] --jit takes on, off or on,off\n");
@@ -125,7 +128,15 @@ int Run() {
     for (absl::string_view index : absl::StrSplit(index_list, ',', absl::SkipEmpty())) {
       std::vector<Row> part;
       if (index == "flat") part = RunFlat(*w, opt);
-      if (index == "ivf") part = RunIvf(*w, opt);
+      if (index == "ivf") {
+        IvfArtifacts artifacts;
+        part = RunIvf(*w, opt, &artifacts);
+        const std::vector<std::string> peer_rows = RunPeers(*w, opt, artifacts, argv0);
+        for (const std::string& line : peer_rows) std::printf("%s\n", line.c_str());
+        if (absl::GetFlag(FLAGS_record) && !absl::GetFlag(FLAGS_quick)) {
+          AppendLinesToJsonl(peer_rows);
+        }
+      }
       rows.insert(rows.end(), part.begin(), part.end());
     }
     if (absl::GetFlag(FLAGS_json)) {
@@ -155,5 +166,5 @@ int Run() {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
-  return ivfjit::perf::Run();
+  return ivfjit::perf::Run(argv[0]);
 }

@@ -36,7 +36,7 @@ struct Impl {
 
 }  // namespace
 
-std::vector<Row> RunIvf(const Workload& w, const SweepOptions& opt) {
+std::vector<Row> RunIvf(const Workload& w, const SweepOptions& opt, IvfArtifacts* artifacts) {
   const int64_t k = w.k, d = w.d;
   const bool with_faiss = opt.HasImpl("faiss"), with_ours = opt.HasImpl("ivfjit");
   std::fprintf(stderr, "[sweep] %s: exact ground truth for %ld queries\n", w.name.c_str(),
@@ -82,6 +82,13 @@ std::vector<Row> RunIvf(const Workload& w, const SweepOptions& opt) {
     t0 = std::chrono::steady_clock::now();
     Check((*ours)->Add(w.base));
     ours_add_ms = MillisSince(t0);
+  }
+  if (artifacts != nullptr) {
+    artifacts->truth = truth;
+    artifacts->centroids.assign((*ours)->centroids().begin(), (*ours)->centroids().end());
+    if (artifacts->centroids.empty() && with_faiss) {
+      artifacts->centroids.assign(quantizer.get_xb(), quantizer.get_xb() + w.nlist * d);
+    }
   }
 
   Row proto;

@@ -48,6 +48,7 @@ struct SweepOptions {
   std::vector<int64_t> max_codes;  // max_codes sweep (0 = unlimited)
   std::vector<std::string> impls = {"ivfjit", "faiss"};
   std::vector<std::string> jit_tiers;          // "off" and/or "on"
+  std::vector<std::string> peers;              // Python peers to run (--peers)
   jit::KernelProvider* kernels = nullptr;      // the JIT provider when "on" is asked for
   bool HasImpl(const std::string& name) const {
     for (const std::string& i : impls) {
@@ -60,8 +61,22 @@ struct SweepOptions {
 // Exact search of IndexFlat vs faiss::IndexFlatL2 (batch and single queries).
 std::vector<Row> RunFlat(const Workload& w, const SweepOptions& opt);
 
+// What the IVF run leaves for the peers: the exact neighbours of every query (nq × k) and
+// the centroids both libraries used (nlist × d).
+struct IvfArtifacts {
+  std::vector<int64_t> truth;
+  std::vector<float> centroids;
+};
+
 // IndexIVFFlat vs faiss::IndexIVFFlat on Faiss's trained centroids.
-std::vector<Row> RunIvf(const Workload& w, const SweepOptions& opt);
+std::vector<Row> RunIvf(const Workload& w, const SweepOptions& opt,
+                        IvfArtifacts* artifacts = nullptr);
+
+// Runs each peer (faiss-cpu, hnswlib, torch-ivf) as a Python subprocess on the same data and
+// returns its rows as JSON lines; a peer that is not installed is reported once on stderr
+// and skipped.
+std::vector<std::string> RunPeers(const Workload& w, const SweepOptions& opt,
+                                  const IvfArtifacts& artifacts, const std::string& argv0);
 
 }  // namespace ivfjit::perf
 

@@ -1,0 +1,146 @@
+#!/usr/bin/env python3
+"""Runs one peer library on data the sweep wrote, printing rows in the sweep's JSON schema.
+
+  run_peer.py --peer=faiss-cpu|hnswlib|torch-ivf --data=DIR --workload=NAME --nlist=N --k=K
+              --nprobes=1,8 --nqs=1,10000 [--threads=T] [--repeat=3] [--warmup=1]
+              [--single_queries=200] [--run_id=..] [--env_id=..] [--git_commit=..]
+
+DIR holds base.npy (nb × d float32), queries.npy (nq × d float32), truth.npy (nq × k int64,
+exact neighbours) and, for IVF peers, centroids.npy (nlist × d: the trained centroids the
+sweep used, so that recall is comparable). Exit status 3: the peer is not installed.
+"""
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+
+
+def recall(found, truth, k):
+    hits = total = 0
+    for f, t in zip(found, truth):
+        fs = set(int(x) for x in f[:k])
+        for x in t[:k]:
+            if x >= 0:
+                total += 1
+                hits += int(x) in fs
+    return hits / total if total else 1.0
+
+
+def timed(fn, warmup, repeat, budget_s=15.0):
+    for _ in range(warmup):
+        fn()
+    times, spent = [], 0.0
+    while len(times) < max(repeat, 1) and (not times or spent < budget_s):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+        spent += times[-1]
+    return times
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    for name in ["peer", "data", "workload", "run_id", "env_id", "git_commit"]:
+        ap.add_argument("--" + name, default="unknown")
+    for name, default in [("nlist", 0), ("k", 10), ("threads", 0), ("repeat", 3),
+                          ("warmup", 1), ("single_queries", 200)]:
+        ap.add_argument("--" + name, type=int, default=default)
+    ap.add_argument("--nprobes", default="8")
+    ap.add_argument("--nqs", default="1")
+    a = ap.parse_args()
+    try:
+        import numpy as np
+        if a.peer == "faiss-cpu":
+            import faiss
+            version = faiss.__version__
+        elif a.peer == "hnswlib":
+            import hnswlib
+            version = "0.8.0"
+        elif a.peer == "torch-ivf":
+            import torch_ivf  # noqa: F401
+            version = getattr(torch_ivf, "__version__", "?")
+        else:
+            print(f"unknown peer {a.peer}", file=sys.stderr)
+            return 2
+    except ImportError as e:
+        print(f"peer {a.peer} is not installed ({e}); run perf/peers/install.sh", file=sys.stderr)
+        return 3
+    base = np.load(os.path.join(a.data, "base.npy"))
+    queries = np.load(os.path.join(a.data, "queries.npy"))
+    truth = np.load(os.path.join(a.data, "truth.npy"))
+    nb, d = base.shape
+    threads = a.threads or os.cpu_count()
+    proto = {"workload": a.workload, "impl": a.peer, "metric": "l2", "d": d, "nb": nb,
+             "nlist": a.nlist, "k": a.k, "max_codes": 0, "threads": threads, "jit": "off",
+             "peer_version": version, "git_commit": a.git_commit, "run_id": a.run_id,
+             "env_id": a.env_id, "omp_num_threads": os.environ.get("OMP_NUM_THREADS", "")}
+
+    if a.peer == "faiss-cpu":
+        faiss.omp_set_num_threads(threads)
+        centroids = np.load(os.path.join(a.data, "centroids.npy"))
+        quantizer = faiss.IndexFlatL2(d)
+        quantizer.add(centroids)
+        index = faiss.IndexIVFFlat(quantizer, d, a.nlist)
+        index.is_trained = True
+        t0 = time.perf_counter()
+        index.add(base)
+        add_ms = 1e3 * (time.perf_counter() - t0)
+        proto.update(index="IVFFlat", train_ms=-1.0, add_ms=add_ms,
+                     build_info=faiss.get_compile_options())
+        knobs = [int(x) for x in a.nprobes.split(",")]
+
+        def search(q, knob):
+            index.nprobe = knob
+            return index.search(q, a.k)[1]
+        knob_name = "nprobe"
+    else:  # hnswlib: M and ef bracket recall 0.9 - 0.99 on these data sets
+        index = hnswlib.Index(space="l2", dim=d)
+        index.set_num_threads(threads)
+        t0 = time.perf_counter()
+        index.init_index(max_elements=nb, M=16, ef_construction=200)
+        index.add_items(base)
+        add_ms = 1e3 * (time.perf_counter() - t0)
+        proto.update(index="HNSW(M=16,efC=200)", train_ms=-1.0, add_ms=add_ms, nlist=0)
+        knobs = [32, 64, 128, 256]
+
+        def search(q, knob):
+            index.set_ef(max(knob, a.k))
+            return index.knn_query(q, k=a.k)[0]
+        knob_name = "ef"
+
+    for knob in knobs:
+        for nq in [int(x) for x in a.nqs.split(",")]:
+            nq = min(nq, len(queries))
+            row = dict(proto, nprobe=knob if knob_name == "nprobe" else 0, nq=nq,
+                       mode="-" if knob_name == "nprobe" else f"ef={knob}")
+            if nq == 1:
+                singles = min(a.single_queries, len(queries))
+                ms, found = [], []
+                for _ in range(2):
+                    found = []
+                    for i in range(singles):
+                        t0 = time.perf_counter()
+                        labels = search(queries[i:i + 1], knob)
+                        ms.append(1e3 * (time.perf_counter() - t0))
+                        found.append(labels[0])
+                row.update(recall=recall(found, truth[:singles], a.k),
+                           search_ms=statistics.median(ms), search_ms_min=min(ms),
+                           search_ms_max=max(ms), warmup=0, repeat=len(ms))
+                row["qps"] = 1e3 / row["search_ms"]
+            else:
+                out = {}
+                times = timed(lambda: out.update(l=search(queries[:nq], knob)), a.warmup,
+                              a.repeat)
+                med = statistics.median(times)
+                row.update(recall=recall(out["l"], truth[:nq], a.k), search_ms=1e3 * med,
+                           search_ms_min=1e3 * min(times), search_ms_max=1e3 * max(times),
+                           warmup=a.warmup, repeat=len(times), qps=nq / med)
+            row["timestamp"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+            print(json.dumps(row), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
