@@ -21,13 +21,14 @@ def load(root):
 
 
 def latest_run(rows, workload, index):
+    """Rows of the latest run that measured `index` on `workload`, with that run's peers."""
     runs = sorted({r.get("run_id", "") for r in rows
                    if r["workload"] == workload and r["index"] == index})
     if not runs:
         return []
     return [r for r in rows
             if r.get("run_id", "") == runs[-1] and r["workload"] == workload
-            and r["index"] == index]
+            and (r["index"] == index or r["impl"] in ("faiss-cpu", "hnswlib"))]
 
 
 def gnuplot(script):
@@ -47,11 +48,14 @@ def fmnist_figure(rows, out, tmp):
     if not rows:
         return False
     plots = []
-    for impl, mode, title in [("ivfjit", None, "ivfjit (auto)"), ("faiss", None, "Faiss 1.7.3")]:
-        pts = sorted((r["recall"], r["qps"], r["nprobe"]) for r in rows if r["impl"] == impl
+    for impl, title in [("ivfjit", "ivfjit (auto)"), ("faiss", "Faiss 1.7.3 (Debian)"),
+                        ("faiss-cpu", "faiss-cpu wheel"), ("hnswlib", "hnswlib (label: ef)")]:
+        pts = sorted((r["recall"], r["qps"],
+                      r["mode"].split("=")[1] if impl == "hnswlib" else r["nprobe"])
+                     for r in rows if r["impl"] == impl and r.get("jit", "off") == "off"
                      and (impl != "ivfjit" or r["mode"].startswith("auto")))
         if pts:
-            plots.append((series_file(tmp, "w1_" + impl, pts), title))
+            plots.append((series_file(tmp, "w1_" + impl.replace("-", "_"), pts), title))
     env = rows[0]
     gnuplot(f"""
 set terminal pngcairo noenhanced size 900,560 font "sans,11"
@@ -64,7 +68,7 @@ set grid
 set key bottom left
 plot """ + ", ".join(
         f'"{path}" using 1:2 with linespoints lw 2 pt 7 title "{title}", '
-        f'"{path}" using 1:2:(sprintf("%d", $3)) with labels offset 0,1 notitle'
+        f'"{path}" using 1:2:3 with labels offset 0,1 notitle'
         for path, title in plots))
     return True
 
@@ -73,12 +77,14 @@ def seed_figure(rows, out, tmp):
     if not rows:
         return False
     plots = []
+    rows = [r for r in rows if r["impl"] != "hnswlib" and r.get("jit", "off") == "off"]
     keys = sorted({(r["impl"], r["mode"].split(":")[0]) for r in rows})
     for impl, mode in keys:
         pts = sorted((r["nq"], r["qps"]) for r in rows
                      if r["impl"] == impl and r["mode"].split(":")[0] == mode)
-        title = "Faiss 1.7.3" if impl == "faiss" else f"ivfjit {mode}"
-        plots.append((series_file(tmp, f"w2_{impl}_{mode}", pts), title))
+        title = {"faiss": "Faiss 1.7.3 (Debian)", "faiss-cpu": "faiss-cpu wheel"}.get(
+            impl, f"ivfjit {mode}")
+        plots.append((series_file(tmp, f"w2_{impl}_{mode}".replace("-", "_"), pts), title))
     env = rows[0]
     gnuplot(f"""
 set terminal pngcairo noenhanced size 900,560 font "sans,11"
