@@ -14,11 +14,12 @@ status=0
 for spec in "faiss-cpu==1.15.1" "hnswlib==0.8.0"; do
   "${pip[@]}" "$spec" || { echo "peers: could not install $spec" >&2; status=1; }
 done
-# torch-ivf (the seed's PyTorch IVF; it pulls torch): PyPI has no wheel of it for every Python
-# (none for this machine's 3.11 when this was written); a failure is reported and the sweep then
-# reports the peer as missing.
-"${pip[@]}" "torch-ivf==0.1.1" 2>/dev/null ||
-  echo "peers: torch-ivf==0.1.1 not installable here (the sweep skips it)" >&2
+# torch-ivf (the seed's PyTorch IVF) declares Requires-Python >= 3.12; Debian 12 has 3.11. Its
+# wheel is pure Python and imports and runs on 3.11, so it is installed with
+# --ignore-requires-python, after torch (PyPI's default build, which runs on the CPU).
+"${pip[@]}" "torch==2.5.1" || echo "peers: torch not installed (torch-ivf skipped)" >&2
+"${pip[@]}" --no-deps --ignore-requires-python "torch-ivf==0.1.1" ||
+  echo "peers: torch-ivf==0.1.1 not installed (the sweep skips it)" >&2
 "$venv/bin/python" - <<'PY'
 import importlib
 for name in ["faiss", "hnswlib", "torch", "torch_ivf"]:
