@@ -71,7 +71,7 @@ std::vector<std::string> RunPeers(const Workload& w, const SweepOptions& opt,
         "'", python, "' '", script, "' --peer=", peer, " --data='", dir, "' --workload=", w.name,
         " --nlist=", w.nlist, " --k=", w.k, " --nprobes=", Join(nprobes), " --nqs=", Join(nqs),
         " --threads=", opt.threads, " --repeat=", opt.repeat, " --warmup=", opt.warmup,
-        " --single_queries=", opt.single_queries, " --run_id=", RunId(), " --env_id=", EnvIdOfRun(),
+        " --single_queries=", opt.single_queries, " --modes=auto,csr,matrix", " --run_id=", RunId(), " --env_id=", EnvIdOfRun(),
         " --git_commit=", GitCommitOfRun());
     FILE* p = popen(cmd.c_str(), "r");
     if (p == nullptr) continue;

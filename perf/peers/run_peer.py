@@ -67,6 +67,7 @@ def main():
         ap.add_argument("--" + name, type=int, default=default)
     ap.add_argument("--nprobes", default="8")
     ap.add_argument("--nqs", default="1")
+    ap.add_argument("--modes", default="auto", help="torch-ivf search modes")
     a = ap.parse_args()
     try:
         import numpy as np
@@ -98,6 +99,8 @@ def main():
              "peer_version": version, "git_commit": a.git_commit, "run_id": a.run_id,
              "env_id": a.env_id, "omp_num_threads": os.environ.get("OMP_NUM_THREADS", "")}
 
+    modes = ["-"]      # search modes (torch-ivf has several)
+    mode_now = ["auto"]
     if a.peer == "faiss-cpu":
         faiss.omp_set_num_threads(threads)
         centroids = np.load(os.path.join(a.data, "centroids.npy"))
@@ -137,10 +140,11 @@ def main():
 
         def search(q, knob):
             index.nprobe = knob
-            index.search_mode = "auto"
+            index.search_mode = mode_now[0]
             return index.search(torch.from_numpy(q) if isinstance(q, np.ndarray) else q,
                                 a.k)[1].numpy()
         knob_name = "nprobe"
+        modes = [m for m in a.modes.split(",") if m in ("auto", "csr", "matrix")] or ["auto"]
     else:  # hnswlib: M and ef bracket recall 0.9 - 0.99 on these data sets
         index = hnswlib.Index(space="l2", dim=d)
         index.set_num_threads(threads)
@@ -156,11 +160,13 @@ def main():
             return index.knn_query(q, k=a.k)[0]
         knob_name = "ef"
 
-    for knob in knobs:
-        for nq in [int(x) for x in a.nqs.split(",")]:
+    for knob, mode, nq in [(kn, m, q) for kn in knobs for m in modes
+                           for q in [int(x) for x in a.nqs.split(",")]]:
+        if True:
+            mode_now[0] = mode if mode != "-" else "auto"
             nq = min(nq, len(queries))
             row = dict(proto, nprobe=knob if knob_name == "nprobe" else 0, nq=nq,
-                       mode="-" if knob_name == "nprobe" else f"ef={knob}")
+                       mode=mode if knob_name == "nprobe" else f"ef={knob}")
             if nq == 1:
                 singles = min(a.single_queries, len(queries))
                 ms, found = [], []
