@@ -58,6 +58,15 @@ void KernelProvider::WaitForBackgroundCompiles() {
       +[](int* running) { return *running == 0; }, &running_));
 }
 
+void* KernelProvider::CompileNow(const KernelKey& key) {
+  if (key.op == KernelOp::kDistanceRows) {
+    absl::StatusOr<DistanceRowsFn> f = jit_->GetDistanceRows(key);
+    return f.ok() ? reinterpret_cast<void*>(*f) : nullptr;
+  }
+  absl::StatusOr<ScanTopKFn> f = jit_->GetScanTopK(key);
+  return f.ok() ? reinterpret_cast<void*>(*f) : nullptr;
+}
+
 void* KernelProvider::Get(const KernelKey& key, bool may_block) {
   if (jit_ == nullptr) {
     absl::MutexLock lock(&mu_);
@@ -80,30 +89,16 @@ void* KernelProvider::Get(const KernelKey& key, bool may_block) {
       ++background_compiles_;
       ++fallbacks_;
       workers_.emplace_back([this, key, k] {
-        absl::StatusOr<void*> fn = nullptr;
-        if (key.op == KernelOp::kDistanceRows) {
-          auto f = jit_->GetDistanceRows(key);
-          fn = f.ok() ? absl::StatusOr<void*>(reinterpret_cast<void*>(*f)) : f.status();
-        } else {
-          auto f = jit_->GetScanTopK(key);
-          fn = f.ok() ? absl::StatusOr<void*>(reinterpret_cast<void*>(*f)) : f.status();
-        }
+        void* fn = CompileNow(key);
         absl::MutexLock done(&mu_);
-        entries_[k] = fn.ok() ? Entry{State::kReady, *fn} : Entry{State::kFailed, nullptr};
+        entries_[k] = fn != nullptr ? Entry{State::kReady, fn} : Entry{State::kFailed, nullptr};
         --running_;
       });
       return nullptr;
     }
   }
   // Synchronous: CpuJit compiles once even if several threads get here together.
-  void* fn = nullptr;
-  if (key.op == KernelOp::kDistanceRows) {
-    auto f = jit_->GetDistanceRows(key);
-    if (f.ok()) fn = reinterpret_cast<void*>(*f);
-  } else {
-    auto f = jit_->GetScanTopK(key);
-    if (f.ok()) fn = reinterpret_cast<void*>(*f);
-  }
+  void* fn = CompileNow(key);
   absl::MutexLock lock(&mu_);
   entries_[k] = fn != nullptr ? Entry{State::kReady, fn} : Entry{State::kFailed, nullptr};
   if (fn == nullptr) ++fallbacks_;

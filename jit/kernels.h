@@ -67,6 +67,8 @@ class KernelProvider {
  private:
   explicit KernelProvider(const KernelProviderOptions& options);
   void* Get(const KernelKey& key, bool may_block);
+  // Compiles (or loads) the kernel on this thread; null on failure. CpuJit compiles once.
+  void* CompileNow(const KernelKey& key);
 
   enum class State { kPending, kReady, kFailed };
   struct Entry {

@@ -2,8 +2,8 @@
 """Renders the README figures from benchmarks/benchmarks.jsonl with gnuplot.
 
 `bazel run //perf:figures` (or `python3 perf/figures.py [REPO_ROOT]`). For each figure it takes
-the rows of the most recent sweep run (run_id) that measured that workload, so a figure never
-mixes runs:
+the rows of the most recent sweep run (run_id) that swept that workload with ivfjit (a partial,
+peers-only run is skipped), so a figure never mixes runs:
   docs/fig_fmnist_qps_recall.png  W1 Fashion-MNIST, IVF nprobe sweep: batch QPS vs recall@10
   docs/fig_seed_qps_nq.png        W2 the seed's shape: QPS vs nq, per implementation and mode
 """
@@ -20,10 +20,16 @@ def load(root):
         return [json.loads(line) for line in f if line.strip().startswith("{")]
 
 
-def latest_run(rows, workload, index):
-    """Rows of the latest run that measured `index` on `workload`, with that run's peers."""
-    runs = sorted({r.get("run_id", "") for r in rows
-                   if r["workload"] == workload and r["index"] == index})
+def latest_run(rows, workload, index, sweep_key):
+    """Rows of the latest run that swept `workload` with ivfjit (at least 3 values of
+    `sweep_key`, so a partial run such as a peers-only one is skipped), with its peers."""
+    def swept(run):
+        values = {r[sweep_key] for r in rows if r.get("run_id") == run
+                  and r["workload"] == workload and r["impl"] == "ivfjit"
+                  and r["index"] == index}
+        return len(values) >= 3
+    runs = sorted({r.get("run_id", "") for r in rows if r["workload"] == workload})
+    runs = [run for run in runs if swept(run)]
     if not runs:
         return []
     return [r for r in rows
@@ -33,6 +39,25 @@ def latest_run(rows, workload, index):
 
 def gnuplot(script):
     subprocess.run(["gnuplot"], input=script.encode(), check=True)
+
+
+def render(out, title, xlabel, logscale, key, series, labels=False):
+    """One PNG: series = [(data file, title)], columns x y [label]."""
+    plots = []
+    for path, name in series:
+        plots.append(f'"{path}" using 1:2 with linespoints lw 2 pt 7 title "{name}"')
+        if labels:
+            plots.append(f'"{path}" using 1:2:3 with labels offset 0,1 notitle')
+    gnuplot(f"""
+set terminal pngcairo noenhanced size 900,560 font "sans,11"
+set output "{out}"
+set title "{title}"
+set xlabel "{xlabel}"
+set ylabel "queries per second (log)"
+set logscale {logscale}
+set grid
+set key {key}
+plot """ + ", ".join(plots))
 
 
 def series_file(tmp, name, points):
@@ -57,19 +82,9 @@ def fmnist_figure(rows, out, tmp):
         if pts:
             plots.append((series_file(tmp, "w1_" + impl.replace("-", "_"), pts), title))
     env = rows[0]
-    gnuplot(f"""
-set terminal pngcairo noenhanced size 900,560 font "sans,11"
-set output "{out}"
-set title "Fashion-MNIST IVF-Flat, nlist {env['nlist']}, k {env['k']}, batch of {env['nq']} queries, {env['threads']} threads (run {env.get('run_id', '?')})"
-set xlabel "recall at k = {env['k']}"
-set ylabel "queries per second (log)"
-set logscale y
-set grid
-set key bottom left
-plot """ + ", ".join(
-        f'"{path}" using 1:2 with linespoints lw 2 pt 7 title "{title}", '
-        f'"{path}" using 1:2:3 with labels offset 0,1 notitle'
-        for path, title in plots))
+    render(out, f"Fashion-MNIST IVF-Flat, nlist {env['nlist']}, k {env['k']}, batch of "
+                f"{env['nq']} queries, {env['threads']} threads (run {env.get('run_id', '?')})",
+           f"recall at k = {env['k']}", "y", "bottom left", plots, labels=True)
     return True
 
 
@@ -86,17 +101,10 @@ def seed_figure(rows, out, tmp):
             impl, f"ivfjit {mode}")
         plots.append((series_file(tmp, f"w2_{impl}_{mode}".replace("-", "_"), pts), title))
     env = rows[0]
-    gnuplot(f"""
-set terminal pngcairo noenhanced size 900,560 font "sans,11"
-set output "{out}"
-set title "Gaussian d {env['d']}, nb {env['nb']}, nlist {env['nlist']}, nprobe {env['nprobe']}, k {env['k']}, {env['threads']} threads (run {env.get('run_id', '?')})"
-set xlabel "queries per batch (log; 1 = single queries one at a time)"
-set ylabel "queries per second (log)"
-set logscale xy
-set grid
-set key top left
-plot """ + ", ".join(f'"{path}" using 1:2 with linespoints lw 2 pt 7 title "{title}"'
-                     for path, title in plots))
+    render(out, f"Gaussian d {env['d']}, nb {env['nb']}, nlist {env['nlist']}, nprobe "
+                f"{env['nprobe']}, k {env['k']}, {env['threads']} threads "
+                f"(run {env.get('run_id', '?')})",
+           "queries per batch (log; 1 = single queries one at a time)", "xy", "top left", plots)
     return True
 
 
@@ -106,11 +114,11 @@ def main():
     rows = load(root)
     docs = os.path.join(root, "docs")
     with tempfile.TemporaryDirectory() as tmp:
-        for name, make, workload in [
-                ("fig_fmnist_qps_recall.png", fmnist_figure, "fmnist"),
-                ("fig_seed_qps_nq.png", seed_figure, "seed")]:
+        for name, make, workload, key in [
+                ("fig_fmnist_qps_recall.png", fmnist_figure, "fmnist", "nprobe"),
+                ("fig_seed_qps_nq.png", seed_figure, "seed", "nq")]:
             out = os.path.join(docs, name)
-            if make(latest_run(rows, workload, "IVFFlat"), out, tmp):
+            if make(latest_run(rows, workload, "IVFFlat", key), out, tmp):
                 print("wrote", out)
             else:
                 print("no", workload, "rows in benchmarks.jsonl; skipped", name, file=sys.stderr)

@@ -228,9 +228,6 @@ class Generator {
     auto* entry = llvm::BasicBlock::Create(ctx_, "entry", fn);
     auto* chunk_loop = llvm::BasicBlock::Create(ctx_, "rows16", fn);
     auto* after16 = llvm::BasicBlock::Create(ctx_, "after16", fn);
-    auto* block_loop = llvm::BasicBlock::Create(ctx_, "rows4", fn);
-    auto* tail_check = llvm::BasicBlock::Create(ctx_, "tail_check", fn);
-    auto* tail_loop = llvm::BasicBlock::Create(ctx_, "row", fn);
     auto* done = llvm::BasicBlock::Create(ctx_, "done", fn);
     b_.SetInsertPoint(entry);
     const std::vector<llvm::Value*> qv = MaybeLoadQuery(q, pieces);
@@ -299,45 +296,12 @@ class Generator {
     t_start->addIncoming(threshold0, entry);
     j_start->addIncoming(cj_next, chunk_latch);
     t_start->addIncoming(ct_next, chunk_latch);
-    b_.CreateCondBr(b_.CreateICmpSLT(j_start, n4), block_loop, tail_check);
 
-    // Then up to twelve rows four at a time.
-    b_.SetInsertPoint(block_loop);
-    llvm::PHINode* j = b_.CreatePHI(i64_, 2, "j");
-    llvm::PHINode* threshold = b_.CreatePHI(f32_, 2, "threshold");
-    j->addIncoming(j_start, after16);
-    threshold->addIncoming(t_start, after16);
-    const std::vector<llvm::Value*> dists = RowDistances(qv, q, RowPointers(x, j, 0, 4), pieces);
-    llvm::Value* t = threshold;
-    for (int r = 0; r < 4; ++r) t = EmitGate(gate, fn, dists[r], b_.CreateAdd(j, b_.getInt64(r)), t);
-    llvm::Value* next4 = b_.CreateAdd(j, b_.getInt64(4));
-    llvm::BasicBlock* block_end = b_.GetInsertBlock();
-    j->addIncoming(next4, block_end);
-    threshold->addIncoming(t, block_end);
-    b_.CreateCondBr(b_.CreateICmpSLT(next4, n4), block_loop, tail_check);
-
-    // The last n % 4 rows one by one.
-    b_.SetInsertPoint(tail_check);
-    llvm::PHINode* tj0 = b_.CreatePHI(i64_, 2);
-    llvm::PHINode* tt0 = b_.CreatePHI(f32_, 2);
-    tj0->addIncoming(j_start, after16);
-    tt0->addIncoming(t_start, after16);
-    tj0->addIncoming(next4, block_end);
-    tt0->addIncoming(t, block_end);
-    b_.CreateCondBr(b_.CreateICmpSLT(tj0, n), tail_loop, done);
-
-    b_.SetInsertPoint(tail_loop);
-    llvm::PHINode* tj = b_.CreatePHI(i64_, 2, "tj");
-    llvm::PHINode* tt = b_.CreatePHI(f32_, 2, "tt");
-    tj->addIncoming(tj0, tail_check);
-    tt->addIncoming(tt0, tail_check);
-    llvm::Value* row = b_.CreateInBoundsGEP(f32_, x, b_.CreateMul(tj, b_.getInt64(key_.d)));
-    llvm::Value* dist = RowDistances(qv, q, {row}, pieces)[0];
-    llvm::Value* t1 = EmitGate(gate, fn, dist, tj, tt);
-    llvm::Value* tnext = b_.CreateAdd(tj, b_.getInt64(1));
-    tj->addIncoming(tnext, b_.GetInsertBlock());
-    tt->addIncoming(t1, b_.GetInsertBlock());
-    b_.CreateCondBr(b_.CreateICmpSLT(tnext, n), tail_loop, done);
+    // Then up to twelve rows four at a time, and the last n % 4 one by one.
+    const RowsLoop rows_loop{fn, gate, qv, q, x, pieces};
+    const Cursor after4 = EmitGatedRows(rows_loop, 4, {j_start, t_start}, n4);
+    EmitGatedRows(rows_loop, 1, after4, n);
+    b_.CreateBr(done);
 
     b_.SetInsertPoint(done);
     b_.CreateRetVoid();
@@ -352,6 +316,56 @@ class Generator {
       rows.push_back(b_.CreateInBoundsGEP(f32_, x, b_.CreateMul(jr, b_.getInt64(key_.d))));
     }
     return rows;
+  }
+
+  struct Gate;
+
+  // Position of a scan: the next row and the threshold at that point.
+  struct Cursor {
+    llvm::Value* j;
+    llvm::Value* threshold;
+  };
+  // What a rows loop needs from the kernel being generated.
+  struct RowsLoop {
+    llvm::Function* fn;
+    const Gate& gate;
+    const std::vector<llvm::Value*>& qv;
+    llvm::Value* q;
+    llvm::Value* x;
+    const std::vector<Piece>& pieces;
+  };
+
+  // for (j = from.j; j < bound; j += rows) { rows distances; gate each } — entered only when
+  // from.j < bound; leaves the builder after the loop and returns where the scan stands.
+  Cursor EmitGatedRows(const RowsLoop& L, int rows, Cursor from, llvm::Value* bound) {
+    llvm::BasicBlock* pre = b_.GetInsertBlock();
+    auto* loop = llvm::BasicBlock::Create(ctx_, "rows", L.fn);
+    auto* exit = llvm::BasicBlock::Create(ctx_, "rows_done", L.fn);
+    b_.CreateCondBr(b_.CreateICmpSLT(from.j, bound), loop, exit);
+    b_.SetInsertPoint(loop);
+    llvm::PHINode* j = b_.CreatePHI(i64_, 2, "j");
+    llvm::PHINode* threshold = b_.CreatePHI(f32_, 2, "threshold");
+    j->addIncoming(from.j, pre);
+    threshold->addIncoming(from.threshold, pre);
+    const std::vector<llvm::Value*> dists =
+        RowDistances(L.qv, L.q, RowPointers(L.x, j, 0, rows), L.pieces);
+    llvm::Value* t = threshold;
+    for (int r = 0; r < rows; ++r) {
+      t = EmitGate(L.gate, L.fn, dists[r], b_.CreateAdd(j, b_.getInt64(r)), t);
+    }
+    llvm::Value* next = b_.CreateAdd(j, b_.getInt64(rows));
+    llvm::BasicBlock* end = b_.GetInsertBlock();
+    j->addIncoming(next, end);
+    threshold->addIncoming(t, end);
+    b_.CreateCondBr(b_.CreateICmpSLT(next, bound), loop, exit);
+    b_.SetInsertPoint(exit);
+    llvm::PHINode* out_j = b_.CreatePHI(i64_, 2);
+    llvm::PHINode* out_t = b_.CreatePHI(f32_, 2);
+    out_j->addIncoming(from.j, pre);
+    out_t->addIncoming(from.threshold, pre);
+    out_j->addIncoming(next, end);
+    out_t->addIncoming(t, end);
+    return {out_j, out_t};
   }
 
   struct Gate {
