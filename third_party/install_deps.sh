@@ -18,6 +18,12 @@ PACKAGES=(
   dataset-fashion-mnist
   gnuplot-nox
   python3
+  # HIP runtime + hiprtc (ROCm 5.2): GPU kernel compiles for AMD targets, no GPU needed.
+  libamdhip64-dev
+  hipcc
+  libhiprtc-builtins5
+  rocm-device-libs
+  libamd-comgr2
 )
 
 missing=()

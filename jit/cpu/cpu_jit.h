@@ -18,6 +18,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "jit/cache_dir.h"
 #include "jit/eager/scan.h"
 #include "jit/kernel_key.h"
 
@@ -82,9 +83,6 @@ class CpuJit {
   absl::StatusOr<void*> GetKernel(const KernelKey& key);
   std::unique_ptr<Impl> impl_;
 };
-
-// The default cache directory from the environment (see CpuJitOptions::cache_dir).
-std::string DefaultCacheDir();
 
 }  // namespace ivfjit::jit
 

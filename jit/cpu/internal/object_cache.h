@@ -1,21 +1,15 @@
-// Persistent cache of compiled kernel objects: an llvm::ObjectCache over a directory
-// (internal to jit/).
-//
-// Entry file "<dir>/<key hash>.o": magic "IVJK", uint32 version, uint32 key length, the full key
-// string, uint64 object length, the object bytes, uint32 CRC-32 of everything before. An entry
-// whose magic, version, key, length or checksum does not match is ignored (and later replaced):
-// a corrupt, truncated or foreign file costs a recompile, never a wrong kernel. Writes go to a
-// temporary file renamed into place. If the directory cannot be created or written, the cache
-// degrades to memory-only with one warning on stderr.
+// Persistent cache of compiled kernel objects: an llvm::ObjectCache over a BlobCache directory
+// (jit/internal/blob_cache.h: entry layout, validation, atomic writes, memory-only fallback).
+// Entries are "<dir>/<key hash>.o" (internal to jit/).
 #ifndef IVFJIT_JIT_CPU_INTERNAL_OBJECT_CACHE_H_
 #define IVFJIT_JIT_CPU_INTERNAL_OBJECT_CACHE_H_
 
-#include <atomic>
 #include <memory>
 #include <string>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "jit/internal/blob_cache.h"
 #include "llvm/ExecutionEngine/ObjectCache.h"
 #include "llvm/Support/MemoryBuffer.h"
 
@@ -35,20 +29,13 @@ class DiskObjectCache final : public llvm::ObjectCache {
   std::unique_ptr<llvm::MemoryBuffer> getObject(const llvm::Module* module) override;
   void notifyObjectCompiled(const llvm::Module* module, llvm::MemoryBufferRef object) override;
 
-  const std::string& dir() const { return dir_; }
-  bool writable() const { return writable_.load(); }
-  int64_t disk_hits() const { return disk_hits_.load(); }
-  int64_t rejected() const { return rejected_.load(); }  // corrupt / foreign entries seen
+  const std::string& dir() const { return blobs_.dir(); }
+  bool writable() const { return blobs_.writable(); }
+  int64_t disk_hits() const { return blobs_.disk_hits(); }
+  int64_t rejected() const { return blobs_.rejected(); }  // corrupt / foreign entries seen
 
  private:
-  std::string PathFor(const std::string& module_name) const;
-  std::unique_ptr<llvm::MemoryBuffer> ReadEntry(const std::string& module_name,
-                                                const std::string& key);
-  void DisableWrites(const std::string& why);
-
-  std::string dir_;
-  std::atomic<bool> writable_{true};
-  std::atomic<int64_t> disk_hits_{0}, rejected_{0};
+  cache_internal::BlobCache blobs_;
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::string> keys_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::unique_ptr<llvm::MemoryBuffer>> preloaded_
