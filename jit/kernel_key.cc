@@ -23,10 +23,12 @@ std::string KernelKey::ToString() const {
                       "|llvm=", llvm_version, "|gen=", generator_version);
 }
 
-std::string KernelKey::Hash() const {
+std::string KeyHash(std::string_view key) {
   uint64_t h = 1469598103934665603ull;
-  for (unsigned char c : ToString()) h = (h ^ c) * 1099511628211ull;
+  for (unsigned char c : key) h = (h ^ c) * 1099511628211ull;
   return absl::StrFormat("%016x", h);
 }
+
+std::string KernelKey::Hash() const { return KeyHash(ToString()); }
 
 }  // namespace ivfjit::jit

@@ -12,6 +12,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 
 namespace ivfjit::jit {
 
@@ -50,6 +51,9 @@ struct KernelKey {
 };
 
 const char* KernelOpName(KernelOp op);
+
+// 16 hex digits of the 64-bit FNV-1a hash of `key`: cache file names for any kernel key.
+std::string KeyHash(std::string_view key);
 
 }  // namespace ivfjit::jit
 

@@ -115,5 +115,6 @@ cc_library(
 local_gpu_toolchains = repository_rule(
     implementation = _gpu_impl,
     environ = ["CUDA_PATH"],
+    local = True,  # re-detect on every fetch: install_deps.sh may have added the HIP packages
     doc = "Detects the CUDA toolkit and Debian's HIP headers; both are optional.",
 )

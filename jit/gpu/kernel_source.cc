@@ -1,0 +1,300 @@
+#include "jit/gpu/kernel_source.h"
+
+#include "absl/strings/str_cat.h"
+
+namespace ivfjit::jit {
+namespace {
+
+constexpr char kCommonTypes[] = R"IVF(
+typedef int ivf_i32;
+typedef unsigned int ivf_u32;
+typedef long long ivf_i64;
+)IVF";
+
+constexpr char kCudaPrelude[] = R"IVF(
+#define IVF_KERNEL extern "C" __global__
+#define IVF_DEVICE __device__ __forceinline__
+#define IVF_WARP 32
+#define IVF_UNROLL _Pragma("unroll")
+IVF_DEVICE float ivf_shfl_xor(float v, int m) { return __shfl_xor_sync(0xffffffffu, v, m); }
+IVF_DEVICE ivf_u32 ivf_f2u(float f) { return __float_as_uint(f); }
+IVF_DEVICE float ivf_u2f(ivf_u32 u) { return __uint_as_float(u); }
+IVF_DEVICE ivf_u32 ivf_atomic_inc(ivf_u32* p) { return atomicAdd(p, 1u); }
+)IVF";
+
+constexpr char kHipPrelude[] = R"IVF(
+#define IVF_KERNEL extern "C" __global__
+#define IVF_DEVICE __device__ __forceinline__
+#define IVF_WARP __AMDGCN_WAVEFRONT_SIZE
+#define IVF_UNROLL _Pragma("unroll")
+IVF_DEVICE float ivf_shfl_xor(float v, int m) { return __shfl_xor(v, m); }
+IVF_DEVICE ivf_u32 ivf_f2u(float f) { return __float_as_uint(f); }
+IVF_DEVICE float ivf_u2f(ivf_u32 u) { return __uint_as_float(u); }
+IVF_DEVICE ivf_u32 ivf_atomic_inc(ivf_u32* p) { return atomicAdd(p, 1u); }
+)IVF";
+
+// The kernels. Candidates are (order key, row position) pairs: the key is the distance mapped
+// to a uint32 whose unsigned order is the result order (ascending L2, descending IP), so one
+// radix select and one sort serve both metrics; positions index the device's row arrays and are
+// turned into labels when a result is written.
+constexpr char kBody[] = R"IVF(
+#define IVF_FLT_MAX 3.402823466e+38f
+#define IVF_NO_KEY 0xffffffffu
+#define IVF_NO_ID 0x7fffffffffffffffLL
+
+IVF_DEVICE ivf_u32 ivf_key(float dist) {
+#if IVF_L2
+  const float f = dist;
+#else
+  const float f = -dist;
+#endif
+  ivf_u32 u = ivf_f2u(f);
+  if (u == 0x80000000u) u = 0u;  // -0 orders as +0
+  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+
+IVF_DEVICE float ivf_dist(ivf_u32 key) {
+  const float f = ivf_u2f((key & 0x80000000u) ? (key & 0x7fffffffu) : ~key);
+#if IVF_L2
+  return f;
+#else
+  return -f;
+#endif
+}
+
+IVF_DEVICE float ivf_warp_sum(float v) {
+  for (int m = IVF_WARP / 2; m > 0; m /= 2) v += ivf_shfl_xor(v, m);
+  return v;
+}
+
+// (key, id) lexicographic order: distance order, ties by smaller label (as on the CPU).
+IVF_DEVICE bool ivf_before(ivf_u32 ka, ivf_i64 ia, ivf_u32 kb, ivf_i64 ib) {
+  return ka < kb || (ka == kb && ia < ib);
+}
+
+// One warp per stored row of the probed lists. grid.x = nprobe * splits (split s of a list
+// scans the s-th of `splits` equal parts of it), grid.y = query.
+//   queries      nq x d            data        rows x d (lists back to back)
+//   list_offsets nlist + 1         probes      nq x nprobe list numbers, -1 = not scanned
+//   probe_start  nq x nprobe: where each probed list's candidates start in the query's row
+//   keys, pos    nq x stride candidate rows (written at probe_start + row in list)
+IVF_KERNEL void ivf_scan(const float* queries, const float* data, const ivf_i64* list_offsets,
+                         const ivf_i32* probes, const ivf_i64* probe_start, int nprobe,
+                         int splits, int d_arg, ivf_i64 stride, ivf_u32* keys, ivf_i32* pos) {
+  const int d = IVF_D > 0 ? IVF_D : d_arg;
+  const ivf_i64 q = blockIdx.y;
+  const int probe = blockIdx.x / splits;
+  const int split = blockIdx.x % splits;
+  const ivf_i32 list = probes[q * nprobe + probe];
+  if (list < 0) return;
+  const ivf_i64 begin = list_offsets[list];
+  const ivf_i64 size = list_offsets[list + 1] - begin;
+  const ivf_i64 part = (size + splits - 1) / splits;
+  const ivf_i64 r0 = split * part;
+  const ivf_i64 r1 = r0 + part < size ? r0 + part : size;
+  const int lane = threadIdx.x % IVF_WARP;
+  const int warp = threadIdx.x / IVF_WARP;
+  const int nwarps = blockDim.x / IVF_WARP;
+  const float* query = queries + q * d;
+  ivf_u32* out_keys = keys + q * stride + probe_start[q * nprobe + probe];
+  ivf_i32* out_pos = pos + q * stride + probe_start[q * nprobe + probe];
+  for (ivf_i64 r = r0 + warp; r < r1; r += nwarps) {
+    const float* x = data + (begin + r) * d;
+    float acc = 0.0f;
+#if IVF_D > 0
+    IVF_UNROLL
+    for (int i = lane; i < IVF_D; i += IVF_WARP) {
+#else
+    for (int i = lane; i < d; i += IVF_WARP) {
+#endif
+#if IVF_L2
+      const float t = query[i] - x[i];
+      acc += t * t;
+#else
+      acc += query[i] * x[i];
+#endif
+    }
+    acc = ivf_warp_sum(acc);
+    if (lane == 0) {
+      out_keys[r] = ivf_key(acc);
+      out_pos[r] = (ivf_i32)(begin + r);
+    }
+  }
+}
+
+// The `sel` best of one row's n candidates, sorted, into out (sel entries; missing results
+// are label -1 and distance +FLT_MAX (L2) / -FLT_MAX (IP)). Radix select (4 passes of 8 bits)
+// finds the sel-th smallest key T; every candidate with key <= T (sel of them, more only with
+// ties at T) is gathered into the sort buffer (sk, sid: at least the next power of two of n
+// entries) and bitonic-sorted by (key, label) there, so ties go to the smaller label.
+template <int SEL>
+IVF_DEVICE void ivf_select_row(const ivf_u32* keys, const ivf_i32* pos, ivf_i64 n, int sel_arg,
+                               const ivf_i64* ids, ivf_u32* sk, ivf_i64* sid, float* out_dist,
+                               ivf_i64* out_ids) {
+  const ivf_i64 sel = SEL > 0 ? SEL : sel_arg;
+  __shared__ ivf_u32 hist[256];
+  __shared__ ivf_u32 state[2];
+  __shared__ ivf_u32 gathered;
+  const int tid = threadIdx.x;
+  const int nthreads = blockDim.x;
+  ivf_u32 kth = IVF_NO_KEY;
+  if (n > sel) {
+    ivf_u32 prefix = 0u, mask = 0u, rank = (ivf_u32)sel;  // rank of T among keys matching prefix
+    for (int shift = 24; shift >= 0; shift -= 8) {
+      for (int i = tid; i < 256; i += nthreads) hist[i] = 0u;
+      __syncthreads();
+      for (ivf_i64 i = tid; i < n; i += nthreads) {
+        const ivf_u32 key = keys[i];
+        if ((key & mask) == prefix) ivf_atomic_inc(&hist[(key >> shift) & 255u]);
+      }
+      __syncthreads();
+      if (tid == 0) {
+        ivf_u32 below = 0u;
+        int b = 0;
+        for (; b < 255; ++b) {
+          if (below + hist[b] >= rank) break;
+          below += hist[b];
+        }
+        state[0] = prefix | ((ivf_u32)b << shift);
+        state[1] = rank - below;
+      }
+      __syncthreads();
+      prefix = state[0];
+      rank = state[1];
+      mask |= 255u << shift;
+      __syncthreads();
+    }
+    kth = prefix;
+  }
+  if (tid == 0) gathered = 0u;
+  __syncthreads();
+  for (ivf_i64 i = tid; i < n; i += nthreads) {
+    const ivf_u32 key = keys[i];
+    if (key <= kth) {
+      const ivf_u32 slot = ivf_atomic_inc(&gathered);
+      sk[slot] = key;
+      sid[slot] = ids != 0 ? ids[pos[i]] : (ivf_i64)pos[i];
+    }
+  }
+  __syncthreads();
+  const ivf_i64 m = gathered;
+  ivf_i64 p2 = 1;
+  while (p2 < m) p2 <<= 1;
+  for (ivf_i64 i = m + tid; i < p2; i += nthreads) {
+    sk[i] = IVF_NO_KEY;
+    sid[i] = IVF_NO_ID;
+  }
+  __syncthreads();
+  for (ivf_i64 size = 2; size <= p2; size <<= 1) {
+    for (ivf_i64 half = size >> 1; half > 0; half >>= 1) {
+      for (ivf_i64 i = tid; i < p2; i += nthreads) {
+        const ivf_i64 j = i ^ half;
+        if (j <= i) continue;
+        const bool ascending = (i & size) == 0;
+        const bool swap = ascending ? ivf_before(sk[j], sid[j], sk[i], sid[i])
+                                    : ivf_before(sk[i], sid[i], sk[j], sid[j]);
+        if (swap) {
+          const ivf_u32 tk = sk[i];
+          sk[i] = sk[j];
+          sk[j] = tk;
+          const ivf_i64 ti = sid[i];
+          sid[i] = sid[j];
+          sid[j] = ti;
+        }
+      }
+      __syncthreads();
+    }
+  }
+  for (ivf_i64 i = tid; i < sel; i += nthreads) {
+    if (i < m) {
+      out_dist[i] = ivf_dist(sk[i]);
+      out_ids[i] = sid[i];
+    } else {
+#if IVF_L2
+      out_dist[i] = IVF_FLT_MAX;
+#else
+      out_dist[i] = -IVF_FLT_MAX;
+#endif
+      out_ids[i] = -1;
+    }
+  }
+}
+
+// grid.x = rows. counts: candidates per row (null: every row has `stride`). ids: labels by
+// row position (null: the position is the label, as for centroids). out: rows x sel.
+#define IVF_SELECT_KERNEL(name, SEL)                                                         \
+  IVF_KERNEL void name(const ivf_u32* keys, const ivf_i32* pos, const ivf_i64* counts,       \
+                       ivf_i64 stride, int sel_arg, const ivf_i64* ids, ivf_u32* sort_keys,  \
+                       ivf_i64* sort_ids, ivf_i64 sort_stride, float* out_dist,              \
+                       ivf_i64* out_ids) {                                                   \
+    const ivf_i64 row = blockIdx.x;                                                          \
+    const ivf_i64 sel = SEL > 0 ? SEL : sel_arg;                                             \
+    ivf_select_row<SEL>(keys + row * stride, pos + row * stride,                             \
+                        counts != 0 ? counts[row] : stride, sel_arg, ids,                    \
+                        sort_keys + row * sort_stride, sort_ids + row * sort_stride,         \
+                        out_dist + row * sel, out_ids + row * sel);                          \
+  }
+IVF_SELECT_KERNEL(ivf_select_k, IVF_K)
+IVF_SELECT_KERNEL(ivf_select_nprobe, IVF_NPROBE)
+
+// grid.x = rows: out_n[row] = candidates whose key < limit (distance strictly inside).
+IVF_KERNEL void ivf_range_count(const ivf_u32* keys, const ivf_i64* counts, ivf_i64 stride,
+                                ivf_u32 limit, ivf_i64* out_n) {
+  __shared__ ivf_u32 found;
+  const ivf_i64 row = blockIdx.x;
+  if (threadIdx.x == 0) found = 0u;
+  __syncthreads();
+  const ivf_u32* k = keys + row * stride;
+  for (ivf_i64 i = threadIdx.x; i < counts[row]; i += blockDim.x) {
+    if (k[i] < limit) ivf_atomic_inc(&found);
+  }
+  __syncthreads();
+  if (threadIdx.x == 0) out_n[row] = found;
+}
+
+// grid.x = rows: writes those candidates at out + row_start[row] (order unspecified).
+IVF_KERNEL void ivf_range_fill(const ivf_u32* keys, const ivf_i32* pos, const ivf_i64* counts,
+                               ivf_i64 stride, ivf_u32 limit, const ivf_i64* ids,
+                               const ivf_i64* row_start, float* out_dist, ivf_i64* out_ids) {
+  __shared__ ivf_u32 written;
+  const ivf_i64 row = blockIdx.x;
+  if (threadIdx.x == 0) written = 0u;
+  __syncthreads();
+  const ivf_u32* k = keys + row * stride;
+  const ivf_i32* p = pos + row * stride;
+  for (ivf_i64 i = threadIdx.x; i < counts[row]; i += blockDim.x) {
+    if (k[i] < limit) {
+      const ivf_i64 slot = row_start[row] + ivf_atomic_inc(&written);
+      out_dist[slot] = ivf_dist(k[i]);
+      out_ids[slot] = ids[p[i]];
+    }
+  }
+}
+)IVF";
+
+}  // namespace
+
+std::string GpuKernelSpec::ToString() const {
+  return absl::StrCat("metric=", l2 ? "l2" : "ip", "|d=", d, "|k=", k, "|nprobe=", nprobe);
+}
+
+std::string GpuKernelSpec::Name() const {
+  return absl::StrCat(l2 ? "l2" : "ip", "_d", d, "_k", k, "_p", nprobe);
+}
+
+std::string KernelPrelude(GpuDialect dialect) {
+  return absl::StrCat(kCommonTypes, dialect == GpuDialect::kCuda ? kCudaPrelude : kHipPrelude);
+}
+
+std::string KernelBody(const GpuKernelSpec& spec) {
+  return absl::StrCat("\n#define IVF_L2 ", spec.l2 ? 1 : 0, "\n#define IVF_D ", spec.d,
+                      "\n#define IVF_K ", spec.k, "\n#define IVF_NPROBE ", spec.nprobe, "\n",
+                      kBody);
+}
+
+std::string GenerateKernelSource(const GpuKernelSpec& spec, GpuDialect dialect) {
+  return absl::StrCat("// ivfjit GPU kernels ", spec.ToString(), " generator ",
+                      kGpuGeneratorVersion, "\n", KernelPrelude(dialect), KernelBody(spec));
+}
+
+}  // namespace ivfjit::jit

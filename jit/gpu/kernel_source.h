@@ -1,0 +1,69 @@
+// The GPU kernels' source: one text for NVRTC (CUDA) and hiprtc (HIP), specialized per shape.
+//
+//   ivfjit::jit::GpuKernelSpec spec{/*l2=*/true, /*d=*/128, /*k=*/10, /*nprobe=*/32};
+//   std::string cuda = ivfjit::jit::GenerateKernelSource(spec, ivfjit::jit::GpuDialect::kCuda);
+//   // compile with NVRTC for sm_90, load, launch "ivf_scan", "ivf_select_k", ...
+//
+// A specialization bakes d, k and nprobe in as compile-time constants (the distance loop fully
+// unrolled, the selections sized for k and nprobe); the generic spec (d = k = nprobe = 0) reads
+// them from the kernels' arguments and is compiled once per metric, as the fallback. The text
+// is a short dialect prelude (warp size, shuffle, float bit casts, int types) followed by a body
+// that is identical for every dialect, so the body that tests run through the CPU emulator
+// (jit/gpu/internal/emu) is byte for byte what the GPU compilers see.
+//
+// Kernels (all `extern "C"`; every launch uses a block of a multiple of the warp size):
+//   ivf_scan         grid (nprobe·splits, queries): one warp per stored row; writes one
+//                    (order key, row position) candidate per scanned row.
+//   ivf_select_k     grid (rows): the k best candidates of each row, sorted (distance, id).
+//   ivf_select_nprobe  the same with nprobe as the size (coarse quantization).
+//   ivf_range_count  grid (rows): candidates strictly inside the radius.
+//   ivf_range_fill   grid (rows): writes them (unordered; the host orders by label).
+// docs/gpu.md has the arguments, the candidate layout and the selection algorithm.
+#ifndef IVFJIT_JIT_GPU_KERNEL_SOURCE_H_
+#define IVFJIT_JIT_GPU_KERNEL_SOURCE_H_
+
+#include <cstdint>
+#include <string>
+
+namespace ivfjit::jit {
+
+// Bumped whenever the generated text changes; part of every GPU module's cache key.
+inline constexpr int kGpuGeneratorVersion = 1;
+
+enum class GpuDialect { kCuda, kHip };
+
+struct GpuKernelSpec {
+  bool l2 = true;      // squared L2 (true) or inner product
+  int64_t d = 0;       // 0: run-time d (generic)
+  int64_t k = 0;       // 0: run-time k
+  int64_t nprobe = 0;  // 0: run-time nprobe
+
+  bool generic() const { return d == 0 && k == 0 && nprobe == 0; }
+  // "metric=l2|d=128|k=10|nprobe=32" (every field, '|'-separated).
+  std::string ToString() const;
+  // A C identifier naming the specialization, e.g. "l2_d128_k10_p32".
+  std::string Name() const;
+  bool operator==(const GpuKernelSpec& o) const {
+    return l2 == o.l2 && d == o.d && k == o.k && nprobe == o.nprobe;
+  }
+  template <typename H>
+  friend H AbslHashValue(H h, const GpuKernelSpec& s) {
+    return H::combine(std::move(h), s.l2, s.d, s.k, s.nprobe);
+  }
+};
+
+// Largest specialized d, k and nprobe; bigger shapes use the generic kernels. (d bounds the
+// unrolled loop's size; k and nprobe only change constants, kept in the same range.)
+inline constexpr int64_t kGpuMaxSpecializedD = 4096;
+inline constexpr int64_t kGpuMaxSpecializedK = 1 << 16;
+
+// The dialect prelude alone (macros the body uses: IVF_KERNEL, IVF_DEVICE, IVF_WARP, ...).
+std::string KernelPrelude(GpuDialect dialect);
+// The specialization constants and the dialect-independent kernels.
+std::string KernelBody(const GpuKernelSpec& spec);
+// KernelPrelude(dialect) + KernelBody(spec).
+std::string GenerateKernelSource(const GpuKernelSpec& spec, GpuDialect dialect);
+
+}  // namespace ivfjit::jit
+
+#endif  // IVFJIT_JIT_GPU_KERNEL_SOURCE_H_
