@@ -6,6 +6,8 @@
 #ifndef IVFJIT_TESTING_FILES_H_
 #define IVFJIT_TESTING_FILES_H_
 
+#include <dirent.h>
+
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
@@ -36,6 +38,18 @@ inline std::vector<char> ReadBytes(const std::string& path) {
 
 inline void WriteBytes(const std::string& path, const std::vector<char>& bytes, size_t n) {
   WriteFileBytes(path, std::string(bytes.begin(), bytes.begin() + n));
+}
+
+// Paths of the regular files directly in dir (empty if it cannot be read).
+inline std::vector<std::string> ListDir(const std::string& dir) {
+  std::vector<std::string> paths;
+  if (DIR* d = ::opendir(dir.c_str())) {
+    while (const dirent* e = ::readdir(d)) {
+      if (e->d_type == DT_REG) paths.push_back(dir + "/" + e->d_name);
+    }
+    ::closedir(d);
+  }
+  return paths;
 }
 
 }  // namespace ivfjit::testing

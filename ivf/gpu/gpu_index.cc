@@ -1,0 +1,477 @@
+#include "ivf/gpu/gpu_index.h"
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <numeric>
+
+#include "absl/strings/str_cat.h"
+#include "ivf/index_flat.h"
+#include "jit/internal/status_macros.h"
+
+namespace ivfjit {
+namespace {
+
+using i64 = long long;  // the kernels' ivf_i64: launch arguments must have its exact type
+using jit::GpuKernel;
+
+constexpr unsigned kBlock = 256;         // threads per block: 8 warps of 32, 4 wavefronts of 64
+constexpr int64_t kRowsPerBlock = 512;   // list rows one scan block covers
+constexpr int64_t kMaxGridY = 65535;     // queries per launch (CUDA's grid.y limit)
+
+int64_t NextPow2(int64_t n) {
+  int64_t p = 1;
+  while (p < n) p <<= 1;
+  return p;
+}
+
+// The kernels' order key (kernel_source.cc, ivf_key): unsigned order = result order.
+uint32_t OrderKey(float dist, bool l2) {
+  const float f = l2 ? dist : -dist;
+  uint32_t u;
+  std::memcpy(&u, &f, sizeof(u));
+  if (u == 0x80000000u) u = 0;
+  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
+}
+
+int64_t Splits(int64_t longest) {
+  return std::max<int64_t>(1, (longest + kRowsPerBlock - 1) / kRowsPerBlock);
+}
+
+}  // namespace
+
+// Device scratch, kept between searches and grown on demand.
+struct GpuIndex::Scratch {
+  enum Slot {
+    kQueries, kCoarseKeys, kCoarsePos, kCoarseSortKeys, kCoarseSortIds, kCoarseDist, kCoarseIds,
+    kZeroProbe, kZeroStart, kProbes, kStarts, kCounts, kKeys, kPos, kSortKeys, kSortIds,
+    kOutDist, kOutIds, kNumSlots
+  };
+  std::array<jit::GpuDevice::Buffer, kNumSlots> buffers;
+  template <typename T>
+  T* get(Slot s) const {
+    return buffers[s].as<T>();
+  }
+  // Host side of the current chunk.
+  std::vector<int64_t> coarse_ids;
+  std::vector<int32_t> probes;
+  std::vector<i64> starts, counts;
+  int64_t stride = 1;
+};
+
+// The shapes of one search: how many queries per chunk and each buffer's row size.
+struct GpuIndex::Plan {
+  int64_t k = 0, nprobe = 1, chunk = 1;
+  int64_t stride_bound = 1;  // candidates per query, at most
+  bool range = false;
+};
+
+GpuIndex::GpuIndex(int64_t d, Metric metric, jit::GpuDevice* device)
+    : Index(d, metric, /*is_trained=*/true), device_(device) {}
+
+GpuIndex::~GpuIndex() = default;
+
+absl::StatusOr<std::unique_ptr<GpuIndex>> ToDevice(const Index& index, jit::GpuDevice* device) {
+  return GpuIndex::Create(index, device);
+}
+
+absl::StatusOr<std::unique_ptr<GpuIndex>> GpuIndex::Create(const Index& index,
+                                                           jit::GpuDevice* device,
+                                                           const GpuIndexOptions& options) {
+  if (device == nullptr) return absl::InvalidArgumentError("GpuIndex: null device");
+  if (!index.is_trained()) {
+    return absl::FailedPreconditionError("GpuIndex: the index is not trained");
+  }
+  if (index.ntotal() > INT32_MAX) {
+    return absl::UnimplementedError(
+        absl::StrCat("GpuIndex: ", index.ntotal(), " vectors; at most 2^31 - 1 are supported"));
+  }
+  if (options.scratch_bytes < 0) {
+    return absl::InvalidArgumentError("GpuIndex: scratch_bytes < 0");
+  }
+  auto gpu = std::unique_ptr<GpuIndex>(new GpuIndex(index.d(), index.metric(), device));
+  gpu->options_ = options;
+  const int64_t d = index.d();
+  std::vector<float> data;
+  std::vector<int64_t> ids;
+  std::vector<float> centroids;
+  if (const auto* ivf = dynamic_cast<const IndexIVFFlat*>(&index)) {
+    gpu->ivf_ = true;
+    gpu->nlist_ = ivf->nlist();
+    gpu->nprobe_ = ivf->nprobe();
+    centroids.assign(ivf->centroids().begin(), ivf->centroids().end());
+    gpu->list_offsets_.assign(1, 0);
+    data.reserve(static_cast<size_t>(index.ntotal() * d));
+    ids.reserve(static_cast<size_t>(index.ntotal()));
+    for (int64_t l = 0; l < ivf->nlist(); ++l) {
+      const absl::Span<const float> v = ivf->list_vectors(l);
+      const absl::Span<const int64_t> li = ivf->list_ids(l);
+      data.insert(data.end(), v.begin(), v.end());
+      ids.insert(ids.end(), li.begin(), li.end());
+      gpu->list_offsets_.push_back(static_cast<int64_t>(ids.size()));
+    }
+  } else if (const auto* flat = dynamic_cast<const IndexFlat*>(&index)) {
+    data.assign(flat->vectors().begin(), flat->vectors().end());
+    ids.resize(static_cast<size_t>(index.ntotal()));
+    std::iota(ids.begin(), ids.end(), int64_t{0});
+    gpu->list_offsets_ = {0, index.ntotal()};
+  } else {
+    return absl::UnimplementedError("GpuIndex: only IndexFlat and IndexIVFFlat can be copied");
+  }
+  for (int64_t l = 0; l < gpu->nlist_; ++l) {
+    gpu->largest_lists_.push_back(gpu->list_offsets_[l + 1] - gpu->list_offsets_[l]);
+  }
+  std::sort(gpu->largest_lists_.rbegin(), gpu->largest_lists_.rend());
+  auto upload = [&](jit::GpuDevice::Buffer* buffer, const void* host,
+                    size_t bytes) -> absl::Status {
+    IVFJIT_ASSIGN_OR_RETURN(*buffer, device->Alloc(bytes));
+    return device->Upload(buffer->data(), host, bytes);
+  };
+  IVFJIT_RETURN_IF_ERROR(upload(&gpu->data_, data.data(), data.size() * sizeof(float)));
+  IVFJIT_RETURN_IF_ERROR(upload(&gpu->ids_, ids.data(), ids.size() * sizeof(int64_t)));
+  IVFJIT_RETURN_IF_ERROR(upload(&gpu->offsets_, gpu->list_offsets_.data(),
+                                gpu->list_offsets_.size() * sizeof(int64_t)));
+  if (gpu->ivf_) {
+    IVFJIT_RETURN_IF_ERROR(
+        upload(&gpu->centroids_, centroids.data(), centroids.size() * sizeof(float)));
+    const int64_t centroid_offsets[2] = {0, gpu->nlist_};
+    IVFJIT_RETURN_IF_ERROR(
+        upload(&gpu->centroid_offsets_, centroid_offsets, sizeof(centroid_offsets)));
+  }
+  gpu->set_ntotal(index.ntotal());
+  return gpu;
+}
+
+absl::Status GpuIndex::set_nprobe(int64_t nprobe) {
+  if (nprobe < 1 || nprobe > nlist_) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("nprobe = ", nprobe, " out of [1, nlist = ", nlist_, "]"));
+  }
+  nprobe_ = nprobe;
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> GpuIndex::ResolveNprobe(const IVFSearchParams& params) const {
+  const int64_t nprobe = params.nprobe == 0 ? nprobe_ : params.nprobe;
+  if (nprobe < 1 || nprobe > nlist_) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("nprobe = ", params.nprobe, " out of [1, nlist = ", nlist_, "]"));
+  }
+  if (params.max_codes < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("max_codes = ", params.max_codes, " < 0"));
+  }
+  return nprobe;
+}
+
+absl::Status GpuIndex::Reserve(const Plan& plan) const {
+  if (scratch_ == nullptr) scratch_ = std::make_unique<Scratch>();
+  const int64_t q = plan.chunk, s = plan.stride_bound, p2 = NextPow2(plan.stride_bound);
+  const int64_t nl = ivf_ ? nlist_ : 0, nl2 = ivf_ ? NextPow2(nlist_) : 0;
+  const int64_t sizes[Scratch::kNumSlots] = {
+      q * d() * 4, q * nl * 4, q * nl * 4, q * nl2 * 4, q * nl2 * 8, q * plan.nprobe * 4,
+      q * plan.nprobe * 8, q * 4, q * 8, q * plan.nprobe * 4, q * plan.nprobe * 8, q * 8,
+      q * s * 4, q * s * 4, q * p2 * 4, q * p2 * 8, q * plan.k * 4, q * plan.k * 8};
+  for (int i = 0; i < Scratch::kNumSlots; ++i) {
+    jit::GpuDevice::Buffer& b = scratch_->buffers[i];
+    if (b.data() != nullptr && static_cast<int64_t>(b.size()) >= sizes[i]) continue;
+    b.Reset();
+    IVFJIT_ASSIGN_OR_RETURN(b, device_->Alloc(static_cast<size_t>(std::max<int64_t>(sizes[i], 1))));
+    if (i == Scratch::kZeroProbe || i == Scratch::kZeroStart) {
+      const std::vector<char> zeros(b.size(), 0);
+      IVFJIT_RETURN_IF_ERROR(device_->Upload(b.data(), zeros.data(), zeros.size()));
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status GpuIndex::ScanChunk(const jit::GpuModule& module, const Plan& plan,
+                                 const float* dq, int64_t nc, int64_t max_codes) const {
+  Scratch& s = *scratch_;
+  const int64_t nprobe = plan.nprobe;
+  int dim = static_cast<int>(d());
+  s.probes.assign(static_cast<size_t>(nc * nprobe), -1);
+  s.starts.assign(static_cast<size_t>(nc * nprobe), 0);
+  s.counts.assign(static_cast<size_t>(nc), 0);
+  if (ivf_) {
+    // Coarse quantization: the centroids scanned as one list, then the top nprobe.
+    int one = 1, splits = static_cast<int>(Splits(nlist_)), sel = static_cast<int>(nprobe);
+    i64 stride = nlist_, sort_stride = NextPow2(nlist_);
+    const float* centroids = centroids_.as<float>();
+    const i64* offsets = centroid_offsets_.as<i64>();
+    int32_t* zero_probe = s.get<int32_t>(Scratch::kZeroProbe);
+    i64* zero_start = s.get<i64>(Scratch::kZeroStart);
+    uint32_t* ckeys = s.get<uint32_t>(Scratch::kCoarseKeys);
+    int32_t* cpos = s.get<int32_t>(Scratch::kCoarsePos);
+    void* scan_args[] = {&dq, &centroids, &offsets, &zero_probe, &zero_start, &one, &splits,
+                         &dim, &stride, &ckeys, &cpos};
+    IVFJIT_RETURN_IF_ERROR(device_->Launch(module, GpuKernel::kScan, splits, nc, kBlock,
+                                           scan_args));
+    const i64* no_counts = nullptr;
+    const i64* no_ids = nullptr;
+    uint32_t* csk = s.get<uint32_t>(Scratch::kCoarseSortKeys);
+    i64* csid = s.get<i64>(Scratch::kCoarseSortIds);
+    float* cdist = s.get<float>(Scratch::kCoarseDist);
+    i64* cids = s.get<i64>(Scratch::kCoarseIds);
+    void* select_args[] = {&ckeys, &cpos, &no_counts, &stride, &sel, &no_ids,
+                           &csk,   &csid, &sort_stride, &cdist, &cids};
+    IVFJIT_RETURN_IF_ERROR(device_->Launch(module, GpuKernel::kSelectNprobe, nc, 1, kBlock,
+                                           select_args));
+    s.coarse_ids.resize(static_cast<size_t>(nc * nprobe));
+    IVFJIT_RETURN_IF_ERROR(
+        device_->Download(s.coarse_ids.data(), cids, s.coarse_ids.size() * sizeof(int64_t)));
+  } else {
+    s.coarse_ids.assign(static_cast<size_t>(nc), 0);
+  }
+  // Which lists each query scans (the max_codes prefix rule, docs/spec.md) and where their
+  // candidates go in the query's row.
+  int64_t stride = 1, longest = 0;
+  for (int64_t i = 0; i < nc; ++i) {
+    int64_t scanned = 0;
+    for (int64_t p = 0; p < nprobe; ++p) {
+      const int64_t l = s.coarse_ids[i * nprobe + p];
+      if (l < 0) break;
+      const int64_t size = list_offsets_[l + 1] - list_offsets_[l];
+      // Empty lists are not launched (so device offsets of a Reset index are never read).
+      if (size > 0) s.probes[i * nprobe + p] = static_cast<int32_t>(l);
+      s.starts[i * nprobe + p] = scanned;
+      scanned += size;
+      longest = std::max(longest, size);
+      if (max_codes > 0 && scanned >= max_codes) break;
+    }
+    s.counts[i] = scanned;
+    stride = std::max(stride, scanned);
+  }
+  s.stride = stride;
+  int32_t* probes = s.get<int32_t>(Scratch::kProbes);
+  i64* starts = s.get<i64>(Scratch::kStarts);
+  i64* counts = s.get<i64>(Scratch::kCounts);
+  IVFJIT_RETURN_IF_ERROR(device_->Upload(probes, s.probes.data(), s.probes.size() * 4));
+  IVFJIT_RETURN_IF_ERROR(device_->Upload(starts, s.starts.data(), s.starts.size() * 8));
+  IVFJIT_RETURN_IF_ERROR(device_->Upload(counts, s.counts.data(), s.counts.size() * 8));
+  int np = static_cast<int>(nprobe), splits = static_cast<int>(Splits(longest));
+  i64 row_stride = stride;
+  const float* data = data_.as<float>();
+  const i64* offsets = offsets_.as<i64>();
+  uint32_t* keys = s.get<uint32_t>(Scratch::kKeys);
+  int32_t* pos = s.get<int32_t>(Scratch::kPos);
+  void* args[] = {&dq, &data, &offsets, &probes, &starts, &np, &splits,
+                  &dim, &row_stride, &keys, &pos};
+  return device_->Launch(module, GpuKernel::kScan, static_cast<unsigned>(nprobe * splits), nc,
+                         kBlock, args);
+}
+
+absl::Status GpuIndex::Run(int64_t n, const float* x, bool x_on_device, int64_t k,
+                           float* distances, int64_t* labels, bool out_on_device,
+                           const IVFSearchParams& params) const {
+  IVFJIT_ASSIGN_OR_RETURN(const int64_t nprobe, ResolveNprobe(params));
+  if (k > INT32_MAX) return absl::InvalidArgumentError("GpuIndex: k > 2^31 - 1");
+  IVFJIT_ASSIGN_OR_RETURN(const jit::GpuModule* module,
+                          device_->Kernels({metric() == Metric::kL2, d(), k, nprobe}));
+  Plan plan;
+  plan.k = k;
+  plan.nprobe = nprobe;
+  int64_t bound = 0;
+  for (int64_t p = 0; p < nprobe && p < static_cast<int64_t>(largest_lists_.size()); ++p) {
+    bound += largest_lists_[p];
+  }
+  plan.stride_bound = std::max<int64_t>(1, bound);
+  const int64_t per_query = d() * 4 + plan.stride_bound * 8 + NextPow2(plan.stride_bound) * 12 +
+                            k * 12 + nprobe * 24 + 32 +
+                            (ivf_ ? nlist_ * 8 + NextPow2(nlist_) * 12 : 0);
+  const int64_t budget =
+      options_.scratch_bytes > 0 ? options_.scratch_bytes : device_->total_memory() / 4;
+  plan.chunk = std::clamp<int64_t>(budget / per_query, 1, std::min<int64_t>(n, kMaxGridY));
+  absl::MutexLock lock(&mu_);
+  IVFJIT_RETURN_IF_ERROR(Reserve(plan));
+  Scratch& s = *scratch_;
+  for (int64_t i0 = 0; i0 < n; i0 += plan.chunk) {
+    const int64_t nc = std::min(plan.chunk, n - i0);
+    const float* dq = x + i0 * d();
+    if (!x_on_device) {
+      IVFJIT_RETURN_IF_ERROR(device_->Upload(s.buffers[Scratch::kQueries].data(), dq,
+                                             static_cast<size_t>(nc * d()) * sizeof(float)));
+      dq = s.get<float>(Scratch::kQueries);
+    }
+    IVFJIT_RETURN_IF_ERROR(ScanChunk(*module, plan, dq, nc, params.max_codes));
+    uint32_t* keys = s.get<uint32_t>(Scratch::kKeys);
+    int32_t* pos = s.get<int32_t>(Scratch::kPos);
+    i64* counts = s.get<i64>(Scratch::kCounts);
+    i64 stride = s.stride, sort_stride = NextPow2(s.stride);
+    int sel = static_cast<int>(k);
+    const i64* ids = ids_.as<i64>();
+    uint32_t* sk = s.get<uint32_t>(Scratch::kSortKeys);
+    i64* sid = s.get<i64>(Scratch::kSortIds);
+    float* out_dist = out_on_device ? distances + i0 * k : s.get<float>(Scratch::kOutDist);
+    i64* out_ids = out_on_device ? reinterpret_cast<i64*>(labels + i0 * k)
+                                 : s.get<i64>(Scratch::kOutIds);
+    void* args[] = {&keys, &pos, &counts, &stride, &sel, &ids,
+                    &sk,   &sid, &sort_stride, &out_dist, &out_ids};
+    IVFJIT_RETURN_IF_ERROR(device_->Launch(*module, GpuKernel::kSelectK, nc, 1, kBlock, args));
+    if (!out_on_device) {
+      const size_t m = static_cast<size_t>(nc * k);
+      IVFJIT_RETURN_IF_ERROR(device_->Download(distances + i0 * k, out_dist, m * sizeof(float)));
+      IVFJIT_RETURN_IF_ERROR(device_->Download(labels + i0 * k, out_ids, m * sizeof(int64_t)));
+    }
+  }
+  return device_->Synchronize();
+}
+
+absl::Status GpuIndex::Search(int64_t n, const float* x, int64_t k, float* distances,
+                              int64_t* labels, const IVFSearchParams& params) const {
+  IVFJIT_RETURN_IF_ERROR(CheckSearch(n, x, k, distances, labels));
+  if (n == 0) return absl::OkStatus();
+  return Run(n, x, /*x_on_device=*/false, k, distances, labels, /*out_on_device=*/false, params);
+}
+
+absl::Status GpuIndex::SearchOnDevice(int64_t n, const float* x, int64_t k, float* distances,
+                                      int64_t* labels, const IVFSearchParams& params) const {
+  if (n < 0 || k <= 0) {
+    return absl::InvalidArgumentError(absl::StrCat("SearchOnDevice: n = ", n, ", k = ", k));
+  }
+  if (n > 0 && (x == nullptr || distances == nullptr || labels == nullptr)) {
+    return absl::InvalidArgumentError("SearchOnDevice: null device pointer");
+  }
+  if (n == 0) return absl::OkStatus();
+  return Run(n, x, /*x_on_device=*/true, k, distances, labels, /*out_on_device=*/true, params);
+}
+
+absl::Status GpuIndex::DoSearch(int64_t n, const float* x, int64_t k, float* distances,
+                                int64_t* labels) const {
+  return Run(n, x, false, k, distances, labels, false, IVFSearchParams{});
+}
+
+absl::Status GpuIndex::DoRangeSearch(int64_t n, const float* x, float radius,
+                                     RangeSearchResult* result) const {
+  IVFJIT_ASSIGN_OR_RETURN(const jit::GpuModule* module,
+                          device_->Kernels({metric() == Metric::kL2, d(), 1, nprobe_}));
+  Plan plan;
+  plan.k = 1;
+  plan.nprobe = nprobe_;
+  int64_t bound = 0;
+  for (int64_t p = 0; p < nprobe_ && p < static_cast<int64_t>(largest_lists_.size()); ++p) {
+    bound += largest_lists_[p];
+  }
+  plan.stride_bound = std::max<int64_t>(1, bound);
+  const int64_t per_query = d() * 4 + plan.stride_bound * 8 + NextPow2(plan.stride_bound) * 12 +
+                            nprobe_ * 24 + 64 + (ivf_ ? nlist_ * 8 + NextPow2(nlist_) * 12 : 0);
+  const int64_t budget =
+      options_.scratch_bytes > 0 ? options_.scratch_bytes : device_->total_memory() / 4;
+  plan.chunk = std::clamp<int64_t>(budget / per_query, 1, std::min<int64_t>(n, kMaxGridY));
+  const uint32_t limit = OrderKey(radius, metric() == Metric::kL2);
+  result->lims.assign(1, 0);
+  result->labels.clear();
+  result->distances.clear();
+  absl::MutexLock lock(&mu_);
+  IVFJIT_RETURN_IF_ERROR(Reserve(plan));
+  Scratch& s = *scratch_;
+  for (int64_t i0 = 0; i0 < n; i0 += plan.chunk) {
+    const int64_t nc = std::min(plan.chunk, n - i0);
+    float* dq = s.get<float>(Scratch::kQueries);
+    IVFJIT_RETURN_IF_ERROR(
+        device_->Upload(dq, x + i0 * d(), static_cast<size_t>(nc * d()) * sizeof(float)));
+    IVFJIT_RETURN_IF_ERROR(ScanChunk(*module, plan, dq, nc, /*max_codes=*/0));
+    const uint32_t* keys = s.get<uint32_t>(Scratch::kKeys);
+    const int32_t* pos = s.get<int32_t>(Scratch::kPos);
+    const i64* counts = s.get<i64>(Scratch::kCounts);
+    i64 stride = s.stride;
+    // Count pass, then fill pass into buffers sized by the counts.
+    IVFJIT_ASSIGN_OR_RETURN(jit::GpuDevice::Buffer found, device_->Alloc(nc * sizeof(i64)));
+    i64* found_ptr = found.as<i64>();
+    void* count_args[] = {&keys, &counts, &stride, const_cast<uint32_t*>(&limit), &found_ptr};
+    IVFJIT_RETURN_IF_ERROR(
+        device_->Launch(*module, GpuKernel::kRangeCount, nc, 1, kBlock, count_args));
+    std::vector<i64> per_query(static_cast<size_t>(nc));
+    IVFJIT_RETURN_IF_ERROR(device_->Download(per_query.data(), found_ptr, nc * sizeof(i64)));
+    std::vector<i64> row_start(static_cast<size_t>(nc) + 1, 0);
+    for (int64_t i = 0; i < nc; ++i) row_start[i + 1] = row_start[i] + per_query[i];
+    const int64_t total = row_start[nc];
+    IVFJIT_ASSIGN_OR_RETURN(jit::GpuDevice::Buffer starts, device_->Alloc(nc * sizeof(i64)));
+    IVFJIT_RETURN_IF_ERROR(device_->Upload(starts.data(), row_start.data(), nc * sizeof(i64)));
+    IVFJIT_ASSIGN_OR_RETURN(jit::GpuDevice::Buffer out_dist, device_->Alloc(total * 4));
+    IVFJIT_ASSIGN_OR_RETURN(jit::GpuDevice::Buffer out_ids, device_->Alloc(total * 8));
+    const i64* ids = ids_.as<i64>();
+    const i64* starts_ptr = starts.as<i64>();
+    float* dist_ptr = out_dist.as<float>();
+    i64* ids_ptr = out_ids.as<i64>();
+    void* fill_args[] = {&keys, &pos, &counts, &stride, const_cast<uint32_t*>(&limit),
+                         &ids,  &starts_ptr, &dist_ptr, &ids_ptr};
+    IVFJIT_RETURN_IF_ERROR(
+        device_->Launch(*module, GpuKernel::kRangeFill, nc, 1, kBlock, fill_args));
+    std::vector<float> dist(static_cast<size_t>(total));
+    std::vector<int64_t> lab(static_cast<size_t>(total));
+    IVFJIT_RETURN_IF_ERROR(device_->Download(dist.data(), dist_ptr, total * 4));
+    IVFJIT_RETURN_IF_ERROR(device_->Download(lab.data(), ids_ptr, total * 8));
+    // Each query's results in ascending label order (docs/spec.md), as on the CPU.
+    std::vector<int64_t> order;
+    for (int64_t i = 0; i < nc; ++i) {
+      order.resize(static_cast<size_t>(per_query[i]));
+      std::iota(order.begin(), order.end(), row_start[i]);
+      std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return lab[a] < lab[b]; });
+      for (int64_t j : order) {
+        result->labels.push_back(lab[j]);
+        result->distances.push_back(dist[j]);
+      }
+      result->lims.push_back(static_cast<int64_t>(result->labels.size()));
+    }
+  }
+  return device_->Synchronize();
+}
+
+absl::Status GpuIndex::DoReconstruct(int64_t label, float* out) const {
+  std::vector<int64_t> ids(static_cast<size_t>(ntotal()));
+  IVFJIT_RETURN_IF_ERROR(device_->Download(ids.data(), ids_.data(), ids.size() * 8));
+  const auto it = std::find(ids.begin(), ids.end(), label);
+  if (it == ids.end()) {
+    return absl::NotFoundError(absl::StrCat("GpuIndex: label ", label, " not in the index"));
+  }
+  const int64_t row = it - ids.begin();
+  return device_->Download(out, data_.as<float>() + row * d(),
+                           static_cast<size_t>(d()) * sizeof(float));
+}
+
+absl::StatusOr<std::unique_ptr<Index>> GpuIndex::ToCpu() const {
+  std::vector<float> data(static_cast<size_t>(ntotal() * d()));
+  std::vector<int64_t> ids(static_cast<size_t>(ntotal()));
+  IVFJIT_RETURN_IF_ERROR(device_->Download(data.data(), data_.data(), data.size() * 4));
+  IVFJIT_RETURN_IF_ERROR(device_->Download(ids.data(), ids_.data(), ids.size() * 8));
+  if (!ivf_) {
+    IVFJIT_ASSIGN_OR_RETURN(std::unique_ptr<IndexFlat> flat, IndexFlat::Create(d(), metric()));
+    IVFJIT_RETURN_IF_ERROR(flat->Add(ntotal(), data.data()));
+    return std::unique_ptr<Index>(std::move(flat));
+  }
+  std::vector<float> centroids(static_cast<size_t>(nlist_ * d()));
+  IVFJIT_RETURN_IF_ERROR(
+      device_->Download(centroids.data(), centroids_.data(), centroids.size() * 4));
+  IVFJIT_ASSIGN_OR_RETURN(std::unique_ptr<IndexIVFFlat> ivf,
+                          IndexIVFFlat::Create(d(), nlist_, metric()));
+  IVFJIT_RETURN_IF_ERROR(ivf->SetCentroids(centroids));
+  IVFJIT_RETURN_IF_ERROR(ivf->set_nprobe(nprobe_));
+  std::vector<int64_t> list_nos(static_cast<size_t>(ntotal()));
+  for (int64_t l = 0; l < nlist_; ++l) {
+    std::fill(list_nos.begin() + list_offsets_[l], list_nos.begin() + list_offsets_[l + 1], l);
+  }
+  IVFJIT_RETURN_IF_ERROR(ivf->AddPreassigned(ntotal(), data.data(), ids.data(), list_nos.data()));
+  return std::unique_ptr<Index>(std::move(ivf));
+}
+
+absl::Status GpuIndex::DoTrain(int64_t, const float*) {
+  return absl::UnimplementedError("GpuIndex: train the CPU index, then copy it to the device");
+}
+
+absl::Status GpuIndex::DoAdd(int64_t, const float*, const int64_t*) {
+  return absl::UnimplementedError(
+      "GpuIndex: a device copy is a snapshot; add to the CPU index and copy it again");
+}
+
+void GpuIndex::DoReset() {
+  std::fill(list_offsets_.begin(), list_offsets_.end(), 0);
+  std::fill(largest_lists_.begin(), largest_lists_.end(), 0);
+  // Searches plan from the host offsets (every list now empty, so nothing is scanned); the
+  // device copy is updated too, best effort, and the vectors are released.
+  (void)device_->Upload(offsets_.data(), list_offsets_.data(), list_offsets_.size() * 8);
+  data_.Reset();
+  ids_.Reset();
+  set_ntotal(0);
+}
+
+}  // namespace ivfjit

@@ -1,0 +1,109 @@
+// An IndexFlat or IndexIVFFlat copied to a GPU and searched there with run-time compiled
+// kernels (jit/gpu): the same answers as the CPU index (docs/gpu.md).
+//
+//   absl::StatusOr<std::unique_ptr<ivfjit::jit::GpuDevice>> gpu = ivfjit::jit::GpuDevice::Open();
+//   if (!gpu.ok()) return gpu.status();               // Unavailable: no device
+//   absl::StatusOr<std::unique_ptr<ivfjit::GpuIndex>> on_gpu =
+//       ivfjit::ToDevice(*cpu_index, gpu->get());     // cpu_index.To(device)
+//   IVFJIT_RETURN_IF_ERROR((*on_gpu)->Search(nq, queries, /*k=*/10, distances, labels));
+//   absl::StatusOr<std::unique_ptr<ivfjit::Index>> back = (*on_gpu)->ToCpu();
+//
+// A GpuIndex is an Index: Search / RangeSearch / Reconstruct validate as every index does and
+// take host arrays; SearchOnDevice takes device pointers. It is a snapshot: Add and Train are
+// Unimplemented (change the CPU index and copy it again). Flat indexes are searched as one
+// list holding every vector. The device must outlive the index. Search calls are serialized
+// (scratch buffers are kept between calls and grown on demand).
+#ifndef IVFJIT_IVF_GPU_GPU_INDEX_H_
+#define IVFJIT_IVF_GPU_GPU_INDEX_H_
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "ivf/index.h"
+#include "ivf/index_ivf_flat.h"
+#include "jit/gpu/gpu_device.h"
+
+namespace ivfjit {
+
+struct GpuIndexOptions {
+  // Bound on the device scratch of one search (candidate rows and their sort buffers); a
+  // batch is cut into chunks of queries that fit. 0: a quarter of the device's memory.
+  int64_t scratch_bytes = 0;
+};
+
+class GpuIndex final : public Index {
+ public:
+  // Copies `index` (an IndexFlat or IndexIVFFlat, trained) to `device`. ResourceExhausted if
+  // it does not fit; Unimplemented for other index types.
+  static absl::StatusOr<std::unique_ptr<GpuIndex>> Create(const Index& index,
+                                                          jit::GpuDevice* device,
+                                                          const GpuIndexOptions& options = {});
+  ~GpuIndex() override;
+
+  bool is_ivf() const noexcept { return ivf_; }
+  int64_t nlist() const noexcept { return nlist_; }
+  int64_t nprobe() const noexcept { return nprobe_; }
+  absl::Status set_nprobe(int64_t nprobe);
+  jit::GpuDevice* device() const noexcept { return device_; }
+
+  using Index::Search;
+  // x: n × d (host); distances, labels: n × k (host). params as for IndexIVFFlat (mode is
+  // ignored: the device has one algorithm); nprobe must be 1 for a flat index.
+  absl::Status Search(int64_t n, const float* x, int64_t k, float* distances, int64_t* labels,
+                      const IVFSearchParams& params) const;
+  // The same with device pointers (x: n × d, distances, labels: n × k on this device). The
+  // queries cannot be checked for NaN here.
+  absl::Status SearchOnDevice(int64_t n, const float* x, int64_t k, float* distances,
+                              int64_t* labels, const IVFSearchParams& params = {}) const;
+
+  // A CPU index of the same type with the same contents (read back from the device).
+  absl::StatusOr<std::unique_ptr<Index>> ToCpu() const;
+
+ protected:
+  absl::Status DoTrain(int64_t n, const float* x) override;
+  absl::Status DoAdd(int64_t n, const float* x, const int64_t* ids) override;
+  absl::Status DoSearch(int64_t n, const float* x, int64_t k, float* distances,
+                        int64_t* labels) const override;
+  absl::Status DoRangeSearch(int64_t n, const float* x, float radius,
+                             RangeSearchResult* result) const override;
+  absl::Status DoReconstruct(int64_t label, float* out) const override;
+  void DoReset() override;
+  const char* type_name() const noexcept override { return "GpuIndex"; }
+
+ private:
+  struct Scratch;
+  struct Plan;
+  GpuIndex(int64_t d, Metric metric, jit::GpuDevice* device);
+  absl::StatusOr<int64_t> ResolveNprobe(const IVFSearchParams& params) const;
+  // Scans one chunk of queries (already on the device at dq) into scratch's candidate rows.
+  absl::Status ScanChunk(const jit::GpuModule& module, const Plan& plan, const float* dq,
+                         int64_t nc, int64_t max_codes) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status Run(int64_t n, const float* x, bool x_on_device, int64_t k, float* distances,
+                   int64_t* labels, bool out_on_device, const IVFSearchParams& params) const;
+  absl::Status Reserve(const Plan& plan) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  jit::GpuDevice* device_;
+  GpuIndexOptions options_;
+  bool ivf_ = false;
+  int64_t nlist_ = 1;
+  int64_t nprobe_ = 1;
+  std::vector<int64_t> list_offsets_;  // nlist + 1, host copy
+  std::vector<int64_t> largest_lists_;  // list sizes, descending
+  jit::GpuDevice::Buffer data_;         // ntotal × d, lists back to back
+  jit::GpuDevice::Buffer ids_;          // ntotal labels
+  jit::GpuDevice::Buffer offsets_;      // nlist + 1
+  jit::GpuDevice::Buffer centroids_;    // nlist × d (IVF)
+  jit::GpuDevice::Buffer centroid_offsets_;  // {0, nlist}: the centroids as one list
+  mutable absl::Mutex mu_;
+  mutable std::unique_ptr<Scratch> scratch_ ABSL_GUARDED_BY(mu_);
+};
+
+// cpu_index.To(device): GpuIndex::Create with default options.
+absl::StatusOr<std::unique_ptr<GpuIndex>> ToDevice(const Index& index, jit::GpuDevice* device);
+
+}  // namespace ivfjit
+
+#endif  // IVFJIT_IVF_GPU_GPU_INDEX_H_
