@@ -63,7 +63,6 @@ struct GpuIndex::Scratch {
 struct GpuIndex::Plan {
   int64_t k = 0, nprobe = 1, chunk = 1;
   int64_t stride_bound = 1;  // candidates per query, at most
-  bool range = false;
 };
 
 GpuIndex::GpuIndex(int64_t d, Metric metric, jit::GpuDevice* device)
@@ -161,6 +160,25 @@ absl::StatusOr<int64_t> GpuIndex::ResolveNprobe(const IVFSearchParams& params) c
     return absl::InvalidArgumentError(absl::StrCat("max_codes = ", params.max_codes, " < 0"));
   }
   return nprobe;
+}
+
+GpuIndex::Plan GpuIndex::MakePlan(int64_t n, int64_t k, int64_t nprobe) const {
+  Plan plan;
+  plan.k = k;
+  plan.nprobe = nprobe;
+  int64_t bound = 0;  // a query scans at most the nprobe largest lists
+  for (int64_t p = 0; p < nprobe && p < static_cast<int64_t>(largest_lists_.size()); ++p) {
+    bound += largest_lists_[p];
+  }
+  plan.stride_bound = std::max<int64_t>(1, bound);
+  // Reserve()'s buffers, per query.
+  const int64_t per_query = d() * 4 + plan.stride_bound * 8 + NextPow2(plan.stride_bound) * 12 +
+                            k * 12 + nprobe * 24 + 32 +
+                            (ivf_ ? nlist_ * 8 + NextPow2(nlist_) * 12 : 0);
+  const int64_t budget =
+      options_.scratch_bytes > 0 ? options_.scratch_bytes : device_->total_memory() / 4;
+  plan.chunk = std::clamp<int64_t>(budget / per_query, 1, std::min<int64_t>(n, kMaxGridY));
+  return plan;
 }
 
 absl::Status GpuIndex::Reserve(const Plan& plan) const {
@@ -267,20 +285,7 @@ absl::Status GpuIndex::Run(int64_t n, const float* x, bool x_on_device, int64_t 
   if (k > INT32_MAX) return absl::InvalidArgumentError("GpuIndex: k > 2^31 - 1");
   IVFJIT_ASSIGN_OR_RETURN(const jit::GpuModule* module,
                           device_->Kernels({metric() == Metric::kL2, d(), k, nprobe}));
-  Plan plan;
-  plan.k = k;
-  plan.nprobe = nprobe;
-  int64_t bound = 0;
-  for (int64_t p = 0; p < nprobe && p < static_cast<int64_t>(largest_lists_.size()); ++p) {
-    bound += largest_lists_[p];
-  }
-  plan.stride_bound = std::max<int64_t>(1, bound);
-  const int64_t per_query = d() * 4 + plan.stride_bound * 8 + NextPow2(plan.stride_bound) * 12 +
-                            k * 12 + nprobe * 24 + 32 +
-                            (ivf_ ? nlist_ * 8 + NextPow2(nlist_) * 12 : 0);
-  const int64_t budget =
-      options_.scratch_bytes > 0 ? options_.scratch_bytes : device_->total_memory() / 4;
-  plan.chunk = std::clamp<int64_t>(budget / per_query, 1, std::min<int64_t>(n, kMaxGridY));
+  const Plan plan = MakePlan(n, k, nprobe);
   absl::MutexLock lock(&mu_);
   IVFJIT_RETURN_IF_ERROR(Reserve(plan));
   Scratch& s = *scratch_;
@@ -344,19 +349,7 @@ absl::Status GpuIndex::DoRangeSearch(int64_t n, const float* x, float radius,
                                      RangeSearchResult* result) const {
   IVFJIT_ASSIGN_OR_RETURN(const jit::GpuModule* module,
                           device_->Kernels({metric() == Metric::kL2, d(), 1, nprobe_}));
-  Plan plan;
-  plan.k = 1;
-  plan.nprobe = nprobe_;
-  int64_t bound = 0;
-  for (int64_t p = 0; p < nprobe_ && p < static_cast<int64_t>(largest_lists_.size()); ++p) {
-    bound += largest_lists_[p];
-  }
-  plan.stride_bound = std::max<int64_t>(1, bound);
-  const int64_t per_query = d() * 4 + plan.stride_bound * 8 + NextPow2(plan.stride_bound) * 12 +
-                            nprobe_ * 24 + 64 + (ivf_ ? nlist_ * 8 + NextPow2(nlist_) * 12 : 0);
-  const int64_t budget =
-      options_.scratch_bytes > 0 ? options_.scratch_bytes : device_->total_memory() / 4;
-  plan.chunk = std::clamp<int64_t>(budget / per_query, 1, std::min<int64_t>(n, kMaxGridY));
+  const Plan plan = MakePlan(n, /*k=*/1, nprobe_);
   const uint32_t limit = OrderKey(radius, metric() == Metric::kL2);
   result->lims.assign(1, 0);
   result->labels.clear();
