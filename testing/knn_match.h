@@ -9,16 +9,9 @@
 #include <cstdint>
 
 #include "gtest/gtest.h"
+#include "testing/knn_compare.h"
 
 namespace ivfjit::testing {
-
-// Two distances agree when |a - b| <= relative * max(|b|, scale). `scale` is the magnitude
-// the rounding error grows with (for L2 computed as |q|^2 + |x|^2 - 2<q,x>, the norms), so a
-// tiny distance between large vectors is not held to a relative bound it cannot meet.
-struct Tolerance {
-  double relative = 1e-5;
-  double scale = 0.0;
-};
 
 // a_*, b_*: nq × k. Rank by rank, the distances agree, -1 sits at the same places, and where
 // the labels differ the distances are a tie within the tolerance.

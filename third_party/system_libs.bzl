@@ -23,6 +23,17 @@ cc_library(
 )
 """.format(name = name, linkopts = repr(linkopts), deps = repr(deps))
 
+def _cc_portable_lib(name, linkopts, portable_linkopts):
+    return """
+cc_library(
+    name = "{name}",
+    linkopts = select({{
+        "@//:portable": {portable},
+        "//conditions:default": {linkopts},
+    }}),
+)
+""".format(name = name, linkopts = repr(linkopts), portable = repr(portable_linkopts))
+
 def _system_libs_impl(rctx):
     libdir = _multiarch_libdir(rctx)
     absl = sorted([
@@ -32,12 +43,32 @@ def _system_libs_impl(rctx):
     ])
     if not absl:
         fail("Abseil not found in %s: run third_party/install_deps.sh" % libdir)
+    absl_static = sorted([
+        str(f)
+        for f in rctx.path(libdir).readdir()
+        if f.basename.startswith("libabsl_") and f.basename.endswith(".a")
+    ])
     build = ['package(default_visibility = ["//visibility:public"])']
-    build.append(_cc_lib("absl", ["-L" + libdir] + absl))
-    build.append(_cc_lib("openmp", ["-fopenmp"]))
-    build.append(_cc_lib("openblas", ["-lopenblas"]))
+
+    # --define=ivfjit_portable=on (//:portable) links these statically, for binaries copied
+    # to hosts without Debian's packages.
+    build.append(_cc_portable_lib(
+        "absl",
+        ["-L" + libdir] + absl,
+        ["-Wl,--start-group"] + absl_static + ["-Wl,--end-group", "-lpthread"],
+    ))
+    build.append(_cc_portable_lib(
+        "openmp",
+        ["-fopenmp"],
+        ["-Wl,-Bstatic", "-lgomp", "-Wl,-Bdynamic", "-lpthread", "-ldl"],
+    ))
+    build.append(_cc_portable_lib(
+        "openblas",
+        ["-lopenblas"],
+        [libdir + "/libopenblas.a", "-lpthread", "-lm"],
+    ))
     build.append(_cc_lib("lapack", ["-llapack"], [":openblas"]))
-    build.append(_cc_lib("zlib", ["-lz"]))
+    build.append(_cc_portable_lib("zlib", ["-lz"], [libdir + "/libz.a"]))
     build.append(_cc_lib("gtest", ["-lgtest", "-pthread"]))
     build.append(_cc_lib("gtest_main", ["-lgtest_main"], [":gtest"]))
     build.append(_cc_lib("gmock", ["-lgmock"], [":gtest"]))

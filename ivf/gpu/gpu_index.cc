@@ -260,6 +260,9 @@ absl::Status GpuIndex::ScanChunk(const jit::GpuModule& module, const Plan& plan,
     stride = std::max(stride, scanned);
   }
   s.stride = stride;
+  stats_.queries += nc;
+  stats_.codes_scanned += std::accumulate(s.counts.begin(), s.counts.end(), i64{0});
+  if (ivf_) stats_.centroids_scored += nc * nlist_;
   int32_t* probes = s.get<int32_t>(Scratch::kProbes);
   i64* starts = s.get<i64>(Scratch::kStarts);
   i64* counts = s.get<i64>(Scratch::kCounts);
@@ -408,6 +411,11 @@ absl::Status GpuIndex::DoRangeSearch(int64_t n, const float* x, float radius,
     }
   }
   return device_->Synchronize();
+}
+
+GpuSearchStats GpuIndex::search_stats() const {
+  absl::MutexLock lock(&mu_);
+  return stats_;
 }
 
 absl::Status GpuIndex::DoReconstruct(int64_t label, float* out) const {

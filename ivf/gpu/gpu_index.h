@@ -34,6 +34,13 @@ struct GpuIndexOptions {
   int64_t scratch_bytes = 0;
 };
 
+// Work done by a GpuIndex's searches so far (for bandwidth / FLOP-rate reports).
+struct GpuSearchStats {
+  int64_t queries = 0;
+  int64_t codes_scanned = 0;     // stored vectors scored, all queries together
+  int64_t centroids_scored = 0;  // coarse distances computed (IVF)
+};
+
 class GpuIndex final : public Index {
  public:
   // Copies `index` (an IndexFlat or IndexIVFFlat, trained) to `device`. ResourceExhausted if
@@ -58,6 +65,8 @@ class GpuIndex final : public Index {
   // queries cannot be checked for NaN here.
   absl::Status SearchOnDevice(int64_t n, const float* x, int64_t k, float* distances,
                               int64_t* labels, const IVFSearchParams& params = {}) const;
+
+  GpuSearchStats search_stats() const;
 
   // A CPU index of the same type with the same contents (read back from the device).
   absl::StatusOr<std::unique_ptr<Index>> ToCpu() const;
@@ -100,6 +109,7 @@ class GpuIndex final : public Index {
   jit::GpuDevice::Buffer centroid_offsets_;  // {0, nlist}: the centroids as one list
   mutable absl::Mutex mu_;
   mutable std::unique_ptr<Scratch> scratch_ ABSL_GUARDED_BY(mu_);
+  mutable GpuSearchStats stats_ ABSL_GUARDED_BY(mu_);
 };
 
 // cpu_index.To(device): GpuIndex::Create with default options.
