@@ -18,6 +18,7 @@ using jit::GpuKernel;
 constexpr unsigned kBlock = 256;         // threads per block: 8 warps of 32, 4 wavefronts of 64
 constexpr int64_t kRowsPerBlock = 512;   // list rows one scan block covers
 constexpr int64_t kMaxGridY = 65535;     // queries per launch (CUDA's grid.y limit)
+constexpr int32_t kGroup = 32;           // pairs per ivf_scan_grouped block (IVF_G)
 
 int64_t NextPow2(int64_t n) {
   int64_t p = 1;
@@ -45,7 +46,7 @@ struct GpuIndex::Scratch {
   enum Slot {
     kQueries, kCoarseKeys, kCoarsePos, kCoarseSortKeys, kCoarseSortIds, kCoarseDist, kCoarseIds,
     kZeroProbe, kZeroStart, kProbes, kStarts, kCounts, kKeys, kPos, kSortKeys, kSortIds,
-    kOutDist, kOutIds, kNumSlots
+    kOutDist, kOutIds, kGroupList, kGroupBegin, kPairQuery, kPairOut, kNumSlots
   };
   std::array<jit::GpuDevice::Buffer, kNumSlots> buffers;
   template <typename T>
@@ -173,7 +174,7 @@ GpuIndex::Plan GpuIndex::MakePlan(int64_t n, int64_t k, int64_t nprobe) const {
   plan.stride_bound = std::max<int64_t>(1, bound);
   // Reserve()'s buffers, per query.
   const int64_t per_query = d() * 4 + plan.stride_bound * 8 + NextPow2(plan.stride_bound) * 12 +
-                            k * 12 + nprobe * 24 + 32 +
+                            k * 12 + nprobe * 44 + 32 +
                             (ivf_ ? nlist_ * 8 + NextPow2(nlist_) * 12 : 0);
   const int64_t budget =
       options_.scratch_bytes > 0 ? options_.scratch_bytes : device_->total_memory() / 4;
@@ -188,7 +189,8 @@ absl::Status GpuIndex::Reserve(const Plan& plan) const {
   const int64_t sizes[Scratch::kNumSlots] = {
       q * d() * 4, q * nl * 4, q * nl * 4, q * nl2 * 4, q * nl2 * 8, q * plan.nprobe * 4,
       q * plan.nprobe * 8, q * 4, q * 8, q * plan.nprobe * 4, q * plan.nprobe * 8, q * 8,
-      q * s * 4, q * s * 4, q * p2 * 4, q * p2 * 8, q * plan.k * 4, q * plan.k * 8};
+      q * s * 4, q * s * 4, q * p2 * 4, q * p2 * 8, q * plan.k * 4, q * plan.k * 8,
+      q * plan.nprobe * 4, (q * plan.nprobe + 1) * 4, q * plan.nprobe * 4, q * plan.nprobe * 8};
   for (int i = 0; i < Scratch::kNumSlots; ++i) {
     jit::GpuDevice::Buffer& b = scratch_->buffers[i];
     if (b.data() != nullptr && static_cast<int64_t>(b.size()) >= sizes[i]) continue;
@@ -275,9 +277,75 @@ absl::Status GpuIndex::ScanChunk(const jit::GpuModule& module, const Plan& plan,
   const i64* offsets = offsets_.as<i64>();
   uint32_t* keys = s.get<uint32_t>(Scratch::kKeys);
   int32_t* pos = s.get<int32_t>(Scratch::kPos);
+  if (Grouped(s.probes)) return ScanGrouped(module, dq, nc, nprobe, splits);
   void* args[] = {&dq, &data, &offsets, &probes, &starts, &np, &splits,
                   &dim, &row_stride, &keys, &pos};
   return device_->Launch(module, GpuKernel::kScan, static_cast<unsigned>(nprobe * splits), nc,
+                         kBlock, args);
+}
+
+bool GpuIndex::Grouped(const std::vector<int32_t>& probes) const {
+  if (options_.scan != GpuScan::kAuto) return options_.scan == GpuScan::kGrouped;
+  std::vector<char> probed(static_cast<size_t>(nlist_), 0);
+  int64_t pairs = 0, lists = 0;
+  for (int32_t l : probes) {
+    if (l < 0) continue;
+    ++pairs;
+    lists += !probed[l];
+    probed[l] = 1;
+  }
+  return pairs >= kGroupedMinPairsPerList * std::max<int64_t>(lists, 1);
+}
+
+absl::Status GpuIndex::ScanGrouped(const jit::GpuModule& module, const float* dq, int64_t nc,
+                                   int64_t nprobe, int splits) const {
+  Scratch& s = *scratch_;
+  // (query, probe) pairs bucketed by list (a counting sort), then cut into groups of <= 32.
+  std::vector<int32_t> first(static_cast<size_t>(nlist_) + 1, 0);
+  for (int32_t l : s.probes) {
+    if (l >= 0) ++first[l + 1];
+  }
+  for (int64_t l = 0; l < nlist_; ++l) first[l + 1] += first[l];
+  std::vector<int32_t> pair_query(static_cast<size_t>(first[nlist_]));
+  std::vector<i64> pair_out(pair_query.size());
+  std::vector<int32_t> fill(first.begin(), first.end() - 1);
+  for (int64_t i = 0; i < nc; ++i) {
+    for (int64_t p = 0; p < nprobe; ++p) {
+      const int32_t l = s.probes[i * nprobe + p];
+      if (l < 0) continue;
+      const int32_t at = fill[l]++;
+      pair_query[at] = static_cast<int32_t>(i);
+      pair_out[at] = i * s.stride + s.starts[i * nprobe + p];
+    }
+  }
+  std::vector<int32_t> group_list, group_begin;
+  for (int64_t l = 0; l < nlist_; ++l) {
+    for (int32_t b = first[l]; b < first[l + 1]; b += kGroup) {
+      group_list.push_back(static_cast<int32_t>(l));
+      group_begin.push_back(b);
+    }
+  }
+  group_begin.push_back(first[nlist_]);
+  const int32_t* gl = s.get<int32_t>(Scratch::kGroupList);
+  const int32_t* gb = s.get<int32_t>(Scratch::kGroupBegin);
+  const int32_t* pq = s.get<int32_t>(Scratch::kPairQuery);
+  const i64* po = s.get<i64>(Scratch::kPairOut);
+  IVFJIT_RETURN_IF_ERROR(
+      device_->Upload(const_cast<int32_t*>(gl), group_list.data(), group_list.size() * 4));
+  IVFJIT_RETURN_IF_ERROR(
+      device_->Upload(const_cast<int32_t*>(gb), group_begin.data(), group_begin.size() * 4));
+  IVFJIT_RETURN_IF_ERROR(
+      device_->Upload(const_cast<int32_t*>(pq), pair_query.data(), pair_query.size() * 4));
+  IVFJIT_RETURN_IF_ERROR(
+      device_->Upload(const_cast<i64*>(po), pair_out.data(), pair_out.size() * 8));
+  const float* data = data_.as<float>();
+  const i64* offsets = offsets_.as<i64>();
+  int dim = static_cast<int>(d());
+  uint32_t* keys = s.get<uint32_t>(Scratch::kKeys);
+  int32_t* pos = s.get<int32_t>(Scratch::kPos);
+  void* args[] = {&dq, &data, &offsets, &gl, &gb, &pq, &po, &splits, &dim, &keys, &pos};
+  return device_->Launch(module, GpuKernel::kScanGrouped,
+                         static_cast<unsigned>(group_list.size()), static_cast<unsigned>(splits),
                          kBlock, args);
 }
 

@@ -28,11 +28,20 @@
 
 namespace ivfjit {
 
+// How list rows are scored: per query (each (query, list) pair reads the list: best for few
+// queries), or list-major (up to 32 queries probing one list read it once: best for batches).
+enum class GpuScan { kAuto, kPerQuery, kGrouped };
+
 struct GpuIndexOptions {
   // Bound on the device scratch of one search (candidate rows and their sort buffers); a
   // batch is cut into chunks of queries that fit. 0: a quarter of the device's memory.
   int64_t scratch_bytes = 0;
+  // kAuto: grouped when the (query, list) pairs of a chunk average at least
+  // kGroupedMinPairsPerList per probed list (docs/gpu.md; not yet tuned on a GPU).
+  GpuScan scan = GpuScan::kAuto;
 };
+
+inline constexpr int64_t kGroupedMinPairsPerList = 4;
 
 // Work done by a GpuIndex's searches so far (for bandwidth / FLOP-rate reports).
 struct GpuSearchStats {
@@ -91,6 +100,10 @@ class GpuIndex final : public Index {
   // Scans one chunk of queries (already on the device at dq) into scratch's candidate rows.
   absl::Status ScanChunk(const jit::GpuModule& module, const Plan& plan, const float* dq,
                          int64_t nc, int64_t max_codes) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether a chunk with these probes (-1 = not scanned) uses the list-major kernel.
+  bool Grouped(const std::vector<int32_t>& probes) const;
+  absl::Status ScanGrouped(const jit::GpuModule& module, const float* dq, int64_t nc,
+                           int64_t nprobe, int splits) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Run(int64_t n, const float* x, bool x_on_device, int64_t k, float* distances,
                    int64_t* labels, bool out_on_device, const IVFSearchParams& params) const;
   absl::Status Reserve(const Plan& plan) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -29,16 +29,22 @@ using jit::GpuDeviceOptions;
 
 enum class Runtime { kEmulator, kDevice };
 
-std::string RuntimeName(const ::testing::TestParamInfo<Runtime>& info) {
-  return info.param == Runtime::kEmulator ? "Emulator" : "Device";
+struct Param {
+  Runtime runtime;
+  GpuScan scan;
+};
+
+std::string ParamName(const ::testing::TestParamInfo<Param>& info) {
+  return std::string(info.param.runtime == Runtime::kEmulator ? "Emulator" : "Device") +
+         (info.param.scan == GpuScan::kGrouped ? "Grouped" : "PerQuery");
 }
 
-class GpuIndexTest : public ::testing::TestWithParam<Runtime> {
+class GpuIndexTest : public ::testing::TestWithParam<Param> {
  protected:
   void SetUp() override {
     GpuDeviceOptions options;
     options.cache_dir = "";  // memory only: tests do not touch the user's cache
-    if (GetParam() == Runtime::kEmulator) {
+    if (GetParam().runtime == Runtime::kEmulator) {
       device_ = GpuDevice::ForBackend(jit::gpu_internal::CreateEmuBackend({}), options);
     } else {
       absl::StatusOr<std::unique_ptr<GpuDevice>> device = GpuDevice::Open(options);
@@ -55,6 +61,13 @@ class GpuIndexTest : public ::testing::TestWithParam<Runtime> {
     EXPECT_TRUE((*index)->Train(base).ok());
     EXPECT_TRUE((*index)->Add(base).ok());
     return std::move(*index);
+  }
+
+  // The index on the device, with the scan kernel this test instance forces.
+  absl::StatusOr<std::unique_ptr<GpuIndex>> ToGpu(const Index& cpu) {
+    GpuIndexOptions options;
+    options.scan = GetParam().scan;
+    return GpuIndex::Create(cpu, device_.get(), options);
   }
 
   std::unique_ptr<GpuDevice> device_;
@@ -90,7 +103,7 @@ TEST_P(GpuIndexTest, IvfMatchesTheCpuAcrossShapes) {
     SCOPED_TRACE(::testing::Message() << "d " << c.d << " k " << c.k << " nprobe " << c.nprobe
                                       << " metric " << MetricName(c.metric));
     std::unique_ptr<IndexIVFFlat> cpu = MakeIvf(c.d, 16, 1500, c.metric, 7 + c.d);
-    absl::StatusOr<std::unique_ptr<GpuIndex>> gpu = ToDevice(*cpu, device_.get());
+    absl::StatusOr<std::unique_ptr<GpuIndex>> gpu = ToGpu(*cpu);
     ASSERT_TRUE(gpu.ok()) << gpu.status();
     EXPECT_TRUE((*gpu)->is_ivf());
     ExpectSameSearch(*cpu, **gpu, /*nq=*/6, c.k, IVFSearchParams{c.nprobe, 0}, 99);
@@ -99,7 +112,7 @@ TEST_P(GpuIndexTest, IvfMatchesTheCpuAcrossShapes) {
 
 TEST_P(GpuIndexTest, MaxCodesFollowsThePrefixRule) {
   std::unique_ptr<IndexIVFFlat> cpu = MakeIvf(17, 16, 1500, Metric::kL2, 3);
-  absl::StatusOr<std::unique_ptr<GpuIndex>> gpu = ToDevice(*cpu, device_.get());
+  absl::StatusOr<std::unique_ptr<GpuIndex>> gpu = ToGpu(*cpu);
   ASSERT_TRUE(gpu.ok()) << gpu.status();
   for (int64_t max_codes : {1, 50, 150, 400}) {
     SCOPED_TRACE(max_codes);
@@ -112,7 +125,7 @@ TEST_P(GpuIndexTest, FlatMatchesTheCpu) {
     auto cpu = IndexFlat::Create(17, metric);
     ASSERT_TRUE(cpu.ok());
     ASSERT_TRUE((*cpu)->Add(testing::GaussianVectors(700, 17, 11)).ok());
-    absl::StatusOr<std::unique_ptr<GpuIndex>> gpu = ToDevice(**cpu, device_.get());
+    absl::StatusOr<std::unique_ptr<GpuIndex>> gpu = ToGpu(**cpu);
     ASSERT_TRUE(gpu.ok()) << gpu.status();
     EXPECT_FALSE((*gpu)->is_ivf());
     ExpectSameSearch(**cpu, **gpu, 4, 10, IVFSearchParams{}, 12);
@@ -124,7 +137,7 @@ TEST_P(GpuIndexTest, FlatMatchesTheCpu) {
 TEST_P(GpuIndexTest, KAndNprobeBeyondFaissGpuLimit) {
   // k = nprobe = 4096 (Faiss GPU stops at 2048): every list probed, every vector ranked.
   std::unique_ptr<IndexIVFFlat> cpu = MakeIvf(2, 4096, 6000, Metric::kL2, 21);
-  absl::StatusOr<std::unique_ptr<GpuIndex>> gpu = ToDevice(*cpu, device_.get());
+  absl::StatusOr<std::unique_ptr<GpuIndex>> gpu = ToGpu(*cpu);
   ASSERT_TRUE(gpu.ok()) << gpu.status();
   ExpectSameSearch(*cpu, **gpu, 2, 4096, IVFSearchParams{4096, 0}, 22);
 }
@@ -133,7 +146,7 @@ TEST_P(GpuIndexTest, RangeSearchMatchesTheCpu) {
   for (Metric metric : {Metric::kL2, Metric::kInnerProduct}) {
     std::unique_ptr<IndexIVFFlat> cpu = MakeIvf(17, 16, 1500, metric, 31);
     ASSERT_TRUE(cpu->set_nprobe(4).ok());
-    absl::StatusOr<std::unique_ptr<GpuIndex>> gpu = ToDevice(*cpu, device_.get());
+    absl::StatusOr<std::unique_ptr<GpuIndex>> gpu = ToGpu(*cpu);
     ASSERT_TRUE(gpu.ok()) << gpu.status();
     const std::vector<float> queries = testing::UniformVectors(5, 17, 32);
     // Radii chosen from the data so that results are neither empty nor everything.
@@ -157,7 +170,7 @@ TEST_P(GpuIndexTest, RangeSearchMatchesTheCpu) {
 
 TEST_P(GpuIndexTest, DevicePointersGiveTheHostAnswer) {
   std::unique_ptr<IndexIVFFlat> cpu = MakeIvf(17, 16, 1500, Metric::kL2, 41);
-  absl::StatusOr<std::unique_ptr<GpuIndex>> gpu = ToDevice(*cpu, device_.get());
+  absl::StatusOr<std::unique_ptr<GpuIndex>> gpu = ToGpu(*cpu);
   ASSERT_TRUE(gpu.ok()) << gpu.status();
   const int64_t nq = 4, k = 10;
   const std::vector<float> queries = testing::UniformVectors(nq, 17, 42);
@@ -181,7 +194,7 @@ TEST_P(GpuIndexTest, DevicePointersGiveTheHostAnswer) {
 TEST_P(GpuIndexTest, ToCpuRoundTripsAndSearchesAlike) {
   std::unique_ptr<IndexIVFFlat> cpu = MakeIvf(17, 16, 1500, Metric::kInnerProduct, 51);
   ASSERT_TRUE(cpu->set_nprobe(5).ok());
-  absl::StatusOr<std::unique_ptr<GpuIndex>> gpu = ToDevice(*cpu, device_.get());
+  absl::StatusOr<std::unique_ptr<GpuIndex>> gpu = ToGpu(*cpu);
   ASSERT_TRUE(gpu.ok());
   absl::StatusOr<std::unique_ptr<Index>> back = (*gpu)->ToCpu();
   ASSERT_TRUE(back.ok()) << back.status();
@@ -204,7 +217,7 @@ TEST_P(GpuIndexTest, ToCpuRoundTripsAndSearchesAlike) {
 
 TEST_P(GpuIndexTest, BadInputIsRejectedAndChangesNothing) {
   std::unique_ptr<IndexIVFFlat> cpu = MakeIvf(17, 16, 600, Metric::kL2, 61);
-  absl::StatusOr<std::unique_ptr<GpuIndex>> gpu = ToDevice(*cpu, device_.get());
+  absl::StatusOr<std::unique_ptr<GpuIndex>> gpu = ToGpu(*cpu);
   ASSERT_TRUE(gpu.ok());
   std::vector<float> q(17, 0.5f), d(10);
   std::vector<int64_t> l(10);
@@ -220,7 +233,7 @@ TEST_P(GpuIndexTest, BadInputIsRejectedAndChangesNothing) {
   EXPECT_EQ((*gpu)->Add(1, q.data()).code(), absl::StatusCode::kUnimplemented);
   EXPECT_EQ((*gpu)->ntotal(), 600);
   auto untrained = IndexIVFFlat::Create(17, 16, Metric::kL2);
-  EXPECT_EQ(ToDevice(**untrained, device_.get()).status().code(),
+  EXPECT_EQ(ToGpu(**untrained).status().code(),
             absl::StatusCode::kFailedPrecondition);
   EXPECT_TRUE((*gpu)->Search(1, q.data(), 10, d.data(), l.data()).ok());
   ASSERT_TRUE((*gpu)->Reset().ok());
@@ -229,8 +242,13 @@ TEST_P(GpuIndexTest, BadInputIsRejectedAndChangesNothing) {
   EXPECT_EQ(l[0], -1);
 }
 
-INSTANTIATE_TEST_SUITE_P(Runtimes, GpuIndexTest,
-                         ::testing::Values(Runtime::kEmulator, Runtime::kDevice), RuntimeName);
+INSTANTIATE_TEST_SUITE_P(
+    Runtimes, GpuIndexTest,
+    ::testing::Values(Param{Runtime::kEmulator, GpuScan::kPerQuery},
+                      Param{Runtime::kEmulator, GpuScan::kGrouped},
+                      Param{Runtime::kDevice, GpuScan::kPerQuery},
+                      Param{Runtime::kDevice, GpuScan::kGrouped}),
+    ParamName);
 
 // Emulator-only: behaviours a real device cannot be made to show on demand.
 TEST(GpuIndexEmulator, OutOfDeviceMemoryIsResourceExhaustedAndLeaksNothing) {

@@ -24,6 +24,8 @@ const char* GpuKernelName(GpuKernel kernel) {
       return "ivf_range_count";
     case GpuKernel::kRangeFill:
       return "ivf_range_fill";
+    case GpuKernel::kScanGrouped:
+      return "ivf_scan_grouped";
   }
   return "unknown";
 }

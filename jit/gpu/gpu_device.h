@@ -58,8 +58,8 @@ struct GpuStats {
 };
 
 // The kernels of kernel_source.h, in one loaded module.
-enum class GpuKernel { kScan, kSelectK, kSelectNprobe, kRangeCount, kRangeFill };
-inline constexpr int kNumGpuKernels = 5;
+enum class GpuKernel { kScan, kSelectK, kSelectNprobe, kRangeCount, kRangeFill, kScanGrouped };
+inline constexpr int kNumGpuKernels = 6;
 const char* GpuKernelName(GpuKernel kernel);
 
 class GpuModule {

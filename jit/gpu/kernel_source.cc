@@ -122,6 +122,83 @@ IVF_KERNEL void ivf_scan(const float* queries, const float* data, const ivf_i64*
   }
 }
 
+// List-major scan for batches: one block per (group of up to 32 (query, probe) pairs that probe
+// the same list, split of that list). The list's rows are read once per group instead of once
+// per query: 64-row tiles and the group's queries are staged in shared memory 64 dimensions at
+// a time, and each of the 256 threads accumulates 2 rows x 4 queries. Needs blockDim.x = 256.
+//   group_list  groups: the list of each group    group_begin  groups + 1: its pairs
+//   pair_query  pairs: the query (row of queries)  pair_out     pairs: where the pair's
+//               candidates start in keys / pos (query row * stride + probe start)
+#define IVF_G 32
+#define IVF_T 64
+#define IVF_DC 64
+IVF_KERNEL void ivf_scan_grouped(const float* queries, const float* data,
+                                 const ivf_i64* list_offsets, const ivf_i32* group_list,
+                                 const ivf_i32* group_begin, const ivf_i32* pair_query,
+                                 const ivf_i64* pair_out, int splits, int d_arg, ivf_u32* keys,
+                                 ivf_i32* pos) {
+  __shared__ float qs[IVF_G][IVF_DC + 1];
+  __shared__ float xs[IVF_T][IVF_DC + 1];
+  const int d = IVF_D > 0 ? IVF_D : d_arg;
+  const int group = blockIdx.x;
+  const int list = group_list[group];
+  const int p0 = group_begin[group];
+  const int ng = group_begin[group + 1] - p0;
+  const ivf_i64 begin = list_offsets[list];
+  const ivf_i64 size = list_offsets[list + 1] - begin;
+  const ivf_i64 part = (size + splits - 1) / splits;
+  const ivf_i64 r0 = (ivf_i64)blockIdx.y * part;
+  const ivf_i64 r1 = r0 + part < size ? r0 + part : size;
+  const int tid = threadIdx.x;
+  const int row = tid % 32;    // tile rows row and row + 32
+  const int slot = tid / 32;   // group queries slot, slot + 8, slot + 16, slot + 24
+  for (ivf_i64 t0 = r0; t0 < r1; t0 += IVF_T) {
+    float acc[2][4];
+    for (int h = 0; h < 2; ++h) {
+      for (int j = 0; j < 4; ++j) acc[h][j] = 0.0f;
+    }
+    for (int c0 = 0; c0 < d; c0 += IVF_DC) {
+      const int dc = d - c0 < IVF_DC ? d - c0 : IVF_DC;
+      for (int i = tid; i < IVF_G * IVF_DC; i += blockDim.x) {
+        const int g = i / IVF_DC, c = i % IVF_DC;
+        qs[g][c] = (g < ng && c < dc) ? queries[(ivf_i64)pair_query[p0 + g] * d + c0 + c] : 0.0f;
+      }
+      for (int i = tid; i < IVF_T * IVF_DC; i += blockDim.x) {
+        const int r = i / IVF_DC, c = i % IVF_DC;
+        xs[r][c] = (t0 + r < r1 && c < dc) ? data[(begin + t0 + r) * d + c0 + c] : 0.0f;
+      }
+      __syncthreads();
+      for (int c = 0; c < dc; ++c) {
+        const float x0 = xs[row][c];
+        const float x1 = xs[row + 32][c];
+        for (int j = 0; j < 4; ++j) {
+          const float q = qs[slot + 8 * j][c];
+#if IVF_L2
+          const float a = q - x0, b = q - x1;
+          acc[0][j] += a * a;
+          acc[1][j] += b * b;
+#else
+          acc[0][j] += q * x0;
+          acc[1][j] += q * x1;
+#endif
+        }
+      }
+      __syncthreads();
+    }
+    for (int h = 0; h < 2; ++h) {
+      const ivf_i64 r = t0 + row + 32 * h;
+      if (r >= r1) continue;
+      for (int j = 0; j < 4; ++j) {
+        const int g = slot + 8 * j;
+        if (g >= ng) continue;
+        const ivf_i64 out = pair_out[p0 + g] + r;
+        keys[out] = ivf_key(acc[h][j]);
+        pos[out] = (ivf_i32)(begin + r);
+      }
+    }
+  }
+}
+
 // The `sel` best of one row's n candidates, sorted, into out (sel entries; missing results
 // are label -1 and distance +FLT_MAX (L2) / -FLT_MAX (IP)). Radix select (4 passes of 8 bits)
 // finds the sel-th smallest key T; every candidate with key <= T (sel of them, more only with

@@ -14,6 +14,8 @@
 // Kernels (all `extern "C"`; every launch uses a block of a multiple of the warp size):
 //   ivf_scan         grid (nprobe·splits, queries): one warp per stored row; writes one
 //                    (order key, row position) candidate per scanned row.
+//   ivf_scan_grouped grid (groups, splits), 256 threads: list-major scan for batches; a group
+//                    is up to 32 queries probing one list, whose rows are read once for all.
 //   ivf_select_k     grid (rows): the k best candidates of each row, sorted (distance, id).
 //   ivf_select_nprobe  the same with nprobe as the size (coarse quantization).
 //   ivf_range_count  grid (rows): candidates strictly inside the radius.
@@ -28,7 +30,7 @@
 namespace ivfjit::jit {
 
 // Bumped whenever the generated text changes; part of every GPU module's cache key.
-inline constexpr int kGpuGeneratorVersion = 1;
+inline constexpr int kGpuGeneratorVersion = 2;
 
 enum class GpuDialect { kCuda, kHip };
 

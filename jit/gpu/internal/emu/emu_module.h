@@ -31,7 +31,7 @@ struct Adapt<void (*)(Ts...)> {
     return {GpuKernelSpec{l2, d, k, nprobe},                                                 \
             {IVFJIT_EMU_ADAPT(ivf_scan), IVFJIT_EMU_ADAPT(ivf_select_k),                     \
              IVFJIT_EMU_ADAPT(ivf_select_nprobe), IVFJIT_EMU_ADAPT(ivf_range_count),         \
-             IVFJIT_EMU_ADAPT(ivf_range_fill)}};                                             \
+             IVFJIT_EMU_ADAPT(ivf_range_fill), IVFJIT_EMU_ADAPT(ivf_scan_grouped)}};                                             \
   }
 
 }  // namespace ivfjit::jit::emu_kernels
