@@ -71,11 +71,25 @@ absl::StatusOr<std::unique_ptr<IndexIVFFlat>> IndexIVFFlat::Create(int64_t d, in
   return std::unique_ptr<IndexIVFFlat>(new IndexIVFFlat(d, nlist, metric));
 }
 
-absl::Status IndexIVFFlat::set_nprobe(int64_t nprobe) {
-  if (nprobe < 1 || nprobe > nlist_) {
+absl::Status CheckNprobe(int64_t nprobe, int64_t nlist) {
+  if (nprobe < 1 || nprobe > nlist) {
     return absl::InvalidArgumentError(
-        absl::StrCat("nprobe = ", nprobe, " out of [1, nlist = ", nlist_, "]"));
+        absl::StrCat("nprobe = ", nprobe, " out of [1, nlist = ", nlist, "]"));
   }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> ResolveNprobe(const IVFSearchParams& params, int64_t default_nprobe,
+                                      int64_t nlist) {
+  IVFJIT_RETURN_IF_ERROR(CheckNprobe(params.nprobe == 0 ? default_nprobe : params.nprobe, nlist));
+  if (params.max_codes < 0) {
+    return absl::InvalidArgumentError(absl::StrCat("max_codes = ", params.max_codes, " < 0"));
+  }
+  return params.nprobe == 0 ? default_nprobe : params.nprobe;
+}
+
+absl::Status IndexIVFFlat::set_nprobe(int64_t nprobe) {
+  IVFJIT_RETURN_IF_ERROR(CheckNprobe(nprobe, nlist_));
   nprobe_ = nprobe;
   return absl::OkStatus();
 }
@@ -216,18 +230,6 @@ eager::IvfScanInput IndexIVFFlat::ScanInput(const float* x, int64_t n, const int
   return in;
 }
 
-absl::StatusOr<int64_t> IndexIVFFlat::ResolveNprobe(const IVFSearchParams& params) const {
-  const int64_t nprobe = params.nprobe == 0 ? nprobe_ : params.nprobe;
-  if (nprobe < 1 || nprobe > nlist_) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("nprobe = ", params.nprobe, " out of [1, nlist = ", nlist_, "]"));
-  }
-  if (params.max_codes < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("max_codes = ", params.max_codes, " < 0"));
-  }
-  return nprobe;
-}
-
 SearchMode IndexIVFFlat::ResolveMode(int64_t nq, const IVFSearchParams& params) const {
   if (params.mode != SearchMode::kAuto) return params.mode;
   const int64_t nprobe = params.nprobe == 0 ? nprobe_ : params.nprobe;
@@ -238,7 +240,7 @@ SearchMode IndexIVFFlat::ResolveMode(int64_t nq, const IVFSearchParams& params) 
 absl::Status IndexIVFFlat::Search(int64_t n, const float* x, int64_t k, float* distances,
                                   int64_t* labels, const IVFSearchParams& params) const {
   IVFJIT_RETURN_IF_ERROR(CheckSearch(n, x, k, distances, labels));
-  IVFJIT_ASSIGN_OR_RETURN(const int64_t nprobe, ResolveNprobe(params));
+  IVFJIT_ASSIGN_OR_RETURN(const int64_t nprobe, ResolveNprobe(params, nprobe_, nlist_));
   if (n == 0) return absl::OkStatus();
   return Guarded([&]() -> absl::Status {
     const std::vector<eager::ListView> views = ListViews();

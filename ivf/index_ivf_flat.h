@@ -48,6 +48,14 @@ struct IVFSearchParams {
   SearchMode mode = SearchMode::kAuto;
 };
 
+// The nprobe a search with `params` uses on an index of nlist lists whose own nprobe is
+// `default_nprobe`; InvalidArgument when it is outside [1, nlist] or max_codes < 0. Shared by
+// every index that takes IVFSearchParams (IndexIVFFlat, GpuIndex).
+absl::StatusOr<int64_t> ResolveNprobe(const IVFSearchParams& params, int64_t default_nprobe,
+                                      int64_t nlist);
+// OkStatus when 1 <= nprobe <= nlist, else InvalidArgument (set_nprobe of those indexes).
+absl::Status CheckNprobe(int64_t nprobe, int64_t nlist);
+
 class IndexIVFFlat final : public Index {
  public:
   // d >= 1, nlist >= 1. nprobe starts at 1, as in Faiss.
@@ -114,7 +122,6 @@ class IndexIVFFlat final : public Index {
   IndexIVFFlat(int64_t d, int64_t nlist, Metric metric);
 
   absl::Status CheckIdsAreNew(int64_t n, const int64_t* ids) const;
-  absl::StatusOr<int64_t> ResolveNprobe(const IVFSearchParams& params) const;
   // Nearest centroids of n vectors: probes n × nprobe (coarse order).
   void Quantize(int64_t n, const float* x, int64_t nprobe, std::vector<float>& dist,
                 std::vector<int64_t>& probes) const;

@@ -4,15 +4,10 @@
 # environment (perf/peers/install.sh) is absent.
 set -euo pipefail
 venv="${IVFJIT_PEERS_VENV:-$HOME/.cache/ivfjit-peers/venv}"
+source "${TEST_SRCDIR}/ivfjit/testing/report_skipped.sh"
 if ! "$venv/bin/python" -c "import faiss" 2>/dev/null; then
-  echo "faiss-cpu peer not installed (perf/peers/install.sh): skipped"
-  cat > "${XML_OUTPUT_FILE:-/dev/null}" <<'XML'
-<?xml version="1.0" encoding="UTF-8"?>
-<testsuites><testsuite name="perf/peers_test" tests="1" skipped="1">
-<testcase name="FaissCpuRecallMatchesIvfjit" status="notrun" result="skipped"><skipped message="faiss-cpu peer not installed"/></testcase>
-</testsuite></testsuites>
-XML
-  exit 0
+  report_skipped perf/peers_test FaissCpuRecallMatchesIvfjit \
+      "faiss-cpu peer not installed (perf/peers/install.sh)"
 fi
 out=$("${TEST_SRCDIR}/ivfjit/perf/sweep" --quick --json --repeat=1 --warmup=0 \
       --peers=faiss-cpu,torch-ivf --single_queries=10)

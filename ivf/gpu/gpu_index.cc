@@ -143,24 +143,9 @@ absl::StatusOr<std::unique_ptr<GpuIndex>> GpuIndex::Create(const Index& index,
 }
 
 absl::Status GpuIndex::set_nprobe(int64_t nprobe) {
-  if (nprobe < 1 || nprobe > nlist_) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("nprobe = ", nprobe, " out of [1, nlist = ", nlist_, "]"));
-  }
+  IVFJIT_RETURN_IF_ERROR(CheckNprobe(nprobe, nlist_));
   nprobe_ = nprobe;
   return absl::OkStatus();
-}
-
-absl::StatusOr<int64_t> GpuIndex::ResolveNprobe(const IVFSearchParams& params) const {
-  const int64_t nprobe = params.nprobe == 0 ? nprobe_ : params.nprobe;
-  if (nprobe < 1 || nprobe > nlist_) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("nprobe = ", params.nprobe, " out of [1, nlist = ", nlist_, "]"));
-  }
-  if (params.max_codes < 0) {
-    return absl::InvalidArgumentError(absl::StrCat("max_codes = ", params.max_codes, " < 0"));
-  }
-  return nprobe;
 }
 
 GpuIndex::Plan GpuIndex::MakePlan(int64_t n, int64_t k, int64_t nprobe) const {
@@ -352,7 +337,7 @@ absl::Status GpuIndex::ScanGrouped(const jit::GpuModule& module, const float* dq
 absl::Status GpuIndex::Run(int64_t n, const float* x, bool x_on_device, int64_t k,
                            float* distances, int64_t* labels, bool out_on_device,
                            const IVFSearchParams& params) const {
-  IVFJIT_ASSIGN_OR_RETURN(const int64_t nprobe, ResolveNprobe(params));
+  IVFJIT_ASSIGN_OR_RETURN(const int64_t nprobe, ResolveNprobe(params, nprobe_, nlist_));
   if (k > INT32_MAX) return absl::InvalidArgumentError("GpuIndex: k > 2^31 - 1");
   IVFJIT_ASSIGN_OR_RETURN(const jit::GpuModule* module,
                           device_->Kernels({metric() == Metric::kL2, d(), k, nprobe}));

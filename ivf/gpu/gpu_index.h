@@ -95,7 +95,6 @@ class GpuIndex final : public Index {
   struct Scratch;
   struct Plan;
   GpuIndex(int64_t d, Metric metric, jit::GpuDevice* device);
-  absl::StatusOr<int64_t> ResolveNprobe(const IVFSearchParams& params) const;
   Plan MakePlan(int64_t n, int64_t k, int64_t nprobe) const;
   // Scans one chunk of queries (already on the device at dq) into scratch's candidate rows.
   absl::Status ScanChunk(const jit::GpuModule& module, const Plan& plan, const float* dq,
