@@ -39,6 +39,12 @@ std::vector<Piece> Pieces(int64_t d) {
 // Up to this many 16-wide pieces d is unrolled completely; beyond, RowDistancesBlocked.
 constexpr size_t kUnrollPieces = 16;
 constexpr int64_t kBlockPieces = 8;
+// Measured with //perf:jit_benchmark (generator v3, medians of 5, same runs): keeping q's
+// pieces in registers and two accumulator chains per row were no faster than reloading q from
+// L1 and one chain per row (four rows give four independent chains already) — 21.3-21.8 vs
+// 23.0-23.6 G multiply-adds/s at d 128, k 10 — so the simpler code is generated.
+constexpr size_t kQueryInRegistersPieces = 0;
+constexpr bool kTwoChains = false;
 
 class Generator {
  public:
@@ -66,21 +72,32 @@ class Generator {
   // per row for the 16-wide pieces.
   using Accumulators = std::vector<std::array<llvm::Value*, 2>>;
 
+  // One 16-wide vector per row whose lanes sum to dist(q, row): the two accumulator chains
+  // added, narrower pieces widened into the low lanes. Reducing it is left to the caller (one
+  // row at a time, or sixteen rows together in ReduceRows16).
+  std::vector<llvm::Value*> RowAccumulators(const std::vector<llvm::Value*>& qv, llvm::Value* q,
+                                            const std::vector<llvm::Value*>& rows,
+                                            const std::vector<Piece>& pieces) {
+    if (pieces.size() > kUnrollPieces) return RowAccumulatorsBlocked(q, rows);
+    Accumulators acc(rows.size(), {nullptr, nullptr});
+    AccumulatePieces(qv, q, rows, pieces, acc);
+    return MergeChains(acc);
+  }
+
   std::vector<llvm::Value*> RowDistances(const std::vector<llvm::Value*>& qv, llvm::Value* q,
                                          const std::vector<llvm::Value*>& rows,
                                          const std::vector<Piece>& pieces) {
-    if (pieces.size() > kUnrollPieces) return RowDistancesBlocked(q, rows);
-    Accumulators acc(rows.size(), {nullptr, nullptr});
-    const std::vector<llvm::Value*> narrow = AccumulatePieces(qv, q, rows, pieces, acc);
-    return FinishRows(acc, narrow);
+    std::vector<llvm::Value*> out;
+    for (llvm::Value* v : RowAccumulators(qv, q, rows, pieces)) out.push_back(Reduce(v));
+    return out;
   }
 
   // Large d: a loop over blocks of kBlockPieces 16-wide pieces with a constant trip count
   // (d / (16 · kBlockPieces), known at compile time), then the rest of d unrolled. Fully
   // unrolling d = 784 would make a loop body too large for the CPU's decoded-instruction
   // cache (measured 2× slower than this).
-  std::vector<llvm::Value*> RowDistancesBlocked(llvm::Value* q,
-                                                const std::vector<llvm::Value*>& rows) {
+  std::vector<llvm::Value*> RowAccumulatorsBlocked(llvm::Value* q,
+                                                   const std::vector<llvm::Value*>& rows) {
     const int64_t block = 16 * kBlockPieces;
     const int64_t blocks = key_.d / block;
     llvm::Function* fn = b_.GetInsertBlock()->getParent();
@@ -108,8 +125,7 @@ class Generator {
     for (llvm::Value* row : rows) rb.push_back(b_.CreateInBoundsGEP(f32_, row, offset));
     std::vector<Piece> pieces;
     for (int64_t i = 0; i < kBlockPieces; ++i) pieces.push_back({16 * i, 16});
-    std::vector<llvm::Value*> partial = AccumulatePieces({}, qb, rb, pieces, acc);
-    (void)partial;  // 16-wide pieces only: nothing outside the accumulators
+    AccumulatePieces({}, qb, rb, pieces, acc);
     llvm::Value* next = b_.CreateAdd(c, b_.getInt64(1));
     llvm::BasicBlock* body_end = b_.GetInsertBlock();
     c->addIncoming(next, body_end);
@@ -123,23 +139,20 @@ class Generator {
     for (const Piece& p : Pieces(key_.d - blocks * block)) {
       rest.push_back({p.offset + blocks * block, p.width});
     }
-    const std::vector<llvm::Value*> narrow = AccumulatePieces({}, q, rows, rest, acc);
-    return FinishRows(acc, narrow);
+    AccumulatePieces({}, q, rows, rest, acc);
+    return MergeChains(acc);
   }
 
-  // Accumulates the pieces into acc (16-wide) and returns the per-row sums of the narrower
-  // pieces (null where none).
-  std::vector<llvm::Value*> AccumulatePieces(const std::vector<llvm::Value*>& qv, llvm::Value* q,
-                                             const std::vector<llvm::Value*>& rows,
-                                             const std::vector<Piece>& pieces,
-                                             Accumulators& acc) {
-    const size_t r_count = rows.size();
-    std::vector<llvm::Value*> total(r_count, nullptr);
+  // Accumulates the pieces into acc: 16-wide pieces alternate between the two chains, narrower
+  // ones are widened (zeros above) and added to chain 0.
+  void AccumulatePieces(const std::vector<llvm::Value*>& qv, llvm::Value* q,
+                        const std::vector<llvm::Value*>& rows, const std::vector<Piece>& pieces,
+                        Accumulators& acc) {
     int chain = 0;
     for (size_t i = 0; i < pieces.size(); ++i) {
       llvm::Value* qp = qv.empty() ? LoadPiece(q, pieces[i]) : qv[i];
       const bool wide = pieces[i].width == 16;
-      for (size_t r = 0; r < r_count; ++r) {
+      for (size_t r = 0; r < rows.size(); ++r) {
         llvm::Value* xv = LoadPiece(rows[r], pieces[i]);
         llvm::Value* a = xv;
         llvm::Value* bv = qp;
@@ -147,33 +160,66 @@ class Generator {
           a = b_.CreateFSub(qp, xv);
           bv = a;
         }
+        llvm::Value*& slot = acc[r][wide && kTwoChains ? chain % 2 : 0];
         if (wide) {
-          llvm::Value*& slot = acc[r][chain % 2];
           slot = slot == nullptr ? b_.CreateFMul(a, bv) : MulAdd(a, bv, slot);
         } else {
-          total[r] = Add(total[r], Reduce(b_.CreateFMul(a, bv)));
+          llvm::Value* product = Widen(b_.CreateFMul(a, bv), pieces[i].width);
+          slot = slot == nullptr ? product : b_.CreateFAdd(slot, product);
         }
       }
       if (wide) ++chain;
     }
-    return total;
   }
 
-  // Per row: the two accumulator chains reduced, plus the narrow pieces' sum.
-  std::vector<llvm::Value*> FinishRows(const Accumulators& acc,
-                                       const std::vector<llvm::Value*>& narrow) {
-    std::vector<llvm::Value*> out(narrow.size());
-    for (size_t r = 0; r < narrow.size(); ++r) {
-      llvm::Value* sum = acc[r][0];
-      if (acc[r][1] != nullptr) sum = sum == nullptr ? acc[r][1] : b_.CreateFAdd(sum, acc[r][1]);
-      out[r] = sum == nullptr ? narrow[r] : Add(narrow[r], Reduce(sum));
+  // Per row: the two chains added.
+  std::vector<llvm::Value*> MergeChains(const Accumulators& acc) {
+    std::vector<llvm::Value*> out(acc.size());
+    for (size_t r = 0; r < acc.size(); ++r) {
+      out[r] = acc[r][1] == nullptr ? acc[r][0] : b_.CreateFAdd(acc[r][0], acc[r][1]);
     }
+    return out;
+  }
+
+  // A piece of width w (< 16) as a 16-wide vector, zeros above lane w.
+  llvm::Value* Widen(llvm::Value* v, unsigned w) {
+    auto* vec16 = llvm::FixedVectorType::get(f32_, 16);
+    if (w == 1) {
+      return b_.CreateInsertElement(llvm::ConstantAggregateZero::get(vec16), v, uint64_t{0});
+    }
+    std::vector<int> mask(16);
+    for (int l = 0; l < 16; ++l) mask[l] = l < static_cast<int>(w) ? l : static_cast<int>(w);
+    llvm::Value* zero = llvm::ConstantAggregateZero::get(v->getType());
+    return b_.CreateShuffleVector(v, zero, mask);
+  }
+
+  // Sums lane groups of two vectors whose lanes hold per-row partial sums (lane_row: the row of
+  // each lane): in every block of 2h lanes, the low h lanes of the result add a's two halves of
+  // that block, the high h lanes b's. Applied with h = 8, 4, 2, 1 it reduces sixteen rows'
+  // accumulators to one vector of sixteen sums with 15 adds instead of 16 full reductions.
+  struct Partial {
+    llvm::Value* v;
+    std::array<int, 16> lane_row;
+  };
+  Partial Combine(const Partial& a, const Partial& b, int h) {
+    std::vector<int> lo(16), hi(16);
+    Partial out;
+    for (int l = 0; l < 16; ++l) {
+      const int base = l / (2 * h) * 2 * h, o = l % (2 * h);
+      const bool from_a = o < h;
+      const int at = base + (from_a ? o : o - h);
+      lo[l] = (from_a ? 0 : 16) + at;
+      hi[l] = (from_a ? 0 : 16) + at + h;
+      out.lane_row[l] = from_a ? a.lane_row[at] : b.lane_row[at];
+    }
+    out.v = b_.CreateFAdd(b_.CreateShuffleVector(a.v, b.v, lo),
+                          b_.CreateShuffleVector(a.v, b.v, hi));
     return out;
   }
 
   // q's pieces up front only when they fit in registers next to the accumulators.
   std::vector<llvm::Value*> MaybeLoadQuery(llvm::Value* q, const std::vector<Piece>& pieces) {
-    if (pieces.size() > 8) return {};
+    if (pieces.size() > kQueryInRegistersPieces) return {};
     return LoadQuery(q, pieces);
   }
 
@@ -226,50 +272,92 @@ class Generator {
     }
     const std::vector<Piece> pieces = Pieces(key_.d);
     auto* entry = llvm::BasicBlock::Create(ctx_, "entry", fn);
-    auto* chunk_loop = llvm::BasicBlock::Create(ctx_, "rows16", fn);
-    auto* after16 = llvm::BasicBlock::Create(ctx_, "after16", fn);
+    auto* chunk = llvm::BasicBlock::Create(ctx_, "rows16", fn);
+    auto* block = llvm::BasicBlock::Create(ctx_, "rows4", fn);
+    auto* reduce = llvm::BasicBlock::Create(ctx_, "reduce16", fn);
+    auto* lanes_loop = llvm::BasicBlock::Create(ctx_, "lanes", fn);
+    auto* latch = llvm::BasicBlock::Create(ctx_, "rows16_latch", fn);
     auto* done = llvm::BasicBlock::Create(ctx_, "done", fn);
+    auto* vec16 = llvm::FixedVectorType::get(f32_, 16);
+    auto* lanes_ty = llvm::ArrayType::get(f32_, 16);
+    auto* parts_ty = llvm::ArrayType::get(vec16, 4);
+
     b_.SetInsertPoint(entry);
     const std::vector<llvm::Value*> qv = MaybeLoadQuery(q, pieces);
     llvm::Value* threshold0 = b_.CreateAlignedLoad(f32_, heap_d, llvm::Align(4));
     llvm::Value* has_ids = b_.CreateICmpNE(ids, llvm::ConstantPointerNull::get(ptr_));
-    auto* lanes_ty = llvm::ArrayType::get(f32_, 16);
     llvm::Value* lanes = b_.CreateAlloca(lanes_ty);
-    llvm::Value* n16 = b_.CreateAnd(n, b_.getInt64(~int64_t{15}));  // rows done 16 at a time
-    llvm::Value* n4 = b_.CreateAnd(n, b_.getInt64(~int64_t{3}));    // then 4 at a time
-    b_.CreateCondBr(b_.CreateICmpSGT(n16, b_.getInt64(0)), chunk_loop, after16);
-    Gate gate{has_ids, ids, j0, heap_d, heap_i, push};
+    llvm::Value* parts = b_.CreateAlloca(parts_ty);
+    llvm::Value* last = b_.CreateSub(n, b_.getInt64(1));
+    b_.CreateCondBr(b_.CreateICmpSGT(n, b_.getInt64(0)), chunk, done);
+    const Gate gate{has_ids, ids, j0, heap_d, heap_i, push};
 
-    // Sixteen rows per iteration: their distances into a 16-lane buffer, then one vector
-    // compare against the threshold; the heap is touched only for the lanes that pass.
-    b_.SetInsertPoint(chunk_loop);
+    // Sixteen rows per iteration (the last chunk reads row n - 1 in place of the rows past
+    // the end and masks them out: no tail loops). Four blocks of four rows, each block's
+    // accumulators reduced together to one vector (h = 8, 4), the four blocks together
+    // (h = 2, 1): the sixteen distances in one vector, one compare against the threshold, and
+    // the heap is touched only for the lanes that pass.
+    b_.SetInsertPoint(chunk);
     llvm::PHINode* cj = b_.CreatePHI(i64_, 2, "cj");
     llvm::PHINode* ct = b_.CreatePHI(f32_, 2, "ct");
     cj->addIncoming(b_.getInt64(0), entry);
     ct->addIncoming(threshold0, entry);
-    for (int blk = 0; blk < 4; ++blk) {
-      const std::vector<llvm::Value*> dists =
-          RowDistances(qv, q, RowPointers(x, cj, 4 * blk, 4), pieces);
-      for (int r = 0; r < 4; ++r) {
-        b_.CreateAlignedStore(dists[r], b_.CreateConstInBoundsGEP2_64(lanes_ty, lanes, 0, 4 * blk + r),
-                              llvm::Align(4));
-      }
+    b_.CreateBr(block);
+
+    b_.SetInsertPoint(block);
+    llvm::PHINode* bi = b_.CreatePHI(i64_, 2, "block");
+    bi->addIncoming(b_.getInt64(0), chunk);
+    std::vector<llvm::Value*> rows;
+    llvm::Value* first = b_.CreateAdd(cj, b_.CreateMul(bi, b_.getInt64(4)));
+    for (int r = 0; r < 4; ++r) {
+      llvm::Value* jr = b_.CreateAdd(first, b_.getInt64(r));
+      jr = b_.CreateSelect(b_.CreateICmpSGT(jr, last), last, jr);
+      rows.push_back(b_.CreateInBoundsGEP(f32_, x, b_.CreateMul(jr, b_.getInt64(key_.d))));
     }
-    auto* vec16 = llvm::FixedVectorType::get(f32_, 16);
-    llvm::Value* dv = b_.CreateAlignedLoad(vec16, lanes, llvm::Align(4));
-    llvm::Value* splat = b_.CreateVectorSplat(16, ct);
-    llvm::Value* pass_v = key_.l2 ? b_.CreateFCmpOLE(dv, splat) : b_.CreateFCmpOGE(dv, splat);
-    llvm::Value* mask0 = b_.CreateZExt(b_.CreateBitCast(pass_v, b_.getInt16Ty()), b_.getInt32Ty());
-    auto* lanes_loop = llvm::BasicBlock::Create(ctx_, "lanes", fn);
-    auto* chunk_latch = llvm::BasicBlock::Create(ctx_, "rows16_latch", fn);
-    llvm::BasicBlock* chunk_body_end = b_.GetInsertBlock();
-    b_.CreateCondBr(b_.CreateICmpNE(mask0, b_.getInt32(0)), lanes_loop, chunk_latch,
+    const std::vector<llvm::Value*> acc = RowAccumulators(qv, q, rows, pieces);
+    std::array<Partial, 4> row_parts;
+    for (int r = 0; r < 4; ++r) {
+      row_parts[r].v = acc[r];
+      row_parts[r].lane_row.fill(r);
+    }
+    const Partial part = Combine(Combine(row_parts[0], row_parts[1], 8),
+                                 Combine(row_parts[2], row_parts[3], 8), 4);
+    b_.CreateAlignedStore(part.v, b_.CreateInBoundsGEP(parts_ty, parts, {b_.getInt64(0), bi}),
+                          llvm::Align(4));
+    llvm::Value* bi_next = b_.CreateAdd(bi, b_.getInt64(1));
+    bi->addIncoming(bi_next, b_.GetInsertBlock());
+    b_.CreateCondBr(b_.CreateICmpSLT(bi_next, b_.getInt64(4)), block, reduce);
+
+    b_.SetInsertPoint(reduce);
+    std::array<Partial, 4> block_parts;
+    for (int blk = 0; blk < 4; ++blk) {
+      block_parts[blk].v = b_.CreateAlignedLoad(
+          vec16, b_.CreateConstInBoundsGEP2_64(parts_ty, parts, 0, blk), llvm::Align(4));
+      for (int l = 0; l < 16; ++l) block_parts[blk].lane_row[l] = part.lane_row[l] + 4 * blk;
+    }
+    const Partial all = Combine(Combine(block_parts[0], block_parts[1], 2),
+                                Combine(block_parts[2], block_parts[3], 2), 1);
+    std::vector<int> order(16);
+    for (int l = 0; l < 16; ++l) order[all.lane_row[l]] = l;
+    llvm::Value* dv = b_.CreateShuffleVector(all.v, all.v, order);  // lane i: row cj + i
+    b_.CreateAlignedStore(dv, lanes, llvm::Align(4));
+    llvm::Value* pass_v = key_.l2 ? b_.CreateFCmpOLE(dv, b_.CreateVectorSplat(16, ct))
+                                  : b_.CreateFCmpOGE(dv, b_.CreateVectorSplat(16, ct));
+    std::vector<llvm::Constant*> iota;
+    for (int l = 0; l < 16; ++l) iota.push_back(b_.getInt64(l));
+    llvm::Value* left = b_.CreateSub(n, cj);
+    llvm::Value* valid = b_.CreateICmpSLT(llvm::ConstantVector::get(iota),
+                                          b_.CreateVectorSplat(16, left));
+    llvm::Value* mask0 = b_.CreateZExt(
+        b_.CreateBitCast(b_.CreateAnd(pass_v, valid), b_.getInt16Ty()), b_.getInt32Ty());
+    b_.CreateCondBr(b_.CreateICmpNE(mask0, b_.getInt32(0)), lanes_loop, latch,
                     llvm::MDBuilder(ctx_).createBranchWeights(1, 16));
+
     b_.SetInsertPoint(lanes_loop);
     llvm::PHINode* m = b_.CreatePHI(b_.getInt32Ty(), 2, "m");
     llvm::PHINode* lt = b_.CreatePHI(f32_, 2, "lt");
-    m->addIncoming(mask0, chunk_body_end);
-    lt->addIncoming(ct, chunk_body_end);
+    m->addIncoming(mask0, reduce);
+    lt->addIncoming(ct, reduce);
     llvm::Value* lane = b_.CreateZExt(
         b_.CreateIntrinsic(llvm::Intrinsic::cttz, {b_.getInt32Ty()}, {m, b_.getTrue()}), i64_);
     llvm::Value* ldist = b_.CreateAlignedLoad(
@@ -279,95 +367,22 @@ class Generator {
     llvm::BasicBlock* lanes_end = b_.GetInsertBlock();
     m->addIncoming(m2, lanes_end);
     lt->addIncoming(lt2, lanes_end);
-    b_.CreateCondBr(b_.CreateICmpNE(m2, b_.getInt32(0)), lanes_loop, chunk_latch);
-    b_.SetInsertPoint(chunk_latch);
+    b_.CreateCondBr(b_.CreateICmpNE(m2, b_.getInt32(0)), lanes_loop, latch);
+
+    b_.SetInsertPoint(latch);
     llvm::PHINode* ct_next = b_.CreatePHI(f32_, 2);
-    ct_next->addIncoming(ct, chunk_body_end);
+    ct_next->addIncoming(ct, reduce);
     ct_next->addIncoming(lt2, lanes_end);
     llvm::Value* cj_next = b_.CreateAdd(cj, b_.getInt64(16));
-    cj->addIncoming(cj_next, chunk_latch);
-    ct->addIncoming(ct_next, chunk_latch);
-    b_.CreateCondBr(b_.CreateICmpSLT(cj_next, n16), chunk_loop, after16);
-
-    b_.SetInsertPoint(after16);
-    llvm::PHINode* j_start = b_.CreatePHI(i64_, 2);
-    llvm::PHINode* t_start = b_.CreatePHI(f32_, 2);
-    j_start->addIncoming(b_.getInt64(0), entry);
-    t_start->addIncoming(threshold0, entry);
-    j_start->addIncoming(cj_next, chunk_latch);
-    t_start->addIncoming(ct_next, chunk_latch);
-
-    // Then up to twelve rows four at a time, and the last n % 4 one by one.
-    const RowsLoop rows_loop{fn, gate, qv, q, x, pieces};
-    const Cursor after4 = EmitGatedRows(rows_loop, 4, {j_start, t_start}, n4);
-    EmitGatedRows(rows_loop, 1, after4, n);
-    b_.CreateBr(done);
+    cj->addIncoming(cj_next, latch);
+    ct->addIncoming(ct_next, latch);
+    b_.CreateCondBr(b_.CreateICmpSLT(cj_next, n), chunk, done);
 
     b_.SetInsertPoint(done);
     b_.CreateRetVoid();
   }
 
  private:
-  // Pointers to rows j + first .. j + first + count - 1 of x (rows of d floats).
-  std::vector<llvm::Value*> RowPointers(llvm::Value* x, llvm::Value* j, int first, int count) {
-    std::vector<llvm::Value*> rows;
-    for (int r = first; r < first + count; ++r) {
-      llvm::Value* jr = b_.CreateAdd(j, b_.getInt64(r));
-      rows.push_back(b_.CreateInBoundsGEP(f32_, x, b_.CreateMul(jr, b_.getInt64(key_.d))));
-    }
-    return rows;
-  }
-
-  struct Gate;
-
-  // Position of a scan: the next row and the threshold at that point.
-  struct Cursor {
-    llvm::Value* j;
-    llvm::Value* threshold;
-  };
-  // What a rows loop needs from the kernel being generated.
-  struct RowsLoop {
-    llvm::Function* fn;
-    const Gate& gate;
-    const std::vector<llvm::Value*>& qv;
-    llvm::Value* q;
-    llvm::Value* x;
-    const std::vector<Piece>& pieces;
-  };
-
-  // for (j = from.j; j < bound; j += rows) { rows distances; gate each } — entered only when
-  // from.j < bound; leaves the builder after the loop and returns where the scan stands.
-  Cursor EmitGatedRows(const RowsLoop& L, int rows, Cursor from, llvm::Value* bound) {
-    llvm::BasicBlock* pre = b_.GetInsertBlock();
-    auto* loop = llvm::BasicBlock::Create(ctx_, "rows", L.fn);
-    auto* exit = llvm::BasicBlock::Create(ctx_, "rows_done", L.fn);
-    b_.CreateCondBr(b_.CreateICmpSLT(from.j, bound), loop, exit);
-    b_.SetInsertPoint(loop);
-    llvm::PHINode* j = b_.CreatePHI(i64_, 2, "j");
-    llvm::PHINode* threshold = b_.CreatePHI(f32_, 2, "threshold");
-    j->addIncoming(from.j, pre);
-    threshold->addIncoming(from.threshold, pre);
-    const std::vector<llvm::Value*> dists =
-        RowDistances(L.qv, L.q, RowPointers(L.x, j, 0, rows), L.pieces);
-    llvm::Value* t = threshold;
-    for (int r = 0; r < rows; ++r) {
-      t = EmitGate(L.gate, L.fn, dists[r], b_.CreateAdd(j, b_.getInt64(r)), t);
-    }
-    llvm::Value* next = b_.CreateAdd(j, b_.getInt64(rows));
-    llvm::BasicBlock* end = b_.GetInsertBlock();
-    j->addIncoming(next, end);
-    threshold->addIncoming(t, end);
-    b_.CreateCondBr(b_.CreateICmpSLT(next, bound), loop, exit);
-    b_.SetInsertPoint(exit);
-    llvm::PHINode* out_j = b_.CreatePHI(i64_, 2);
-    llvm::PHINode* out_t = b_.CreatePHI(f32_, 2);
-    out_j->addIncoming(from.j, pre);
-    out_t->addIncoming(from.threshold, pre);
-    out_j->addIncoming(next, end);
-    out_t->addIncoming(t, end);
-    return {out_j, out_t};
-  }
-
   struct Gate {
     llvm::Value* has_ids;
     llvm::Value* ids;
