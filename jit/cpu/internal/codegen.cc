@@ -44,7 +44,7 @@ constexpr int64_t kBlockPieces = 8;
 // L1 and one chain per row (four rows give four independent chains already) — 21.3-21.8 vs
 // 23.0-23.6 G multiply-adds/s at d 128, k 10 — so the simpler code is generated.
 constexpr size_t kQueryInRegistersPieces = 0;
-constexpr bool kTwoChains = false;
+constexpr bool kTwoChains = true;
 
 class Generator {
  public:
@@ -289,11 +289,13 @@ class Generator {
     llvm::Value* lanes = b_.CreateAlloca(lanes_ty);
     llvm::Value* parts = b_.CreateAlloca(parts_ty);
     llvm::Value* last = b_.CreateSub(n, b_.getInt64(1));
+    // Blocks a short last chunk skips keep their previous (finite, masked-out) partials.
+    b_.CreateAlignedStore(llvm::ConstantAggregateZero::get(parts_ty), parts, llvm::Align(4));
     b_.CreateCondBr(b_.CreateICmpSGT(n, b_.getInt64(0)), chunk, done);
     const Gate gate{has_ids, ids, j0, heap_d, heap_i, push};
 
-    // Sixteen rows per iteration (the last chunk reads row n - 1 in place of the rows past
-    // the end and masks them out: no tail loops). Four blocks of four rows, each block's
+    // Sixteen rows per iteration (the last chunk computes only the four-row blocks it needs,
+    // reads row n - 1 in place of the rows past the end and masks them out: no tail loops). Four blocks of four rows, each block's
     // accumulators reduced together to one vector (h = 8, 4), the four blocks together
     // (h = 2, 1): the sixteen distances in one vector, one compare against the threshold, and
     // the heap is touched only for the lanes that pass.
@@ -302,6 +304,11 @@ class Generator {
     llvm::PHINode* ct = b_.CreatePHI(f32_, 2, "ct");
     cj->addIncoming(b_.getInt64(0), entry);
     ct->addIncoming(threshold0, entry);
+    // Four-row blocks holding at least one row (fewer than four only in the last chunk).
+    llvm::Value* rows_left = b_.CreateSub(n, cj);
+    llvm::Value* blocks = b_.CreateSelect(
+        b_.CreateICmpSGT(rows_left, b_.getInt64(12)), b_.getInt64(4),
+        b_.CreateLShr(b_.CreateAdd(rows_left, b_.getInt64(3)), b_.getInt64(2)));
     b_.CreateBr(block);
 
     b_.SetInsertPoint(block);
@@ -326,7 +333,7 @@ class Generator {
                           llvm::Align(4));
     llvm::Value* bi_next = b_.CreateAdd(bi, b_.getInt64(1));
     bi->addIncoming(bi_next, b_.GetInsertBlock());
-    b_.CreateCondBr(b_.CreateICmpSLT(bi_next, b_.getInt64(4)), block, reduce);
+    b_.CreateCondBr(b_.CreateICmpSLT(bi_next, blocks), block, reduce);
 
     b_.SetInsertPoint(reduce);
     std::array<Partial, 4> block_parts;
