@@ -40,11 +40,16 @@ std::vector<Piece> Pieces(int64_t d) {
 constexpr size_t kUnrollPieces = 16;
 constexpr int64_t kBlockPieces = 8;
 // Measured with //perf:jit_benchmark (generator v3, medians of 5, same runs): keeping q's
-// pieces in registers and two accumulator chains per row were no faster than reloading q from
-// L1 and one chain per row (four rows give four independent chains already) — 21.3-21.8 vs
-// 23.0-23.6 G multiply-adds/s at d 128, k 10 — so the simpler code is generated.
+// pieces in registers was no faster than reloading them from L1 (21.3-21.8 vs 23.0-23.6 G
+// multiply-adds/s at d 128, k 10), so q is reloaded. Two accumulator chains per row.
 constexpr size_t kQueryInRegistersPieces = 0;
 constexpr bool kTwoChains = true;
+// Rows scored together in a block of the 16-row chunk (1, 2, 4, 8 or 16). Four rows at once
+// are faster on rows already in L2 (jit_benchmark, d 784: 21 vs 15 G mult-add/s) but slower in
+// real searches, whose lists stream from DRAM: Fashion-MNIST nprobe 8 single queries 0.182 vs
+// 0.152 ms, seed shape 0.729 vs 0.564 ms (eager: 0.156 / 0.524-0.579 ms in the same runs; one
+// row: parity). One row at a time keeps one sequential stream per list, as the eager kernel.
+constexpr int kBlockRows = 1;
 
 class Generator {
  public:
@@ -201,6 +206,13 @@ class Generator {
     llvm::Value* v;
     std::array<int, 16> lane_row;
   };
+  // One tree level: parts 2i and 2i + 1 combined with width h.
+  std::vector<Partial> CombineLevel(const std::vector<Partial>& parts, int h) {
+    std::vector<Partial> out;
+    for (size_t i = 0; i + 1 < parts.size(); i += 2) out.push_back(Combine(parts[i], parts[i + 1], h));
+    return out;
+  }
+
   Partial Combine(const Partial& a, const Partial& b, int h) {
     std::vector<int> lo(16), hi(16);
     Partial out;
@@ -280,7 +292,9 @@ class Generator {
     auto* done = llvm::BasicBlock::Create(ctx_, "done", fn);
     auto* vec16 = llvm::FixedVectorType::get(f32_, 16);
     auto* lanes_ty = llvm::ArrayType::get(f32_, 16);
-    auto* parts_ty = llvm::ArrayType::get(vec16, 4);
+    const int rows_per_block = kBlockRows;
+    const int nblocks = 16 / rows_per_block;
+    auto* parts_ty = llvm::ArrayType::get(vec16, nblocks);
 
     b_.SetInsertPoint(entry);
     const std::vector<llvm::Value*> qv = MaybeLoadQuery(q, pieces);
@@ -294,41 +308,44 @@ class Generator {
     b_.CreateCondBr(b_.CreateICmpSGT(n, b_.getInt64(0)), chunk, done);
     const Gate gate{has_ids, ids, j0, heap_d, heap_i, push};
 
-    // Sixteen rows per iteration (the last chunk computes only the four-row blocks it needs,
-    // reads row n - 1 in place of the rows past the end and masks them out: no tail loops). Four blocks of four rows, each block's
-    // accumulators reduced together to one vector (h = 8, 4), the four blocks together
-    // (h = 2, 1): the sixteen distances in one vector, one compare against the threshold, and
+    // Sixteen rows per iteration, as a loop over blocks of kBlockRows rows (the last chunk
+    // computes only the blocks it needs, reads row n - 1 in place of rows past the end and
+    // masks them out: no tail loops). The rows' 16-wide accumulators are reduced together by
+    // a tree (Combine, h = 8, 4, 2, 1: inside a block first, then across the blocks' stored
+    // partials): the sixteen distances in one vector, one compare against the threshold, and
     // the heap is touched only for the lanes that pass.
     b_.SetInsertPoint(chunk);
     llvm::PHINode* cj = b_.CreatePHI(i64_, 2, "cj");
     llvm::PHINode* ct = b_.CreatePHI(f32_, 2, "ct");
     cj->addIncoming(b_.getInt64(0), entry);
     ct->addIncoming(threshold0, entry);
-    // Four-row blocks holding at least one row (fewer than four only in the last chunk).
+    // Blocks holding at least one row (fewer than all only in the last chunk).
     llvm::Value* rows_left = b_.CreateSub(n, cj);
     llvm::Value* blocks = b_.CreateSelect(
-        b_.CreateICmpSGT(rows_left, b_.getInt64(12)), b_.getInt64(4),
-        b_.CreateLShr(b_.CreateAdd(rows_left, b_.getInt64(3)), b_.getInt64(2)));
+        b_.CreateICmpSGT(rows_left, b_.getInt64(16 - rows_per_block)), b_.getInt64(nblocks),
+        b_.CreateUDiv(b_.CreateAdd(rows_left, b_.getInt64(rows_per_block - 1)),
+                      b_.getInt64(rows_per_block)));
     b_.CreateBr(block);
 
     b_.SetInsertPoint(block);
     llvm::PHINode* bi = b_.CreatePHI(i64_, 2, "block");
     bi->addIncoming(b_.getInt64(0), chunk);
     std::vector<llvm::Value*> rows;
-    llvm::Value* first = b_.CreateAdd(cj, b_.CreateMul(bi, b_.getInt64(4)));
-    for (int r = 0; r < 4; ++r) {
+    llvm::Value* first = b_.CreateAdd(cj, b_.CreateMul(bi, b_.getInt64(rows_per_block)));
+    for (int r = 0; r < rows_per_block; ++r) {
       llvm::Value* jr = b_.CreateAdd(first, b_.getInt64(r));
       jr = b_.CreateSelect(b_.CreateICmpSGT(jr, last), last, jr);
       rows.push_back(b_.CreateInBoundsGEP(f32_, x, b_.CreateMul(jr, b_.getInt64(key_.d))));
     }
     const std::vector<llvm::Value*> acc = RowAccumulators(qv, q, rows, pieces);
-    std::array<Partial, 4> row_parts;
-    for (int r = 0; r < 4; ++r) {
-      row_parts[r].v = acc[r];
-      row_parts[r].lane_row.fill(r);
+    std::vector<Partial> level(rows_per_block);
+    for (int r = 0; r < rows_per_block; ++r) {
+      level[r].v = acc[r];
+      level[r].lane_row.fill(r);
     }
-    const Partial part = Combine(Combine(row_parts[0], row_parts[1], 8),
-                                 Combine(row_parts[2], row_parts[3], 8), 4);
+    int h = 8;
+    for (; level.size() > 1; h /= 2) level = CombineLevel(level, h);
+    const Partial part = level[0];
     b_.CreateAlignedStore(part.v, b_.CreateInBoundsGEP(parts_ty, parts, {b_.getInt64(0), bi}),
                           llvm::Align(4));
     llvm::Value* bi_next = b_.CreateAdd(bi, b_.getInt64(1));
@@ -336,14 +353,16 @@ class Generator {
     b_.CreateCondBr(b_.CreateICmpSLT(bi_next, blocks), block, reduce);
 
     b_.SetInsertPoint(reduce);
-    std::array<Partial, 4> block_parts;
-    for (int blk = 0; blk < 4; ++blk) {
+    std::vector<Partial> block_parts(nblocks);
+    for (int blk = 0; blk < nblocks; ++blk) {
       block_parts[blk].v = b_.CreateAlignedLoad(
           vec16, b_.CreateConstInBoundsGEP2_64(parts_ty, parts, 0, blk), llvm::Align(4));
-      for (int l = 0; l < 16; ++l) block_parts[blk].lane_row[l] = part.lane_row[l] + 4 * blk;
+      for (int l = 0; l < 16; ++l) {
+        block_parts[blk].lane_row[l] = part.lane_row[l] + rows_per_block * blk;
+      }
     }
-    const Partial all = Combine(Combine(block_parts[0], block_parts[1], 2),
-                                Combine(block_parts[2], block_parts[3], 2), 1);
+    for (; block_parts.size() > 1; h /= 2) block_parts = CombineLevel(block_parts, h);
+    const Partial all = block_parts[0];
     std::vector<int> order(16);
     for (int l = 0; l < 16; ++l) order[all.lane_row[l]] = l;
     llvm::Value* dv = b_.CreateShuffleVector(all.v, all.v, order);  // lane i: row cj + i
