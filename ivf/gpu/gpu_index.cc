@@ -262,7 +262,10 @@ absl::Status GpuIndex::ScanChunk(const jit::GpuModule& module, const Plan& plan,
   const i64* offsets = offsets_.as<i64>();
   uint32_t* keys = s.get<uint32_t>(Scratch::kKeys);
   int32_t* pos = s.get<int32_t>(Scratch::kPos);
-  if (Grouped(s.probes)) return ScanGrouped(module, dq, nc, nprobe, splits);
+  if (Grouped(s.probes)) {
+    // The grouped kernel puts splits on grid.y (at most 65535); fewer, longer splits are fine.
+    return ScanGrouped(module, dq, nc, nprobe, std::min<int>(splits, kMaxGridY));
+  }
   void* args[] = {&dq, &data, &offsets, &probes, &starts, &np, &splits,
                   &dim, &row_stride, &keys, &pos};
   return device_->Launch(module, GpuKernel::kScan, static_cast<unsigned>(nprobe * splits), nc,
