@@ -3,7 +3,7 @@
 //   ivfjit build   --base=FILE --nlist=N [--metric=l2|ip] [--train=FILE] [--nprobe=N] --out=INDEX
 //   ivfjit add     --index=INDEX --vectors=FILE [--ids=FILE]
 //   ivfjit search  --index=INDEX --queries=FILE --k=K [--nprobe=N] [--max_codes=M]
-//                  [--mode=auto|csr|matrix] --out=FILE
+//                  [--mode=auto|csr|matrix] [--device=cpu|gpu] --out=FILE
 //   ivfjit info    --index=INDEX
 //   ivfjit convert --in=FILE --out=FILE
 //
@@ -12,6 +12,8 @@
 // any index given to add/search/info may be either (detected by its magic). --nlist=0 builds an
 // exact (Flat) index. Search output: X.ivecs (labels) + X.fvecs (distances), X.npy (labels,
 // int64) + X.distances.npy, or "-" for TSV (query, rank, label, distance) on stdout.
+// --device=gpu searches a copy of the index on the first GPU (docs/gpu.md); without one it is
+// an error ("no device: ..."), never a silent CPU fallback.
 // Errors: one line on stderr and exit status 1 (2 for usage); no partial output file is left.
 #include <algorithm>
 #include <cstdio>
@@ -31,10 +33,12 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "ivf/faiss_io.h"
+#include "ivf/gpu/gpu_index.h"
 #include "ivf/index_flat.h"
 #include "ivf/index_ivf_flat.h"
 #include "ivf/io.h"
 #include "ivf/vector_files.h"
+#include "jit/gpu/gpu_device.h"
 #include "jit/internal/status_macros.h"
 
 namespace ivfjit::cli {
@@ -46,7 +50,7 @@ constexpr char kUsage[] =
     "--out=INDEX\n"
     "  ivfjit add     --index=INDEX --vectors=FILE [--ids=FILE]\n"
     "  ivfjit search  --index=INDEX --queries=FILE --k=K [--nprobe=N] [--max_codes=M]\n"
-    "                 [--mode=auto|csr|matrix] --out=FILE|-\n"
+    "                 [--mode=auto|csr|matrix] [--device=cpu|gpu] --out=FILE|-\n"
     "  ivfjit info    --index=INDEX\n"
     "  ivfjit convert --in=FILE --out=FILE\n"
     "vectors: .fvecs .bvecs .npy *idx3-ubyte[.gz]; ids: .ivecs .npy; "
@@ -216,6 +220,30 @@ absl::Status WriteSearchOutput(const std::string& out, const SearchResult& r) {
   return s;
 }
 
+// search --device=gpu: the index copied to the first GPU, searched there.
+absl::Status SearchOnGpu(const Args& a, const Index& index, const FloatMatrix& q, int64_t k,
+                         const std::string& out) {
+  if (a.has("mode")) return absl::InvalidArgumentError("--mode applies to CPU searches only");
+  IVFJIT_ASSIGN_OR_RETURN(std::unique_ptr<jit::GpuDevice> gpu, jit::GpuDevice::Open());
+  Progress(absl::StrCat("copying the index to ", gpu->name(), " (", gpu->arch(), ")"));
+  IVFJIT_ASSIGN_OR_RETURN(std::unique_ptr<GpuIndex> on_gpu, ToDevice(index, gpu.get()));
+  IVFSearchParams params;
+  params.nprobe = a.GetInt("nprobe", 0);
+  params.max_codes = a.GetInt("max_codes", 0);
+  if (!on_gpu->is_ivf() && (a.has("nprobe") || a.has("max_codes"))) {
+    return absl::InvalidArgumentError("--nprobe and --max_codes need an IVF index");
+  }
+  Progress(absl::StrCat("searching ", q.rows, " queries on the GPU, k = ", k));
+  SearchResult result;
+  result.nq = q.rows;
+  result.k = k;
+  result.distances.resize(static_cast<size_t>(q.rows * k));
+  result.labels.resize(static_cast<size_t>(q.rows * k));
+  IVFJIT_RETURN_IF_ERROR(on_gpu->Search(q.rows, q.data.data(), k, result.distances.data(),
+                                        result.labels.data(), params));
+  return WriteSearchOutput(out, result);
+}
+
 absl::Status Search(const Args& a) {
   const int64_t k = a.GetInt("k", 0, /*required=*/true);
   const std::string out = a.Path("out");
@@ -225,6 +253,9 @@ absl::Status Search(const Args& a) {
     return absl::InvalidArgumentError(
         absl::StrCat("queries have d = ", q.cols, ", the index has d = ", index->d()));
   }
+  const std::string device = a.has("device") ? a.Get("device") : "cpu";
+  if (device != "cpu" && device != "gpu") throw UsageError("--device must be cpu or gpu");
+  if (device == "gpu") return SearchOnGpu(a, *index, q, k, out);
   absl::StatusOr<SearchResult> result;
   if (auto* ivf = dynamic_cast<IndexIVFFlat*>(index.get())) {
     IVFSearchParams params;
@@ -303,7 +334,7 @@ int Main(int argc, char** argv) {
   const std::map<std::string, std::set<std::string>> flags = {
       {"build", {"base", "nlist", "metric", "train", "nprobe", "out"}},
       {"add", {"index", "vectors", "ids"}},
-      {"search", {"index", "queries", "k", "nprobe", "max_codes", "mode", "out"}},
+      {"search", {"index", "queries", "k", "nprobe", "max_codes", "mode", "device", "out"}},
       {"info", {"index"}},
       {"convert", {"in", "out"}},
   };

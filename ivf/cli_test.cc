@@ -86,6 +86,19 @@ TEST(CliTest, BuildSearchInfoConvertAdd) {
   EXPECT_EQ(labels->data, want->labels);
   EXPECT_EQ(dists->data, want->distances);
 
+  // --device=gpu: the same answer from a GPU, or, without one, a clear error and no output.
+  r = Cli("search --index=" + Tmp("idx.ivfjit") + " --queries=" + Tmp("queries.npy") +
+          " --k=5 --device=gpu --out=" + Tmp("gpu.ivecs"));
+  if (r.status == 0) {
+    auto gpu_labels = ReadIds(Tmp("gpu.ivecs"));
+    ASSERT_TRUE(gpu_labels.ok());
+    EXPECT_EQ(gpu_labels->data, want->labels);
+  } else {
+    EXPECT_EQ(r.status, 1);
+    EXPECT_NE(r.err.find("no device"), std::string::npos) << r.err;
+    EXPECT_FALSE(ReadIds(Tmp("gpu.ivecs")).ok());
+  }
+
   r = Cli("info --index=" + Tmp("idx.ivfjit"));
   ASSERT_EQ(r.status, 0) << r.err;
   EXPECT_NE(r.out.find("type\tIndexIVFFlat"), std::string::npos) << r.out;
@@ -184,6 +197,7 @@ TEST(CliTest, EveryErrorPathFailsCleanly) {
       {"search" + idx + qs + " --k=0 --out=" + out, 1, "k = 0"},
       {"search" + idx + qs + " --k=5 --nprobe=9 --out=" + out, 1, "nprobe"},
       {"search" + idx + qs + " --k=5 --mode=fast --out=" + out, 1, "--mode"},
+      {"search" + idx + qs + " --k=5 --device=tpu --out=" + out, 2, "--device must be"},
       {"search" + idx + qs + " --k=5 --out=" + Tmp("res.txt"), 1, ".ivecs or .npy"},
       {"search" + idx + qs + " --k=5 --out=/proc/none.ivecs", 1, "cannot"},
       {"build --base=" + Tmp("base.fvecs") + " --nlist=5000 --out=" + Tmp("x.ivfjit"), 1,
