@@ -32,6 +32,11 @@ void CompileGrid(RtcCompiler& rtc, const std::vector<std::string>& archs) {
           rtc.Compile(GenerateKernelSource(spec, rtc.dialect()), spec.Name() + ".cu", arch);
       ASSERT_TRUE(code.ok()) << code.status();
       EXPECT_TRUE(IsElf(*code)) << "not an ELF code object, " << code->size() << " bytes";
+      // Every kernel GpuDevice looks up is in the module's symbol table.
+      for (const char* kernel : {"ivf_scan", "ivf_scan_grouped", "ivf_select_k",
+                                 "ivf_select_nprobe", "ivf_range_count", "ivf_range_fill"}) {
+        EXPECT_NE(code->find(std::string(kernel) + '\0'), std::string::npos) << kernel;
+      }
     }
   }
 }
