@@ -34,8 +34,18 @@ uint32_t OrderKey(float dist, bool l2) {
   return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
 }
 
-int64_t Splits(int64_t longest) {
-  return std::max<int64_t>(1, (longest + kRowsPerBlock - 1) / kRowsPerBlock);
+// How many blocks share one list of `longest` rows when `others` (query, list) pairs run
+// beside it: at most kRowsPerBlock rows per block, and for small batches more splits, so that
+// the grid has about kMinBlocks blocks (a single query probing 32 lists would otherwise leave
+// most of a GPU idle), down to kMinRowsPerSplit rows per block.
+constexpr int64_t kMinBlocks = 1024;
+constexpr int64_t kMinRowsPerSplit = 8;
+int64_t Splits(int64_t longest, int64_t others) {
+  const int64_t by_size = (longest + kRowsPerBlock - 1) / kRowsPerBlock;
+  const int64_t by_occupancy =
+      std::min((kMinBlocks + others - 1) / std::max<int64_t>(others, 1),
+               longest / kMinRowsPerSplit);
+  return std::max<int64_t>({1, by_size, by_occupancy});
 }
 
 }  // namespace
@@ -122,7 +132,7 @@ absl::Status GpuIndex::ScanChunk(const jit::GpuModule& module, const Plan& plan,
   s.counts.assign(static_cast<size_t>(nc), 0);
   if (ivf_) {
     // Coarse quantization: the centroids scanned as one list, then the top nprobe.
-    int one = 1, splits = static_cast<int>(Splits(nlist_)), sel = static_cast<int>(nprobe);
+    int one = 1, splits = static_cast<int>(Splits(nlist_, nc)), sel = static_cast<int>(nprobe);
     i64 stride = nlist_, sort_stride = NextPow2(nlist_);
     const float* centroids = centroids_.as<float>();
     const i64* offsets = centroid_offsets_.as<i64>();
@@ -179,7 +189,7 @@ absl::Status GpuIndex::ScanChunk(const jit::GpuModule& module, const Plan& plan,
   IVFJIT_RETURN_IF_ERROR(device_->Upload(probes, s.probes.data(), s.probes.size() * 4));
   IVFJIT_RETURN_IF_ERROR(device_->Upload(starts, s.starts.data(), s.starts.size() * 8));
   IVFJIT_RETURN_IF_ERROR(device_->Upload(counts, s.counts.data(), s.counts.size() * 8));
-  int np = static_cast<int>(nprobe), splits = static_cast<int>(Splits(longest));
+  int np = static_cast<int>(nprobe), splits = static_cast<int>(Splits(longest, nc * nprobe));
   i64 row_stride = stride;
   const float* data = data_.as<float>();
   const i64* offsets = offsets_.as<i64>();
