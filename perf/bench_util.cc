@@ -115,12 +115,14 @@ std::string ToJson(const Row& r) {
       "{\"workload\":\"%s\",\"impl\":\"%s\",\"index\":\"%s\",\"metric\":\"%s\",\"d\":%d,"
       "\"nb\":%d,\"nq\":%d,\"nlist\":%d,\"nprobe\":%d,\"k\":%d,\"max_codes\":%d,\"mode\":\"%s\","
       "\"threads\":%d,\"recall\":%.5f,\"qps\":%.2f,\"search_ms\":%.4f,\"search_ms_min\":%.4f,"
-      "\"search_ms_max\":%.4f,\"train_ms\":%.1f,\"add_ms\":%.1f,\"warmup\":%d,\"repeat\":%d,"
+      "\"search_ms_max\":%.4f,\"train_ms\":%.1f,\"add_ms\":%.1f,\"gflops\":%.2f,"
+      "\"warmup\":%d,\"repeat\":%d,"
       "\"jit\":\"%s\",\"git_commit\":\"%s\",\"run_id\":\"%s\",\"env_id\":\"%s\","
       "\"timestamp\":\"%s\"}",
       r.workload, r.impl, r.index, r.metric, r.d, r.nb, r.nq, r.nlist, r.nprobe, r.k,
       r.max_codes, r.mode, r.threads, r.recall, r.qps, r.search_ms, r.search_ms_min,
-      r.search_ms_max, r.train_ms, r.add_ms, r.warmup, r.repeat, r.jit, commit, g_run_id, g_env_id,
+      r.search_ms_max, r.train_ms, r.add_ms, r.gflops, r.warmup, r.repeat, r.jit, commit,
+      g_run_id, g_env_id,
       absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone()));
 }
 
@@ -133,14 +135,14 @@ bool AppendToJsonl(const std::vector<Row>& rows) {
 }
 
 void PrintTable(const std::vector<Row>& rows) {
-  std::printf("%-9s %-7s %-8s %6s %6s %6s %4s %6s %11s %4s %8s %11s %10s\n", "workload",
+  std::printf("%-9s %-7s %-8s %6s %6s %6s %4s %6s %11s %4s %8s %11s %10s %7s\n", "workload",
               "impl", "index", "nq", "nlist", "nprobe", "k", "codes", "mode", "jit", "recall",
-              "qps", "median_ms");
+              "qps", "median_ms", "gflops");
   for (const Row& r : rows) {
-    std::printf("%-9s %-7s %-8s %6ld %6ld %6ld %4ld %6ld %11s %4s %8.4f %11.1f %10.3f\n",
+    std::printf("%-9s %-7s %-8s %6ld %6ld %6ld %4ld %6ld %11s %4s %8.4f %11.1f %10.3f %7.1f\n",
                 r.workload.c_str(), r.impl.c_str(), r.index.c_str(), (long)r.nq, (long)r.nlist,
                 (long)r.nprobe, (long)r.k, (long)r.max_codes, r.mode.c_str(), r.jit.c_str(),
-                r.recall, r.qps, r.search_ms);
+                r.recall, r.qps, r.search_ms, r.gflops);
   }
   std::fflush(stdout);
 }

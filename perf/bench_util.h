@@ -18,6 +18,9 @@ struct Row {
   double recall = -1;  // recall@k vs exact search; -1 if not measured
   double qps = 0, search_ms = 0, search_ms_min = 0, search_ms_max = 0;
   double train_ms = -1, add_ms = -1;
+  // FLOP rate of the work done (IVF: the coarse distances plus the expected scan, Faiss's
+  // imbalance factor times nprobe average lists; 2 FLOP per multiply-add); -1 if not computed.
+  double gflops = -1;
   int warmup = 0, repeat = 0;
   std::string jit = "off";  // kernel tier: "off" = eager kernels only
 };

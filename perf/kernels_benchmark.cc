@@ -8,6 +8,7 @@
 #include "jit/eager/knn.h"
 #include "jit/eager/scan.h"
 #include "jit/eager/topk.h"
+#include "jit/eager/gemm.h"
 #include "testing/random.h"
 
 namespace ivfjit::eager {
@@ -59,6 +60,21 @@ void BM_KnnBatch(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * nq * nb * d);
 }
 BENCHMARK(BM_KnnBatch)->Arg(1)->Arg(64)->Arg(1024)->Unit(benchmark::kMillisecond);
+
+// The machine's sgemm rate (OpenBLAS, its own threads), the yardstick of the batch FLOP-rate
+// target: one Flat-search tile shape, 1024 queries × 4096 rows × d 784. Items: FLOP.
+void BM_Sgemm(benchmark::State& state) {
+  const int64_t nq = 1024, nx = 4096, d = 784;
+  const std::vector<float> q = ::ivfjit::testing::UniformVectors(nq, d, 6);
+  const std::vector<float> x = ::ivfjit::testing::UniformVectors(nx, d, 7);
+  std::vector<float> tile(nq * nx);
+  for (auto _ : state) {
+    InnerProductTile(q.data(), nq, x.data(), nx, d, tile.data());
+    benchmark::DoNotOptimize(tile.data());
+  }
+  state.SetItemsProcessed(state.iterations() * 2 * nq * nx * d);
+}
+BENCHMARK(BM_Sgemm)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
 }  // namespace ivfjit::eager
