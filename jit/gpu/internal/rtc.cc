@@ -100,50 +100,32 @@ absl::StatusOr<std::string> RunRtc(const Api& api, const char* what, const std::
   return code;
 }
 
-#if IVFJIT_HAVE_CUDA_HEADERS
-class Nvrtc final : public RtcCompiler {
+// One run-time compiler over either library: `accepts` says which architectures may be passed
+// to it (Unavailable otherwise, before the library is called), `options` what to pass.
+template <typename Api>
+class Rtc final : public RtcCompiler {
  public:
-  using Api = RtcApi<nvrtcProgram, nvrtcResult>;
-  explicit Nvrtc(const Api& api) : api_(api), version_(VersionOf(api, "nvrtc")) {}
-  GpuDialect dialect() const override { return GpuDialect::kCuda; }
+  using Accepts = absl::Status (*)(const std::string& arch, const std::string& version);
+  using Options = std::vector<std::string> (*)(const std::string& arch);
+  Rtc(const Api& api, GpuDialect dialect, const char* name, Accepts accepts, Options options)
+      : api_(api), dialect_(dialect), name_(name), version_(VersionOf(api, name)),
+        accepts_(accepts), options_(options) {}
+  GpuDialect dialect() const override { return dialect_; }
   const std::string& version() const override { return version_; }
   absl::StatusOr<std::string> Compile(const std::string& source, const std::string& name,
                                       const std::string& arch) override {
-    if (arch.rfind("sm_", 0) != 0) {
-      return absl::UnavailableError(absl::StrCat("NVRTC: not an NVIDIA architecture: ", arch));
-    }
-    return RunRtc(api_, "NVRTC", source, name, {"--gpu-architecture=" + arch, "-std=c++17"});
+    IVFJIT_RETURN_IF_ERROR(accepts_(arch, version_));
+    return RunRtc(api_, name_, source, name, options_(arch));
   }
 
  private:
   Api api_;
+  GpuDialect dialect_;
+  const char* name_;
   std::string version_;
+  Accepts accepts_;
+  Options options_;
 };
-#endif
-
-#if IVFJIT_HAVE_HIP_HEADERS
-class Hiprtc final : public RtcCompiler {
- public:
-  using Api = RtcApi<hiprtcProgram, hiprtcResult>;
-  explicit Hiprtc(const Api& api) : api_(api), version_(VersionOf(api, "hiprtc")) {}
-  GpuDialect dialect() const override { return GpuDialect::kHip; }
-  const std::string& version() const override { return version_; }
-  absl::StatusOr<std::string> Compile(const std::string& source, const std::string& name,
-                                      const std::string& arch) override {
-    // Never hand hiprtc an architecture it does not know: it aborts the process.
-    if (!HiprtcArchAllowed(arch)) {
-      return absl::UnavailableError(absl::StrCat(
-          "hiprtc: architecture ", arch, " is not on the allow-list (", version_,
-          " aborts the process on architectures it does not know)"));
-    }
-    return RunRtc(api_, "hiprtc", source, name, {"--offload-arch=" + arch, "-O3"});
-  }
-
- private:
-  Api api_;
-  std::string version_;
-};
-#endif
 
 }  // namespace
 
@@ -155,10 +137,20 @@ absl::StatusOr<std::unique_ptr<RtcCompiler>> LoadNvrtc() {
   IVFJIT_ASSIGN_OR_RETURN(
       DynLib lib, DynLib::Open({"libnvrtc.so.13", "libnvrtc.so.12", "libnvrtc.so"},
                                {cuda_lib.c_str(), "/usr/local/cuda/lib64"}));
-  Nvrtc::Api api;
+  using Api = RtcApi<nvrtcProgram, nvrtcResult>;
+  Api api;
   api.success = NVRTC_SUCCESS;
   IVFJIT_RETURN_IF_ERROR(LoadApi(lib, "nvrtc", "nvrtcGetCUBINSize", "nvrtcGetCUBIN", &api));
-  return std::unique_ptr<RtcCompiler>(new Nvrtc(api));
+  return std::unique_ptr<RtcCompiler>(new Rtc<Api>(
+      api, GpuDialect::kCuda, "nvrtc",
+      [](const std::string& arch, const std::string&) {
+        return arch.rfind("sm_", 0) == 0
+                   ? absl::OkStatus()
+                   : absl::UnavailableError("NVRTC: not an NVIDIA architecture: " + arch);
+      },
+      [](const std::string& arch) {
+        return std::vector<std::string>{"--gpu-architecture=" + arch, "-std=c++17"};
+      }));
 #else
   return absl::UnimplementedError("ivfjit was built without the CUDA toolkit's headers");
 #endif
@@ -170,10 +162,22 @@ absl::StatusOr<std::unique_ptr<RtcCompiler>> LoadHiprtc() {
   IVFJIT_ASSIGN_OR_RETURN(
       DynLib lib, DynLib::Open({"libhiprtc.so", "libamdhip64.so.5", "libamdhip64.so"},
                                {"/opt/rocm/lib"}));
-  Hiprtc::Api api;
+  using Api = RtcApi<hiprtcProgram, hiprtcResult>;
+  Api api;
   api.success = HIPRTC_SUCCESS;
   IVFJIT_RETURN_IF_ERROR(LoadApi(lib, "hiprtc", "hiprtcGetCodeSize", "hiprtcGetCode", &api));
-  return std::unique_ptr<RtcCompiler>(new Hiprtc(api));
+  return std::unique_ptr<RtcCompiler>(new Rtc<Api>(
+      api, GpuDialect::kHip, "hiprtc",
+      [](const std::string& arch, const std::string& version) {
+        // Never hand hiprtc an architecture it does not know: it aborts the process.
+        if (HiprtcArchAllowed(arch)) return absl::OkStatus();
+        return absl::UnavailableError(absl::StrCat(
+            "hiprtc: architecture ", arch, " is not on the allow-list (", version,
+            " aborts the process on architectures it does not know)"));
+      },
+      [](const std::string& arch) {
+        return std::vector<std::string>{"--offload-arch=" + arch, "-O3"};
+      }));
 #else
   return absl::UnimplementedError("ivfjit was built without the HIP headers");
 #endif
