@@ -2,10 +2,14 @@
 
 #include <ucontext.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
 #include <mutex>
+#include <numeric>
+#include <random>
 #include <vector>
 
 namespace ivfjit::jit::emu {
@@ -73,10 +77,19 @@ bool Release(Block& block) {
   return released;
 }
 
-void RunBlock(Block& block) {
+// Runs the block's fibers to completion. Between two barriers the threads run one after
+// another in a shuffled order (a fixed seed per block, so runs repeat): a kernel whose result
+// depends on the order of threads within a phase (a missing barrier) fails the tests instead of
+// passing by the accident of always running thread 0 first.
+void RunBlock(Block& block, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::vector<size_t> order(block.fibers.size());
+  std::iota(order.begin(), order.end(), size_t{0});
   for (;;) {
     bool ran = false, all_done = true;
-    for (Fiber& f : block.fibers) {
+    std::shuffle(order.begin(), order.end(), rng);
+    for (size_t at : order) {
+      Fiber& f = block.fibers[at];
       if (f.done) continue;
       all_done = false;
       if (f.wait != Wait::kNone) continue;
@@ -136,7 +149,7 @@ void RunGrid(unsigned grid_x, unsigned grid_y, unsigned block_x,
         f.context.uc_link = &block.scheduler;
         makecontext(&f.context, FiberMain, 0);
       }
-      RunBlock(block);
+      RunBlock(block, (uint64_t{by} << 32) ^ bx ^ 0x9e3779b97f4a7c15ull);
     }
   }
   g_block = nullptr;

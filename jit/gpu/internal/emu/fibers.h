@@ -1,7 +1,8 @@
 // A CPU emulator of the GPU execution model, for testing the generated kernels on machines
 // without a GPU (test-only; internal to jit/gpu).
 //
-// Each block runs its threads as cooperative fibers on the calling OS thread. __syncthreads()
+// Each block runs its threads as cooperative fibers on the calling OS thread, in a shuffled
+// order between barriers. __syncthreads()
 // waits for every live thread of the block, a shuffle for every live lane of the warp; a
 // thread that calls a barrier no other thread reaches (divergent barriers, a real GPU bug)
 // aborts the emulation with a message instead of hanging. Blocks run one after another, so
