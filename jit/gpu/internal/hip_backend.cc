@@ -141,8 +141,10 @@ class HipBackend final : public Backend {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Backend>> OpenHipBackend(int ordinal) {
-  absl::StatusOr<DynLib> lib =
-      DynLib::Open({"libamdhip64.so.5", "libamdhip64.so"}, {"/opt/rocm/lib"});
+  // Only the ROCm 5 runtime: its hipDeviceProp_t is the one these headers (ROCm 5.2) describe;
+  // ROCm 6 changed the struct behind hipGetDeviceProperties, and a larger struct written into
+  // this one would corrupt memory.
+  absl::StatusOr<DynLib> lib = DynLib::Open({"libamdhip64.so.5"}, {"/opt/rocm/lib"});
   if (!lib.ok()) {
     return absl::UnavailableError(
         absl::StrCat("no device: no HIP runtime (", lib.status().message(), ")"));

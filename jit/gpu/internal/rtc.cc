@@ -158,10 +158,10 @@ absl::StatusOr<std::unique_ptr<RtcCompiler>> LoadNvrtc() {
 
 absl::StatusOr<std::unique_ptr<RtcCompiler>> LoadHiprtc() {
 #if IVFJIT_HAVE_HIP_HEADERS
-  // ROCm 5.x keeps hiprtc inside the HIP runtime; later releases ship libhiprtc.so.
+  // ROCm 5.x keeps hiprtc inside the HIP runtime (the one the backend uses); later releases
+  // ship libhiprtc.so.
   IVFJIT_ASSIGN_OR_RETURN(
-      DynLib lib, DynLib::Open({"libhiprtc.so", "libamdhip64.so.5", "libamdhip64.so"},
-                               {"/opt/rocm/lib"}));
+      DynLib lib, DynLib::Open({"libamdhip64.so.5", "libhiprtc.so"}, {"/opt/rocm/lib"}));
   using Api = RtcApi<hiprtcProgram, hiprtcResult>;
   Api api;
   api.success = HIPRTC_SUCCESS;
