@@ -36,10 +36,12 @@ void BM_Scan(benchmark::State& state) {
     fn = *jit->GetScanTopK(jit->MakeKey(KernelOp::kScanTopK, true, d, k));
   }
   const eager::DistanceKernels& kernels = eager::BestDistanceKernels();
+  std::vector<float> norms(n);  // stored with the rows in an index (computed once, at Add)
+  kernels.norms(nullptr, x.data(), n, d, norms.data());
   for (auto _ : state) {
     eager::TopK<eager::kL2Order> top(hd.data(), hi.data(), k);
     if (use_jit) {
-      fn(q.data(), x.data(), nullptr, 0, n, hd.data(), hi.data());
+      fn(q.data(), x.data(), norms.data(), nullptr, 0, n, hd.data(), hi.data());
     } else {
       kernels.l2_rows(q.data(), x.data(), n, d, row.data());
       eager::PushRow(row.data(), n, nullptr, 0, 0.0f, nullptr, top);

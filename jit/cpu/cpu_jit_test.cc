@@ -84,11 +84,16 @@ void CompareScan(CpuJit& jit, KernelOp op, int64_t d, int64_t k, bool with_ids) 
   for (int64_t j = 0; j < n; ++j) ids[j] = 3 * j + 1;
   std::vector<float> jd(k), ed(k), row(n);
   std::vector<int64_t> ji(k), ei(k);
+  // The rows' squared norms, as an index stores them (the L2 kernel needs them; IP gets null).
+  std::vector<float> norms(n);
+  eager::BestDistanceKernels().norms(nullptr, x.data(), n, d, norms.data());
+  const float* xn = kL2 ? norms.data() : nullptr;
   // Two calls into the same heap (as over two lists), then Finish.
   eager::TopK<order> jt(jd.data(), ji.data(), k);
-  (*fn)(q.data(), x.data(), with_ids ? ids.data() : nullptr, 0, n / 2, jd.data(), ji.data());
-  (*fn)(q.data(), x.data() + (n / 2) * d, with_ids ? ids.data() + n / 2 : nullptr, n / 2,
-        n - n / 2, jd.data(), ji.data());
+  (*fn)(q.data(), x.data(), xn, with_ids ? ids.data() : nullptr, 0, n / 2, jd.data(),
+        ji.data());
+  (*fn)(q.data(), x.data() + (n / 2) * d, kL2 ? xn + n / 2 : nullptr,
+        with_ids ? ids.data() + n / 2 : nullptr, n / 2, n - n / 2, jd.data(), ji.data());
   jt.Finish();
   eager::TopK<order> et(ed.data(), ei.data(), k);
   const eager::DistanceKernels& kernels = eager::BestDistanceKernels();
@@ -157,7 +162,9 @@ TEST(CpuJitTest, DiskCacheColdWarmCorruptTruncatedUnwritable) {
     std::vector<float> hd(5);
     std::vector<int64_t> hi(5);
     eager::TopK<eager::kL2Order> top(hd.data(), hi.data(), 5);
-    (*fn)(q.data(), x.data(), nullptr, 0, 10, hd.data(), hi.data());
+    std::vector<float> norms(10);
+    eager::BestDistanceKernels().norms(nullptr, x.data(), 10, 40, norms.data());
+    (*fn)(q.data(), x.data(), norms.data(), nullptr, 0, 10, hd.data(), hi.data());
     top.Finish();
     EXPECT_GE(hi[4], 0);
     *stats = (*jit)->stats();

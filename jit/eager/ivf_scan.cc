@@ -49,7 +49,8 @@ void ForEachProbedChunk(const IvfScanInput& in, int64_t i, std::vector<float>& b
 template <Order order>
 void MatrixImpl(const IvfScanInput& in, float* distances, int64_t* labels) {
   if (in.scan_kernel != nullptr) {
-    // The generated kernel fuses distances and the gated top-k push for this (d, k).
+    // The generated kernel fuses distances and the gated top-k push for this (d, k); L2 lists
+    // always carry their norms.
 #pragma omp parallel for schedule(dynamic, 4) if (in.nq > 1)
     for (int64_t i = 0; i < in.nq; ++i) {
       TopK<order> top(distances + i * in.k, labels + i * in.k, in.k);
@@ -58,8 +59,8 @@ void MatrixImpl(const IvfScanInput& in, float* distances, int64_t* labels) {
         const int64_t l = in.probes[i * in.nprobe + p];
         if (l < 0 || in.lists[l].size == 0) continue;
         const ListView& list = in.lists[l];
-        in.scan_kernel(in.queries + i * in.d, list.vectors, list.ids, 0, list.size,
-                       distances + i * in.k, labels + i * in.k);
+        in.scan_kernel(in.queries + i * in.d, list.vectors, list.norms, list.ids, 0,
+                       list.size, distances + i * in.k, labels + i * in.k);
       }
       top.Finish();
     }

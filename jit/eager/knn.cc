@@ -137,6 +137,7 @@ void KnnSearchImpl(const float* q, int64_t nq, const BaseView& base, int64_t k, 
   for (int64_t s = 0; s < threads * nq; ++s) {
     TopK<order>(part_dist.data() + s * kk, part_ids.data() + s * kk, kk);
   }
+  if (order == kL2Order && base.norms == nullptr) scan_kernel = nullptr;  // it needs norms
   if (scan_kernel != nullptr) {
     // Same traversal (contiguous base share per thread, L2-sized chunks, every query per
     // chunk), with the generated kernel fusing distances and the gated push.
@@ -149,7 +150,8 @@ void KnnSearchImpl(const float* q, int64_t nq, const BaseView& base, int64_t k, 
         const int64_t count = std::min(chunk, end - j0);
         for (int64_t i = 0; i < nq; ++i) {
           const int64_t s = (t * nq + i) * kk;
-          scan_kernel(q + i * base.d, base.x + j0 * base.d, nullptr, j0, count,
+          scan_kernel(q + i * base.d, base.x + j0 * base.d,
+                      base.norms != nullptr ? base.norms + j0 : nullptr, nullptr, j0, count,
                       part_dist.data() + s, part_ids.data() + s);
         }
       }

@@ -19,9 +19,12 @@ namespace ivfjit::eager {
 
 // A generated fused scan + top-k for one (metric, d, selection size) — see
 // jit/cpu/cpu_jit.h: pushes (dist(q, x_j), label_j) for the n rows of x (n × d) into the TopK
-// whose arrays are heap_dist / heap_ids; label_j = ids[j], or j0 + j when ids is null.
-using ScanKernel = void (*)(const float* q, const float* x, const int64_t* ids, int64_t j0,
-                            int64_t n, float* heap_dist, int64_t* heap_ids);
+// whose arrays are heap_dist / heap_ids; label_j = ids[j], or j0 + j when ids is null. For L2,
+// x_norms (the n rows' squared norms) is required: dist = max(|q|^2 + |x_j|^2 - 2 q·x_j, 0),
+// as TileDistance; for IP it is unused and may be null.
+using ScanKernel = void (*)(const float* q, const float* x, const float* x_norms,
+                            const int64_t* ids, int64_t j0, int64_t n, float* heap_dist,
+                            int64_t* heap_ids);
 
 // Entry j of a row: a distance when x_norms is null, else an inner product turned into L2.
 inline float TileDistance(const float* row, int64_t j, float q_norm, const float* x_norms) {

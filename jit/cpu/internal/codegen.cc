@@ -161,7 +161,7 @@ class Generator {
         llvm::Value* xv = LoadPiece(rows[r], pieces[i]);
         llvm::Value* a = xv;
         llvm::Value* bv = qp;
-        if (key_.l2) {
+        if (key_.l2 && !dot_products_) {
           a = b_.CreateFSub(qp, xv);
           bv = a;
         }
@@ -261,17 +261,20 @@ class Generator {
   }
 
   void ScanTopK() {
-    // void(q, x, ids, j0, n, heap_dist, heap_ids)
+    // void(q, x, x_norms, ids, j0, n, heap_dist, heap_ids)
     auto* fn_ty = llvm::FunctionType::get(
-        b_.getVoidTy(), {ptr_, ptr_, ptr_, i64_, i64_, ptr_, ptr_}, false);
+        b_.getVoidTy(), {ptr_, ptr_, ptr_, ptr_, i64_, i64_, ptr_, ptr_}, false);
     llvm::Function* fn = NewFunction(fn_ty);
-    for (unsigned a : {0u, 1u, 2u}) {
+    for (unsigned a : {0u, 1u, 2u, 3u}) {
       fn->addParamAttr(a, llvm::Attribute::NoAlias);
       fn->addParamAttr(a, llvm::Attribute::ReadOnly);
     }
-    llvm::Value *q = fn->getArg(0), *x = fn->getArg(1), *ids = fn->getArg(2),
-                *j0 = fn->getArg(3), *n = fn->getArg(4), *heap_d = fn->getArg(5),
-                *heap_i = fn->getArg(6);
+    llvm::Value *q = fn->getArg(0), *x = fn->getArg(1), *x_norms = fn->getArg(2),
+                *ids = fn->getArg(3), *j0 = fn->getArg(4), *n = fn->getArg(5),
+                *heap_d = fn->getArg(6), *heap_i = fn->getArg(7);
+    // L2 as |q|^2 + |x|^2 - 2 q·x with the rows' stored norms: one multiply-add per component
+    // instead of a subtract and a multiply-add (eager::TileDistance's formula, clamped at 0).
+    dot_products_ = true;
     // The push: void(float* heap_dist, int64* heap_ids, int64 k, float dist, int64 label);
     // it touches only its pointer arguments, so q and x stay in registers across calls.
     auto* push_ty = llvm::FunctionType::get(b_.getVoidTy(), {ptr_, ptr_, i64_, f32_, i64_},
@@ -298,6 +301,8 @@ class Generator {
 
     b_.SetInsertPoint(entry);
     const std::vector<llvm::Value*> qv = MaybeLoadQuery(q, pieces);
+    llvm::Value* q_norm =
+        key_.l2 ? Reduce(RowAccumulators(qv, q, {q}, pieces)[0]) : nullptr;  // q·q
     llvm::Value* threshold0 = b_.CreateAlignedLoad(f32_, heap_d, llvm::Align(4));
     llvm::Value* has_ids = b_.CreateICmpNE(ids, llvm::ConstantPointerNull::get(ptr_));
     llvm::Value* lanes = b_.CreateAlloca(lanes_ty);
@@ -305,6 +310,7 @@ class Generator {
     llvm::Value* last = b_.CreateSub(n, b_.getInt64(1));
     // Blocks a short last chunk skips keep their previous (finite, masked-out) partials.
     b_.CreateAlignedStore(llvm::ConstantAggregateZero::get(parts_ty), parts, llvm::Align(4));
+    llvm::BasicBlock* entry_end = b_.GetInsertBlock();  // |q|^2 may have added a d loop
     b_.CreateCondBr(b_.CreateICmpSGT(n, b_.getInt64(0)), chunk, done);
     const Gate gate{has_ids, ids, j0, heap_d, heap_i, push};
 
@@ -317,8 +323,8 @@ class Generator {
     b_.SetInsertPoint(chunk);
     llvm::PHINode* cj = b_.CreatePHI(i64_, 2, "cj");
     llvm::PHINode* ct = b_.CreatePHI(f32_, 2, "ct");
-    cj->addIncoming(b_.getInt64(0), entry);
-    ct->addIncoming(threshold0, entry);
+    cj->addIncoming(b_.getInt64(0), entry_end);
+    ct->addIncoming(threshold0, entry_end);
     // Blocks holding at least one row (fewer than all only in the last chunk).
     llvm::Value* rows_left = b_.CreateSub(n, cj);
     llvm::Value* blocks = b_.CreateSelect(
@@ -366,14 +372,24 @@ class Generator {
     std::vector<int> order(16);
     for (int l = 0; l < 16; ++l) order[all.lane_row[l]] = l;
     llvm::Value* dv = b_.CreateShuffleVector(all.v, all.v, order);  // lane i: row cj + i
-    b_.CreateAlignedStore(dv, lanes, llvm::Align(4));
-    llvm::Value* pass_v = key_.l2 ? b_.CreateFCmpOLE(dv, b_.CreateVectorSplat(16, ct))
-                                  : b_.CreateFCmpOGE(dv, b_.CreateVectorSplat(16, ct));
     std::vector<llvm::Constant*> iota;
     for (int l = 0; l < 16; ++l) iota.push_back(b_.getInt64(l));
     llvm::Value* left = b_.CreateSub(n, cj);
     llvm::Value* valid = b_.CreateICmpSLT(llvm::ConstantVector::get(iota),
                                           b_.CreateVectorSplat(16, left));
+    if (key_.l2) {
+      // dist = max(|q|^2 + |x_j|^2 - 2 q·x_j, 0); norms past the end are not read.
+      llvm::Value* xn = b_.CreateMaskedLoad(vec16, b_.CreateInBoundsGEP(f32_, x_norms, cj),
+                                            llvm::Align(4), valid,
+                                            llvm::ConstantAggregateZero::get(vec16));
+      llvm::Value* v = b_.CreateFSub(b_.CreateFAdd(b_.CreateVectorSplat(16, q_norm), xn),
+                                     b_.CreateFMul(llvm::ConstantFP::get(vec16, 2.0), dv));
+      llvm::Value* zero = llvm::ConstantAggregateZero::get(vec16);
+      dv = b_.CreateSelect(b_.CreateFCmpOGT(v, zero), v, zero);
+    }
+    b_.CreateAlignedStore(dv, lanes, llvm::Align(4));
+    llvm::Value* pass_v = key_.l2 ? b_.CreateFCmpOLE(dv, b_.CreateVectorSplat(16, ct))
+                                  : b_.CreateFCmpOGE(dv, b_.CreateVectorSplat(16, ct));
     llvm::Value* mask0 = b_.CreateZExt(
         b_.CreateBitCast(b_.CreateAnd(pass_v, valid), b_.getInt16Ty()), b_.getInt32Ty());
     b_.CreateCondBr(b_.CreateICmpNE(mask0, b_.getInt32(0)), lanes_loop, latch,
@@ -472,6 +488,8 @@ class Generator {
   llvm::Value* Add(llvm::Value* a, llvm::Value* b) { return a == nullptr ? b : b_.CreateFAdd(a, b); }
 
   const KernelKey& key_;
+  // Accumulate q·x even for L2 (the scan kernel turns it into |q|^2 + |x|^2 - 2 q·x).
+  bool dot_products_ = false;
   llvm::LLVMContext& ctx_;
   llvm::Module& module_;
   llvm::IRBuilder<> b_;
