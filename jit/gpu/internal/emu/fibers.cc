@@ -77,6 +77,17 @@ bool Release(Block& block) {
   return released;
 }
 
+// Points the fiber at FiberMain on its own stack, returning to `scheduler` when done. (Out of
+// line: getcontext "returns twice" like setjmp, which would make the compiler distrust the
+// caller's loop variables.)
+__attribute__((noinline)) void StartFiber(Fiber& f, ucontext_t* scheduler) {
+  getcontext(&f.context);
+  f.context.uc_stack.ss_sp = f.stack.get();
+  f.context.uc_stack.ss_size = kStackBytes;
+  f.context.uc_link = scheduler;
+  makecontext(&f.context, FiberMain, 0);
+}
+
 // Runs the block's fibers to completion. Between two barriers the threads run one after
 // another in a shuffled order (a fixed seed per block, so runs repeat): a kernel whose result
 // depends on the order of threads within a phase (a missing barrier) fails the tests instead of
@@ -143,11 +154,7 @@ void RunGrid(unsigned grid_x, unsigned grid_y, unsigned block_x,
         f.indices = {{t, 0, 0}, {bx, by, 0}, {block_x, 1, 1}, {grid_x, grid_y, 1}};
         f.wait = Wait::kNone;
         f.done = false;
-        getcontext(&f.context);
-        f.context.uc_stack.ss_sp = f.stack.get();
-        f.context.uc_stack.ss_size = kStackBytes;
-        f.context.uc_link = &block.scheduler;
-        makecontext(&f.context, FiberMain, 0);
+        StartFiber(f, &block.scheduler);
       }
       RunBlock(block, (uint64_t{by} << 32) ^ bx ^ 0x9e3779b97f4a7c15ull);
     }
