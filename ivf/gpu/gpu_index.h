@@ -9,10 +9,10 @@
 //   absl::StatusOr<std::unique_ptr<ivfjit::Index>> back = (*on_gpu)->ToCpu();
 //
 // A GpuIndex is an Index: Search / RangeSearch / Reconstruct validate as every index does and
-// take host arrays; SearchOnDevice takes device pointers. It is a snapshot: Add and Train are
-// Unimplemented (change the CPU index and copy it again). Flat indexes are searched as one
-// list holding every vector. The device must outlive the index. Search calls are serialized
-// (scratch buffers are kept between calls and grown on demand).
+// take host arrays; SearchOnDevice / RangeSearchOnDevice take device pointers. It is a
+// snapshot: Add and Train are Unimplemented (change the CPU index and copy it again). Flat
+// indexes are searched as one list holding every vector. The device must outlive the index.
+// Search calls are serialized (scratch buffers are kept between calls and grown on demand).
 #ifndef IVFJIT_IVF_GPU_GPU_INDEX_H_
 #define IVFJIT_IVF_GPU_GPU_INDEX_H_
 
@@ -75,6 +75,11 @@ class GpuIndex final : public Index {
   absl::Status SearchOnDevice(int64_t n, const float* x, int64_t k, float* distances,
                               int64_t* labels, const IVFSearchParams& params = {}) const;
 
+  // Range search from device queries (x: n × d on this device); results on the host, as
+  // RangeSearch's. The queries cannot be checked for NaN here.
+  absl::StatusOr<RangeSearchResult> RangeSearchOnDevice(int64_t n, const float* x,
+                                                        float radius) const;
+
   GpuSearchStats search_stats() const;
 
   // A CPU index of the same type with the same contents (read back from the device).
@@ -105,6 +110,8 @@ class GpuIndex final : public Index {
                            int64_t nprobe, int splits) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   absl::Status Run(int64_t n, const float* x, bool x_on_device, int64_t k, float* distances,
                    int64_t* labels, bool out_on_device, const IVFSearchParams& params) const;
+  absl::Status RunRange(int64_t n, const float* x, bool x_on_device, float radius,
+                        RangeSearchResult* result) const;
   absl::Status Reserve(const Plan& plan) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   jit::GpuDevice* device_;

@@ -1,6 +1,7 @@
 // GpuIndex searches: chunking, scratch, the kernel launches and the max_codes plan.
 #include <algorithm>
 #include <array>
+#include <cmath>
 #include <cstring>
 #include <numeric>
 
@@ -339,6 +340,25 @@ absl::Status GpuIndex::DoSearch(int64_t n, const float* x, int64_t k, float* dis
 
 absl::Status GpuIndex::DoRangeSearch(int64_t n, const float* x, float radius,
                                      RangeSearchResult* result) const {
+  return RunRange(n, x, /*x_on_device=*/false, radius, result);
+}
+
+absl::StatusOr<RangeSearchResult> GpuIndex::RangeSearchOnDevice(int64_t n, const float* x,
+                                                                float radius) const {
+  if (n < 0 || (n > 0 && x == nullptr)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("RangeSearchOnDevice: n = ", n, (n > 0 ? " with a null pointer" : "")));
+  }
+  if (std::isnan(radius)) return absl::InvalidArgumentError("RangeSearchOnDevice: radius is NaN");
+  RangeSearchResult result;
+  result.lims.assign(1, 0);
+  if (n == 0) return result;
+  IVFJIT_RETURN_IF_ERROR(RunRange(n, x, /*x_on_device=*/true, radius, &result));
+  return result;
+}
+
+absl::Status GpuIndex::RunRange(int64_t n, const float* x, bool x_on_device, float radius,
+                                RangeSearchResult* result) const {
   IVFJIT_ASSIGN_OR_RETURN(const jit::GpuModule* module,
                           device_->Kernels({metric() == Metric::kL2, d(), 1, nprobe_}));
   const Plan plan = MakePlan(n, /*k=*/1, nprobe_);
@@ -351,9 +371,12 @@ absl::Status GpuIndex::DoRangeSearch(int64_t n, const float* x, float radius,
   Scratch& s = *scratch_;
   for (int64_t i0 = 0; i0 < n; i0 += plan.chunk) {
     const int64_t nc = std::min(plan.chunk, n - i0);
-    float* dq = s.get<float>(Scratch::kQueries);
-    IVFJIT_RETURN_IF_ERROR(
-        device_->Upload(dq, x + i0 * d(), static_cast<size_t>(nc * d()) * sizeof(float)));
+    const float* dq = x + i0 * d();
+    if (!x_on_device) {
+      IVFJIT_RETURN_IF_ERROR(device_->Upload(s.buffers[Scratch::kQueries].data(), dq,
+                                             static_cast<size_t>(nc * d()) * sizeof(float)));
+      dq = s.get<float>(Scratch::kQueries);
+    }
     IVFJIT_RETURN_IF_ERROR(ScanChunk(*module, plan, dq, nc, /*max_codes=*/0));
     const uint32_t* keys = s.get<uint32_t>(Scratch::kKeys);
     const int32_t* pos = s.get<int32_t>(Scratch::kPos);

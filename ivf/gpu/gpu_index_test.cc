@@ -189,6 +189,16 @@ TEST_P(GpuIndexTest, DevicePointersGiveTheHostAnswer) {
   ASSERT_TRUE(device_->Download(di.data(), oi->data(), di.size() * 8).ok());
   EXPECT_EQ(di, hi);
   EXPECT_EQ(dd, hd);
+  // Range search from the same device queries.
+  absl::StatusOr<RangeSearchResult> want = (*gpu)->RangeSearch(queries, hd[5]);
+  absl::StatusOr<RangeSearchResult> got = (*gpu)->RangeSearchOnDevice(nq, q->as<float>(), hd[5]);
+  ASSERT_TRUE(want.ok() && got.ok()) << got.status();
+  EXPECT_GT(want->labels.size(), 0u);
+  EXPECT_EQ(got->lims, want->lims);
+  EXPECT_EQ(got->labels, want->labels);
+  EXPECT_EQ(got->distances, want->distances);
+  EXPECT_EQ((*gpu)->RangeSearchOnDevice(nq, nullptr, 1.0f).status().code(),
+            absl::StatusCode::kInvalidArgument);
 }
 
 TEST_P(GpuIndexTest, ToCpuRoundTripsAndSearchesAlike) {
