@@ -220,6 +220,28 @@ absl::Status WriteSearchOutput(const std::string& out, const SearchResult& r) {
   return s;
 }
 
+// --nprobe, --max_codes and --mode, validated; only an IVF index (`ivf`) takes them.
+absl::StatusOr<IVFSearchParams> SearchParams(const Args& a, bool ivf) {
+  if (!ivf) {
+    if (a.has("nprobe") || a.has("max_codes") || a.has("mode")) {
+      return absl::InvalidArgumentError("--nprobe, --max_codes and --mode need an IVF index");
+    }
+    return IVFSearchParams{};
+  }
+  IVFSearchParams params;
+  params.nprobe = a.GetInt("nprobe", 0);
+  params.max_codes = a.GetInt("max_codes", 0);
+  if (a.has("mode")) {
+    const std::optional<SearchMode> mode = ParseSearchMode(a.Get("mode"));
+    if (!mode) return absl::InvalidArgumentError("--mode must be auto, csr or matrix");
+    params.mode = *mode;
+  }
+  if (params.nprobe == 0 && a.has("nprobe")) {
+    return absl::InvalidArgumentError("--nprobe must be >= 1");
+  }
+  return params;
+}
+
 // search --device=gpu: the index copied to the first GPU, searched there.
 absl::Status SearchOnGpu(const Args& a, const Index& index, const FloatMatrix& q, int64_t k,
                          const std::string& out) {
@@ -227,12 +249,7 @@ absl::Status SearchOnGpu(const Args& a, const Index& index, const FloatMatrix& q
   IVFJIT_ASSIGN_OR_RETURN(std::unique_ptr<jit::GpuDevice> gpu, jit::GpuDevice::Open());
   Progress(absl::StrCat("copying the index to ", gpu->name(), " (", gpu->arch(), ")"));
   IVFJIT_ASSIGN_OR_RETURN(std::unique_ptr<GpuIndex> on_gpu, ToDevice(index, gpu.get()));
-  IVFSearchParams params;
-  params.nprobe = a.GetInt("nprobe", 0);
-  params.max_codes = a.GetInt("max_codes", 0);
-  if (!on_gpu->is_ivf() && (a.has("nprobe") || a.has("max_codes"))) {
-    return absl::InvalidArgumentError("--nprobe and --max_codes need an IVF index");
-  }
+  IVFJIT_ASSIGN_OR_RETURN(const IVFSearchParams params, SearchParams(a, on_gpu->is_ivf()));
   Progress(absl::StrCat("searching ", q.rows, " queries on the GPU, k = ", k));
   SearchResult result;
   result.nq = q.rows;
@@ -256,27 +273,15 @@ absl::Status Search(const Args& a) {
   const std::string device = a.has("device") ? a.Get("device") : "cpu";
   if (device != "cpu" && device != "gpu") throw UsageError("--device must be cpu or gpu");
   if (device == "gpu") return SearchOnGpu(a, *index, q, k, out);
+  auto* ivf = dynamic_cast<IndexIVFFlat*>(index.get());
+  IVFJIT_ASSIGN_OR_RETURN(const IVFSearchParams params, SearchParams(a, ivf != nullptr));
   absl::StatusOr<SearchResult> result;
-  if (auto* ivf = dynamic_cast<IndexIVFFlat*>(index.get())) {
-    IVFSearchParams params;
-    params.nprobe = a.GetInt("nprobe", 0);
-    params.max_codes = a.GetInt("max_codes", 0);
-    if (a.has("mode")) {
-      const std::optional<SearchMode> mode = ParseSearchMode(a.Get("mode"));
-      if (!mode) return absl::InvalidArgumentError("--mode must be auto, csr or matrix");
-      params.mode = *mode;
-    }
-    if (params.nprobe == 0 && a.has("nprobe")) {
-      return absl::InvalidArgumentError("--nprobe must be >= 1");
-    }
+  if (ivf != nullptr) {
     Progress(absl::StrCat("searching ", q.rows, " queries, k = ", k, ", nprobe = ",
                           params.nprobe == 0 ? ivf->nprobe() : params.nprobe, ", mode = ",
                           SearchModeName(ivf->ResolveMode(q.rows, params))));
     result = ivf->Search(q.data, k, params);
   } else {
-    if (a.has("nprobe") || a.has("max_codes") || a.has("mode")) {
-      return absl::InvalidArgumentError("--nprobe, --max_codes and --mode need an IVF index");
-    }
     Progress(absl::StrCat("searching ", q.rows, " queries, k = ", k, " (exact)"));
     result = index->Search(q.data, k);
   }

@@ -81,11 +81,10 @@ class Runner {
     std::vector<float> cd(nq * k), gd(nq * k);
     std::vector<int64_t> ci(nq * k), gi(nq * k);
     const IVFSearchParams params{nprobe, 0};
+    const auto* ivf = dynamic_cast<const IndexIVFFlat*>(&cpu);
     absl::Status status =
-        dynamic_cast<const IndexIVFFlat*>(&cpu) != nullptr
-            ? static_cast<const IndexIVFFlat&>(cpu).Search(nq, queries.data(), k, cd.data(),
-                                                            ci.data(), params)
-            : cpu.Search(nq, queries.data(), k, cd.data(), ci.data());
+        ivf != nullptr ? ivf->Search(nq, queries.data(), k, cd.data(), ci.data(), params)
+                       : cpu.Search(nq, queries.data(), k, cd.data(), ci.data());
     if (!status.ok()) return Fail("cpu search", status);
     status = (*gpu)->Search(nq, queries.data(), k, gd.data(), gi.data(), params);
     if (!status.ok()) return Fail("gpu search", status);

@@ -20,6 +20,7 @@
 #include <memory>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "ivf/index.h"
@@ -104,10 +105,19 @@ class GpuIndex final : public Index {
   // Scans one chunk of queries (already on the device at dq) into scratch's candidate rows.
   absl::Status ScanChunk(const jit::GpuModule& module, const Plan& plan, const float* dq,
                          int64_t nc, int64_t max_codes) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Whether a chunk with these probes (-1 = not scanned) uses the list-major kernel.
-  bool Grouped(const std::vector<int32_t>& probes) const;
-  absl::Status ScanGrouped(const jit::GpuModule& module, const float* dq, int64_t nc,
-                           int64_t nprobe, int splits) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether a chunk of `pairs` (query, list) pairs over `lists` distinct lists uses the
+  // list-major kernel.
+  bool Grouped(int64_t pairs, int64_t lists) const;
+  // first: nlist + 1 prefix sums of the chunk's pairs per list.
+  absl::Status ScanGrouped(const jit::GpuModule& module, const std::vector<int32_t>& first,
+                           const float* dq, int64_t nc, int64_t nprobe, int splits) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Plans a search of n queries (x on the device or the host), then per chunk of queries:
+  // uploads them, scans them into the scratch's candidate rows, and calls visit; synchronizes
+  // at the end. visit runs with mu_ held.
+  absl::Status ForEachScannedChunk(
+      int64_t n, const float* x, bool x_on_device, int64_t k, int64_t nprobe, int64_t max_codes,
+      absl::FunctionRef<absl::Status(const jit::GpuModule&, int64_t i0, int64_t nc)> visit) const;
   absl::Status Run(int64_t n, const float* x, bool x_on_device, int64_t k, float* distances,
                    int64_t* labels, bool out_on_device, const IVFSearchParams& params) const;
   absl::Status RunRange(int64_t n, const float* x, bool x_on_device, float radius,

@@ -5,6 +5,7 @@
 #include <cstring>
 #include <numeric>
 
+#include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
 #include "ivf/gpu/gpu_index.h"
 #include "jit/internal/status_macros.h"
@@ -191,43 +192,41 @@ absl::Status GpuIndex::ScanChunk(const jit::GpuModule& module, const Plan& plan,
   IVFJIT_RETURN_IF_ERROR(device_->Upload(starts, s.starts.data(), s.starts.size() * 8));
   IVFJIT_RETURN_IF_ERROR(device_->Upload(counts, s.counts.data(), s.counts.size() * 8));
   int np = static_cast<int>(nprobe), splits = static_cast<int>(Splits(longest, nc * nprobe));
+  // (query, probe) pairs per list, as prefix sums: first[l] .. first[l + 1].
+  std::vector<int32_t> first(static_cast<size_t>(nlist_) + 1, 0);
+  for (int32_t l : s.probes) {
+    if (l >= 0) ++first[l + 1];
+  }
+  int64_t lists = 0;
+  for (int64_t l = 0; l < nlist_; ++l) {
+    lists += first[l + 1] > 0;
+    first[l + 1] += first[l];
+  }
+  if (Grouped(first[nlist_], lists)) {
+    // The grouped kernel puts splits on grid.y (at most 65535); fewer, longer splits are fine.
+    return ScanGrouped(module, first, dq, nc, nprobe, std::min<int>(splits, kMaxGridY));
+  }
   i64 row_stride = stride;
   const float* data = data_.as<float>();
   const i64* offsets = offsets_.as<i64>();
   uint32_t* keys = s.get<uint32_t>(Scratch::kKeys);
   int32_t* pos = s.get<int32_t>(Scratch::kPos);
-  if (Grouped(s.probes)) {
-    // The grouped kernel puts splits on grid.y (at most 65535); fewer, longer splits are fine.
-    return ScanGrouped(module, dq, nc, nprobe, std::min<int>(splits, kMaxGridY));
-  }
   void* args[] = {&dq, &data, &offsets, &probes, &starts, &np, &splits,
                   &dim, &row_stride, &keys, &pos};
   return device_->Launch(module, GpuKernel::kScan, static_cast<unsigned>(nprobe * splits), nc,
                          kBlock, args);
 }
 
-bool GpuIndex::Grouped(const std::vector<int32_t>& probes) const {
+bool GpuIndex::Grouped(int64_t pairs, int64_t lists) const {
   if (options_.scan != GpuScan::kAuto) return options_.scan == GpuScan::kGrouped;
-  std::vector<char> probed(static_cast<size_t>(nlist_), 0);
-  int64_t pairs = 0, lists = 0;
-  for (int32_t l : probes) {
-    if (l < 0) continue;
-    ++pairs;
-    lists += !probed[l];
-    probed[l] = 1;
-  }
   return pairs >= kGroupedMinPairsPerList * std::max<int64_t>(lists, 1);
 }
 
-absl::Status GpuIndex::ScanGrouped(const jit::GpuModule& module, const float* dq, int64_t nc,
-                                   int64_t nprobe, int splits) const {
+absl::Status GpuIndex::ScanGrouped(const jit::GpuModule& module,
+                                   const std::vector<int32_t>& first, const float* dq,
+                                   int64_t nc, int64_t nprobe, int splits) const {
   Scratch& s = *scratch_;
   // (query, probe) pairs bucketed by list (a counting sort), then cut into groups of <= 32.
-  std::vector<int32_t> first(static_cast<size_t>(nlist_) + 1, 0);
-  for (int32_t l : s.probes) {
-    if (l >= 0) ++first[l + 1];
-  }
-  for (int64_t l = 0; l < nlist_; ++l) first[l + 1] += first[l];
   std::vector<int32_t> pair_query(static_cast<size_t>(first[nlist_]));
   std::vector<i64> pair_out(pair_query.size());
   std::vector<int32_t> fill(first.begin(), first.end() - 1);
@@ -271,47 +270,57 @@ absl::Status GpuIndex::ScanGrouped(const jit::GpuModule& module, const float* dq
                          kBlock, args);
 }
 
-absl::Status GpuIndex::Run(int64_t n, const float* x, bool x_on_device, int64_t k,
-                           float* distances, int64_t* labels, bool out_on_device,
-                           const IVFSearchParams& params) const {
-  IVFJIT_ASSIGN_OR_RETURN(const int64_t nprobe, ResolveNprobe(params, nprobe_, nlist_));
-  if (k > INT32_MAX) return absl::InvalidArgumentError("GpuIndex: k > 2^31 - 1");
+absl::Status GpuIndex::ForEachScannedChunk(
+    int64_t n, const float* x, bool x_on_device, int64_t k, int64_t nprobe, int64_t max_codes,
+    absl::FunctionRef<absl::Status(const jit::GpuModule&, int64_t i0, int64_t nc)> visit) const {
   IVFJIT_ASSIGN_OR_RETURN(const jit::GpuModule* module,
                           device_->Kernels({metric() == Metric::kL2, d(), k, nprobe}));
   const Plan plan = MakePlan(n, k, nprobe);
   absl::MutexLock lock(&mu_);
   IVFJIT_RETURN_IF_ERROR(Reserve(plan));
-  Scratch& s = *scratch_;
   for (int64_t i0 = 0; i0 < n; i0 += plan.chunk) {
     const int64_t nc = std::min(plan.chunk, n - i0);
     const float* dq = x + i0 * d();
     if (!x_on_device) {
-      IVFJIT_RETURN_IF_ERROR(device_->Upload(s.buffers[Scratch::kQueries].data(), dq,
+      IVFJIT_RETURN_IF_ERROR(device_->Upload(scratch_->buffers[Scratch::kQueries].data(), dq,
                                              static_cast<size_t>(nc * d()) * sizeof(float)));
-      dq = s.get<float>(Scratch::kQueries);
+      dq = scratch_->get<float>(Scratch::kQueries);
     }
-    IVFJIT_RETURN_IF_ERROR(ScanChunk(*module, plan, dq, nc, params.max_codes));
-    uint32_t* keys = s.get<uint32_t>(Scratch::kKeys);
-    int32_t* pos = s.get<int32_t>(Scratch::kPos);
-    i64* counts = s.get<i64>(Scratch::kCounts);
-    i64 stride = s.stride, sort_stride = NextPow2(s.stride);
-    int sel = static_cast<int>(k);
-    const i64* ids = ids_.as<i64>();
-    uint32_t* sk = s.get<uint32_t>(Scratch::kSortKeys);
-    i64* sid = s.get<i64>(Scratch::kSortIds);
-    float* out_dist = out_on_device ? distances + i0 * k : s.get<float>(Scratch::kOutDist);
-    i64* out_ids = out_on_device ? reinterpret_cast<i64*>(labels + i0 * k)
-                                 : s.get<i64>(Scratch::kOutIds);
-    void* args[] = {&keys, &pos, &counts, &stride, &sel, &ids,
-                    &sk,   &sid, &sort_stride, &out_dist, &out_ids};
-    IVFJIT_RETURN_IF_ERROR(device_->Launch(*module, GpuKernel::kSelectK, nc, 1, kBlock, args));
-    if (!out_on_device) {
-      const size_t m = static_cast<size_t>(nc * k);
-      IVFJIT_RETURN_IF_ERROR(device_->Download(distances + i0 * k, out_dist, m * sizeof(float)));
-      IVFJIT_RETURN_IF_ERROR(device_->Download(labels + i0 * k, out_ids, m * sizeof(int64_t)));
-    }
+    IVFJIT_RETURN_IF_ERROR(ScanChunk(*module, plan, dq, nc, max_codes));
+    IVFJIT_RETURN_IF_ERROR(visit(*module, i0, nc));
   }
   return device_->Synchronize();
+}
+
+absl::Status GpuIndex::Run(int64_t n, const float* x, bool x_on_device, int64_t k,
+                           float* distances, int64_t* labels, bool out_on_device,
+                           const IVFSearchParams& params) const {
+  IVFJIT_ASSIGN_OR_RETURN(const int64_t nprobe, ResolveNprobe(params, nprobe_, nlist_));
+  if (k > INT32_MAX) return absl::InvalidArgumentError("GpuIndex: k > 2^31 - 1");
+  return ForEachScannedChunk(
+      n, x, x_on_device, k, nprobe, params.max_codes,
+      [&](const jit::GpuModule& module, int64_t i0, int64_t nc) -> absl::Status {
+        mu_.AssertHeld();
+        Scratch& s = *scratch_;
+        uint32_t* keys = s.get<uint32_t>(Scratch::kKeys);
+        int32_t* pos = s.get<int32_t>(Scratch::kPos);
+        i64* counts = s.get<i64>(Scratch::kCounts);
+        i64 stride = s.stride, sort_stride = NextPow2(s.stride);
+        int sel = static_cast<int>(k);
+        const i64* ids = ids_.as<i64>();
+        uint32_t* sk = s.get<uint32_t>(Scratch::kSortKeys);
+        i64* sid = s.get<i64>(Scratch::kSortIds);
+        float* out_dist = out_on_device ? distances + i0 * k : s.get<float>(Scratch::kOutDist);
+        i64* out_ids = out_on_device ? reinterpret_cast<i64*>(labels + i0 * k)
+                                     : s.get<i64>(Scratch::kOutIds);
+        void* args[] = {&keys, &pos, &counts, &stride, &sel, &ids,
+                        &sk,   &sid, &sort_stride, &out_dist, &out_ids};
+        IVFJIT_RETURN_IF_ERROR(device_->Launch(module, GpuKernel::kSelectK, nc, 1, kBlock, args));
+        if (out_on_device) return absl::OkStatus();
+        const size_t m = static_cast<size_t>(nc * k);
+        IVFJIT_RETURN_IF_ERROR(device_->Download(distances + i0 * k, out_dist, m * sizeof(float)));
+        return device_->Download(labels + i0 * k, out_ids, m * sizeof(int64_t));
+      });
 }
 
 absl::Status GpuIndex::Search(int64_t n, const float* x, int64_t k, float* distances,
@@ -359,70 +368,63 @@ absl::StatusOr<RangeSearchResult> GpuIndex::RangeSearchOnDevice(int64_t n, const
 
 absl::Status GpuIndex::RunRange(int64_t n, const float* x, bool x_on_device, float radius,
                                 RangeSearchResult* result) const {
-  IVFJIT_ASSIGN_OR_RETURN(const jit::GpuModule* module,
-                          device_->Kernels({metric() == Metric::kL2, d(), 1, nprobe_}));
-  const Plan plan = MakePlan(n, /*k=*/1, nprobe_);
   const uint32_t limit = OrderKey(radius, metric() == Metric::kL2);
   result->lims.assign(1, 0);
   result->labels.clear();
   result->distances.clear();
-  absl::MutexLock lock(&mu_);
-  IVFJIT_RETURN_IF_ERROR(Reserve(plan));
-  Scratch& s = *scratch_;
-  for (int64_t i0 = 0; i0 < n; i0 += plan.chunk) {
-    const int64_t nc = std::min(plan.chunk, n - i0);
-    const float* dq = x + i0 * d();
-    if (!x_on_device) {
-      IVFJIT_RETURN_IF_ERROR(device_->Upload(s.buffers[Scratch::kQueries].data(), dq,
-                                             static_cast<size_t>(nc * d()) * sizeof(float)));
-      dq = s.get<float>(Scratch::kQueries);
-    }
-    IVFJIT_RETURN_IF_ERROR(ScanChunk(*module, plan, dq, nc, /*max_codes=*/0));
-    const uint32_t* keys = s.get<uint32_t>(Scratch::kKeys);
-    const int32_t* pos = s.get<int32_t>(Scratch::kPos);
-    const i64* counts = s.get<i64>(Scratch::kCounts);
-    i64 stride = s.stride;
-    // Count pass, then fill pass into buffers sized by the counts.
-    IVFJIT_ASSIGN_OR_RETURN(jit::GpuDevice::Buffer found, device_->Alloc(nc * sizeof(i64)));
-    i64* found_ptr = found.as<i64>();
-    void* count_args[] = {&keys, &counts, &stride, const_cast<uint32_t*>(&limit), &found_ptr};
-    IVFJIT_RETURN_IF_ERROR(
-        device_->Launch(*module, GpuKernel::kRangeCount, nc, 1, kBlock, count_args));
-    std::vector<i64> per_query(static_cast<size_t>(nc));
-    IVFJIT_RETURN_IF_ERROR(device_->Download(per_query.data(), found_ptr, nc * sizeof(i64)));
-    std::vector<i64> row_start(static_cast<size_t>(nc) + 1, 0);
-    for (int64_t i = 0; i < nc; ++i) row_start[i + 1] = row_start[i] + per_query[i];
-    const int64_t total = row_start[nc];
-    IVFJIT_ASSIGN_OR_RETURN(jit::GpuDevice::Buffer starts, device_->Alloc(nc * sizeof(i64)));
-    IVFJIT_RETURN_IF_ERROR(device_->Upload(starts.data(), row_start.data(), nc * sizeof(i64)));
-    IVFJIT_ASSIGN_OR_RETURN(jit::GpuDevice::Buffer out_dist, device_->Alloc(total * 4));
-    IVFJIT_ASSIGN_OR_RETURN(jit::GpuDevice::Buffer out_ids, device_->Alloc(total * 8));
-    const i64* ids = ids_.as<i64>();
-    const i64* starts_ptr = starts.as<i64>();
-    float* dist_ptr = out_dist.as<float>();
-    i64* ids_ptr = out_ids.as<i64>();
-    void* fill_args[] = {&keys, &pos, &counts, &stride, const_cast<uint32_t*>(&limit),
-                         &ids,  &starts_ptr, &dist_ptr, &ids_ptr};
-    IVFJIT_RETURN_IF_ERROR(
-        device_->Launch(*module, GpuKernel::kRangeFill, nc, 1, kBlock, fill_args));
-    std::vector<float> dist(static_cast<size_t>(total));
-    std::vector<int64_t> lab(static_cast<size_t>(total));
-    IVFJIT_RETURN_IF_ERROR(device_->Download(dist.data(), dist_ptr, total * 4));
-    IVFJIT_RETURN_IF_ERROR(device_->Download(lab.data(), ids_ptr, total * 8));
-    // Each query's results in ascending label order (docs/spec.md), as on the CPU.
-    std::vector<int64_t> order;
-    for (int64_t i = 0; i < nc; ++i) {
-      order.resize(static_cast<size_t>(per_query[i]));
-      std::iota(order.begin(), order.end(), row_start[i]);
-      std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return lab[a] < lab[b]; });
-      for (int64_t j : order) {
-        result->labels.push_back(lab[j]);
-        result->distances.push_back(dist[j]);
-      }
-      result->lims.push_back(static_cast<int64_t>(result->labels.size()));
-    }
-  }
-  return device_->Synchronize();
+  return ForEachScannedChunk(
+      n, x, x_on_device, /*k=*/1, nprobe_, /*max_codes=*/0,
+      [&](const jit::GpuModule& module, int64_t, int64_t nc) -> absl::Status {
+        mu_.AssertHeld();
+        Scratch& s = *scratch_;
+        const uint32_t* keys = s.get<uint32_t>(Scratch::kKeys);
+        const int32_t* pos = s.get<int32_t>(Scratch::kPos);
+        const i64* counts = s.get<i64>(Scratch::kCounts);
+        i64 stride = s.stride;
+        uint32_t key_limit = limit;
+        // Count pass, then fill pass into buffers sized by the counts.
+        IVFJIT_ASSIGN_OR_RETURN(jit::GpuDevice::Buffer found, device_->Alloc(nc * sizeof(i64)));
+        i64* found_ptr = found.as<i64>();
+        void* count_args[] = {&keys, &counts, &stride, &key_limit, &found_ptr};
+        IVFJIT_RETURN_IF_ERROR(
+            device_->Launch(module, GpuKernel::kRangeCount, nc, 1, kBlock, count_args));
+        std::vector<i64> per_query(static_cast<size_t>(nc));
+        IVFJIT_RETURN_IF_ERROR(device_->Download(per_query.data(), found_ptr, nc * sizeof(i64)));
+        std::vector<i64> row_start(static_cast<size_t>(nc) + 1, 0);
+        for (int64_t i = 0; i < nc; ++i) row_start[i + 1] = row_start[i] + per_query[i];
+        const int64_t total = row_start[nc];
+        IVFJIT_ASSIGN_OR_RETURN(jit::GpuDevice::Buffer starts, device_->Alloc(nc * sizeof(i64)));
+        IVFJIT_RETURN_IF_ERROR(
+            device_->Upload(starts.data(), row_start.data(), nc * sizeof(i64)));
+        IVFJIT_ASSIGN_OR_RETURN(jit::GpuDevice::Buffer out_dist, device_->Alloc(total * 4));
+        IVFJIT_ASSIGN_OR_RETURN(jit::GpuDevice::Buffer out_ids, device_->Alloc(total * 8));
+        const i64* ids = ids_.as<i64>();
+        const i64* starts_ptr = starts.as<i64>();
+        float* dist_ptr = out_dist.as<float>();
+        i64* ids_ptr = out_ids.as<i64>();
+        void* fill_args[] = {&keys, &pos,        &counts,   &stride, &key_limit,
+                             &ids,  &starts_ptr, &dist_ptr, &ids_ptr};
+        IVFJIT_RETURN_IF_ERROR(
+            device_->Launch(module, GpuKernel::kRangeFill, nc, 1, kBlock, fill_args));
+        std::vector<float> dist(static_cast<size_t>(total));
+        std::vector<int64_t> lab(static_cast<size_t>(total));
+        IVFJIT_RETURN_IF_ERROR(device_->Download(dist.data(), dist_ptr, total * 4));
+        IVFJIT_RETURN_IF_ERROR(device_->Download(lab.data(), ids_ptr, total * 8));
+        // Each query's results in ascending label order (docs/spec.md), as on the CPU.
+        std::vector<int64_t> order;
+        for (int64_t i = 0; i < nc; ++i) {
+          order.resize(static_cast<size_t>(per_query[i]));
+          std::iota(order.begin(), order.end(), row_start[i]);
+          std::sort(order.begin(), order.end(),
+                    [&](int64_t a, int64_t b) { return lab[a] < lab[b]; });
+          for (int64_t j : order) {
+            result->labels.push_back(lab[j]);
+            result->distances.push_back(dist[j]);
+          }
+          result->lims.push_back(static_cast<int64_t>(result->labels.size()));
+        }
+        return absl::OkStatus();
+      });
 }
 
 GpuSearchStats GpuIndex::search_stats() const {

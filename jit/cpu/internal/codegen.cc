@@ -36,13 +36,13 @@ std::vector<Piece> Pieces(int64_t d) {
   return pieces;
 }
 
-// Up to this many 16-wide pieces d is unrolled completely; beyond, RowDistancesBlocked.
+// Up to this many 16-wide pieces d is unrolled completely; beyond, RowAccumulatorsBlocked.
 constexpr size_t kUnrollPieces = 16;
 constexpr int64_t kBlockPieces = 8;
 // Measured with //perf:jit_benchmark (generator v3, medians of 5, same runs): keeping q's
 // pieces in registers was no faster than reloading them from L1 (21.3-21.8 vs 23.0-23.6 G
-// multiply-adds/s at d 128, k 10), so q is reloaded. Two accumulator chains per row.
-constexpr size_t kQueryInRegistersPieces = 0;
+// multiply-adds/s at d 128, k 10), so each piece of q is loaded where it is used. Two
+// accumulator chains per row.
 constexpr bool kTwoChains = true;
 // Rows scored together in a block of the 16-row chunk (1, 2, 4, 8 or 16). Four rows at once
 // are faster on rows already in L2 (jit_benchmark, d 784: 21 vs 15 G mult-add/s) but slower in
@@ -64,37 +64,19 @@ class Generator {
     ptr_ = b_.getPtrTy();
   }
 
-  // q's pieces, loaded once in the entry block and kept for every row.
-  std::vector<llvm::Value*> LoadQuery(llvm::Value* q, const std::vector<Piece>& pieces) {
-    std::vector<llvm::Value*> qv;
-    for (const Piece& p : pieces) qv.push_back(LoadPiece(q, p));
-    return qv;
-  }
-
-  // dist(q, row_r) for R rows at once: each q piece is loaded once and used by every row
-  // (qv holds q's pieces when they were loaded up front; otherwise they are loaded here, from
-  // L1, which beats keeping dozens of spilled registers for large d). Two accumulator chains
-  // per row for the 16-wide pieces.
+  // Per row, its accumulator chains (two for the 16-wide pieces).
   using Accumulators = std::vector<std::array<llvm::Value*, 2>>;
 
   // One 16-wide vector per row whose lanes sum to dist(q, row): the two accumulator chains
   // added, narrower pieces widened into the low lanes. Reducing it is left to the caller (one
-  // row at a time, or sixteen rows together in ReduceRows16).
-  std::vector<llvm::Value*> RowAccumulators(const std::vector<llvm::Value*>& qv, llvm::Value* q,
-                                            const std::vector<llvm::Value*>& rows,
+  // row at a time, or sixteen rows together by the Combine tree). Each q piece is loaded once
+  // per block of rows and used by every row of it.
+  std::vector<llvm::Value*> RowAccumulators(llvm::Value* q, const std::vector<llvm::Value*>& rows,
                                             const std::vector<Piece>& pieces) {
     if (pieces.size() > kUnrollPieces) return RowAccumulatorsBlocked(q, rows);
     Accumulators acc(rows.size(), {nullptr, nullptr});
-    AccumulatePieces(qv, q, rows, pieces, acc);
+    AccumulatePieces(q, rows, pieces, acc);
     return MergeChains(acc);
-  }
-
-  std::vector<llvm::Value*> RowDistances(const std::vector<llvm::Value*>& qv, llvm::Value* q,
-                                         const std::vector<llvm::Value*>& rows,
-                                         const std::vector<Piece>& pieces) {
-    std::vector<llvm::Value*> out;
-    for (llvm::Value* v : RowAccumulators(qv, q, rows, pieces)) out.push_back(Reduce(v));
-    return out;
   }
 
   // Large d: a loop over blocks of kBlockPieces 16-wide pieces with a constant trip count
@@ -130,7 +112,7 @@ class Generator {
     for (llvm::Value* row : rows) rb.push_back(b_.CreateInBoundsGEP(f32_, row, offset));
     std::vector<Piece> pieces;
     for (int64_t i = 0; i < kBlockPieces; ++i) pieces.push_back({16 * i, 16});
-    AccumulatePieces({}, qb, rb, pieces, acc);
+    AccumulatePieces(qb, rb, pieces, acc);
     llvm::Value* next = b_.CreateAdd(c, b_.getInt64(1));
     llvm::BasicBlock* body_end = b_.GetInsertBlock();
     c->addIncoming(next, body_end);
@@ -144,18 +126,17 @@ class Generator {
     for (const Piece& p : Pieces(key_.d - blocks * block)) {
       rest.push_back({p.offset + blocks * block, p.width});
     }
-    AccumulatePieces({}, q, rows, rest, acc);
+    AccumulatePieces(q, rows, rest, acc);
     return MergeChains(acc);
   }
 
   // Accumulates the pieces into acc: 16-wide pieces alternate between the two chains, narrower
   // ones are widened (zeros above) and added to chain 0.
-  void AccumulatePieces(const std::vector<llvm::Value*>& qv, llvm::Value* q,
-                        const std::vector<llvm::Value*>& rows, const std::vector<Piece>& pieces,
-                        Accumulators& acc) {
+  void AccumulatePieces(llvm::Value* q, const std::vector<llvm::Value*>& rows,
+                        const std::vector<Piece>& pieces, Accumulators& acc) {
     int chain = 0;
     for (size_t i = 0; i < pieces.size(); ++i) {
-      llvm::Value* qp = qv.empty() ? LoadPiece(q, pieces[i]) : qv[i];
+      llvm::Value* qp = LoadPiece(q, pieces[i]);
       const bool wide = pieces[i].width == 16;
       for (size_t r = 0; r < rows.size(); ++r) {
         llvm::Value* xv = LoadPiece(rows[r], pieces[i]);
@@ -229,12 +210,6 @@ class Generator {
     return out;
   }
 
-  // q's pieces up front only when they fit in registers next to the accumulators.
-  std::vector<llvm::Value*> MaybeLoadQuery(llvm::Value* q, const std::vector<Piece>& pieces) {
-    if (pieces.size() > kQueryInRegistersPieces) return {};
-    return LoadQuery(q, pieces);
-  }
-
   void DistanceRows() {
     auto* fn_ty = llvm::FunctionType::get(b_.getVoidTy(), {ptr_, ptr_, i64_, ptr_}, false);
     llvm::Function* fn = NewFunction(fn_ty);
@@ -245,13 +220,12 @@ class Generator {
     auto* loop = llvm::BasicBlock::Create(ctx_, "row", fn);
     auto* done = llvm::BasicBlock::Create(ctx_, "done", fn);
     b_.SetInsertPoint(entry);
-    const std::vector<llvm::Value*> qv = MaybeLoadQuery(q, pieces);
     b_.CreateCondBr(b_.CreateICmpSGT(n, b_.getInt64(0)), loop, done);
     b_.SetInsertPoint(loop);
     llvm::PHINode* j = b_.CreatePHI(i64_, 2, "j");
     j->addIncoming(b_.getInt64(0), entry);
     llvm::Value* row = b_.CreateInBoundsGEP(f32_, x, b_.CreateMul(j, b_.getInt64(key_.d)));
-    b_.CreateAlignedStore(RowDistances(qv, q, {row}, pieces)[0],
+    b_.CreateAlignedStore(Reduce(RowAccumulators(q, {row}, pieces)[0]),
                           b_.CreateInBoundsGEP(f32_, out, j), llvm::Align(4));
     llvm::Value* next = b_.CreateAdd(j, b_.getInt64(1));
     j->addIncoming(next, b_.GetInsertBlock());  // the d-block loop may have added blocks
@@ -300,9 +274,8 @@ class Generator {
     auto* parts_ty = llvm::ArrayType::get(vec16, nblocks);
 
     b_.SetInsertPoint(entry);
-    const std::vector<llvm::Value*> qv = MaybeLoadQuery(q, pieces);
     llvm::Value* q_norm =
-        key_.l2 ? Reduce(RowAccumulators(qv, q, {q}, pieces)[0]) : nullptr;  // q·q
+        key_.l2 ? Reduce(RowAccumulators(q, {q}, pieces)[0]) : nullptr;  // q·q
     llvm::Value* threshold0 = b_.CreateAlignedLoad(f32_, heap_d, llvm::Align(4));
     llvm::Value* has_ids = b_.CreateICmpNE(ids, llvm::ConstantPointerNull::get(ptr_));
     llvm::Value* lanes = b_.CreateAlloca(lanes_ty);
@@ -343,7 +316,7 @@ class Generator {
       jr = b_.CreateSelect(b_.CreateICmpSGT(jr, last), last, jr);
       rows.push_back(b_.CreateInBoundsGEP(f32_, x, b_.CreateMul(jr, b_.getInt64(key_.d))));
     }
-    const std::vector<llvm::Value*> acc = RowAccumulators(qv, q, rows, pieces);
+    const std::vector<llvm::Value*> acc = RowAccumulators(q, rows, pieces);
     std::vector<Partial> level(rows_per_block);
     for (int r = 0; r < rows_per_block; ++r) {
       level[r].v = acc[r];

@@ -29,7 +29,6 @@ class EmuBackend final : public Backend {
   int64_t total_memory() const override { return options_.memory_limit; }
 
   absl::StatusOr<std::string> Compile(const GpuKernelSpec& spec) override {
-    ++compiles_;
     if (options_.fail_specialized_compiles && !spec.generic()) {
       return absl::InternalError("emulator: compile failure injected");
     }
@@ -97,7 +96,6 @@ class EmuBackend final : public Backend {
   EmuBackendOptions options_;
   std::string vendor_ = "emulator", name_ = "CPU fiber emulator", arch_ = "emu32",
               version_ = "emu-1", extension_ = ".emu";
-  int64_t compiles_ = 0;
   absl::Mutex mu_;
   absl::flat_hash_map<void*, size_t> sizes_ ABSL_GUARDED_BY(mu_);
   size_t allocated_ ABSL_GUARDED_BY(mu_) = 0;
