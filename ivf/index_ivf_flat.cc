@@ -273,11 +273,13 @@ absl::Status IndexIVFFlat::Search(int64_t n, const float* x, int64_t k, float* d
       in.scan_count = pruned ? scan_count.data() : nullptr;
       IVFSearchParams resolved = params;
       resolved.nprobe = nprobe;
+      const int64_t work = nc * nprobe * std::max<int64_t>(1, ntotal() / nlist_) * d();
+      jit::KernelProvider* provider = kernels();
       if (ResolveMode(nc, resolved) == SearchMode::kCsr) {
+        if (provider != nullptr) in.tile_kernel = provider->IpTile(d(), MayCompileNow(work));
         eager::IvfScanCsr(in, distances + i0 * k, labels + i0 * k);
       } else {
-        if (jit::KernelProvider* provider = kernels(); provider != nullptr) {
-          const int64_t work = nc * nprobe * std::max<int64_t>(1, ntotal() / nlist_) * d();
+        if (provider != nullptr) {
           in.scan_kernel = provider->ScanTopK(metric() == Metric::kL2, d(), k,
                                               MayCompileNow(work));
         }

@@ -92,5 +92,42 @@ TEST(JitIntegrationTest, IvfSameResultsWithJitOnAndOffAndAfterFailure) {
   EXPECT_EQ(failing->stats().jit.compiles, 0);
 }
 
+// csr batches: the generated inner-product tile (queries read in place) against sgemm on the
+// gathered queries, group and list sizes that leave block remainders, max_codes pruning.
+TEST(JitIntegrationTest, IvfCsrSameResultsWithJitTileOnAndOff) {
+  for (int64_t d : {20, 131}) {
+    const int64_t nb = 4000, nlist = 24;
+    const std::vector<float> base = ClusteredVectors(nb, d, 50, 0.5f, 5);
+    const std::vector<float> q = ClusteredVectors(301, d, 50, 0.5f, 6);
+    auto provider = SyncProvider();
+    for (Metric metric : {Metric::kL2, Metric::kInnerProduct}) {
+      auto index = IndexIVFFlat::Create(d, nlist, metric);
+      ASSERT_TRUE(index.ok());
+      ASSERT_TRUE((*index)->Train(base).ok());
+      ASSERT_TRUE((*index)->Add(base).ok());
+      (*index)->set_kernel_provider(provider.get());
+      for (int64_t max_codes : {0, 500}) {
+        for (int64_t k : {1, 10, 100}) {
+          SCOPED_TRACE(::testing::Message() << "d=" << d << " k=" << k << " max_codes="
+                                            << max_codes);
+          IVFSearchParams params;
+          params.nprobe = 5;
+          params.max_codes = max_codes;
+          params.mode = SearchMode::kCsr;
+          auto on = (*index)->Search(q, k, params);
+          (*index)->set_use_jit(false);
+          auto off = (*index)->Search(q, k, params);
+          (*index)->set_use_jit(true);
+          ASSERT_TRUE(on.ok() && off.ok());
+          ExpectSame(*on, *off, d);
+        }
+      }
+    }
+    // One tile kernel per d, shared by both metrics (and the coarse quantizer's, if any).
+    EXPECT_GE(provider->stats().jit.compiles, 1);
+    EXPECT_EQ(provider->stats().fallbacks, 0);
+  }
+}
+
 }  // namespace
 }  // namespace ivfjit

@@ -13,6 +13,8 @@ const char* KernelOpName(KernelOp op) {
       return "scan_topk";
     case KernelOp::kCoarseTopN:
       return "coarse_topn";
+    case KernelOp::kIpTile:
+      return "ip_tile";
   }
   return "unknown";
 }

@@ -20,10 +20,11 @@ enum class KernelOp {
   kDistanceRows,  // out[j] = dist(q, x_j) for n rows of fixed d
   kScanTopK,      // fused rows scan + threshold-gated top-k of fixed (d, k)
   kCoarseTopN,    // the same over the centroids, selecting the top nprobe lists
+  kIpTile,        // tile[a][j] = q_a · x_j for g queries × n rows of fixed d (csr search)
 };
 
 // Bumped whenever the generator's output for a key changes; part of every key.
-inline constexpr int kGeneratorVersion = 7;
+inline constexpr int kGeneratorVersion = 8;
 
 struct KernelKey {
   KernelOp op = KernelOp::kScanTopK;

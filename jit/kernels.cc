@@ -63,6 +63,10 @@ void* KernelProvider::CompileNow(const KernelKey& key) {
     absl::StatusOr<DistanceRowsFn> f = jit_->GetDistanceRows(key);
     return f.ok() ? reinterpret_cast<void*>(*f) : nullptr;
   }
+  if (key.op == KernelOp::kIpTile) {
+    absl::StatusOr<IpTileFn> f = jit_->GetIpTile(key);
+    return f.ok() ? reinterpret_cast<void*>(*f) : nullptr;
+  }
   absl::StatusOr<ScanTopKFn> f = jit_->GetScanTopK(key);
   return f.ok() ? reinterpret_cast<void*>(*f) : nullptr;
 }
@@ -115,6 +119,12 @@ ScanTopKFn KernelProvider::CoarseTopN(bool l2, int64_t d, int64_t nprobe, bool m
   if (jit_ == nullptr) return reinterpret_cast<ScanTopKFn>(Get(KernelKey(), may_block));
   return reinterpret_cast<ScanTopKFn>(
       Get(jit_->MakeKey(KernelOp::kCoarseTopN, l2, d, nprobe), may_block));
+}
+
+IpTileFn KernelProvider::IpTile(int64_t d, bool may_block) {
+  if (jit_ == nullptr) return reinterpret_cast<IpTileFn>(Get(KernelKey(), may_block));
+  return reinterpret_cast<IpTileFn>(
+      Get(jit_->MakeKey(KernelOp::kIpTile, /*l2=*/false, d, 0), may_block));
 }
 
 DistanceRowsFn KernelProvider::DistanceRows(bool l2, int64_t d, bool may_block) {

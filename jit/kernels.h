@@ -57,6 +57,8 @@ class KernelProvider {
   ScanTopKFn ScanTopK(bool l2, int64_t d, int64_t k, bool may_block);
   ScanTopKFn CoarseTopN(bool l2, int64_t d, int64_t nprobe, bool may_block);
   DistanceRowsFn DistanceRows(bool l2, int64_t d, bool may_block);
+  // Inner products only (L2 callers add the norms): keyed with metric=ip for both metrics.
+  IpTileFn IpTile(int64_t d, bool may_block);
 
   bool enabled() const { return jit_ != nullptr; }
   const std::string& disabled_reason() const { return disabled_reason_; }

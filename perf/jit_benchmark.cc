@@ -1,5 +1,7 @@
 // JIT microbenchmarks (Google Benchmark): `bazel run //perf:jit_benchmark`.
 //  - BM_Scan/{eager,jit}/d/k: fused scan + top-k over rows that fit in L2, eager vs generated.
+//  - BM_IpTile/{eager,jit}/d/g/n: one csr tile (g queries probing a list of n rows), sgemm on
+//    gathered queries vs the generated tile on query pointers.
 //  - BM_Compile/d: generate + optimize + compile one scan kernel (memory-only cache).
 //  - BM_DiskCacheHit/d: load the same kernel from a warm disk cache in a fresh JIT.
 #include <benchmark/benchmark.h>
@@ -10,6 +12,7 @@
 
 #include "jit/cpu/cpu_jit.h"
 #include "jit/eager/distances.h"
+#include "jit/eager/gemm.h"
 #include "jit/eager/scan.h"
 #include "jit/eager/topk.h"
 #include "testing/random.h"
@@ -20,6 +23,12 @@ namespace {
 // About 256 KiB of rows: the kernel, not memory, is measured.
 int64_t RowsFor(int64_t d) { return std::max<int64_t>(64, (256 << 10) / (4 * d)); }
 
+std::unique_ptr<CpuJit> MemoryOnlyJit() {
+  CpuJitOptions options;
+  options.cache_dir = "";
+  return *CpuJit::Create(options);
+}
+
 void BM_Scan(benchmark::State& state) {
   const bool use_jit = state.range(0) == 1;
   const int64_t d = state.range(1), k = state.range(2), n = RowsFor(d);
@@ -28,13 +37,8 @@ void BM_Scan(benchmark::State& state) {
   std::vector<float> hd(k), row(n);
   std::vector<int64_t> hi(k);
   ScanTopKFn fn = nullptr;
-  std::unique_ptr<CpuJit> jit;
-  if (use_jit) {
-    CpuJitOptions options;
-    options.cache_dir = "";
-    jit = *CpuJit::Create(options);
-    fn = *jit->GetScanTopK(jit->MakeKey(KernelOp::kScanTopK, true, d, k));
-  }
+  std::unique_ptr<CpuJit> jit = use_jit ? MemoryOnlyJit() : nullptr;
+  if (use_jit) fn = *jit->GetScanTopK(jit->MakeKey(KernelOp::kScanTopK, true, d, k));
   const eager::DistanceKernels& kernels = eager::BestDistanceKernels();
   std::vector<float> norms(n);  // stored with the rows in an index (computed once, at Add)
   kernels.norms(nullptr, x.data(), n, d, norms.data());
@@ -53,14 +57,44 @@ void BM_Scan(benchmark::State& state) {
 }
 BENCHMARK(BM_Scan)->ArgsProduct({{0, 1}, {128, 784}, {10, 100}});
 
+// csr's per-list tile as IvfScanCsr computes it: the eager tier gathers the group's queries
+// and calls sgemm; the generated tile reads them in place through pointers.
+void BM_IpTile(benchmark::State& state) {
+  const bool use_jit = state.range(0) == 1;
+  const int64_t d = state.range(1), g = state.range(2), n = state.range(3);
+  const std::vector<float> pool = ::ivfjit::testing::UniformVectors(4 * g, d, 3);
+  const std::vector<float> x = ::ivfjit::testing::UniformVectors(n, d, 4);
+  std::vector<const float*> qs(g);
+  for (int64_t a = 0; a < g; ++a) qs[a] = pool.data() + ((a * 7) % (4 * g)) * d;
+  std::vector<float> block(g * d), tile(g * n);
+  IpTileFn fn = nullptr;
+  std::unique_ptr<CpuJit> jit = use_jit ? MemoryOnlyJit() : nullptr;
+  if (use_jit) fn = *jit->GetIpTile(jit->MakeKey(KernelOp::kIpTile, false, d, 0));
+  for (auto _ : state) {
+    if (use_jit) {
+      fn(qs.data(), g, x.data(), n, tile.data());
+    } else {
+      for (int64_t a = 0; a < g; ++a) std::copy(qs[a], qs[a] + d, block.data() + a * d);
+      eager::InnerProductTile(block.data(), g, x.data(), n, d, tile.data());
+    }
+    benchmark::DoNotOptimize(tile.data());
+  }
+  state.SetLabel(use_jit ? "jit" : "eager-sgemm");
+  state.SetItemsProcessed(state.iterations() * g * n * d);  // multiply-adds
+}
+// Fashion-MNIST nprobe 8 (about 39 queries per list per thread, 59 rows), the seed shape
+// (nprobe 32 at nq 19,600: 256-query blocks, 512 rows), a small group.
+BENCHMARK(BM_IpTile)
+    ->ArgsProduct({{0, 1}, {784}, {39}, {59}})
+    ->ArgsProduct({{0, 1}, {128}, {256}, {512}})
+    ->ArgsProduct({{0, 1}, {128}, {8}, {512}});
+
 void BM_Compile(benchmark::State& state) {
   const int64_t d = state.range(0);
   int64_t k = 1;
   for (auto _ : state) {
     state.PauseTiming();
-    CpuJitOptions options;
-    options.cache_dir = "";
-    std::unique_ptr<CpuJit> jit = *CpuJit::Create(options);
+    std::unique_ptr<CpuJit> jit = MemoryOnlyJit();
     const KernelKey key = jit->MakeKey(KernelOp::kScanTopK, true, d, ++k);
     state.ResumeTiming();
     benchmark::DoNotOptimize(*jit->GetScanTopK(key));

@@ -177,7 +177,8 @@ absl::StatusOr<void*> CpuJit::Impl::Compile(const KernelKey& key) {
     ++stats.compile_failures;
     return absl::InternalError("JIT compile failure injected (test hook)");
   }
-  if (key.d < 1 || key.d > 65536 || (key.op != KernelOp::kDistanceRows && key.selection() < 1)) {
+  const bool selects = key.op == KernelOp::kScanTopK || key.op == KernelOp::kCoarseTopN;
+  if (key.d < 1 || key.d > 65536 || (selects && key.selection() < 1)) {
     return absl::InvalidArgumentError(absl::StrCat("no kernel for ", key.ToString()));
   }
   const auto start = std::chrono::steady_clock::now();
@@ -254,8 +255,17 @@ absl::StatusOr<DistanceRowsFn> CpuJit::GetDistanceRows(const KernelKey& key) {
   return reinterpret_cast<DistanceRowsFn>(*fn);
 }
 
+absl::StatusOr<IpTileFn> CpuJit::GetIpTile(const KernelKey& key) {
+  if (key.op != KernelOp::kIpTile) return absl::InvalidArgumentError("not a tile kernel");
+  absl::StatusOr<void*> fn = GetKernel(key);
+  if (!fn.ok()) return fn.status();
+  return reinterpret_cast<IpTileFn>(*fn);
+}
+
 absl::StatusOr<ScanTopKFn> CpuJit::GetScanTopK(const KernelKey& key) {
-  if (key.op == KernelOp::kDistanceRows) return absl::InvalidArgumentError("not a scan kernel");
+  if (key.op != KernelOp::kScanTopK && key.op != KernelOp::kCoarseTopN) {
+    return absl::InvalidArgumentError("not a scan kernel");
+  }
   absl::StatusOr<void*> fn = GetKernel(key);
   if (!fn.ok()) return fn.status();
   return reinterpret_cast<ScanTopKFn>(*fn);

@@ -19,6 +19,7 @@
 
 #include "absl/status/statusor.h"
 #include "jit/cache_dir.h"
+#include "jit/eager/gemm.h"
 #include "jit/eager/scan.h"
 #include "jit/kernel_key.h"
 
@@ -30,6 +31,9 @@ using DistanceRowsFn = void (*)(const float* q, const float* x, int64_t n, float
 // heap_dist / heap_ids (selection-size entries, not yet Finish()ed); label_j = ids[j], or
 // j0 + j when ids is null. Same ordering and tie rule as eager::TopK.
 using ScanTopKFn = eager::ScanKernel;
+// Inner-product tile: tile[a * n + j] = qs[a] · x_j for a < g, j < n. qs: g pointers to d
+// floats each; x: n × d rows; tile: g × n floats, row-major.
+using IpTileFn = eager::IpTileKernel;
 
 struct CpuJitOptions {
   // Disk cache directory: nullopt = $IVFJIT_CACHE_DIR, else $XDG_CACHE_HOME/ivfjit, else
@@ -60,6 +64,7 @@ class CpuJit {
 
   absl::StatusOr<DistanceRowsFn> GetDistanceRows(const KernelKey& key);
   absl::StatusOr<ScanTopKFn> GetScanTopK(const KernelKey& key);  // kScanTopK or kCoarseTopN
+  absl::StatusOr<IpTileFn> GetIpTile(const KernelKey& key);      // kIpTile
 
   // True if the kernel is already compiled or loaded (no compile would happen).
   bool IsReady(const KernelKey& key) const;

@@ -8,6 +8,7 @@
 #include "gtest/gtest.h"
 #include "testing/knn_match.h"
 #include "jit/eager/distances.h"
+#include "jit/eager/gemm.h"
 #include "jit/eager/scan.h"
 #include "jit/eager/topk.h"
 #include "testing/files.h"
@@ -68,6 +69,43 @@ TEST(CpuJitTest, DistanceRowsMatchEagerOnAwkwardDims) {
       for (int64_t j = 0; j < kRows; ++j) ASSERT_NEAR(got[j], want[j], Tol(want[j], d)) << j;
     }
   }
+}
+
+// The tile against sgemm over the dims, and over block remainders in both directions: every
+// entry of the g × n tile is written, nothing around it is (the canaries stay).
+TEST(CpuJitTest, IpTileMatchesSgemmOverDimsAndRemainders) {
+  auto jit = MemoryOnlyJit();
+  for (int64_t d : kDims) {
+    auto fn = jit->GetIpTile(jit->MakeKey(KernelOp::kIpTile, false, d, 0));
+    ASSERT_TRUE(fn.ok()) << fn.status();
+    for (int64_t g : {1, 3, 4, 5, 17}) {
+      for (int64_t n : {1, 2, 4, 7, 45}) {
+        SCOPED_TRACE(::testing::Message() << "d=" << d << " g=" << g << " n=" << n);
+        // Queries taken out of order from a larger set, as csr's query groups are.
+        const std::vector<float> all = UniformVectors(2 * g, d, 31 * d + g);
+        std::vector<const float*> qs(g);
+        std::vector<float> packed(g * d);
+        for (int64_t a = 0; a < g; ++a) {
+          qs[a] = all.data() + ((2 * a + 1) % (2 * g)) * d;
+          std::copy(qs[a], qs[a] + d, packed.data() + a * d);
+        }
+        const std::vector<float> x = UniformVectors(n, d, 17 * d + n);
+        constexpr float kCanary = -12345.0f;
+        std::vector<float> got(g * n + 8, kCanary), want(g * n);
+        (*fn)(qs.data(), g, x.data(), n, got.data() + 4);
+        eager::InnerProductTile(packed.data(), g, x.data(), n, d, want.data());
+        for (int64_t e = 0; e < g * n; ++e) {
+          ASSERT_NEAR(got[4 + e], want[e], Tol(want[e], d)) << "entry " << e;
+        }
+        for (int e : {0, 1, 2, 3}) ASSERT_EQ(got[e], kCanary);
+        for (int64_t e = 4 + g * n; e < g * n + 8; ++e) ASSERT_EQ(got[e], kCanary);
+      }
+    }
+  }
+  EXPECT_EQ(jit->stats().compiles, 19);
+  // The tile kernel is keyed apart from the other kernels of the same d.
+  EXPECT_NE(jit->MakeKey(KernelOp::kIpTile, false, 64, 0).Hash(),
+            jit->MakeKey(KernelOp::kDistanceRows, false, 64, 0).Hash());
 }
 
 // The fused scan against the eager path (eager distances + eager top-k), same heap arrays.

@@ -29,6 +29,9 @@ absl::StatusOr<void*> CpuJit::GetKernel(const KernelKey&) {
 absl::StatusOr<DistanceRowsFn> CpuJit::GetDistanceRows(const KernelKey&) {
   return absl::UnavailableError("no CPU JIT in this build");
 }
+absl::StatusOr<IpTileFn> CpuJit::GetIpTile(const KernelKey&) {
+  return absl::UnavailableError("no CPU JIT in this build");
+}
 absl::StatusOr<ScanTopKFn> CpuJit::GetScanTopK(const KernelKey&) {
   return absl::UnavailableError("no CPU JIT in this build");
 }

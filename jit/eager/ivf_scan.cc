@@ -117,9 +117,15 @@ void CsrImpl(const IvfScanInput& in, float* distances, int64_t* labels) {
     const int64_t q0 = in.nq * t / nt, q1 = in.nq * (t + 1) / nt;
     std::vector<int64_t> offsets, members;
     GroupByList(in, q0, q1, offsets, members);
-    std::vector<float> block(static_cast<size_t>(kCsrQueryBlock * d));
-    std::vector<float> block_norms(static_cast<size_t>(kCsrQueryBlock));
+    // sgemm needs the group's queries gathered into one block; the generated tile reads them
+    // in place through pointers.
+    std::vector<float> block(in.tile_kernel != nullptr ? 0 : static_cast<size_t>(kCsrQueryBlock * d));
+    std::vector<const float*> group(static_cast<size_t>(kCsrQueryBlock));
     std::vector<float> tile(static_cast<size_t>(kCsrQueryBlock * kCsrRowBlock));
+    std::vector<float> query_norms(static_cast<size_t>(order == kL2Order ? q1 - q0 : 0));
+    if (order == kL2Order) {
+      kernels.norms(nullptr, in.queries + q0 * d, q1 - q0, d, query_norms.data());
+    }
     for (int64_t i = q0; i < q1; ++i) TopK<order>(distances + i * k, labels + i * k, k);
     for (int64_t l = 0; l < in.nlist; ++l) {
       const ListView& list = in.lists[l];
@@ -128,17 +134,22 @@ void CsrImpl(const IvfScanInput& in, float* distances, int64_t* labels) {
       for (int64_t m0 = offsets[l]; m0 < offsets[l + 1]; m0 += kCsrQueryBlock) {
         const int64_t g = std::min(kCsrQueryBlock, offsets[l + 1] - m0);
         for (int64_t a = 0; a < g; ++a) {
-          const float* q = in.queries + members[m0 + a] * d;
-          std::copy(q, q + d, block.data() + a * d);
+          group[a] = in.queries + members[m0 + a] * d;
+          if (in.tile_kernel == nullptr) std::copy(group[a], group[a] + d, block.data() + a * d);
         }
-        if (order == kL2Order) kernels.norms(nullptr, block.data(), g, d, block_norms.data());
         for (int64_t r0 = 0; r0 < list.size; r0 += kCsrRowBlock) {
           const int64_t nr = std::min(kCsrRowBlock, list.size - r0);
-          InnerProductTile(block.data(), g, list.vectors + r0 * d, nr, d, tile.data());
+          const float* x = list.vectors + r0 * d;
+          if (in.tile_kernel != nullptr) {
+            in.tile_kernel(group.data(), g, x, nr, tile.data());
+          } else {
+            InnerProductTile(block.data(), g, x, nr, d, tile.data());
+          }
           for (int64_t a = 0; a < g; ++a) {
             const int64_t i = members[m0 + a];
             TopK<order> top = TopK<order>::Resume(distances + i * k, labels + i * k, k);
-            PushRow(tile.data() + a * nr, nr, list.ids + r0, 0, block_norms[a],
+            PushRow(tile.data() + a * nr, nr, list.ids + r0, 0,
+                    order == kL2Order ? query_norms[i - q0] : 0.0f,
                     order == kL2Order ? list.norms + r0 : nullptr, top);
           }
         }
@@ -209,8 +220,8 @@ void IvfRangeScan(const IvfScanInput& in, float radius, RangeResults* out) {
 }
 
 int64_t IvfCsrScratchBytes(int64_t d, int64_t nq, int64_t nprobe, int64_t nlist, int threads) {
-  const int64_t per_thread = 8 * (2 * (nlist + 1)) + 4 * kCsrQueryBlock * (d + 1 + kCsrRowBlock);
-  return threads * per_thread + 8 * nq * nprobe;  // members of all threads together
+  const int64_t per_thread = 8 * (2 * (nlist + 1)) + 4 * kCsrQueryBlock * (d + 2 + kCsrRowBlock);
+  return threads * per_thread + 8 * nq * nprobe + 4 * nq;  // members, query norms
 }
 
 }  // namespace ivfjit::eager

@@ -4,8 +4,9 @@
 //  - matrix: per query, its probed lists one after another (direct distances, fused top-k);
 //    no gather, no scratch beyond one chunk; wins for small batches.
 //  - csr: the (query, list) pairs are grouped by list; each list is scored against all the
-//    queries that probe it as one sgemm tile (|q|^2 + |x|^2 - 2 q·x for L2), and each query's
-//    top-k is merged online; wins when many queries share a list.
+//    queries that probe it as one inner-product tile (|q|^2 + |x|^2 - 2 q·x for L2) — sgemm
+//    on the gathered queries, or the generated tile kernel reading them in place — and each
+//    query's top-k is merged online; wins when many queries share a list.
 //
 //   ivfjit::eager::IvfScanInput in{order, d, k, queries, nq, probes, nprobe, scan_count, lists};
 //   ivfjit::eager::IvfScanCsr(in, distances, labels);
@@ -14,6 +15,7 @@
 
 #include <cstdint>
 
+#include "jit/eager/gemm.h"
 #include "jit/eager/knn.h"
 #include "jit/eager/scan.h"
 #include "jit/eager/topk.h"
@@ -40,6 +42,7 @@ struct IvfScanInput {
   const ListView* lists = nullptr;    // nlist lists, indexed by list number
   int64_t nlist = 0;
   ScanKernel scan_kernel = nullptr;   // matrix strategy: JIT kernel for (d, k), or null (eager)
+  IpTileKernel tile_kernel = nullptr;  // csr strategy: JIT tile for d, or null (eager sgemm)
 };
 
 // Both write distances/labels (nq × k, caller-owned), best first, padded with -1.
