@@ -60,15 +60,20 @@ absl::Status IndexFlat::DoSearch(int64_t n, const float* x, int64_t k, float* di
                                  int64_t* labels) const {
   const eager::BaseView base{vectors_.data(), norms_.empty() ? nullptr : norms_.data(), ntotal(),
                              d()};
-  // The JIT serves the direct path (tiny batches); batches go through sgemm tiles.
+  // The JIT serves the direct path (tiny batches) with its fused scan, batches with its
+  // inner-product tile in place of sgemm.
   eager::ScanKernel scan = nullptr;
+  eager::IpTileKernel tile = nullptr;
   const eager::KnnPlan plan = eager::PlanKnn(n, ntotal(), d(), k, eager::KernelThreads());
-  if (jit::KernelProvider* provider = plan.use_gemm || ntotal() == 0 ? nullptr : kernels();
-      provider != nullptr) {
-    scan = provider->ScanTopK(metric() == Metric::kL2, d(), std::min(k, ntotal()),
-                              MayCompileNow(n * ntotal() * d()));
+  if (jit::KernelProvider* provider = ntotal() == 0 ? nullptr : kernels(); provider != nullptr) {
+    const bool may_block = MayCompileNow(n * ntotal() * d());
+    if (plan.use_gemm) {
+      tile = provider->IpTile(d(), may_block);
+    } else {
+      scan = provider->ScanTopK(metric() == Metric::kL2, d(), std::min(k, ntotal()), may_block);
+    }
   }
-  eager::KnnSearch(OrderOf(metric()), x, n, base, k, distances, labels, scan);
+  eager::KnnSearch(OrderOf(metric()), x, n, base, k, distances, labels, scan, tile);
   return absl::OkStatus();
 }
 

@@ -134,14 +134,20 @@ void IndexIVFFlat::Quantize(int64_t n, const float* x, int64_t nprobe, std::vect
   dist.resize(static_cast<size_t>(n * nprobe));
   probes.resize(static_cast<size_t>(n * nprobe));
   const eager::BaseView base{centroids_.data(), centroid_norms_.data(), nlist_, d()};
-  // Small batches: the JIT's fused top-nprobe selection over the centroids.
+  // Small batches: the JIT's fused top-nprobe selection over the centroids; batches: its
+  // inner-product tile.
   eager::ScanKernel select = nullptr;
-  if (jit::KernelProvider* provider = kernels();
-      provider != nullptr && !eager::PlanKnn(n, nlist_, d(), nprobe, 1).use_gemm) {
-    select = provider->CoarseTopN(metric() == Metric::kL2, d(), nprobe,
-                                  MayCompileNow(n * nlist_ * d()));
+  eager::IpTileKernel tile = nullptr;
+  if (jit::KernelProvider* provider = kernels(); provider != nullptr) {
+    const bool may_block = MayCompileNow(n * nlist_ * d());
+    if (eager::PlanKnn(n, nlist_, d(), nprobe, 1).use_gemm) {
+      tile = provider->IpTile(d(), may_block);
+    } else {
+      select = provider->CoarseTopN(metric() == Metric::kL2, d(), nprobe, may_block);
+    }
   }
-  eager::KnnSearch(OrderOf(metric()), x, n, base, nprobe, dist.data(), probes.data(), select);
+  eager::KnnSearch(OrderOf(metric()), x, n, base, nprobe, dist.data(), probes.data(), select,
+                   tile);
 }
 
 absl::Status IndexIVFFlat::CheckIdsAreNew(int64_t n, const int64_t* ids) const {

@@ -35,23 +35,28 @@ void ExpectSame(const SearchResult& a, const SearchResult& b, int64_t d) {
 TEST(JitIntegrationTest, FlatSameResultsWithJitOnAndOff) {
   const int64_t d = 33, nb = 3000;
   const std::vector<float> base = ClusteredVectors(nb, d, 40, 0.5f, 1);
-  const std::vector<float> q = ClusteredVectors(7, d, 40, 0.5f, 2);  // direct path: JIT
-  auto provider = SyncProvider();
-  for (Metric metric : {Metric::kL2, Metric::kInnerProduct}) {
-    auto index = IndexFlat::Create(d, metric);
-    ASSERT_TRUE(index.ok());
-    ASSERT_TRUE((*index)->Add(base).ok());
-    (*index)->set_kernel_provider(provider.get());
-    for (int64_t k : {1, 10, 5000}) {
-      auto on = (*index)->Search(q, k);
-      (*index)->set_use_jit(false);
-      auto off = (*index)->Search(q, k);
-      (*index)->set_use_jit(true);
-      ASSERT_TRUE(on.ok() && off.ok());
-      ExpectSame(*on, *off, d);
+  // 7 queries: the direct path (fused scan kernel); 301: the GEMM path (inner-product tile).
+  for (int64_t nq : {7, 301}) {
+    const std::vector<float> q = ClusteredVectors(nq, d, 40, 0.5f, 2);
+    auto provider = SyncProvider();
+    for (Metric metric : {Metric::kL2, Metric::kInnerProduct}) {
+      auto index = IndexFlat::Create(d, metric);
+      ASSERT_TRUE(index.ok());
+      ASSERT_TRUE((*index)->Add(base).ok());
+      (*index)->set_kernel_provider(provider.get());
+      for (int64_t k : {1, 10, 5000}) {
+        SCOPED_TRACE(::testing::Message() << "nq=" << nq << " k=" << k);
+        auto on = (*index)->Search(q, k);
+        (*index)->set_use_jit(false);
+        auto off = (*index)->Search(q, k);
+        (*index)->set_use_jit(true);
+        ASSERT_TRUE(on.ok() && off.ok());
+        ExpectSame(*on, *off, d);
+      }
     }
+    EXPECT_GT(provider->stats().jit.compiles, 0) << "the JIT path must have run";
+    EXPECT_EQ(provider->stats().fallbacks, 0);
   }
-  EXPECT_GT(provider->stats().jit.compiles, 0) << "the JIT path must have run";
 }
 
 TEST(JitIntegrationTest, IvfSameResultsWithJitOnAndOffAndAfterFailure) {

@@ -21,6 +21,9 @@ struct Row {
   // FLOP rate of the work done (IVF: the coarse distances plus the expected scan, Faiss's
   // imbalance factor times nprobe average lists; 2 FLOP per multiply-add); -1 if not computed.
   double gflops = -1;
+  // The machine's sgemm FLOP rate measured in the same run, just after this row's timing
+  // (MeasureSgemmGflops at the row's d); -1 if not measured.
+  double sgemm_gflops = -1;
   int warmup = 0, repeat = 0;
   std::string jit = "off";  // kernel tier: "off" = eager kernels only
 };
@@ -53,6 +56,10 @@ inline constexpr double kRoundBudgetMs = 15000;
 // noise hits all of them alike), and returns one Timing per function, following the policy.
 std::vector<Timing> TimeAlternating(const std::vector<std::function<void()>>& fns, int warmup,
                                     int repeat, double budget_ms = kRoundBudgetMs);
+
+// OpenBLAS sgemm on a 1024 × 4096 × d inner-product tile (the batch GEMM's shape), all
+// threads: the best GFLOP/s of `runs` calls. The yardstick of the rows' gflops.
+double MeasureSgemmGflops(int64_t d, int runs = 3);
 
 double MillisSince(std::chrono::steady_clock::time_point start);
 

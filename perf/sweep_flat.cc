@@ -18,7 +18,8 @@ std::vector<Row> RunFlat(const Workload& w, const SweepOptions& opt) {
   const int64_t k = w.k;
   auto ours = IndexFlat::Create(w.d, Metric::kL2);
   if (!ours.ok() || !(*ours)->Add(w.base).ok()) std::abort();
-  (*ours)->set_use_jit(false);  // Flat rows measure the eager kernels (jit = "off")
+  // Batch rows run each --jit tier; single-query rows measure the eager kernels (jit = "off").
+  (*ours)->set_use_jit(false);
   faiss::IndexFlatL2 theirs(w.d);
   theirs.add(w.nb, w.base.data());
 
@@ -34,21 +35,28 @@ std::vector<Row> RunFlat(const Workload& w, const SweepOptions& opt) {
 
   std::fprintf(stderr, "[sweep] %s: Flat batch nq=%ld\n", w.name.c_str(), (long)w.nq);
   std::vector<std::function<void()>> fns;
-  std::vector<std::string> names;
+  std::vector<std::string> names, tiers;
   if (opt.HasImpl("ivfjit")) {
-    names.push_back("ivfjit");
-    fns.push_back([&] {
-      if (!(*ours)->Search(w.nq, w.queries.data(), k, d_ours.data(), l_ours.data()).ok()) {
-        std::abort();
-      }
-    });
+    for (const std::string& tier : opt.jit_tiers) {
+      names.push_back("ivfjit");
+      tiers.push_back(tier);
+      fns.push_back([&, use_jit = tier == "on"] {
+        (*ours)->set_use_jit(use_jit);
+        if (!(*ours)->Search(w.nq, w.queries.data(), k, d_ours.data(), l_ours.data()).ok()) {
+          std::abort();
+        }
+      });
+    }
   }
   if (opt.HasImpl("faiss")) {
     names.push_back("faiss");
+    tiers.push_back("off");
     fns.push_back(
         [&] { theirs.search(w.nq, w.queries.data(), k, d_faiss.data(), l_faiss.data()); });
   }
   const std::vector<Timing> batch = TimeAlternating(fns, opt.warmup, opt.repeat);
+  (*ours)->set_use_jit(false);
+  const double sgemm_gflops = MeasureSgemmGflops(w.d);
   std::vector<Row> rows;
   for (size_t i = 0; i < fns.size(); ++i) {
     Row r = base_row;
@@ -59,6 +67,9 @@ std::vector<Row> RunFlat(const Workload& w, const SweepOptions& opt) {
     r.search_ms_max = batch[i].max_ms;
     r.warmup = batch[i].warmup, r.repeat = batch[i].repeat;
     r.qps = w.nq / (r.search_ms / 1e3);
+    r.jit = tiers[i];
+    r.gflops = 2.0 * w.d * w.nb * r.qps / 1e9;
+    r.sgemm_gflops = sgemm_gflops;
     rows.push_back(r);
   }
 

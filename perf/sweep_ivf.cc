@@ -173,6 +173,8 @@ std::vector<Row> RunIvf(const Workload& w, const SweepOptions& opt, IvfArtifacts
           }
           timings = TimeAlternating(fns, opt.warmup, opt.repeat);
         }
+        // The FLOP-rate yardstick, measured right after this configuration's timings.
+        const double sgemm_gflops = nq > 1 && max_codes == 0 ? MeasureSgemmGflops(d) : -1;
         for (size_t m = 0; m < impls.size(); ++m) {
           Row r = proto;
           r.impl = impls[m].impl;
@@ -195,6 +197,7 @@ std::vector<Row> RunIvf(const Workload& w, const SweepOptions& opt, IvfArtifacts
             const double scanned =
                 nprobe * (static_cast<double>(w.nb) / w.nlist) * imbalance;
             r.gflops = 2.0 * d * (w.nlist + scanned) * r.qps / 1e9;
+            r.sgemm_gflops = sgemm_gflops;
           }
           const bool faiss_row = r.impl == "faiss";
           r.train_ms = faiss_row ? faiss_train_ms : ours_train_ms;

@@ -102,9 +102,50 @@ void ForEachGemmTile(Order order, const float* q, int64_t nq, const BaseView& ba
   }
 }
 
+// The GEMM path with a generated tile kernel: blocks of kTileQueryBlock queries spread over the
+// OpenMP threads, each scoring its block against the base kTileBaseBlock rows at a time (a
+// 256 KiB tile per thread) and pushing into the block's heaps. No BLAS thread pool is involved,
+// so nothing spins between this and the list scans that follow in an IVF search.
+constexpr int64_t kTileQueryBlock = 64;
+constexpr int64_t kTileBaseBlock = 1024;
+
+template <Order order>
+void TileKnn(const float* q, int64_t nq, const BaseView& base, int64_t k, int64_t kk,
+             float* distances, int64_t* labels, IpTileKernel tile_kernel) {
+  const int64_t d = base.d;
+  const int64_t blocks = (nq + kTileQueryBlock - 1) / kTileQueryBlock;
+  const DistanceKernels& kernels = BestDistanceKernels();
+#pragma omp parallel num_threads(ThreadsFor(nq, base)) if (blocks > 1)
+  {
+    std::vector<const float*> qs(static_cast<size_t>(kTileQueryBlock));
+    std::vector<float> q_norms(static_cast<size_t>(kTileQueryBlock));
+    std::vector<float> tile(static_cast<size_t>(kTileQueryBlock * kTileBaseBlock));
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t b = 0; b < blocks; ++b) {
+      const int64_t i0 = b * kTileQueryBlock, nqb = std::min(kTileQueryBlock, nq - i0);
+      for (int64_t a = 0; a < nqb; ++a) qs[a] = q + (i0 + a) * d;
+      if (order == kL2Order) kernels.norms(nullptr, q + i0 * d, nqb, d, q_norms.data());
+      for (int64_t i = i0; i < i0 + nqb; ++i) TopK<order>(distances + i * k, labels + i * k, kk);
+      for (int64_t j0 = 0; j0 < base.n; j0 += kTileBaseBlock) {
+        const int64_t nbb = std::min(kTileBaseBlock, base.n - j0);
+        tile_kernel(qs.data(), nqb, base.x + j0 * d, nbb, tile.data());
+        for (int64_t a = 0; a < nqb; ++a) {
+          const int64_t i = i0 + a;
+          TopK<order> top = TopK<order>::Resume(distances + i * k, labels + i * k, kk);
+          PushRow(tile.data() + a * nbb, nbb, nullptr, j0, q_norms[a],
+                  order == kL2Order ? base.norms + j0 : nullptr, top);
+        }
+      }
+      for (int64_t i = i0; i < i0 + nqb; ++i) {
+        TopK<order>::Resume(distances + i * k, labels + i * k, kk).Finish();
+      }
+    }
+  }
+}
+
 template <Order order>
 void KnnSearchImpl(const float* q, int64_t nq, const BaseView& base, int64_t k, float* distances,
-                   int64_t* labels, ScanKernel scan_kernel) {
+                   int64_t* labels, ScanKernel scan_kernel, IpTileKernel tile_kernel) {
   const int64_t kk = std::min(k, base.n);  // slots that can hold a real result
   for (int64_t i = 0; i < nq; ++i) {
     FillSentinels<order>(distances + i * k + kk, labels + i * k + kk, k - kk);
@@ -115,6 +156,10 @@ void KnnSearchImpl(const float* q, int64_t nq, const BaseView& base, int64_t k, 
   }
   const int threads = ThreadsFor(nq, base);
   const KnnPlan plan = PlanKnn(nq, base.n, base.d, k, threads);
+  if (plan.use_gemm && tile_kernel != nullptr && (order != kL2Order || base.norms != nullptr)) {
+    TileKnn<order>(q, nq, base, k, kk, distances, labels, tile_kernel);
+    return;
+  }
   if (plan.use_gemm) {
     for (int64_t i = 0; i < nq; ++i) TopK<order>(distances + i * k, labels + i * k, kk);
     ForEachGemmTile(
@@ -263,11 +308,12 @@ KnnPlan PlanKnn(int64_t nq, int64_t nb, int64_t d, int64_t k, int threads) {
 }
 
 void KnnSearch(Order order, const float* q, int64_t nq, const BaseView& base, int64_t k,
-               float* distances, int64_t* labels, ScanKernel scan_kernel) {
+               float* distances, int64_t* labels, ScanKernel scan_kernel,
+               IpTileKernel tile_kernel) {
   if (order == kL2Order) {
-    KnnSearchImpl<kL2Order>(q, nq, base, k, distances, labels, scan_kernel);
+    KnnSearchImpl<kL2Order>(q, nq, base, k, distances, labels, scan_kernel, tile_kernel);
   } else {
-    KnnSearchImpl<kIpOrder>(q, nq, base, k, distances, labels, scan_kernel);
+    KnnSearchImpl<kIpOrder>(q, nq, base, k, distances, labels, scan_kernel, tile_kernel);
   }
 }
 

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "jit/eager/gemm.h"
 #include "jit/eager/scan.h"
 #include "jit/eager/topk.h"
 
@@ -50,8 +51,11 @@ int KernelThreads();
 // distances/labels (nq × k each, caller-owned), sorted best first; labels are row indices in
 // [0, base.n), -1 past the end of results. scan_kernel (optional) replaces the eager distance
 // + top-k loop of the direct path; it must be built for selection size min(k, base.n).
+// tile_kernel (optional, built for base.d) replaces sgemm on the GEMM path (L2: only when
+// base.norms is given), with the query blocks spread over the OpenMP threads.
 void KnnSearch(Order order, const float* q, int64_t nq, const BaseView& base, int64_t k,
-               float* distances, int64_t* labels, ScanKernel scan_kernel = nullptr);
+               float* distances, int64_t* labels, ScanKernel scan_kernel = nullptr,
+               IpTileKernel tile_kernel = nullptr);
 
 // Range search in Faiss's layout: for query i, results lims[i] .. lims[i+1] of labels/distances,
 // in ascending row order. L2 keeps distance < radius, inner product distance > radius.
