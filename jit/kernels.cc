@@ -1,7 +1,8 @@
 #include "jit/kernels.h"
 
+#include <cstdio>
 #include <cstdlib>
-#include <cstring>
+#include <string>
 
 namespace ivfjit::jit {
 
@@ -33,10 +34,22 @@ std::unique_ptr<KernelProvider> KernelProvider::Create(const KernelProviderOptio
 KernelProvider& KernelProvider::Default() {
   static KernelProvider* const provider = [] {
     KernelProviderOptions options;
-    // Opt-in for now: the generated kernels do not yet beat the eager ones on this machine's
-    // profile (docs/jit.md has the measurements), so IVFJIT_JIT=on turns them on.
+    // auto (the default): the inner-product tile, which beats sgemm on csr's per-list tiles and
+    // frees batch searches from the BLAS thread pool; the fused scans are at parity with the
+    // eager kernels (docs/jit.md has the measurements), so only IVFJIT_JIT=on turns them on.
     const char* env = std::getenv("IVFJIT_JIT");
-    options.enabled = env != nullptr && std::strcmp(env, "on") == 0;
+    const std::string mode = env == nullptr ? "auto" : env;
+    if (mode == "off") {
+      options.enabled = false;
+    } else if (mode == "on") {
+      options.scan_kernels = true;
+    } else {
+      if (mode != "auto") {
+        std::fprintf(stderr, "ivfjit: IVFJIT_JIT=%s is not off, auto or on; using auto\n",
+                     mode.c_str());
+      }
+      options.scan_kernels = false;
+    }
     auto* p = new KernelProvider(options);
     // Registered after LLVM's own statics, so it runs before they are destroyed: a background
     // compile must not still be inside LLVM when the process exits.
@@ -109,16 +122,24 @@ void* KernelProvider::Get(const KernelKey& key, bool may_block) {
   return fn;
 }
 
+void* KernelProvider::GetScan(KernelOp op, bool l2, int64_t d, int64_t selection,
+                              bool may_block) {
+  if (jit_ == nullptr) return Get(KernelKey(), may_block);
+  if (!options_.scan_kernels) {
+    absl::MutexLock lock(&mu_);
+    ++fallbacks_;
+    return nullptr;
+  }
+  return Get(jit_->MakeKey(op, l2, d, selection), may_block);
+}
+
 ScanTopKFn KernelProvider::ScanTopK(bool l2, int64_t d, int64_t k, bool may_block) {
-  if (jit_ == nullptr) return reinterpret_cast<ScanTopKFn>(Get(KernelKey(), may_block));
-  return reinterpret_cast<ScanTopKFn>(
-      Get(jit_->MakeKey(KernelOp::kScanTopK, l2, d, k), may_block));
+  return reinterpret_cast<ScanTopKFn>(GetScan(KernelOp::kScanTopK, l2, d, k, may_block));
 }
 
 ScanTopKFn KernelProvider::CoarseTopN(bool l2, int64_t d, int64_t nprobe, bool may_block) {
-  if (jit_ == nullptr) return reinterpret_cast<ScanTopKFn>(Get(KernelKey(), may_block));
   return reinterpret_cast<ScanTopKFn>(
-      Get(jit_->MakeKey(KernelOp::kCoarseTopN, l2, d, nprobe), may_block));
+      GetScan(KernelOp::kCoarseTopN, l2, d, nprobe, may_block));
 }
 
 IpTileFn KernelProvider::IpTile(int64_t d, bool may_block) {
@@ -128,9 +149,8 @@ IpTileFn KernelProvider::IpTile(int64_t d, bool may_block) {
 }
 
 DistanceRowsFn KernelProvider::DistanceRows(bool l2, int64_t d, bool may_block) {
-  if (jit_ == nullptr) return reinterpret_cast<DistanceRowsFn>(Get(KernelKey(), may_block));
   return reinterpret_cast<DistanceRowsFn>(
-      Get(jit_->MakeKey(KernelOp::kDistanceRows, l2, d, 0), may_block));
+      GetScan(KernelOp::kDistanceRows, l2, d, 0, may_block));
 }
 
 KernelStats KernelProvider::stats() const {
@@ -140,6 +160,7 @@ KernelStats KernelProvider::stats() const {
   s.fallbacks = fallbacks_;
   s.background_compiles = background_compiles_;
   s.enabled = jit_ != nullptr;
+  s.scan_kernels = s.enabled && options_.scan_kernels;
   return s;
 }
 

@@ -11,9 +11,10 @@
 // amortize it) compiles synchronously, and one that may not (a single query) starts the
 // compile on a background thread and runs eager until the kernel is ready.
 //
-// The process's default provider is enabled by IVFJIT_JIT=on (off by default until the
-// generated kernels beat the eager ones: docs/jit.md); indexes can opt out one by one
-// (set_use_jit) or be given a provider of their own (set_kernel_provider).
+// The process's default provider follows IVFJIT_JIT: unset or "auto" generates the kernels
+// that beat the eager ones on the measured profile (the inner-product tile of batch searches:
+// docs/jit.md), "on" every kernel (the fused scans too), "off" none. Indexes can opt out one by
+// one (set_use_jit) or be given a provider of their own (set_kernel_provider).
 #ifndef IVFJIT_JIT_KERNELS_H_
 #define IVFJIT_JIT_KERNELS_H_
 
@@ -32,6 +33,9 @@ namespace ivfjit::jit {
 
 struct KernelProviderOptions {
   bool enabled = true;         // false: every request falls back to eager
+  // false: only the inner-product tile is generated; ScanTopK, CoarseTopN and DistanceRows
+  // fall back to eager (IVFJIT_JIT=auto, the default).
+  bool scan_kernels = true;
   bool background = true;      // false: non-blocking requests compile synchronously too
   CpuJitOptions cpu;
 };
@@ -41,6 +45,7 @@ struct KernelStats {
   int64_t fallbacks = 0;         // requests answered with "use eager"
   int64_t background_compiles = 0;
   bool enabled = false;
+  bool scan_kernels = false;     // the fused scan kernels are generated too
 };
 
 class KernelProvider {
@@ -48,8 +53,8 @@ class KernelProvider {
   // Never fails: if the JIT cannot start (e.g. LLVM cannot target the host) the provider is
   // created disabled and says why in disabled_reason().
   static std::unique_ptr<KernelProvider> Create(const KernelProviderOptions& options);
-  // The process-wide provider: enabled only with IVFJIT_JIT=on; disk cache per
-  // DefaultCacheDir().
+  // The process-wide provider, per IVFJIT_JIT (auto when unset; an unknown value is auto, with
+  // one warning on stderr); disk cache per DefaultCacheDir().
   static KernelProvider& Default();
   ~KernelProvider();  // waits for background compiles
 
@@ -69,6 +74,8 @@ class KernelProvider {
  private:
   explicit KernelProvider(const KernelProviderOptions& options);
   void* Get(const KernelKey& key, bool may_block);
+  // A fused scan kernel (ScanTopK, CoarseTopN, DistanceRows): null when they are off.
+  void* GetScan(KernelOp op, bool l2, int64_t d, int64_t selection, bool may_block);
   // Compiles (or loads) the kernel on this thread; null on failure. CpuJit compiles once.
   void* CompileNow(const KernelKey& key);
 

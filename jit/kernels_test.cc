@@ -23,6 +23,21 @@ TEST(KernelProviderTest, DisabledAlwaysFallsBack) {
   EXPECT_EQ(p->stats().jit.compiles, 0);
 }
 
+TEST(KernelProviderTest, WithoutScanKernelsOnlyTheTileIsGenerated) {
+  KernelProviderOptions options;
+  options.scan_kernels = false;
+  options.cpu.cache_dir = "";
+  auto p = KernelProvider::Create(options);
+  ASSERT_TRUE(p->enabled()) << p->disabled_reason();
+  EXPECT_EQ(p->ScanTopK(true, 16, 10, /*may_block=*/true), nullptr);
+  EXPECT_EQ(p->CoarseTopN(true, 16, 4, true), nullptr);
+  EXPECT_EQ(p->DistanceRows(false, 16, true), nullptr);
+  EXPECT_NE(p->IpTile(16, true), nullptr);
+  EXPECT_EQ(p->stats().fallbacks, 3);
+  EXPECT_EQ(p->stats().jit.compiles, 1);
+  EXPECT_FALSE(p->stats().scan_kernels);
+}
+
 TEST(KernelProviderTest, SingleQueriesCompileInTheBackgroundBatchesCompileAtOnce) {
   KernelProviderOptions options;
   options.cpu.cache_dir = CacheDir("bg");

@@ -32,9 +32,10 @@ ABSL_FLAG(int64_t, k, 0, "neighbours (0 = the workload's; synthetic default 10)"
 ABSL_FLAG(std::string, impls, "ivfjit,faiss", "implementations to run");
 ABSL_FLAG(std::string, peers, "",
           "Python peers to run alongside, of faiss-cpu, hnswlib, torch-ivf (perf/peers/install.sh)");
-ABSL_FLAG(std::string, jit, "off",
-          "kernel tier for ivfjit: off = eager kernels, on = JIT kernels where they apply "
-          "(compiled at first use, disk-cached), on,off = both, rows alternating");
+ABSL_FLAG(std::string, jit, "auto",
+          "kernel tiers for ivfjit, comma list of off (eager kernels only), auto (the library's "
+          "default: the JIT's inner-product tile), on (every JIT kernel); compiled at first "
+          "use, disk-cached; several tiers alternate run by run");
 ABSL_FLAG(std::string, index, "", "comma list of flat, ivf (default: both on fmnist, ivf on seed)");
 ABSL_FLAG(std::string, nprobe, "", "comma list of nprobe values (default per workload)");
 ABSL_FLAG(std::string, nq, "",
@@ -79,8 +80,8 @@ int Run(const std::string& argv0) {
   opt.impls = absl::StrSplit(absl::GetFlag(FLAGS_impls), ',', absl::SkipEmpty());
   opt.peers = absl::StrSplit(absl::GetFlag(FLAGS_peers), ',', absl::SkipEmpty());
   for (absl::string_view tier : absl::StrSplit(absl::GetFlag(FLAGS_jit), ',')) {
-    if (tier != "on" && tier != "off") {
-      std::fprintf(stderr, "[sweep] --jit takes on, off or on,off\n");
+    if (tier != "on" && tier != "off" && tier != "auto") {
+      std::fprintf(stderr, "[sweep] --jit takes a comma list of off, auto, on\n");
       return 2;
     }
     opt.jit_tiers.push_back(std::string(tier));
@@ -93,17 +94,21 @@ int Run(const std::string& argv0) {
   if (absl::GetFlag(FLAGS_nlist) > 0) shape.nlist = absl::GetFlag(FLAGS_nlist);
   if (absl::GetFlag(FLAGS_k) > 0) shape.k = absl::GetFlag(FLAGS_k);
   if (opt.jit_tiers.empty()) opt.jit_tiers = {"off"};
-  std::unique_ptr<jit::KernelProvider> kernels;
-  if (std::find(opt.jit_tiers.begin(), opt.jit_tiers.end(), "on") != opt.jit_tiers.end()) {
+  // One provider per JIT tier asked for (the process-wide one is left alone).
+  std::vector<std::pair<std::string, std::unique_ptr<jit::KernelProvider>>> providers;
+  for (const std::string& tier : opt.jit_tiers) {
+    if (tier == "off") continue;
     jit::KernelProviderOptions kopt;
     kopt.background = false;  // compile at first use: measured runs use the JIT kernels
-    kernels = jit::KernelProvider::Create(kopt);
-    if (!kernels->enabled()) {
+    kopt.scan_kernels = tier == "on";
+    std::unique_ptr<jit::KernelProvider> provider = jit::KernelProvider::Create(kopt);
+    if (!provider->enabled()) {
       std::fprintf(stderr, "[sweep] the JIT is unavailable: %s\n",
-                   kernels->disabled_reason().c_str());
+                   provider->disabled_reason().c_str());
       return 1;
     }
-    opt.kernels = kernels.get();
+    (tier == "on" ? opt.kernels : opt.auto_kernels) = provider.get();
+    providers.emplace_back(tier, std::move(provider));
   }
   SetRunContext(absl::FormatTime("%Y%m%dT%H%M%SZ", absl::Now(), absl::UTCTimeZone()), EnvId());
   std::string workloads = absl::GetFlag(FLAGS_workload);
@@ -146,13 +151,14 @@ int Run(const std::string& argv0) {
     }
     all.insert(all.end(), rows.begin(), rows.end());
   }
-  if (opt.kernels != nullptr) {
-    const jit::KernelStats st = opt.kernels->stats();
+  for (const auto& [tier, provider] : providers) {
+    const jit::KernelStats st = provider->stats();
     std::fprintf(stderr,
-                 "[sweep] JIT: %ld compiled, %ld from disk, %ld memory hits, %ld failures, "
+                 "[sweep] JIT %s: %ld compiled, %ld from disk, %ld memory hits, %ld failures, "
                  "%ld eager fallbacks, %.1f ms compiling\n",
-                 (long)st.jit.compiles, (long)st.jit.disk_hits, (long)st.jit.memory_hits,
-                 (long)st.jit.compile_failures, (long)st.fallbacks, st.jit.compile_ms);
+                 tier.c_str(), (long)st.jit.compiles, (long)st.jit.disk_hits,
+                 (long)st.jit.memory_hits, (long)st.jit.compile_failures, (long)st.fallbacks,
+                 st.jit.compile_ms);
   }
   if (absl::GetFlag(FLAGS_record) && !absl::GetFlag(FLAGS_quick) && AppendToJsonl(all)) {
     std::fprintf(stderr, "[sweep] %zu rows appended to benchmarks/benchmarks.jsonl\n",

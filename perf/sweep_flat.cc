@@ -40,8 +40,9 @@ std::vector<Row> RunFlat(const Workload& w, const SweepOptions& opt) {
     for (const std::string& tier : opt.jit_tiers) {
       names.push_back("ivfjit");
       tiers.push_back(tier);
-      fns.push_back([&, use_jit = tier == "on"] {
-        (*ours)->set_use_jit(use_jit);
+      fns.push_back([&, provider = opt.ProviderFor(tier)] {
+        (*ours)->set_kernel_provider(provider);
+        (*ours)->set_use_jit(provider != nullptr);
         if (!(*ours)->Search(w.nq, w.queries.data(), k, d_ours.data(), l_ours.data()).ok()) {
           std::abort();
         }

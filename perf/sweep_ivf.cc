@@ -114,11 +114,11 @@ std::vector<Row> RunIvf(const Workload& w, const SweepOptions& opt, IvfArtifacts
             p.nprobe = nprobe;
             p.max_codes = max_codes;
             p.mode = ParseSearchMode(m).value_or(SearchMode::kAuto);
-            const bool use_jit = tier == "on";
+            jit::KernelProvider* provider = opt.ProviderFor(tier);
             impls.push_back({"ivfjit", m, tier,
-                             [&, p, use_jit](int64_t n, const float* q, float* dd, int64_t* l) {
-                               (*ours)->set_kernel_provider(opt.kernels);
-                               (*ours)->set_use_jit(use_jit);
+                             [&, p, provider](int64_t n, const float* q, float* dd, int64_t* l) {
+                               (*ours)->set_kernel_provider(provider);
+                               (*ours)->set_use_jit(provider != nullptr);
                                Check((*ours)->Search(n, q, k, dd, l, p));
                              }});
           }

@@ -3,7 +3,7 @@
 # and on the same centroids ivfjit's recall equals Faiss's.
 set -euo pipefail
 export IVFJIT_CACHE_DIR="${TEST_TMPDIR}/jit-cache"
-out=$("${TEST_SRCDIR}/ivfjit/perf/sweep" --quick --json --repeat=1 --warmup=0 --jit=off,on)
+out=$("${TEST_SRCDIR}/ivfjit/perf/sweep" --quick --json --repeat=1 --warmup=0 --jit=off,auto,on)
 echo "$out"
 for impl in ivfjit faiss; do
   grep -q "\"impl\":\"$impl\",\"index\":\"Flat\"" <<<"$out"
@@ -11,6 +11,7 @@ for impl in ivfjit faiss; do
 done
 grep -q '"impl":"ivfjit","index":"IVFFlat".*"jit":"on"' <<<"$out"
 grep -q '"impl":"ivfjit","index":"IVFFlat".*"jit":"off"' <<<"$out"
+grep -q '"impl":"ivfjit","index":"IVFFlat".*"jit":"auto"' <<<"$out"
 for mode in auto:matrix auto:csr matrix csr; do
   grep -q "\"mode\":\"$mode\"" <<<"$out"
 done

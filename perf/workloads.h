@@ -47,9 +47,14 @@ struct SweepOptions {
   std::vector<std::string> modes;  // ivfjit search modes
   std::vector<int64_t> max_codes;  // max_codes sweep (0 = unlimited)
   std::vector<std::string> impls = {"ivfjit", "faiss"};
-  std::vector<std::string> jit_tiers;          // "off" and/or "on"
+  std::vector<std::string> jit_tiers;          // of "off", "auto", "on"
   std::vector<std::string> peers;              // Python peers to run (--peers)
-  jit::KernelProvider* kernels = nullptr;      // the JIT provider when "on" is asked for
+  jit::KernelProvider* kernels = nullptr;      // the JIT provider of tier "on" (every kernel)
+  jit::KernelProvider* auto_kernels = nullptr;  // of tier "auto" (the tile only)
+  // The provider a tier runs with (null for "off").
+  jit::KernelProvider* ProviderFor(const std::string& tier) const {
+    return tier == "on" ? kernels : tier == "auto" ? auto_kernels : nullptr;
+  }
   bool HasImpl(const std::string& name) const {
     for (const std::string& i : impls) {
       if (i == name) return true;
