@@ -17,6 +17,12 @@
 #include "jit/eager/topk.h"
 #include "testing/random.h"
 
+// OpenBLAS's thread-count controls (the library the eager tiles link).
+extern "C" {
+void openblas_set_num_threads(int threads);
+int openblas_get_num_threads(void);
+}
+
 namespace ivfjit::jit {
 namespace {
 
@@ -58,7 +64,9 @@ void BM_Scan(benchmark::State& state) {
 BENCHMARK(BM_Scan)->ArgsProduct({{0, 1}, {128, 784}, {10, 100}});
 
 // csr's per-list tile as IvfScanCsr computes it: the eager tier gathers the group's queries
-// and calls sgemm; the generated tile reads them in place through pointers.
+// and calls sgemm; the generated tile reads them in place through pointers. One core each: in
+// a search every OpenMP thread computes tiles of its own, so sgemm runs on one thread here too
+// (OpenBLAS's own pool would otherwise add the second core to the eager side only).
 void BM_IpTile(benchmark::State& state) {
   const bool use_jit = state.range(0) == 1;
   const int64_t d = state.range(1), g = state.range(2), n = state.range(3);
@@ -70,6 +78,8 @@ void BM_IpTile(benchmark::State& state) {
   IpTileFn fn = nullptr;
   std::unique_ptr<CpuJit> jit = use_jit ? MemoryOnlyJit() : nullptr;
   if (use_jit) fn = *jit->GetIpTile(jit->MakeKey(KernelOp::kIpTile, false, d, 0));
+  const int blas_threads = openblas_get_num_threads();
+  openblas_set_num_threads(1);
   for (auto _ : state) {
     if (use_jit) {
       fn(qs.data(), g, x.data(), n, tile.data());
@@ -79,6 +89,7 @@ void BM_IpTile(benchmark::State& state) {
     }
     benchmark::DoNotOptimize(tile.data());
   }
+  openblas_set_num_threads(blas_threads);
   state.SetLabel(use_jit ? "jit" : "eager-sgemm");
   state.SetItemsProcessed(state.iterations() * g * n * d);  // multiply-adds
 }
