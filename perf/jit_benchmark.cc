@@ -2,7 +2,8 @@
 //  - BM_Scan/{eager,jit}/d/k: fused scan + top-k over rows that fit in L2, eager vs generated.
 //  - BM_IpTile/{eager,jit}/d/g/n: one csr tile (g queries probing a list of n rows), sgemm on
 //    gathered queries vs the generated tile on query pointers.
-//  - BM_Compile/d: generate + optimize + compile one scan kernel (memory-only cache).
+//  - BM_Compile/d, BM_CompileTile/d: generate + optimize + compile one scan / tile kernel
+//    (memory-only cache).
 //  - BM_DiskCacheHit/d: load the same kernel from a warm disk cache in a fresh JIT.
 #include <benchmark/benchmark.h>
 
@@ -112,6 +113,18 @@ void BM_Compile(benchmark::State& state) {
   }
 }
 BENCHMARK(BM_Compile)->Arg(128)->Arg(784)->Unit(benchmark::kMillisecond)->Iterations(20);
+
+void BM_CompileTile(benchmark::State& state) {
+  const int64_t d = state.range(0);
+  for (auto _ : state) {
+    state.PauseTiming();
+    std::unique_ptr<CpuJit> jit = MemoryOnlyJit();  // a fresh JIT: nothing cached
+    const KernelKey key = jit->MakeKey(KernelOp::kIpTile, false, d, 0);
+    state.ResumeTiming();
+    benchmark::DoNotOptimize(*jit->GetIpTile(key));
+  }
+}
+BENCHMARK(BM_CompileTile)->Arg(128)->Arg(784)->Unit(benchmark::kMillisecond)->Iterations(20);
 
 void BM_DiskCacheHit(benchmark::State& state) {
   const int64_t d = state.range(0);
