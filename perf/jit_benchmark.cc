@@ -1,5 +1,6 @@
 // JIT microbenchmarks (Google Benchmark): `bazel run //perf:jit_benchmark`.
 //  - BM_Scan/{eager,jit}/d/k: fused scan + top-k over rows that fit in L2, eager vs generated.
+//  - BM_ReadRows/d: the read ceiling of a one-query scan over the same rows (eager norms).
 //  - BM_IpTile/{eager,jit}/d/g/n: one csr tile (g queries probing a list of n rows), sgemm on
 //    gathered queries vs the generated tile on query pointers.
 //  - BM_Compile/d, BM_CompileTile/d: generate + optimize + compile one scan / tile kernel
@@ -63,6 +64,23 @@ void BM_Scan(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * n * d);  // multiply-adds
 }
 BENCHMARK(BM_Scan)->ArgsProduct({{0, 1}, {128, 784}, {10, 100}});
+
+// The ceiling of a one-query scan over the same rows: each element read once with one
+// multiply-add (the eager squared norms: no query, no reduction per row to speak of, no top-k).
+// BM_Scan's rate over this one is the fraction of the read bandwidth a scan reaches.
+void BM_ReadRows(benchmark::State& state) {
+  const int64_t d = state.range(0), n = RowsFor(d);
+  const std::vector<float> x = ::ivfjit::testing::UniformVectors(n, d, 2);
+  std::vector<float> out(n);
+  const eager::DistanceKernels& kernels = eager::BestDistanceKernels();
+  for (auto _ : state) {
+    kernels.norms(nullptr, x.data(), n, d, out.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetLabel(std::string("eager-") + kernels.isa);
+  state.SetItemsProcessed(state.iterations() * n * d);  // multiply-adds
+}
+BENCHMARK(BM_ReadRows)->Arg(128)->Arg(784);
 
 // csr's per-list tile as IvfScanCsr computes it: the eager tier gathers the group's queries
 // and calls sgemm; the generated tile reads them in place through pointers. One core each: in
