@@ -89,7 +89,7 @@ class Index {
   absl::Status Reset();
 
   // JIT-compiled kernels (docs/jit.md): used when the provider is enabled (the process-wide
-  // one is with IVFJIT_JIT=on) and use_jit() is true (the default); results are the same
+  // one is unless IVFJIT_JIT=off) and use_jit() is true (the default); results are the same
   // either way up to float rounding. The provider is replaceable (e.g. by tests, or to enable
   // the JIT for one index); it must outlive the index.
   void set_use_jit(bool use_jit) noexcept { use_jit_ = use_jit; }
