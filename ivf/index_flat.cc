@@ -66,11 +66,11 @@ absl::Status IndexFlat::DoSearch(int64_t n, const float* x, int64_t k, float* di
   eager::IpTileKernel tile = nullptr;
   const eager::KnnPlan plan = eager::PlanKnn(n, ntotal(), d(), k, eager::KernelThreads());
   if (jit::KernelProvider* provider = ntotal() == 0 ? nullptr : kernels(); provider != nullptr) {
-    const bool may_block = MayCompileNow(n * ntotal() * d());
     if (plan.use_gemm) {
-      tile = provider->IpTile(d(), may_block);
+      tile = provider->IpTile(d());
     } else {
-      scan = provider->ScanTopK(metric() == Metric::kL2, d(), std::min(k, ntotal()), may_block);
+      scan = provider->ScanTopK(metric() == Metric::kL2, d(), std::min(k, ntotal()),
+                                MayCompileNow(n * ntotal() * d()));
     }
   }
   eager::KnnSearch(OrderOf(metric()), x, n, base, k, distances, labels, scan, tile);

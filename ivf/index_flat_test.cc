@@ -97,10 +97,6 @@ TEST(IndexFlatTest, IncrementalAddsEqualOneAdd) {
   }
   EXPECT_EQ((*parts)->ntotal(), nb);
   const std::vector<float> q = UniformVectors(40, d, 9);
-  // Bit-for-bit equality needs the same kernels on both sides: the first batch of a shape may
-  // run eager while its JIT kernel compiles in the background (docs/jit.md), so settle that.
-  ASSERT_TRUE(whole->Search(q, 7).ok());
-  jit::KernelProvider::Default().WaitForBackgroundCompiles();
   auto a = whole->Search(q, 7);
   auto b = (*parts)->Search(q, 7);
   ASSERT_TRUE(a.ok() && b.ok());
@@ -237,7 +233,6 @@ TEST(IndexFlatTest, LargeBatchIsTiledWithBoundedScratch) {
   EXPECT_GT(used, bound / 2) << "the bound should describe what is really allocated";
   index->set_use_jit(true);
   ASSERT_TRUE(index->Search(20, q.data(), k, dist.data(), labels.data()).ok());  // compile
-  jit::KernelProvider::Default().WaitForBackgroundCompiles();
   before = g_live_bytes.load();
   g_peak_bytes = before;
   ASSERT_TRUE(index->Search(nq, q.data(), k, dist.data(), labels.data()).ok());

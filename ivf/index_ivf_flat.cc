@@ -22,8 +22,10 @@ eager::Order OrderOf(Metric metric) {
 }
 
 // auto picks csr when the average number of queries per probed list, nq · nprobe / nlist,
-// reaches this (measured: docs/spec.md).
+// reaches this (measured: docs/spec.md): with sgemm tiles (eager), and with the JIT's tile,
+// which stays efficient for groups of a few queries.
 constexpr double kCsrMinAvgGroup = 8.0;
+constexpr double kCsrMinAvgGroupJitTile = 1.5;
 // Queries are searched in chunks of about this many (query, list) pairs, which bounds the
 // coarse results and the csr grouping whatever nq is.
 constexpr int64_t kPairsPerChunk = int64_t{1} << 19;
@@ -139,11 +141,11 @@ void IndexIVFFlat::Quantize(int64_t n, const float* x, int64_t nprobe, std::vect
   eager::ScanKernel select = nullptr;
   eager::IpTileKernel tile = nullptr;
   if (jit::KernelProvider* provider = kernels(); provider != nullptr) {
-    const bool may_block = MayCompileNow(n * nlist_ * d());
     if (eager::PlanKnn(n, nlist_, d(), nprobe, 1).use_gemm) {
-      tile = provider->IpTile(d(), may_block);
+      tile = provider->IpTile(d());
     } else {
-      select = provider->CoarseTopN(metric() == Metric::kL2, d(), nprobe, may_block);
+      select = provider->CoarseTopN(metric() == Metric::kL2, d(), nprobe,
+                                    MayCompileNow(n * nlist_ * d()));
     }
   }
   eager::KnnSearch(OrderOf(metric()), x, n, base, nprobe, dist.data(), probes.data(), select,
@@ -237,10 +239,16 @@ eager::IvfScanInput IndexIVFFlat::ScanInput(const float* x, int64_t n, const int
 }
 
 SearchMode IndexIVFFlat::ResolveMode(int64_t nq, const IVFSearchParams& params) const {
+  return ResolveMode(nq, params, /*jit_tile=*/kernels() != nullptr);
+}
+
+SearchMode IndexIVFFlat::ResolveMode(int64_t nq, const IVFSearchParams& params,
+                                     bool jit_tile) const {
   if (params.mode != SearchMode::kAuto) return params.mode;
   const int64_t nprobe = params.nprobe == 0 ? nprobe_ : params.nprobe;
   const double avg_group = static_cast<double>(nq) * nprobe / static_cast<double>(nlist_);
-  return avg_group >= kCsrMinAvgGroup ? SearchMode::kCsr : SearchMode::kMatrix;
+  const double threshold = jit_tile ? kCsrMinAvgGroupJitTile : kCsrMinAvgGroup;
+  return avg_group >= threshold ? SearchMode::kCsr : SearchMode::kMatrix;
 }
 
 absl::Status IndexIVFFlat::Search(int64_t n, const float* x, int64_t k, float* distances,
@@ -281,8 +289,12 @@ absl::Status IndexIVFFlat::Search(int64_t n, const float* x, int64_t k, float* d
       resolved.nprobe = nprobe;
       const int64_t work = nc * nprobe * std::max<int64_t>(1, ntotal() / nlist_) * d();
       jit::KernelProvider* provider = kernels();
-      if (ResolveMode(nc, resolved) == SearchMode::kCsr) {
-        if (provider != nullptr) in.tile_kernel = provider->IpTile(d(), MayCompileNow(work));
+      // The tile is asked for whenever csr may run: with it, auto picks csr for smaller
+      // groups (without it — JIT off, or its compile failed — at the eager threshold).
+      if (provider != nullptr && resolved.mode != SearchMode::kMatrix) {
+        in.tile_kernel = provider->IpTile(d());
+      }
+      if (ResolveMode(nc, resolved, in.tile_kernel != nullptr) == SearchMode::kCsr) {
         eager::IvfScanCsr(in, distances + i0 * k, labels + i0 * k);
       } else {
         if (provider != nullptr) {

@@ -85,7 +85,8 @@ class IndexIVFFlat final : public Index {
   absl::StatusOr<SearchResult> Search(absl::Span<const float> queries, int64_t k,
                                       const IVFSearchParams& params) const;
 
-  // The strategy `params.mode` resolves to for a batch of nq queries (auto decided).
+  // The strategy `params.mode` resolves to for a batch of nq queries (auto decided; assumes the
+  // JIT's tile kernel is ready when this index uses the JIT: docs/spec.md).
   SearchMode ResolveMode(int64_t nq, const IVFSearchParams& params) const;
 
   // Adds vectors to given lists, skipping the coarse assignment (e.g. to load an index).
@@ -122,6 +123,8 @@ class IndexIVFFlat final : public Index {
   IndexIVFFlat(int64_t d, int64_t nlist, Metric metric);
 
   absl::Status CheckIdsAreNew(int64_t n, const int64_t* ids) const;
+  // ResolveMode with the JIT tile's availability given (it lowers auto's csr threshold).
+  SearchMode ResolveMode(int64_t nq, const IVFSearchParams& params, bool jit_tile) const;
   // Nearest centroids of n vectors: probes n × nprobe (coarse order).
   void Quantize(int64_t n, const float* x, int64_t nprobe, std::vector<float>& dist,
                 std::vector<int64_t>& probes) const;

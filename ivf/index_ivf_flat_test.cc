@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "jit/kernels.h"
 #include "testing/brute_force.h"
 #include "testing/knn_match.h"
 #include "testing/random.h"
@@ -255,11 +256,23 @@ TEST(IndexIVFFlatTest, AutoPicksCsrForLargeGroups) {
   ASSERT_TRUE(index.ok());
   IVFSearchParams params;
   params.nprobe = 10;
+  // The documented thresholds on avg_group = nq · nprobe / nlist: 8 with the eager kernels
+  // (sgemm tiles), 1.5 with the JIT's tile kernel.
+  (*index)->set_use_jit(false);
   EXPECT_EQ((*index)->ResolveMode(1, params), SearchMode::kMatrix);
   EXPECT_EQ((*index)->ResolveMode(10000, params), SearchMode::kCsr);
-  // The documented threshold: avg_group = nq · nprobe / nlist >= 8 picks csr.
   EXPECT_EQ((*index)->ResolveMode(80, params), SearchMode::kCsr);
   EXPECT_EQ((*index)->ResolveMode(79, params), SearchMode::kMatrix);
+  jit::KernelProviderOptions options;
+  options.cpu.cache_dir = "";
+  auto provider = jit::KernelProvider::Create(options);
+  if (provider->enabled()) {
+    (*index)->set_use_jit(true);
+    (*index)->set_kernel_provider(provider.get());
+    EXPECT_EQ((*index)->ResolveMode(15, params), SearchMode::kCsr);
+    EXPECT_EQ((*index)->ResolveMode(14, params), SearchMode::kMatrix);
+    EXPECT_EQ((*index)->ResolveMode(1, params), SearchMode::kMatrix);
+  }
   params.mode = SearchMode::kMatrix;
   EXPECT_EQ((*index)->ResolveMode(10000, params), SearchMode::kMatrix);
 }

@@ -142,10 +142,10 @@ ScanTopKFn KernelProvider::CoarseTopN(bool l2, int64_t d, int64_t nprobe, bool m
       GetScan(KernelOp::kCoarseTopN, l2, d, nprobe, may_block));
 }
 
-IpTileFn KernelProvider::IpTile(int64_t d, bool may_block) {
-  if (jit_ == nullptr) return reinterpret_cast<IpTileFn>(Get(KernelKey(), may_block));
+IpTileFn KernelProvider::IpTile(int64_t d) {
+  if (jit_ == nullptr) return reinterpret_cast<IpTileFn>(Get(KernelKey(), true));
   return reinterpret_cast<IpTileFn>(
-      Get(jit_->MakeKey(KernelOp::kIpTile, /*l2=*/false, d, 0), may_block));
+      Get(jit_->MakeKey(KernelOp::kIpTile, /*l2=*/false, d, 0), /*may_block=*/true));
 }
 
 DistanceRowsFn KernelProvider::DistanceRows(bool l2, int64_t d, bool may_block) {

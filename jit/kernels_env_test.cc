@@ -25,7 +25,7 @@ TEST(KernelsEnvTest, IvfjitJitSelectsTheDefaultProvidersKernels) {
             0);
   KernelProvider& provider = KernelProvider::Default();
   const ScanTopKFn scan = provider.ScanTopK(true, 8, 4, /*may_block=*/true);
-  const IpTileFn tile = provider.IpTile(8, /*may_block=*/true);
+  const IpTileFn tile = provider.IpTile(8);
   if (mode == "off") {
     EXPECT_FALSE(provider.enabled());
     EXPECT_EQ(scan, nullptr);

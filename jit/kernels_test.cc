@@ -32,7 +32,7 @@ TEST(KernelProviderTest, WithoutScanKernelsOnlyTheTileIsGenerated) {
   EXPECT_EQ(p->ScanTopK(true, 16, 10, /*may_block=*/true), nullptr);
   EXPECT_EQ(p->CoarseTopN(true, 16, 4, true), nullptr);
   EXPECT_EQ(p->DistanceRows(false, 16, true), nullptr);
-  EXPECT_NE(p->IpTile(16, true), nullptr);
+  EXPECT_NE(p->IpTile(16), nullptr);
   EXPECT_EQ(p->stats().fallbacks, 3);
   EXPECT_EQ(p->stats().jit.compiles, 1);
   EXPECT_FALSE(p->stats().scan_kernels);
