@@ -119,7 +119,8 @@ void CsrImpl(const IvfScanInput& in, float* distances, int64_t* labels) {
     GroupByList(in, q0, q1, offsets, members);
     // sgemm needs the group's queries gathered into one block; the generated tile reads them
     // in place through pointers.
-    std::vector<float> block(in.tile_kernel != nullptr ? 0 : static_cast<size_t>(kCsrQueryBlock * d));
+    std::vector<float> block(
+        in.tile_kernel != nullptr ? 0 : static_cast<size_t>(kCsrQueryBlock * d));
     std::vector<const float*> group(static_cast<size_t>(kCsrQueryBlock));
     std::vector<float> tile(static_cast<size_t>(kCsrQueryBlock * kCsrRowBlock));
     std::vector<float> query_norms(static_cast<size_t>(order == kL2Order ? q1 - q0 : 0));

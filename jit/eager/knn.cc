@@ -102,10 +102,11 @@ void ForEachGemmTile(Order order, const float* q, int64_t nq, const BaseView& ba
   }
 }
 
-// The GEMM path with a generated tile kernel: blocks of kTileQueryBlock queries spread over the
-// OpenMP threads, each scoring its block against the base kTileBaseBlock rows at a time (a
-// 256 KiB tile per thread) and pushing into the block's heaps. No BLAS thread pool is involved,
-// so nothing spins between this and the list scans that follow in an IVF search.
+// The GEMM path with a generated tile kernel: blocks of up to kTileQueryBlock queries spread
+// over the OpenMP threads (at least one block per thread, in multiples of 4 queries: the
+// kernel's register block), each scoring its block against the base kTileBaseBlock rows at a
+// time (a 256 KiB tile per thread) and pushing into the block's heaps. No BLAS thread pool is
+// involved, so nothing spins between this and the list scans that follow in an IVF search.
 constexpr int64_t kTileQueryBlock = 64;
 constexpr int64_t kTileBaseBlock = 1024;
 
@@ -113,16 +114,19 @@ template <Order order>
 void TileKnn(const float* q, int64_t nq, const BaseView& base, int64_t k, int64_t kk,
              float* distances, int64_t* labels, IpTileKernel tile_kernel) {
   const int64_t d = base.d;
-  const int64_t blocks = (nq + kTileQueryBlock - 1) / kTileQueryBlock;
+  const int threads = ThreadsFor(nq, base);
+  const int64_t per_thread = (nq + threads - 1) / threads;
+  const int64_t query_block = std::min(kTileQueryBlock, (per_thread + 3) / 4 * 4);
+  const int64_t blocks = (nq + query_block - 1) / query_block;
   const DistanceKernels& kernels = BestDistanceKernels();
-#pragma omp parallel num_threads(ThreadsFor(nq, base)) if (blocks > 1)
+#pragma omp parallel num_threads(threads) if (blocks > 1)
   {
     std::vector<const float*> qs(static_cast<size_t>(kTileQueryBlock));
     std::vector<float> q_norms(static_cast<size_t>(kTileQueryBlock));
     std::vector<float> tile(static_cast<size_t>(kTileQueryBlock * kTileBaseBlock));
 #pragma omp for schedule(dynamic, 1)
     for (int64_t b = 0; b < blocks; ++b) {
-      const int64_t i0 = b * kTileQueryBlock, nqb = std::min(kTileQueryBlock, nq - i0);
+      const int64_t i0 = b * query_block, nqb = std::min(query_block, nq - i0);
       for (int64_t a = 0; a < nqb; ++a) qs[a] = q + (i0 + a) * d;
       if (order == kL2Order) kernels.norms(nullptr, q + i0 * d, nqb, d, q_norms.data());
       for (int64_t i = i0; i < i0 + nqb; ++i) TopK<order>(distances + i * k, labels + i * k, kk);
