@@ -144,6 +144,11 @@ ScanTopKFn KernelProvider::CoarseTopN(bool l2, int64_t d, int64_t nprobe, bool m
 
 IpTileFn KernelProvider::IpTile(int64_t d) {
   if (jit_ == nullptr) return reinterpret_cast<IpTileFn>(Get(KernelKey(), true));
+  if (!options_.scan_kernels && !jit_->targets_avx512()) {
+    absl::MutexLock lock(&mu_);
+    ++fallbacks_;
+    return nullptr;
+  }
   return reinterpret_cast<IpTileFn>(
       Get(jit_->MakeKey(KernelOp::kIpTile, /*l2=*/false, d, 0), /*may_block=*/true));
 }

@@ -12,8 +12,8 @@
 // compile on a background thread and runs eager until the kernel is ready.
 //
 // The process's default provider follows IVFJIT_JIT: unset or "auto" generates the kernels
-// that beat the eager ones on the measured profile (the inner-product tile of batch searches:
-// docs/jit.md), "on" every kernel (the fused scans too), "off" none. Indexes can opt out one by
+// that beat the eager ones on the measured profile (the inner-product tile of batch searches,
+// on hosts with AVX-512: docs/jit.md), "on" every kernel (the fused scans too), "off" none. Indexes can opt out one by
 // one (set_use_jit) or be given a provider of their own (set_kernel_provider).
 #ifndef IVFJIT_JIT_KERNELS_H_
 #define IVFJIT_JIT_KERNELS_H_
@@ -33,8 +33,10 @@ namespace ivfjit::jit {
 
 struct KernelProviderOptions {
   bool enabled = true;         // false: every request falls back to eager
-  // false: only the inner-product tile is generated; ScanTopK, CoarseTopN and DistanceRows
-  // fall back to eager (IVFJIT_JIT=auto, the default).
+  // false (IVFJIT_JIT=auto, the default): only the inner-product tile is generated, and only
+  // where the JIT targets AVX-512 — where it was measured to beat the eager kernels (its 4 × 4
+  // block of 16-wide accumulators wants 32 vector registers); ScanTopK, CoarseTopN and
+  // DistanceRows fall back to eager.
   bool scan_kernels = true;
   bool background = true;      // false: non-blocking requests compile synchronously too
   CpuJitOptions cpu;

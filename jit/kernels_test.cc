@@ -38,6 +38,20 @@ TEST(KernelProviderTest, WithoutScanKernelsOnlyTheTileIsGenerated) {
   EXPECT_FALSE(p->stats().scan_kernels);
 }
 
+TEST(KernelProviderTest, WithoutScanKernelsTheTileNeedsAvx512) {
+  KernelProviderOptions options;
+  options.scan_kernels = false;
+  options.cpu.cache_dir = "";
+  options.cpu.feature_overrides = "-avx512f";  // as on a host without AVX-512
+  auto p = KernelProvider::Create(options);
+  ASSERT_TRUE(p->enabled()) << p->disabled_reason();
+  EXPECT_EQ(p->IpTile(16), nullptr);
+  EXPECT_EQ(p->stats().fallbacks, 1);
+  EXPECT_EQ(p->stats().jit.compiles, 0);
+  options.scan_kernels = true;  // IVFJIT_JIT=on generates it anyway
+  EXPECT_NE(KernelProvider::Create(options)->IpTile(16), nullptr);
+}
+
 TEST(KernelProviderTest, SingleQueriesCompileInTheBackgroundBatchesCompileAtOnce) {
   KernelProviderOptions options;
   options.cpu.cache_dir = CacheDir("bg");

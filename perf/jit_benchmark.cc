@@ -31,9 +31,10 @@ namespace {
 // About 256 KiB of rows: the kernel, not memory, is measured.
 int64_t RowsFor(int64_t d) { return std::max<int64_t>(64, (256 << 10) / (4 * d)); }
 
-std::unique_ptr<CpuJit> MemoryOnlyJit() {
+std::unique_ptr<CpuJit> MemoryOnlyJit(const std::string& feature_overrides = "") {
   CpuJitOptions options;
   options.cache_dir = "";
+  options.feature_overrides = feature_overrides;
   return *CpuJit::Create(options);
 }
 
@@ -87,7 +88,8 @@ BENCHMARK(BM_ReadRows)->Arg(128)->Arg(784);
 // a search every OpenMP thread computes tiles of its own, so sgemm runs on one thread here too
 // (OpenBLAS's own pool would otherwise add the second core to the eager side only).
 void BM_IpTile(benchmark::State& state) {
-  const bool use_jit = state.range(0) == 1;
+  // 0: eager (sgemm), 1: JIT for this host, 2: JIT for this host without AVX-512 (AVX2 code).
+  const bool use_jit = state.range(0) >= 1;
   const int64_t d = state.range(1), g = state.range(2), n = state.range(3);
   const std::vector<float> pool = ::ivfjit::testing::UniformVectors(4 * g, d, 3);
   const std::vector<float> x = ::ivfjit::testing::UniformVectors(n, d, 4);
@@ -95,7 +97,8 @@ void BM_IpTile(benchmark::State& state) {
   for (int64_t a = 0; a < g; ++a) qs[a] = pool.data() + ((a * 7) % (4 * g)) * d;
   std::vector<float> block(g * d), tile(g * n);
   IpTileFn fn = nullptr;
-  std::unique_ptr<CpuJit> jit = use_jit ? MemoryOnlyJit() : nullptr;
+  std::unique_ptr<CpuJit> jit = use_jit ? MemoryOnlyJit(state.range(0) == 2 ? "-avx512f" : "")
+                                        : nullptr;
   if (use_jit) fn = *jit->GetIpTile(jit->MakeKey(KernelOp::kIpTile, false, d, 0));
   const int blas_threads = openblas_get_num_threads();
   openblas_set_num_threads(1);
@@ -109,15 +112,15 @@ void BM_IpTile(benchmark::State& state) {
     benchmark::DoNotOptimize(tile.data());
   }
   openblas_set_num_threads(blas_threads);
-  state.SetLabel(use_jit ? "jit" : "eager-sgemm");
+  state.SetLabel(!use_jit ? "eager-sgemm" : state.range(0) == 2 ? "jit-no-avx512" : "jit");
   state.SetItemsProcessed(state.iterations() * g * n * d);  // multiply-adds
 }
 // Fashion-MNIST nprobe 8 (about 39 queries per list per thread, 59 rows), the seed shape
 // (nprobe 32 at nq 19,600: 256-query blocks, 512 rows), a small group.
 BENCHMARK(BM_IpTile)
-    ->ArgsProduct({{0, 1}, {784}, {39}, {59}})
-    ->ArgsProduct({{0, 1}, {128}, {256}, {512}})
-    ->ArgsProduct({{0, 1}, {128}, {8}, {512}});
+    ->ArgsProduct({{0, 1, 2}, {784}, {39}, {59}})
+    ->ArgsProduct({{0, 1, 2}, {128}, {256}, {512}})
+    ->ArgsProduct({{0, 1, 2}, {128}, {8}, {512}});
 
 void BM_Compile(benchmark::State& state) {
   const int64_t d = state.range(0);

@@ -11,6 +11,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
 #include "jit/cpu/internal/codegen.h"
 #include "jit/cpu/internal/object_cache.h"
@@ -94,6 +95,10 @@ absl::StatusOr<std::unique_ptr<CpuJit>> CpuJit::Create(const CpuJitOptions& opti
   auto impl = std::make_unique<Impl>();
   impl->options = options;
   impl->target = HostTarget(&impl->features);
+  if (!options.feature_overrides.empty()) {
+    impl->features = absl::StrCat(impl->features, ",", options.feature_overrides);
+    impl->target = absl::StrCat(impl->target, ",", options.feature_overrides);
+  }
   impl->cpu_name = llvm::sys::getHostCPUName().str();
   impl->cache = std::make_unique<cpu_internal::DiskObjectCache>(
       options.cache_dir.has_value() ? *options.cache_dir : DefaultCacheDir());
@@ -101,6 +106,11 @@ absl::StatusOr<std::unique_ptr<CpuJit>> CpuJit::Create(const CpuJitOptions& opti
   auto jtmb = llvm::orc::JITTargetMachineBuilder::detectHost();
   if (!jtmb) return ToStatus(jtmb.takeError(), "detecting the host target");
   jtmb->setCodeGenOptLevel(llvm::CodeGenOpt::Aggressive);
+  if (!options.feature_overrides.empty()) {
+    std::vector<std::string> overrides =
+        absl::StrSplit(options.feature_overrides, ',', absl::SkipEmpty());
+    jtmb->addFeatures(overrides);
+  }
   auto tm = jtmb->createTargetMachine();
   if (!tm) return ToStatus(tm.takeError(), "creating the target machine");
   impl->optimizer_tm = std::move(*tm);
@@ -310,6 +320,13 @@ JitStats CpuJit::stats() const {
 }
 
 const std::string& CpuJit::target() const { return impl_->target; }
+
+bool CpuJit::targets_avx512() const {
+  // The last mention of avx512f in the feature list wins (overrides come last).
+  const std::string& f = impl_->features;
+  const size_t on = f.rfind("+avx512f"), off = f.rfind("-avx512f");
+  return on != std::string::npos && (off == std::string::npos || off < on);
+}
 
 std::string CpuJit::cache_dir() const {
   return impl_->cache->writable() ? impl_->cache->dir() : "";

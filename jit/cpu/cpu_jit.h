@@ -41,6 +41,9 @@ struct CpuJitOptions {
   std::optional<std::string> cache_dir;
   // Test hook: every compile fails (to exercise the fallbacks).
   bool inject_compile_failure = false;
+  // Test and benchmark hook: LLVM feature changes applied on top of the host's, e.g.
+  // "-avx512f" to generate what a host without AVX-512 would run (part of every key's target).
+  std::string feature_overrides;
 };
 
 struct JitStats {
@@ -79,6 +82,8 @@ class CpuJit {
 
   JitStats stats() const;
   const std::string& target() const;
+  // True if the generated code uses AVX-512 (the host has it and no override removed it).
+  bool targets_avx512() const;
   // The disk cache directory in use ("" when memory-only).
   std::string cache_dir() const;
 

@@ -71,13 +71,12 @@ TEST(CpuJitTest, DistanceRowsMatchEagerOnAwkwardDims) {
   }
 }
 
-// The tile against sgemm over the dims, and over block remainders in both directions: every
-// entry of the g × n tile is written, nothing around it is (the canaries stay).
-TEST(CpuJitTest, IpTileMatchesSgemmOverDimsAndRemainders) {
-  auto jit = MemoryOnlyJit();
-  for (int64_t d : kDims) {
-    auto fn = jit->GetIpTile(jit->MakeKey(KernelOp::kIpTile, false, d, 0));
-    ASSERT_TRUE(fn.ok()) << fn.status();
+// The tile against sgemm over block remainders in both directions: every entry of the g × n
+// tile is written, nothing around it is (the canaries stay).
+void CompareTile(CpuJit& jit, int64_t d) {
+  auto fn = jit.GetIpTile(jit.MakeKey(KernelOp::kIpTile, false, d, 0));
+  ASSERT_TRUE(fn.ok()) << fn.status();
+  {
     for (int64_t g : {1, 3, 4, 5, 17}) {
       for (int64_t n : {1, 2, 4, 7, 45}) {
         SCOPED_TRACE(::testing::Message() << "d=" << d << " g=" << g << " n=" << n);
@@ -102,6 +101,11 @@ TEST(CpuJitTest, IpTileMatchesSgemmOverDimsAndRemainders) {
       }
     }
   }
+}
+
+TEST(CpuJitTest, IpTileMatchesSgemmOverDimsAndRemainders) {
+  auto jit = MemoryOnlyJit();
+  for (int64_t d : kDims) CompareTile(*jit, d);
   EXPECT_EQ(jit->stats().compiles, 19);
   // The tile kernel is keyed apart from the other kernels of the same d.
   EXPECT_NE(jit->MakeKey(KernelOp::kIpTile, false, 64, 0).Hash(),
@@ -162,6 +166,28 @@ TEST(CpuJitTest, CoarseTopNMatchesEager) {
     for (int64_t d : {3, 64, 129}) {
       CompareScan<eager::kL2Order>(*jit, KernelOp::kCoarseTopN, d, nprobe, false);
       CompareScan<eager::kIpOrder>(*jit, KernelOp::kCoarseTopN, d, nprobe, false);
+    }
+  }
+}
+
+// What a host without AVX-512 would run (LLVM told to drop it): 16-wide vectors split into
+// AVX2 halves, the same results.
+TEST(CpuJitTest, KernelsWithoutAvx512MatchEager) {
+  CpuJitOptions options;
+  options.cache_dir = "";
+  options.feature_overrides = "-avx512f";
+  auto jit = CpuJit::Create(options);
+  ASSERT_TRUE(jit.ok()) << jit.status();
+  EXPECT_FALSE((*jit)->targets_avx512());
+  EXPECT_EQ(MemoryOnlyJit()->targets_avx512(), __builtin_cpu_supports("avx512f") != 0);
+  EXPECT_NE((*jit)->MakeKey(KernelOp::kIpTile, false, 64, 0).Hash(),
+            MemoryOnlyJit()->MakeKey(KernelOp::kIpTile, false, 64, 0).Hash())
+      << "the features are part of the key";
+  for (int64_t d : {1, 17, 128, 784}) {
+    CompareTile(**jit, d);
+    for (int64_t k : {1, 10, 100}) {
+      CompareScan<eager::kL2Order>(**jit, KernelOp::kScanTopK, d, k, /*with_ids=*/true);
+      CompareScan<eager::kIpOrder>(**jit, KernelOp::kScanTopK, d, k, /*with_ids=*/false);
     }
   }
 }

@@ -40,6 +40,7 @@ bool CpuJit::OnDisk(const KernelKey&) const { return false; }
 absl::Status CpuJit::WarmUp() { return absl::UnavailableError("no CPU JIT in this build"); }
 JitStats CpuJit::stats() const { return {}; }
 const std::string& CpuJit::target() const { return impl_->target; }
+bool CpuJit::targets_avx512() const { return false; }
 std::string CpuJit::cache_dir() const { return ""; }
 
 }  // namespace ivfjit::jit
