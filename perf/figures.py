@@ -68,8 +68,16 @@ def series_file(tmp, name, points):
     return path
 
 
+def default_tier(rows):
+    """Keeps ivfjit's rows of the library's default kernel tier ("auto" where the run has it,
+    else the eager "off" of runs from before the JIT was on by default) and everyone else's."""
+    tiers = {r.get("jit", "off") for r in rows if r["impl"] == "ivfjit"}
+    tier = "auto" if "auto" in tiers else "off"
+    return [r for r in rows if r["impl"] != "ivfjit" or r.get("jit", "off") == tier]
+
+
 def fmnist_figure(rows, out, tmp):
-    rows = [r for r in rows if r["nq"] > 1]
+    rows = [r for r in default_tier(rows) if r["nq"] > 1]
     if not rows:
         return False
     plots = []
@@ -77,7 +85,7 @@ def fmnist_figure(rows, out, tmp):
                         ("faiss-cpu", "faiss-cpu wheel"), ("hnswlib", "hnswlib (label: ef)")]:
         pts = sorted((r["recall"], r["qps"],
                       r["mode"].split("=")[1] if impl == "hnswlib" else r["nprobe"])
-                     for r in rows if r["impl"] == impl and r.get("jit", "off") == "off"
+                     for r in rows if r["impl"] == impl
                      and (impl != "ivfjit" or r["mode"].startswith("auto")))
         if pts:
             plots.append((series_file(tmp, "w1_" + impl.replace("-", "_"), pts), title))
@@ -92,7 +100,7 @@ def seed_figure(rows, out, tmp):
     if not rows:
         return False
     plots = []
-    rows = [r for r in rows if r["impl"] != "hnswlib" and r.get("jit", "off") == "off"]
+    rows = [r for r in default_tier(rows) if r["impl"] != "hnswlib"]
     keys = sorted({(r["impl"], r["mode"].split(":")[0]) for r in rows})
     for impl, mode in keys:
         pts = sorted((r["nq"], r["qps"]) for r in rows
