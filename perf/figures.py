@@ -106,7 +106,7 @@ def seed_figure(rows, out, tmp):
         pts = sorted((r["nq"], r["qps"]) for r in rows
                      if r["impl"] == impl and r["mode"].split(":")[0] == mode)
         title = {"faiss": "Faiss 1.7.3 (Debian)", "faiss-cpu": "faiss-cpu wheel"}.get(
-            impl, f"ivfjit {mode}")
+            impl, f"{impl} {mode}")
         plots.append((series_file(tmp, f"w2_{impl}_{mode}".replace("-", "_"), pts), title))
     env = rows[0]
     render(out, f"Gaussian d {env['d']}, nb {env['nb']}, nlist {env['nlist']}, nprobe "
