@@ -239,7 +239,8 @@ eager::IvfScanInput IndexIVFFlat::ScanInput(const float* x, int64_t n, const int
 }
 
 SearchMode IndexIVFFlat::ResolveMode(int64_t nq, const IVFSearchParams& params) const {
-  return ResolveMode(nq, params, /*jit_tile=*/kernels() != nullptr);
+  const jit::KernelProvider* provider = kernels();
+  return ResolveMode(nq, params, /*jit_tile=*/provider != nullptr && provider->GeneratesTile());
 }
 
 SearchMode IndexIVFFlat::ResolveMode(int64_t nq, const IVFSearchParams& params,
@@ -287,17 +288,19 @@ absl::Status IndexIVFFlat::Search(int64_t n, const float* x, int64_t k, float* d
       in.scan_count = pruned ? scan_count.data() : nullptr;
       IVFSearchParams resolved = params;
       resolved.nprobe = nprobe;
-      const int64_t work = nc * nprobe * std::max<int64_t>(1, ntotal() / nlist_) * d();
       jit::KernelProvider* provider = kernels();
-      // The tile is asked for whenever csr may run: with it, auto picks csr for smaller
-      // groups (without it — JIT off, or its compile failed — at the eager threshold).
-      if (provider != nullptr && resolved.mode != SearchMode::kMatrix) {
+      // The tile is compiled (at first use, on this thread) only for a batch that runs csr
+      // with it; auto picks csr for smaller groups with it than without it (JIT off, tile not
+      // generated here, or its compile failed).
+      if (provider != nullptr && provider->GeneratesTile() &&
+          ResolveMode(nc, resolved, /*jit_tile=*/true) == SearchMode::kCsr) {
         in.tile_kernel = provider->IpTile(d());
       }
       if (ResolveMode(nc, resolved, in.tile_kernel != nullptr) == SearchMode::kCsr) {
         eager::IvfScanCsr(in, distances + i0 * k, labels + i0 * k);
       } else {
         if (provider != nullptr) {
+          const int64_t work = nc * nprobe * std::max<int64_t>(1, ntotal() / nlist_) * d();
           in.scan_kernel = provider->ScanTopK(metric() == Metric::kL2, d(), k,
                                               MayCompileNow(work));
         }

@@ -134,5 +134,28 @@ TEST(JitIntegrationTest, IvfCsrSameResultsWithJitTileOnAndOff) {
   }
 }
 
+// The first-use policy under the default (auto: the tile only): a single query runs the eager
+// scans and waits for no compile; the first batch compiles the tile.
+TEST(JitIntegrationTest, AutoSingleQueryCompilesNothing) {
+  const int64_t d = 24, nb = 3000, nlist = 16;
+  const std::vector<float> base = ClusteredVectors(nb, d, 30, 0.5f, 7);
+  const std::vector<float> q = ClusteredVectors(64, d, 30, 0.5f, 8);
+  jit::KernelProviderOptions options;
+  options.scan_kernels = false;
+  options.cpu.cache_dir = "";
+  auto provider = jit::KernelProvider::Create(options);
+  auto index = IndexIVFFlat::Create(d, nlist, Metric::kL2);
+  ASSERT_TRUE(index.ok());
+  ASSERT_TRUE((*index)->Train(base).ok());
+  ASSERT_TRUE((*index)->Add(base).ok());
+  (*index)->set_kernel_provider(provider.get());
+  IVFSearchParams params;
+  params.nprobe = 4;
+  ASSERT_TRUE((*index)->Search(absl::MakeConstSpan(q.data(), d), 10, params).ok());
+  EXPECT_EQ(provider->stats().jit.compiles, 0) << "a single query compiled a kernel";
+  ASSERT_TRUE((*index)->Search(q, 10, params).ok());
+  EXPECT_EQ(provider->stats().jit.compiles, provider->GeneratesTile() ? 1 : 0);
+}
+
 }  // namespace
 }  // namespace ivfjit

@@ -84,12 +84,14 @@ void* KernelProvider::CompileNow(const KernelKey& key) {
   return f.ok() ? reinterpret_cast<void*>(*f) : nullptr;
 }
 
+void* KernelProvider::Fallback() {
+  absl::MutexLock lock(&mu_);
+  ++fallbacks_;
+  return nullptr;
+}
+
 void* KernelProvider::Get(const KernelKey& key, bool may_block) {
-  if (jit_ == nullptr) {
-    absl::MutexLock lock(&mu_);
-    ++fallbacks_;
-    return nullptr;
-  }
+  if (jit_ == nullptr) return Fallback();
   const std::string k = key.ToString();
   {
     absl::MutexLock lock(&mu_);
@@ -124,12 +126,7 @@ void* KernelProvider::Get(const KernelKey& key, bool may_block) {
 
 void* KernelProvider::GetScan(KernelOp op, bool l2, int64_t d, int64_t selection,
                               bool may_block) {
-  if (jit_ == nullptr) return Get(KernelKey(), may_block);
-  if (!options_.scan_kernels) {
-    absl::MutexLock lock(&mu_);
-    ++fallbacks_;
-    return nullptr;
-  }
+  if (jit_ == nullptr || !options_.scan_kernels) return Fallback();
   return Get(jit_->MakeKey(op, l2, d, selection), may_block);
 }
 
@@ -142,13 +139,12 @@ ScanTopKFn KernelProvider::CoarseTopN(bool l2, int64_t d, int64_t nprobe, bool m
       GetScan(KernelOp::kCoarseTopN, l2, d, nprobe, may_block));
 }
 
+bool KernelProvider::GeneratesTile() const {
+  return jit_ != nullptr && (options_.scan_kernels || jit_->targets_avx512());
+}
+
 IpTileFn KernelProvider::IpTile(int64_t d) {
-  if (jit_ == nullptr) return reinterpret_cast<IpTileFn>(Get(KernelKey(), true));
-  if (!options_.scan_kernels && !jit_->targets_avx512()) {
-    absl::MutexLock lock(&mu_);
-    ++fallbacks_;
-    return nullptr;
-  }
+  if (!GeneratesTile()) return reinterpret_cast<IpTileFn>(Fallback());
   return reinterpret_cast<IpTileFn>(
       Get(jit_->MakeKey(KernelOp::kIpTile, /*l2=*/false, d, 0), /*may_block=*/true));
 }

@@ -69,6 +69,8 @@ class KernelProvider {
   // 12-17 ms, or well under a millisecond from the disk cache — so that which kernel a batch
   // runs, and so its exact distances, never depend on a background compile's progress.
   IpTileFn IpTile(int64_t d);
+  // Whether IpTile can return a kernel at all (enabled, and the tile is generated here).
+  bool GeneratesTile() const;
 
   bool enabled() const { return jit_ != nullptr; }
   const std::string& disabled_reason() const { return disabled_reason_; }
@@ -79,6 +81,8 @@ class KernelProvider {
  private:
   explicit KernelProvider(const KernelProviderOptions& options);
   void* Get(const KernelKey& key, bool may_block);
+  // Counts one "use eager" answer and returns it (null).
+  void* Fallback();
   // A fused scan kernel (ScanTopK, CoarseTopN, DistanceRows): null when they are off.
   void* GetScan(KernelOp op, bool l2, int64_t d, int64_t selection, bool may_block);
   // Compiles (or loads) the kernel on this thread; null on failure. CpuJit compiles once.
