@@ -17,8 +17,10 @@ KernelProvider::KernelProvider(const KernelProviderOptions& options) : options_(
     return;
   }
   // Background compiles may still run when the process exits: build LLVM's lazy singletons
-  // now, before the exit-time wait below is registered (see CpuJit::WarmUp).
-  if (options.background) {
+  // now, before the exit-time wait below is registered (see CpuJit::WarmUp). Only the fused
+  // scans ever compile in the background (the tile compiles on the caller's thread), so
+  // without them there is nothing to warm up.
+  if (options.background && options.scan_kernels) {
     if (absl::Status s = (*jit)->WarmUp(); !s.ok()) {
       disabled_reason_ = std::string(s.message());
       return;
