@@ -139,8 +139,8 @@ std::string ToJson(const Row& r) {
       "\"timestamp\":\"%s\"}",
       r.workload, r.impl, r.index, r.metric, r.d, r.nb, r.nq, r.nlist, r.nprobe, r.k,
       r.max_codes, r.mode, r.threads, r.recall, r.qps, r.search_ms, r.search_ms_min,
-      r.search_ms_max, r.train_ms, r.add_ms, r.gflops, r.sgemm_gflops, r.warmup, r.repeat, r.jit, commit,
-      g_run_id, g_env_id,
+      r.search_ms_max, r.train_ms, r.add_ms, r.gflops, r.sgemm_gflops, r.warmup, r.repeat, r.jit,
+      commit, g_run_id, g_env_id,
       absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone()));
 }
 

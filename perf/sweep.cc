@@ -93,7 +93,6 @@ int Run(const std::string& argv0) {
   if (!opt.nqs.empty()) shape.nq = *std::max_element(opt.nqs.begin(), opt.nqs.end());
   if (absl::GetFlag(FLAGS_nlist) > 0) shape.nlist = absl::GetFlag(FLAGS_nlist);
   if (absl::GetFlag(FLAGS_k) > 0) shape.k = absl::GetFlag(FLAGS_k);
-  if (opt.jit_tiers.empty()) opt.jit_tiers = {"off"};
   // One provider per JIT tier asked for (the process-wide one is left alone).
   std::vector<std::pair<std::string, std::unique_ptr<jit::KernelProvider>>> providers;
   for (const std::string& tier : opt.jit_tiers) {
