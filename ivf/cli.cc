@@ -39,7 +39,7 @@
 #include "ivf/io.h"
 #include "ivf/vector_files.h"
 #include "jit/gpu/gpu_device.h"
-#include "jit/internal/status_macros.h"
+#include "jit/base/status_macros.h"
 
 namespace ivfjit::cli {
 namespace {

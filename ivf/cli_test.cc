@@ -210,7 +210,19 @@ TEST(CliTest, EveryErrorPathFailsCleanly) {
       {"add" + idx + " --vectors=" + Tmp("wrong_d.fvecs"), 1, "d = 17"},
       {"convert --in=" + Tmp("base.fvecs") + " --out=" + Tmp("x.ivecs"), 1, "vectors are"},
   };
-  for (const Case& c : cases) {
+  // Regression: a 16-byte IDX header whose rows × cols overflows crashed `build` (SIGSEGV).
+  {
+    std::FILE* f = std::fopen(Tmp("crafted-idx3-ubyte").c_str(), "wb");
+    const unsigned char header[16] = {0x00, 0x00, 0x08, 0x03, 0x04, 0x00, 0x00, 0x00,
+                                      0xbb, 0x80, 0x00, 0x00, 0xbb, 0x80, 0x00, 0x00};
+    std::fwrite(header, 1, sizeof(header), f);
+    std::fclose(f);
+  }
+  std::vector<Case> all = cases;
+  all.push_back({"build --base=" + Tmp("crafted-idx3-ubyte") + " --nlist=0 --out=" +
+                     Tmp("x.ivfjit"),
+                 1, "implausible IDX shape"});
+  for (const Case& c : all) {
     const CliRun r = Cli(c.args);
     EXPECT_EQ(r.status, c.status) << c.args << "\n" << r.err;
     EXPECT_NE(r.err.find(c.message), std::string::npos) << c.args << "\n" << r.err;

@@ -8,9 +8,9 @@
 #include "absl/strings/str_cat.h"
 #include "ivf/index_flat.h"
 #include "ivf/index_ivf_flat.h"
-#include "jit/internal/binary_io.h"
+#include "jit/base/binary_io.h"
 #include "ivf/io.h"
-#include "jit/internal/status_macros.h"
+#include "jit/base/status_macros.h"
 
 namespace ivfjit {
 namespace {
@@ -84,7 +84,10 @@ absl::StatusOr<FlatData> ReadFlatBody(Reader& r, Metric fourcc_metric) {
   if (flat.header.metric != fourcc_metric) return r.Corrupt("metric does not match the fourcc");
   int64_t n;
   IVFJIT_RETURN_IF_ERROR(GetSize(r, r.left() / 4, "vector count", &n));
-  if (n != flat.header.ntotal * flat.header.d) return r.Corrupt("n ≠ ntotal × d");
+  // ntotal comes from the file: compare by division, ntotal × d may overflow.
+  if (n % flat.header.d != 0 || n / flat.header.d != flat.header.ntotal) {
+    return r.Corrupt("n ≠ ntotal × d");
+  }
   IVFJIT_RETURN_IF_ERROR(r.Array(&flat.vectors, n));
   return flat;
 }
@@ -182,7 +185,10 @@ absl::StatusOr<std::unique_ptr<Index>> ReadIvfFlat(Reader& r) {
     return r.Corrupt(absl::StrCat("size table \"", Fourcc(table), "\""));
   }
   int64_t total = 0;
-  for (int64_t s : sizes) total += s;  // each <= ntotal, nlist <= 2^30: no overflow
+  for (int64_t s : sizes) {
+    if (s > h.ntotal - total) return r.Corrupt("list sizes add up to more than ntotal");
+    total += s;
+  }
   if (total != h.ntotal) return r.Corrupt("list sizes do not add up to ntotal");
   if (total > r.left() / (code_size + 8)) return r.Truncated();
 

@@ -203,6 +203,27 @@ TEST(FaissIoTest, HostileFilesNeverCrash) {
   EXPECT_FALSE(ReadFaissIndex(bad).ok());
 }
 
+// Regression: ntotal × d wrapped (signed overflow): a flat file with d = 8 and
+// ntotal = 2^61 + 1 claimed 8 floats and loaded as an index of ntotal 1.
+TEST(FaissIoTest, FlatCountThatOverflowsIsCorrupt) {
+  std::string bytes("IxF2", 4);
+  auto put = [&bytes](const auto& v) {
+    bytes.append(reinterpret_cast<const char*>(&v), sizeof(v));
+  };
+  put(int32_t{8});                         // d
+  put((int64_t{1} << 61) + 1);             // ntotal
+  put(int64_t{1} << 20);                   // dummies
+  put(int64_t{1} << 20);
+  put(uint8_t{1});                         // is_trained
+  put(int32_t{1});                         // metric L2
+  put(uint64_t{8});                        // n = ntotal × d, wrapped
+  for (int i = 0; i < 8; ++i) put(1.0f);
+  const std::string path = TmpPath("overflow.faiss");
+  WriteBytes(path, std::vector<char>(bytes.begin(), bytes.end()), bytes.size());
+  const auto loaded = ReadFaissIndex(path);
+  EXPECT_EQ(loaded.status().code(), absl::StatusCode::kDataLoss) << loaded.status();
+}
+
 TEST(FaissIoTest, UnsupportedTypesNameTheirFourcc) {
   const std::string path = TmpPath("hnsw.faiss");
   WriteBytes(path, std::vector<char>{'I', 'H', 'N', 'f', 0, 0, 0, 0}, 8);

@@ -1,5 +1,6 @@
 #include "ivf/index.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <new>
@@ -7,8 +8,7 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "ivf/internal/guard.h"
-#include "jit/kernels.h"
-#include "jit/internal/status_macros.h"
+#include "jit/base/status_macros.h"
 
 namespace ivfjit {
 namespace {
@@ -135,6 +135,26 @@ absl::StatusOr<SearchResult> Index::Search(absl::Span<const float> queries, int6
                                              int64_t* l) { return Search(n, x, kk, d, l); });
 }
 
+absl::StatusOr<SearchResult> Index::SearchIntoResult(absl::Span<const float> queries, int64_t k,
+                                                     SearchFn search) const {
+  IVFJIT_ASSIGN_OR_RETURN(const int64_t n, RowsOf("Search", queries));
+  if (k <= 0) return absl::InvalidArgumentError(absl::StrCat("Search: k = ", k, " must be > 0"));
+  SearchResult result;
+  result.nq = n;
+  result.k = std::min(k, std::max<int64_t>(ntotal_, 1));
+  if (n > 0 && result.k > (int64_t{1} << 40) / n) {
+    return absl::InvalidArgumentError("Search: n × k too large for one result");
+  }
+  IVFJIT_RETURN_IF_ERROR(Guarded([&] {
+    result.distances.resize(static_cast<size_t>(n * result.k));
+    result.labels.resize(static_cast<size_t>(n * result.k));
+    return absl::OkStatus();
+  }));
+  IVFJIT_RETURN_IF_ERROR(
+      search(n, queries.data(), result.k, result.distances.data(), result.labels.data()));
+  return result;
+}
+
 absl::StatusOr<RangeSearchResult> Index::RangeSearch(int64_t n, const float* x,
                                                      float radius) const {
   if (std::isnan(radius)) return absl::InvalidArgumentError("RangeSearch: radius is NaN");
@@ -170,10 +190,10 @@ absl::Status Index::Reset() {
   return absl::OkStatus();
 }
 
-jit::KernelProvider* Index::kernels() const noexcept {
-  if (!use_jit_) return nullptr;
-  jit::KernelProvider* provider = kernels_ != nullptr ? kernels_ : &jit::KernelProvider::Default();
-  return provider->enabled() ? provider : nullptr;
+absl::Status Index::set_kernel_options(const KernelOptions& options) {
+  IVFJIT_RETURN_IF_ERROR(jit::CheckKernelOptions(options));
+  kernel_options_ = options;
+  return absl::OkStatus();
 }
 
 absl::Status Index::DoTrain(int64_t, const float*) {

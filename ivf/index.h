@@ -22,15 +22,14 @@
 #include <cstdint>
 #include <vector>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
-#include "ivf/metric.h"
+#include "jit/base/metric.h"
+#include "jit/dispatch.h"
 
 namespace ivfjit {
-namespace jit {
-class KernelProvider;
-}  // namespace jit
 
 // k-NN results of nq queries, k per query, row-major.
 struct SearchResult {
@@ -42,11 +41,7 @@ struct SearchResult {
 
 // Range-search results in Faiss's layout: query i's results are entries lims[i] .. lims[i+1]
 // of labels and distances, in ascending label order (docs/spec.md).
-struct RangeSearchResult {
-  std::vector<int64_t> lims;  // nq + 1
-  std::vector<int64_t> labels;
-  std::vector<float> distances;
-};
+using RangeSearchResult = jit::RangeResults;
 
 class Index {
  public:
@@ -71,9 +66,12 @@ class Index {
   absl::Status AddWithIds(int64_t n, const float* x, const int64_t* ids);
   absl::Status AddWithIds(absl::Span<const float> x, absl::Span<const int64_t> ids);
 
-  // k nearest neighbours of n queries. x: n × d; distances, labels: n × k, caller-owned.
+  // k nearest neighbours of n queries. x: n × d; distances, labels: n × k, caller-owned
+  // (columns past the results found are padded with -1 / ±FLT_MAX, as in Faiss).
   absl::Status Search(int64_t n, const float* x, int64_t k, float* distances,
                       int64_t* labels) const;
+  // The same into a new SearchResult of min(k, max(ntotal(), 1)) columns (result.k): a k
+  // beyond ntotal could only add padding, so it never sizes an allocation.
   absl::StatusOr<SearchResult> Search(absl::Span<const float> queries, int64_t k) const;
 
   // All vectors with distance < radius (L2) or > radius (IP) of each of n queries, x: n × d.
@@ -88,13 +86,12 @@ class Index {
   // Removes every vector (training, where an index has one, is kept).
   absl::Status Reset();
 
-  // JIT-compiled kernels (docs/jit.md): used when the provider is enabled (the process-wide
-  // one is unless IVFJIT_JIT=off) and use_jit() is true (the default); results are the same
-  // either way up to float rounding. The provider is replaceable (e.g. by tests, or to enable
-  // the JIT for one index); it must outlive the index.
-  void set_use_jit(bool use_jit) noexcept { use_jit_ = use_jit; }
-  bool use_jit() const noexcept { return use_jit_; }
-  void set_kernel_provider(jit::KernelProvider* provider) noexcept { kernels_ = provider; }
+  // Which kernels run this index's searches (docs/jit.md): by default the generated kernels
+  // of the process-wide provider where they pay (IVFJIT_JIT), else the best eager ones; or a
+  // provider of the caller's, or one eager tier. Results are the same up to float rounding.
+  // FailedPrecondition (options unchanged) for an eager tier this CPU cannot run.
+  absl::Status set_kernel_options(const KernelOptions& options);
+  const KernelOptions& kernel_options() const noexcept { return kernel_options_; }
 
  protected:
   Index(int64_t d, Metric metric, bool is_trained)
@@ -118,52 +115,27 @@ class Index {
   // Index type for messages, e.g. "IndexFlat".
   virtual const char* type_name() const noexcept = 0;
 
-  // The kernel provider to ask for JIT kernels, or null when the JIT is off for this index.
-  jit::KernelProvider* kernels() const noexcept;
-  // Whether a search doing about `work` multiply-adds may wait for a compile (a few ms):
-  // only when the eager work is large enough to amortize it (docs/jit.md).
-  static bool MayCompileNow(int64_t work) noexcept { return work >= (int64_t{1} << 28); }
-
   // The validation of the public methods, for subclasses that add their own entry points.
   absl::Status CheckVectors(const char* what, int64_t n, const float* x) const;
   absl::StatusOr<int64_t> RowsOf(const char* what, absl::Span<const float> x) const;
   absl::Status CheckAdd(int64_t n, const float* x, const int64_t* ids) const;
   absl::Status CheckSearch(int64_t n, const float* x, int64_t k, const float* distances,
                            const int64_t* labels) const;
-  // Runs search(n, x, k, distances, labels) into a freshly allocated SearchResult.
-  template <typename SearchFn>
+  // Runs search(n, x, k', distances, labels) into a freshly allocated SearchResult of
+  // k' = min(k, max(ntotal, 1)) columns.
+  using SearchFn =
+      absl::FunctionRef<absl::Status(int64_t n, const float* x, int64_t k, float* distances,
+                                     int64_t* labels)>;
   absl::StatusOr<SearchResult> SearchIntoResult(absl::Span<const float> queries, int64_t k,
-                                                SearchFn&& search) const;
+                                                SearchFn search) const;
 
  private:
-
   int64_t d_;
   Metric metric_;
   int64_t ntotal_ = 0;
   bool is_trained_;
-  bool use_jit_ = true;
-  jit::KernelProvider* kernels_ = nullptr;
+  KernelOptions kernel_options_;
 };
-
-template <typename SearchFn>
-absl::StatusOr<SearchResult> Index::SearchIntoResult(absl::Span<const float> queries, int64_t k,
-                                                     SearchFn&& search) const {
-  absl::StatusOr<int64_t> n = RowsOf("Search", queries);
-  if (!n.ok()) return n.status();
-  if (k <= 0) return absl::InvalidArgumentError("Search: k must be > 0");
-  if (*n > 0 && k > (int64_t{1} << 40) / *n) {
-    return absl::InvalidArgumentError("Search: n × k too large for one result");
-  }
-  SearchResult result;
-  result.nq = *n;
-  result.k = k;
-  result.distances.resize(static_cast<size_t>(*n * k));
-  result.labels.resize(static_cast<size_t>(*n * k));
-  absl::Status status =
-      search(*n, queries.data(), k, result.distances.data(), result.labels.data());
-  if (!status.ok()) return status;
-  return result;
-}
 
 }  // namespace ivfjit
 

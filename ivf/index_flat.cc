@@ -4,16 +4,10 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "jit/eager/distances.h"
-#include "jit/eager/knn.h"
-#include "jit/kernels.h"
+#include "jit/dispatch.h"
 
 namespace ivfjit {
 namespace {
-
-eager::Order OrderOf(Metric metric) {
-  return metric == Metric::kL2 ? eager::kL2Order : eager::kIpOrder;
-}
 
 template <typename T>
 void ReserveAmortized(std::vector<T>& v, size_t size) {
@@ -33,7 +27,7 @@ absl::StatusOr<std::unique_ptr<IndexFlat>> IndexFlat::Create(int64_t d, Metric m
 }
 
 int64_t IndexFlat::SearchScratchBytes(int64_t n, int64_t k) const {
-  return eager::PlanKnn(n, ntotal(), d(), k, eager::KernelThreads()).scratch_bytes;
+  return jit::KnnScratchBytes(kernel_options(), n, ntotal(), d(), k);
 }
 
 absl::Status IndexFlat::DoAdd(int64_t n, const float* x, const int64_t* ids) {
@@ -50,42 +44,26 @@ absl::Status IndexFlat::DoAdd(int64_t n, const float* x, const int64_t* ids) {
   if (metric() == Metric::kL2) {
     const size_t old = norms_.size();
     norms_.resize(old + static_cast<size_t>(n));
-    eager::BestDistanceKernels().norms(nullptr, x, n, d(), norms_.data() + old);
+    jit::Norms(kernel_options(), x, n, d(), norms_.data() + old);
   }
   set_ntotal(ntotal() + n);
   return absl::OkStatus();
 }
 
+jit::BaseView IndexFlat::Base() const {
+  return {vectors_.data(), norms_.empty() ? nullptr : norms_.data(), ntotal(), d()};
+}
+
 absl::Status IndexFlat::DoSearch(int64_t n, const float* x, int64_t k, float* distances,
                                  int64_t* labels) const {
-  const eager::BaseView base{vectors_.data(), norms_.empty() ? nullptr : norms_.data(), ntotal(),
-                             d()};
-  // The JIT serves the direct path (tiny batches) with its fused scan, batches with its
-  // inner-product tile in place of sgemm.
-  eager::ScanKernel scan = nullptr;
-  eager::IpTileKernel tile = nullptr;
-  const eager::KnnPlan plan = eager::PlanKnn(n, ntotal(), d(), k, eager::KernelThreads());
-  if (jit::KernelProvider* provider = ntotal() == 0 ? nullptr : kernels(); provider != nullptr) {
-    if (plan.use_gemm) {
-      tile = provider->IpTile(d());
-    } else {
-      scan = provider->ScanTopK(metric() == Metric::kL2, d(), std::min(k, ntotal()),
-                                MayCompileNow(n * ntotal() * d()));
-    }
-  }
-  eager::KnnSearch(OrderOf(metric()), x, n, base, k, distances, labels, scan, tile);
+  jit::KnnSearch(kernel_options(), jit::KnnUse::kExact, metric(), x, n, Base(), k, distances,
+                 labels);
   return absl::OkStatus();
 }
 
 absl::Status IndexFlat::DoRangeSearch(int64_t n, const float* x, float radius,
                                       RangeSearchResult* result) const {
-  const eager::BaseView base{vectors_.data(), norms_.empty() ? nullptr : norms_.data(), ntotal(),
-                             d()};
-  eager::RangeResults out;
-  eager::RangeSearch(OrderOf(metric()), x, n, base, radius, &out);
-  result->lims = std::move(out.lims);
-  result->labels = std::move(out.labels);
-  result->distances = std::move(out.distances);
+  jit::RangeSearch(kernel_options(), metric(), x, n, Base(), radius, result);
   return absl::OkStatus();
 }
 

@@ -23,7 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "ivf/index.h"
-#include "ivf/metric.h"
+#include "jit/base/metric.h"
 
 namespace ivfjit {
 
@@ -51,6 +51,7 @@ class IndexFlat final : public Index {
 
  private:
   IndexFlat(int64_t d, Metric metric) : Index(d, metric, /*is_trained=*/true) {}
+  jit::BaseView Base() const;
 
   std::vector<float> vectors_;  // ntotal × d
   std::vector<float> norms_;    // ntotal squared norms (L2 only), computed at Add

@@ -134,17 +134,26 @@ TEST(IndexFlatTest, KBeyondNtotalIsPaddedLikeFaiss) {
   const std::vector<float> base = {0, 0, 1, 1, 5, 5};
   for (Metric metric : {Metric::kL2, Metric::kInnerProduct}) {
     auto index = MakeIndex(2, metric, base);
-    auto got = index->Search(std::vector<float>{1, 0}, 5);
-    ASSERT_TRUE(got.ok());
+    // Caller-owned n × k outputs are padded as Faiss pads them.
+    const std::vector<float> q = {1, 0};
+    std::vector<float> dist(5);
+    std::vector<int64_t> labels(5);
+    ASSERT_TRUE(index->Search(1, q.data(), 5, dist.data(), labels.data()).ok());
     const float sentinel = metric == Metric::kL2 ? std::numeric_limits<float>::max()
                                                  : std::numeric_limits<float>::lowest();
     if (metric == Metric::kL2) {
-      EXPECT_EQ(got->labels, (std::vector<int64_t>{0, 1, 2, -1, -1}));
-      EXPECT_EQ(got->distances, (std::vector<float>{1, 1, 41, sentinel, sentinel}));
+      EXPECT_EQ(labels, (std::vector<int64_t>{0, 1, 2, -1, -1}));
+      EXPECT_EQ(dist, (std::vector<float>{1, 1, 41, sentinel, sentinel}));
     } else {
-      EXPECT_EQ(got->labels, (std::vector<int64_t>{2, 1, 0, -1, -1}));
-      EXPECT_EQ(got->distances, (std::vector<float>{5, 1, 0, sentinel, sentinel}));
+      EXPECT_EQ(labels, (std::vector<int64_t>{2, 1, 0, -1, -1}));
+      EXPECT_EQ(dist, (std::vector<float>{5, 1, 0, sentinel, sentinel}));
     }
+    // A SearchResult holds the columns that can exist (k clamped to ntotal), the same ones.
+    auto got = index->Search(q, 5);
+    ASSERT_TRUE(got.ok());
+    EXPECT_EQ(got->k, 3);
+    EXPECT_EQ(got->labels, std::vector<int64_t>(labels.begin(), labels.begin() + 3));
+    EXPECT_EQ(got->distances, std::vector<float>(dist.begin(), dist.begin() + 3));
   }
 }
 
@@ -173,7 +182,12 @@ TEST(IndexFlatTest, EmptyIndexReturnsOnlySentinels) {
   ASSERT_TRUE(index.ok());
   auto got = (*index)->Search(std::vector<float>{1, 2, 3}, 2);
   ASSERT_TRUE(got.ok());
-  EXPECT_EQ(got->labels, (std::vector<int64_t>{-1, -1}));
+  EXPECT_EQ(got->labels, (std::vector<int64_t>{-1})) << "k clamped to max(ntotal, 1)";
+  std::vector<float> dist(2);
+  std::vector<int64_t> labels(2);
+  ASSERT_TRUE((*index)->Search(1, std::vector<float>{1, 2, 3}.data(), 2, dist.data(),
+                               labels.data()).ok());
+  EXPECT_EQ(labels, (std::vector<int64_t>{-1, -1}));
   auto range = (*index)->RangeSearch(std::vector<float>{1, 2, 3}, 10.0f);
   ASSERT_TRUE(range.ok());
   EXPECT_EQ(range->lims, (std::vector<int64_t>{0, 0}));
@@ -224,14 +238,14 @@ TEST(IndexFlatTest, LargeBatchIsTiledWithBoundedScratch) {
   // Earlier tests' single queries may have started background JIT compiles: let them finish
   // so that only this search's allocations are counted.
   jit::KernelProvider::Default().WaitForBackgroundCompiles();
-  index->set_use_jit(false);
+  ASSERT_TRUE(index->set_kernel_options({KernelTier::kEager}).ok());
   int64_t before = g_live_bytes.load();
   g_peak_bytes = before;
   ASSERT_TRUE(index->Search(nq, q.data(), k, dist.data(), labels.data()).ok());
   int64_t used = g_peak_bytes.load() - before;
   EXPECT_LE(used, bound + (64 << 10)) << "scratch beyond the bound";
   EXPECT_GT(used, bound / 2) << "the bound should describe what is really allocated";
-  index->set_use_jit(true);
+  ASSERT_TRUE(index->set_kernel_options({}).ok());
   ASSERT_TRUE(index->Search(20, q.data(), k, dist.data(), labels.data()).ok());  // compile
   before = g_live_bytes.load();
   g_peak_bytes = before;

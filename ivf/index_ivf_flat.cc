@@ -6,50 +6,15 @@
 #include "absl/container/flat_hash_set.h"
 #include "absl/strings/str_cat.h"
 #include "ivf/internal/guard.h"
-#include "jit/eager/distances.h"
-#include "jit/eager/ivf_scan.h"
-#include "jit/eager/knn.h"
-#include "jit/kernels.h"
-#include "jit/internal/status_macros.h"
+#include "jit/base/status_macros.h"
+#include "jit/dispatch.h"
 
 namespace ivfjit {
 namespace {
 
 using ivf_internal::Guarded;
 
-eager::Order OrderOf(Metric metric) {
-  return metric == Metric::kL2 ? eager::kL2Order : eager::kIpOrder;
-}
-
-// auto picks csr when the average number of queries per probed list, nq · nprobe / nlist,
-// reaches this (measured: docs/spec.md): with sgemm tiles (eager), and with the JIT's tile,
-// which stays efficient for groups of a few queries.
-constexpr double kCsrMinAvgGroup = 8.0;
-constexpr double kCsrMinAvgGroupJitTile = 1.5;
-// Queries are searched in chunks of about this many (query, list) pairs, which bounds the
-// coarse results and the csr grouping whatever nq is.
-constexpr int64_t kPairsPerChunk = int64_t{1} << 19;
-
 }  // namespace
-
-absl::string_view SearchModeName(SearchMode mode) {
-  switch (mode) {
-    case SearchMode::kMatrix:
-      return "matrix";
-    case SearchMode::kCsr:
-      return "csr";
-    case SearchMode::kAuto:
-      break;
-  }
-  return "auto";
-}
-
-std::optional<SearchMode> ParseSearchMode(absl::string_view name) {
-  if (name == "auto") return SearchMode::kAuto;
-  if (name == "matrix") return SearchMode::kMatrix;
-  if (name == "csr") return SearchMode::kCsr;
-  return std::nullopt;
-}
 
 IndexIVFFlat::IndexIVFFlat(int64_t d, int64_t nlist, Metric metric)
     : Index(d, metric, /*is_trained=*/false),
@@ -115,7 +80,7 @@ absl::Status IndexIVFFlat::SetCentroids(absl::Span<const float> centroids) {
   return Guarded([&] {
     std::vector<float> c(centroids.begin(), centroids.end());
     std::vector<float> norms(static_cast<size_t>(nlist_));
-    eager::BestDistanceKernels().norms(nullptr, c.data(), nlist_, d(), norms.data());
+    jit::Norms(kernel_options(), c.data(), nlist_, d(), norms.data());
     centroids_ = std::move(c);
     centroid_norms_ = std::move(norms);
     set_is_trained(true);
@@ -129,27 +94,6 @@ absl::Status IndexIVFFlat::DoTrain(int64_t n, const float* x) {
   }
   IVFJIT_ASSIGN_OR_RETURN(KMeansResult km, KMeans(n, x, d(), nlist_, kmeans_params_));
   return SetCentroids(km.centroids);
-}
-
-void IndexIVFFlat::Quantize(int64_t n, const float* x, int64_t nprobe, std::vector<float>& dist,
-                            std::vector<int64_t>& probes) const {
-  dist.resize(static_cast<size_t>(n * nprobe));
-  probes.resize(static_cast<size_t>(n * nprobe));
-  const eager::BaseView base{centroids_.data(), centroid_norms_.data(), nlist_, d()};
-  // Small batches: the JIT's fused top-nprobe selection over the centroids; batches: its
-  // inner-product tile.
-  eager::ScanKernel select = nullptr;
-  eager::IpTileKernel tile = nullptr;
-  if (jit::KernelProvider* provider = kernels(); provider != nullptr) {
-    if (eager::PlanKnn(n, nlist_, d(), nprobe, 1).use_gemm) {
-      tile = provider->IpTile(d());
-    } else {
-      select = provider->CoarseTopN(metric() == Metric::kL2, d(), nprobe,
-                                    MayCompileNow(n * nlist_ * d()));
-    }
-  }
-  eager::KnnSearch(OrderOf(metric()), x, n, base, nprobe, dist.data(), probes.data(), select,
-                   tile);
 }
 
 absl::Status IndexIVFFlat::CheckIdsAreNew(int64_t n, const int64_t* ids) const {
@@ -173,7 +117,7 @@ void IndexIVFFlat::AppendAssigned(int64_t n, const float* x, const int64_t* ids,
   std::vector<int64_t> extra(static_cast<size_t>(nlist_), 0);
   for (int64_t i = 0; i < n; ++i) ++extra[list_nos[i]];
   std::vector<float> norms(static_cast<size_t>(n), 0.0f);
-  if (lists_.with_norms()) eager::BestDistanceKernels().norms(nullptr, x, n, d(), norms.data());
+  if (lists_.with_norms()) jit::Norms(kernel_options(), x, n, d(), norms.data());
   lists_.Reserve(extra);  // the only step that can fail; content is unchanged if it does
   for (int64_t i = 0; i < n; ++i) lists_.AppendReserved(list_nos[i], x + i * d(), ids[i], norms[i]);
   max_id_ = std::max(max_id_, *std::max_element(ids, ids + n));
@@ -188,9 +132,11 @@ absl::Status IndexIVFFlat::DoAdd(int64_t n, const float* x, const int64_t* ids) 
     ids = sequential.data();
   }
   IVFJIT_RETURN_IF_ERROR(CheckIdsAreNew(n, ids));
-  std::vector<float> dist;
-  std::vector<int64_t> list_nos;
-  Quantize(n, x, 1, dist, list_nos);
+  std::vector<float> dist(static_cast<size_t>(n));
+  std::vector<int64_t> list_nos(static_cast<size_t>(n));
+  jit::KnnSearch(kernel_options(), jit::KnnUse::kCoarse, metric(), x, n,
+                 {centroids_.data(), centroid_norms_.data(), nlist_, d()}, /*k=*/1, dist.data(),
+                 list_nos.data());
   AppendAssigned(n, x, ids, list_nos.data());
   return absl::OkStatus();
 }
@@ -215,41 +161,22 @@ absl::Status IndexIVFFlat::AddPreassigned(int64_t n, const float* x, const int64
   });
 }
 
-std::vector<eager::ListView> IndexIVFFlat::ListViews() const {
-  std::vector<eager::ListView> views(static_cast<size_t>(nlist_));
+jit::IvfView IndexIVFFlat::View(std::vector<jit::ListView>& views) const {
+  views.resize(static_cast<size_t>(nlist_));
   for (int64_t l = 0; l < nlist_; ++l) {
     views[l] = {lists_.vectors(l), lists_.norms(l), lists_.ids(l), lists_.size(l)};
   }
-  return views;
-}
-
-eager::IvfScanInput IndexIVFFlat::ScanInput(const float* x, int64_t n, const int64_t* probes,
-                                            int64_t nprobe,
-                                            const eager::ListView* views) const {
-  eager::IvfScanInput in;
-  in.order = OrderOf(metric());
-  in.d = d();
-  in.queries = x;
-  in.nq = n;
-  in.probes = probes;
-  in.nprobe = nprobe;
-  in.lists = views;
-  in.nlist = nlist_;
-  return in;
+  jit::IvfView ivf;
+  ivf.metric = metric();
+  ivf.centroids = {centroids_.data(), centroid_norms_.data(), nlist_, d()};
+  ivf.lists = views.data();
+  ivf.ntotal = ntotal();
+  return ivf;
 }
 
 SearchMode IndexIVFFlat::ResolveMode(int64_t nq, const IVFSearchParams& params) const {
-  const jit::KernelProvider* provider = kernels();
-  return ResolveMode(nq, params, /*jit_tile=*/provider != nullptr && provider->GeneratesTile());
-}
-
-SearchMode IndexIVFFlat::ResolveMode(int64_t nq, const IVFSearchParams& params,
-                                     bool jit_tile) const {
-  if (params.mode != SearchMode::kAuto) return params.mode;
-  const int64_t nprobe = params.nprobe == 0 ? nprobe_ : params.nprobe;
-  const double avg_group = static_cast<double>(nq) * nprobe / static_cast<double>(nlist_);
-  const double threshold = jit_tile ? kCsrMinAvgGroupJitTile : kCsrMinAvgGroup;
-  return avg_group >= threshold ? SearchMode::kCsr : SearchMode::kMatrix;
+  return jit::ResolveIvfMode(kernel_options(), params.mode, nq,
+                             params.nprobe == 0 ? nprobe_ : params.nprobe, nlist_);
 }
 
 absl::Status IndexIVFFlat::Search(int64_t n, const float* x, int64_t k, float* distances,
@@ -258,55 +185,9 @@ absl::Status IndexIVFFlat::Search(int64_t n, const float* x, int64_t k, float* d
   IVFJIT_ASSIGN_OR_RETURN(const int64_t nprobe, ResolveNprobe(params, nprobe_, nlist_));
   if (n == 0) return absl::OkStatus();
   return Guarded([&]() -> absl::Status {
-    const std::vector<eager::ListView> views = ListViews();
-    const int64_t chunk = std::max<int64_t>(1, kPairsPerChunk / nprobe);
-    std::vector<float> coarse_dist;
-    std::vector<int64_t> probes, scan_count;
-    for (int64_t i0 = 0; i0 < n; i0 += chunk) {
-      const int64_t nc = std::min(chunk, n - i0);
-      const float* q = x + i0 * d();
-      Quantize(nc, q, nprobe, coarse_dist, probes);
-      // max_codes prefix rule; when it prunes no query, scan_count stays unused.
-      bool pruned = false;
-      if (params.max_codes > 0) {
-        scan_count.assign(static_cast<size_t>(nc), nprobe);
-        for (int64_t i = 0; i < nc; ++i) {
-          int64_t scanned = 0;
-          for (int64_t p = 0; p < nprobe; ++p) {
-            const int64_t l = probes[i * nprobe + p];
-            if (l >= 0) scanned += lists_.size(l);
-            if (scanned >= params.max_codes) {
-              scan_count[i] = p + 1;
-              pruned = pruned || p + 1 < nprobe;
-              break;
-            }
-          }
-        }
-      }
-      eager::IvfScanInput in = ScanInput(q, nc, probes.data(), nprobe, views.data());
-      in.k = k;
-      in.scan_count = pruned ? scan_count.data() : nullptr;
-      IVFSearchParams resolved = params;
-      resolved.nprobe = nprobe;
-      jit::KernelProvider* provider = kernels();
-      // The tile is compiled (at first use, on this thread) only for a batch that runs csr
-      // with it; auto picks csr for smaller groups with it than without it (JIT off, tile not
-      // generated here, or its compile failed).
-      if (provider != nullptr && provider->GeneratesTile() &&
-          ResolveMode(nc, resolved, /*jit_tile=*/true) == SearchMode::kCsr) {
-        in.tile_kernel = provider->IpTile(d());
-      }
-      if (ResolveMode(nc, resolved, in.tile_kernel != nullptr) == SearchMode::kCsr) {
-        eager::IvfScanCsr(in, distances + i0 * k, labels + i0 * k);
-      } else {
-        if (provider != nullptr) {
-          const int64_t work = nc * nprobe * std::max<int64_t>(1, ntotal() / nlist_) * d();
-          in.scan_kernel = provider->ScanTopK(metric() == Metric::kL2, d(), k,
-                                              MayCompileNow(work));
-        }
-        eager::IvfScanMatrix(in, distances + i0 * k, labels + i0 * k);
-      }
-    }
+    std::vector<jit::ListView> views;
+    jit::IvfSearch(kernel_options(), View(views), x, n, k, nprobe, params.max_codes, params.mode,
+                   distances, labels);
     return absl::OkStatus();
   });
 }
@@ -326,16 +207,8 @@ absl::Status IndexIVFFlat::DoSearch(int64_t n, const float* x, int64_t k, float*
 
 absl::Status IndexIVFFlat::DoRangeSearch(int64_t n, const float* x, float radius,
                                          RangeSearchResult* result) const {
-  const std::vector<eager::ListView> views = ListViews();
-  std::vector<float> coarse_dist;
-  std::vector<int64_t> probes;
-  Quantize(n, x, nprobe_, coarse_dist, probes);
-  const eager::IvfScanInput in = ScanInput(x, n, probes.data(), nprobe_, views.data());
-  eager::RangeResults out;
-  eager::IvfRangeScan(in, radius, &out);
-  result->lims = std::move(out.lims);
-  result->labels = std::move(out.labels);
-  result->distances = std::move(out.distances);
+  std::vector<jit::ListView> views;
+  jit::IvfRangeSearch(kernel_options(), View(views), x, n, nprobe_, radius, result);
   return absl::OkStatus();
 }
 

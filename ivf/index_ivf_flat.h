@@ -29,19 +29,11 @@
 #include "ivf/index.h"
 #include "ivf/internal/inverted_lists.h"
 #include "ivf/kmeans.h"
-#include "ivf/metric.h"
+#include "jit/base/metric.h"
 
 namespace ivfjit {
-namespace eager {
-struct ListView;
-struct IvfScanInput;
-}  // namespace eager
 
-enum class SearchMode { kAuto, kMatrix, kCsr };
-
-absl::string_view SearchModeName(SearchMode mode);           // "auto", "matrix", "csr"
-std::optional<SearchMode> ParseSearchMode(absl::string_view name);
-
+// SearchMode, SearchModeName and ParseSearchMode: jit/dispatch.h (included by ivf/index.h).
 struct IVFSearchParams {
   int64_t nprobe = 0;     // lists probed per query, 1 .. nlist; 0 = the index's nprobe()
   int64_t max_codes = 0;  // prefix rule bound on vectors scanned per query; 0 = unlimited
@@ -86,7 +78,7 @@ class IndexIVFFlat final : public Index {
                                       const IVFSearchParams& params) const;
 
   // The strategy `params.mode` resolves to for a batch of nq queries (auto decided; assumes the
-  // JIT's tile kernel is ready when this index uses the JIT: docs/spec.md).
+  // generated tile kernel compiles where this index's kernels generate it: docs/spec.md).
   SearchMode ResolveMode(int64_t nq, const IVFSearchParams& params) const;
 
   // Adds vectors to given lists, skipping the coarse assignment (e.g. to load an index).
@@ -123,16 +115,8 @@ class IndexIVFFlat final : public Index {
   IndexIVFFlat(int64_t d, int64_t nlist, Metric metric);
 
   absl::Status CheckIdsAreNew(int64_t n, const int64_t* ids) const;
-  // ResolveMode with the JIT tile's availability given (it lowers auto's csr threshold).
-  SearchMode ResolveMode(int64_t nq, const IVFSearchParams& params, bool jit_tile) const;
-  // Nearest centroids of n vectors: probes n × nprobe (coarse order).
-  void Quantize(int64_t n, const float* x, int64_t nprobe, std::vector<float>& dist,
-                std::vector<int64_t>& probes) const;
-  // Views of every list for the scan kernels, and the kernels' input for n queries x (n × d)
-  // with their probes (n × nprobe).
-  std::vector<eager::ListView> ListViews() const;
-  eager::IvfScanInput ScanInput(const float* x, int64_t n, const int64_t* probes, int64_t nprobe,
-                                const eager::ListView* views) const;
+  // The index as jit/'s IVF operations see it; views: the list views it points into (nlist).
+  jit::IvfView View(std::vector<jit::ListView>& views) const;
   // Appends with the lists already chosen; allocates before modifying anything.
   void AppendAssigned(int64_t n, const float* x, const int64_t* ids, const int64_t* list_nos);
 

@@ -258,7 +258,7 @@ TEST(IndexIVFFlatTest, AutoPicksCsrForLargeGroups) {
   params.nprobe = 10;
   // The documented thresholds on avg_group = nq · nprobe / nlist: 8 with the eager kernels
   // (sgemm tiles), 1.5 with the JIT's tile kernel.
-  (*index)->set_use_jit(false);
+  ASSERT_TRUE((*index)->set_kernel_options({KernelTier::kEager}).ok());
   EXPECT_EQ((*index)->ResolveMode(1, params), SearchMode::kMatrix);
   EXPECT_EQ((*index)->ResolveMode(10000, params), SearchMode::kCsr);
   EXPECT_EQ((*index)->ResolveMode(80, params), SearchMode::kCsr);
@@ -267,8 +267,7 @@ TEST(IndexIVFFlatTest, AutoPicksCsrForLargeGroups) {
   options.cpu.cache_dir = "";
   auto provider = jit::KernelProvider::Create(options);
   if (provider->enabled()) {
-    (*index)->set_use_jit(true);
-    (*index)->set_kernel_provider(provider.get());
+    ASSERT_TRUE((*index)->set_kernel_options({KernelTier::kDefault, provider.get()}).ok());
     EXPECT_EQ((*index)->ResolveMode(15, params), SearchMode::kCsr);
     EXPECT_EQ((*index)->ResolveMode(14, params), SearchMode::kMatrix);
     EXPECT_EQ((*index)->ResolveMode(1, params), SearchMode::kMatrix);

@@ -1,6 +1,7 @@
 // The validation every index inherits from Index: bad input never reaches an implementation.
 #include "ivf/index.h"
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <vector>
@@ -107,6 +108,24 @@ TEST(IndexTest, RejectsBadSearchArguments) {
   EXPECT_EQ(index.calls, 0);
   EXPECT_TRUE(index.Search(q, 3).ok());
   EXPECT_EQ(index.calls, 1);
+}
+
+// Regression: Search(span, k) allocated n × k results before k met ntotal, outside the
+// allocation guard: k = 2^40 aborted under ASan (std::bad_alloc otherwise).
+TEST(IndexTest, ResultColumnsAreClampedToWhatCanExist) {
+  RecordingIndex index(3, true);
+  const std::vector<float> q(6, 0.0f);
+  auto empty = index.Search(q, int64_t{1} << 40);
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  EXPECT_EQ(empty->k, 1);  // ntotal = 0: one padded column
+  EXPECT_EQ(empty->labels.size(), 2u);
+  ASSERT_TRUE(index.Add(std::vector<float>(15, 1.0f)).ok());  // ntotal 5
+  for (int64_t k : {int64_t{3}, int64_t{5}, int64_t{6}, int64_t{1} << 40}) {
+    auto r = index.Search(q, k);
+    ASSERT_TRUE(r.ok()) << r.status();
+    EXPECT_EQ(r->k, std::min<int64_t>(k, 5));
+    EXPECT_EQ(r->distances.size(), static_cast<size_t>(2 * r->k));
+  }
 }
 
 TEST(IndexTest, UnsupportedMethodsSayUnimplemented) {

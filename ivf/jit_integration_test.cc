@@ -1,7 +1,9 @@
-// End to end: the JIT tier changes speed, not results. IndexFlat and IndexIVFFlat give the
-// same answers with the JIT on (kernels compiled synchronously so every path really runs them)
-// and off, and a failed compile falls back to eager with the same answers.
+// End to end: the kernel tier changes speed, not results. IndexFlat and IndexIVFFlat give the
+// same answers with the JIT on (kernels compiled synchronously so every path really runs them),
+// off, and in each eager instruction-set tier the host runs; a failed compile falls back to
+// eager with the same answers.
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -26,6 +28,23 @@ std::unique_ptr<jit::KernelProvider> SyncProvider(bool fail = false) {
   return jit::KernelProvider::Create(options);
 }
 
+KernelOptions Jit(jit::KernelProvider* provider) { return {KernelTier::kDefault, provider}; }
+const KernelOptions kEager = {KernelTier::kEager};
+
+// Every eager tier this host can run (the best one, then each instruction set), by name.
+std::vector<std::pair<const char*, KernelOptions>> EagerTiers() {
+  std::vector<std::pair<const char*, KernelOptions>> tiers = {{"eager", kEager}};
+  for (KernelTier t : {KernelTier::kEagerAvx512, KernelTier::kEagerAvx2, KernelTier::kEagerScalar}) {
+    const KernelOptions options{t};
+    if (jit::CheckKernelOptions(options).ok()) {
+      tiers.emplace_back(KernelTierName(t).data(), options);
+    } else {
+      EXPECT_EQ(jit::CheckKernelOptions(options).code(), absl::StatusCode::kFailedPrecondition);
+    }
+  }
+  return tiers;
+}
+
 void ExpectSame(const SearchResult& a, const SearchResult& b, int64_t d) {
   ASSERT_EQ(a.labels.size(), b.labels.size());
   EXPECT_TRUE(KnnResultsAgree(a.nq, a.k, a.distances.data(), a.labels.data(),
@@ -43,15 +62,18 @@ TEST(JitIntegrationTest, FlatSameResultsWithJitOnAndOff) {
       auto index = IndexFlat::Create(d, metric);
       ASSERT_TRUE(index.ok());
       ASSERT_TRUE((*index)->Add(base).ok());
-      (*index)->set_kernel_provider(provider.get());
       for (int64_t k : {1, 10, 5000}) {
         SCOPED_TRACE(::testing::Message() << "nq=" << nq << " k=" << k);
+        ASSERT_TRUE((*index)->set_kernel_options(Jit(provider.get())).ok());
         auto on = (*index)->Search(q, k);
-        (*index)->set_use_jit(false);
-        auto off = (*index)->Search(q, k);
-        (*index)->set_use_jit(true);
-        ASSERT_TRUE(on.ok() && off.ok());
-        ExpectSame(*on, *off, d);
+        ASSERT_TRUE(on.ok());
+        for (const auto& [name, tier] : EagerTiers()) {
+          ASSERT_TRUE((*index)->set_kernel_options(tier).ok());
+          auto off = (*index)->Search(q, k);
+          ASSERT_TRUE(off.ok());
+          SCOPED_TRACE(name);
+          ExpectSame(*on, *off, d);
+        }
       }
     }
     EXPECT_GT(provider->stats().jit.compiles, 0) << "the JIT path must have run";
@@ -75,14 +97,13 @@ TEST(JitIntegrationTest, IvfSameResultsWithJitOnAndOffAndAfterFailure) {
         IVFSearchParams params;
         params.nprobe = nprobe;
         params.mode = SearchMode::kMatrix;
-        (*index)->set_kernel_provider(provider.get());
+        ASSERT_TRUE((*index)->set_kernel_options(Jit(provider.get())).ok());
         auto on = (*index)->Search(q, k, params);
         // One query at a time: coarse top-nprobe kernel + scan kernel.
         auto single = (*index)->Search(absl::MakeConstSpan(q.data(), d), k, params);
-        (*index)->set_use_jit(false);
+        ASSERT_TRUE((*index)->set_kernel_options(kEager).ok());
         auto off = (*index)->Search(q, k, params);
-        (*index)->set_use_jit(true);
-        (*index)->set_kernel_provider(failing.get());
+        ASSERT_TRUE((*index)->set_kernel_options(Jit(failing.get())).ok());
         auto fallback = (*index)->Search(q, k, params);
         ASSERT_TRUE(on.ok() && off.ok() && fallback.ok() && single.ok());
         ExpectSame(*on, *off, d);
@@ -110,7 +131,6 @@ TEST(JitIntegrationTest, IvfCsrSameResultsWithJitTileOnAndOff) {
       ASSERT_TRUE(index.ok());
       ASSERT_TRUE((*index)->Train(base).ok());
       ASSERT_TRUE((*index)->Add(base).ok());
-      (*index)->set_kernel_provider(provider.get());
       for (int64_t max_codes : {0, 500}) {
         for (int64_t k : {1, 10, 100}) {
           SCOPED_TRACE(::testing::Message() << "d=" << d << " k=" << k << " max_codes="
@@ -119,12 +139,16 @@ TEST(JitIntegrationTest, IvfCsrSameResultsWithJitTileOnAndOff) {
           params.nprobe = 5;
           params.max_codes = max_codes;
           params.mode = SearchMode::kCsr;
+          ASSERT_TRUE((*index)->set_kernel_options(Jit(provider.get())).ok());
           auto on = (*index)->Search(q, k, params);
-          (*index)->set_use_jit(false);
-          auto off = (*index)->Search(q, k, params);
-          (*index)->set_use_jit(true);
-          ASSERT_TRUE(on.ok() && off.ok());
-          ExpectSame(*on, *off, d);
+          ASSERT_TRUE(on.ok());
+          for (const auto& [name, tier] : EagerTiers()) {
+            ASSERT_TRUE((*index)->set_kernel_options(tier).ok());
+            auto off = (*index)->Search(q, k, params);
+            ASSERT_TRUE(off.ok());
+            SCOPED_TRACE(name);
+            ExpectSame(*on, *off, d);
+          }
         }
       }
     }
@@ -148,7 +172,7 @@ TEST(JitIntegrationTest, AutoSingleQueryCompilesNothing) {
   ASSERT_TRUE(index.ok());
   ASSERT_TRUE((*index)->Train(base).ok());
   ASSERT_TRUE((*index)->Add(base).ok());
-  (*index)->set_kernel_provider(provider.get());
+  ASSERT_TRUE((*index)->set_kernel_options(Jit(provider.get())).ok());
   IVFSearchParams params;
   params.nprobe = 4;
   ASSERT_TRUE((*index)->Search(absl::MakeConstSpan(q.data(), d), 10, params).ok());

@@ -9,8 +9,7 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
-#include "jit/eager/distances.h"
-#include "jit/eager/knn.h"
+#include "jit/dispatch.h"
 
 namespace ivfjit {
 namespace {
@@ -151,17 +150,15 @@ absl::StatusOr<KMeansResult> KMeans(int64_t n, const float* x, int64_t d, int64_
   }
   if (params.spherical) Normalize(result.centroids, k, d);
 
-  const eager::Order order =
-      params.metric == Metric::kL2 ? eager::kL2Order : eager::kIpOrder;
   std::vector<float> dist(static_cast<size_t>(nt));
   std::vector<int64_t> assign(static_cast<size_t>(nt));
   std::vector<int64_t> counts(static_cast<size_t>(k));
   std::vector<float> norms(static_cast<size_t>(k));
   std::mt19937_64 split_rng(params.seed + 2);
   for (int iter = 0; iter < params.niter; ++iter) {
-    eager::BestDistanceKernels().norms(nullptr, result.centroids.data(), k, d, norms.data());
-    eager::KnnSearch(order, train, nt, eager::BaseView{result.centroids.data(), norms.data(), k, d},
-                     1, dist.data(), assign.data());
+    jit::Norms(params.kernels, result.centroids.data(), k, d, norms.data());
+    jit::KnnSearch(params.kernels, jit::KnnUse::kExact, params.metric, train, nt,
+                   {result.centroids.data(), norms.data(), k, d}, 1, dist.data(), assign.data());
     double objective = 0;
     for (float v : dist) objective += v;
     result.objective.push_back(objective);

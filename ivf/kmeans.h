@@ -18,7 +18,8 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
-#include "ivf/metric.h"
+#include "jit/base/metric.h"
+#include "jit/dispatch.h"
 
 namespace ivfjit {
 
@@ -30,6 +31,9 @@ struct KMeansParams {
   Metric metric = Metric::kL2;            // assignment: nearest (L2) or max inner product
   bool spherical = false;                 // normalise centroids after each round
   bool verbose = false;                   // per-iteration objective on stderr
+  // The assignment's kernels: eager by default, so that centroids do not depend on whether
+  // or how the JIT runs (Faiss's k-means gives the same centroids, docs/spec.md).
+  KernelOptions kernels = {KernelTier::kEager};
 };
 
 struct KMeansResult {

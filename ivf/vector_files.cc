@@ -15,14 +15,17 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
-#include "jit/internal/binary_io.h"
-#include "jit/internal/status_macros.h"
+#include "jit/base/binary_io.h"
+#include "jit/base/status_macros.h"
 
 namespace ivfjit {
 namespace {
 
 using file_internal::Reader;
 using file_internal::Writer;
+
+// The widest row any reader accepts (the indexes' largest d).
+constexpr int64_t kMaxColumns = int64_t{1} << 20;
 
 enum class Kind { kFvecs, kIvecs, kBvecs, kNpy, kIdx };
 
@@ -46,7 +49,7 @@ absl::Status ReadTexmex(Reader& r, int64_t* rows, int64_t* cols, std::vector<Out
   if (r.left() == 0) return absl::OkStatus();
   int32_t dim;
   IVFJIT_RETURN_IF_ERROR(r.Get(&dim));
-  if (dim < 1 || dim > (1 << 20)) return r.Corrupt(absl::StrCat("dimension ", dim));
+  if (dim < 1 || dim > kMaxColumns) return r.Corrupt(absl::StrCat("dimension ", dim));
   const int64_t row_bytes = 4 + static_cast<int64_t>(dim) * sizeof(T);
   if ((r.left() + 4) % row_bytes != 0) return r.Corrupt("size is not a whole number of rows");
   *cols = dim;
@@ -136,19 +139,17 @@ absl::StatusOr<NpyHeader> ReadNpyHeader(Reader& r) {
     return absl::InvalidArgumentError(
         absl::StrCat(r.path(), ": ", dims.size(), "-D array (1-D or 2-D expected)"));
   }
+  // Rows of 0 or of more than 2^20 columns are not vectors any index takes (and a zero column
+  // count would let any row count pass the size check against the file).
+  if (h.cols < 1 || h.cols > kMaxColumns) {
+    return r.Corrupt(absl::StrCat("shape with ", h.cols, " columns (1 .. 2^20 expected)"));
+  }
   return h;
-}
-
-int64_t NpyItemSize(const std::string& descr) {
-  if (descr == "<f4" || descr == "<i4") return 4;
-  if (descr == "<i8") return 8;
-  if (descr == "|u1" || descr == "<u1") return 1;
-  return 0;
 }
 
 template <typename T, typename Out>
 absl::Status ReadNpyData(Reader& r, const NpyHeader& h, std::vector<Out>* out) {
-  if (h.cols != 0 && h.rows > r.left() / static_cast<int64_t>(sizeof(T)) / h.cols) {
+  if (h.rows > r.left() / static_cast<int64_t>(sizeof(T)) / h.cols) {
     return r.Truncated();
   }
   const int64_t n = h.rows * h.cols;
@@ -201,6 +202,10 @@ uint32_t BigEndian32(const unsigned char* p) {
   return (uint32_t{p[0]} << 24) | (uint32_t{p[1]} << 16) | (uint32_t{p[2]} << 8) | uint32_t{p[3]};
 }
 
+constexpr int64_t kMaxIdxImages = int64_t{1} << 26;
+constexpr int64_t kMaxIdxPixels = 65536;              // per image
+constexpr int64_t kIdxChunkBytes = int64_t{16} << 20;  // read (and allocated) at a time
+
 // IDX3 ubyte images (MNIST-style), gzip-compressed or plain: big-endian magic 0x00000803,
 // count, rows, cols, then count × rows × cols bytes; each image becomes one row.
 absl::StatusOr<FloatMatrix> ReadIdxImages(const std::string& path) {
@@ -214,15 +219,25 @@ absl::StatusOr<FloatMatrix> ReadIdxImages(const std::string& path) {
   const int64_t count = BigEndian32(header + 4);
   const int64_t rows = BigEndian32(header + 8);
   const int64_t cols = BigEndian32(header + 12);
-  if (count <= 0 || rows <= 0 || cols <= 0 || count > (int64_t{1} << 26) || rows * cols > 65536) {
-    return absl::DataLossError(absl::StrCat(path, ": implausible IDX shape"));
+  // Each factor is checked on its own first: their product could overflow.
+  if (count <= 0 || rows <= 0 || cols <= 0 || count > kMaxIdxImages || rows > kMaxIdxPixels ||
+      cols > kMaxIdxPixels || rows * cols > kMaxIdxPixels) {
+    return absl::DataLossError(absl::StrCat(path, ": implausible IDX shape ", count, " × ", rows,
+                                            " × ", cols));
   }
   FloatMatrix m;
   m.rows = count;
   m.cols = rows * cols;
-  std::vector<unsigned char> pixels(static_cast<size_t>(m.rows * m.cols));
-  IVFJIT_RETURN_IF_ERROR(GzReadExactly(file.get(), pixels.data(), pixels.size(), path));
-  m.data.assign(pixels.begin(), pixels.end());
+  // A gzip stream does not say how long it is: read in chunks, so that memory grows with the
+  // bytes actually present and never with what the header claims.
+  const int64_t per_chunk = std::max<int64_t>(1, kIdxChunkBytes / m.cols);
+  std::vector<unsigned char> pixels;
+  for (int64_t i0 = 0; i0 < count; i0 += per_chunk) {
+    const int64_t n = std::min(per_chunk, count - i0);
+    pixels.resize(static_cast<size_t>(n * m.cols));
+    IVFJIT_RETURN_IF_ERROR(GzReadExactly(file.get(), pixels.data(), pixels.size(), path));
+    m.data.insert(m.data.end(), pixels.begin(), pixels.end());
+  }
   return m;
 }
 

@@ -129,5 +129,67 @@ TEST(VectorFilesTest, ClearErrors) {
   EXPECT_EQ(WriteVectors(TmpPath("frac.bvecs"), frac).code(), absl::StatusCode::kInvalidArgument);
 }
 
+// A big-endian IDX3 header: magic 0x00000803, count, rows, cols.
+std::string IdxHeader(uint32_t count, uint32_t rows, uint32_t cols) {
+  std::string out;
+  for (uint32_t v : {0x00000803u, count, rows, cols}) {
+    for (int shift = 24; shift >= 0; shift -= 8) out.push_back(static_cast<char>(v >> shift));
+  }
+  return out;
+}
+
+// Regression: rows × cols overflowed int64 and slipped past the shape check (SIGSEGV).
+TEST(VectorFilesTest, IdxShapeThatOverflowsIsRejected) {
+  const std::string path = TmpPath("overflow-idx3-ubyte");
+  WriteBytes(path, IdxHeader(1u << 26, 3145728000u, 3145728000u));
+  const auto m = ReadVectors(path);
+  EXPECT_EQ(m.status().code(), absl::StatusCode::kDataLoss) << m.status();
+  EXPECT_NE(m.status().message().find("implausible IDX shape"), absl::string_view::npos);
+}
+
+// Regression: a header claiming 2^20 images of 28 × 28 allocated 822 MB before it said
+// "truncated"; now memory grows only with the bytes read.
+TEST(VectorFilesTest, IdxClaimingMoreImagesThanPresentIsTruncated) {
+  const std::string path = TmpPath("claims-idx3-ubyte");
+  WriteBytes(path, IdxHeader(1u << 20, 28, 28) + std::string(3 * 784, '\x07'));
+  const auto m = ReadVectors(path);
+  EXPECT_EQ(m.status().code(), absl::StatusCode::kDataLoss) << m.status();
+  EXPECT_NE(m.status().message().find("truncated"), absl::string_view::npos);
+  // The same header with exactly the images it claims reads back.
+  WriteBytes(path, IdxHeader(3, 28, 28) + std::string(3 * 784, '\x07'));
+  const auto ok = ReadVectors(path);
+  ASSERT_TRUE(ok.ok()) << ok.status();
+  EXPECT_EQ(ok->rows, 3);
+  EXPECT_EQ(ok->cols, 784);
+  EXPECT_EQ(ok->data, std::vector<float>(3 * 784, 7.0f));
+}
+
+// A .npy header with the given shape text and no data.
+std::string NpyWithShape(const std::string& shape) {
+  std::string header = "{'descr': '<f4', 'fortran_order': False, 'shape': " + shape + ", }";
+  header.append((64 - (10 + header.size() + 1) % 64) % 64, ' ');
+  header.push_back('\n');
+  std::string out = std::string("\x93NUMPY\x01\x00", 8);
+  out.push_back(static_cast<char>(header.size()));
+  out.push_back('\0');
+  return out + header;
+}
+
+// Regression: (10^12, 0) and (0, 10^9) loaded as OK matrices of 0 or 10^9 columns.
+TEST(VectorFilesTest, NpyShapesWithoutUsableColumnsAreRejected) {
+  for (const std::string shape : {"(1000000000000, 0)", "(0, 1000000000)", "(5, 2000000)"}) {
+    WriteBytes(TmpPath("shape.npy"), NpyWithShape(shape));
+    const auto m = ReadVectors(TmpPath("shape.npy"));
+    EXPECT_EQ(m.status().code(), absl::StatusCode::kDataLoss) << shape << ": " << m.status();
+    const auto ids = ReadIds(TmpPath("shape.npy"));
+    EXPECT_FALSE(ids.ok()) << shape;
+  }
+  WriteBytes(TmpPath("empty.npy"), NpyWithShape("(0, 4)"));
+  const auto empty = ReadVectors(TmpPath("empty.npy"));
+  ASSERT_TRUE(empty.ok()) << empty.status();
+  EXPECT_EQ(empty->rows, 0);
+  EXPECT_EQ(empty->cols, 4);
+}
+
 }  // namespace
 }  // namespace ivfjit

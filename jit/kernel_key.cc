@@ -7,8 +7,6 @@ namespace ivfjit::jit {
 
 const char* KernelOpName(KernelOp op) {
   switch (op) {
-    case KernelOp::kDistanceRows:
-      return "distance_rows";
     case KernelOp::kScanTopK:
       return "scan_topk";
     case KernelOp::kCoarseTopN:
@@ -20,7 +18,7 @@ const char* KernelOpName(KernelOp op) {
 }
 
 std::string KernelKey::ToString() const {
-  return absl::StrCat("op=", KernelOpName(op), "|metric=", l2 ? "l2" : "ip", "|dtype=", dtype,
+  return absl::StrCat("op=", KernelOpName(op), "|metric=", MetricName(metric), "|dtype=", dtype,
                       "|d=", d, "|k=", k, "|nprobe=", nprobe, "|target=", target,
                       "|llvm=", llvm_version, "|gen=", generator_version);
 }

@@ -1,6 +1,6 @@
 // The identity of a generated kernel: everything that changes the machine code it becomes.
 //
-//   ivfjit::jit::KernelKey key{ivfjit::jit::KernelOp::kScanTopK, /*l2=*/true, 784, /*k=*/10};
+//   ivfjit::jit::KernelKey key{ivfjit::jit::KernelOp::kScanTopK, ivfjit::Metric::kL2, 784, 10};
 //   key.target = ivfjit::jit::HostTarget();     // filled by CpuJit for the running host
 //   key.ToString();  // "op=scan_topk|metric=l2|dtype=f32|d=784|k=10|nprobe=0|target=...|..."
 //
@@ -14,10 +14,11 @@
 #include <string>
 #include <string_view>
 
+#include "jit/base/metric.h"
+
 namespace ivfjit::jit {
 
 enum class KernelOp {
-  kDistanceRows,  // out[j] = dist(q, x_j) for n rows of fixed d
   kScanTopK,      // fused rows scan + threshold-gated top-k of fixed (d, k)
   kCoarseTopN,    // the same over the centroids, selecting the top nprobe lists
   kIpTile,        // tile[a][j] = q_a · x_j for g queries × n rows of fixed d (csr search)
@@ -28,7 +29,7 @@ inline constexpr int kGeneratorVersion = 8;
 
 struct KernelKey {
   KernelOp op = KernelOp::kScanTopK;
-  bool l2 = true;        // metric: squared L2 (true) or inner product (false)
+  Metric metric = Metric::kL2;
   int64_t d = 0;
   int64_t k = 0;         // top-k size (kScanTopK); 0 otherwise
   int64_t nprobe = 0;    // selection size (kCoarseTopN); 0 otherwise

@@ -33,25 +33,32 @@ std::unique_ptr<KernelProvider> KernelProvider::Create(const KernelProviderOptio
   return std::unique_ptr<KernelProvider>(new KernelProvider(options));
 }
 
+KernelProviderOptions KernelProvider::OptionsForSetting(const char* setting,
+                                                       std::string* warning) {
+  // auto (the default): the inner-product tile, which beats sgemm on csr's per-list tiles and
+  // frees batch searches from the BLAS thread pool; the fused scans are at parity with the
+  // eager kernels (docs/jit.md has the measurements), so only IVFJIT_JIT=on turns them on.
+  KernelProviderOptions options;
+  const std::string mode = setting == nullptr ? "auto" : setting;
+  warning->clear();
+  if (mode == "off") {
+    options.enabled = false;
+  } else if (mode == "on") {
+    options.scan_kernels = true;
+  } else {
+    if (mode != "auto") {
+      *warning = "ivfjit: IVFJIT_JIT=" + mode + " is not off, auto or on; using auto";
+    }
+    options.scan_kernels = false;
+  }
+  return options;
+}
+
 KernelProvider& KernelProvider::Default() {
   static KernelProvider* const provider = [] {
-    KernelProviderOptions options;
-    // auto (the default): the inner-product tile, which beats sgemm on csr's per-list tiles and
-    // frees batch searches from the BLAS thread pool; the fused scans are at parity with the
-    // eager kernels (docs/jit.md has the measurements), so only IVFJIT_JIT=on turns them on.
-    const char* env = std::getenv("IVFJIT_JIT");
-    const std::string mode = env == nullptr ? "auto" : env;
-    if (mode == "off") {
-      options.enabled = false;
-    } else if (mode == "on") {
-      options.scan_kernels = true;
-    } else {
-      if (mode != "auto") {
-        std::fprintf(stderr, "ivfjit: IVFJIT_JIT=%s is not off, auto or on; using auto\n",
-                     mode.c_str());
-      }
-      options.scan_kernels = false;
-    }
+    std::string warning;
+    const KernelProviderOptions options = OptionsForSetting(std::getenv("IVFJIT_JIT"), &warning);
+    if (!warning.empty()) std::fprintf(stderr, "%s\n", warning.c_str());
     auto* p = new KernelProvider(options);
     // Registered after LLVM's own statics, so it runs before they are destroyed: a background
     // compile must not still be inside LLVM when the process exits.
@@ -74,10 +81,6 @@ void KernelProvider::WaitForBackgroundCompiles() {
 }
 
 void* KernelProvider::CompileNow(const KernelKey& key) {
-  if (key.op == KernelOp::kDistanceRows) {
-    absl::StatusOr<DistanceRowsFn> f = jit_->GetDistanceRows(key);
-    return f.ok() ? reinterpret_cast<void*>(*f) : nullptr;
-  }
   if (key.op == KernelOp::kIpTile) {
     absl::StatusOr<IpTileFn> f = jit_->GetIpTile(key);
     return f.ok() ? reinterpret_cast<void*>(*f) : nullptr;
@@ -126,19 +129,20 @@ void* KernelProvider::Get(const KernelKey& key, bool may_block) {
   return fn;
 }
 
-void* KernelProvider::GetScan(KernelOp op, bool l2, int64_t d, int64_t selection,
+void* KernelProvider::GetScan(KernelOp op, Metric metric, int64_t d, int64_t selection,
                               bool may_block) {
   if (jit_ == nullptr || !options_.scan_kernels) return Fallback();
-  return Get(jit_->MakeKey(op, l2, d, selection), may_block);
+  return Get(jit_->MakeKey(op, metric, d, selection), may_block);
 }
 
-ScanTopKFn KernelProvider::ScanTopK(bool l2, int64_t d, int64_t k, bool may_block) {
-  return reinterpret_cast<ScanTopKFn>(GetScan(KernelOp::kScanTopK, l2, d, k, may_block));
+ScanTopKFn KernelProvider::ScanTopK(Metric metric, int64_t d, int64_t k, bool may_block) {
+  return reinterpret_cast<ScanTopKFn>(GetScan(KernelOp::kScanTopK, metric, d, k, may_block));
 }
 
-ScanTopKFn KernelProvider::CoarseTopN(bool l2, int64_t d, int64_t nprobe, bool may_block) {
+ScanTopKFn KernelProvider::CoarseTopN(Metric metric, int64_t d, int64_t nprobe,
+                                      bool may_block) {
   return reinterpret_cast<ScanTopKFn>(
-      GetScan(KernelOp::kCoarseTopN, l2, d, nprobe, may_block));
+      GetScan(KernelOp::kCoarseTopN, metric, d, nprobe, may_block));
 }
 
 bool KernelProvider::GeneratesTile() const {
@@ -148,12 +152,7 @@ bool KernelProvider::GeneratesTile() const {
 IpTileFn KernelProvider::IpTile(int64_t d) {
   if (!GeneratesTile()) return reinterpret_cast<IpTileFn>(Fallback());
   return reinterpret_cast<IpTileFn>(
-      Get(jit_->MakeKey(KernelOp::kIpTile, /*l2=*/false, d, 0), /*may_block=*/true));
-}
-
-DistanceRowsFn KernelProvider::DistanceRows(bool l2, int64_t d, bool may_block) {
-  return reinterpret_cast<DistanceRowsFn>(
-      GetScan(KernelOp::kDistanceRows, l2, d, 0, may_block));
+      Get(jit_->MakeKey(KernelOp::kIpTile, Metric::kInnerProduct, d, 0), /*may_block=*/true));
 }
 
 KernelStats KernelProvider::stats() const {

@@ -1,8 +1,13 @@
 // Kernel dispatch: which tier runs a search's inner loops, JIT-compiled or eager.
 //
-//   ivfjit::jit::KernelProvider& kernels = ivfjit::jit::KernelProvider::Default();
-//   ivfjit::jit::ScanTopKFn scan = kernels.ScanTopK(/*l2=*/true, d, k, /*may_block=*/false);
-//   if (scan == nullptr) { /* eager path (counted as a fallback) */ }
+//   std::unique_ptr<ivfjit::jit::KernelProvider> kernels =
+//       ivfjit::jit::KernelProvider::Create({});   // or KernelProvider::Default()
+//   ivfjit::KernelOptions options;
+//   options.provider = kernels.get();              // index->set_kernel_options(options)
+//   ivfjit::jit::KernelStats stats = kernels->stats();
+//
+// The search operations (jit/dispatch.h) ask a provider for kernels: ScanTopK(...) returns a
+// generated kernel or null, and null means "run the eager kernel".
 //
 // The eager kernels are always there and always last: a disabled JIT, a failed compile, an
 // unsupported shape, or a kernel still compiling all return null, and the caller runs the
@@ -13,8 +18,8 @@
 //
 // The process's default provider follows IVFJIT_JIT: unset or "auto" generates the kernels
 // that beat the eager ones on the measured profile (the inner-product tile of batch searches,
-// on hosts with AVX-512: docs/jit.md), "on" every kernel (the fused scans too), "off" none. Indexes can opt out one by
-// one (set_use_jit) or be given a provider of their own (set_kernel_provider).
+// on hosts with AVX-512: docs/jit.md), "on" every kernel (the fused scans too), "off" none.
+// Indexes choose their provider or an eager tier through Index::set_kernel_options.
 #ifndef IVFJIT_JIT_KERNELS_H_
 #define IVFJIT_JIT_KERNELS_H_
 
@@ -35,8 +40,8 @@ struct KernelProviderOptions {
   bool enabled = true;         // false: every request falls back to eager
   // false (IVFJIT_JIT=auto, the default): only the inner-product tile is generated, and only
   // where the JIT targets AVX-512 — where it was measured to beat the eager kernels (its 4 × 4
-  // block of 16-wide accumulators wants 32 vector registers); ScanTopK, CoarseTopN and
-  // DistanceRows fall back to eager.
+  // block of 16-wide accumulators wants 32 vector registers); ScanTopK and CoarseTopN fall
+  // back to eager.
   bool scan_kernels = true;
   bool background = true;      // false: non-blocking requests compile synchronously too
   CpuJitOptions cpu;
@@ -56,14 +61,16 @@ class KernelProvider {
   // created disabled and says why in disabled_reason().
   static std::unique_ptr<KernelProvider> Create(const KernelProviderOptions& options);
   // The process-wide provider, per IVFJIT_JIT (auto when unset; an unknown value is auto, with
-  // one warning on stderr); disk cache per DefaultCacheDir().
+  // one warning on stderr); disk cache per DefaultCacheDir(). Made at first use.
   static KernelProvider& Default();
+  // The options IVFJIT_JIT = setting selects (null: unset). An unknown setting gives auto's
+  // options and sets *warning (else it is cleared).
+  static KernelProviderOptions OptionsForSetting(const char* setting, std::string* warning);
   ~KernelProvider();  // waits for background compiles
 
   // Null means "run the eager kernel". may_block: the caller can afford a compile now.
-  ScanTopKFn ScanTopK(bool l2, int64_t d, int64_t k, bool may_block);
-  ScanTopKFn CoarseTopN(bool l2, int64_t d, int64_t nprobe, bool may_block);
-  DistanceRowsFn DistanceRows(bool l2, int64_t d, bool may_block);
+  ScanTopKFn ScanTopK(Metric metric, int64_t d, int64_t k, bool may_block);
+  ScanTopKFn CoarseTopN(Metric metric, int64_t d, int64_t nprobe, bool may_block);
   // Inner products only (L2 callers add the norms): keyed with metric=ip for both metrics.
   // Always compiled (or loaded) on the calling thread at first use — once per d per process,
   // 12-17 ms, or well under a millisecond from the disk cache — so that which kernel a batch
@@ -83,8 +90,8 @@ class KernelProvider {
   void* Get(const KernelKey& key, bool may_block);
   // Counts one "use eager" answer and returns it (null).
   void* Fallback();
-  // A fused scan kernel (ScanTopK, CoarseTopN, DistanceRows): null when they are off.
-  void* GetScan(KernelOp op, bool l2, int64_t d, int64_t selection, bool may_block);
+  // A fused scan kernel (ScanTopK, CoarseTopN): null when they are off.
+  void* GetScan(KernelOp op, Metric metric, int64_t d, int64_t selection, bool may_block);
   // Compiles (or loads) the kernel on this thread; null on failure. CpuJit compiles once.
   void* CompileNow(const KernelKey& key);
 

@@ -7,13 +7,13 @@
 #include <sstream>
 
 #include "gtest/gtest.h"
-#include "jit/gpu/internal/emu/emu_backend.h"
+#include "jit/gpu/emulator.h"
 
 namespace ivfjit::perf {
 namespace {
 
 TEST(GpuSelfTest, PassesOnTheEmulator) {
-  auto device = jit::GpuDevice::ForBackend(jit::gpu_internal::CreateEmuBackend({}),
+  auto device = jit::OpenGpuEmulator({},
                                            {.cache_dir = ""});
   SelfTestOptions options;
   options.dims = {1, 17};

@@ -47,17 +47,17 @@ void BM_Scan(benchmark::State& state) {
   std::vector<int64_t> hi(k);
   ScanTopKFn fn = nullptr;
   std::unique_ptr<CpuJit> jit = use_jit ? MemoryOnlyJit() : nullptr;
-  if (use_jit) fn = *jit->GetScanTopK(jit->MakeKey(KernelOp::kScanTopK, true, d, k));
+  if (use_jit) fn = *jit->GetScanTopK(jit->MakeKey(KernelOp::kScanTopK, Metric::kL2, d, k));
   const eager::DistanceKernels& kernels = eager::BestDistanceKernels();
   std::vector<float> norms(n);  // stored with the rows in an index (computed once, at Add)
   kernels.norms(nullptr, x.data(), n, d, norms.data());
   for (auto _ : state) {
-    eager::TopK<eager::kL2Order> top(hd.data(), hi.data(), k);
+    eager::TopK<Metric::kL2> top(hd.data(), hi.data(), k);
     if (use_jit) {
       fn(q.data(), x.data(), norms.data(), nullptr, 0, n, hd.data(), hi.data());
     } else {
       kernels.l2_rows(q.data(), x.data(), n, d, row.data());
-      eager::PushRow(row.data(), n, nullptr, 0, 0.0f, nullptr, top);
+      eager::PushRow(kernels, row.data(), n, nullptr, 0, 0.0f, nullptr, top);
     }
     benchmark::DoNotOptimize(hd.data());
   }
@@ -99,7 +99,7 @@ void BM_IpTile(benchmark::State& state) {
   IpTileFn fn = nullptr;
   std::unique_ptr<CpuJit> jit = use_jit ? MemoryOnlyJit(state.range(0) == 2 ? "-avx512f" : "")
                                         : nullptr;
-  if (use_jit) fn = *jit->GetIpTile(jit->MakeKey(KernelOp::kIpTile, false, d, 0));
+  if (use_jit) fn = *jit->GetIpTile(jit->MakeKey(KernelOp::kIpTile, Metric::kInnerProduct, d, 0));
   const int blas_threads = openblas_get_num_threads();
   openblas_set_num_threads(1);
   for (auto _ : state) {
@@ -128,7 +128,7 @@ void BM_Compile(benchmark::State& state) {
   for (auto _ : state) {
     state.PauseTiming();
     std::unique_ptr<CpuJit> jit = MemoryOnlyJit();
-    const KernelKey key = jit->MakeKey(KernelOp::kScanTopK, true, d, ++k);
+    const KernelKey key = jit->MakeKey(KernelOp::kScanTopK, Metric::kL2, d, ++k);
     state.ResumeTiming();
     benchmark::DoNotOptimize(*jit->GetScanTopK(key));
   }
@@ -140,7 +140,7 @@ void BM_CompileTile(benchmark::State& state) {
   for (auto _ : state) {
     state.PauseTiming();
     std::unique_ptr<CpuJit> jit = MemoryOnlyJit();  // a fresh JIT: nothing cached
-    const KernelKey key = jit->MakeKey(KernelOp::kIpTile, false, d, 0);
+    const KernelKey key = jit->MakeKey(KernelOp::kIpTile, Metric::kInnerProduct, d, 0);
     state.ResumeTiming();
     benchmark::DoNotOptimize(*jit->GetIpTile(key));
   }
@@ -154,12 +154,12 @@ void BM_DiskCacheHit(benchmark::State& state) {
                       "/ivfjit-bench-cache";
   {
     std::unique_ptr<CpuJit> warm = *CpuJit::Create(options);  // make sure the entry exists
-    (void)warm->GetScanTopK(warm->MakeKey(KernelOp::kScanTopK, true, d, 10));
+    (void)warm->GetScanTopK(warm->MakeKey(KernelOp::kScanTopK, Metric::kL2, d, 10));
   }
   for (auto _ : state) {
     state.PauseTiming();
     std::unique_ptr<CpuJit> jit = *CpuJit::Create(options);
-    const KernelKey key = jit->MakeKey(KernelOp::kScanTopK, true, d, 10);
+    const KernelKey key = jit->MakeKey(KernelOp::kScanTopK, Metric::kL2, d, 10);
     state.ResumeTiming();
     benchmark::DoNotOptimize(*jit->GetScanTopK(key));
     state.PauseTiming();

@@ -38,8 +38,8 @@ void BM_PushRow(benchmark::State& state) {
   std::vector<float> dist(k);
   std::vector<int64_t> ids(k);
   for (auto _ : state) {
-    TopK<kL2Order> top(dist.data(), ids.data(), k);
-    PushRow(row.data(), n, nullptr, 0, 0.0f, nullptr, top);
+    TopK<Metric::kL2> top(dist.data(), ids.data(), k);
+    PushRow(BestDistanceKernels(), row.data(), n, nullptr, 0, 0.0f, nullptr, top);
     benchmark::DoNotOptimize(dist.data());
   }
   state.SetItemsProcessed(state.iterations() * n);
@@ -53,9 +53,10 @@ void BM_KnnBatch(benchmark::State& state) {
   const std::vector<float> x = ::ivfjit::testing::UniformVectors(nb, d, 5);
   std::vector<float> dist(nq * 10);
   std::vector<int64_t> labels(nq * 10);
+  const Kernels kernels{&BestDistanceKernels()};
   for (auto _ : state) {
-    KnnSearch(kL2Order, q.data(), nq, BaseView{x.data(), nullptr, nb, d}, 10, dist.data(),
-              labels.data());
+    KnnSearch(kernels, Metric::kL2, q.data(), nq, BaseView{x.data(), nullptr, nb, d}, 10,
+              dist.data(), labels.data());
   }
   state.SetItemsProcessed(state.iterations() * nq * nb * d);
 }

@@ -19,7 +19,7 @@ std::vector<Row> RunFlat(const Workload& w, const SweepOptions& opt) {
   auto ours = IndexFlat::Create(w.d, Metric::kL2);
   if (!ours.ok() || !(*ours)->Add(w.base).ok()) std::abort();
   // Batch rows run each --jit tier; single-query rows measure the eager kernels (jit = "off").
-  (*ours)->set_use_jit(false);
+  if (!(*ours)->set_kernel_options({KernelTier::kEager}).ok()) std::abort();
   faiss::IndexFlatL2 theirs(w.d);
   theirs.add(w.nb, w.base.data());
 
@@ -40,10 +40,9 @@ std::vector<Row> RunFlat(const Workload& w, const SweepOptions& opt) {
     for (const std::string& tier : opt.jit_tiers) {
       names.push_back("ivfjit");
       tiers.push_back(tier);
-      fns.push_back([&, provider = opt.ProviderFor(tier)] {
-        (*ours)->set_kernel_provider(provider);
-        (*ours)->set_use_jit(provider != nullptr);
-        if (!(*ours)->Search(w.nq, w.queries.data(), k, d_ours.data(), l_ours.data()).ok()) {
+      fns.push_back([&, kernels = opt.KernelsFor(tier)] {
+        if (!(*ours)->set_kernel_options(kernels).ok() ||
+            !(*ours)->Search(w.nq, w.queries.data(), k, d_ours.data(), l_ours.data()).ok()) {
           std::abort();
         }
       });
@@ -56,7 +55,7 @@ std::vector<Row> RunFlat(const Workload& w, const SweepOptions& opt) {
         [&] { theirs.search(w.nq, w.queries.data(), k, d_faiss.data(), l_faiss.data()); });
   }
   const std::vector<Timing> batch = TimeAlternating(fns, opt.warmup, opt.repeat);
-  (*ours)->set_use_jit(false);
+  if (!(*ours)->set_kernel_options({KernelTier::kEager}).ok()) std::abort();
   const double sgemm_gflops = MeasureSgemmGflops(w.d);
   std::vector<Row> rows;
   for (size_t i = 0; i < fns.size(); ++i) {

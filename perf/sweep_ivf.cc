@@ -114,11 +114,10 @@ std::vector<Row> RunIvf(const Workload& w, const SweepOptions& opt, IvfArtifacts
             p.nprobe = nprobe;
             p.max_codes = max_codes;
             p.mode = ParseSearchMode(m).value_or(SearchMode::kAuto);
-            jit::KernelProvider* provider = opt.ProviderFor(tier);
+            const KernelOptions kernels = opt.KernelsFor(tier);
             impls.push_back({"ivfjit", m, tier,
-                             [&, p, provider](int64_t n, const float* q, float* dd, int64_t* l) {
-                               (*ours)->set_kernel_provider(provider);
-                               (*ours)->set_use_jit(provider != nullptr);
+                             [&, p, kernels](int64_t n, const float* q, float* dd, int64_t* l) {
+                               Check((*ours)->set_kernel_options(kernels));
                                Check((*ours)->Search(n, q, k, dd, l, p));
                              }});
           }

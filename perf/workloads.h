@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "jit/dispatch.h"
 #include "perf/bench_util.h"
 
 namespace ivfjit::jit {
@@ -52,8 +53,12 @@ struct SweepOptions {
   jit::KernelProvider* kernels = nullptr;      // the JIT provider of tier "on" (every kernel)
   jit::KernelProvider* auto_kernels = nullptr;  // of tier "auto" (the tile only)
   // The provider a tier runs with (null for "off").
-  jit::KernelProvider* ProviderFor(const std::string& tier) const {
-    return tier == "on" ? kernels : tier == "auto" ? auto_kernels : nullptr;
+  // An index's kernel options for a --jit tier: that tier's provider, or eager for "off".
+  KernelOptions KernelsFor(const std::string& tier) const {
+    jit::KernelProvider* provider =
+        tier == "on" ? kernels : tier == "auto" ? auto_kernels : nullptr;
+    if (provider == nullptr) return {KernelTier::kEager};
+    return {KernelTier::kDefault, provider};
   }
   bool HasImpl(const std::string& name) const {
     for (const std::string& i : impls) {

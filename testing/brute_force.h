@@ -9,7 +9,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "ivf/metric.h"
+#include "jit/base/metric.h"
 
 namespace ivfjit::testing {
 

@@ -10,7 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "ivf/index_flat.h"
 #include "ivf/index_ivf_flat.h"
-#include "jit/internal/status_macros.h"
+#include "jit/base/status_macros.h"
 
 namespace ivfjit {
 namespace {

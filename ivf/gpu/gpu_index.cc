@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "ivf/index_flat.h"
-#include "jit/internal/status_macros.h"
+#include "jit/base/status_macros.h"
 
 // Copying indexes to and from the device, and the Index methods other than searches
 // (searches: gpu_index_search.cc).

@@ -8,7 +8,7 @@
 #include "absl/functional/function_ref.h"
 #include "absl/strings/str_cat.h"
 #include "ivf/gpu/gpu_index.h"
-#include "jit/internal/status_macros.h"
+#include "jit/base/status_macros.h"
 
 namespace ivfjit {
 namespace {
@@ -28,8 +28,8 @@ int64_t NextPow2(int64_t n) {
 }
 
 // The kernels' order key (kernel_source.cc, ivf_key): unsigned order = result order.
-uint32_t OrderKey(float dist, bool l2) {
-  const float f = l2 ? dist : -dist;
+uint32_t OrderKey(float dist, Metric metric) {
+  const float f = metric == Metric::kL2 ? dist : -dist;
   uint32_t u;
   std::memcpy(&u, &f, sizeof(u));
   if (u == 0x80000000u) u = 0;
@@ -274,7 +274,7 @@ absl::Status GpuIndex::ForEachScannedChunk(
     int64_t n, const float* x, bool x_on_device, int64_t k, int64_t nprobe, int64_t max_codes,
     absl::FunctionRef<absl::Status(const jit::GpuModule&, int64_t i0, int64_t nc)> visit) const {
   IVFJIT_ASSIGN_OR_RETURN(const jit::GpuModule* module,
-                          device_->Kernels({metric() == Metric::kL2, d(), k, nprobe}));
+                          device_->Kernels({metric(), d(), k, nprobe}));
   const Plan plan = MakePlan(n, k, nprobe);
   absl::MutexLock lock(&mu_);
   IVFJIT_RETURN_IF_ERROR(Reserve(plan));
@@ -368,7 +368,7 @@ absl::StatusOr<RangeSearchResult> GpuIndex::RangeSearchOnDevice(int64_t n, const
 
 absl::Status GpuIndex::RunRange(int64_t n, const float* x, bool x_on_device, float radius,
                                 RangeSearchResult* result) const {
-  const uint32_t limit = OrderKey(radius, metric() == Metric::kL2);
+  const uint32_t limit = OrderKey(radius, metric());
   result->lims.assign(1, 0);
   result->labels.clear();
   result->distances.clear();

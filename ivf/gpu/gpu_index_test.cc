@@ -16,7 +16,7 @@
 #include "ivf/index_flat.h"
 #include "ivf/index_ivf_flat.h"
 #include "jit/gpu/gpu_device.h"
-#include "jit/gpu/internal/emu/emu_backend.h"
+#include "jit/gpu/emulator.h"
 #include "testing/files.h"
 #include "testing/knn_match.h"
 #include "testing/random.h"
@@ -45,7 +45,7 @@ class GpuIndexTest : public ::testing::TestWithParam<Param> {
     GpuDeviceOptions options;
     options.cache_dir = "";  // memory only: tests do not touch the user's cache
     if (GetParam().runtime == Runtime::kEmulator) {
-      device_ = GpuDevice::ForBackend(jit::gpu_internal::CreateEmuBackend({}), options);
+      device_ = jit::OpenGpuEmulator({}, options);
     } else {
       absl::StatusOr<std::unique_ptr<GpuDevice>> device = GpuDevice::Open(options);
       if (!device.ok()) GTEST_SKIP() << "no GPU: " << device.status();
@@ -262,9 +262,9 @@ INSTANTIATE_TEST_SUITE_P(
 
 // Emulator-only: behaviours a real device cannot be made to show on demand.
 TEST(GpuIndexEmulator, OutOfDeviceMemoryIsResourceExhaustedAndLeaksNothing) {
-  jit::gpu_internal::EmuBackendOptions emu;
+  jit::GpuEmulatorOptions emu;
   emu.memory_limit = 64 * 1024;
-  auto device = GpuDevice::ForBackend(jit::gpu_internal::CreateEmuBackend(emu), {.cache_dir = ""});
+  auto device = jit::OpenGpuEmulator(emu, {.cache_dir = ""});
   auto cpu = IndexFlat::Create(17, Metric::kL2);
   ASSERT_TRUE((*cpu)->Add(testing::GaussianVectors(2000, 17, 1)).ok());  // 136 KB
   EXPECT_EQ(ToDevice(**cpu, device.get()).status().code(), absl::StatusCode::kResourceExhausted);
@@ -281,9 +281,9 @@ TEST(GpuIndexEmulator, OutOfDeviceMemoryIsResourceExhaustedAndLeaksNothing) {
 }
 
 TEST(GpuIndexEmulator, FailedSpecializationFallsBackToTheGenericKernels) {
-  jit::gpu_internal::EmuBackendOptions emu;
+  jit::GpuEmulatorOptions emu;
   emu.fail_specialized_compiles = true;
-  auto device = GpuDevice::ForBackend(jit::gpu_internal::CreateEmuBackend(emu), {.cache_dir = ""});
+  auto device = jit::OpenGpuEmulator(emu, {.cache_dir = ""});
   auto cpu = IndexIVFFlat::Create(17, 16, Metric::kL2);
   const std::vector<float> base = testing::ClusteredVectors(1500, 17, 16, 0.3f, 71);
   ASSERT_TRUE((*cpu)->Train(base).ok() && (*cpu)->Add(base).ok());
@@ -297,10 +297,10 @@ TEST(GpuIndexEmulator, FailedSpecializationFallsBackToTheGenericKernels) {
 
 TEST(GpuDeviceModules, CompileOnceAcrossThreadsAndReuseTheDiskCache) {
   const std::string dir = testing::TmpPath("gpu_cache");
-  const jit::GpuKernelSpec spec{true, 17, 10, 8};
+  const jit::GpuKernelSpec spec{Metric::kL2, 17, 10, 8};
   {
     auto device =
-        GpuDevice::ForBackend(jit::gpu_internal::CreateEmuBackend({}), {.cache_dir = dir});
+        jit::OpenGpuEmulator({}, {.cache_dir = dir});
     std::vector<std::thread> threads;
     std::vector<const jit::GpuModule*> got(8);
     for (int t = 0; t < 8; ++t) {
@@ -312,7 +312,7 @@ TEST(GpuDeviceModules, CompileOnceAcrossThreadsAndReuseTheDiskCache) {
     EXPECT_EQ(device->stats().compiles, 1);
     EXPECT_EQ(device->stats().memory_hits, 7);
   }
-  auto warm = GpuDevice::ForBackend(jit::gpu_internal::CreateEmuBackend({}), {.cache_dir = dir});
+  auto warm = jit::OpenGpuEmulator({}, {.cache_dir = dir});
   ASSERT_TRUE(warm->Kernels(spec).ok());
   EXPECT_EQ(warm->stats().compiles, 0);
   EXPECT_EQ(warm->stats().disk_hits, 1);
@@ -322,13 +322,13 @@ TEST(GpuDeviceModules, CompileOnceAcrossThreadsAndReuseTheDiskCache) {
     bytes[bytes.size() / 2] ^= 0x5a;
     testing::WriteFileBytes(path, bytes);
   }
-  auto cold = GpuDevice::ForBackend(jit::gpu_internal::CreateEmuBackend({}), {.cache_dir = dir});
+  auto cold = jit::OpenGpuEmulator({}, {.cache_dir = dir});
   ASSERT_TRUE(cold->Kernels(spec).ok());
   EXPECT_EQ(cold->stats().compiles, 1);
   EXPECT_EQ(cold->stats().disk_rejected, 1);
   EXPECT_NE(warm->CacheKey(spec).find("arch=emu32"), std::string::npos);
   // An unwritable directory: memory only, still correct.
-  auto ro = GpuDevice::ForBackend(jit::gpu_internal::CreateEmuBackend({}),
+  auto ro = jit::OpenGpuEmulator({},
                                   {.cache_dir = "/proc/ivfjit-not-writable"});
   EXPECT_TRUE(ro->Kernels(spec).ok());
 }

@@ -35,10 +35,10 @@
 // The top-k inserts the generated code calls: TopK's own Push, so a JIT kernel and the eager
 // one keep exactly the same entries in the same order.
 extern "C" void ivfjit_topk_push_l2(float* dist, int64_t* ids, int64_t k, float d, int64_t id) {
-  ivfjit::eager::TopK<ivfjit::eager::kL2Order>::Resume(dist, ids, k).Push(d, id);
+  ivfjit::eager::TopK<ivfjit::Metric::kL2>::Resume(dist, ids, k).Push(d, id);
 }
 extern "C" void ivfjit_topk_push_ip(float* dist, int64_t* ids, int64_t k, float d, int64_t id) {
-  ivfjit::eager::TopK<ivfjit::eager::kIpOrder>::Resume(dist, ids, k).Push(d, id);
+  ivfjit::eager::TopK<ivfjit::Metric::kInnerProduct>::Resume(dist, ids, k).Push(d, id);
 }
 
 namespace ivfjit::jit {
@@ -144,10 +144,10 @@ absl::StatusOr<std::unique_ptr<CpuJit>> CpuJit::Create(const CpuJitOptions& opti
   return std::unique_ptr<CpuJit>(new CpuJit(std::move(impl)));
 }
 
-KernelKey CpuJit::MakeKey(KernelOp op, bool l2, int64_t d, int64_t selection) const {
+KernelKey CpuJit::MakeKey(KernelOp op, Metric metric, int64_t d, int64_t selection) const {
   KernelKey key;
   key.op = op;
-  key.l2 = l2;
+  key.metric = metric;
   key.d = d;
   if (op == KernelOp::kScanTopK) key.k = selection;
   if (op == KernelOp::kCoarseTopN) key.nprobe = selection;
@@ -258,13 +258,6 @@ absl::StatusOr<void*> CpuJit::GetKernel(const KernelKey& key) {
   return fn;
 }
 
-absl::StatusOr<DistanceRowsFn> CpuJit::GetDistanceRows(const KernelKey& key) {
-  if (key.op != KernelOp::kDistanceRows) return absl::InvalidArgumentError("not a rows kernel");
-  absl::StatusOr<void*> fn = GetKernel(key);
-  if (!fn.ok()) return fn.status();
-  return reinterpret_cast<DistanceRowsFn>(*fn);
-}
-
 absl::StatusOr<IpTileFn> CpuJit::GetIpTile(const KernelKey& key) {
   if (key.op != KernelOp::kIpTile) return absl::InvalidArgumentError("not a tile kernel");
   absl::StatusOr<void*> fn = GetKernel(key);
@@ -283,7 +276,7 @@ absl::StatusOr<ScanTopKFn> CpuJit::GetScanTopK(const KernelKey& key) {
 
 absl::Status CpuJit::WarmUp() {
   absl::WriterMutexLock lock(&impl_->mu);
-  KernelKey key = MakeKey(KernelOp::kScanTopK, /*l2=*/true, /*d=*/17, /*selection=*/3);
+  KernelKey key = MakeKey(KernelOp::kScanTopK, Metric::kL2, /*d=*/17, /*selection=*/3);
   key.dtype = "f32-warmup";  // a name of its own: never collides with a real kernel
   auto context = std::make_unique<llvm::LLVMContext>();
   std::unique_ptr<llvm::Module> module = cpu_internal::GenerateKernel(key, *context);
@@ -298,11 +291,6 @@ absl::Status CpuJit::WarmUp() {
   auto address = impl_->lljit->lookup(cpu_internal::KernelSymbol(key));
   if (!address) return ToStatus(address.takeError(), "compiling the warm-up kernel");
   return absl::OkStatus();
-}
-
-bool CpuJit::IsReady(const KernelKey& key) const {
-  absl::ReaderMutexLock lock(&impl_->mu);
-  return impl_->kernels.contains(key.ToString());
 }
 
 bool CpuJit::OnDisk(const KernelKey& key) const {

@@ -2,11 +2,12 @@
 // for the host's features and cached in memory and on disk.
 //
 //   absl::StatusOr<std::unique_ptr<ivfjit::jit::CpuJit>> jit = ivfjit::jit::CpuJit::Create();
-//   ivfjit::jit::KernelKey key = (*jit)->MakeKey(ivfjit::jit::KernelOp::kScanTopK, true, 784, 10);
+//   ivfjit::jit::KernelKey key =
+//       (*jit)->MakeKey(ivfjit::jit::KernelOp::kScanTopK, ivfjit::Metric::kL2, 784, 10);
 //   absl::StatusOr<ivfjit::jit::ScanTopKFn> scan = (*jit)->GetScanTopK(key);
-//   (*scan)(q, x, ids, /*j0=*/0, n, heap_dist, heap_ids);   // TopK arrays of size 10
+//   (*scan)(q, x, x_norms, ids, /*j0=*/0, n, heap_dist, heap_ids);  // TopK arrays of size 10
 //
-// No LLVM type appears here. Thread-safe: lookups take a shared lock; a miss re-checks under
+// No LLVM type appears in this header (they stay in cpu_jit.cc and internal/). Thread-safe: lookups take a shared lock; a miss re-checks under
 // the exclusive lock and compiles once, however many threads ask at once. Compiling costs a
 // few milliseconds; a kernel found in the disk cache loads in well under one.
 #ifndef IVFJIT_JIT_CPU_CPU_JIT_H_
@@ -19,14 +20,12 @@
 
 #include "absl/status/statusor.h"
 #include "jit/cache_dir.h"
-#include "jit/eager/gemm.h"
-#include "jit/eager/scan.h"
+#include "jit/base/metric.h"
+#include "jit/eager/distances.h"
 #include "jit/kernel_key.h"
 
 namespace ivfjit::jit {
 
-// q: d floats; x: n × d rows; out: n floats.
-using DistanceRowsFn = void (*)(const float* q, const float* x, int64_t n, float* out);
 // Fused scan + top-k: pushes (dist(q, x_j), label_j) for j < n into the TopK whose arrays are
 // heap_dist / heap_ids (selection-size entries, not yet Finish()ed); label_j = ids[j], or
 // j0 + j when ids is null. Same ordering and tie rule as eager::TopK.
@@ -63,16 +62,13 @@ class CpuJit {
   CpuJit& operator=(const CpuJit&) = delete;
 
   // A key for this host: target and LLVM version filled in.
-  KernelKey MakeKey(KernelOp op, bool l2, int64_t d, int64_t selection) const;
+  KernelKey MakeKey(KernelOp op, Metric metric, int64_t d, int64_t selection) const;
 
-  absl::StatusOr<DistanceRowsFn> GetDistanceRows(const KernelKey& key);
   absl::StatusOr<ScanTopKFn> GetScanTopK(const KernelKey& key);  // kScanTopK or kCoarseTopN
   absl::StatusOr<IpTileFn> GetIpTile(const KernelKey& key);      // kIpTile
 
-  // True if the kernel is already compiled or loaded (no compile would happen).
-  bool IsReady(const KernelKey& key) const;
   // True if the disk cache holds an entry for the key (not yet validated: a corrupt entry still
-  // gets recompiled by GetScanTopK / GetDistanceRows).
+  // gets recompiled by GetScanTopK / GetIpTile).
   bool OnDisk(const KernelKey& key) const;
 
   // Compiles one tiny throwaway kernel (no cache, no stats): afterwards every lazily built

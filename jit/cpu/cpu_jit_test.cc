@@ -40,41 +40,23 @@ double Tol(double value, int64_t d) { return 1e-5 * std::max(std::fabs(value), d
 
 TEST(CpuJitTest, KeyNamesEveryField) {
   auto jit = MemoryOnlyJit();
-  const KernelKey key = jit->MakeKey(KernelOp::kScanTopK, true, 784, 10);
+  const KernelKey key = jit->MakeKey(KernelOp::kScanTopK, Metric::kL2, 784, 10);
   const std::string s = key.ToString();
   for (const char* field : {"op=scan_topk", "|metric=l2", "|dtype=f32", "|d=784", "|k=10",
                             "|nprobe=0", "|target=", "|llvm=16", "|gen="}) {
     EXPECT_NE(s.find(field), std::string::npos) << field << " in " << s;
   }
-  EXPECT_NE(s.find("avx2"), std::string::npos) << "host features are part of the key";
-  EXPECT_NE(key.Hash(), jit->MakeKey(KernelOp::kScanTopK, true, 784, 11).Hash());
-  EXPECT_NE(key.Hash(), jit->MakeKey(KernelOp::kCoarseTopN, true, 784, 10).Hash());
-  EXPECT_NE(key.Hash(), jit->MakeKey(KernelOp::kScanTopK, false, 784, 10).Hash());
-}
-
-TEST(CpuJitTest, DistanceRowsMatchEagerOnAwkwardDims) {
-  auto jit = MemoryOnlyJit();
-  const eager::DistanceKernels& scalar = eager::ScalarDistanceKernels();
-  constexpr int64_t kRows = 45;
-  for (bool l2 : {true, false}) {
-    for (int64_t d : kDims) {
-      SCOPED_TRACE(::testing::Message() << (l2 ? "L2" : "IP") << " d=" << d);
-      auto fn = jit->GetDistanceRows(jit->MakeKey(KernelOp::kDistanceRows, l2, d, 0));
-      ASSERT_TRUE(fn.ok()) << fn.status();
-      const std::vector<float> q = UniformVectors(1, d, d);
-      const std::vector<float> x = UniformVectors(kRows, d, 100 + d);
-      std::vector<float> got(kRows), want(kRows);
-      (*fn)(q.data(), x.data(), kRows, got.data());
-      (l2 ? scalar.l2_rows : scalar.ip_rows)(q.data(), x.data(), kRows, d, want.data());
-      for (int64_t j = 0; j < kRows; ++j) ASSERT_NEAR(got[j], want[j], Tol(want[j], d)) << j;
-    }
-  }
+  // Host features are part of the key (every x86-64 host has SSE2).
+  EXPECT_NE(s.find("+sse2"), std::string::npos) << s;
+  EXPECT_NE(key.Hash(), jit->MakeKey(KernelOp::kScanTopK, Metric::kL2, 784, 11).Hash());
+  EXPECT_NE(key.Hash(), jit->MakeKey(KernelOp::kCoarseTopN, Metric::kL2, 784, 10).Hash());
+  EXPECT_NE(key.Hash(), jit->MakeKey(KernelOp::kScanTopK, Metric::kInnerProduct, 784, 10).Hash());
 }
 
 // The tile against sgemm over block remainders in both directions: every entry of the g × n
 // tile is written, nothing around it is (the canaries stay).
 void CompareTile(CpuJit& jit, int64_t d) {
-  auto fn = jit.GetIpTile(jit.MakeKey(KernelOp::kIpTile, false, d, 0));
+  auto fn = jit.GetIpTile(jit.MakeKey(KernelOp::kIpTile, Metric::kInnerProduct, d, 0));
   ASSERT_TRUE(fn.ok()) << fn.status();
   {
     for (int64_t g : {1, 3, 4, 5, 17}) {
@@ -108,16 +90,16 @@ TEST(CpuJitTest, IpTileMatchesSgemmOverDimsAndRemainders) {
   for (int64_t d : kDims) CompareTile(*jit, d);
   EXPECT_EQ(jit->stats().compiles, 19);
   // The tile kernel is keyed apart from the other kernels of the same d.
-  EXPECT_NE(jit->MakeKey(KernelOp::kIpTile, false, 64, 0).Hash(),
-            jit->MakeKey(KernelOp::kDistanceRows, false, 64, 0).Hash());
+  EXPECT_NE(jit->MakeKey(KernelOp::kIpTile, Metric::kInnerProduct, 64, 0).Hash(),
+            jit->MakeKey(KernelOp::kScanTopK, Metric::kInnerProduct, 64, 0).Hash());
 }
 
 // The fused scan against the eager path (eager distances + eager top-k), same heap arrays.
-template <eager::Order order>
+template <Metric metric>
 void CompareScan(CpuJit& jit, KernelOp op, int64_t d, int64_t k, bool with_ids) {
-  constexpr bool kL2 = order == eager::kL2Order;
+  constexpr bool kL2 = metric == Metric::kL2;
   SCOPED_TRACE(::testing::Message() << (kL2 ? "L2" : "IP") << " d=" << d << " k=" << k);
-  auto fn = jit.GetScanTopK(jit.MakeKey(op, kL2, d, k));
+  auto fn = jit.GetScanTopK(jit.MakeKey(op, metric, d, k));
   ASSERT_TRUE(fn.ok()) << fn.status();
   const int64_t n = 1500;
   const std::vector<float> q = UniformVectors(1, d, 7 * d + k);
@@ -131,16 +113,16 @@ void CompareScan(CpuJit& jit, KernelOp op, int64_t d, int64_t k, bool with_ids) 
   eager::BestDistanceKernels().norms(nullptr, x.data(), n, d, norms.data());
   const float* xn = kL2 ? norms.data() : nullptr;
   // Two calls into the same heap (as over two lists), then Finish.
-  eager::TopK<order> jt(jd.data(), ji.data(), k);
+  eager::TopK<metric> jt(jd.data(), ji.data(), k);
   (*fn)(q.data(), x.data(), xn, with_ids ? ids.data() : nullptr, 0, n / 2, jd.data(),
         ji.data());
   (*fn)(q.data(), x.data() + (n / 2) * d, kL2 ? xn + n / 2 : nullptr,
         with_ids ? ids.data() + n / 2 : nullptr, n / 2, n - n / 2, jd.data(), ji.data());
   jt.Finish();
-  eager::TopK<order> et(ed.data(), ei.data(), k);
+  eager::TopK<metric> et(ed.data(), ei.data(), k);
   const eager::DistanceKernels& kernels = eager::BestDistanceKernels();
   (kL2 ? kernels.l2_rows : kernels.ip_rows)(q.data(), x.data(), n, d, row.data());
-  eager::PushRow(row.data(), n, with_ids ? ids.data() : nullptr, 0, 0.0f, nullptr, et);
+  eager::PushRow(kernels, row.data(), n, with_ids ? ids.data() : nullptr, 0, 0.0f, nullptr, et);
   et.Finish();
   // Rank by rank the distances agree within Tol; a different label is only a tie within
   // rounding (the eager result holds it at an equal distance at another rank, or it ties with
@@ -153,8 +135,8 @@ TEST(CpuJitTest, ScanTopKMatchesEagerOverDimsAndK) {
   auto jit = MemoryOnlyJit();
   for (int64_t d : kDims) {
     for (int64_t k : {1, 5, 10, 64, 100, 1024}) {
-      CompareScan<eager::kL2Order>(*jit, KernelOp::kScanTopK, d, k, /*with_ids=*/true);
-      CompareScan<eager::kIpOrder>(*jit, KernelOp::kScanTopK, d, k, /*with_ids=*/false);
+      CompareScan<Metric::kL2>(*jit, KernelOp::kScanTopK, d, k, /*with_ids=*/true);
+      CompareScan<Metric::kInnerProduct>(*jit, KernelOp::kScanTopK, d, k, /*with_ids=*/false);
     }
   }
   EXPECT_EQ(jit->stats().compiles, 19 * 6 * 2);
@@ -164,8 +146,8 @@ TEST(CpuJitTest, CoarseTopNMatchesEager) {
   auto jit = MemoryOnlyJit();
   for (int64_t nprobe : {1, 7, 32, 256}) {
     for (int64_t d : {3, 64, 129}) {
-      CompareScan<eager::kL2Order>(*jit, KernelOp::kCoarseTopN, d, nprobe, false);
-      CompareScan<eager::kIpOrder>(*jit, KernelOp::kCoarseTopN, d, nprobe, false);
+      CompareScan<Metric::kL2>(*jit, KernelOp::kCoarseTopN, d, nprobe, false);
+      CompareScan<Metric::kInnerProduct>(*jit, KernelOp::kCoarseTopN, d, nprobe, false);
     }
   }
 }
@@ -180,21 +162,21 @@ TEST(CpuJitTest, KernelsWithoutAvx512MatchEager) {
   ASSERT_TRUE(jit.ok()) << jit.status();
   EXPECT_FALSE((*jit)->targets_avx512());
   EXPECT_EQ(MemoryOnlyJit()->targets_avx512(), __builtin_cpu_supports("avx512f") != 0);
-  EXPECT_NE((*jit)->MakeKey(KernelOp::kIpTile, false, 64, 0).Hash(),
-            MemoryOnlyJit()->MakeKey(KernelOp::kIpTile, false, 64, 0).Hash())
+  EXPECT_NE((*jit)->MakeKey(KernelOp::kIpTile, Metric::kInnerProduct, 64, 0).Hash(),
+            MemoryOnlyJit()->MakeKey(KernelOp::kIpTile, Metric::kInnerProduct, 64, 0).Hash())
       << "the features are part of the key";
   for (int64_t d : {1, 17, 128, 784}) {
     CompareTile(**jit, d);
     for (int64_t k : {1, 10, 100}) {
-      CompareScan<eager::kL2Order>(**jit, KernelOp::kScanTopK, d, k, /*with_ids=*/true);
-      CompareScan<eager::kIpOrder>(**jit, KernelOp::kScanTopK, d, k, /*with_ids=*/false);
+      CompareScan<Metric::kL2>(**jit, KernelOp::kScanTopK, d, k, /*with_ids=*/true);
+      CompareScan<Metric::kInnerProduct>(**jit, KernelOp::kScanTopK, d, k, /*with_ids=*/false);
     }
   }
 }
 
 TEST(CpuJitTest, EightThreadsAskingForOneKernelCompileItOnce) {
   auto jit = MemoryOnlyJit();
-  const KernelKey key = jit->MakeKey(KernelOp::kScanTopK, true, 96, 10);
+  const KernelKey key = jit->MakeKey(KernelOp::kScanTopK, Metric::kL2, 96, 10);
   std::vector<ScanTopKFn> got(8, nullptr);
   std::vector<std::thread> threads;
   for (int t = 0; t < 8; ++t) {
@@ -218,14 +200,14 @@ TEST(CpuJitTest, DiskCacheColdWarmCorruptTruncatedUnwritable) {
   const auto run = [&](const CpuJitOptions& opt, JitStats* stats, std::string* dir) {
     auto jit = CpuJit::Create(opt);
     ASSERT_TRUE(jit.ok()) << jit.status();
-    const KernelKey key = (*jit)->MakeKey(KernelOp::kScanTopK, true, 40, 5);
+    const KernelKey key = (*jit)->MakeKey(KernelOp::kScanTopK, Metric::kL2, 40, 5);
     auto fn = (*jit)->GetScanTopK(key);
     ASSERT_TRUE(fn.ok()) << fn.status();
     // The kernel works whichever way it was obtained.
     const std::vector<float> q(40, 0.0f), x = UniformVectors(10, 40, 1);
     std::vector<float> hd(5);
     std::vector<int64_t> hi(5);
-    eager::TopK<eager::kL2Order> top(hd.data(), hi.data(), 5);
+    eager::TopK<Metric::kL2> top(hd.data(), hi.data(), 5);
     std::vector<float> norms(10);
     eager::BestDistanceKernels().norms(nullptr, x.data(), 10, 40, norms.data());
     (*fn)(q.data(), x.data(), norms.data(), nullptr, 0, 10, hd.data(), hi.data());
@@ -248,7 +230,7 @@ TEST(CpuJitTest, DiskCacheColdWarmCorruptTruncatedUnwritable) {
   auto jit = CpuJit::Create(options);
   const std::string entry =
       *options.cache_dir + "/ivfjit_kernel_" +
-      (*jit)->MakeKey(KernelOp::kScanTopK, true, 40, 5).Hash() + ".o";
+      (*jit)->MakeKey(KernelOp::kScanTopK, Metric::kL2, 40, 5).Hash() + ".o";
   std::string bytes = ReadFileBytes(entry);
   ASSERT_GT(bytes.size(), 100u);
   std::string flipped = bytes;
@@ -276,7 +258,7 @@ TEST(CpuJitTest, InjectedCompileFailureIsAnError) {
   options.inject_compile_failure = true;
   auto jit = CpuJit::Create(options);
   ASSERT_TRUE(jit.ok());
-  auto fn = (*jit)->GetScanTopK((*jit)->MakeKey(KernelOp::kScanTopK, true, 8, 3));
+  auto fn = (*jit)->GetScanTopK((*jit)->MakeKey(KernelOp::kScanTopK, Metric::kL2, 8, 3));
   EXPECT_FALSE(fn.ok());
   EXPECT_EQ((*jit)->stats().compile_failures, 1);
 }

@@ -15,18 +15,15 @@ absl::StatusOr<std::unique_ptr<CpuJit>> CpuJit::Create(const CpuJitOptions&) {
 
 CpuJit::CpuJit(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 CpuJit::~CpuJit() = default;
-KernelKey CpuJit::MakeKey(KernelOp op, bool l2, int64_t d, int64_t selection) const {
+KernelKey CpuJit::MakeKey(KernelOp op, Metric metric, int64_t d, int64_t selection) const {
   KernelKey key;
   key.op = op;
-  key.l2 = l2;
+  key.metric = metric;
   key.d = d;
   key.k = selection;
   return key;
 }
 absl::StatusOr<void*> CpuJit::GetKernel(const KernelKey&) {
-  return absl::UnavailableError("no CPU JIT in this build");
-}
-absl::StatusOr<DistanceRowsFn> CpuJit::GetDistanceRows(const KernelKey&) {
   return absl::UnavailableError("no CPU JIT in this build");
 }
 absl::StatusOr<IpTileFn> CpuJit::GetIpTile(const KernelKey&) {
@@ -35,7 +32,6 @@ absl::StatusOr<IpTileFn> CpuJit::GetIpTile(const KernelKey&) {
 absl::StatusOr<ScanTopKFn> CpuJit::GetScanTopK(const KernelKey&) {
   return absl::UnavailableError("no CPU JIT in this build");
 }
-bool CpuJit::IsReady(const KernelKey&) const { return false; }
 bool CpuJit::OnDisk(const KernelKey&) const { return false; }
 absl::Status CpuJit::WarmUp() { return absl::UnavailableError("no CPU JIT in this build"); }
 JitStats CpuJit::stats() const { return {}; }

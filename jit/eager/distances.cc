@@ -147,11 +147,11 @@ __attribute__((target("avx512f"))) void Avx512Rows(const float* q, const float* 
   for (int64_t j = 0; j < n; ++j) out[j] = Avx512Row<op>(q, x + j * d, d);
 }
 
-constexpr DistanceKernels kScalar = {"scalar", ScalarL2Rows, ScalarIpRows, ScalarNorms};
+constexpr DistanceKernels kScalar = {"scalar", ScalarL2Rows, ScalarIpRows, ScalarNorms, false};
 constexpr DistanceKernels kAvx2 = {"avx2", Avx2Rows<Op::kL2>, Avx2Rows<Op::kIp>,
-                                   Avx2Rows<Op::kNorm>};
+                                   Avx2Rows<Op::kNorm>, false};
 constexpr DistanceKernels kAvx512 = {"avx512", Avx512Rows<Op::kL2>, Avx512Rows<Op::kIp>,
-                                     Avx512Rows<Op::kNorm>};
+                                     Avx512Rows<Op::kNorm>, true};
 
 std::vector<const DistanceKernels*> DetectKernels() {
   __builtin_cpu_init();

@@ -21,9 +21,25 @@ struct DistanceKernels {
   RowsKernel l2_rows;     // out[j] = sum_t (q[t] - x[j,t])^2
   RowsKernel ip_rows;     // out[j] = sum_t q[t] * x[j,t]
   RowsKernel norms;       // out[j] = sum_t x[j,t]^2 (q is ignored)
+  bool avx512 = false;    // the top-k gates (scan.h) may use 16-wide AVX-512 compares
+};
+
+// One search's kernels: an eager instruction-set tier (always there), and the generated
+// kernels the dispatch (jit/dispatch.h) chose for it, or null where the eager code runs.
+using ScanKernel = void (*)(const float* q, const float* x, const float* x_norms,
+                            const int64_t* ids, int64_t j0, int64_t n, float* heap_dist,
+                            int64_t* heap_ids);
+using IpTileKernel = void (*)(const float* const* qs, int64_t g, const float* x, int64_t n,
+                              float* tile);
+struct Kernels {
+  const DistanceKernels* isa = nullptr;  // required
+  ScanKernel scan = nullptr;             // fused scan + top-k for (metric, d, selection size)
+  IpTileKernel tile = nullptr;           // inner-product tile for d
 };
 
 // Every kernel table this host can run, best first; the scalar table is always last.
+// (ScanKernel and IpTileKernel: the signatures of jit/cpu's generated kernels, see scan.h and
+// gemm.h for their contracts.)
 const std::vector<const DistanceKernels*>& AvailableDistanceKernels();
 
 // The first entry of AvailableDistanceKernels(), chosen once per process.

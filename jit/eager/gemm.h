@@ -11,10 +11,9 @@ namespace ivfjit::eager {
 
 // q: nq × d, x: nx × d (row-major, caller-owned); tile: nq × nx, row-major, caller-owned.
 // nq, nx and d must fit in int (BLAS's LP64 interface); callers tile larger problems.
-// The same tile from a generated kernel (one fixed d, jit/cpu/cpu_jit.h): tile[a * n + j] =
-// qs[a] · x_j; qs: g pointers to d floats each (no gather), x: n × d, tile: g × n row-major.
-using IpTileKernel = void (*)(const float* const* qs, int64_t g, const float* x, int64_t n,
-                              float* tile);
+// The same tile from a generated kernel (IpTileKernel in distances.h; one fixed d,
+// jit/cpu/cpu_jit.h): tile[a * n + j] = qs[a] · x_j; qs: g pointers to d floats each (no
+// gather), x: n × d, tile: g × n row-major.
 
 void InnerProductTile(const float* q, int64_t nq, const float* x, int64_t nx, int64_t d,
                       float* tile);

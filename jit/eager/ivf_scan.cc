@@ -7,10 +7,11 @@
 #include <utility>
 #include <vector>
 
+#include "jit/base/status_macros.h"
 #include "jit/eager/distances.h"
 #include "jit/eager/gemm.h"
 #include "jit/eager/scan.h"
-#include "jit/internal/status_macros.h"
+#include "jit/eager/topk.h"
 
 namespace ivfjit::eager {
 namespace {
@@ -27,10 +28,9 @@ int64_t ScanCount(const IvfScanInput& in, int64_t i) {
 
 // Calls visit(list, row0, distances, count) for every chunk of every list query i scans.
 template <typename Visit>
-void ForEachProbedChunk(const IvfScanInput& in, int64_t i, std::vector<float>& buf,
-                        Visit&& visit) {
-  const DistanceKernels& kernels = BestDistanceKernels();
-  const RowsKernel rows = in.order == kL2Order ? kernels.l2_rows : kernels.ip_rows;
+void ForEachProbedChunk(const DistanceKernels& isa, const IvfScanInput& in, int64_t i,
+                        std::vector<float>& buf, Visit&& visit) {
+  const RowsKernel rows = in.metric == Metric::kL2 ? isa.l2_rows : isa.ip_rows;
   const int64_t chunk = static_cast<int64_t>(buf.size());
   const float* q = in.queries + i * in.d;
   const int64_t count = ScanCount(in, i);
@@ -46,20 +46,21 @@ void ForEachProbedChunk(const IvfScanInput& in, int64_t i, std::vector<float>& b
   }
 }
 
-template <Order order>
-void MatrixImpl(const IvfScanInput& in, float* distances, int64_t* labels) {
-  if (in.scan_kernel != nullptr) {
+template <Metric metric>
+void MatrixImpl(const Kernels& kernels, const IvfScanInput& in, float* distances,
+                int64_t* labels) {
+  if (kernels.scan != nullptr) {
     // The generated kernel fuses distances and the gated top-k push for this (d, k); L2 lists
     // always carry their norms.
 #pragma omp parallel for schedule(dynamic, 4) if (in.nq > 1)
     for (int64_t i = 0; i < in.nq; ++i) {
-      TopK<order> top(distances + i * in.k, labels + i * in.k, in.k);
+      TopK<metric> top(distances + i * in.k, labels + i * in.k, in.k);
       const int64_t count = ScanCount(in, i);
       for (int64_t p = 0; p < count; ++p) {
         const int64_t l = in.probes[i * in.nprobe + p];
         if (l < 0 || in.lists[l].size == 0) continue;
         const ListView& list = in.lists[l];
-        in.scan_kernel(in.queries + i * in.d, list.vectors, list.norms, list.ids, 0,
+        kernels.scan(in.queries + i * in.d, list.vectors, list.norms, list.ids, 0,
                        list.size, distances + i * in.k, labels + i * in.k);
       }
       top.Finish();
@@ -71,10 +72,10 @@ void MatrixImpl(const IvfScanInput& in, float* distances, int64_t* labels) {
     std::vector<float> buf(static_cast<size_t>(MatrixChunkRows(in.d)));
 #pragma omp for schedule(dynamic, 4)
     for (int64_t i = 0; i < in.nq; ++i) {
-      TopK<order> top(distances + i * in.k, labels + i * in.k, in.k);
-      ForEachProbedChunk(in, i, buf,
+      TopK<metric> top(distances + i * in.k, labels + i * in.k, in.k);
+      ForEachProbedChunk(*kernels.isa, in, i, buf,
                          [&](const ListView& list, int64_t r0, const float* dist, int64_t n) {
-                           PushRow(dist, n, list.ids + r0, 0, 0.0f, nullptr, top);
+                           PushRow(*kernels.isa, dist, n, list.ids + r0, 0, 0.0f, nullptr, top);
                          });
       top.Finish();
     }
@@ -105,10 +106,11 @@ void GroupByList(const IvfScanInput& in, int64_t q0, int64_t q1, std::vector<int
   }
 }
 
-template <Order order>
-void CsrImpl(const IvfScanInput& in, float* distances, int64_t* labels) {
+template <Metric metric>
+void CsrImpl(const Kernels& kernels, const IvfScanInput& in, float* distances,
+             int64_t* labels) {
   const int64_t d = in.d, k = in.k;
-  const DistanceKernels& kernels = BestDistanceKernels();
+  const DistanceKernels& isa = *kernels.isa;
   // Queries are split across threads in contiguous ranges: each thread owns its queries' heaps,
   // so no two threads ever touch the same top-k.
 #pragma omp parallel if (in.nq > 1)
@@ -120,58 +122,59 @@ void CsrImpl(const IvfScanInput& in, float* distances, int64_t* labels) {
     // sgemm needs the group's queries gathered into one block; the generated tile reads them
     // in place through pointers.
     std::vector<float> block(
-        in.tile_kernel != nullptr ? 0 : static_cast<size_t>(kCsrQueryBlock * d));
+        kernels.tile != nullptr ? 0 : static_cast<size_t>(kCsrQueryBlock * d));
     std::vector<const float*> group(static_cast<size_t>(kCsrQueryBlock));
     std::vector<float> tile(static_cast<size_t>(kCsrQueryBlock * kCsrRowBlock));
-    std::vector<float> query_norms(static_cast<size_t>(order == kL2Order ? q1 - q0 : 0));
-    if (order == kL2Order) {
-      kernels.norms(nullptr, in.queries + q0 * d, q1 - q0, d, query_norms.data());
+    std::vector<float> query_norms(static_cast<size_t>(metric == Metric::kL2 ? q1 - q0 : 0));
+    if (metric == Metric::kL2) {
+      isa.norms(nullptr, in.queries + q0 * d, q1 - q0, d, query_norms.data());
     }
-    for (int64_t i = q0; i < q1; ++i) TopK<order>(distances + i * k, labels + i * k, k);
+    for (int64_t i = q0; i < q1; ++i) TopK<metric>(distances + i * k, labels + i * k, k);
     for (int64_t l = 0; l < in.nlist; ++l) {
       const ListView& list = in.lists[l];
       if (list.size == 0) continue;
-      IVFJIT_CHECK(order != kL2Order || list.norms != nullptr);
+      IVFJIT_CHECK(metric != Metric::kL2 || list.norms != nullptr);
       for (int64_t m0 = offsets[l]; m0 < offsets[l + 1]; m0 += kCsrQueryBlock) {
         const int64_t g = std::min(kCsrQueryBlock, offsets[l + 1] - m0);
         for (int64_t a = 0; a < g; ++a) {
           group[a] = in.queries + members[m0 + a] * d;
-          if (in.tile_kernel == nullptr) std::copy(group[a], group[a] + d, block.data() + a * d);
+          if (kernels.tile == nullptr) std::copy(group[a], group[a] + d, block.data() + a * d);
         }
         for (int64_t r0 = 0; r0 < list.size; r0 += kCsrRowBlock) {
           const int64_t nr = std::min(kCsrRowBlock, list.size - r0);
           const float* x = list.vectors + r0 * d;
-          if (in.tile_kernel != nullptr) {
-            in.tile_kernel(group.data(), g, x, nr, tile.data());
+          if (kernels.tile != nullptr) {
+            kernels.tile(group.data(), g, x, nr, tile.data());
           } else {
             InnerProductTile(block.data(), g, x, nr, d, tile.data());
           }
           for (int64_t a = 0; a < g; ++a) {
             const int64_t i = members[m0 + a];
-            TopK<order> top = TopK<order>::Resume(distances + i * k, labels + i * k, k);
-            PushRow(tile.data() + a * nr, nr, list.ids + r0, 0,
-                    order == kL2Order ? query_norms[i - q0] : 0.0f,
-                    order == kL2Order ? list.norms + r0 : nullptr, top);
+            TopK<metric> top = TopK<metric>::Resume(distances + i * k, labels + i * k, k);
+            PushRow(isa, tile.data() + a * nr, nr, list.ids + r0, 0,
+                    metric == Metric::kL2 ? query_norms[i - q0] : 0.0f,
+                    metric == Metric::kL2 ? list.norms + r0 : nullptr, top);
           }
         }
       }
     }
     for (int64_t i = q0; i < q1; ++i) {
-      TopK<order>::Resume(distances + i * k, labels + i * k, k).Finish();
+      TopK<metric>::Resume(distances + i * k, labels + i * k, k).Finish();
     }
   }
 }
 
-template <Order order>
-void RangeImpl(const IvfScanInput& in, float radius, RangeResults* out) {
-  using O = ResultOrder<order>;
+template <Metric metric>
+void RangeImpl(const DistanceKernels& isa, const IvfScanInput& in, float radius,
+               RangeResults* out) {
+  using O = ResultOrder<metric>;
   std::vector<std::vector<std::pair<int64_t, float>>> hits(static_cast<size_t>(in.nq));
 #pragma omp parallel if (in.nq > 1)
   {
     std::vector<float> buf(static_cast<size_t>(MatrixChunkRows(in.d)));
 #pragma omp for schedule(dynamic, 4)
     for (int64_t i = 0; i < in.nq; ++i) {
-      ForEachProbedChunk(in, i, buf,
+      ForEachProbedChunk(isa, in, i, buf,
                          [&](const ListView& list, int64_t r0, const float* dist, int64_t n) {
                            for (int64_t j = 0; j < n; ++j) {
                              if (O::Better(dist[j], radius)) {
@@ -196,33 +199,31 @@ void RangeImpl(const IvfScanInput& in, float radius, RangeResults* out) {
 
 }  // namespace
 
-void IvfScanMatrix(const IvfScanInput& in, float* distances, int64_t* labels) {
-  if (in.order == kL2Order) {
-    MatrixImpl<kL2Order>(in, distances, labels);
+void IvfScanMatrix(const Kernels& kernels, const IvfScanInput& in, float* distances,
+                   int64_t* labels) {
+  if (in.metric == Metric::kL2) {
+    MatrixImpl<Metric::kL2>(kernels, in, distances, labels);
   } else {
-    MatrixImpl<kIpOrder>(in, distances, labels);
+    MatrixImpl<Metric::kInnerProduct>(kernels, in, distances, labels);
   }
 }
 
-void IvfScanCsr(const IvfScanInput& in, float* distances, int64_t* labels) {
-  if (in.order == kL2Order) {
-    CsrImpl<kL2Order>(in, distances, labels);
+void IvfScanCsr(const Kernels& kernels, const IvfScanInput& in, float* distances,
+                int64_t* labels) {
+  if (in.metric == Metric::kL2) {
+    CsrImpl<Metric::kL2>(kernels, in, distances, labels);
   } else {
-    CsrImpl<kIpOrder>(in, distances, labels);
+    CsrImpl<Metric::kInnerProduct>(kernels, in, distances, labels);
   }
 }
 
-void IvfRangeScan(const IvfScanInput& in, float radius, RangeResults* out) {
-  if (in.order == kL2Order) {
-    RangeImpl<kL2Order>(in, radius, out);
+void IvfRangeScan(const DistanceKernels& isa, const IvfScanInput& in, float radius,
+                  RangeResults* out) {
+  if (in.metric == Metric::kL2) {
+    RangeImpl<Metric::kL2>(isa, in, radius, out);
   } else {
-    RangeImpl<kIpOrder>(in, radius, out);
+    RangeImpl<Metric::kInnerProduct>(isa, in, radius, out);
   }
-}
-
-int64_t IvfCsrScratchBytes(int64_t d, int64_t nq, int64_t nprobe, int64_t nlist, int threads) {
-  const int64_t per_thread = 8 * (2 * (nlist + 1)) + 4 * kCsrQueryBlock * (d + 2 + kCsrRowBlock);
-  return threads * per_thread + 8 * nq * nprobe + 4 * nq;  // members, query norms
 }
 
 }  // namespace ivfjit::eager

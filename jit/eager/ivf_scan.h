@@ -8,30 +8,25 @@
 //    on the gathered queries, or the generated tile kernel reading them in place — and each
 //    query's top-k is merged online; wins when many queries share a list.
 //
-//   ivfjit::eager::IvfScanInput in{order, d, k, queries, nq, probes, nprobe, scan_count, lists};
-//   ivfjit::eager::IvfScanCsr(in, distances, labels);
+//   ivfjit::eager::IvfScanInput in{metric, d, k, queries, nq, probes, nprobe, scan_count,
+//                                  lists, nlist};
+//   ivfjit::eager::IvfScanCsr(kernels, in, distances, labels);
 #ifndef IVFJIT_JIT_EAGER_IVF_SCAN_H_
 #define IVFJIT_JIT_EAGER_IVF_SCAN_H_
 
 #include <cstdint>
 
-#include "jit/eager/gemm.h"
-#include "jit/eager/knn.h"
-#include "jit/eager/scan.h"
-#include "jit/eager/topk.h"
+#include "jit/base/metric.h"
+#include "jit/base/views.h"
+#include "jit/eager/distances.h"
 
 namespace ivfjit::eager {
 
-// One inverted list, caller-owned: vectors size × d, ids size, norms size (or null for IP).
-struct ListView {
-  const float* vectors = nullptr;
-  const float* norms = nullptr;
-  const int64_t* ids = nullptr;
-  int64_t size = 0;
-};
+using jit::ListView;
+using jit::RangeResults;
 
 struct IvfScanInput {
-  Order order = kL2Order;
+  Metric metric = Metric::kL2;
   int64_t d = 0;
   int64_t k = 0;
   const float* queries = nullptr;     // nq × d
@@ -41,20 +36,20 @@ struct IvfScanInput {
   const int64_t* scan_count = nullptr;  // nq: probes to scan (max_codes prefix); null: all
   const ListView* lists = nullptr;    // nlist lists, indexed by list number
   int64_t nlist = 0;
-  ScanKernel scan_kernel = nullptr;   // matrix strategy: JIT kernel for (d, k), or null (eager)
-  IpTileKernel tile_kernel = nullptr;  // csr strategy: JIT tile for d, or null (eager sgemm)
 };
 
-// Both write distances/labels (nq × k, caller-owned), best first, padded with -1.
-void IvfScanMatrix(const IvfScanInput& in, float* distances, int64_t* labels);
-void IvfScanCsr(const IvfScanInput& in, float* distances, int64_t* labels);
+// Both write distances/labels (nq × k, caller-owned), best first, padded with -1. matrix runs
+// kernels.scan (built for (metric, d, k)) where given; csr runs kernels.tile (built for d)
+// where given, sgemm otherwise.
+void IvfScanMatrix(const Kernels& kernels, const IvfScanInput& in, float* distances,
+                   int64_t* labels);
+void IvfScanCsr(const Kernels& kernels, const IvfScanInput& in, float* distances,
+                int64_t* labels);
 
 // Range search over the probed lists (matrix strategy; in.k is ignored): every scanned vector
 // with distance < radius (L2) or > radius (IP), each query's results in ascending label order.
-void IvfRangeScan(const IvfScanInput& in, float radius, RangeResults* out);
-
-// Upper bound of the scratch memory IvfScanCsr allocates for a batch of nq queries.
-int64_t IvfCsrScratchBytes(int64_t d, int64_t nq, int64_t nprobe, int64_t nlist, int threads);
+void IvfRangeScan(const DistanceKernels& isa, const IvfScanInput& in, float radius,
+                  RangeResults* out);
 
 }  // namespace ivfjit::eager
 

@@ -24,9 +24,9 @@ int64_t DirectChunkRows(int64_t d) {
   return std::max<int64_t>(16, kDirectChunkBytes / (4 * std::max<int64_t>(d, 1)));
 }
 
-template <Order order>
+template <Metric metric>
 void FillSentinels(float* dist, int64_t* ids, int64_t count) {
-  std::fill(dist, dist + count, ResultOrder<order>::kWorst);
+  std::fill(dist, dist + count, ResultOrder<metric>::kWorst);
   std::fill(ids, ids + count, int64_t{-1});
 }
 
@@ -46,10 +46,9 @@ std::pair<int64_t, int64_t> ThreadRange(int64_t n, int t, int nt) {
 // Calls visit(thread, query, j0, distances, count) for every chunk of base rows, the base split
 // across threads in contiguous ranges (so each thread sees its rows in ascending order).
 template <typename Visit>
-void ForEachDirectChunk(Order order, const float* q, int64_t nq, const BaseView& base,
-                        int threads, Visit&& visit) {
-  const DistanceKernels& kernels = BestDistanceKernels();
-  const RowsKernel rows_kernel = order == kL2Order ? kernels.l2_rows : kernels.ip_rows;
+void ForEachDirectChunk(const DistanceKernels& isa, Metric metric, const float* q, int64_t nq,
+                        const BaseView& base, int threads, Visit&& visit) {
+  const RowsKernel rows_kernel = metric == Metric::kL2 ? isa.l2_rows : isa.ip_rows;
   const int64_t chunk = DirectChunkRows(base.d);
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
@@ -69,26 +68,25 @@ void ForEachDirectChunk(Order order, const float* q, int64_t nq, const BaseView&
 // Calls visit(i, j0, inner_products, count, q_norm, x_norms) for every (query, base block) tile
 // row of the GEMM path (x_norms: null for IP); after each query block, done(i0, i1).
 template <typename Visit, typename Done>
-void ForEachGemmTile(Order order, const float* q, int64_t nq, const BaseView& base,
-                     const KnnPlan& plan, Visit&& visit, Done&& done) {
+void ForEachGemmTile(const DistanceKernels& isa, Metric metric, const float* q, int64_t nq,
+                     const BaseView& base, const KnnPlan& plan, Visit&& visit, Done&& done) {
   const int64_t d = base.d;
   std::vector<float> tile(static_cast<size_t>(plan.query_block * plan.base_block));
   std::vector<float> q_norms(static_cast<size_t>(plan.query_block));
   std::vector<float> x_norms_block;
-  const DistanceKernels& kernels = BestDistanceKernels();
   for (int64_t i0 = 0; i0 < nq; i0 += plan.query_block) {
     const int64_t nqb = std::min(plan.query_block, nq - i0);
-    if (order == kL2Order) kernels.norms(nullptr, q + i0 * d, nqb, d, q_norms.data());
+    if (metric == Metric::kL2) isa.norms(nullptr, q + i0 * d, nqb, d, q_norms.data());
     for (int64_t j0 = 0; j0 < base.n; j0 += plan.base_block) {
       const int64_t nbb = std::min(plan.base_block, base.n - j0);
       InnerProductTile(q + i0 * d, nqb, base.x + j0 * d, nbb, d, tile.data());
       const float* x_norms = nullptr;
-      if (order == kL2Order) {
+      if (metric == Metric::kL2) {
         if (base.norms != nullptr) {
           x_norms = base.norms + j0;
         } else {
           x_norms_block.resize(static_cast<size_t>(plan.base_block));
-          kernels.norms(nullptr, base.x + j0 * d, nbb, d, x_norms_block.data());
+          isa.norms(nullptr, base.x + j0 * d, nbb, d, x_norms_block.data());
           x_norms = x_norms_block.data();
         }
       }
@@ -110,72 +108,75 @@ void ForEachGemmTile(Order order, const float* q, int64_t nq, const BaseView& ba
 constexpr int64_t kTileQueryBlock = 64;
 constexpr int64_t kTileBaseBlock = 1024;
 
-template <Order order>
-void TileKnn(const float* q, int64_t nq, const BaseView& base, int64_t k, int64_t kk,
-             float* distances, int64_t* labels, IpTileKernel tile_kernel) {
+template <Metric metric>
+void TileKnn(const Kernels& kernels, const float* q, int64_t nq, const BaseView& base, int64_t k,
+             int64_t kk, float* distances, int64_t* labels) {
+  const DistanceKernels& isa = *kernels.isa;
   const int64_t d = base.d;
   const int threads = ThreadsFor(nq, base);
   const int64_t per_thread = (nq + threads - 1) / threads;
   const int64_t query_block = std::min(kTileQueryBlock, (per_thread + 3) / 4 * 4);
   const int64_t blocks = (nq + query_block - 1) / query_block;
-  const DistanceKernels& kernels = BestDistanceKernels();
+  const int64_t base_block = std::min(kTileBaseBlock, base.n);
 #pragma omp parallel num_threads(threads) if (blocks > 1)
   {
-    std::vector<const float*> qs(static_cast<size_t>(kTileQueryBlock));
-    std::vector<float> q_norms(static_cast<size_t>(kTileQueryBlock));
-    std::vector<float> tile(static_cast<size_t>(kTileQueryBlock * kTileBaseBlock));
+    std::vector<const float*> qs(static_cast<size_t>(query_block));
+    std::vector<float> q_norms(static_cast<size_t>(query_block));
+    std::vector<float> tile(static_cast<size_t>(query_block * base_block));
 #pragma omp for schedule(dynamic, 1)
     for (int64_t b = 0; b < blocks; ++b) {
       const int64_t i0 = b * query_block, nqb = std::min(query_block, nq - i0);
       for (int64_t a = 0; a < nqb; ++a) qs[a] = q + (i0 + a) * d;
-      if (order == kL2Order) kernels.norms(nullptr, q + i0 * d, nqb, d, q_norms.data());
-      for (int64_t i = i0; i < i0 + nqb; ++i) TopK<order>(distances + i * k, labels + i * k, kk);
-      for (int64_t j0 = 0; j0 < base.n; j0 += kTileBaseBlock) {
-        const int64_t nbb = std::min(kTileBaseBlock, base.n - j0);
-        tile_kernel(qs.data(), nqb, base.x + j0 * d, nbb, tile.data());
+      if (metric == Metric::kL2) isa.norms(nullptr, q + i0 * d, nqb, d, q_norms.data());
+      for (int64_t i = i0; i < i0 + nqb; ++i) TopK<metric>(distances + i * k, labels + i * k, kk);
+      for (int64_t j0 = 0; j0 < base.n; j0 += base_block) {
+        const int64_t nbb = std::min(base_block, base.n - j0);
+        kernels.tile(qs.data(), nqb, base.x + j0 * d, nbb, tile.data());
         for (int64_t a = 0; a < nqb; ++a) {
           const int64_t i = i0 + a;
-          TopK<order> top = TopK<order>::Resume(distances + i * k, labels + i * k, kk);
-          PushRow(tile.data() + a * nbb, nbb, nullptr, j0, q_norms[a],
-                  order == kL2Order ? base.norms + j0 : nullptr, top);
+          TopK<metric> top = TopK<metric>::Resume(distances + i * k, labels + i * k, kk);
+          PushRow(isa, tile.data() + a * nbb, nbb, nullptr, j0, q_norms[a],
+                  metric == Metric::kL2 ? base.norms + j0 : nullptr, top);
         }
       }
       for (int64_t i = i0; i < i0 + nqb; ++i) {
-        TopK<order>::Resume(distances + i * k, labels + i * k, kk).Finish();
+        TopK<metric>::Resume(distances + i * k, labels + i * k, kk).Finish();
       }
     }
   }
 }
 
-template <Order order>
-void KnnSearchImpl(const float* q, int64_t nq, const BaseView& base, int64_t k, float* distances,
-                   int64_t* labels, ScanKernel scan_kernel, IpTileKernel tile_kernel) {
+template <Metric metric>
+void KnnSearchImpl(const Kernels& kernels, const float* q, int64_t nq, const BaseView& base,
+                   int64_t k, float* distances, int64_t* labels) {
+  const DistanceKernels& isa = *kernels.isa;
   const int64_t kk = std::min(k, base.n);  // slots that can hold a real result
   for (int64_t i = 0; i < nq; ++i) {
-    FillSentinels<order>(distances + i * k + kk, labels + i * k + kk, k - kk);
+    FillSentinels<metric>(distances + i * k + kk, labels + i * k + kk, k - kk);
   }
   if (kk == 0 || nq == 0) {
-    for (int64_t i = 0; i < nq; ++i) FillSentinels<order>(distances + i * k, labels + i * k, k);
+    for (int64_t i = 0; i < nq; ++i) FillSentinels<metric>(distances + i * k, labels + i * k, k);
     return;
   }
   const int threads = ThreadsFor(nq, base);
-  const KnnPlan plan = PlanKnn(nq, base.n, base.d, k, threads);
-  if (plan.use_gemm && tile_kernel != nullptr && (order != kL2Order || base.norms != nullptr)) {
-    TileKnn<order>(q, nq, base, k, kk, distances, labels, tile_kernel);
+  const bool tile = kernels.tile != nullptr && (metric != Metric::kL2 || base.norms != nullptr);
+  const KnnPlan plan = PlanKnn(nq, base.n, base.d, k, threads, tile);
+  if (plan.use_tile) {
+    TileKnn<metric>(kernels, q, nq, base, k, kk, distances, labels);
     return;
   }
   if (plan.use_gemm) {
-    for (int64_t i = 0; i < nq; ++i) TopK<order>(distances + i * k, labels + i * k, kk);
+    for (int64_t i = 0; i < nq; ++i) TopK<metric>(distances + i * k, labels + i * k, kk);
     ForEachGemmTile(
-        order, q, nq, base, plan,
+        isa, metric, q, nq, base, plan,
         [&](int64_t i, int64_t j0, const float* row, int64_t count, float q_norm,
             const float* x_norms) {
-          TopK<order> top = TopK<order>::Resume(distances + i * k, labels + i * k, kk);
-          PushRow(row, count, nullptr, j0, q_norm, x_norms, top);
+          TopK<metric> top = TopK<metric>::Resume(distances + i * k, labels + i * k, kk);
+          PushRow(isa, row, count, nullptr, j0, q_norm, x_norms, top);
         },
         [&](int64_t i0, int64_t i1) {
           for (int64_t i = i0; i < i1; ++i) {
-            TopK<order>::Resume(distances + i * k, labels + i * k, kk).Finish();
+            TopK<metric>::Resume(distances + i * k, labels + i * k, kk).Finish();
           }
         });
     return;
@@ -184,9 +185,11 @@ void KnnSearchImpl(const float* q, int64_t nq, const BaseView& base, int64_t k, 
   std::vector<float> part_dist(static_cast<size_t>(threads * nq * kk));
   std::vector<int64_t> part_ids(part_dist.size());
   for (int64_t s = 0; s < threads * nq; ++s) {
-    TopK<order>(part_dist.data() + s * kk, part_ids.data() + s * kk, kk);
+    TopK<metric>(part_dist.data() + s * kk, part_ids.data() + s * kk, kk);
   }
-  if (order == kL2Order && base.norms == nullptr) scan_kernel = nullptr;  // it needs norms
+  // The generated scan needs the rows' norms for L2.
+  const ScanKernel scan_kernel =
+      metric == Metric::kL2 && base.norms == nullptr ? nullptr : kernels.scan;
   if (scan_kernel != nullptr) {
     // Same traversal (contiguous base share per thread, L2-sized chunks, every query per
     // chunk), with the generated kernel fusing distances and the gated push.
@@ -206,16 +209,16 @@ void KnnSearchImpl(const float* q, int64_t nq, const BaseView& base, int64_t k, 
       }
     }
   } else {
-    ForEachDirectChunk(order, q, nq, base, threads,
+    ForEachDirectChunk(isa, metric, q, nq, base, threads,
                        [&](int t, int64_t i, int64_t j0, const float* row, int64_t count) {
                          const int64_t s = (t * nq + i) * kk;
-                         TopK<order> top =
-                             TopK<order>::Resume(part_dist.data() + s, part_ids.data() + s, kk);
-                         PushRow(row, count, nullptr, j0, 0.0f, nullptr, top);
+                         TopK<metric> top =
+                             TopK<metric>::Resume(part_dist.data() + s, part_ids.data() + s, kk);
+                         PushRow(isa, row, count, nullptr, j0, 0.0f, nullptr, top);
                        });
   }
   for (int64_t i = 0; i < nq; ++i) {
-    TopK<order> top(distances + i * k, labels + i * k, kk);
+    TopK<metric> top(distances + i * k, labels + i * k, kk);
     for (int t = 0; t < threads; ++t) {
       const int64_t s = (t * nq + i) * kk;
       for (int64_t r = 0; r < kk; ++r) {
@@ -226,16 +229,16 @@ void KnnSearchImpl(const float* q, int64_t nq, const BaseView& base, int64_t k, 
   }
 }
 
-template <Order order>
-void RangeSearchImpl(const float* q, int64_t nq, const BaseView& base, float radius,
-                     RangeResults* out) {
-  using O = ResultOrder<order>;
+template <Metric metric>
+void RangeSearchImpl(const DistanceKernels& isa, const float* q, int64_t nq,
+                     const BaseView& base, float radius, RangeResults* out) {
+  using O = ResultOrder<metric>;
   out->lims.assign(static_cast<size_t>(nq + 1), 0);
   out->labels.clear();
   out->distances.clear();
   if (nq == 0 || base.n == 0) return;
   const int threads = ThreadsFor(nq, base);
-  const KnnPlan plan = PlanKnn(nq, base.n, base.d, 1, threads);
+  const KnnPlan plan = PlanKnn(nq, base.n, base.d, 1, threads, /*tile=*/false);
   struct Hits {
     std::vector<int64_t> ids;
     std::vector<float> dist;
@@ -258,7 +261,7 @@ void RangeSearchImpl(const float* q, int64_t nq, const BaseView& base, float rad
   if (plan.use_gemm) {
     std::vector<Hits> block(static_cast<size_t>(plan.query_block));
     ForEachGemmTile(
-        order, q, nq, base, plan,
+        isa, metric, q, nq, base, plan,
         [&](int64_t i, int64_t j0, const float* row, int64_t count, float q_norm,
             const float* x_norms) {
           collect(block[i % plan.query_block], j0, row, count, q_norm, x_norms);
@@ -274,7 +277,7 @@ void RangeSearchImpl(const float* q, int64_t nq, const BaseView& base, float rad
     return;
   }
   std::vector<Hits> parts(static_cast<size_t>(threads * nq));
-  ForEachDirectChunk(order, q, nq, base, threads,
+  ForEachDirectChunk(isa, metric, q, nq, base, threads,
                      [&](int t, int64_t i, int64_t j0, const float* row, int64_t count) {
                        collect(parts[t * nq + i], j0, row, count, 0.0f, nullptr);
                      });
@@ -293,11 +296,18 @@ void RangeSearchImpl(const float* q, int64_t nq, const BaseView& base, float rad
 
 int KernelThreads() { return std::max(1, omp_get_max_threads()); }
 
-KnnPlan PlanKnn(int64_t nq, int64_t nb, int64_t d, int64_t k, int threads) {
+KnnPlan PlanKnn(int64_t nq, int64_t nb, int64_t d, int64_t k, int threads, bool tile) {
   KnnPlan plan;
   const int64_t kk = std::min(k, nb);
   plan.use_gemm = nq >= kGemmMinQueries && d >= kGemmMinDim;
-  if (plan.use_gemm) {
+  plan.use_tile = plan.use_gemm && tile;
+  if (plan.use_tile) {
+    // TileKnn: per thread, a block of query pointers, their norms and one tile.
+    const int64_t per_thread = (nq + threads - 1) / threads;
+    plan.query_block = std::min(kTileQueryBlock, (per_thread + 3) / 4 * 4);
+    plan.base_block = std::min(std::max<int64_t>(nb, 1), kTileBaseBlock);
+    plan.scratch_bytes = threads * (12 * plan.query_block + 4 * plan.query_block * plan.base_block);
+  } else if (plan.use_gemm) {
     plan.query_block = std::min(nq, kGemmQueryBlock);
     plan.base_block = std::min(std::max<int64_t>(nb, 1), kGemmBaseBlock);
     plan.scratch_bytes = 4 * (plan.query_block * plan.base_block + plan.query_block +
@@ -311,22 +321,21 @@ KnnPlan PlanKnn(int64_t nq, int64_t nb, int64_t d, int64_t k, int threads) {
   return plan;
 }
 
-void KnnSearch(Order order, const float* q, int64_t nq, const BaseView& base, int64_t k,
-               float* distances, int64_t* labels, ScanKernel scan_kernel,
-               IpTileKernel tile_kernel) {
-  if (order == kL2Order) {
-    KnnSearchImpl<kL2Order>(q, nq, base, k, distances, labels, scan_kernel, tile_kernel);
+void KnnSearch(const Kernels& kernels, Metric metric, const float* q, int64_t nq,
+               const BaseView& base, int64_t k, float* distances, int64_t* labels) {
+  if (metric == Metric::kL2) {
+    KnnSearchImpl<Metric::kL2>(kernels, q, nq, base, k, distances, labels);
   } else {
-    KnnSearchImpl<kIpOrder>(q, nq, base, k, distances, labels, scan_kernel, tile_kernel);
+    KnnSearchImpl<Metric::kInnerProduct>(kernels, q, nq, base, k, distances, labels);
   }
 }
 
-void RangeSearch(Order order, const float* q, int64_t nq, const BaseView& base, float radius,
-                 RangeResults* out) {
-  if (order == kL2Order) {
-    RangeSearchImpl<kL2Order>(q, nq, base, radius, out);
+void RangeSearch(const DistanceKernels& isa, Metric metric, const float* q, int64_t nq,
+                 const BaseView& base, float radius, RangeResults* out) {
+  if (metric == Metric::kL2) {
+    RangeSearchImpl<Metric::kL2>(isa, q, nq, base, radius, out);
   } else {
-    RangeSearchImpl<kIpOrder>(q, nq, base, radius, out);
+    RangeSearchImpl<Metric::kInnerProduct>(isa, q, nq, base, radius, out);
   }
 }
 

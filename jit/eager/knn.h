@@ -6,34 +6,33 @@
 // query_block × base_block tile (GEMM path) or per-thread heaps for a handful of queries (direct
 // path). Top-k heaps live in the caller's output rows.
 //
-//   ivfjit::eager::BaseView base{x, norms, nb, d};
-//   ivfjit::eager::KnnSearch(ivfjit::eager::kL2Order, queries, nq, base, k, distances, labels);
+//   ivfjit::eager::Kernels kernels{&ivfjit::eager::BestDistanceKernels()};
+//   ivfjit::eager::KnnSearch(kernels, ivfjit::Metric::kL2, queries, nq,
+//                            ivfjit::jit::BaseView{x, norms, nb, d}, k, distances, labels);
 #ifndef IVFJIT_JIT_EAGER_KNN_H_
 #define IVFJIT_JIT_EAGER_KNN_H_
 
 #include <cstdint>
 #include <vector>
 
+#include "jit/base/metric.h"
+#include "jit/base/views.h"
+#include "jit/eager/distances.h"
 #include "jit/eager/gemm.h"
 #include "jit/eager/scan.h"
 #include "jit/eager/topk.h"
 
 namespace ivfjit::eager {
 
-// Base vectors, caller-owned. x: n × d row-major. norms: n squared L2 norms of the rows, or
-// nullptr (then computed per block when the L2 GEMM path needs them).
-struct BaseView {
-  const float* x = nullptr;
-  const float* norms = nullptr;
-  int64_t n = 0;
-  int64_t d = 0;
-};
+using jit::BaseView;
+using jit::RangeResults;
 
 // How a search is tiled. Deterministic in (nq, nb, d, k, threads).
 struct KnnPlan {
   bool use_gemm = false;      // sgemm tiles (batches) or direct per-pair loops (tiny batches)
   int64_t query_block = 0;    // queries per tile
   int64_t base_block = 0;     // base rows per tile
+  bool use_tile = false;      // the GEMM path runs a generated tile kernel (not sgemm)
   int64_t scratch_bytes = 0;  // upper bound of the scratch memory the search allocates
 };
 
@@ -42,30 +41,25 @@ inline constexpr int64_t kGemmMinQueries = 20;
 // Dimensions below this use the direct loop whatever nq is (sgemm does not pay).
 inline constexpr int64_t kGemmMinDim = 8;
 
-KnnPlan PlanKnn(int64_t nq, int64_t nb, int64_t d, int64_t k, int threads);
+// tile: a generated tile kernel would run the GEMM path (its blocks and scratch differ).
+KnnPlan PlanKnn(int64_t nq, int64_t nb, int64_t d, int64_t k, int threads, bool tile);
 
 // The thread count the kernels use (OpenMP's maximum).
 int KernelThreads();
 
 // Writes, for each of the nq queries (q: nq × base.d), its k best base rows into
 // distances/labels (nq × k each, caller-owned), sorted best first; labels are row indices in
-// [0, base.n), -1 past the end of results. scan_kernel (optional) replaces the eager distance
-// + top-k loop of the direct path; it must be built for selection size min(k, base.n).
-// tile_kernel (optional, built for base.d) replaces sgemm on the GEMM path (L2: only when
-// base.norms is given), with the query blocks spread over the OpenMP threads.
-void KnnSearch(Order order, const float* q, int64_t nq, const BaseView& base, int64_t k,
-               float* distances, int64_t* labels, ScanKernel scan_kernel = nullptr,
-               IpTileKernel tile_kernel = nullptr);
+// [0, base.n), -1 past the end of results. kernels.scan (optional) replaces the eager
+// distance + top-k loop of the direct path; it must be built for selection size
+// min(k, base.n). kernels.tile (optional, built for base.d) replaces sgemm on the GEMM path
+// (L2: only when base.norms is given), with the query blocks spread over the OpenMP threads.
+void KnnSearch(const Kernels& kernels, Metric metric, const float* q, int64_t nq,
+               const BaseView& base, int64_t k, float* distances, int64_t* labels);
 
 // Range search in Faiss's layout: for query i, results lims[i] .. lims[i+1] of labels/distances,
 // in ascending row order. L2 keeps distance < radius, inner product distance > radius.
-struct RangeResults {
-  std::vector<int64_t> lims;  // nq + 1
-  std::vector<int64_t> labels;
-  std::vector<float> distances;
-};
-void RangeSearch(Order order, const float* q, int64_t nq, const BaseView& base, float radius,
-                 RangeResults* out);
+void RangeSearch(const DistanceKernels& isa, Metric metric, const float* q, int64_t nq,
+                 const BaseView& base, float radius, RangeResults* out);
 
 }  // namespace ivfjit::eager
 

@@ -2,10 +2,10 @@
 //
 // A row holds either distances, or inner products that become L2 distances through norms
 // (|q|^2 + |x|^2 - 2<q, x>, clamped at 0). Entries that cannot enter the top-k are skipped with
-// one vector compare per 16 entries (AVX-512 when the host has it, a scalar loop otherwise).
+// one vector compare per 16 entries (in the AVX-512 tier; a scalar loop in the others).
 //
-//   ivfjit::eager::TopK<ivfjit::eager::kL2Order> top(dist, labels, k);
-//   ivfjit::eager::PushRow(row, n, list_ids, 0, q_norm, list_norms, top);
+//   ivfjit::eager::TopK<ivfjit::Metric::kL2> top(dist, labels, k);
+//   ivfjit::eager::PushRow(isa, row, n, list_ids, 0, q_norm, list_norms, top);
 #ifndef IVFJIT_JIT_EAGER_SCAN_H_
 #define IVFJIT_JIT_EAGER_SCAN_H_
 
@@ -13,18 +13,16 @@
 
 #include <cstdint>
 
+#include "jit/eager/distances.h"
 #include "jit/eager/topk.h"
 
 namespace ivfjit::eager {
 
-// A generated fused scan + top-k for one (metric, d, selection size) — see
-// jit/cpu/cpu_jit.h: pushes (dist(q, x_j), label_j) for the n rows of x (n × d) into the TopK
-// whose arrays are heap_dist / heap_ids; label_j = ids[j], or j0 + j when ids is null. For L2,
-// x_norms (the n rows' squared norms) is required: dist = max(|q|^2 + |x_j|^2 - 2 q·x_j, 0),
-// as TileDistance; for IP it is unused and may be null.
-using ScanKernel = void (*)(const float* q, const float* x, const float* x_norms,
-                            const int64_t* ids, int64_t j0, int64_t n, float* heap_dist,
-                            int64_t* heap_ids);
+// ScanKernel (distances.h), a generated fused scan + top-k for one (metric, d, selection
+// size) — see jit/cpu/cpu_jit.h: pushes (dist(q, x_j), label_j) for the n rows of x (n × d)
+// into the TopK whose arrays are heap_dist / heap_ids; label_j = ids[j], or j0 + j when ids is
+// null. For L2, x_norms (the n rows' squared norms) is required:
+// dist = max(|q|^2 + |x_j|^2 - 2 q·x_j, 0), as TileDistance; for IP it is unused (may be null).
 
 // Entry j of a row: a distance when x_norms is null, else an inner product turned into L2.
 inline float TileDistance(const float* row, int64_t j, float q_norm, const float* x_norms) {
@@ -38,10 +36,10 @@ inline int64_t TileLabel(const int64_t* ids, int64_t j0, int64_t j) {
   return ids != nullptr ? ids[j] : j0 + j;
 }
 
-template <Order order>
+template <Metric metric>
 void PushRowGeneric(const float* row, int64_t n, const int64_t* ids, int64_t j0, float q_norm,
-                    const float* x_norms, TopK<order>& top) {
-  using O = ResultOrder<order>;
+                    const float* x_norms, TopK<metric>& top) {
+  using O = ResultOrder<metric>;
   float threshold = top.threshold();
   for (int64_t j = 0; j < n; ++j) {
     const float v = TileDistance(row, j, q_norm, x_norms);
@@ -51,12 +49,12 @@ void PushRowGeneric(const float* row, int64_t n, const int64_t* ids, int64_t j0,
   }
 }
 
-template <Order order>
+template <Metric metric>
 __attribute__((target("avx512f"))) void PushRowAvx512(const float* row, int64_t n,
                                                       const int64_t* ids, int64_t j0,
                                                       float q_norm, const float* x_norms,
-                                                      TopK<order>& top) {
-  constexpr int kPredicate = order == kL2Order ? _CMP_LE_OQ : _CMP_GE_OQ;
+                                                      TopK<metric>& top) {
+  constexpr int kPredicate = metric == Metric::kL2 ? _CMP_LE_OQ : _CMP_GE_OQ;
   const __m512 qn = _mm512_set1_ps(q_norm);
   const __m512 minus_two = _mm512_set1_ps(-2.0f);
   const __m512 zero = _mm512_setzero_ps();
@@ -66,7 +64,8 @@ __attribute__((target("avx512f"))) void PushRowAvx512(const float* row, int64_t 
     __m512 v = _mm512_loadu_ps(row + j);
     if (x_norms != nullptr) {
       v = _mm512_fmadd_ps(minus_two, v, _mm512_add_ps(qn, _mm512_loadu_ps(x_norms + j)));
-      v = _mm512_max_ps(v, zero);
+      // (maskz: GCC 12's _mm512_max_ps reads an "undefined" register and warns about it)
+      v = _mm512_maskz_max_ps(__mmask16(0xFFFF), v, zero);
     }
     __mmask16 pass = _mm512_cmp_ps_mask(v, _mm512_set1_ps(top.threshold()), kPredicate);
     if (pass == 0) continue;
@@ -83,11 +82,11 @@ __attribute__((target("avx512f"))) void PushRowAvx512(const float* row, int64_t 
 
 // Pushes row entries [0, n) into top: labels ids[j] (or j0 + j when ids is null); row holds
 // distances (x_norms null) or inner products with |q|^2 = q_norm and |x_j|^2 = x_norms[j].
-template <Order order>
-void PushRow(const float* row, int64_t n, const int64_t* ids, int64_t j0, float q_norm,
-             const float* x_norms, TopK<order>& top) {
-  static const bool avx512 = __builtin_cpu_supports("avx512f");
-  if (avx512) {
+// The gate is 16-wide AVX-512 in the AVX-512 tier, scalar in the others.
+template <Metric metric>
+void PushRow(const DistanceKernels& isa, const float* row, int64_t n, const int64_t* ids,
+             int64_t j0, float q_norm, const float* x_norms, TopK<metric>& top) {
+  if (isa.avx512) {
     PushRowAvx512(row, n, ids, j0, q_norm, x_norms, top);
   } else {
     PushRowGeneric(row, n, ids, j0, q_norm, x_norms, top);

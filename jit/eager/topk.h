@@ -7,7 +7,7 @@
 // neutral values; not infinity).
 //
 //   float dist[10]; int64_t ids[10];
-//   ivfjit::eager::TopK<ivfjit::eager::kL2Order> top(dist, ids, 10);
+//   ivfjit::eager::TopK<ivfjit::Metric::kL2> top(dist, ids, 10);
 //   for (int64_t j = 0; j < n; ++j) top.Push(distances[j], j);
 //   top.Finish();   // dist/ids now sorted best first
 #ifndef IVFJIT_JIT_EAGER_TOPK_H_
@@ -17,27 +17,27 @@
 #include <limits>
 #include <utility>
 
+#include "jit/base/metric.h"
+
 namespace ivfjit::eager {
 
 // Ordering of results: L2 keeps the smallest distances, inner product the largest.
-enum Order : bool { kL2Order = true, kIpOrder = false };
-
-template <Order order>
+template <Metric metric>
 struct ResultOrder {
-  static constexpr float kWorst = order == kL2Order ? std::numeric_limits<float>::max()
-                                                    : std::numeric_limits<float>::lowest();
+  static constexpr float kWorst = metric == Metric::kL2 ? std::numeric_limits<float>::max()
+                                                        : std::numeric_limits<float>::lowest();
   // Strictly better distance (ties are not better).
-  static bool Better(float a, float b) { return order == kL2Order ? a < b : a > b; }
+  static bool Better(float a, float b) { return metric == Metric::kL2 ? a < b : a > b; }
   // Total order used for results: distance first, then smaller id.
   static bool Before(float da, int64_t ia, float db, int64_t ib) {
     return Better(da, db) || (da == db && ia < ib);
   }
 };
 
-template <Order order>
+template <Metric metric>
 class TopK {
  public:
-  using O = ResultOrder<order>;
+  using O = ResultOrder<metric>;
 
   // dist, ids: k entries each, caller-owned; overwritten with the worst sentinel.
   TopK(float* dist, int64_t* ids, int64_t k) : dist_(dist), ids_(ids), k_(k) {

@@ -11,7 +11,7 @@
 namespace ivfjit::eager {
 namespace {
 
-template <Order order>
+template <Metric metric>
 void CheckAgainstSort(int64_t n, int64_t k, uint32_t seed, bool with_ties) {
   std::mt19937 rng(seed);
   std::uniform_int_distribution<int> small(0, 5);
@@ -25,14 +25,14 @@ void CheckAgainstSort(int64_t n, int64_t k, uint32_t seed, bool with_ties) {
 
   std::vector<float> dist(static_cast<size_t>(k));
   std::vector<int64_t> ids(static_cast<size_t>(k));
-  TopK<order> top(dist.data(), ids.data(), k);
+  TopK<metric> top(dist.data(), ids.data(), k);
   for (int64_t j : offer) top.Push(values[j], j);
   top.Finish();
 
   std::vector<int64_t> want(static_cast<size_t>(n));
   std::iota(want.begin(), want.end(), 0);
   std::sort(want.begin(), want.end(), [&](int64_t a, int64_t b) {
-    return ResultOrder<order>::Before(values[a], a, values[b], b);
+    return ResultOrder<metric>::Before(values[a], a, values[b], b);
   });
   for (int64_t r = 0; r < k; ++r) {
     if (r < n) {
@@ -40,36 +40,36 @@ void CheckAgainstSort(int64_t n, int64_t k, uint32_t seed, bool with_ties) {
       EXPECT_EQ(dist[r], values[want[r]]);
     } else {
       EXPECT_EQ(ids[r], -1);
-      EXPECT_EQ(dist[r], ResultOrder<order>::kWorst);
+      EXPECT_EQ(dist[r], ResultOrder<metric>::kWorst);
     }
   }
 }
 
 TEST(TopKTest, MatchesFullSortL2) {
-  for (int64_t k : {1, 2, 10, 100}) CheckAgainstSort<kL2Order>(1000, k, 7 + k, false);
+  for (int64_t k : {1, 2, 10, 100}) CheckAgainstSort<Metric::kL2>(1000, k, 7 + k, false);
 }
 
 TEST(TopKTest, MatchesFullSortIp) {
-  for (int64_t k : {1, 2, 10, 100}) CheckAgainstSort<kIpOrder>(1000, k, 9 + k, false);
+  for (int64_t k : {1, 2, 10, 100}) CheckAgainstSort<Metric::kInnerProduct>(1000, k, 9 + k, false);
 }
 
 TEST(TopKTest, TiesGoToSmallerIdWhateverTheOrderOffered) {
   for (int64_t k : {1, 3, 17}) {
-    CheckAgainstSort<kL2Order>(200, k, 11 + k, true);
-    CheckAgainstSort<kIpOrder>(200, k, 13 + k, true);
+    CheckAgainstSort<Metric::kL2>(200, k, 11 + k, true);
+    CheckAgainstSort<Metric::kInnerProduct>(200, k, 13 + k, true);
   }
 }
 
 TEST(TopKTest, MoreSlotsThanCandidatesArePadded) {
-  CheckAgainstSort<kL2Order>(5, 12, 3, false);
-  CheckAgainstSort<kIpOrder>(5, 12, 4, false);
+  CheckAgainstSort<Metric::kL2>(5, 12, 3, false);
+  CheckAgainstSort<Metric::kInnerProduct>(5, 12, 4, false);
 }
 
 TEST(TopKTest, ResumeContinuesTheSameHeap) {
   std::vector<float> dist(3);
   std::vector<int64_t> ids(3);
-  TopK<kL2Order>(dist.data(), ids.data(), 3).Push(5.0f, 0);
-  TopK<kL2Order> top = TopK<kL2Order>::Resume(dist.data(), ids.data(), 3);
+  TopK<Metric::kL2>(dist.data(), ids.data(), 3).Push(5.0f, 0);
+  TopK<Metric::kL2> top = TopK<Metric::kL2>::Resume(dist.data(), ids.data(), 3);
   top.Push(1.0f, 1);
   top.Push(9.0f, 2);
   top.Push(3.0f, 3);

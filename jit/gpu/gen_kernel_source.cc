@@ -14,7 +14,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   ivfjit::jit::GpuKernelSpec spec;
-  spec.l2 = std::strcmp(argv[2], "l2") == 0;
+  spec.metric = *ivfjit::ParseMetric(argv[2]);  // "l2" or "ip", checked above
   spec.d = std::atoll(argv[3]);
   spec.k = std::atoll(argv[4]);
   spec.nprobe = std::atoll(argv[5]);

@@ -7,7 +7,7 @@
 #include "jit/cache_dir.h"
 #include "jit/gpu/internal/backend.h"
 #include "jit/internal/blob_cache.h"
-#include "jit/internal/status_macros.h"
+#include "jit/base/status_macros.h"
 #include "jit/kernel_key.h"
 
 namespace ivfjit::jit {
@@ -160,7 +160,7 @@ absl::StatusOr<std::unique_ptr<GpuModule>> GpuDevice::Build(const GpuKernelSpec&
 }
 
 absl::StatusOr<const GpuModule*> GpuDevice::Kernels(const GpuKernelSpec& requested) {
-  const GpuKernelSpec generic{requested.l2, 0, 0, 0};
+  const GpuKernelSpec generic{requested.metric, 0, 0, 0};
   GpuKernelSpec spec = requested;
   if (!options_.specialize || requested.d > kGpuMaxSpecializedD ||
       requested.k > kGpuMaxSpecializedK || requested.nprobe > kGpuMaxSpecializedK ||

@@ -6,7 +6,7 @@
 //   absl::StatusOr<ivfjit::jit::GpuDevice::Buffer> buf = (*gpu)->Alloc(n * sizeof(float));
 //   IVFJIT_RETURN_IF_ERROR((*gpu)->Upload(buf->data(), host, n * sizeof(float)));
 //   absl::StatusOr<const ivfjit::jit::GpuModule*> kernels =
-//       (*gpu)->Kernels({/*l2=*/true, /*d=*/128, /*k=*/10, /*nprobe=*/32});
+//       (*gpu)->Kernels({ivfjit::Metric::kL2, /*d=*/128, /*k=*/10, /*nprobe=*/32});
 //
 // Kernels(spec) returns the module specialized for spec, compiled once per process (memory
 // cache) and once per machine (disk cache under DefaultCacheDir()/gpu, keyed by the whole

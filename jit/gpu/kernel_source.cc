@@ -352,11 +352,11 @@ IVF_KERNEL void ivf_range_fill(const ivf_u32* keys, const ivf_i32* pos, const iv
 }  // namespace
 
 std::string GpuKernelSpec::ToString() const {
-  return absl::StrCat("metric=", l2 ? "l2" : "ip", "|d=", d, "|k=", k, "|nprobe=", nprobe);
+  return absl::StrCat("metric=", MetricName(metric), "|d=", d, "|k=", k, "|nprobe=", nprobe);
 }
 
 std::string GpuKernelSpec::Name() const {
-  return absl::StrCat(l2 ? "l2" : "ip", "_d", d, "_k", k, "_p", nprobe);
+  return absl::StrCat(MetricName(metric), "_d", d, "_k", k, "_p", nprobe);
 }
 
 std::string KernelPrelude(GpuDialect dialect) {
@@ -364,7 +364,7 @@ std::string KernelPrelude(GpuDialect dialect) {
 }
 
 std::string KernelBody(const GpuKernelSpec& spec) {
-  return absl::StrCat("\n#define IVF_L2 ", spec.l2 ? 1 : 0, "\n#define IVF_D ", spec.d,
+  return absl::StrCat("\n#define IVF_L2 ", spec.metric == Metric::kL2 ? 1 : 0, "\n#define IVF_D ", spec.d,
                       "\n#define IVF_K ", spec.k, "\n#define IVF_NPROBE ", spec.nprobe, "\n",
                       kBody);
 }

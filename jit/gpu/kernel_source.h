@@ -1,6 +1,6 @@
 // The GPU kernels' source: one text for NVRTC (CUDA) and hiprtc (HIP), specialized per shape.
 //
-//   ivfjit::jit::GpuKernelSpec spec{/*l2=*/true, /*d=*/128, /*k=*/10, /*nprobe=*/32};
+//   ivfjit::jit::GpuKernelSpec spec{ivfjit::Metric::kL2, /*d=*/128, /*k=*/10, /*nprobe=*/32};
 //   std::string cuda = ivfjit::jit::GenerateKernelSource(spec, ivfjit::jit::GpuDialect::kCuda);
 //   // compile with NVRTC for sm_90, load, launch "ivf_scan", "ivf_select_k", ...
 //
@@ -27,6 +27,8 @@
 #include <cstdint>
 #include <string>
 
+#include "jit/base/metric.h"
+
 namespace ivfjit::jit {
 
 // Bumped whenever the generated text changes; part of every GPU module's cache key.
@@ -35,7 +37,7 @@ inline constexpr int kGpuGeneratorVersion = 2;
 enum class GpuDialect { kCuda, kHip };
 
 struct GpuKernelSpec {
-  bool l2 = true;      // squared L2 (true) or inner product
+  Metric metric = Metric::kL2;
   int64_t d = 0;       // 0: run-time d (generic)
   int64_t k = 0;       // 0: run-time k
   int64_t nprobe = 0;  // 0: run-time nprobe
@@ -46,11 +48,11 @@ struct GpuKernelSpec {
   // A C identifier naming the specialization, e.g. "l2_d128_k10_p32".
   std::string Name() const;
   bool operator==(const GpuKernelSpec& o) const {
-    return l2 == o.l2 && d == o.d && k == o.k && nprobe == o.nprobe;
+    return metric == o.metric && d == o.d && k == o.k && nprobe == o.nprobe;
   }
   template <typename H>
   friend H AbslHashValue(H h, const GpuKernelSpec& s) {
-    return H::combine(std::move(h), s.l2, s.d, s.k, s.nprobe);
+    return H::combine(std::move(h), s.metric, s.d, s.k, s.nprobe);
   }
 };
 

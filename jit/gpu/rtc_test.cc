@@ -14,10 +14,10 @@ namespace {
 
 std::vector<GpuKernelSpec> Grid() {
   std::vector<GpuKernelSpec> specs;
-  for (bool l2 : {true, false}) specs.push_back({l2, 0, 0, 0});  // the generic fallbacks
+  for (Metric m : {Metric::kL2, Metric::kInnerProduct}) specs.push_back({m, 0, 0, 0});  // generic
   const int64_t kSel[][2] = {{1, 1}, {10, 32}, {100, 7}, {1024, 256}, {4096, 4096}};
   for (int64_t d : {1, 17, 128, 784}) {
-    for (const auto& sel : kSel) specs.push_back({d % 2 == 0, d, sel[0], sel[1]});
+    for (const auto& sel : kSel) specs.push_back({d % 2 == 0 ? Metric::kL2 : Metric::kInnerProduct, d, sel[0], sel[1]});
   }
   return specs;
 }
@@ -84,7 +84,7 @@ TEST(Hiprtc, RefusesArchitecturesOffTheAllowListWithoutAborting) {
   EXPECT_FALSE(HiprtcArchAllowed("gfx1100"));
   absl::StatusOr<std::unique_ptr<RtcCompiler>> hiprtc = LoadHiprtc();
   if (!hiprtc.ok()) GTEST_SKIP() << hiprtc.status();
-  const std::string source = GenerateKernelSource({true, 128, 10, 32}, GpuDialect::kHip);
+  const std::string source = GenerateKernelSource({Metric::kL2, 128, 10, 32}, GpuDialect::kHip);
   for (const char* arch : {"gfx942", "gfx940", "gfx1100"}) {
     absl::StatusOr<std::string> code = (*hiprtc)->Compile(source, "x.hip", arch);
     EXPECT_EQ(code.status().code(), absl::StatusCode::kUnavailable) << arch;
@@ -93,14 +93,14 @@ TEST(Hiprtc, RefusesArchitecturesOffTheAllowListWithoutAborting) {
 }
 
 TEST(KernelSource, BakesTheSpecializationIn) {
-  const std::string specialized = KernelBody({false, 784, 100, 7});
+  const std::string specialized = KernelBody({Metric::kInnerProduct, 784, 100, 7});
   EXPECT_NE(specialized.find("#define IVF_L2 0\n"), std::string::npos);
   EXPECT_NE(specialized.find("#define IVF_D 784\n"), std::string::npos);
   EXPECT_NE(specialized.find("#define IVF_K 100\n"), std::string::npos);
   EXPECT_NE(specialized.find("#define IVF_NPROBE 7\n"), std::string::npos);
-  EXPECT_NE(KernelBody({true, 0, 0, 0}).find("#define IVF_D 0\n"), std::string::npos);
+  EXPECT_NE(KernelBody({Metric::kL2, 0, 0, 0}).find("#define IVF_D 0\n"), std::string::npos);
   // Same body for both dialects; only the prelude differs.
-  const GpuKernelSpec spec{true, 17, 10, 32};
+  const GpuKernelSpec spec{Metric::kL2, 17, 10, 32};
   const std::string cuda = GenerateKernelSource(spec, GpuDialect::kCuda);
   const std::string hip = GenerateKernelSource(spec, GpuDialect::kHip);
   EXPECT_NE(cuda.find(KernelBody(spec)), std::string::npos);

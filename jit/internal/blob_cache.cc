@@ -7,7 +7,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
-#include "jit/internal/binary_io.h"
+#include "jit/base/binary_io.h"
 
 namespace ivfjit::jit::cache_internal {
 namespace {

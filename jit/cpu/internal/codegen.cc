@@ -159,7 +159,7 @@ class Generator {
         for (size_t r = 0; r < rows.size(); ++r) {
           llvm::Value* av = xp[r];
           llvm::Value* bv = qp[a];
-          if (key_.l2 && !dot_products_) {
+          if (l2() && !dot_products_) {
             av = b_.CreateFSub(qp[a], xp[r]);
             bv = av;
           }
@@ -316,30 +316,6 @@ class Generator {
     b_.CreateRetVoid();
   }
 
-  void DistanceRows() {
-    auto* fn_ty = llvm::FunctionType::get(b_.getVoidTy(), {ptr_, ptr_, i64_, ptr_}, false);
-    llvm::Function* fn = NewFunction(fn_ty);
-    llvm::Value *q = fn->getArg(0), *x = fn->getArg(1), *n = fn->getArg(2),
-                *out = fn->getArg(3);
-    const std::vector<Piece> pieces = Pieces(key_.d);
-    auto* entry = llvm::BasicBlock::Create(ctx_, "entry", fn);
-    auto* loop = llvm::BasicBlock::Create(ctx_, "row", fn);
-    auto* done = llvm::BasicBlock::Create(ctx_, "done", fn);
-    b_.SetInsertPoint(entry);
-    b_.CreateCondBr(b_.CreateICmpSGT(n, b_.getInt64(0)), loop, done);
-    b_.SetInsertPoint(loop);
-    llvm::PHINode* j = b_.CreatePHI(i64_, 2, "j");
-    j->addIncoming(b_.getInt64(0), entry);
-    llvm::Value* row = b_.CreateInBoundsGEP(f32_, x, b_.CreateMul(j, b_.getInt64(key_.d)));
-    b_.CreateAlignedStore(Reduce(RowAccumulators(q, {row}, pieces)[0]),
-                          b_.CreateInBoundsGEP(f32_, out, j), llvm::Align(4));
-    llvm::Value* next = b_.CreateAdd(j, b_.getInt64(1));
-    j->addIncoming(next, b_.GetInsertBlock());  // the d-block loop may have added blocks
-    b_.CreateCondBr(b_.CreateICmpSLT(next, n), loop, done);
-    b_.SetInsertPoint(done);
-    b_.CreateRetVoid();
-  }
-
   void ScanTopK() {
     // void(q, x, x_norms, ids, j0, n, heap_dist, heap_ids)
     auto* fn_ty = llvm::FunctionType::get(
@@ -360,7 +336,7 @@ class Generator {
     auto* push_ty = llvm::FunctionType::get(b_.getVoidTy(), {ptr_, ptr_, i64_, f32_, i64_},
                                             false);
     llvm::FunctionCallee push = module_.getOrInsertFunction(
-        key_.l2 ? kPushL2Symbol : kPushIpSymbol, push_ty);
+        l2() ? kPushL2Symbol : kPushIpSymbol, push_ty);
     if (auto* push_fn = llvm::dyn_cast<llvm::Function>(push.getCallee())) {
       push_fn->setMemoryEffects(llvm::MemoryEffects::argMemOnly());
       push_fn->addFnAttr(llvm::Attribute::NoUnwind);
@@ -381,7 +357,7 @@ class Generator {
 
     b_.SetInsertPoint(entry);
     llvm::Value* q_norm =
-        key_.l2 ? Reduce(RowAccumulators(q, {q}, pieces)[0]) : nullptr;  // q·q
+        l2() ? Reduce(RowAccumulators(q, {q}, pieces)[0]) : nullptr;  // q·q
     llvm::Value* threshold0 = b_.CreateAlignedLoad(f32_, heap_d, llvm::Align(4));
     llvm::Value* has_ids = b_.CreateICmpNE(ids, llvm::ConstantPointerNull::get(ptr_));
     llvm::Value* lanes = b_.CreateAlloca(lanes_ty);
@@ -455,7 +431,7 @@ class Generator {
     llvm::Value* left = b_.CreateSub(n, cj);
     llvm::Value* valid = b_.CreateICmpSLT(llvm::ConstantVector::get(iota),
                                           b_.CreateVectorSplat(16, left));
-    if (key_.l2) {
+    if (l2()) {
       // dist = max(|q|^2 + |x_j|^2 - 2 q·x_j, 0); norms past the end are not read.
       llvm::Value* xn = b_.CreateMaskedLoad(vec16, b_.CreateInBoundsGEP(f32_, x_norms, cj),
                                             llvm::Align(4), valid,
@@ -466,7 +442,7 @@ class Generator {
       dv = b_.CreateSelect(b_.CreateFCmpOGT(v, zero), v, zero);
     }
     b_.CreateAlignedStore(dv, lanes, llvm::Align(4));
-    llvm::Value* pass_v = key_.l2 ? b_.CreateFCmpOLE(dv, b_.CreateVectorSplat(16, ct))
+    llvm::Value* pass_v = l2() ? b_.CreateFCmpOLE(dv, b_.CreateVectorSplat(16, ct))
                                   : b_.CreateFCmpOGE(dv, b_.CreateVectorSplat(16, ct));
     llvm::Value* mask0 = b_.CreateZExt(
         b_.CreateBitCast(b_.CreateAnd(pass_v, valid), b_.getInt16Ty()), b_.getInt32Ty());
@@ -521,7 +497,7 @@ class Generator {
     llvm::BasicBlock* from = b_.GetInsertBlock();
     // Only candidates at least as good as the current k-th reach the (out-of-line) push,
     // which also settles ties by label.
-    llvm::Value* pass = key_.l2 ? b_.CreateFCmpOLE(dist, threshold)
+    llvm::Value* pass = l2() ? b_.CreateFCmpOLE(dist, threshold)
                                 : b_.CreateFCmpOGE(dist, threshold);
     b_.CreateCondBr(pass, insert, cont, llvm::MDBuilder(ctx_).createBranchWeights(1, 64));
     b_.SetInsertPoint(insert);
@@ -571,6 +547,8 @@ class Generator {
 
   llvm::Value* Add(llvm::Value* a, llvm::Value* b) { return a == nullptr ? b : b_.CreateFAdd(a, b); }
 
+  bool l2() const { return key_.metric == Metric::kL2; }
+
   const KernelKey& key_;
   // Accumulate q·x even for L2 (the scan kernel turns it into |q|^2 + |x|^2 - 2 q·x).
   bool dot_products_ = false;
@@ -589,9 +567,7 @@ std::string KernelSymbol(const KernelKey& key) { return "ivfjit_kernel_" + key.H
 std::unique_ptr<llvm::Module> GenerateKernel(const KernelKey& key, llvm::LLVMContext& ctx) {
   auto module = std::make_unique<llvm::Module>(KernelSymbol(key), ctx);
   Generator gen(key, ctx, *module);
-  if (key.op == KernelOp::kDistanceRows) {
-    gen.DistanceRows();
-  } else if (key.op == KernelOp::kIpTile) {
+  if (key.op == KernelOp::kIpTile) {
     gen.IpTile();
   } else {
     gen.ScanTopK();

@@ -20,13 +20,14 @@ inline constexpr char kPushIpSymbol[] = "ivfjit_topk_push_ip";
 std::string KernelSymbol(const KernelKey& key);
 
 // Builds the module of one kernel. Signatures (all pointers caller-owned):
-//   kDistanceRows: void(const float* q, const float* x, int64 n, float* out)
 //   kScanTopK / kCoarseTopN:
 //     void(const float* q, const float* x, const float* x_norms, const int64* ids, int64 j0,
 //          int64 n, float* heap_dist, int64* heap_ids)
 //   q: d floats; x: n × d rows; x_norms: the n rows' squared norms (L2: required; IP: unused,
 //   may be null); ids: n labels or null (labels j0 + j); heap_*: the selection-size arrays of
 //   a TopK (threshold at [0]).
+//   kIpTile: void(const float* const* qs, int64 g, const float* x, int64 n, float* tile)
+//   tile[a * n + j] = qs[a] · x_j (see jit/eager/gemm.h's IpTileKernel).
 std::unique_ptr<llvm::Module> GenerateKernel(const KernelKey& key, llvm::LLVMContext& ctx);
 
 }  // namespace ivfjit::jit::cpu_internal

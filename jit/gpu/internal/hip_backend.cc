@@ -5,7 +5,7 @@
 #include "jit/gpu/internal/backend.h"
 #include "jit/gpu/internal/dynlib.h"
 #include "jit/gpu/internal/rtc.h"
-#include "jit/internal/status_macros.h"
+#include "jit/base/status_macros.h"
 
 #if IVFJIT_HAVE_HIP_HEADERS
 #include <hip/hip_runtime_api.h>

@@ -5,7 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "jit/gpu/internal/dynlib.h"
-#include "jit/internal/status_macros.h"
+#include "jit/base/status_macros.h"
 
 #if IVFJIT_HAVE_CUDA_HEADERS
 #include <nvrtc.h>

@@ -6,6 +6,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "jit/gpu/emulator.h"
 #include "jit/gpu/internal/emu/fibers.h"
 
 namespace ivfjit::jit::gpu_internal {
@@ -108,3 +109,15 @@ std::unique_ptr<Backend> CreateEmuBackend(const EmuBackendOptions& options) {
 }
 
 }  // namespace ivfjit::jit::gpu_internal
+
+namespace ivfjit::jit {
+
+std::unique_ptr<GpuDevice> OpenGpuEmulator(const GpuEmulatorOptions& emulator,
+                                           const GpuDeviceOptions& options) {
+  gpu_internal::EmuBackendOptions emu;
+  emu.fail_specialized_compiles = emulator.fail_specialized_compiles;
+  emu.memory_limit = emulator.memory_limit;
+  return GpuDevice::ForBackend(gpu_internal::CreateEmuBackend(emu), options);
+}
+
+}  // namespace ivfjit::jit

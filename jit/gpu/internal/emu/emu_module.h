@@ -26,12 +26,12 @@ struct Adapt<void (*)(Ts...)> {
 };
 
 #define IVFJIT_EMU_ADAPT(fn) (&Adapt<decltype(&fn)>::Call<&fn>)
-#define IVFJIT_EMU_MODULE(l2, d, k, nprobe)                                                  \
+#define IVFJIT_EMU_MODULE(metric, d, k, nprobe)                                              \
   inline gpu_internal::EmuModule Module() {                                                  \
-    return {GpuKernelSpec{l2, d, k, nprobe},                                                 \
+    return {GpuKernelSpec{metric, d, k, nprobe},                                             \
             {IVFJIT_EMU_ADAPT(ivf_scan), IVFJIT_EMU_ADAPT(ivf_select_k),                     \
              IVFJIT_EMU_ADAPT(ivf_select_nprobe), IVFJIT_EMU_ADAPT(ivf_range_count),         \
-             IVFJIT_EMU_ADAPT(ivf_range_fill), IVFJIT_EMU_ADAPT(ivf_scan_grouped)}};                                             \
+             IVFJIT_EMU_ADAPT(ivf_range_fill), IVFJIT_EMU_ADAPT(ivf_scan_grouped)}};         \
   }
 
 }  // namespace ivfjit::jit::emu_kernels

@@ -5,8 +5,8 @@
 //     IVFJIT_ASSIGN_OR_RETURN(auto value, MakeValue());
 //     ...
 //   }
-#ifndef IVFJIT_JIT_INTERNAL_STATUS_MACROS_H_
-#define IVFJIT_JIT_INTERNAL_STATUS_MACROS_H_
+#ifndef IVFJIT_JIT_BASE_STATUS_MACROS_H_
+#define IVFJIT_JIT_BASE_STATUS_MACROS_H_
 
 #include <cstdio>
 #include <cstdlib>
@@ -41,4 +41,4 @@
     }                                                                             \
   } while (0)
 
-#endif  // IVFJIT_JIT_INTERNAL_STATUS_MACROS_H_
+#endif  // IVFJIT_JIT_BASE_STATUS_MACROS_H_

@@ -1,4 +1,4 @@
-#include "jit/internal/binary_io.h"
+#include "jit/base/binary_io.h"
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -88,6 +88,11 @@ absl::StatusOr<std::pair<std::FILE*, int64_t>> OpenForReading(const std::string&
 
 absl::Status WriteFileAtomically(const std::string& path,
                                  const std::function<absl::Status(Writer&)>& write) {
+  // A directory cannot be replaced by a file: say so before writing anything.
+  struct stat st;
+  if (::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode)) {
+    return absl::InvalidArgumentError(path + ": is a directory (a file path is needed)");
+  }
   const std::string tmp = absl::StrCat(path, ".tmp.", ::getpid());
   std::FILE* f = std::fopen(tmp.c_str(), "wb");
   if (f == nullptr) return ErrnoStatus("cannot create", tmp, errno);

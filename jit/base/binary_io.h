@@ -1,8 +1,8 @@
 // Little-endian binary reading and writing for index files, with the safety rules shared by
 // every format ivfjit reads: sizes are checked against what is left of the file before any
 // allocation, and files are written to a temporary beside the target and renamed into place.
-#ifndef IVFJIT_JIT_INTERNAL_BINARY_IO_H_
-#define IVFJIT_JIT_INTERNAL_BINARY_IO_H_
+#ifndef IVFJIT_JIT_BASE_BINARY_IO_H_
+#define IVFJIT_JIT_BASE_BINARY_IO_H_
 
 #include <cstdint>
 #include <cstdio>
@@ -100,4 +100,4 @@ absl::StatusOr<T> ReadFile(const std::string& path, const std::string& format,
 
 }  // namespace ivfjit::file_internal
 
-#endif  // IVFJIT_JIT_INTERNAL_BINARY_IO_H_
+#endif  // IVFJIT_JIT_BASE_BINARY_IO_H_

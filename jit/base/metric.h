@@ -5,9 +5,11 @@
 //
 // kL2 is the *squared* Euclidean distance (smaller is better); kInnerProduct is the dot product
 // (larger is better). The numeric values match Faiss's METRIC_INNER_PRODUCT = 0, METRIC_L2 = 1,
-// which is how they are stored in index files.
-#ifndef IVFJIT_IVF_METRIC_H_
-#define IVFJIT_IVF_METRIC_H_
+// which is how they are stored in index files. This one type names the metric everywhere: the
+// public API, the eager kernels' result order (TopK<Metric::kL2>), JIT kernel keys and GPU
+// kernel specializations.
+#ifndef IVFJIT_JIT_BASE_METRIC_H_
+#define IVFJIT_JIT_BASE_METRIC_H_
 
 #include <optional>
 
@@ -23,11 +25,6 @@ absl::string_view MetricName(Metric metric);
 // Parses "l2" / "ip" (also "inner_product"); nullopt otherwise.
 std::optional<Metric> ParseMetric(absl::string_view name);
 
-// True when distance a ranks before distance b under the metric (strictly).
-inline bool IsBetter(Metric metric, float a, float b) {
-  return metric == Metric::kL2 ? a < b : a > b;
-}
-
 }  // namespace ivfjit
 
-#endif  // IVFJIT_IVF_METRIC_H_
+#endif  // IVFJIT_JIT_BASE_METRIC_H_

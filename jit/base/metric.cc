@@ -1,4 +1,4 @@
-#include "ivf/metric.h"
+#include "jit/base/metric.h"
 
 namespace ivfjit {
 

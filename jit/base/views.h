@@ -1,0 +1,42 @@
+// Caller-owned arrays as the search operations of jit/ see them: a block of rows, inverted
+// lists, and range-search results. Plain aggregates, no ownership; shapes on every field.
+//
+//   ivfjit::jit::BaseView base{vectors.data(), norms.data(), /*n=*/nb, /*d=*/128};
+//   ivfjit::jit::ListView list{list_vectors, list_norms, list_ids, /*size=*/n};
+#ifndef IVFJIT_JIT_BASE_VIEWS_H_
+#define IVFJIT_JIT_BASE_VIEWS_H_
+
+#include <cstdint>
+#include <vector>
+
+namespace ivfjit::jit {
+
+// Rows to search, caller-owned. x: n × d row-major. norms: n squared L2 norms of the rows, or
+// null (then computed per block where an L2 search needs them).
+struct BaseView {
+  const float* x = nullptr;
+  const float* norms = nullptr;
+  int64_t n = 0;
+  int64_t d = 0;
+};
+
+// One inverted list, caller-owned: vectors size × d, ids size, norms size (null for inner
+// product indexes, which store none).
+struct ListView {
+  const float* vectors = nullptr;
+  const float* norms = nullptr;
+  const int64_t* ids = nullptr;
+  int64_t size = 0;
+};
+
+// Range-search results in Faiss's layout: for query i, entries lims[i] .. lims[i+1] of labels
+// and distances, in ascending label order.
+struct RangeResults {
+  std::vector<int64_t> lims;  // nq + 1
+  std::vector<int64_t> labels;
+  std::vector<float> distances;
+};
+
+}  // namespace ivfjit::jit
+
+#endif  // IVFJIT_JIT_BASE_VIEWS_H_

@@ -1,0 +1,154 @@
+// Kernel tiers, exact search, range search and norms. The IVF operations: ivf_dispatch.cc.
+#include <algorithm>
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "jit/dispatch.h"
+#include "jit/eager/distances.h"
+#include "jit/eager/knn.h"
+#include "jit/dispatch_internal.h"
+#include "jit/kernels.h"
+
+namespace ivfjit {
+
+absl::string_view KernelTierName(KernelTier tier) {
+  switch (tier) {
+    case KernelTier::kDefault:
+      return "default";
+    case KernelTier::kEager:
+      return "eager";
+    case KernelTier::kEagerAvx512:
+      return "avx512";
+    case KernelTier::kEagerAvx2:
+      return "avx2";
+    case KernelTier::kEagerScalar:
+      return "scalar";
+  }
+  return "unknown";
+}
+
+std::optional<KernelTier> ParseKernelTier(absl::string_view name) {
+  for (KernelTier tier : {KernelTier::kDefault, KernelTier::kEager, KernelTier::kEagerAvx512,
+                          KernelTier::kEagerAvx2, KernelTier::kEagerScalar}) {
+    if (name == KernelTierName(tier)) return tier;
+  }
+  return std::nullopt;
+}
+
+absl::string_view SearchModeName(SearchMode mode) {
+  switch (mode) {
+    case SearchMode::kMatrix:
+      return "matrix";
+    case SearchMode::kCsr:
+      return "csr";
+    case SearchMode::kAuto:
+      break;
+  }
+  return "auto";
+}
+
+std::optional<SearchMode> ParseSearchMode(absl::string_view name) {
+  if (name == "auto") return SearchMode::kAuto;
+  if (name == "matrix") return SearchMode::kMatrix;
+  if (name == "csr") return SearchMode::kCsr;
+  return std::nullopt;
+}
+
+namespace jit {
+namespace dispatch_internal {
+
+const eager::DistanceKernels* IsaOf(KernelTier tier) {
+  const char* name = nullptr;
+  switch (tier) {
+    case KernelTier::kDefault:
+    case KernelTier::kEager:
+      return &eager::BestDistanceKernels();
+    case KernelTier::kEagerAvx512:
+      name = "avx512";
+      break;
+    case KernelTier::kEagerAvx2:
+      name = "avx2";
+      break;
+    case KernelTier::kEagerScalar:
+      name = "scalar";
+      break;
+  }
+  for (const eager::DistanceKernels* table : eager::AvailableDistanceKernels()) {
+    if (std::string(table->isa) == name) return table;
+  }
+  return nullptr;
+}
+
+KernelProvider* ProviderOf(const KernelOptions& options) {
+  if (options.tier != KernelTier::kDefault) return nullptr;
+  KernelProvider* provider =
+      options.provider != nullptr ? options.provider : &KernelProvider::Default();
+  return provider->enabled() ? provider : nullptr;
+}
+
+eager::Kernels EagerKernels(const KernelOptions& options) {
+  eager::Kernels kernels;
+  kernels.isa = IsaOf(options.tier);
+  // Callers validate the options when they are set (CheckKernelOptions); an unsupported tier
+  // that slipped through still runs, on the best tier there is.
+  if (kernels.isa == nullptr) kernels.isa = &eager::BestDistanceKernels();
+  return kernels;
+}
+
+}  // namespace dispatch_internal
+
+using dispatch_internal::EagerKernels;
+using dispatch_internal::MayCompileNow;
+using dispatch_internal::ProviderOf;
+
+absl::Status CheckKernelOptions(const KernelOptions& options) {
+  if (dispatch_internal::IsaOf(options.tier) == nullptr) {
+    return absl::FailedPreconditionError(absl::StrCat(
+        "kernel tier ", KernelTierName(options.tier), " is not supported by this CPU"));
+  }
+  return absl::OkStatus();
+}
+
+void KnnSearch(const KernelOptions& options, KnnUse use, Metric metric, const float* x,
+               int64_t n, const BaseView& base, int64_t k, float* distances, int64_t* labels) {
+  eager::Kernels kernels = EagerKernels(options);
+  KernelProvider* provider = base.n == 0 ? nullptr : ProviderOf(options);
+  if (provider != nullptr) {
+    // Batches: the generated inner-product tile in place of sgemm; tiny batches: the fused
+    // scan (exact search) or top-nprobe selection (coarse), compiled now only when the search
+    // is large enough to amortize it.
+    const int64_t selection = std::min(k, base.n);
+    if (eager::PlanKnn(n, base.n, base.d, k, 1, /*tile=*/false).use_gemm) {
+      kernels.tile = provider->IpTile(base.d);
+    } else if (use == KnnUse::kExact) {
+      kernels.scan =
+          provider->ScanTopK(metric, base.d, selection, MayCompileNow(n * base.n * base.d));
+    } else {
+      kernels.scan =
+          provider->CoarseTopN(metric, base.d, selection, MayCompileNow(n * base.n * base.d));
+    }
+  }
+  eager::KnnSearch(kernels, metric, x, n, base, k, distances, labels);
+}
+
+int64_t KnnScratchBytes(const KernelOptions& options, int64_t n, int64_t nb, int64_t d,
+                        int64_t k) {
+  // The tile's plan where the generated tile may run, and sgemm's in case its compile fails.
+  KernelProvider* provider = ProviderOf(options);
+  const int threads = eager::KernelThreads();
+  const int64_t gemm = eager::PlanKnn(n, nb, d, k, threads, /*tile=*/false).scratch_bytes;
+  if (provider == nullptr || !provider->GeneratesTile()) return gemm;
+  return std::max(gemm, eager::PlanKnn(n, nb, d, k, threads, /*tile=*/true).scratch_bytes);
+}
+
+void RangeSearch(const KernelOptions& options, Metric metric, const float* x, int64_t n,
+                 const BaseView& base, float radius, RangeResults* out) {
+  eager::RangeSearch(*EagerKernels(options).isa, metric, x, n, base, radius, out);
+}
+
+void Norms(const KernelOptions& options, const float* x, int64_t n, int64_t d, float* out) {
+  EagerKernels(options).isa->norms(nullptr, x, n, d, out);
+}
+
+}  // namespace jit
+}  // namespace ivfjit

@@ -1,0 +1,124 @@
+// The search operations of ivf/'s indexes, and the one place that decides how each one runs:
+// which kernel tier (a generated kernel, or an eager instruction-set tier), whether a kernel is
+// compiled now or later, and an IVF search's list-scan strategy. ivf/ says what to compute;
+// everything here decides how (docs/jit.md, "where things are").
+//
+//   ivfjit::KernelOptions kernels;  // default: generated kernels where they pay, else eager
+//   ivfjit::jit::KnnSearch(kernels, ivfjit::jit::KnnUse::kExact, ivfjit::Metric::kL2, queries,
+//                          nq, ivfjit::jit::BaseView{x, norms, nb, d}, k, distances, labels);
+//
+// Every operation gives the same results, up to float rounding, whatever tier runs it; the
+// eager kernels are always there and always last. Thread-safe: operations only read their
+// inputs (the kernel provider synchronizes its own cache).
+#ifndef IVFJIT_JIT_DISPATCH_H_
+#define IVFJIT_JIT_DISPATCH_H_
+
+#include <cstdint>
+#include <optional>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "jit/base/metric.h"
+#include "jit/base/views.h"
+
+namespace ivfjit {
+namespace jit {
+class KernelProvider;
+}  // namespace jit
+
+// Which kernels run an index's searches.
+enum class KernelTier {
+  kDefault,      // generated kernels where the provider makes them (IVFJIT_JIT), else kEager
+  kEager,        // no generated code: the best eager instruction set of the host
+  kEagerAvx512,  // one eager instruction set (tests, benchmarks); FailedPrecondition where
+  kEagerAvx2,    // the host cannot run it
+  kEagerScalar,
+};
+
+absl::string_view KernelTierName(KernelTier tier);  // "default", "eager", "avx512", ...
+std::optional<KernelTier> ParseKernelTier(absl::string_view name);
+
+// A per-index option (Index::set_kernel_options). Defaults: the process-wide provider.
+struct KernelOptions {
+  KernelTier tier = KernelTier::kDefault;
+  // With kDefault: the provider of generated kernels, owned by the caller and outliving the
+  // index; null = jit::KernelProvider::Default() (IVFJIT_JIT). Ignored by the eager tiers.
+  jit::KernelProvider* provider = nullptr;
+};
+
+// How an IVF search scans its lists (docs/spec.md): "matrix" scans each query's lists on their
+// own, "csr" scores all queries that probe a list against it as one tile; "auto" picks by the
+// average number of queries per list.
+enum class SearchMode { kAuto, kMatrix, kCsr };
+
+absl::string_view SearchModeName(SearchMode mode);  // "auto", "matrix", "csr"
+std::optional<SearchMode> ParseSearchMode(absl::string_view name);
+
+namespace jit {
+
+// OkStatus when this host can run options.tier; FailedPrecondition naming the tier otherwise.
+absl::Status CheckKernelOptions(const KernelOptions& options);
+
+// Which family of generated kernels an exact search may use: a k-NN search of stored vectors,
+// or the coarse top-nprobe selection of an IVF search (keyed apart: docs/jit.md).
+enum class KnnUse { kExact, kCoarse };
+
+// Exact k-NN of n queries (x: n × base.d) against base: distances / labels n × k,
+// caller-owned, best first, labels are row numbers in [0, base.n), -1 past the results.
+void KnnSearch(const KernelOptions& options, KnnUse use, Metric metric, const float* x,
+               int64_t n, const BaseView& base, int64_t k, float* distances, int64_t* labels);
+// Upper bound, in bytes, of the scratch memory KnnSearch allocates (outputs excluded).
+int64_t KnnScratchBytes(const KernelOptions& options, int64_t n, int64_t nb, int64_t d,
+                        int64_t k);
+// Every row with distance < radius (L2) or > radius (IP) of each of n queries (x: n × base.d).
+void RangeSearch(const KernelOptions& options, Metric metric, const float* x, int64_t n,
+                 const BaseView& base, float radius, RangeResults* out);
+// Squared L2 norms of n rows (x: n × d) into out (n floats).
+void Norms(const KernelOptions& options, const float* x, int64_t n, int64_t d, float* out);
+
+// An inverted-file index as its searches see it, caller-owned: nlist centroids (centroids.n =
+// nlist, with their norms) and nlist lists (lists[l], indexed by list number), ntotal vectors.
+struct IvfView {
+  Metric metric = Metric::kL2;
+  BaseView centroids;
+  const ListView* lists = nullptr;
+  int64_t ntotal = 0;
+};
+
+// IVF k-NN of n queries (x: n × d): the nprobe nearest lists of each (coarse quantization),
+// the max_codes prefix rule (0 = unlimited; MaxCodesProbes), and the scan in `mode` (auto
+// resolved per ResolveIvfMode). distances / labels: n × k, caller-owned. 1 <= nprobe <= nlist.
+void IvfSearch(const KernelOptions& options, const IvfView& ivf, const float* x, int64_t n,
+               int64_t k, int64_t nprobe, int64_t max_codes, SearchMode mode, float* distances,
+               int64_t* labels);
+// IVF range search over each query's nprobe nearest lists; results as RangeSearch's.
+void IvfRangeSearch(const KernelOptions& options, const IvfView& ivf, const float* x, int64_t n,
+                    int64_t nprobe, float radius, RangeResults* out);
+// The list-scan strategy `mode` resolves to for a batch of nq queries probing nprobe of nlist
+// lists (auto: csr from an average of kCsrMinAvgGroup queries per list, kCsrMinAvgGroupTile
+// when the generated tile kernel runs csr's tiles; docs/spec.md).
+SearchMode ResolveIvfMode(const KernelOptions& options, SearchMode mode, int64_t nq,
+                          int64_t nprobe, int64_t nlist);
+inline constexpr double kCsrMinAvgGroup = 8.0;
+inline constexpr double kCsrMinAvgGroupTile = 1.5;
+
+// The max_codes prefix rule (docs/spec.md), shared by the CPU and GPU searches: how many of a
+// query's probes (probes: nprobe list numbers in coarse order, -1 for none) are scanned. Lists
+// are scanned whole; the first is always scanned; scanning stops after the first list at which
+// the running count of vectors reaches max_codes (0: all nprobe). list_size(l): list l's size.
+template <typename ListSize>
+int64_t MaxCodesProbes(const int64_t* probes, int64_t nprobe, int64_t max_codes,
+                       ListSize&& list_size) {
+  if (max_codes <= 0) return nprobe;
+  int64_t scanned = 0;
+  for (int64_t p = 0; p < nprobe; ++p) {
+    if (probes[p] >= 0) scanned += list_size(probes[p]);
+    if (scanned >= max_codes) return p + 1;
+  }
+  return nprobe;
+}
+
+}  // namespace jit
+}  // namespace ivfjit
+
+#endif  // IVFJIT_JIT_DISPATCH_H_

@@ -1,0 +1,113 @@
+// The dispatch layer on its own: tiers, exact search in each tier against brute force, the
+// auto-mode thresholds and the max_codes prefix rule.
+#include "jit/dispatch.h"
+
+#include <memory>
+#include <vector>
+
+#include "gtest/gtest.h"
+#include "jit/kernels.h"
+#include "testing/brute_force.h"
+#include "testing/knn_match.h"
+#include "testing/random.h"
+
+namespace ivfjit::jit {
+namespace {
+
+using ::ivfjit::testing::ClusteredVectors;
+
+TEST(DispatchTest, TiersAreNamedAndCheckedAgainstTheHost) {
+  for (KernelTier tier : {KernelTier::kDefault, KernelTier::kEager, KernelTier::kEagerAvx512,
+                          KernelTier::kEagerAvx2, KernelTier::kEagerScalar}) {
+    EXPECT_EQ(ParseKernelTier(KernelTierName(tier)), tier);
+  }
+  EXPECT_EQ(ParseKernelTier("avx1024"), std::nullopt);
+  __builtin_cpu_init();
+  const bool avx512 = __builtin_cpu_supports("avx512f");
+  const bool avx2 = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  EXPECT_TRUE(CheckKernelOptions({KernelTier::kDefault}).ok());
+  EXPECT_TRUE(CheckKernelOptions({KernelTier::kEager}).ok());
+  EXPECT_TRUE(CheckKernelOptions({KernelTier::kEagerScalar}).ok());
+  EXPECT_EQ(CheckKernelOptions({KernelTier::kEagerAvx512}).ok(), avx512);
+  EXPECT_EQ(CheckKernelOptions({KernelTier::kEagerAvx2}).ok(), avx2);
+  if (!avx512) {
+    EXPECT_EQ(CheckKernelOptions({KernelTier::kEagerAvx512}).code(),
+              absl::StatusCode::kFailedPrecondition);
+  }
+}
+
+// Every tier this host runs, plus the JIT with every kernel compiled on first use.
+std::vector<KernelOptions> AllTiers(KernelProvider* provider) {
+  std::vector<KernelOptions> tiers = {{KernelTier::kDefault, provider}, {KernelTier::kEager}};
+  for (KernelTier t : {KernelTier::kEagerAvx512, KernelTier::kEagerAvx2, KernelTier::kEagerScalar}) {
+    if (CheckKernelOptions({t}).ok()) tiers.push_back({t});
+  }
+  return tiers;
+}
+
+TEST(DispatchTest, ExactSearchInEveryTierMatchesBruteForce) {
+  KernelProviderOptions popt;
+  popt.background = false;
+  popt.cpu.cache_dir = "";
+  auto provider = KernelProvider::Create(popt);
+  const int64_t d = 19, nb = 700, k = 7;
+  const std::vector<float> base = ClusteredVectors(nb, d, 20, 0.5f, 1);
+  std::vector<float> norms(nb);
+  Norms({KernelTier::kEagerScalar}, base.data(), nb, d, norms.data());
+  for (int64_t nq : {3, 45}) {  // the direct path and the GEMM path
+    const std::vector<float> q = ClusteredVectors(nq, d, 20, 0.5f, 2);
+    for (Metric metric : {Metric::kL2, Metric::kInnerProduct}) {
+      const auto truth = ::ivfjit::testing::BruteForceKnn(metric, base.data(), nb, q.data(), nq,
+                                                           d, k);
+      for (const KernelOptions& options : AllTiers(provider.get())) {
+        for (KnnUse use : {KnnUse::kExact, KnnUse::kCoarse}) {
+          SCOPED_TRACE(::testing::Message()
+                       << KernelTierName(options.tier) << " nq=" << nq << " "
+                       << MetricName(metric) << (use == KnnUse::kCoarse ? " coarse" : ""));
+          std::vector<float> dist(nq * k);
+          std::vector<int64_t> labels(nq * k);
+          KnnSearch(options, use, metric, q.data(), nq, {base.data(), norms.data(), nb, d}, k,
+                    dist.data(), labels.data());
+          EXPECT_TRUE(::ivfjit::testing::KnnResultsAgree(nq, k, dist.data(), labels.data(),
+                                                         truth.distances.data(),
+                                                         truth.labels.data(), {1e-5, 4.0 * d}));
+        }
+      }
+    }
+  }
+  EXPECT_EQ(provider->stats().jit.compile_failures, 0);
+}
+
+TEST(DispatchTest, AutoModeThresholdsFollowTheTileThatRuns) {
+  // avg_group = nq · nprobe / nlist; nprobe 10 of 100 lists.
+  const KernelOptions eager = {KernelTier::kEager};
+  EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kAuto, 79, 10, 100), SearchMode::kMatrix);
+  EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kAuto, 80, 10, 100), SearchMode::kCsr);
+  EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kMatrix, 10000, 10, 100), SearchMode::kMatrix);
+  EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kCsr, 1, 10, 100), SearchMode::kCsr);
+  KernelProviderOptions popt;
+  popt.cpu.cache_dir = "";
+  auto provider = KernelProvider::Create(popt);  // scan kernels on: the tile on any host
+  ASSERT_TRUE(provider->enabled()) << provider->disabled_reason();
+  const KernelOptions jit = {KernelTier::kDefault, provider.get()};
+  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 14, 10, 100), SearchMode::kMatrix);
+  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 15, 10, 100), SearchMode::kCsr);
+}
+
+TEST(DispatchTest, MaxCodesPrefixRule) {
+  const std::vector<int64_t> sizes = {5, 0, 7, 3};
+  const auto size = [&](int64_t l) { return sizes[l]; };
+  const int64_t probes[] = {2, 1, 0, 3};
+  EXPECT_EQ(MaxCodesProbes(probes, 4, 0, size), 4) << "0: unlimited";
+  EXPECT_EQ(MaxCodesProbes(probes, 4, 1, size), 1) << "the first list is always scanned";
+  EXPECT_EQ(MaxCodesProbes(probes, 4, 7, size), 1) << "stop once the count reaches max_codes";
+  EXPECT_EQ(MaxCodesProbes(probes, 4, 8, size), 3) << "an empty list adds nothing";
+  EXPECT_EQ(MaxCodesProbes(probes, 4, 12, size), 3);
+  EXPECT_EQ(MaxCodesProbes(probes, 4, 13, size), 4);
+  EXPECT_EQ(MaxCodesProbes(probes, 4, 1000, size), 4);
+  const int64_t with_none[] = {0, -1, 3};
+  EXPECT_EQ(MaxCodesProbes(with_none, 3, 6, size), 3) << "-1 (no list) counts nothing";
+}
+
+}  // namespace
+}  // namespace ivfjit::jit

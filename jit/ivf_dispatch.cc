@@ -1,0 +1,133 @@
+// IVF search: coarse quantization, the max_codes prefix rule, and the list scan in the mode
+// (and with the kernels) chosen here.
+#include <algorithm>
+#include <vector>
+
+#include "jit/dispatch.h"
+#include "jit/eager/ivf_scan.h"
+#include "jit/dispatch_internal.h"
+#include "jit/kernels.h"
+
+namespace ivfjit::jit {
+namespace {
+
+using dispatch_internal::EagerKernels;
+using dispatch_internal::MayCompileNow;
+using dispatch_internal::ProviderOf;
+
+// Queries are searched in chunks of about this many (query, list) pairs, which bounds the
+// probe lists and the csr grouping whatever nq is.
+constexpr int64_t kPairsPerChunk = int64_t{1} << 19;
+
+// auto: csr when the average number of queries per probed list, nq · nprobe / nlist, reaches
+// the threshold measured for the tile that runs csr's tiles (docs/spec.md).
+SearchMode Resolve(SearchMode mode, int64_t nq, int64_t nprobe, int64_t nlist, bool jit_tile) {
+  if (mode != SearchMode::kAuto) return mode;
+  const double avg_group = static_cast<double>(nq) * nprobe / static_cast<double>(nlist);
+  return avg_group >= (jit_tile ? kCsrMinAvgGroupTile : kCsrMinAvgGroup) ? SearchMode::kCsr
+                                                                          : SearchMode::kMatrix;
+}
+
+// Buffers one search reuses from chunk to chunk.
+struct ChunkScratch {
+  std::vector<float> coarse_dist;
+  std::vector<int64_t> probes, scan_count;
+};
+
+// The nprobe nearest lists of n queries (x: n × d) into scratch.probes (n × nprobe).
+void Quantize(const KernelOptions& options, const IvfView& ivf, const float* x, int64_t n,
+              int64_t nprobe, ChunkScratch& s) {
+  s.coarse_dist.resize(static_cast<size_t>(n * nprobe));
+  s.probes.resize(static_cast<size_t>(n * nprobe));
+  KnnSearch(options, KnnUse::kCoarse, ivf.metric, x, n, ivf.centroids, nprobe,
+            s.coarse_dist.data(), s.probes.data());
+}
+
+eager::IvfScanInput ScanInput(const IvfView& ivf, const float* x, int64_t n, int64_t k,
+                              const ChunkScratch& s, int64_t nprobe) {
+  eager::IvfScanInput in;
+  in.metric = ivf.metric;
+  in.d = ivf.centroids.d;
+  in.k = k;
+  in.queries = x;
+  in.nq = n;
+  in.probes = s.probes.data();
+  in.nprobe = nprobe;
+  in.lists = ivf.lists;
+  in.nlist = ivf.centroids.n;
+  return in;
+}
+
+// The max_codes prefix rule into s.scan_count; false when it prunes no query (the scan then
+// takes every probe, its fast path).
+bool ApplyMaxCodes(const IvfView& ivf, int64_t n, int64_t nprobe, int64_t max_codes,
+                   ChunkScratch& s) {
+  if (max_codes <= 0) return false;
+  s.scan_count.resize(static_cast<size_t>(n));
+  bool pruned = false;
+  for (int64_t i = 0; i < n; ++i) {
+    s.scan_count[i] = MaxCodesProbes(s.probes.data() + i * nprobe, nprobe, max_codes,
+                                     [&](int64_t l) { return ivf.lists[l].size; });
+    pruned = pruned || s.scan_count[i] < nprobe;
+  }
+  return pruned;
+}
+
+// One chunk of n queries: quantize, prune, scan.
+void SearchChunk(const KernelOptions& options, const IvfView& ivf, const float* x, int64_t n,
+                 int64_t k, int64_t nprobe, int64_t max_codes, SearchMode mode,
+                 ChunkScratch& s, float* distances, int64_t* labels) {
+  const int64_t nlist = ivf.centroids.n, d = ivf.centroids.d;
+  Quantize(options, ivf, x, n, nprobe, s);
+  eager::IvfScanInput in = ScanInput(ivf, x, n, k, s, nprobe);
+  in.scan_count = ApplyMaxCodes(ivf, n, nprobe, max_codes, s) ? s.scan_count.data() : nullptr;
+  eager::Kernels kernels = EagerKernels(options);
+  KernelProvider* provider = ProviderOf(options);
+  // The tile is compiled (at first use, on this thread) only for a batch that runs csr with
+  // it; auto picks csr for smaller groups with it than without it (eager tier, tile not
+  // generated here, or its compile failed).
+  if (provider != nullptr && provider->GeneratesTile() &&
+      Resolve(mode, n, nprobe, nlist, /*jit_tile=*/true) == SearchMode::kCsr) {
+    kernels.tile = provider->IpTile(d);
+  }
+  if (Resolve(mode, n, nprobe, nlist, kernels.tile != nullptr) == SearchMode::kCsr) {
+    eager::IvfScanCsr(kernels, in, distances, labels);
+    return;
+  }
+  if (provider != nullptr) {
+    const int64_t work = n * nprobe * std::max<int64_t>(1, ivf.ntotal / nlist) * d;
+    kernels.scan = provider->ScanTopK(ivf.metric, d, k, MayCompileNow(work));
+  }
+  eager::IvfScanMatrix(kernels, in, distances, labels);
+}
+
+}  // namespace
+
+SearchMode ResolveIvfMode(const KernelOptions& options, SearchMode mode, int64_t nq,
+                          int64_t nprobe, int64_t nlist) {
+  KernelProvider* provider = ProviderOf(options);
+  return Resolve(mode, nq, nprobe, nlist, provider != nullptr && provider->GeneratesTile());
+}
+
+void IvfSearch(const KernelOptions& options, const IvfView& ivf, const float* x, int64_t n,
+               int64_t k, int64_t nprobe, int64_t max_codes, SearchMode mode, float* distances,
+               int64_t* labels) {
+  const int64_t chunk = std::max<int64_t>(1, kPairsPerChunk / nprobe);
+  const int64_t d = ivf.centroids.d;
+  ChunkScratch scratch;
+  for (int64_t i0 = 0; i0 < n; i0 += chunk) {
+    const int64_t nc = std::min(chunk, n - i0);
+    SearchChunk(options, ivf, x + i0 * d, nc, k, nprobe, max_codes, mode, scratch,
+                distances + i0 * k, labels + i0 * k);
+  }
+}
+
+void IvfRangeSearch(const KernelOptions& options, const IvfView& ivf, const float* x, int64_t n,
+                    int64_t nprobe, float radius, RangeResults* out) {
+  ChunkScratch scratch;
+  Quantize(options, ivf, x, n, nprobe, scratch);
+  eager::IvfRangeScan(*EagerKernels(options).isa,
+                      ScanInput(ivf, x, n, /*k=*/0, scratch, nprobe), radius, out);
+}
+
+}  // namespace ivfjit::jit
