@@ -17,24 +17,25 @@
 #include <memory>
 #include <string>
 
+#include "absl/base/attributes.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "ivf/index.h"
 
 namespace ivfjit {
 
-absl::StatusOr<std::unique_ptr<Index>> ReadFaissIndex(const std::string& path);
+ABSL_MUST_USE_RESULT absl::StatusOr<std::unique_ptr<Index>> ReadFaissIndex(const std::string& path);
 
 // IndexFlat or IndexIVFFlat; written atomically (temporary file + rename).
-absl::Status WriteFaissIndex(const Index& index, const std::string& path);
+ABSL_MUST_USE_RESULT absl::Status WriteFaissIndex(const Index& index, const std::string& path);
 
 enum class IndexFileFormat { kIvfjit, kFaiss };
 
 // By the file's first four bytes; InvalidArgument for anything else.
-absl::StatusOr<IndexFileFormat> DetectIndexFileFormat(const std::string& path);
+ABSL_MUST_USE_RESULT absl::StatusOr<IndexFileFormat> DetectIndexFileFormat(const std::string& path);
 
 // Reads an index in either format.
-absl::StatusOr<std::unique_ptr<Index>> ReadAnyIndex(const std::string& path);
+ABSL_MUST_USE_RESULT absl::StatusOr<std::unique_ptr<Index>> ReadAnyIndex(const std::string& path);
 
 }  // namespace ivfjit
 

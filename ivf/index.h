@@ -22,6 +22,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "absl/base/attributes.h"
 #include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -55,42 +56,42 @@ class Index {
   bool is_trained() const noexcept { return is_trained_; }
 
   // Trains on n vectors, x: n × d.
-  absl::Status Train(int64_t n, const float* x);
-  absl::Status Train(absl::Span<const float> x);
+  ABSL_MUST_USE_RESULT absl::Status Train(int64_t n, const float* x);
+  ABSL_MUST_USE_RESULT absl::Status Train(absl::Span<const float> x);
 
   // Adds n vectors (x: n × d) with labels ntotal() .. ntotal() + n - 1.
-  absl::Status Add(int64_t n, const float* x);
-  absl::Status Add(absl::Span<const float> x);
+  ABSL_MUST_USE_RESULT absl::Status Add(int64_t n, const float* x);
+  ABSL_MUST_USE_RESULT absl::Status Add(absl::Span<const float> x);
 
   // Adds n vectors (x: n × d) with caller-chosen labels (ids: n, non-negative, unique).
-  absl::Status AddWithIds(int64_t n, const float* x, const int64_t* ids);
-  absl::Status AddWithIds(absl::Span<const float> x, absl::Span<const int64_t> ids);
+  ABSL_MUST_USE_RESULT absl::Status AddWithIds(int64_t n, const float* x, const int64_t* ids);
+  ABSL_MUST_USE_RESULT absl::Status AddWithIds(absl::Span<const float> x, absl::Span<const int64_t> ids);
 
   // k nearest neighbours of n queries. x: n × d; distances, labels: n × k, caller-owned
   // (columns past the results found are padded with -1 / ±FLT_MAX, as in Faiss).
-  absl::Status Search(int64_t n, const float* x, int64_t k, float* distances,
+  ABSL_MUST_USE_RESULT absl::Status Search(int64_t n, const float* x, int64_t k, float* distances,
                       int64_t* labels) const;
   // The same into a new SearchResult of min(k, max(ntotal(), 1)) columns (result.k): a k
   // beyond ntotal could only add padding, so it never sizes an allocation.
-  absl::StatusOr<SearchResult> Search(absl::Span<const float> queries, int64_t k) const;
+  ABSL_MUST_USE_RESULT absl::StatusOr<SearchResult> Search(absl::Span<const float> queries, int64_t k) const;
 
   // All vectors with distance < radius (L2) or > radius (IP) of each of n queries, x: n × d.
-  absl::StatusOr<RangeSearchResult> RangeSearch(int64_t n, const float* x, float radius) const;
-  absl::StatusOr<RangeSearchResult> RangeSearch(absl::Span<const float> queries,
+  ABSL_MUST_USE_RESULT absl::StatusOr<RangeSearchResult> RangeSearch(int64_t n, const float* x, float radius) const;
+  ABSL_MUST_USE_RESULT absl::StatusOr<RangeSearchResult> RangeSearch(absl::Span<const float> queries,
                                                 float radius) const;
 
   // Copies the stored vector with label `label` into out (d floats). NotFound if absent.
-  absl::Status Reconstruct(int64_t label, float* out) const;
-  absl::StatusOr<std::vector<float>> Reconstruct(int64_t label) const;
+  ABSL_MUST_USE_RESULT absl::Status Reconstruct(int64_t label, float* out) const;
+  ABSL_MUST_USE_RESULT absl::StatusOr<std::vector<float>> Reconstruct(int64_t label) const;
 
   // Removes every vector (training, where an index has one, is kept).
-  absl::Status Reset();
+  ABSL_MUST_USE_RESULT absl::Status Reset();
 
   // Which kernels run this index's searches (docs/jit.md): by default the generated kernels
   // of the process-wide provider where they pay (IVFJIT_JIT), else the best eager ones; or a
   // provider of the caller's, or one eager tier. Results are the same up to float rounding.
   // FailedPrecondition (options unchanged) for an eager tier this CPU cannot run.
-  absl::Status set_kernel_options(const KernelOptions& options);
+  ABSL_MUST_USE_RESULT absl::Status set_kernel_options(const KernelOptions& options);
   const KernelOptions& kernel_options() const noexcept { return kernel_options_; }
 
  protected:
@@ -100,13 +101,13 @@ class Index {
   // The implementations: called only with validated arguments (n >= 0, non-null arrays of the
   // right shape, finite values, k > 0, ids non-negative and unique within the batch, index
   // trained where Add/Search need it). They must leave the index unchanged when they fail.
-  virtual absl::Status DoTrain(int64_t n, const float* x);
-  virtual absl::Status DoAdd(int64_t n, const float* x, const int64_t* ids) = 0;
-  virtual absl::Status DoSearch(int64_t n, const float* x, int64_t k, float* distances,
+  ABSL_MUST_USE_RESULT virtual absl::Status DoTrain(int64_t n, const float* x);
+  ABSL_MUST_USE_RESULT virtual absl::Status DoAdd(int64_t n, const float* x, const int64_t* ids) = 0;
+  ABSL_MUST_USE_RESULT virtual absl::Status DoSearch(int64_t n, const float* x, int64_t k, float* distances,
                                 int64_t* labels) const = 0;
-  virtual absl::Status DoRangeSearch(int64_t n, const float* x, float radius,
+  ABSL_MUST_USE_RESULT virtual absl::Status DoRangeSearch(int64_t n, const float* x, float radius,
                                      RangeSearchResult* result) const;
-  virtual absl::Status DoReconstruct(int64_t label, float* out) const;
+  ABSL_MUST_USE_RESULT virtual absl::Status DoReconstruct(int64_t label, float* out) const;
   virtual void DoReset() = 0;
 
   void set_ntotal(int64_t ntotal) noexcept { ntotal_ = ntotal; }
@@ -116,17 +117,17 @@ class Index {
   virtual const char* type_name() const noexcept = 0;
 
   // The validation of the public methods, for subclasses that add their own entry points.
-  absl::Status CheckVectors(const char* what, int64_t n, const float* x) const;
-  absl::StatusOr<int64_t> RowsOf(const char* what, absl::Span<const float> x) const;
-  absl::Status CheckAdd(int64_t n, const float* x, const int64_t* ids) const;
-  absl::Status CheckSearch(int64_t n, const float* x, int64_t k, const float* distances,
+  ABSL_MUST_USE_RESULT absl::Status CheckVectors(const char* what, int64_t n, const float* x) const;
+  ABSL_MUST_USE_RESULT absl::StatusOr<int64_t> RowsOf(const char* what, absl::Span<const float> x) const;
+  ABSL_MUST_USE_RESULT absl::Status CheckAdd(int64_t n, const float* x, const int64_t* ids) const;
+  ABSL_MUST_USE_RESULT absl::Status CheckSearch(int64_t n, const float* x, int64_t k, const float* distances,
                            const int64_t* labels) const;
   // Runs search(n, x, k', distances, labels) into a freshly allocated SearchResult of
   // k' = min(k, max(ntotal, 1)) columns.
   using SearchFn =
       absl::FunctionRef<absl::Status(int64_t n, const float* x, int64_t k, float* distances,
                                      int64_t* labels)>;
-  absl::StatusOr<SearchResult> SearchIntoResult(absl::Span<const float> queries, int64_t k,
+  ABSL_MUST_USE_RESULT absl::StatusOr<SearchResult> SearchIntoResult(absl::Span<const float> queries, int64_t k,
                                                 SearchFn search) const;
 
  private:

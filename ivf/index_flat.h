@@ -20,6 +20,7 @@
 #include <memory>
 #include <vector>
 
+#include "absl/base/attributes.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "ivf/index.h"
@@ -30,7 +31,7 @@ namespace ivfjit {
 class IndexFlat final : public Index {
  public:
   // d >= 1.
-  static absl::StatusOr<std::unique_ptr<IndexFlat>> Create(int64_t d, Metric metric);
+  ABSL_MUST_USE_RESULT static absl::StatusOr<std::unique_ptr<IndexFlat>> Create(int64_t d, Metric metric);
 
   // The stored vectors, ntotal × d, in insertion order.
   absl::Span<const float> vectors() const noexcept { return vectors_; }
@@ -40,12 +41,12 @@ class IndexFlat final : public Index {
   int64_t SearchScratchBytes(int64_t n, int64_t k) const;
 
  protected:
-  absl::Status DoAdd(int64_t n, const float* x, const int64_t* ids) override;
-  absl::Status DoSearch(int64_t n, const float* x, int64_t k, float* distances,
+  ABSL_MUST_USE_RESULT absl::Status DoAdd(int64_t n, const float* x, const int64_t* ids) override;
+  ABSL_MUST_USE_RESULT absl::Status DoSearch(int64_t n, const float* x, int64_t k, float* distances,
                         int64_t* labels) const override;
-  absl::Status DoRangeSearch(int64_t n, const float* x, float radius,
+  ABSL_MUST_USE_RESULT absl::Status DoRangeSearch(int64_t n, const float* x, float radius,
                              RangeSearchResult* result) const override;
-  absl::Status DoReconstruct(int64_t label, float* out) const override;
+  ABSL_MUST_USE_RESULT absl::Status DoReconstruct(int64_t label, float* out) const override;
   void DoReset() override;
   const char* type_name() const noexcept override { return "IndexFlat"; }
 

@@ -23,6 +23,7 @@
 #include <optional>
 #include <vector>
 
+#include "absl/base/attributes.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "absl/types/span.h"
@@ -43,21 +44,21 @@ struct IVFSearchParams {
 // The nprobe a search with `params` uses on an index of nlist lists whose own nprobe is
 // `default_nprobe`; InvalidArgument when it is outside [1, nlist] or max_codes < 0. Shared by
 // every index that takes IVFSearchParams (IndexIVFFlat, GpuIndex).
-absl::StatusOr<int64_t> ResolveNprobe(const IVFSearchParams& params, int64_t default_nprobe,
+ABSL_MUST_USE_RESULT absl::StatusOr<int64_t> ResolveNprobe(const IVFSearchParams& params, int64_t default_nprobe,
                                       int64_t nlist);
 // OkStatus when 1 <= nprobe <= nlist, else InvalidArgument (set_nprobe of those indexes).
-absl::Status CheckNprobe(int64_t nprobe, int64_t nlist);
+ABSL_MUST_USE_RESULT absl::Status CheckNprobe(int64_t nprobe, int64_t nlist);
 
 class IndexIVFFlat final : public Index {
  public:
   // d >= 1, nlist >= 1. nprobe starts at 1, as in Faiss.
-  static absl::StatusOr<std::unique_ptr<IndexIVFFlat>> Create(int64_t d, int64_t nlist,
+  ABSL_MUST_USE_RESULT static absl::StatusOr<std::unique_ptr<IndexIVFFlat>> Create(int64_t d, int64_t nlist,
                                                               Metric metric);
 
   int64_t nlist() const noexcept { return nlist_; }
   int64_t nprobe() const noexcept { return nprobe_; }
   // InvalidArgument unless 1 <= nprobe <= nlist.
-  absl::Status set_nprobe(int64_t nprobe);
+  ABSL_MUST_USE_RESULT absl::Status set_nprobe(int64_t nprobe);
 
   // k-means settings for Train. The metric and spherical flags follow the index's metric
   // (spherical for inner product, as in Faiss).
@@ -66,15 +67,15 @@ class IndexIVFFlat final : public Index {
 
   // Uses the given centroids (nlist × d, e.g. Faiss's trained quantizer) instead of training.
   // FailedPrecondition if the index holds vectors.
-  absl::Status SetCentroids(absl::Span<const float> centroids);
+  ABSL_MUST_USE_RESULT absl::Status SetCentroids(absl::Span<const float> centroids);
   // nlist × d once trained; empty before.
   absl::Span<const float> centroids() const noexcept { return centroids_; }
 
   using Index::Search;
   // Search with explicit parameters. x: n × d; distances, labels: n × k, caller-owned.
-  absl::Status Search(int64_t n, const float* x, int64_t k, float* distances, int64_t* labels,
+  ABSL_MUST_USE_RESULT absl::Status Search(int64_t n, const float* x, int64_t k, float* distances, int64_t* labels,
                       const IVFSearchParams& params) const;
-  absl::StatusOr<SearchResult> Search(absl::Span<const float> queries, int64_t k,
+  ABSL_MUST_USE_RESULT absl::StatusOr<SearchResult> Search(absl::Span<const float> queries, int64_t k,
                                       const IVFSearchParams& params) const;
 
   // The strategy `params.mode` resolves to for a batch of nq queries (auto decided; assumes the
@@ -83,12 +84,12 @@ class IndexIVFFlat final : public Index {
 
   // Adds vectors to given lists, skipping the coarse assignment (e.g. to load an index).
   // x: n × d; ids: n (unique, non-negative, not in the index); list_nos: n, in [0, nlist).
-  absl::Status AddPreassigned(int64_t n, const float* x, const int64_t* ids,
+  ABSL_MUST_USE_RESULT absl::Status AddPreassigned(int64_t n, const float* x, const int64_t* ids,
                               const int64_t* list_nos);
 
   // Removes the vectors with these labels; returns how many were present (absent labels are
   // not an error, as in Faiss). Lists are compacted in place.
-  absl::StatusOr<int64_t> RemoveIds(absl::Span<const int64_t> ids);
+  ABSL_MUST_USE_RESULT absl::StatusOr<int64_t> RemoveIds(absl::Span<const int64_t> ids);
 
   int64_t list_size(int64_t list) const { return lists_.size(list); }
   // Vectors (size × d) and labels (size) of one list; valid until the next modification.
@@ -101,20 +102,20 @@ class IndexIVFFlat final : public Index {
   int64_t memory_bytes() const noexcept;
 
  protected:
-  absl::Status DoTrain(int64_t n, const float* x) override;
-  absl::Status DoAdd(int64_t n, const float* x, const int64_t* ids) override;
-  absl::Status DoSearch(int64_t n, const float* x, int64_t k, float* distances,
+  ABSL_MUST_USE_RESULT absl::Status DoTrain(int64_t n, const float* x) override;
+  ABSL_MUST_USE_RESULT absl::Status DoAdd(int64_t n, const float* x, const int64_t* ids) override;
+  ABSL_MUST_USE_RESULT absl::Status DoSearch(int64_t n, const float* x, int64_t k, float* distances,
                         int64_t* labels) const override;
-  absl::Status DoRangeSearch(int64_t n, const float* x, float radius,
+  ABSL_MUST_USE_RESULT absl::Status DoRangeSearch(int64_t n, const float* x, float radius,
                              RangeSearchResult* result) const override;
-  absl::Status DoReconstruct(int64_t label, float* out) const override;
+  ABSL_MUST_USE_RESULT absl::Status DoReconstruct(int64_t label, float* out) const override;
   void DoReset() override;
   const char* type_name() const noexcept override { return "IndexIVFFlat"; }
 
  private:
   IndexIVFFlat(int64_t d, int64_t nlist, Metric metric);
 
-  absl::Status CheckIdsAreNew(int64_t n, const int64_t* ids) const;
+  ABSL_MUST_USE_RESULT absl::Status CheckIdsAreNew(int64_t n, const int64_t* ids) const;
   // The index as jit/'s IVF operations see it; views: the list views it points into (nlist).
   jit::IvfView View(std::vector<jit::ListView>& views) const;
   // Appends with the lists already chosen; allocates before modifying anything.

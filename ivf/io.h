@@ -16,6 +16,7 @@
 #include <memory>
 #include <string>
 
+#include "absl/base/attributes.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "ivf/index.h"
@@ -23,10 +24,10 @@
 namespace ivfjit {
 
 // Supports IndexFlat and IndexIVFFlat (Unimplemented otherwise).
-absl::Status SaveIndex(const Index& index, const std::string& path);
+ABSL_MUST_USE_RESULT absl::Status SaveIndex(const Index& index, const std::string& path);
 
 // Returns an IndexFlat or IndexIVFFlat; NotFound if the file does not exist.
-absl::StatusOr<std::unique_ptr<Index>> LoadIndex(const std::string& path);
+ABSL_MUST_USE_RESULT absl::StatusOr<std::unique_ptr<Index>> LoadIndex(const std::string& path);
 
 }  // namespace ivfjit
 

@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <vector>
 
+#include "absl/base/attributes.h"
 #include "absl/status/statusor.h"
 #include "jit/base/metric.h"
 #include "jit/dispatch.h"
@@ -48,7 +49,7 @@ struct KMeansResult {
 
 // x: n × d, row-major, finite. InvalidArgument if n < k, k < 1, d < 1, niter < 1 or a value is
 // not finite.
-absl::StatusOr<KMeansResult> KMeans(int64_t n, const float* x, int64_t d, int64_t k,
+ABSL_MUST_USE_RESULT absl::StatusOr<KMeansResult> KMeans(int64_t n, const float* x, int64_t d, int64_t k,
                                     const KMeansParams& params = {});
 
 }  // namespace ivfjit

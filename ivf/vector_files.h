@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/attributes.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
@@ -33,16 +34,16 @@ struct IdMatrix {
 
 // .fvecs, .bvecs (bytes become floats), .npy (float32 or uint8), or IDX3 ubyte images
 // (MNIST / Fashion-MNIST "*idx3-ubyte", gzip-compressed or not; one image per row).
-absl::StatusOr<FloatMatrix> ReadVectors(const std::string& path);
+ABSL_MUST_USE_RESULT absl::StatusOr<FloatMatrix> ReadVectors(const std::string& path);
 
 // .ivecs, .npy (int64 or int32). A 1-D .npy of n ids is n × 1.
-absl::StatusOr<IdMatrix> ReadIds(const std::string& path);
+ABSL_MUST_USE_RESULT absl::StatusOr<IdMatrix> ReadIds(const std::string& path);
 
 // .fvecs, .npy (float32), or .bvecs (values must be integers in 0..255). Atomic.
-absl::Status WriteVectors(const std::string& path, const FloatMatrix& m);
+ABSL_MUST_USE_RESULT absl::Status WriteVectors(const std::string& path, const FloatMatrix& m);
 
 // .ivecs (values must fit int32) or .npy (int64). Atomic.
-absl::Status WriteIds(const std::string& path, const IdMatrix& m);
+ABSL_MUST_USE_RESULT absl::Status WriteIds(const std::string& path, const IdMatrix& m);
 
 }  // namespace ivfjit
 

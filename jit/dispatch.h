@@ -16,6 +16,7 @@
 #include <cstdint>
 #include <optional>
 
+#include "absl/base/attributes.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "jit/base/metric.h"
@@ -57,7 +58,7 @@ std::optional<SearchMode> ParseSearchMode(absl::string_view name);
 namespace jit {
 
 // OkStatus when this host can run options.tier; FailedPrecondition naming the tier otherwise.
-absl::Status CheckKernelOptions(const KernelOptions& options);
+ABSL_MUST_USE_RESULT absl::Status CheckKernelOptions(const KernelOptions& options);
 
 // Which family of generated kernels an exact search may use: a k-NN search of stored vectors,
 // or the coarse top-nprobe selection of an IVF search (keyed apart: docs/jit.md).

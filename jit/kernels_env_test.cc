@@ -55,9 +55,13 @@ TEST(KernelsEnvTest, TheProcessWideProviderFollowsIvfjitJit) {
   std::string warning;
   const KernelProviderOptions want = KernelProvider::OptionsForSetting(setting, &warning);
   KernelProvider& provider = KernelProvider::Default();
-  if (!want.enabled) EXPECT_FALSE(provider.enabled()) << "IVFJIT_JIT=off";
+  if (!want.enabled) {
+    EXPECT_FALSE(provider.enabled()) << "IVFJIT_JIT=off";
+  }
   // (Enabled unless IVFJIT_JIT=off or the JIT cannot start, e.g. in a portable build.)
-  if (provider.enabled()) EXPECT_EQ(provider.stats().scan_kernels, want.scan_kernels);
+  if (provider.enabled()) {
+    EXPECT_EQ(provider.stats().scan_kernels, want.scan_kernels);
+  }
 }
 
 }  // namespace

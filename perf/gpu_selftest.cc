@@ -4,14 +4,16 @@
 //   bazel build --define=ivfjit_portable=on //perf:gpu_selftest
 //   scp bazel-bin/perf/gpu_selftest gpuhost: && ssh gpuhost ./gpu_selftest > gpu.jsonl
 //
-// Prints JSON rows; exits 0 when every check passed, 1 when one failed, and 0 after a
-// {"event":"no_device"} row when there is no GPU (callers treat that as skipped).
+// Prints JSON rows; exits 0 when every check passed, 1 when one failed, 0 after a
+// {"event":"no_device"} row when there is no GPU (callers treat that as skipped), and 1 after
+// a {"event":"device_error"} row when a GPU stack is there but fails to open.
 #include <iostream>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_split.h"
 #include "jit/gpu/gpu_device.h"
@@ -34,10 +36,15 @@ int main(int argc, char** argv) {
   absl::StatusOr<std::unique_ptr<ivfjit::jit::GpuDevice>> device =
       ivfjit::jit::GpuDevice::Open(device_options);
   if (!device.ok()) {
-    std::string reason(device.status().message());
+    std::string reason(device.status().ToString());
     for (char& c : reason) c = c == '"' ? '\'' : c;
-    std::cout << R"({"event":"no_device","reason":")" << reason << "\"}\n";
-    return 0;
+    // No GPU (no driver, no device, no SDK at build time): skipped. A GPU stack that is there
+    // and fails (a driver error): a failure, exit 1.
+    const bool absent =
+        absl::IsUnavailable(device.status()) || absl::IsUnimplemented(device.status());
+    std::cout << R"({"event":")" << (absent ? "no_device" : "device_error") << R"(","reason":")"
+              << reason << "\"}\n";
+    return absent ? 0 : 1;
   }
   ivfjit::perf::SelfTestOptions options;
   if (absl::GetFlag(FLAGS_quick)) {

@@ -15,14 +15,15 @@
 
 #include <memory>
 
+#include "absl/base/attributes.h"
 #include "absl/status/statusor.h"
 #include "ivf/index.h"
 
 namespace ivfjit {
 
-absl::StatusOr<std::unique_ptr<Index>> FromFaiss(const faiss::Index& index);
+ABSL_MUST_USE_RESULT absl::StatusOr<std::unique_ptr<Index>> FromFaiss(const faiss::Index& index);
 
-absl::StatusOr<std::unique_ptr<faiss::Index>> ToFaiss(const Index& index);
+ABSL_MUST_USE_RESULT absl::StatusOr<std::unique_ptr<faiss::Index>> ToFaiss(const Index& index);
 
 }  // namespace ivfjit
 

@@ -48,7 +48,12 @@ class GpuIndexTest : public ::testing::TestWithParam<Param> {
       device_ = jit::OpenGpuEmulator({}, options);
     } else {
       absl::StatusOr<std::unique_ptr<GpuDevice>> device = GpuDevice::Open(options);
-      if (!device.ok()) GTEST_SKIP() << "no GPU: " << device.status();
+      // Only "no GPU / no driver / no SDK at build time" skips; a GPU stack that is there and
+      // fails is a failure.
+      if (absl::IsUnavailable(device.status()) || absl::IsUnimplemented(device.status())) {
+        GTEST_SKIP() << "no GPU: " << device.status();
+      }
+      ASSERT_TRUE(device.ok()) << "a GPU is present but failed to open: " << device.status();
       device_ = std::move(*device);
     }
   }
@@ -331,16 +336,6 @@ TEST(GpuDeviceModules, CompileOnceAcrossThreadsAndReuseTheDiskCache) {
   auto ro = jit::OpenGpuEmulator({},
                                   {.cache_dir = "/proc/ivfjit-not-writable"});
   EXPECT_TRUE(ro->Kernels(spec).ok());
-}
-
-TEST(GpuDeviceOpen, ReportsNoDeviceCleanly) {
-  absl::StatusOr<std::unique_ptr<GpuDevice>> device = GpuDevice::Open();
-  if (device.ok()) GTEST_SKIP() << "a GPU is present: " << (*device)->name();
-  EXPECT_TRUE(device.status().code() == absl::StatusCode::kUnavailable ||
-              device.status().code() == absl::StatusCode::kUnimplemented)
-      << device.status();
-  EXPECT_NE(device.status().message().find("no device"), absl::string_view::npos)
-      << device.status();
 }
 
 }  // namespace

@@ -11,13 +11,14 @@
 #include <type_traits>
 #include <vector>
 
+#include "absl/base/attributes.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 
 namespace ivfjit::file_internal {
 
 // NotFound / PermissionDenied / ResourceExhausted / Unavailable for an errno, naming the path.
-absl::Status ErrnoStatus(const std::string& what, const std::string& path, int err);
+ABSL_MUST_USE_RESULT absl::Status ErrnoStatus(const std::string& what, const std::string& path, int err);
 
 // Buffered writer with a running CRC-32 (zlib) of everything written.
 class Writer {
@@ -47,23 +48,23 @@ class Reader {
  public:
   Reader(std::FILE* f, int64_t size, std::string path, std::string format);
   template <typename T>
-  absl::Status Get(T* v) {
+  ABSL_MUST_USE_RESULT absl::Status Get(T* v) {
     static_assert(std::is_trivially_copyable_v<T>);
     return Bytes(v, sizeof(T));
   }
   // Reads n elements, after checking that the file still holds them (no huge allocation).
   template <typename T>
-  absl::Status Array(std::vector<T>* out, int64_t n) {
+  ABSL_MUST_USE_RESULT absl::Status Array(std::vector<T>* out, int64_t n) {
     if (n < 0 || n > left_ / static_cast<int64_t>(sizeof(T))) return Truncated();
     out->resize(static_cast<size_t>(n));
     return Bytes(out->data(), static_cast<size_t>(n) * sizeof(T));
   }
-  absl::Status Bytes(void* out, size_t n);
-  absl::Status Skip(int64_t n);
+  ABSL_MUST_USE_RESULT absl::Status Bytes(void* out, size_t n);
+  ABSL_MUST_USE_RESULT absl::Status Skip(int64_t n);
   int64_t left() const { return left_; }
   uint32_t crc() const { return static_cast<uint32_t>(crc_); }
-  absl::Status Truncated() const;
-  absl::Status Corrupt(const std::string& why) const;
+  ABSL_MUST_USE_RESULT absl::Status Truncated() const;
+  ABSL_MUST_USE_RESULT absl::Status Corrupt(const std::string& why) const;
   const std::string& path() const { return path_; }
 
  private:
@@ -76,19 +77,19 @@ class Reader {
 // Opens path for reading and runs read(reader). NotFound if missing, InvalidArgument if it is
 // not a regular file.
 template <typename T>
-absl::StatusOr<T> ReadFile(const std::string& path, const std::string& format,
+ABSL_MUST_USE_RESULT absl::StatusOr<T> ReadFile(const std::string& path, const std::string& format,
                            const std::function<absl::StatusOr<T>(Reader&)>& read);
 
 // Writes through write(writer) into "<path>.tmp.<pid>", fsyncs and renames it over path; on any
 // failure removes the temporary and leaves path as it was.
-absl::Status WriteFileAtomically(const std::string& path,
+ABSL_MUST_USE_RESULT absl::Status WriteFileAtomically(const std::string& path,
                                  const std::function<absl::Status(Writer&)>& write);
 
 // Implementation detail of ReadFile.
-absl::StatusOr<std::pair<std::FILE*, int64_t>> OpenForReading(const std::string& path);
+ABSL_MUST_USE_RESULT absl::StatusOr<std::pair<std::FILE*, int64_t>> OpenForReading(const std::string& path);
 
 template <typename T>
-absl::StatusOr<T> ReadFile(const std::string& path, const std::string& format,
+ABSL_MUST_USE_RESULT absl::StatusOr<T> ReadFile(const std::string& path, const std::string& format,
                            const std::function<absl::StatusOr<T>(Reader&)>& read) {
   absl::StatusOr<std::pair<std::FILE*, int64_t>> opened = OpenForReading(path);
   if (!opened.ok()) return opened.status();

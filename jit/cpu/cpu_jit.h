@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 
+#include "absl/base/attributes.h"
 #include "absl/status/statusor.h"
 #include "jit/cache_dir.h"
 #include "jit/base/metric.h"
@@ -56,7 +57,7 @@ struct JitStats {
 
 class CpuJit {
  public:
-  static absl::StatusOr<std::unique_ptr<CpuJit>> Create(const CpuJitOptions& options = {});
+  ABSL_MUST_USE_RESULT static absl::StatusOr<std::unique_ptr<CpuJit>> Create(const CpuJitOptions& options = {});
   ~CpuJit();
   CpuJit(const CpuJit&) = delete;
   CpuJit& operator=(const CpuJit&) = delete;
@@ -64,8 +65,8 @@ class CpuJit {
   // A key for this host: target and LLVM version filled in.
   KernelKey MakeKey(KernelOp op, Metric metric, int64_t d, int64_t selection) const;
 
-  absl::StatusOr<ScanTopKFn> GetScanTopK(const KernelKey& key);  // kScanTopK or kCoarseTopN
-  absl::StatusOr<IpTileFn> GetIpTile(const KernelKey& key);      // kIpTile
+  ABSL_MUST_USE_RESULT absl::StatusOr<ScanTopKFn> GetScanTopK(const KernelKey& key);  // kScanTopK or kCoarseTopN
+  ABSL_MUST_USE_RESULT absl::StatusOr<IpTileFn> GetIpTile(const KernelKey& key);      // kIpTile
 
   // True if the disk cache holds an entry for the key (not yet validated: a corrupt entry still
   // gets recompiled by GetScanTopK / GetIpTile).
@@ -74,7 +75,7 @@ class CpuJit {
   // Compiles one tiny throwaway kernel (no cache, no stats): afterwards every lazily built
   // LLVM singleton exists, so a later background compile cannot race with their destruction
   // at process exit. A few milliseconds, once.
-  absl::Status WarmUp();
+  ABSL_MUST_USE_RESULT absl::Status WarmUp();
 
   JitStats stats() const;
   const std::string& target() const;
@@ -86,7 +87,7 @@ class CpuJit {
  private:
   struct Impl;
   explicit CpuJit(std::unique_ptr<Impl> impl);
-  absl::StatusOr<void*> GetKernel(const KernelKey& key);
+  ABSL_MUST_USE_RESULT absl::StatusOr<void*> GetKernel(const KernelKey& key);
   std::unique_ptr<Impl> impl_;
 };
 

@@ -47,6 +47,16 @@ void GpuDevice::Buffer::Reset() {
   size_ = 0;
 }
 
+namespace gpu_internal {
+
+absl::Status OpenError(const absl::Status& cuda, const absl::Status& hip) {
+  if (!absl::IsUnavailable(cuda)) return cuda;
+  if (!absl::IsUnavailable(hip)) return hip;
+  return absl::UnavailableError(absl::StrCat(cuda.message(), "; ", hip.message()));
+}
+
+}  // namespace gpu_internal
+
 absl::StatusOr<std::unique_ptr<GpuDevice>> GpuDevice::Open(const GpuDeviceOptions& options) {
   absl::StatusOr<std::unique_ptr<gpu_internal::Backend>> backend =
       absl::UnavailableError("no device");
@@ -59,8 +69,7 @@ absl::StatusOr<std::unique_ptr<GpuDevice>> GpuDevice::Open(const GpuDeviceOption
     if (hip.ok() || options.vendor == GpuVendor::kAmd) {
       backend = std::move(hip);
     } else {
-      backend = absl::UnavailableError(absl::StrCat(backend.status().message(), "; ",
-                                                    hip.status().message()));
+      backend = gpu_internal::OpenError(backend.status(), hip.status());
     }
   }
   if (!backend.ok()) return backend.status();

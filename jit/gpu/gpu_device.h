@@ -25,6 +25,7 @@
 #include <optional>
 #include <string>
 
+#include "absl/base/attributes.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
@@ -102,7 +103,7 @@ class GpuDevice {
 
   // Unavailable ("no device: ...") when no runtime or no device of the vendor is present;
   // Unimplemented when ivfjit was built without the vendor's SDK headers.
-  static absl::StatusOr<std::unique_ptr<GpuDevice>> Open(const GpuDeviceOptions& options = {});
+  ABSL_MUST_USE_RESULT static absl::StatusOr<std::unique_ptr<GpuDevice>> Open(const GpuDeviceOptions& options = {});
   // Over a given runtime (tests: the CPU emulator).
   static std::unique_ptr<GpuDevice> ForBackend(std::unique_ptr<gpu_internal::Backend> backend,
                                                const GpuDeviceOptions& options = {});
@@ -117,17 +118,17 @@ class GpuDevice {
   int64_t total_memory() const;                 // bytes
 
   // ResourceExhausted when the device is out of memory (nothing is leaked).
-  absl::StatusOr<Buffer> Alloc(size_t bytes);
-  absl::Status Upload(void* device_dst, const void* host_src, size_t bytes);
-  absl::Status Download(void* host_dst, const void* device_src, size_t bytes);
-  absl::Status CopyOnDevice(void* device_dst, const void* device_src, size_t bytes);
+  ABSL_MUST_USE_RESULT absl::StatusOr<Buffer> Alloc(size_t bytes);
+  ABSL_MUST_USE_RESULT absl::Status Upload(void* device_dst, const void* host_src, size_t bytes);
+  ABSL_MUST_USE_RESULT absl::Status Download(void* host_dst, const void* device_src, size_t bytes);
+  ABSL_MUST_USE_RESULT absl::Status CopyOnDevice(void* device_dst, const void* device_src, size_t bytes);
 
-  absl::StatusOr<const GpuModule*> Kernels(const GpuKernelSpec& spec);
+  ABSL_MUST_USE_RESULT absl::StatusOr<const GpuModule*> Kernels(const GpuKernelSpec& spec);
   // grid: (x, y) blocks of `block` threads (a multiple of 64, which every warp size divides);
   // args: one pointer per kernel argument, to a value of its exact type (kernel_source.h).
-  absl::Status Launch(const GpuModule& module, GpuKernel kernel, unsigned grid_x,
+  ABSL_MUST_USE_RESULT absl::Status Launch(const GpuModule& module, GpuKernel kernel, unsigned grid_x,
                       unsigned grid_y, unsigned block, void** args);
-  absl::Status Synchronize();
+  ABSL_MUST_USE_RESULT absl::Status Synchronize();
 
   GpuStats stats() const;
   // The string a module is cached under (everything that changes the binary).
@@ -136,7 +137,7 @@ class GpuDevice {
  private:
   GpuDevice(std::unique_ptr<gpu_internal::Backend> backend, const GpuDeviceOptions& options);
   // Compiles (or loads from disk) and loads spec's module.
-  absl::StatusOr<std::unique_ptr<GpuModule>> Build(const GpuKernelSpec& spec)
+  ABSL_MUST_USE_RESULT absl::StatusOr<std::unique_ptr<GpuModule>> Build(const GpuKernelSpec& spec)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   std::unique_ptr<gpu_internal::Backend> backend_;

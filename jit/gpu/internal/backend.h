@@ -47,10 +47,17 @@ class Backend {
   virtual absl::Status Synchronize() = 0;
 };
 
-// Open the ordinal-th device; Unavailable ("no device ...") when the runtime or the device is
-// absent, Unimplemented when ivfjit was built without the SDK headers.
+// Open the ordinal-th device; Unavailable ("no device ...") only when the runtime or the
+// device is absent; any other code (Internal, ...) when a GPU stack is there but fails (a
+// driver error): that is a failure, never "no device". Unimplemented when ivfjit was built
+// without the SDK headers.
 absl::StatusOr<std::unique_ptr<Backend>> OpenCudaBackend(int ordinal);
 absl::StatusOr<std::unique_ptr<Backend>> OpenHipBackend(int ordinal);
+
+// The error GpuDevice::Open reports when neither runtime gave a device: a present-but-failing
+// stack's error (not Unavailable) wins over the other runtime's absence; when both are absent,
+// Unavailable with both reasons.
+absl::Status OpenError(const absl::Status& cuda, const absl::Status& hip);
 
 }  // namespace ivfjit::jit::gpu_internal
 

@@ -140,9 +140,7 @@ class CudaBackend final : public Backend {
     const std::string message =
         absl::StrCat(what, ": ", text != nullptr ? text : "CUDA error ", static_cast<int>(r));
     if (r == CUDA_ERROR_OUT_OF_MEMORY) return absl::ResourceExhaustedError(message);
-    if (r == CUDA_ERROR_NO_DEVICE || r == CUDA_ERROR_NOT_INITIALIZED) {
-      return absl::UnavailableError(message);
-    }
+    if (r == CUDA_ERROR_NO_DEVICE) return absl::UnavailableError(message);
     return absl::InternalError(message);
   }
 
@@ -172,7 +170,12 @@ absl::StatusOr<std::unique_ptr<Backend>> OpenCudaBackend(int ordinal) {
   }
   CudaApi api;
   IVFJIT_RETURN_IF_ERROR(LoadCudaApi(*lib, &api));
-  IVFJIT_RETURN_IF_ERROR(CudaBackend::Check(api, api.init(0), "no device: cuInit"));
+  // cuInit's CUDA_ERROR_NO_DEVICE is "no device"; any other error is a driver that is there
+  // and fails.
+  if (absl::Status s = CudaBackend::Check(api, api.init(0), "cuInit"); !s.ok()) {
+    if (absl::IsUnavailable(s)) return absl::UnavailableError(absl::StrCat("no device: ", s.message()));
+    return s;
+  }
   int count = 0;
   IVFJIT_RETURN_IF_ERROR(CudaBackend::Check(api, api.device_count(&count), "cuDeviceGetCount"));
   if (ordinal < 0 || ordinal >= count) {

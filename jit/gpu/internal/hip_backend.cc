@@ -83,7 +83,8 @@ class HipBackend final : public Backend {
     return static_cast<void*>(module);
   }
   void UnloadModule(void* module) override {
-    if (Current().ok()) api_.module_unload(static_cast<hipModule_t>(module));
+    // Best effort: a failure here leaves nothing to do (the module is gone with the context).
+    if (Current().ok()) (void)api_.module_unload(static_cast<hipModule_t>(module));
   }
   absl::StatusOr<void*> Function(void* module, const char* name) override {
     hipFunction_t fn = nullptr;
@@ -99,7 +100,7 @@ class HipBackend final : public Backend {
     return ptr;
   }
   void Free(void* ptr) override {
-    if (ptr != nullptr && Current().ok()) api_.free(ptr);
+    if (ptr != nullptr && Current().ok()) (void)api_.free(ptr);
   }
   absl::Status CopyToDevice(void* dst, const void* src, size_t bytes) override {
     return Copy(dst, src, bytes, hipMemcpyHostToDevice);
@@ -152,9 +153,14 @@ absl::StatusOr<std::unique_ptr<Backend>> OpenHipBackend(int ordinal) {
   HipApi api;
   IVFJIT_RETURN_IF_ERROR(LoadHipApi(*lib, &api));
   int count = 0;
-  // Without a GPU, hipInit / hipGetDeviceCount fail cleanly (or report 0 devices).
-  if (api.init(0) != hipSuccess || api.device_count(&count) != hipSuccess || count <= ordinal ||
-      ordinal < 0) {
+  // Without a GPU, hipInit / hipGetDeviceCount fail with hipErrorNoDevice (or report 0
+  // devices): "no device". Another error is a runtime that is there and fails.
+  if (absl::Status s = CheckHip(api, api.init(0), "hipInit"); !s.ok()) {
+    if (absl::IsUnavailable(s)) return absl::UnavailableError(absl::StrCat("no device: ", s.message()));
+    return s;
+  }
+  IVFJIT_RETURN_IF_ERROR(CheckHip(api, api.device_count(&count), "hipGetDeviceCount"));
+  if (count <= ordinal || ordinal < 0) {
     return absl::UnavailableError(
         absl::StrCat("no device: AMD device ", ordinal, " requested, ", count, " present"));
   }
