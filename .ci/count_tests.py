@@ -1,11 +1,15 @@
 #!/usr/bin/env python3
 """Counts individual test cases in Bazel's test.xml files.
 
-Usage: count_tests.py TESTLOGS_DIR //pkg:target ...
+Usage: count_tests.py [--leg NAME --state FILE] TESTLOGS_DIR //pkg:target ...
+       count_tests.py --total FILE
 
 Prints "N passed, N failed, N skipped" as its last line and exits 1 if anything failed. A test
 target without a test.xml (it failed to build, or never ran) counts as one failed case.
+With --leg, the line is prefixed "NAME:" and the counts are added to the totals kept in
+FILE; --total prints the sum of every leg recorded in FILE (CI's closing line).
 """
+import json
 import os
 import sys
 import xml.etree.ElementTree as ET
@@ -31,8 +35,7 @@ def count_file(path):
     return passed, failed, skipped
 
 
-def main():
-    logs, targets = sys.argv[1], sys.argv[2:]
+def count_targets(logs, targets):
     passed = failed = skipped = 0
     for target in targets:
         rel = target.lstrip("/").replace(":", "/")
@@ -52,7 +55,26 @@ def main():
     if not targets:
         failed += 1
         print("no test targets found", file=sys.stderr)
-    print(f"{passed} passed, {failed} failed, {skipped} skipped")
+    return passed, failed, skipped
+
+
+def main():
+    args = sys.argv[1:]
+    if args[:1] == ["--total"]:
+        totals = json.load(open(args[1])) if os.path.exists(args[1]) else [0, 1, 0]
+        passed, failed, skipped = totals
+        print(f"{passed} passed, {failed} failed, {skipped} skipped")
+        return 1 if failed else 0
+    leg = state = None
+    if args[:1] == ["--leg"]:
+        leg, state, args = args[1], args[3], args[4:]
+    passed, failed, skipped = count_targets(args[0], args[1:])
+    prefix = f"{leg}: " if leg else ""
+    print(f"{prefix}{passed} passed, {failed} failed, {skipped} skipped")
+    if state:
+        totals = json.load(open(state)) if os.path.exists(state) else [0, 0, 0]
+        totals = [totals[0] + passed, totals[1] + failed, totals[2] + skipped]
+        json.dump(totals, open(state, "w"))
     return 1 if failed else 0
 
 

@@ -3,7 +3,7 @@
 //   absl::StatusOr<std::unique_ptr<ivfjit::Index>> index =
 //       ivfjit::ReadFaissIndex("/data/fmnist.faiss");         // written by faiss.write_index
 //   IVFJIT_RETURN_IF_ERROR(ivfjit::WriteFaissIndex(**index, "/data/copy.faiss"));
-//   auto any = ivfjit::ReadAnyIndex(path);                     // Faiss or ivfjit, by magic
+//   auto any = ivfjit::ReadAnyIndex("/data/unknown.index");    // Faiss or ivfjit, by magic
 //
 // Supported: IndexFlatL2 ("IxF2"), IndexFlatIP ("IxFI") and IndexIVFFlat ("IwFl") with a flat
 // quantizer and array inverted lists ("ilar", with the "full" or the "sprs" size table); a

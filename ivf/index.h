@@ -1,10 +1,11 @@
 // The interface every ivfjit index implements, with Faiss's semantics.
 //
-//   absl::StatusOr<std::unique_ptr<ivfjit::IndexFlat>> index =
-//       ivfjit::IndexFlat::Create(/*d=*/128, ivfjit::Metric::kL2);
-//   IVFJIT_RETURN_IF_ERROR((*index)->Add(base));                 // base: n × 128 floats
-//   absl::StatusOr<ivfjit::SearchResult> result = (*index)->Search(queries, /*k=*/10);
-//   result->labels[i * 10 + r];  // r-th neighbour of query i; -1 when there are fewer than 10
+//   IVFJIT_ASSIGN_OR_RETURN(std::unique_ptr<ivfjit::IndexFlat> index,
+//                           ivfjit::IndexFlat::Create(d, ivfjit::Metric::kL2));
+//   IVFJIT_RETURN_IF_ERROR(index->Add(base));                    // base: nb × d floats
+//   IVFJIT_ASSIGN_OR_RETURN(ivfjit::SearchResult result, index->Search(queries, /*k=*/10));
+//   int64_t nearest = result.labels[0];  // labels[i * result.k + r]: query i's r-th neighbour,
+//                                        // -1 where there are fewer than result.k
 //
 // Conventions (docs/spec.md): labels are int64; distances are squared L2 (ascending) or inner
 // products (descending); where fewer than k results exist the label is -1 and the distance

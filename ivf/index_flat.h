@@ -1,13 +1,13 @@
 // Exact (brute-force) search: every query is compared with every stored vector.
 //
 //   absl::StatusOr<std::unique_ptr<ivfjit::IndexFlat>> index =
-//       ivfjit::IndexFlat::Create(/*d=*/784, ivfjit::Metric::kL2);
+//       ivfjit::IndexFlat::Create(d, ivfjit::Metric::kL2);
 //   if (!index.ok()) return index.status();
-//   IVFJIT_RETURN_IF_ERROR((*index)->Add(base));               // base: nb × 784 floats
+//   IVFJIT_RETURN_IF_ERROR((*index)->Add(base));               // base: nb × d floats
 //   std::vector<float> distances(nq * 10);
 //   std::vector<int64_t> labels(nq * 10);
 //   IVFJIT_RETURN_IF_ERROR(
-//       (*index)->Search(nq, queries, /*k=*/10, distances.data(), labels.data()));
+//       (*index)->Search(nq, queries.data(), /*k=*/10, distances.data(), labels.data()));
 //
 // Faiss's IndexFlatL2 / IndexFlatIP: labels are insertion positions (AddWithIds is
 // Unimplemented, as in Faiss), no training is needed. Search tiles queries × base so that

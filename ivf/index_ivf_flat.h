@@ -1,8 +1,8 @@
 // Inverted-file index with uncompressed vectors: Faiss's IndexIVFFlat.
 //
-//   auto index = ivfjit::IndexIVFFlat::Create(/*d=*/784, /*nlist=*/1024, ivfjit::Metric::kL2);
+//   auto index = ivfjit::IndexIVFFlat::Create(d, /*nlist=*/1024, ivfjit::Metric::kL2);
 //   if (!index.ok()) return index.status();
-//   IVFJIT_RETURN_IF_ERROR((*index)->Train(train));      // k-means, Faiss's defaults
+//   IVFJIT_RETURN_IF_ERROR((*index)->Train(base));       // k-means, Faiss's defaults
 //   IVFJIT_RETURN_IF_ERROR((*index)->Add(base));         // labels 0 .. n-1
 //   ivfjit::IVFSearchParams params;
 //   params.nprobe = 16;

@@ -1,5 +1,7 @@
 // Saving and loading indexes in ivfjit's own file format (docs/spec.md, "File format").
 //
+//   IVFJIT_ASSIGN_OR_RETURN(auto index, ivfjit::IndexFlat::Create(d, ivfjit::Metric::kL2));
+//   IVFJIT_RETURN_IF_ERROR(index->Add(base));
 //   IVFJIT_RETURN_IF_ERROR(ivfjit::SaveIndex(*index, "/data/fmnist.ivfjit"));
 //   absl::StatusOr<std::unique_ptr<ivfjit::Index>> loaded =
 //       ivfjit::LoadIndex("/data/fmnist.ivfjit");

@@ -1,8 +1,10 @@
 // k-means clustering with Faiss's defaults for IVF training.
 //
 //   ivfjit::KMeansParams params;                  // niter 10, seed 1234, 256 points/centroid
-//   absl::StatusOr<ivfjit::KMeansResult> km = ivfjit::KMeans(n, x, d, /*k=*/1024, params);
-//   km->centroids;                                 // 1024 × d
+//   absl::StatusOr<ivfjit::KMeansResult> km =
+//       ivfjit::KMeans(nb, base.data(), d, /*k=*/1024, params);   // base: nb × d
+//   if (!km.ok()) return km.status();
+//   const std::vector<float>& centroids = km->centroids;           // 1024 × d
 //
 // The algorithm (docs/spec.md): subsample the training set to k · max_points_per_centroid
 // points (random permutation from the seed); initialise with k distinct random training

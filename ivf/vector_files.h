@@ -1,7 +1,8 @@
 // Vector and id files: TEXMEX .fvecs / .ivecs / .bvecs and NumPy .npy.
 //
-//   absl::StatusOr<ivfjit::FloatMatrix> base = ivfjit::ReadVectors("sift_base.fvecs");
-//   IVFJIT_RETURN_IF_ERROR(ivfjit::WriteVectors("copy.npy", *base));
+//   absl::StatusOr<ivfjit::FloatMatrix> sift = ivfjit::ReadVectors("sift_base.fvecs");
+//   if (!sift.ok()) return sift.status();                // sift->rows × sift->cols floats
+//   IVFJIT_RETURN_IF_ERROR(ivfjit::WriteVectors("copy.npy", *sift));
 //
 // TEXMEX files hold, per row, an int32 dimension followed by that many values (float32 for
 // .fvecs, int32 for .ivecs, uint8 for .bvecs); every row must have the same dimension. .npy files

@@ -4,8 +4,11 @@
 // everything here decides how (docs/jit.md, "where things are").
 //
 //   ivfjit::KernelOptions kernels;  // default: generated kernels where they pay, else eager
-//   ivfjit::jit::KnnSearch(kernels, ivfjit::jit::KnnUse::kExact, ivfjit::Metric::kL2, queries,
-//                          nq, ivfjit::jit::BaseView{x, norms, nb, d}, k, distances, labels);
+//   std::vector<float> distances(nq * 10);
+//   std::vector<int64_t> labels(nq * 10);
+//   ivfjit::jit::KnnSearch(kernels, ivfjit::jit::KnnUse::kExact, ivfjit::Metric::kL2,
+//                          queries.data(), nq, ivfjit::jit::BaseView{base.data(), nullptr, nb, d},
+//                          /*k=*/10, distances.data(), labels.data());
 //
 // Every operation gives the same results, up to float rounding, whatever tier runs it; the
 // eager kernels are always there and always last. Thread-safe: operations only read their

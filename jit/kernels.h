@@ -3,7 +3,9 @@
 //   std::unique_ptr<ivfjit::jit::KernelProvider> kernels =
 //       ivfjit::jit::KernelProvider::Create({});   // or KernelProvider::Default()
 //   ivfjit::KernelOptions options;
-//   options.provider = kernels.get();              // index->set_kernel_options(options)
+//   options.provider = kernels.get();              // must outlive the indexes using it
+//   IVFJIT_ASSIGN_OR_RETURN(auto index, ivfjit::IndexFlat::Create(d, ivfjit::Metric::kL2));
+//   IVFJIT_RETURN_IF_ERROR(index->set_kernel_options(options));
 //   ivfjit::jit::KernelStats stats = kernels->stats();
 //
 // The search operations (jit/dispatch.h) ask a provider for kernels: ScanTopK(...) returns a

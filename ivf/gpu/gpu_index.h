@@ -1,11 +1,14 @@
 // An IndexFlat or IndexIVFFlat copied to a GPU and searched there with run-time compiled
 // kernels (jit/gpu): the same answers as the CPU index (docs/gpu.md).
 //
+//   IVFJIT_ASSIGN_OR_RETURN(auto cpu_index, ivfjit::IndexFlat::Create(d, ivfjit::Metric::kL2));
+//   IVFJIT_RETURN_IF_ERROR(cpu_index->Add(base));
 //   absl::StatusOr<std::unique_ptr<ivfjit::jit::GpuDevice>> gpu = ivfjit::jit::GpuDevice::Open();
 //   if (!gpu.ok()) return gpu.status();               // Unavailable: no device
 //   absl::StatusOr<std::unique_ptr<ivfjit::GpuIndex>> on_gpu =
 //       ivfjit::ToDevice(*cpu_index, gpu->get());     // cpu_index.To(device)
-//   IVFJIT_RETURN_IF_ERROR((*on_gpu)->Search(nq, queries, /*k=*/10, distances, labels));
+//   if (!on_gpu.ok()) return on_gpu.status();
+//   IVFJIT_ASSIGN_OR_RETURN(ivfjit::SearchResult result, (*on_gpu)->Search(queries, /*k=*/10));
 //   absl::StatusOr<std::unique_ptr<ivfjit::Index>> back = (*on_gpu)->ToCpu();
 //
 // A GpuIndex is an Index: Search / RangeSearch / Reconstruct validate as every index does and

@@ -1,10 +1,9 @@
 // Status helpers shared by ivf/ and jit/ (Abseil 20220623 has no RETURN_IF_ERROR).
 //
-//   absl::Status Outer() {
-//     IVFJIT_RETURN_IF_ERROR(Inner());
-//     IVFJIT_ASSIGN_OR_RETURN(auto value, MakeValue());
-//     ...
-//   }
+//   // In a function returning absl::Status (or absl::StatusOr<T>):
+//   IVFJIT_ASSIGN_OR_RETURN(std::unique_ptr<ivfjit::Index> index,
+//                           ivfjit::LoadIndex("/data/fmnist.ivfjit"));  // or return its error
+//   IVFJIT_RETURN_IF_ERROR(index->Add(base));                           // or return its error
 #ifndef IVFJIT_JIT_BASE_STATUS_MACROS_H_
 #define IVFJIT_JIT_BASE_STATUS_MACROS_H_
 

@@ -1,8 +1,9 @@
 // Caller-owned arrays as the search operations of jit/ see them: a block of rows, inverted
 // lists, and range-search results. Plain aggregates, no ownership; shapes on every field.
 //
-//   ivfjit::jit::BaseView base{vectors.data(), norms.data(), /*n=*/nb, /*d=*/128};
-//   ivfjit::jit::ListView list{list_vectors, list_norms, list_ids, /*size=*/n};
+//   ivfjit::jit::BaseView rows{base.data(), /*norms=*/nullptr, /*n=*/nb, d};
+//   std::vector<int64_t> ids(nb);
+//   ivfjit::jit::ListView list{base.data(), /*norms=*/nullptr, ids.data(), /*size=*/nb};
 #ifndef IVFJIT_JIT_BASE_VIEWS_H_
 #define IVFJIT_JIT_BASE_VIEWS_H_
 

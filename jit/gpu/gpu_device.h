@@ -2,9 +2,10 @@
 // via HIP + hiprtc; both loaded at run time, so nothing here needs a GPU or an SDK to build).
 //
 //   absl::StatusOr<std::unique_ptr<ivfjit::jit::GpuDevice>> gpu = ivfjit::jit::GpuDevice::Open();
-//   if (!gpu.ok()) { /* Unavailable: "no device: ..."; stay on the CPU */ }
-//   absl::StatusOr<ivfjit::jit::GpuDevice::Buffer> buf = (*gpu)->Alloc(n * sizeof(float));
-//   IVFJIT_RETURN_IF_ERROR((*gpu)->Upload(buf->data(), host, n * sizeof(float)));
+//   if (!gpu.ok()) return gpu.status();  // Unavailable: "no device: ..."; stay on the CPU
+//   const size_t bytes = base.size() * sizeof(float);
+//   IVFJIT_ASSIGN_OR_RETURN(ivfjit::jit::GpuDevice::Buffer buf, (*gpu)->Alloc(bytes));
+//   IVFJIT_RETURN_IF_ERROR((*gpu)->Upload(buf.data(), base.data(), bytes));
 //   absl::StatusOr<const ivfjit::jit::GpuModule*> kernels =
 //       (*gpu)->Kernels({ivfjit::Metric::kL2, /*d=*/128, /*k=*/10, /*nprobe=*/32});
 //
