@@ -97,7 +97,8 @@ Args Parse(int argc, char** argv, const std::set<std::string>& allowed) {
     a = a.substr(2);
     const size_t eq = a.find('=');
     const std::string key = a.substr(0, eq);
-    if (eq == std::string::npos) throw UsageError("--" + key + " needs a value (--" + key + "=...)");
+    if (eq == std::string::npos)
+      throw UsageError("--" + key + " needs a value (--" + key + "=...)");
     if (!allowed.count(key)) {
       throw UsageError("unknown flag --" + key + " (allowed: --" +
                        absl::StrJoin(allowed, ", --") + ")");
@@ -107,7 +108,9 @@ Args Parse(int argc, char** argv, const std::set<std::string>& allowed) {
   return args;
 }
 
-void Progress(const std::string& message) { std::fprintf(stderr, "[ivfjit] %s\n", message.c_str()); }
+void Progress(const std::string& message) {
+  std::fprintf(stderr, "[ivfjit] %s\n", message.c_str());
+}
 
 absl::Status SaveAny(const Index& index, const std::string& path) {
   if (absl::EndsWith(path, ".faiss") || absl::EndsWith(path, ".index")) {

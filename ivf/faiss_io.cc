@@ -114,13 +114,8 @@ absl::Status SkipDirectMap(Reader& r) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::unique_ptr<Index>> ReadIvfFlat(Reader& r) {
-  IVFJIT_ASSIGN_OR_RETURN(const FaissHeader h, ReadHeader(r));
-  int64_t nlist, nprobe;
-  IVFJIT_RETURN_IF_ERROR(GetSize(r, kMaxNlist, "nlist", &nlist));
-  IVFJIT_RETURN_IF_ERROR(GetSize(r, std::numeric_limits<int64_t>::max(), "nprobe", &nprobe));
-  if (nlist < 1) return r.Corrupt("nlist = 0");
-  // The quantizer: a flat index, written recursively.
+// The quantizer of an IVF index: a flat index written recursively, of the index's d.
+absl::StatusOr<FlatData> ReadQuantizer(Reader& r, const FaissHeader& h) {
   char q[4];
   IVFJIT_RETURN_IF_ERROR(r.Bytes(q, 4));
   Metric q_metric;
@@ -134,17 +129,12 @@ absl::StatusOr<std::unique_ptr<Index>> ReadIvfFlat(Reader& r) {
   }
   IVFJIT_ASSIGN_OR_RETURN(FlatData quantizer, ReadFlatBody(r, q_metric));
   if (quantizer.header.d != h.d) return r.Corrupt("quantizer dimension differs");
-  const bool trained = h.trained && quantizer.header.ntotal > 0;
-  if (trained && quantizer.header.ntotal != nlist) {
-    return r.Corrupt("quantizer does not hold nlist centroids");
-  }
-  // A trained index's nlist is bounded by the centroids just read; an untrained one's is not
-  // backed by any data, so cap it (each list costs memory even when empty).
-  if (!trained && nlist > (int64_t{1} << 20)) {
-    return r.Corrupt(absl::StrCat("untrained index with nlist = ", nlist));
-  }
-  IVFJIT_RETURN_IF_ERROR(SkipDirectMap(r));
+  return quantizer;
+}
 
+// The "ilar" inverted lists' header and size table: nlist sizes, summing to ntotal.
+absl::StatusOr<std::vector<int64_t>> ReadListSizes(Reader& r, const FaissHeader& h,
+                                                   int64_t nlist) {
   char il[4];
   IVFJIT_RETURN_IF_ERROR(r.Bytes(il, 4));
   if (std::memcmp(il, "ilar", 4) != 0) {
@@ -158,21 +148,23 @@ absl::StatusOr<std::unique_ptr<Index>> ReadIvfFlat(Reader& r) {
   if (code_size != 4 * h.d) return r.Corrupt("code_size ≠ 4 × d");
   char table[4];
   IVFJIT_RETURN_IF_ERROR(r.Bytes(table, 4));
-  std::vector<int64_t> sizes(0);
+  const bool full = std::memcmp(table, "full", 4) == 0;
+  if (!full && std::memcmp(table, "sprs", 4) != 0) {
+    return r.Corrupt(absl::StrCat("size table \"", Fourcc(table), "\""));
+  }
+  std::vector<int64_t> sizes;
   int64_t count;
-  if (std::memcmp(table, "full", 4) == 0) {
-    IVFJIT_RETURN_IF_ERROR(GetSize(r, r.left() / 8, "size table length", &count));
+  IVFJIT_RETURN_IF_ERROR(GetSize(r, r.left() / 8, "size table length", &count));
+  std::vector<uint64_t> raw;
+  if (full) {
     if (count != nlist) return r.Corrupt("full size table length ≠ nlist");
-    std::vector<uint64_t> raw;
     IVFJIT_RETURN_IF_ERROR(r.Array(&raw, count));
-    sizes.assign(raw.begin(), raw.end());
     for (uint64_t v : raw) {
       if (v > static_cast<uint64_t>(h.ntotal)) return r.Corrupt("list size > ntotal");
     }
-  } else if (std::memcmp(table, "sprs", 4) == 0) {
-    IVFJIT_RETURN_IF_ERROR(GetSize(r, r.left() / 8, "size table length", &count));
+    sizes.assign(raw.begin(), raw.end());
+  } else {  // sparse: (list, size) pairs
     if (count % 2 != 0) return r.Corrupt("odd sparse size table");
-    std::vector<uint64_t> raw;
     IVFJIT_RETURN_IF_ERROR(r.Array(&raw, count));
     sizes.assign(static_cast<size_t>(nlist), 0);
     for (int64_t j = 0; j < count; j += 2) {
@@ -181,8 +173,6 @@ absl::StatusOr<std::unique_ptr<Index>> ReadIvfFlat(Reader& r) {
       }
       sizes[raw[j]] = static_cast<int64_t>(raw[j + 1]);
     }
-  } else {
-    return r.Corrupt(absl::StrCat("size table \"", Fourcc(table), "\""));
   }
   int64_t total = 0;
   for (int64_t s : sizes) {
@@ -191,33 +181,59 @@ absl::StatusOr<std::unique_ptr<Index>> ReadIvfFlat(Reader& r) {
   }
   if (total != h.ntotal) return r.Corrupt("list sizes do not add up to ntotal");
   if (total > r.left() / (code_size + 8)) return r.Truncated();
+  return sizes;
+}
 
+// Each non-empty list's codes then ids, added to the index in their lists.
+absl::Status ReadLists(Reader& r, const std::vector<int64_t>& sizes, int64_t total,
+                       IndexIVFFlat& index) {
+  const int64_t d = index.d();
+  std::vector<float> x, part_x;
+  std::vector<int64_t> ids, list_nos, part_ids;
+  x.reserve(static_cast<size_t>(total * d));
+  ids.reserve(static_cast<size_t>(total));
+  list_nos.reserve(static_cast<size_t>(total));
+  for (int64_t l = 0; l < static_cast<int64_t>(sizes.size()); ++l) {
+    if (sizes[l] == 0) continue;
+    IVFJIT_RETURN_IF_ERROR(r.Array(&part_x, sizes[l] * d));
+    IVFJIT_RETURN_IF_ERROR(r.Array(&part_ids, sizes[l]));
+    x.insert(x.end(), part_x.begin(), part_x.end());
+    ids.insert(ids.end(), part_ids.begin(), part_ids.end());
+    list_nos.insert(list_nos.end(), static_cast<size_t>(sizes[l]), l);
+  }
+  if (total == 0) return absl::OkStatus();
+  const absl::Status s = index.AddPreassigned(total, x.data(), ids.data(), list_nos.data());
+  return s.ok() ? s : r.Corrupt(std::string(s.message()));
+}
+
+absl::StatusOr<std::unique_ptr<Index>> ReadIvfFlat(Reader& r) {
+  IVFJIT_ASSIGN_OR_RETURN(const FaissHeader h, ReadHeader(r));
+  int64_t nlist, nprobe;
+  IVFJIT_RETURN_IF_ERROR(GetSize(r, kMaxNlist, "nlist", &nlist));
+  IVFJIT_RETURN_IF_ERROR(GetSize(r, std::numeric_limits<int64_t>::max(), "nprobe", &nprobe));
+  if (nlist < 1) return r.Corrupt("nlist = 0");
+  IVFJIT_ASSIGN_OR_RETURN(FlatData quantizer, ReadQuantizer(r, h));
+  const bool trained = h.trained && quantizer.header.ntotal > 0;
+  if (trained && quantizer.header.ntotal != nlist) {
+    return r.Corrupt("quantizer does not hold nlist centroids");
+  }
+  // A trained index's nlist is bounded by the centroids just read; an untrained one's is not
+  // backed by any data, so cap it (each list costs memory even when empty).
+  if (!trained && nlist > (int64_t{1} << 20)) {
+    return r.Corrupt(absl::StrCat("untrained index with nlist = ", nlist));
+  }
+  IVFJIT_RETURN_IF_ERROR(SkipDirectMap(r));
+  IVFJIT_ASSIGN_OR_RETURN(const std::vector<int64_t> sizes, ReadListSizes(r, h, nlist));
   IVFJIT_ASSIGN_OR_RETURN(std::unique_ptr<IndexIVFFlat> index,
                           IndexIVFFlat::Create(h.d, nlist, h.metric));
   IVFJIT_RETURN_IF_ERROR(index->set_nprobe(std::clamp<int64_t>(nprobe, 1, nlist)));
   if (trained) {
     const absl::Status s = index->SetCentroids(quantizer.vectors);
     if (!s.ok()) return r.Corrupt(std::string(s.message()));
-  } else if (total > 0) {
+  } else if (h.ntotal > 0) {
     return r.Corrupt("untrained index holding vectors");
   }
-  std::vector<float> x, part_x;
-  std::vector<int64_t> ids, list_nos, part_ids;
-  x.reserve(static_cast<size_t>(total * h.d));
-  ids.reserve(static_cast<size_t>(total));
-  list_nos.reserve(static_cast<size_t>(total));
-  for (int64_t l = 0; l < nlist; ++l) {
-    if (sizes[l] == 0) continue;
-    IVFJIT_RETURN_IF_ERROR(r.Array(&part_x, sizes[l] * h.d));
-    IVFJIT_RETURN_IF_ERROR(r.Array(&part_ids, sizes[l]));
-    x.insert(x.end(), part_x.begin(), part_x.end());
-    ids.insert(ids.end(), part_ids.begin(), part_ids.end());
-    list_nos.insert(list_nos.end(), static_cast<size_t>(sizes[l]), l);
-  }
-  if (total > 0) {
-    const absl::Status s = index->AddPreassigned(total, x.data(), ids.data(), list_nos.data());
-    if (!s.ok()) return r.Corrupt(std::string(s.message()));
-  }
+  IVFJIT_RETURN_IF_ERROR(ReadLists(r, sizes, h.ntotal, *index));
   return std::unique_ptr<Index>(std::move(index));
 }
 

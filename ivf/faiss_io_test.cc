@@ -58,8 +58,9 @@ std::unique_ptr<faiss::Index> MakeFaiss(const Case& c) {
     flat->add(kNb, base.data());
     return flat;
   }
-  auto* quantizer = c.metric == Metric::kL2 ? static_cast<faiss::IndexFlat*>(new faiss::IndexFlatL2(kD))
-                                            : new faiss::IndexFlatIP(kD);
+  auto* quantizer = c.metric == Metric::kL2
+                        ? static_cast<faiss::IndexFlat*>(new faiss::IndexFlatL2(kD))
+                        : new faiss::IndexFlatIP(kD);
   auto ivf = std::make_unique<faiss::IndexIVFFlat>(quantizer, kD, c.nlist, FaissMetric(c.metric));
   ivf->own_fields = true;
   if (c.nlist == 64) {

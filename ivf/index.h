@@ -66,20 +66,23 @@ class Index {
 
   // Adds n vectors (x: n × d) with caller-chosen labels (ids: n, non-negative, unique).
   ABSL_MUST_USE_RESULT absl::Status AddWithIds(int64_t n, const float* x, const int64_t* ids);
-  ABSL_MUST_USE_RESULT absl::Status AddWithIds(absl::Span<const float> x, absl::Span<const int64_t> ids);
+  ABSL_MUST_USE_RESULT absl::Status AddWithIds(absl::Span<const float> x,
+                                               absl::Span<const int64_t> ids);
 
   // k nearest neighbours of n queries. x: n × d; distances, labels: n × k, caller-owned
   // (columns past the results found are padded with -1 / ±FLT_MAX, as in Faiss).
   ABSL_MUST_USE_RESULT absl::Status Search(int64_t n, const float* x, int64_t k, float* distances,
-                      int64_t* labels) const;
+                                           int64_t* labels) const;
   // The same into a new SearchResult of min(k, max(ntotal(), 1)) columns (result.k): a k
   // beyond ntotal could only add padding, so it never sizes an allocation.
-  ABSL_MUST_USE_RESULT absl::StatusOr<SearchResult> Search(absl::Span<const float> queries, int64_t k) const;
+  ABSL_MUST_USE_RESULT absl::StatusOr<SearchResult> Search(absl::Span<const float> queries,
+                                                           int64_t k) const;
 
   // All vectors with distance < radius (L2) or > radius (IP) of each of n queries, x: n × d.
-  ABSL_MUST_USE_RESULT absl::StatusOr<RangeSearchResult> RangeSearch(int64_t n, const float* x, float radius) const;
-  ABSL_MUST_USE_RESULT absl::StatusOr<RangeSearchResult> RangeSearch(absl::Span<const float> queries,
-                                                float radius) const;
+  ABSL_MUST_USE_RESULT absl::StatusOr<RangeSearchResult> RangeSearch(int64_t n, const float* x,
+                                                                     float radius) const;
+  ABSL_MUST_USE_RESULT absl::StatusOr<RangeSearchResult> RangeSearch(
+      absl::Span<const float> queries, float radius) const;
 
   // Copies the stored vector with label `label` into out (d floats). NotFound if absent.
   ABSL_MUST_USE_RESULT absl::Status Reconstruct(int64_t label, float* out) const;
@@ -103,11 +106,12 @@ class Index {
   // right shape, finite values, k > 0, ids non-negative and unique within the batch, index
   // trained where Add/Search need it). They must leave the index unchanged when they fail.
   ABSL_MUST_USE_RESULT virtual absl::Status DoTrain(int64_t n, const float* x);
-  ABSL_MUST_USE_RESULT virtual absl::Status DoAdd(int64_t n, const float* x, const int64_t* ids) = 0;
-  ABSL_MUST_USE_RESULT virtual absl::Status DoSearch(int64_t n, const float* x, int64_t k, float* distances,
-                                int64_t* labels) const = 0;
+  ABSL_MUST_USE_RESULT virtual absl::Status DoAdd(int64_t n, const float* x,
+                                                  const int64_t* ids) = 0;
+  ABSL_MUST_USE_RESULT virtual absl::Status DoSearch(int64_t n, const float* x, int64_t k,
+                                                     float* distances, int64_t* labels) const = 0;
   ABSL_MUST_USE_RESULT virtual absl::Status DoRangeSearch(int64_t n, const float* x, float radius,
-                                     RangeSearchResult* result) const;
+                                                          RangeSearchResult* result) const;
   ABSL_MUST_USE_RESULT virtual absl::Status DoReconstruct(int64_t label, float* out) const;
   virtual void DoReset() = 0;
 
@@ -119,17 +123,18 @@ class Index {
 
   // The validation of the public methods, for subclasses that add their own entry points.
   ABSL_MUST_USE_RESULT absl::Status CheckVectors(const char* what, int64_t n, const float* x) const;
-  ABSL_MUST_USE_RESULT absl::StatusOr<int64_t> RowsOf(const char* what, absl::Span<const float> x) const;
+  ABSL_MUST_USE_RESULT absl::StatusOr<int64_t> RowsOf(const char* what,
+                                                      absl::Span<const float> x) const;
   ABSL_MUST_USE_RESULT absl::Status CheckAdd(int64_t n, const float* x, const int64_t* ids) const;
-  ABSL_MUST_USE_RESULT absl::Status CheckSearch(int64_t n, const float* x, int64_t k, const float* distances,
-                           const int64_t* labels) const;
+  ABSL_MUST_USE_RESULT absl::Status CheckSearch(int64_t n, const float* x, int64_t k,
+                                                const float* distances,
+                                                const int64_t* labels) const;
   // Runs search(n, x, k', distances, labels) into a freshly allocated SearchResult of
   // k' = min(k, max(ntotal, 1)) columns.
-  using SearchFn =
-      absl::FunctionRef<absl::Status(int64_t n, const float* x, int64_t k, float* distances,
-                                     int64_t* labels)>;
-  ABSL_MUST_USE_RESULT absl::StatusOr<SearchResult> SearchIntoResult(absl::Span<const float> queries, int64_t k,
-                                                SearchFn search) const;
+  using SearchFn = absl::FunctionRef<absl::Status(int64_t n, const float* x, int64_t k,
+                                                  float* distances, int64_t* labels)>;
+  ABSL_MUST_USE_RESULT absl::StatusOr<SearchResult> SearchIntoResult(
+      absl::Span<const float> queries, int64_t k, SearchFn search) const;
 
  private:
   int64_t d_;

@@ -31,7 +31,8 @@ namespace ivfjit {
 class IndexFlat final : public Index {
  public:
   // d >= 1.
-  ABSL_MUST_USE_RESULT static absl::StatusOr<std::unique_ptr<IndexFlat>> Create(int64_t d, Metric metric);
+  ABSL_MUST_USE_RESULT static absl::StatusOr<std::unique_ptr<IndexFlat>> Create(int64_t d,
+                                                                                Metric metric);
 
   // The stored vectors, ntotal × d, in insertion order.
   absl::Span<const float> vectors() const noexcept { return vectors_; }
@@ -43,9 +44,9 @@ class IndexFlat final : public Index {
  protected:
   ABSL_MUST_USE_RESULT absl::Status DoAdd(int64_t n, const float* x, const int64_t* ids) override;
   ABSL_MUST_USE_RESULT absl::Status DoSearch(int64_t n, const float* x, int64_t k, float* distances,
-                        int64_t* labels) const override;
+                                             int64_t* labels) const override;
   ABSL_MUST_USE_RESULT absl::Status DoRangeSearch(int64_t n, const float* x, float radius,
-                             RangeSearchResult* result) const override;
+                                                  RangeSearchResult* result) const override;
   ABSL_MUST_USE_RESULT absl::Status DoReconstruct(int64_t label, float* out) const override;
   void DoReset() override;
   const char* type_name() const noexcept override { return "IndexFlat"; }

@@ -44,16 +44,17 @@ struct IVFSearchParams {
 // The nprobe a search with `params` uses on an index of nlist lists whose own nprobe is
 // `default_nprobe`; InvalidArgument when it is outside [1, nlist] or max_codes < 0. Shared by
 // every index that takes IVFSearchParams (IndexIVFFlat, GpuIndex).
-ABSL_MUST_USE_RESULT absl::StatusOr<int64_t> ResolveNprobe(const IVFSearchParams& params, int64_t default_nprobe,
-                                      int64_t nlist);
+ABSL_MUST_USE_RESULT absl::StatusOr<int64_t> ResolveNprobe(const IVFSearchParams& params,
+                                                           int64_t default_nprobe, int64_t nlist);
 // OkStatus when 1 <= nprobe <= nlist, else InvalidArgument (set_nprobe of those indexes).
 ABSL_MUST_USE_RESULT absl::Status CheckNprobe(int64_t nprobe, int64_t nlist);
 
 class IndexIVFFlat final : public Index {
  public:
   // d >= 1, nlist >= 1. nprobe starts at 1, as in Faiss.
-  ABSL_MUST_USE_RESULT static absl::StatusOr<std::unique_ptr<IndexIVFFlat>> Create(int64_t d, int64_t nlist,
-                                                              Metric metric);
+  ABSL_MUST_USE_RESULT static absl::StatusOr<std::unique_ptr<IndexIVFFlat>> Create(int64_t d,
+                                                                                   int64_t nlist,
+                                                                                   Metric metric);
 
   int64_t nlist() const noexcept { return nlist_; }
   int64_t nprobe() const noexcept { return nprobe_; }
@@ -73,10 +74,11 @@ class IndexIVFFlat final : public Index {
 
   using Index::Search;
   // Search with explicit parameters. x: n × d; distances, labels: n × k, caller-owned.
-  ABSL_MUST_USE_RESULT absl::Status Search(int64_t n, const float* x, int64_t k, float* distances, int64_t* labels,
-                      const IVFSearchParams& params) const;
-  ABSL_MUST_USE_RESULT absl::StatusOr<SearchResult> Search(absl::Span<const float> queries, int64_t k,
-                                      const IVFSearchParams& params) const;
+  ABSL_MUST_USE_RESULT absl::Status Search(int64_t n, const float* x, int64_t k, float* distances,
+                                           int64_t* labels, const IVFSearchParams& params) const;
+  ABSL_MUST_USE_RESULT absl::StatusOr<SearchResult> Search(absl::Span<const float> queries,
+                                                           int64_t k,
+                                                           const IVFSearchParams& params) const;
 
   // The strategy `params.mode` resolves to for a batch of nq queries (auto decided; assumes the
   // generated tile kernel compiles where this index's kernels generate it: docs/spec.md).
@@ -85,7 +87,7 @@ class IndexIVFFlat final : public Index {
   // Adds vectors to given lists, skipping the coarse assignment (e.g. to load an index).
   // x: n × d; ids: n (unique, non-negative, not in the index); list_nos: n, in [0, nlist).
   ABSL_MUST_USE_RESULT absl::Status AddPreassigned(int64_t n, const float* x, const int64_t* ids,
-                              const int64_t* list_nos);
+                                                   const int64_t* list_nos);
 
   // Removes the vectors with these labels; returns how many were present (absent labels are
   // not an error, as in Faiss). Lists are compacted in place.
@@ -105,9 +107,9 @@ class IndexIVFFlat final : public Index {
   ABSL_MUST_USE_RESULT absl::Status DoTrain(int64_t n, const float* x) override;
   ABSL_MUST_USE_RESULT absl::Status DoAdd(int64_t n, const float* x, const int64_t* ids) override;
   ABSL_MUST_USE_RESULT absl::Status DoSearch(int64_t n, const float* x, int64_t k, float* distances,
-                        int64_t* labels) const override;
+                                             int64_t* labels) const override;
   ABSL_MUST_USE_RESULT absl::Status DoRangeSearch(int64_t n, const float* x, float radius,
-                             RangeSearchResult* result) const override;
+                                                  RangeSearchResult* result) const override;
   ABSL_MUST_USE_RESULT absl::Status DoReconstruct(int64_t label, float* out) const override;
   void DoReset() override;
   const char* type_name() const noexcept override { return "IndexIVFFlat"; }
@@ -127,7 +129,7 @@ class IndexIVFFlat final : public Index {
   std::vector<float> centroids_;       // nlist × d (empty until trained)
   std::vector<float> centroid_norms_;  // nlist
   ivf_internal::InvertedLists lists_;
-  int64_t max_id_ = -1;                // largest label ever added (an upper bound after removals)
+  int64_t max_id_ = -1;  // largest label ever added (an upper bound after removals)
 };
 
 }  // namespace ivfjit

@@ -34,7 +34,8 @@ const KernelOptions kEager = {KernelTier::kEager};
 // Every eager tier this host can run (the best one, then each instruction set), by name.
 std::vector<std::pair<const char*, KernelOptions>> EagerTiers() {
   std::vector<std::pair<const char*, KernelOptions>> tiers = {{"eager", kEager}};
-  for (KernelTier t : {KernelTier::kEagerAvx512, KernelTier::kEagerAvx2, KernelTier::kEagerScalar}) {
+  for (KernelTier t :
+       {KernelTier::kEagerAvx512, KernelTier::kEagerAvx2, KernelTier::kEagerScalar}) {
     const KernelOptions options{t};
     if (jit::CheckKernelOptions(options).ok()) {
       tiers.emplace_back(KernelTierName(t).data(), options);

@@ -51,8 +51,9 @@ struct KMeansResult {
 
 // x: n × d, row-major, finite. InvalidArgument if n < k, k < 1, d < 1, niter < 1 or a value is
 // not finite.
-ABSL_MUST_USE_RESULT absl::StatusOr<KMeansResult> KMeans(int64_t n, const float* x, int64_t d, int64_t k,
-                                    const KMeansParams& params = {});
+ABSL_MUST_USE_RESULT absl::StatusOr<KMeansResult> KMeans(int64_t n, const float* x, int64_t d,
+                                                         int64_t k,
+                                                         const KMeansParams& params = {});
 
 }  // namespace ivfjit
 

@@ -69,11 +69,10 @@ enum class KnnUse { kExact, kCoarse };
 
 // Exact k-NN of n queries (x: n × base.d) against base: distances / labels n × k,
 // caller-owned, best first, labels are row numbers in [0, base.n), -1 past the results.
-void KnnSearch(const KernelOptions& options, KnnUse use, Metric metric, const float* x,
-               int64_t n, const BaseView& base, int64_t k, float* distances, int64_t* labels);
+void KnnSearch(const KernelOptions& options, KnnUse use, Metric metric, const float* x, int64_t n,
+               const BaseView& base, int64_t k, float* distances, int64_t* labels);
 // Upper bound, in bytes, of the scratch memory KnnSearch allocates (outputs excluded).
-int64_t KnnScratchBytes(const KernelOptions& options, int64_t n, int64_t nb, int64_t d,
-                        int64_t k);
+int64_t KnnScratchBytes(const KernelOptions& options, int64_t n, int64_t nb, int64_t d, int64_t k);
 // Every row with distance < radius (L2) or > radius (IP) of each of n queries (x: n × base.d).
 void RangeSearch(const KernelOptions& options, Metric metric, const float* x, int64_t n,
                  const BaseView& base, float radius, RangeResults* out);
@@ -101,8 +100,8 @@ void IvfRangeSearch(const KernelOptions& options, const IvfView& ivf, const floa
 // The list-scan strategy `mode` resolves to for a batch of nq queries probing nprobe of nlist
 // lists (auto: csr from an average of kCsrMinAvgGroup queries per list, kCsrMinAvgGroupTile
 // when the generated tile kernel runs csr's tiles; docs/spec.md).
-SearchMode ResolveIvfMode(const KernelOptions& options, SearchMode mode, int64_t nq,
-                          int64_t nprobe, int64_t nlist);
+SearchMode ResolveIvfMode(const KernelOptions& options, SearchMode mode, int64_t nq, int64_t nprobe,
+                          int64_t nlist);
 inline constexpr double kCsrMinAvgGroup = 8.0;
 inline constexpr double kCsrMinAvgGroupTile = 1.5;
 

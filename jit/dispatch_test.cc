@@ -39,7 +39,8 @@ TEST(DispatchTest, TiersAreNamedAndCheckedAgainstTheHost) {
 // Every tier this host runs, plus the JIT with every kernel compiled on first use.
 std::vector<KernelOptions> AllTiers(KernelProvider* provider) {
   std::vector<KernelOptions> tiers = {{KernelTier::kDefault, provider}, {KernelTier::kEager}};
-  for (KernelTier t : {KernelTier::kEagerAvx512, KernelTier::kEagerAvx2, KernelTier::kEagerScalar}) {
+  for (KernelTier t :
+       {KernelTier::kEagerAvx512, KernelTier::kEagerAvx2, KernelTier::kEagerScalar}) {
     if (CheckKernelOptions({t}).ok()) tiers.push_back({t});
   }
   return tiers;

@@ -99,7 +99,8 @@ std::string EnvId() {
 
 std::string EnvJson() {
   std::vector<std::string> parts;
-  for (const auto& [k, v] : Fields()) parts.push_back(absl::StrCat("  \"", k, "\": \"", Escape(v), "\""));
+  for (const auto& [k, v] : Fields())
+    parts.push_back(absl::StrCat("  \"", k, "\": \"", Escape(v), "\""));
   parts.push_back(absl::StrCat("  \"env_id\": \"", EnvId(), "\""));
   return absl::StrCat("{\n", absl::StrJoin(parts, ",\n"), "\n}\n");
 }

@@ -118,10 +118,11 @@ class Runner {
            1e-4 * std::max<double>(std::fabs(want->distances[i]), 4.0 * cpu.d());
     }
     failures_ += !ok;
-    out_ << absl::StrFormat(
-                R"({"event":"check","index":"IVFFlat-range","metric":"%s","d":%d,"results":%d,"ok":%s})",
-                MetricName(cpu.metric()), cpu.d(), want->labels.size(), ok ? "true" : "false")
-         << "\n";
+    out_
+        << absl::StrFormat(
+               R"({"event":"check","index":"IVFFlat-range","metric":"%s","d":%d,"results":%d,"ok":%s})",
+               MetricName(cpu.metric()), cpu.d(), want->labels.size(), ok ? "true" : "false")
+        << "\n";
   }
 
   void CorrectnessGrid() {

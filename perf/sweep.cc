@@ -30,8 +30,9 @@ ABSL_FLAG(int64_t, d, 64, "synthetic: dimension");
 ABSL_FLAG(int64_t, nlist, 0, "IVF lists (0 = the workload's; synthetic default 256)");
 ABSL_FLAG(int64_t, k, 0, "neighbours (0 = the workload's; synthetic default 10)");
 ABSL_FLAG(std::string, impls, "ivfjit,faiss", "implementations to run");
-ABSL_FLAG(std::string, peers, "",
-          "Python peers to run alongside, of faiss-cpu, hnswlib, torch-ivf (perf/peers/install.sh)");
+ABSL_FLAG(
+    std::string, peers, "",
+    "Python peers to run alongside, of faiss-cpu, hnswlib, torch-ivf (perf/peers/install.sh)");
 ABSL_FLAG(std::string, jit, "auto",
           "kernel tiers for ivfjit, comma list of off (eager kernels only), auto (the library's "
           "default: the JIT's inner-product tile), on (every JIT kernel); compiled at first "

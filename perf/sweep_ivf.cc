@@ -124,13 +124,14 @@ std::vector<Row> RunIvf(const Workload& w, const SweepOptions& opt, IvfArtifacts
         }
       }
       if (with_faiss) {
-        impls.push_back({"faiss", "-", "off", [&](int64_t n, const float* q, float* dd, int64_t* l) {
-                           faiss::SearchParametersIVF fp;
-                           fp.nprobe = nprobe;
-                           fp.max_codes = max_codes;
-                           theirs.search(n, q, k, dd, flabels.data(), &fp);
-                           std::copy(flabels.begin(), flabels.begin() + n * k, l);
-                         }});
+        impls.push_back(
+            {"faiss", "-", "off", [&](int64_t n, const float* q, float* dd, int64_t* l) {
+               faiss::SearchParametersIVF fp;
+               fp.nprobe = nprobe;
+               fp.max_codes = max_codes;
+               theirs.search(n, q, k, dd, flabels.data(), &fp);
+               std::copy(flabels.begin(), flabels.begin() + n * k, l);
+             }});
       }
       for (int64_t nq : opt.nqs.empty() ? w.nqs : opt.nqs) {
         nq = std::min(nq, w.nq);

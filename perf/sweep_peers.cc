@@ -26,7 +26,9 @@ std::string PeersPython() {
 std::string PeerScript(const std::string& argv0) {
   for (const std::string& candidate :
        {absl::StrCat(argv0, ".runfiles/ivfjit/perf/peers/run_peer.py"),
-        absl::StrCat(std::getenv("BUILD_WORKSPACE_DIRECTORY") ? std::getenv("BUILD_WORKSPACE_DIRECTORY") : ".",
+        absl::StrCat(std::getenv("BUILD_WORKSPACE_DIRECTORY")
+                         ? std::getenv("BUILD_WORKSPACE_DIRECTORY")
+                         : ".",
                      "/perf/peers/run_peer.py")}) {
     if (access(candidate.c_str(), R_OK) == 0) return candidate;
   }
@@ -71,8 +73,8 @@ std::vector<std::string> RunPeers(const Workload& w, const SweepOptions& opt,
         "'", python, "' '", script, "' --peer=", peer, " --data='", dir, "' --workload=", w.name,
         " --nlist=", w.nlist, " --k=", w.k, " --nprobes=", Join(nprobes), " --nqs=", Join(nqs),
         " --threads=", opt.threads, " --repeat=", opt.repeat, " --warmup=", opt.warmup,
-        " --single_queries=", opt.single_queries, " --modes=auto,csr,matrix", " --run_id=", RunId(), " --env_id=", EnvIdOfRun(),
-        " --git_commit=", GitCommitOfRun());
+        " --single_queries=", opt.single_queries, " --modes=auto,csr,matrix", " --run_id=", RunId(),
+        " --env_id=", EnvIdOfRun(), " --git_commit=", GitCommitOfRun());
     FILE* p = popen(cmd.c_str(), "r");
     if (p == nullptr) continue;
     char buf[8192];

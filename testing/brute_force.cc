@@ -32,7 +32,8 @@ KnnTruth BruteForceKnn(Metric metric, const float* base, int64_t nb, const float
   std::vector<double> dist(static_cast<size_t>(nb));
   std::vector<int64_t> order(static_cast<size_t>(nb));
   for (int64_t i = 0; i < nq; ++i) {
-    for (int64_t j = 0; j < nb; ++j) dist[j] = ExactDistance(metric, queries + i * d, base + j * d, d);
+    for (int64_t j = 0; j < nb; ++j)
+      dist[j] = ExactDistance(metric, queries + i * d, base + j * d, d);
     std::iota(order.begin(), order.end(), 0);
     const int64_t kk = std::min(k, nb);
     std::partial_sort(order.begin(), order.begin() + kk, order.end(), [&](int64_t a, int64_t b) {

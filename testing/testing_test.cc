@@ -85,7 +85,8 @@ TEST(FashionMnistTest, ReadsIdxAndRejectsBadFiles) {
   bad_magic[3] = 1;
   EXPECT_EQ(ReadIdxImages(WriteGz("magic-idx3-ubyte.gz", bad_magic)).status().code(),
             absl::StatusCode::kDataLoss);
-  EXPECT_EQ(ReadIdxImages("/nonexistent/t10k-idx3-ubyte.gz").status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(ReadIdxImages("/nonexistent/t10k-idx3-ubyte.gz").status().code(),
+            absl::StatusCode::kNotFound);
 }
 
 TEST(FashionMnistTest, LoadsTheDebianPackage) {

@@ -59,9 +59,8 @@ class GpuIndex final : public Index {
  public:
   // Copies `index` (an IndexFlat or IndexIVFFlat, trained) to `device`. ResourceExhausted if
   // it does not fit; Unimplemented for other index types.
-  ABSL_MUST_USE_RESULT static absl::StatusOr<std::unique_ptr<GpuIndex>> Create(const Index& index,
-                                                          jit::GpuDevice* device,
-                                                          const GpuIndexOptions& options = {});
+  ABSL_MUST_USE_RESULT static absl::StatusOr<std::unique_ptr<GpuIndex>> Create(
+      const Index& index, jit::GpuDevice* device, const GpuIndexOptions& options = {});
   ~GpuIndex() override;
 
   bool is_ivf() const noexcept { return ivf_; }
@@ -73,17 +72,19 @@ class GpuIndex final : public Index {
   using Index::Search;
   // x: n × d (host); distances, labels: n × k (host). params as for IndexIVFFlat (mode is
   // ignored: the device has one algorithm); nprobe must be 1 for a flat index.
-  ABSL_MUST_USE_RESULT absl::Status Search(int64_t n, const float* x, int64_t k, float* distances, int64_t* labels,
-                      const IVFSearchParams& params) const;
+  ABSL_MUST_USE_RESULT absl::Status Search(int64_t n, const float* x, int64_t k, float* distances,
+                                           int64_t* labels, const IVFSearchParams& params) const;
   // The same with device pointers (x: n × d, distances, labels: n × k on this device). The
   // queries cannot be checked for NaN here.
-  ABSL_MUST_USE_RESULT absl::Status SearchOnDevice(int64_t n, const float* x, int64_t k, float* distances,
-                              int64_t* labels, const IVFSearchParams& params = {}) const;
+  ABSL_MUST_USE_RESULT absl::Status SearchOnDevice(int64_t n, const float* x, int64_t k,
+                                                   float* distances, int64_t* labels,
+                                                   const IVFSearchParams& params = {}) const;
 
   // Range search from device queries (x: n × d on this device); results on the host, as
   // RangeSearch's. The queries cannot be checked for NaN here.
-  ABSL_MUST_USE_RESULT absl::StatusOr<RangeSearchResult> RangeSearchOnDevice(int64_t n, const float* x,
-                                                        float radius) const;
+  ABSL_MUST_USE_RESULT absl::StatusOr<RangeSearchResult> RangeSearchOnDevice(int64_t n,
+                                                                             const float* x,
+                                                                             float radius) const;
 
   GpuSearchStats search_stats() const;
 
@@ -94,9 +95,9 @@ class GpuIndex final : public Index {
   ABSL_MUST_USE_RESULT absl::Status DoTrain(int64_t n, const float* x) override;
   ABSL_MUST_USE_RESULT absl::Status DoAdd(int64_t n, const float* x, const int64_t* ids) override;
   ABSL_MUST_USE_RESULT absl::Status DoSearch(int64_t n, const float* x, int64_t k, float* distances,
-                        int64_t* labels) const override;
+                                             int64_t* labels) const override;
   ABSL_MUST_USE_RESULT absl::Status DoRangeSearch(int64_t n, const float* x, float radius,
-                             RangeSearchResult* result) const override;
+                                                  RangeSearchResult* result) const override;
   ABSL_MUST_USE_RESULT absl::Status DoReconstruct(int64_t label, float* out) const override;
   void DoReset() override;
   const char* type_name() const noexcept override { return "GpuIndex"; }
@@ -107,14 +108,16 @@ class GpuIndex final : public Index {
   GpuIndex(int64_t d, Metric metric, jit::GpuDevice* device);
   Plan MakePlan(int64_t n, int64_t k, int64_t nprobe) const;
   // Scans one chunk of queries (already on the device at dq) into scratch's candidate rows.
-  ABSL_MUST_USE_RESULT absl::Status ScanChunk(const jit::GpuModule& module, const Plan& plan, const float* dq,
-                         int64_t nc, int64_t max_codes) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  ABSL_MUST_USE_RESULT absl::Status ScanChunk(const jit::GpuModule& module, const Plan& plan,
+                                              const float* dq, int64_t nc, int64_t max_codes) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether a chunk of `pairs` (query, list) pairs over `lists` distinct lists uses the
   // list-major kernel.
   bool Grouped(int64_t pairs, int64_t lists) const;
   // first: nlist + 1 prefix sums of the chunk's pairs per list.
-  ABSL_MUST_USE_RESULT absl::Status ScanGrouped(const jit::GpuModule& module, const std::vector<int32_t>& first,
-                           const float* dq, int64_t nc, int64_t nprobe, int splits) const
+  ABSL_MUST_USE_RESULT absl::Status ScanGrouped(const jit::GpuModule& module,
+                                                const std::vector<int32_t>& first, const float* dq,
+                                                int64_t nc, int64_t nprobe, int splits) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Plans a search of n queries (x on the device or the host), then per chunk of queries:
   // uploads them, scans them into the scratch's candidate rows, and calls visit; synchronizes
@@ -122,23 +125,25 @@ class GpuIndex final : public Index {
   ABSL_MUST_USE_RESULT absl::Status ForEachScannedChunk(
       int64_t n, const float* x, bool x_on_device, int64_t k, int64_t nprobe, int64_t max_codes,
       absl::FunctionRef<absl::Status(const jit::GpuModule&, int64_t i0, int64_t nc)> visit) const;
-  ABSL_MUST_USE_RESULT absl::Status Run(int64_t n, const float* x, bool x_on_device, int64_t k, float* distances,
-                   int64_t* labels, bool out_on_device, const IVFSearchParams& params) const;
-  ABSL_MUST_USE_RESULT absl::Status RunRange(int64_t n, const float* x, bool x_on_device, float radius,
-                        RangeSearchResult* result) const;
-  ABSL_MUST_USE_RESULT absl::Status Reserve(const Plan& plan) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  ABSL_MUST_USE_RESULT absl::Status Run(int64_t n, const float* x, bool x_on_device, int64_t k,
+                                        float* distances, int64_t* labels, bool out_on_device,
+                                        const IVFSearchParams& params) const;
+  ABSL_MUST_USE_RESULT absl::Status RunRange(int64_t n, const float* x, bool x_on_device,
+                                             float radius, RangeSearchResult* result) const;
+  ABSL_MUST_USE_RESULT absl::Status Reserve(const Plan& plan) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   jit::GpuDevice* device_;
   GpuIndexOptions options_;
   bool ivf_ = false;
   int64_t nlist_ = 1;
   int64_t nprobe_ = 1;
-  std::vector<int64_t> list_offsets_;  // nlist + 1, host copy
-  std::vector<int64_t> largest_lists_;  // list sizes, descending
-  jit::GpuDevice::Buffer data_;         // ntotal × d, lists back to back
-  jit::GpuDevice::Buffer ids_;          // ntotal labels
-  jit::GpuDevice::Buffer offsets_;      // nlist + 1
-  jit::GpuDevice::Buffer centroids_;    // nlist × d (IVF)
+  std::vector<int64_t> list_offsets_;        // nlist + 1, host copy
+  std::vector<int64_t> largest_lists_;       // list sizes, descending
+  jit::GpuDevice::Buffer data_;              // ntotal × d, lists back to back
+  jit::GpuDevice::Buffer ids_;               // ntotal labels
+  jit::GpuDevice::Buffer offsets_;           // nlist + 1
+  jit::GpuDevice::Buffer centroids_;         // nlist × d (IVF)
   jit::GpuDevice::Buffer centroid_offsets_;  // {0, nlist}: the centroids as one list
   mutable absl::Mutex mu_;
   mutable std::unique_ptr<Scratch> scratch_ ABSL_GUARDED_BY(mu_);
@@ -146,7 +151,8 @@ class GpuIndex final : public Index {
 };
 
 // cpu_index.To(device): GpuIndex::Create with default options.
-ABSL_MUST_USE_RESULT absl::StatusOr<std::unique_ptr<GpuIndex>> ToDevice(const Index& index, jit::GpuDevice* device);
+ABSL_MUST_USE_RESULT absl::StatusOr<std::unique_ptr<GpuIndex>> ToDevice(const Index& index,
+                                                                        jit::GpuDevice* device);
 
 }  // namespace ivfjit
 

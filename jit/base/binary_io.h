@@ -18,7 +18,8 @@
 namespace ivfjit::file_internal {
 
 // NotFound / PermissionDenied / ResourceExhausted / Unavailable for an errno, naming the path.
-ABSL_MUST_USE_RESULT absl::Status ErrnoStatus(const std::string& what, const std::string& path, int err);
+ABSL_MUST_USE_RESULT absl::Status ErrnoStatus(const std::string& what, const std::string& path,
+                                              int err);
 
 // Buffered writer with a running CRC-32 (zlib) of everything written.
 class Writer {
@@ -77,20 +78,23 @@ class Reader {
 // Opens path for reading and runs read(reader). NotFound if missing, InvalidArgument if it is
 // not a regular file.
 template <typename T>
-ABSL_MUST_USE_RESULT absl::StatusOr<T> ReadFile(const std::string& path, const std::string& format,
-                           const std::function<absl::StatusOr<T>(Reader&)>& read);
+ABSL_MUST_USE_RESULT absl::StatusOr<T> ReadFile(
+    const std::string& path, const std::string& format,
+    const std::function<absl::StatusOr<T>(Reader&)>& read);
 
 // Writes through write(writer) into "<path>.tmp.<pid>", fsyncs and renames it over path; on any
 // failure removes the temporary and leaves path as it was.
-ABSL_MUST_USE_RESULT absl::Status WriteFileAtomically(const std::string& path,
-                                 const std::function<absl::Status(Writer&)>& write);
+ABSL_MUST_USE_RESULT absl::Status WriteFileAtomically(
+    const std::string& path, const std::function<absl::Status(Writer&)>& write);
 
 // Implementation detail of ReadFile.
-ABSL_MUST_USE_RESULT absl::StatusOr<std::pair<std::FILE*, int64_t>> OpenForReading(const std::string& path);
+ABSL_MUST_USE_RESULT absl::StatusOr<std::pair<std::FILE*, int64_t>> OpenForReading(
+    const std::string& path);
 
 template <typename T>
-ABSL_MUST_USE_RESULT absl::StatusOr<T> ReadFile(const std::string& path, const std::string& format,
-                           const std::function<absl::StatusOr<T>(Reader&)>& read) {
+ABSL_MUST_USE_RESULT absl::StatusOr<T> ReadFile(
+    const std::string& path, const std::string& format,
+    const std::function<absl::StatusOr<T>(Reader&)>& read) {
   absl::StatusOr<std::pair<std::FILE*, int64_t>> opened = OpenForReading(path);
   if (!opened.ok()) return opened.status();
   Reader reader(opened->first, opened->second, path, format);

@@ -7,9 +7,10 @@
 //   absl::StatusOr<ivfjit::jit::ScanTopKFn> scan = (*jit)->GetScanTopK(key);
 //   (*scan)(q, x, x_norms, ids, /*j0=*/0, n, heap_dist, heap_ids);  // TopK arrays of size 10
 //
-// No LLVM type appears in this header (they stay in cpu_jit.cc and internal/). Thread-safe: lookups take a shared lock; a miss re-checks under
-// the exclusive lock and compiles once, however many threads ask at once. Compiling costs a
-// few milliseconds; a kernel found in the disk cache loads in well under one.
+// No LLVM type appears in this header (they stay in cpu_jit.cc and internal/). Thread-safe: lookups
+// take a shared lock; a miss re-checks under the exclusive lock and compiles once, however many
+// threads ask at once. Compiling costs a few milliseconds; a kernel found in the disk cache loads
+// in well under one.
 #ifndef IVFJIT_JIT_CPU_CPU_JIT_H_
 #define IVFJIT_JIT_CPU_CPU_JIT_H_
 
@@ -20,8 +21,8 @@
 
 #include "absl/base/attributes.h"
 #include "absl/status/statusor.h"
-#include "jit/cache_dir.h"
 #include "jit/base/metric.h"
+#include "jit/cache_dir.h"
 #include "jit/eager/distances.h"
 #include "jit/kernel_key.h"
 
@@ -47,17 +48,18 @@ struct CpuJitOptions {
 };
 
 struct JitStats {
-  int64_t memory_hits = 0;     // served from the in-memory map
-  int64_t compiles = 0;        // kernels generated and compiled (misses of both caches)
-  int64_t disk_hits = 0;       // kernels loaded from the disk cache
+  int64_t memory_hits = 0;  // served from the in-memory map
+  int64_t compiles = 0;     // kernels generated and compiled (misses of both caches)
+  int64_t disk_hits = 0;    // kernels loaded from the disk cache
   int64_t compile_failures = 0;
   int64_t rejected_cache_entries = 0;  // corrupt / truncated / foreign disk entries ignored
-  double compile_ms = 0;       // total time in compiles and disk loads
+  double compile_ms = 0;               // total time in compiles and disk loads
 };
 
 class CpuJit {
  public:
-  ABSL_MUST_USE_RESULT static absl::StatusOr<std::unique_ptr<CpuJit>> Create(const CpuJitOptions& options = {});
+  ABSL_MUST_USE_RESULT static absl::StatusOr<std::unique_ptr<CpuJit>> Create(
+      const CpuJitOptions& options = {});
   ~CpuJit();
   CpuJit(const CpuJit&) = delete;
   CpuJit& operator=(const CpuJit&) = delete;
@@ -65,8 +67,9 @@ class CpuJit {
   // A key for this host: target and LLVM version filled in.
   KernelKey MakeKey(KernelOp op, Metric metric, int64_t d, int64_t selection) const;
 
-  ABSL_MUST_USE_RESULT absl::StatusOr<ScanTopKFn> GetScanTopK(const KernelKey& key);  // kScanTopK or kCoarseTopN
-  ABSL_MUST_USE_RESULT absl::StatusOr<IpTileFn> GetIpTile(const KernelKey& key);      // kIpTile
+  ABSL_MUST_USE_RESULT absl::StatusOr<ScanTopKFn> GetScanTopK(
+      const KernelKey& key);  // kScanTopK or kCoarseTopN
+  ABSL_MUST_USE_RESULT absl::StatusOr<IpTileFn> GetIpTile(const KernelKey& key);  // kIpTile
 
   // True if the disk cache holds an entry for the key (not yet validated: a corrupt entry still
   // gets recompiled by GetScanTopK / GetIpTile).

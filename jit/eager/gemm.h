@@ -1,7 +1,8 @@
 // Inner-product tiles through BLAS sgemm: the batched half of exact and IVF search.
 //
 //   std::vector<float> tile(nq * nx);
-//   ivfjit::eager::InnerProductTile(q, nq, x, nx, d, tile.data());  // tile[i * nx + j] = <q_i, x_j>
+//   ivfjit::eager::InnerProductTile(q, nq, x, nx, d, tile.data());  // tile[i * nx + j] = <q_i,
+//   x_j>
 #ifndef IVFJIT_JIT_EAGER_GEMM_H_
 #define IVFJIT_JIT_EAGER_GEMM_H_
 

@@ -54,7 +54,8 @@ void ForEachDirectChunk(const DistanceKernels& isa, Metric metric, const float* 
   {
     const int t = omp_get_thread_num();
     const auto [begin, end] = ThreadRange(base.n, t, omp_get_num_threads());
-    std::vector<float> dist(static_cast<size_t>(std::min(chunk, std::max<int64_t>(end - begin, 0))));
+    std::vector<float> dist(
+        static_cast<size_t>(std::min(chunk, std::max<int64_t>(end - begin, 0))));
     for (int64_t j0 = begin; j0 < end; j0 += chunk) {
       const int64_t count = std::min(chunk, end - j0);
       for (int64_t i = 0; i < nq; ++i) {

@@ -44,19 +44,19 @@ class BlobCache;
 enum class GpuVendor { kAny, kNvidia, kAmd };
 
 struct GpuDeviceOptions {
-  GpuVendor vendor = GpuVendor::kAny;   // kAny: the first NVIDIA device, else the first AMD one
-  int ordinal = 0;                      // device number within the vendor
+  GpuVendor vendor = GpuVendor::kAny;    // kAny: the first NVIDIA device, else the first AMD one
+  int ordinal = 0;                       // device number within the vendor
   std::optional<std::string> cache_dir;  // nullopt: DefaultCacheDir() + "/gpu"; "": memory only
-  bool specialize = true;               // false: generic kernels only (the fallback tier)
+  bool specialize = true;                // false: generic kernels only (the fallback tier)
 };
 
 struct GpuStats {
-  int64_t compiles = 0;        // modules compiled in this process
-  int64_t memory_hits = 0;     // Kernels() answered from the in-memory map
-  int64_t disk_hits = 0;       // modules loaded from the disk cache
-  int64_t disk_rejected = 0;   // corrupt / foreign disk entries ignored
-  int64_t fallbacks = 0;       // specializations answered with the generic module
-  double compile_ms = 0;       // total compile time
+  int64_t compiles = 0;       // modules compiled in this process
+  int64_t memory_hits = 0;    // Kernels() answered from the in-memory map
+  int64_t disk_hits = 0;      // modules loaded from the disk cache
+  int64_t disk_rejected = 0;  // corrupt / foreign disk entries ignored
+  int64_t fallbacks = 0;      // specializations answered with the generic module
+  double compile_ms = 0;      // total compile time
 };
 
 // The kernels of kernel_source.h, in one loaded module.
@@ -104,7 +104,8 @@ class GpuDevice {
 
   // Unavailable ("no device: ...") when no runtime or no device of the vendor is present;
   // Unimplemented when ivfjit was built without the vendor's SDK headers.
-  ABSL_MUST_USE_RESULT static absl::StatusOr<std::unique_ptr<GpuDevice>> Open(const GpuDeviceOptions& options = {});
+  ABSL_MUST_USE_RESULT static absl::StatusOr<std::unique_ptr<GpuDevice>> Open(
+      const GpuDeviceOptions& options = {});
   // Over a given runtime (tests: the CPU emulator).
   static std::unique_ptr<GpuDevice> ForBackend(std::unique_ptr<gpu_internal::Backend> backend,
                                                const GpuDeviceOptions& options = {});
@@ -122,13 +123,15 @@ class GpuDevice {
   ABSL_MUST_USE_RESULT absl::StatusOr<Buffer> Alloc(size_t bytes);
   ABSL_MUST_USE_RESULT absl::Status Upload(void* device_dst, const void* host_src, size_t bytes);
   ABSL_MUST_USE_RESULT absl::Status Download(void* host_dst, const void* device_src, size_t bytes);
-  ABSL_MUST_USE_RESULT absl::Status CopyOnDevice(void* device_dst, const void* device_src, size_t bytes);
+  ABSL_MUST_USE_RESULT absl::Status CopyOnDevice(void* device_dst, const void* device_src,
+                                                 size_t bytes);
 
   ABSL_MUST_USE_RESULT absl::StatusOr<const GpuModule*> Kernels(const GpuKernelSpec& spec);
   // grid: (x, y) blocks of `block` threads (a multiple of 64, which every warp size divides);
   // args: one pointer per kernel argument, to a value of its exact type (kernel_source.h).
-  ABSL_MUST_USE_RESULT absl::Status Launch(const GpuModule& module, GpuKernel kernel, unsigned grid_x,
-                      unsigned grid_y, unsigned block, void** args);
+  ABSL_MUST_USE_RESULT absl::Status Launch(const GpuModule& module, GpuKernel kernel,
+                                           unsigned grid_x, unsigned grid_y, unsigned block,
+                                           void** args);
   ABSL_MUST_USE_RESULT absl::Status Synchronize();
 
   GpuStats stats() const;

@@ -364,9 +364,9 @@ std::string KernelPrelude(GpuDialect dialect) {
 }
 
 std::string KernelBody(const GpuKernelSpec& spec) {
-  return absl::StrCat("\n#define IVF_L2 ", spec.metric == Metric::kL2 ? 1 : 0, "\n#define IVF_D ", spec.d,
-                      "\n#define IVF_K ", spec.k, "\n#define IVF_NPROBE ", spec.nprobe, "\n",
-                      kBody);
+  return absl::StrCat("\n#define IVF_L2 ", spec.metric == Metric::kL2 ? 1 : 0, "\n#define IVF_D ",
+                      spec.d, "\n#define IVF_K ", spec.k, "\n#define IVF_NPROBE ", spec.nprobe,
+                      "\n", kBody);
 }
 
 std::string GenerateKernelSource(const GpuKernelSpec& spec, GpuDialect dialect) {

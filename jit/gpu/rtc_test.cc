@@ -17,12 +17,17 @@ std::vector<GpuKernelSpec> Grid() {
   for (Metric m : {Metric::kL2, Metric::kInnerProduct}) specs.push_back({m, 0, 0, 0});  // generic
   const int64_t kSel[][2] = {{1, 1}, {10, 32}, {100, 7}, {1024, 256}, {4096, 4096}};
   for (int64_t d : {1, 17, 128, 784}) {
-    for (const auto& sel : kSel) specs.push_back({d % 2 == 0 ? Metric::kL2 : Metric::kInnerProduct, d, sel[0], sel[1]});
+    for (const auto& sel : kSel)
+      specs.push_back({d % 2 == 0 ? Metric::kL2 : Metric::kInnerProduct, d, sel[0], sel[1]});
   }
   return specs;
 }
 
-bool IsElf(const std::string& code) { return code.size() > 4 && code.compare(0, 4, "\x7f" "ELF") == 0; }
+bool IsElf(const std::string& code) {
+  return code.size() > 4 && code.compare(0, 4,
+                                         "\x7f"
+                                         "ELF") == 0;
+}
 
 void CompileGrid(RtcCompiler& rtc, const std::vector<std::string>& archs) {
   for (const std::string& arch : archs) {

@@ -41,15 +41,13 @@ constexpr size_t kUnrollPieces = 16;
 constexpr int64_t kBlockPieces = 8;
 // Measured with //perf:jit_benchmark (generator v3, medians of 5, same runs): keeping q's
 // pieces in registers was no faster than reloading them from L1 (21.3-21.8 vs 23.0-23.6 G
-// multiply-adds/s at d 128, k 10), so each piece of q is loaded where it is used. Two
-// accumulator chains per row.
-constexpr bool kTwoChains = true;
-// Rows scored together in a block of the 16-row chunk (1, 2, 4, 8 or 16). Four rows at once
-// are faster on rows already in L2 (jit_benchmark, d 784: 21 vs 15 G mult-add/s) but slower in
-// real searches, whose lists stream from DRAM: Fashion-MNIST nprobe 8 single queries 0.182 vs
-// 0.152 ms, seed shape 0.729 vs 0.564 ms (eager: 0.156 / 0.524-0.579 ms in the same runs; one
-// row: parity). One row at a time keeps one sequential stream per list, as the eager kernel.
-constexpr int kBlockRows = 1;
+// multiply-adds/s at d 128, k 10), so each piece of q is loaded where it is used; each row has
+// two accumulator chains. The scan scores one row at a time: four rows at once were faster on
+// rows already in L2 (jit_benchmark, d 784: 21 vs 15 G mult-add/s) but slower in real
+// searches, whose lists stream from DRAM (Fashion-MNIST nprobe 8 single queries 0.182 vs
+// 0.152 ms, seed shape 0.729 vs 0.564 ms; eager 0.156 / 0.524-0.579 ms in the same runs): one
+// row keeps one sequential stream per list, as the eager kernel does.
+constexpr int kRowChains = 2;
 // The inner-product tile's register block: queries × rows = 16 accumulators (one Combine tree).
 constexpr int kTileQueries = 4;
 constexpr int kTileRows = 4;
@@ -77,7 +75,7 @@ class Generator {
   // per block of rows and used by every row of it.
   std::vector<llvm::Value*> RowAccumulators(llvm::Value* q, const std::vector<llvm::Value*>& rows,
                                             const std::vector<Piece>& pieces) {
-    return PairAccumulators({q}, rows, pieces, kTwoChains ? 2 : 1);
+    return PairAccumulators({q}, rows, pieces, kRowChains);
   }
 
   // The same for every (query, row) pair of a register block, query-major (pair a · R + r):
@@ -208,7 +206,8 @@ class Generator {
   // One tree level: parts 2i and 2i + 1 combined with width h.
   std::vector<Partial> CombineLevel(const std::vector<Partial>& parts, int h) {
     std::vector<Partial> out;
-    for (size_t i = 0; i + 1 < parts.size(); i += 2) out.push_back(Combine(parts[i], parts[i + 1], h));
+    for (size_t i = 0; i + 1 < parts.size(); i += 2)
+      out.push_back(Combine(parts[i], parts[i + 1], h));
     return out;
   }
 
@@ -316,8 +315,13 @@ class Generator {
     b_.CreateRetVoid();
   }
 
+  // void(q, x, x_norms, ids, j0, n, heap_dist, heap_ids): the fused scan + top-k. Sixteen
+  // rows per iteration (the last chunk computes only the rows it needs, reads row n - 1 in
+  // place of rows past the end and masks them out: no tail loops): each row's 16-wide
+  // accumulator is stored, and the sixteen are reduced together by a tree (Combine, h = 8,
+  // 4, 2, 1) into one vector of sixteen distances, compared with the threshold at once; the
+  // heap is touched only for the lanes that pass.
   void ScanTopK() {
-    // void(q, x, x_norms, ids, j0, n, heap_dist, heap_ids)
     auto* fn_ty = llvm::FunctionType::get(
         b_.getVoidTy(), {ptr_, ptr_, ptr_, ptr_, i64_, i64_, ptr_, ptr_}, false);
     llvm::Function* fn = NewFunction(fn_ty);
@@ -325,160 +329,53 @@ class Generator {
       fn->addParamAttr(a, llvm::Attribute::NoAlias);
       fn->addParamAttr(a, llvm::Attribute::ReadOnly);
     }
-    llvm::Value *q = fn->getArg(0), *x = fn->getArg(1), *x_norms = fn->getArg(2),
-                *ids = fn->getArg(3), *j0 = fn->getArg(4), *n = fn->getArg(5),
-                *heap_d = fn->getArg(6), *heap_i = fn->getArg(7);
+    Scan s;
+    s.fn = fn;
+    s.q = fn->getArg(0), s.x = fn->getArg(1), s.x_norms = fn->getArg(2);
+    s.n = fn->getArg(5);
     // L2 as |q|^2 + |x|^2 - 2 q·x with the rows' stored norms: one multiply-add per component
     // instead of a subtract and a multiply-add (eager::TileDistance's formula, clamped at 0).
     dot_products_ = true;
-    // The push: void(float* heap_dist, int64* heap_ids, int64 k, float dist, int64 label);
-    // it touches only its pointer arguments, so q and x stay in registers across calls.
-    auto* push_ty = llvm::FunctionType::get(b_.getVoidTy(), {ptr_, ptr_, i64_, f32_, i64_},
-                                            false);
-    llvm::FunctionCallee push = module_.getOrInsertFunction(
-        l2() ? kPushL2Symbol : kPushIpSymbol, push_ty);
-    if (auto* push_fn = llvm::dyn_cast<llvm::Function>(push.getCallee())) {
-      push_fn->setMemoryEffects(llvm::MemoryEffects::argMemOnly());
-      push_fn->addFnAttr(llvm::Attribute::NoUnwind);
-    }
-    const std::vector<Piece> pieces = Pieces(key_.d);
+    const llvm::FunctionCallee push = PushCallee();
+    s.pieces = Pieces(key_.d);
     auto* entry = llvm::BasicBlock::Create(ctx_, "entry", fn);
-    auto* chunk = llvm::BasicBlock::Create(ctx_, "rows16", fn);
-    auto* block = llvm::BasicBlock::Create(ctx_, "rows4", fn);
-    auto* reduce = llvm::BasicBlock::Create(ctx_, "reduce16", fn);
-    auto* lanes_loop = llvm::BasicBlock::Create(ctx_, "lanes", fn);
-    auto* latch = llvm::BasicBlock::Create(ctx_, "rows16_latch", fn);
-    auto* done = llvm::BasicBlock::Create(ctx_, "done", fn);
-    auto* vec16 = llvm::FixedVectorType::get(f32_, 16);
-    auto* lanes_ty = llvm::ArrayType::get(f32_, 16);
-    const int rows_per_block = kBlockRows;
-    const int nblocks = 16 / rows_per_block;
-    auto* parts_ty = llvm::ArrayType::get(vec16, nblocks);
+    s.chunk = llvm::BasicBlock::Create(ctx_, "rows16", fn);
+    s.row = llvm::BasicBlock::Create(ctx_, "rows4", fn);
+    s.reduce = llvm::BasicBlock::Create(ctx_, "reduce16", fn);
+    s.lanes_loop = llvm::BasicBlock::Create(ctx_, "lanes", fn);
+    s.latch = llvm::BasicBlock::Create(ctx_, "rows16_latch", fn);
+    s.done = llvm::BasicBlock::Create(ctx_, "done", fn);
+    s.vec16 = llvm::FixedVectorType::get(f32_, 16);
+    s.lanes_ty = llvm::ArrayType::get(f32_, 16);
+    s.parts_ty = llvm::ArrayType::get(s.vec16, 16);
 
     b_.SetInsertPoint(entry);
-    llvm::Value* q_norm =
-        l2() ? Reduce(RowAccumulators(q, {q}, pieces)[0]) : nullptr;  // q·q
-    llvm::Value* threshold0 = b_.CreateAlignedLoad(f32_, heap_d, llvm::Align(4));
-    llvm::Value* has_ids = b_.CreateICmpNE(ids, llvm::ConstantPointerNull::get(ptr_));
-    llvm::Value* lanes = b_.CreateAlloca(lanes_ty);
-    llvm::Value* parts = b_.CreateAlloca(parts_ty);
-    llvm::Value* last = b_.CreateSub(n, b_.getInt64(1));
-    // Blocks a short last chunk skips keep their previous (finite, masked-out) partials.
-    b_.CreateAlignedStore(llvm::ConstantAggregateZero::get(parts_ty), parts, llvm::Align(4));
+    s.q_norm = l2() ? Reduce(RowAccumulators(s.q, {s.q}, s.pieces)[0]) : nullptr;  // q·q
+    llvm::Value* threshold0 = b_.CreateAlignedLoad(f32_, fn->getArg(6), llvm::Align(4));
+    llvm::Value* has_ids = b_.CreateICmpNE(fn->getArg(3), llvm::ConstantPointerNull::get(ptr_));
+    s.lanes = b_.CreateAlloca(s.lanes_ty);
+    s.parts = b_.CreateAlloca(s.parts_ty);
+    s.last = b_.CreateSub(s.n, b_.getInt64(1));
+    // Rows a short last chunk skips keep their previous (finite, masked-out) partials.
+    b_.CreateAlignedStore(llvm::ConstantAggregateZero::get(s.parts_ty), s.parts, llvm::Align(4));
     llvm::BasicBlock* entry_end = b_.GetInsertBlock();  // |q|^2 may have added a d loop
-    b_.CreateCondBr(b_.CreateICmpSGT(n, b_.getInt64(0)), chunk, done);
-    const Gate gate{has_ids, ids, j0, heap_d, heap_i, push};
+    b_.CreateCondBr(b_.CreateICmpSGT(s.n, b_.getInt64(0)), s.chunk, s.done);
+    s.gate = {has_ids, fn->getArg(3), fn->getArg(4), fn->getArg(6), fn->getArg(7), push};
 
-    // Sixteen rows per iteration, as a loop over blocks of kBlockRows rows (the last chunk
-    // computes only the blocks it needs, reads row n - 1 in place of rows past the end and
-    // masks them out: no tail loops). The rows' 16-wide accumulators are reduced together by
-    // a tree (Combine, h = 8, 4, 2, 1: inside a block first, then across the blocks' stored
-    // partials): the sixteen distances in one vector, one compare against the threshold, and
-    // the heap is touched only for the lanes that pass.
-    b_.SetInsertPoint(chunk);
-    llvm::PHINode* cj = b_.CreatePHI(i64_, 2, "cj");
-    llvm::PHINode* ct = b_.CreatePHI(f32_, 2, "ct");
-    cj->addIncoming(b_.getInt64(0), entry_end);
-    ct->addIncoming(threshold0, entry_end);
-    // Blocks holding at least one row (fewer than all only in the last chunk).
-    llvm::Value* rows_left = b_.CreateSub(n, cj);
-    llvm::Value* blocks = b_.CreateSelect(
-        b_.CreateICmpSGT(rows_left, b_.getInt64(16 - rows_per_block)), b_.getInt64(nblocks),
-        b_.CreateUDiv(b_.CreateAdd(rows_left, b_.getInt64(rows_per_block - 1)),
-                      b_.getInt64(rows_per_block)));
-    b_.CreateBr(block);
-
-    b_.SetInsertPoint(block);
-    llvm::PHINode* bi = b_.CreatePHI(i64_, 2, "block");
-    bi->addIncoming(b_.getInt64(0), chunk);
-    std::vector<llvm::Value*> rows;
-    llvm::Value* first = b_.CreateAdd(cj, b_.CreateMul(bi, b_.getInt64(rows_per_block)));
-    for (int r = 0; r < rows_per_block; ++r) {
-      llvm::Value* jr = AddClamped(first, r, last);
-      rows.push_back(b_.CreateInBoundsGEP(f32_, x, b_.CreateMul(jr, b_.getInt64(key_.d))));
-    }
-    const std::vector<llvm::Value*> acc = RowAccumulators(q, rows, pieces);
-    std::vector<Partial> level(rows_per_block);
-    for (int r = 0; r < rows_per_block; ++r) {
-      level[r].v = acc[r];
-      level[r].lane_row.fill(r);
-    }
-    int h = 8;
-    for (; level.size() > 1; h /= 2) level = CombineLevel(level, h);
-    const Partial part = level[0];
-    b_.CreateAlignedStore(part.v, b_.CreateInBoundsGEP(parts_ty, parts, {b_.getInt64(0), bi}),
-                          llvm::Align(4));
-    llvm::Value* bi_next = b_.CreateAdd(bi, b_.getInt64(1));
-    bi->addIncoming(bi_next, b_.GetInsertBlock());
-    b_.CreateCondBr(b_.CreateICmpSLT(bi_next, blocks), block, reduce);
-
-    b_.SetInsertPoint(reduce);
-    std::vector<Partial> block_parts(nblocks);
-    for (int blk = 0; blk < nblocks; ++blk) {
-      block_parts[blk].v = b_.CreateAlignedLoad(
-          vec16, b_.CreateConstInBoundsGEP2_64(parts_ty, parts, 0, blk), llvm::Align(4));
-      for (int l = 0; l < 16; ++l) {
-        block_parts[blk].lane_row[l] = part.lane_row[l] + rows_per_block * blk;
-      }
-    }
-    for (; block_parts.size() > 1; h /= 2) block_parts = CombineLevel(block_parts, h);
-    const Partial all = block_parts[0];
-    std::vector<int> order(16);
-    for (int l = 0; l < 16; ++l) order[all.lane_row[l]] = l;
-    llvm::Value* dv = b_.CreateShuffleVector(all.v, all.v, order);  // lane i: row cj + i
-    std::vector<llvm::Constant*> iota;
-    for (int l = 0; l < 16; ++l) iota.push_back(b_.getInt64(l));
-    llvm::Value* left = b_.CreateSub(n, cj);
-    llvm::Value* valid = b_.CreateICmpSLT(llvm::ConstantVector::get(iota),
-                                          b_.CreateVectorSplat(16, left));
-    if (l2()) {
-      // dist = max(|q|^2 + |x_j|^2 - 2 q·x_j, 0); norms past the end are not read.
-      llvm::Value* xn = b_.CreateMaskedLoad(vec16, b_.CreateInBoundsGEP(f32_, x_norms, cj),
-                                            llvm::Align(4), valid,
-                                            llvm::ConstantAggregateZero::get(vec16));
-      llvm::Value* v = b_.CreateFSub(b_.CreateFAdd(b_.CreateVectorSplat(16, q_norm), xn),
-                                     b_.CreateFMul(llvm::ConstantFP::get(vec16, 2.0), dv));
-      llvm::Value* zero = llvm::ConstantAggregateZero::get(vec16);
-      dv = b_.CreateSelect(b_.CreateFCmpOGT(v, zero), v, zero);
-    }
-    b_.CreateAlignedStore(dv, lanes, llvm::Align(4));
-    llvm::Value* pass_v = l2() ? b_.CreateFCmpOLE(dv, b_.CreateVectorSplat(16, ct))
-                                  : b_.CreateFCmpOGE(dv, b_.CreateVectorSplat(16, ct));
-    llvm::Value* mask0 = b_.CreateZExt(
-        b_.CreateBitCast(b_.CreateAnd(pass_v, valid), b_.getInt16Ty()), b_.getInt32Ty());
-    b_.CreateCondBr(b_.CreateICmpNE(mask0, b_.getInt32(0)), lanes_loop, latch,
-                    llvm::MDBuilder(ctx_).createBranchWeights(1, 16));
-
-    b_.SetInsertPoint(lanes_loop);
-    llvm::PHINode* m = b_.CreatePHI(b_.getInt32Ty(), 2, "m");
-    llvm::PHINode* lt = b_.CreatePHI(f32_, 2, "lt");
-    m->addIncoming(mask0, reduce);
-    lt->addIncoming(ct, reduce);
-    llvm::Value* lane = b_.CreateZExt(
-        b_.CreateIntrinsic(llvm::Intrinsic::cttz, {b_.getInt32Ty()}, {m, b_.getTrue()}), i64_);
-    llvm::Value* ldist = b_.CreateAlignedLoad(
-        f32_, b_.CreateInBoundsGEP(lanes_ty, lanes, {b_.getInt64(0), lane}), llvm::Align(4));
-    llvm::Value* lt2 = EmitGate(gate, fn, ldist, b_.CreateAdd(cj, lane), lt);
-    llvm::Value* m2 = b_.CreateAnd(m, b_.CreateSub(m, b_.getInt32(1)));
-    llvm::BasicBlock* lanes_end = b_.GetInsertBlock();
-    m->addIncoming(m2, lanes_end);
-    lt->addIncoming(lt2, lanes_end);
-    b_.CreateCondBr(b_.CreateICmpNE(m2, b_.getInt32(0)), lanes_loop, latch);
-
-    b_.SetInsertPoint(latch);
-    llvm::PHINode* ct_next = b_.CreatePHI(f32_, 2);
-    ct_next->addIncoming(ct, reduce);
-    ct_next->addIncoming(lt2, lanes_end);
-    llvm::Value* cj_next = b_.CreateAdd(cj, b_.getInt64(16));
-    cj->addIncoming(cj_next, latch);
-    ct->addIncoming(ct_next, latch);
-    b_.CreateCondBr(b_.CreateICmpSLT(cj_next, n), chunk, done);
-
-    b_.SetInsertPoint(done);
+    b_.SetInsertPoint(s.chunk);
+    s.cj = b_.CreatePHI(i64_, 2, "cj");
+    s.ct = b_.CreatePHI(f32_, 2, "ct");
+    s.cj->addIncoming(b_.getInt64(0), entry_end);
+    s.ct->addIncoming(threshold0, entry_end);
+    EmitScanRows(s);
+    EmitScanReduce(s);
+    EmitScanLanes(s);
+    b_.SetInsertPoint(s.done);
     b_.CreateRetVoid();
   }
 
  private:
+  // The pieces of the scan kernel under construction, shared by its emitters.
   struct Gate {
     llvm::Value* has_ids;
     llvm::Value* ids;
@@ -487,6 +384,119 @@ class Generator {
     llvm::Value* heap_i;
     llvm::FunctionCallee push;
   };
+  struct Scan {
+    llvm::Function* fn;
+    llvm::Value *q, *x, *x_norms, *n, *q_norm, *lanes, *parts, *last;
+    std::vector<Piece> pieces;
+    llvm::BasicBlock *chunk, *row, *reduce, *lanes_loop, *latch, *done;
+    llvm::FixedVectorType* vec16;
+    llvm::ArrayType *lanes_ty, *parts_ty;
+    llvm::PHINode *cj, *ct;  // the chunk's first row, the threshold entering it
+    Gate gate;
+    llvm::Value* mask0;      // lanes that pass the threshold (reduce → lanes)
+    llvm::Value* lt2;        // the threshold after the lanes loop
+    llvm::BasicBlock* lanes_end;
+  };
+
+  // The top-k insert the kernel calls: void(float* heap_dist, int64* heap_ids, int64 k,
+  // float dist, int64 label); it touches only its pointer arguments, so q and x stay in
+  // registers across calls.
+  llvm::FunctionCallee PushCallee() {
+    auto* push_ty = llvm::FunctionType::get(b_.getVoidTy(), {ptr_, ptr_, i64_, f32_, i64_},
+                                            false);
+    llvm::FunctionCallee push =
+        module_.getOrInsertFunction(l2() ? kPushL2Symbol : kPushIpSymbol, push_ty);
+    if (auto* push_fn = llvm::dyn_cast<llvm::Function>(push.getCallee())) {
+      push_fn->setMemoryEffects(llvm::MemoryEffects::argMemOnly());
+      push_fn->addFnAttr(llvm::Attribute::NoUnwind);
+    }
+    return push;
+  }
+
+  // The chunk's rows one at a time: row cj + i's 16-wide accumulator into parts[i].
+  void EmitScanRows(Scan& s) {
+    // Rows present (fewer than 16 only in the last chunk).
+    llvm::Value* rows_left = b_.CreateSub(s.n, s.cj);
+    llvm::Value* rows = b_.CreateSelect(b_.CreateICmpSGT(rows_left, b_.getInt64(15)),
+                                        b_.getInt64(16), rows_left);
+    b_.CreateBr(s.row);
+    b_.SetInsertPoint(s.row);
+    llvm::PHINode* i = b_.CreatePHI(i64_, 2, "block");
+    i->addIncoming(b_.getInt64(0), s.chunk);
+    llvm::Value* j = AddClamped(b_.CreateAdd(s.cj, i), 0, s.last);
+    llvm::Value* row = b_.CreateInBoundsGEP(f32_, s.x, b_.CreateMul(j, b_.getInt64(key_.d)));
+    llvm::Value* acc = RowAccumulators(s.q, {row}, s.pieces)[0];
+    b_.CreateAlignedStore(acc, b_.CreateInBoundsGEP(s.parts_ty, s.parts, {b_.getInt64(0), i}),
+                          llvm::Align(4));
+    llvm::Value* i_next = b_.CreateAdd(i, b_.getInt64(1));
+    i->addIncoming(i_next, b_.GetInsertBlock());
+    b_.CreateCondBr(b_.CreateICmpSLT(i_next, rows), s.row, s.reduce);
+  }
+
+  // The sixteen stored accumulators reduced to one vector of distances (lane i: row cj + i),
+  // L2 completed from the norms, stored to lanes; mask0: the valid lanes that pass.
+  void EmitScanReduce(Scan& s) {
+    b_.SetInsertPoint(s.reduce);
+    std::vector<Partial> parts(16);
+    for (int r = 0; r < 16; ++r) {
+      parts[r].v = b_.CreateAlignedLoad(
+          s.vec16, b_.CreateConstInBoundsGEP2_64(s.parts_ty, s.parts, 0, r), llvm::Align(4));
+      parts[r].lane_row.fill(r);
+    }
+    for (int h = 8; parts.size() > 1; h /= 2) parts = CombineLevel(parts, h);
+    std::vector<int> order(16);
+    for (int l = 0; l < 16; ++l) order[parts[0].lane_row[l]] = l;
+    llvm::Value* dv = b_.CreateShuffleVector(parts[0].v, parts[0].v, order);
+    std::vector<llvm::Constant*> iota;
+    for (int l = 0; l < 16; ++l) iota.push_back(b_.getInt64(l));
+    llvm::Value* valid = b_.CreateICmpSLT(llvm::ConstantVector::get(iota),
+                                          b_.CreateVectorSplat(16, b_.CreateSub(s.n, s.cj)));
+    if (l2()) {
+      // dist = max(|q|^2 + |x_j|^2 - 2 q·x_j, 0); norms past the end are not read.
+      llvm::Value* xn = b_.CreateMaskedLoad(s.vec16, b_.CreateInBoundsGEP(f32_, s.x_norms, s.cj),
+                                            llvm::Align(4), valid,
+                                            llvm::ConstantAggregateZero::get(s.vec16));
+      llvm::Value* v = b_.CreateFSub(b_.CreateFAdd(b_.CreateVectorSplat(16, s.q_norm), xn),
+                                     b_.CreateFMul(llvm::ConstantFP::get(s.vec16, 2.0), dv));
+      llvm::Value* zero = llvm::ConstantAggregateZero::get(s.vec16);
+      dv = b_.CreateSelect(b_.CreateFCmpOGT(v, zero), v, zero);
+    }
+    b_.CreateAlignedStore(dv, s.lanes, llvm::Align(4));
+    llvm::Value* pass_v = l2() ? b_.CreateFCmpOLE(dv, b_.CreateVectorSplat(16, s.ct))
+                               : b_.CreateFCmpOGE(dv, b_.CreateVectorSplat(16, s.ct));
+    s.mask0 = b_.CreateZExt(b_.CreateBitCast(b_.CreateAnd(pass_v, valid), b_.getInt16Ty()),
+                            b_.getInt32Ty());
+    b_.CreateCondBr(b_.CreateICmpNE(s.mask0, b_.getInt32(0)), s.lanes_loop, s.latch,
+                    llvm::MDBuilder(ctx_).createBranchWeights(1, 16));
+  }
+
+  // The passing lanes, lowest first, through the gated push; then the latch to the next chunk.
+  void EmitScanLanes(Scan& s) {
+    b_.SetInsertPoint(s.lanes_loop);
+    llvm::PHINode* m = b_.CreatePHI(b_.getInt32Ty(), 2, "m");
+    llvm::PHINode* lt = b_.CreatePHI(f32_, 2, "lt");
+    m->addIncoming(s.mask0, s.reduce);
+    lt->addIncoming(s.ct, s.reduce);
+    llvm::Value* lane = b_.CreateZExt(
+        b_.CreateIntrinsic(llvm::Intrinsic::cttz, {b_.getInt32Ty()}, {m, b_.getTrue()}), i64_);
+    llvm::Value* ldist = b_.CreateAlignedLoad(
+        f32_, b_.CreateInBoundsGEP(s.lanes_ty, s.lanes, {b_.getInt64(0), lane}), llvm::Align(4));
+    s.lt2 = EmitGate(s.gate, s.fn, ldist, b_.CreateAdd(s.cj, lane), lt);
+    llvm::Value* m2 = b_.CreateAnd(m, b_.CreateSub(m, b_.getInt32(1)));
+    s.lanes_end = b_.GetInsertBlock();
+    m->addIncoming(m2, s.lanes_end);
+    lt->addIncoming(s.lt2, s.lanes_end);
+    b_.CreateCondBr(b_.CreateICmpNE(m2, b_.getInt32(0)), s.lanes_loop, s.latch);
+
+    b_.SetInsertPoint(s.latch);
+    llvm::PHINode* ct_next = b_.CreatePHI(f32_, 2);
+    ct_next->addIncoming(s.ct, s.reduce);
+    ct_next->addIncoming(s.lt2, s.lanes_end);
+    llvm::Value* cj_next = b_.CreateAdd(s.cj, b_.getInt64(16));
+    s.cj->addIncoming(cj_next, s.latch);
+    s.ct->addIncoming(ct_next, s.latch);
+    b_.CreateCondBr(b_.CreateICmpSLT(cj_next, s.n), s.chunk, s.done);
+  }
 
   // if (dist is at least as good as threshold) { push(dist, label(j)); reload threshold }.
   // Returns the threshold afterwards; leaves the builder in the continuation block.
@@ -544,8 +554,6 @@ class Generator {
     llvm::cast<llvm::Instruction>(r)->setFastMathFlags(b_.getFastMathFlags());
     return r;
   }
-
-  llvm::Value* Add(llvm::Value* a, llvm::Value* b) { return a == nullptr ? b : b_.CreateFAdd(a, b); }
 
   bool l2() const { return key_.metric == Metric::kL2; }
 

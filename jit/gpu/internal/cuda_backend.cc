@@ -173,7 +173,8 @@ absl::StatusOr<std::unique_ptr<Backend>> OpenCudaBackend(int ordinal) {
   // cuInit's CUDA_ERROR_NO_DEVICE is "no device"; any other error is a driver that is there
   // and fails.
   if (absl::Status s = CudaBackend::Check(api, api.init(0), "cuInit"); !s.ok()) {
-    if (absl::IsUnavailable(s)) return absl::UnavailableError(absl::StrCat("no device: ", s.message()));
+    if (absl::IsUnavailable(s))
+      return absl::UnavailableError(absl::StrCat("no device: ", s.message()));
     return s;
   }
   int count = 0;
@@ -193,7 +194,8 @@ absl::StatusOr<std::unique_ptr<Backend>> OpenCudaBackend(int ordinal) {
   IVFJIT_RETURN_IF_ERROR(CudaBackend::Check(
       api, api.attribute(&minor, CU_DEVICE_ATTRIBUTE_COMPUTE_CAPABILITY_MINOR, device), "attr"));
   size_t total = 0;
-  IVFJIT_RETURN_IF_ERROR(CudaBackend::Check(api, api.total_mem(&total, device), "cuDeviceTotalMem"));
+  IVFJIT_RETURN_IF_ERROR(
+      CudaBackend::Check(api, api.total_mem(&total, device), "cuDeviceTotalMem"));
   IVFJIT_ASSIGN_OR_RETURN(std::unique_ptr<RtcCompiler> nvrtc, LoadNvrtc());
   CUcontext context = nullptr;
   IVFJIT_RETURN_IF_ERROR(

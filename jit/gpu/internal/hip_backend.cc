@@ -156,7 +156,8 @@ absl::StatusOr<std::unique_ptr<Backend>> OpenHipBackend(int ordinal) {
   // Without a GPU, hipInit / hipGetDeviceCount fail with hipErrorNoDevice (or report 0
   // devices): "no device". Another error is a runtime that is there and fails.
   if (absl::Status s = CheckHip(api, api.init(0), "hipInit"); !s.ok()) {
-    if (absl::IsUnavailable(s)) return absl::UnavailableError(absl::StrCat("no device: ", s.message()));
+    if (absl::IsUnavailable(s))
+      return absl::UnavailableError(absl::StrCat("no device: ", s.message()));
     return s;
   }
   IVFJIT_RETURN_IF_ERROR(CheckHip(api, api.device_count(&count), "hipGetDeviceCount"));

@@ -67,7 +67,8 @@ absl::StatusOr<std::string> RunRtc(const Api& api, const char* what, const std::
   typename Api::ProgramType program{};
   auto result = api.create(&program, source.c_str(), name.c_str(), 0, nullptr, nullptr);
   if (result != api.success) {
-    return absl::InternalError(absl::StrCat(what, ": cannot create a program: ", api.error(result)));
+    return absl::InternalError(
+        absl::StrCat(what, ": cannot create a program: ", api.error(result)));
   }
   struct Destroy {
     const Api& api;
