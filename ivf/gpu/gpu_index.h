@@ -19,6 +19,7 @@
 #ifndef IVFJIT_IVF_GPU_GPU_INDEX_H_
 #define IVFJIT_IVF_GPU_GPU_INDEX_H_
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -107,6 +108,20 @@ class GpuIndex final : public Index {
   struct Plan;
   GpuIndex(int64_t d, Metric metric, jit::GpuDevice* device);
   Plan MakePlan(int64_t n, int64_t k, int64_t nprobe) const;
+  // Bytes of each scratch slot (Scratch's buffers) for q queries of the plan's shape.
+  static constexpr int kScratchSlots = 22;
+  std::array<int64_t, kScratchSlots> SlotBytes(const Plan& plan, int64_t q) const;
+  // The nprobe nearest lists of a chunk of nc queries (on the device at dq) into the scratch's
+  // coarse_ids (a flat index: its one list).
+  absl::Status Quantize(const jit::GpuModule& module, const float* dq, int64_t nc,
+                        int64_t nprobe) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // From coarse_ids: each query's scanned probes (max_codes rule), their candidate slots and
+  // counts, the row stride; returns the longest scanned list.
+  int64_t PlanProbes(int64_t nc, int64_t nprobe, int64_t max_codes) const
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Range search's count and fill passes over one scanned chunk, appended to result.
+  absl::Status RangeChunk(const jit::GpuModule& module, int64_t nc, uint32_t limit,
+                          RangeSearchResult* result) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Scans one chunk of queries (already on the device at dq) into scratch's candidate rows.
   ABSL_MUST_USE_RESULT absl::Status ScanChunk(const jit::GpuModule& module, const Plan& plan,
                                               const float* dq, int64_t nc, int64_t max_codes) const

@@ -9,31 +9,22 @@
 #include "absl/strings/str_cat.h"
 #include "ivf/gpu/gpu_index.h"
 #include "jit/base/status_macros.h"
+#include "jit/dispatch.h"
+#include "jit/gpu/gpu_kernels.h"
 
 namespace ivfjit {
 namespace {
 
-using i64 = long long;  // the kernels' ivf_i64: launch arguments must have its exact type
+using i64 = jit::GpuI64;  // the kernels' 64-bit integer
 using jit::GpuKernel;
 
-constexpr unsigned kBlock = 256;         // threads per block: 8 warps of 32, 4 wavefronts of 64
 constexpr int64_t kRowsPerBlock = 512;   // list rows one scan block covers
 constexpr int64_t kMaxGridY = 65535;     // queries per launch (CUDA's grid.y limit)
-constexpr int32_t kGroup = 32;           // pairs per ivf_scan_grouped block (IVF_G)
 
 int64_t NextPow2(int64_t n) {
   int64_t p = 1;
   while (p < n) p <<= 1;
   return p;
-}
-
-// The kernels' order key (kernel_source.cc, ivf_key): unsigned order = result order.
-uint32_t OrderKey(float dist, Metric metric) {
-  const float f = metric == Metric::kL2 ? dist : -dist;
-  uint32_t u;
-  std::memcpy(&u, &f, sizeof(u));
-  if (u == 0x80000000u) u = 0;
-  return (u & 0x80000000u) ? ~u : (u | 0x80000000u);
 }
 
 // How many blocks share one list of `longest` rows when `others` (query, list) pairs run
@@ -60,6 +51,7 @@ struct GpuIndex::Scratch {
     kOutDist, kOutIds, kGroupList, kGroupBegin, kPairQuery, kPairOut, kNumSlots
   };
   std::array<jit::GpuDevice::Buffer, kNumSlots> buffers;
+  static_assert(kNumSlots == GpuIndex::kScratchSlots);
   template <typename T>
   T* get(Slot s) const {
     return buffers[s].as<T>();
@@ -83,6 +75,19 @@ GpuIndex::GpuIndex(int64_t d, Metric metric, jit::GpuDevice* device)
 
 GpuIndex::~GpuIndex() = default;
 
+// Bytes of each scratch slot for a chunk of q queries (the one formula: the plan sizes chunks
+// with it, Reserve allocates with it).
+std::array<int64_t, GpuIndex::kScratchSlots> GpuIndex::SlotBytes(const Plan& plan,
+                                                                   int64_t q) const {
+  const int64_t s = plan.stride_bound, p2 = NextPow2(plan.stride_bound);
+  const int64_t nl = ivf_ ? nlist_ : 0, nl2 = ivf_ ? NextPow2(nlist_) : 0;
+  const int64_t np = plan.nprobe, k = plan.k;
+  return {q * d() * 4, q * nl * 4,  q * nl * 4,     q * nl2 * 4,       q * nl2 * 8, q * np * 4,
+          q * np * 8,  q * 4,       q * 8,          q * np * 4,        q * np * 8,  q * 8,
+          q * s * 4,   q * s * 4,   q * p2 * 4,     q * p2 * 8,        q * k * 4,   q * k * 8,
+          q * np * 4,  (q * np + 1) * 4, q * np * 4, q * np * 8};
+}
+
 GpuIndex::Plan GpuIndex::MakePlan(int64_t n, int64_t k, int64_t nprobe) const {
   Plan plan;
   plan.k = k;
@@ -92,10 +97,8 @@ GpuIndex::Plan GpuIndex::MakePlan(int64_t n, int64_t k, int64_t nprobe) const {
     bound += largest_lists_[p];
   }
   plan.stride_bound = std::max<int64_t>(1, bound);
-  // Reserve()'s buffers, per query.
-  const int64_t per_query = d() * 4 + plan.stride_bound * 8 + NextPow2(plan.stride_bound) * 12 +
-                            k * 12 + nprobe * 44 + 32 +
-                            (ivf_ ? nlist_ * 8 + NextPow2(nlist_) * 12 : 0);
+  const std::array<int64_t, kScratchSlots> one = SlotBytes(plan, 1);
+  const int64_t per_query = std::accumulate(one.begin(), one.end(), int64_t{0});
   const int64_t budget =
       options_.scratch_bytes > 0 ? options_.scratch_bytes : device_->total_memory() / 4;
   plan.chunk = std::clamp<int64_t>(budget / per_query, 1, std::min<int64_t>(n, kMaxGridY));
@@ -104,13 +107,7 @@ GpuIndex::Plan GpuIndex::MakePlan(int64_t n, int64_t k, int64_t nprobe) const {
 
 absl::Status GpuIndex::Reserve(const Plan& plan) const {
   if (scratch_ == nullptr) scratch_ = std::make_unique<Scratch>();
-  const int64_t q = plan.chunk, s = plan.stride_bound, p2 = NextPow2(plan.stride_bound);
-  const int64_t nl = ivf_ ? nlist_ : 0, nl2 = ivf_ ? NextPow2(nlist_) : 0;
-  const int64_t sizes[Scratch::kNumSlots] = {
-      q * d() * 4, q * nl * 4, q * nl * 4, q * nl2 * 4, q * nl2 * 8, q * plan.nprobe * 4,
-      q * plan.nprobe * 8, q * 4, q * 8, q * plan.nprobe * 4, q * plan.nprobe * 8, q * 8,
-      q * s * 4, q * s * 4, q * p2 * 4, q * p2 * 8, q * plan.k * 4, q * plan.k * 8,
-      q * plan.nprobe * 4, (q * plan.nprobe + 1) * 4, q * plan.nprobe * 4, q * plan.nprobe * 8};
+  const std::array<int64_t, kScratchSlots> sizes = SlotBytes(plan, plan.chunk);
   for (int i = 0; i < Scratch::kNumSlots; ++i) {
     jit::GpuDevice::Buffer& b = scratch_->buffers[i];
     if (b.data() != nullptr && static_cast<int64_t>(b.size()) >= sizes[i]) continue;
@@ -124,59 +121,64 @@ absl::Status GpuIndex::Reserve(const Plan& plan) const {
   return absl::OkStatus();
 }
 
-absl::Status GpuIndex::ScanChunk(const jit::GpuModule& module, const Plan& plan,
-                                 const float* dq, int64_t nc, int64_t max_codes) const {
+absl::Status GpuIndex::Quantize(const jit::GpuModule& module, const float* dq, int64_t nc,
+                                int64_t nprobe) const {
   Scratch& s = *scratch_;
-  const int64_t nprobe = plan.nprobe;
-  int dim = static_cast<int>(d());
+  if (!ivf_) {
+    s.coarse_ids.assign(static_cast<size_t>(nc), 0);  // a flat index: one list
+    return absl::OkStatus();
+  }
+  // The centroids scanned as one list (list 0 of offsets {0, nlist}), then the top nprobe.
+  const int splits = static_cast<int>(Splits(nlist_, nc));
+  jit::GpuScanArgs scan;
+  scan.queries = dq;
+  scan.data = centroids_.as<float>();
+  scan.list_offsets = centroid_offsets_.as<i64>();
+  scan.probes = s.get<int32_t>(Scratch::kZeroProbe);
+  scan.probe_start = s.get<i64>(Scratch::kZeroStart);
+  scan.nprobe = 1;
+  scan.splits = splits;
+  scan.d = static_cast<int>(d());
+  scan.stride = nlist_;
+  scan.keys = s.get<uint32_t>(Scratch::kCoarseKeys);
+  scan.pos = s.get<int32_t>(Scratch::kCoarsePos);
+  IVFJIT_RETURN_IF_ERROR(jit::LaunchScan(*device_, module, splits, nc, scan));
+  jit::GpuSelectArgs select;
+  select.keys = scan.keys;
+  select.pos = scan.pos;
+  select.stride = nlist_;
+  select.sel = static_cast<int>(nprobe);
+  select.sort_keys = s.get<uint32_t>(Scratch::kCoarseSortKeys);
+  select.sort_ids = s.get<i64>(Scratch::kCoarseSortIds);
+  select.sort_stride = NextPow2(nlist_);
+  select.out_dist = s.get<float>(Scratch::kCoarseDist);
+  select.out_ids = s.get<i64>(Scratch::kCoarseIds);
+  IVFJIT_RETURN_IF_ERROR(
+      jit::LaunchSelect(*device_, module, GpuKernel::kSelectNprobe, nc, select));
+  s.coarse_ids.resize(static_cast<size_t>(nc * nprobe));
+  return device_->Download(s.coarse_ids.data(), select.out_ids,
+                           s.coarse_ids.size() * sizeof(int64_t));
+}
+
+int64_t GpuIndex::PlanProbes(int64_t nc, int64_t nprobe, int64_t max_codes) const {
+  Scratch& s = *scratch_;
   s.probes.assign(static_cast<size_t>(nc * nprobe), -1);
   s.starts.assign(static_cast<size_t>(nc * nprobe), 0);
   s.counts.assign(static_cast<size_t>(nc), 0);
-  if (ivf_) {
-    // Coarse quantization: the centroids scanned as one list, then the top nprobe.
-    int one = 1, splits = static_cast<int>(Splits(nlist_, nc)), sel = static_cast<int>(nprobe);
-    i64 stride = nlist_, sort_stride = NextPow2(nlist_);
-    const float* centroids = centroids_.as<float>();
-    const i64* offsets = centroid_offsets_.as<i64>();
-    int32_t* zero_probe = s.get<int32_t>(Scratch::kZeroProbe);
-    i64* zero_start = s.get<i64>(Scratch::kZeroStart);
-    uint32_t* ckeys = s.get<uint32_t>(Scratch::kCoarseKeys);
-    int32_t* cpos = s.get<int32_t>(Scratch::kCoarsePos);
-    void* scan_args[] = {&dq, &centroids, &offsets, &zero_probe, &zero_start, &one, &splits,
-                         &dim, &stride, &ckeys, &cpos};
-    IVFJIT_RETURN_IF_ERROR(device_->Launch(module, GpuKernel::kScan, splits, nc, kBlock,
-                                           scan_args));
-    const i64* no_counts = nullptr;
-    const i64* no_ids = nullptr;
-    uint32_t* csk = s.get<uint32_t>(Scratch::kCoarseSortKeys);
-    i64* csid = s.get<i64>(Scratch::kCoarseSortIds);
-    float* cdist = s.get<float>(Scratch::kCoarseDist);
-    i64* cids = s.get<i64>(Scratch::kCoarseIds);
-    void* select_args[] = {&ckeys, &cpos, &no_counts, &stride, &sel, &no_ids,
-                           &csk,   &csid, &sort_stride, &cdist, &cids};
-    IVFJIT_RETURN_IF_ERROR(device_->Launch(module, GpuKernel::kSelectNprobe, nc, 1, kBlock,
-                                           select_args));
-    s.coarse_ids.resize(static_cast<size_t>(nc * nprobe));
-    IVFJIT_RETURN_IF_ERROR(
-        device_->Download(s.coarse_ids.data(), cids, s.coarse_ids.size() * sizeof(int64_t)));
-  } else {
-    s.coarse_ids.assign(static_cast<size_t>(nc), 0);
-  }
-  // Which lists each query scans (the max_codes prefix rule, docs/spec.md) and where their
-  // candidates go in the query's row.
+  const auto list_size = [&](int64_t l) { return list_offsets_[l + 1] - list_offsets_[l]; };
   int64_t stride = 1, longest = 0;
   for (int64_t i = 0; i < nc; ++i) {
+    const int64_t* row = s.coarse_ids.data() + i * nprobe;
+    // The max_codes prefix rule, the CPU's own (jit/dispatch.h).
+    const int64_t scan = jit::MaxCodesProbes(row, nprobe, max_codes, list_size);
     int64_t scanned = 0;
-    for (int64_t p = 0; p < nprobe; ++p) {
-      const int64_t l = s.coarse_ids[i * nprobe + p];
-      if (l < 0) break;
-      const int64_t size = list_offsets_[l + 1] - list_offsets_[l];
+    for (int64_t p = 0; p < scan && row[p] >= 0; ++p) {
+      const int64_t size = list_size(row[p]);
       // Empty lists are not launched (so device offsets of a Reset index are never read).
-      if (size > 0) s.probes[i * nprobe + p] = static_cast<int32_t>(l);
+      if (size > 0) s.probes[i * nprobe + p] = static_cast<int32_t>(row[p]);
       s.starts[i * nprobe + p] = scanned;
       scanned += size;
       longest = std::max(longest, size);
-      if (max_codes > 0 && scanned >= max_codes) break;
     }
     s.counts[i] = scanned;
     stride = std::max(stride, scanned);
@@ -185,13 +187,25 @@ absl::Status GpuIndex::ScanChunk(const jit::GpuModule& module, const Plan& plan,
   stats_.queries += nc;
   stats_.codes_scanned += std::accumulate(s.counts.begin(), s.counts.end(), i64{0});
   if (ivf_) stats_.centroids_scored += nc * nlist_;
-  int32_t* probes = s.get<int32_t>(Scratch::kProbes);
-  i64* starts = s.get<i64>(Scratch::kStarts);
-  i64* counts = s.get<i64>(Scratch::kCounts);
-  IVFJIT_RETURN_IF_ERROR(device_->Upload(probes, s.probes.data(), s.probes.size() * 4));
-  IVFJIT_RETURN_IF_ERROR(device_->Upload(starts, s.starts.data(), s.starts.size() * 8));
-  IVFJIT_RETURN_IF_ERROR(device_->Upload(counts, s.counts.data(), s.counts.size() * 8));
-  int np = static_cast<int>(nprobe), splits = static_cast<int>(Splits(longest, nc * nprobe));
+  return longest;
+}
+
+absl::Status GpuIndex::ScanChunk(const jit::GpuModule& module, const Plan& plan,
+                                 const float* dq, int64_t nc, int64_t max_codes) const {
+  Scratch& s = *scratch_;
+  const int64_t nprobe = plan.nprobe;
+  IVFJIT_RETURN_IF_ERROR(Quantize(module, dq, nc, nprobe));
+  const int64_t longest = PlanProbes(nc, nprobe, max_codes);
+  jit::GpuScanArgs scan;
+  scan.probes = s.get<int32_t>(Scratch::kProbes);
+  scan.probe_start = s.get<i64>(Scratch::kStarts);
+  IVFJIT_RETURN_IF_ERROR(device_->Upload(s.get<int32_t>(Scratch::kProbes), s.probes.data(),
+                                         s.probes.size() * 4));
+  IVFJIT_RETURN_IF_ERROR(
+      device_->Upload(s.get<i64>(Scratch::kStarts), s.starts.data(), s.starts.size() * 8));
+  IVFJIT_RETURN_IF_ERROR(
+      device_->Upload(s.get<i64>(Scratch::kCounts), s.counts.data(), s.counts.size() * 8));
+  const int splits = static_cast<int>(Splits(longest, nc * nprobe));
   // (query, probe) pairs per list, as prefix sums: first[l] .. first[l + 1].
   std::vector<int32_t> first(static_cast<size_t>(nlist_) + 1, 0);
   for (int32_t l : s.probes) {
@@ -206,15 +220,16 @@ absl::Status GpuIndex::ScanChunk(const jit::GpuModule& module, const Plan& plan,
     // The grouped kernel puts splits on grid.y (at most 65535); fewer, longer splits are fine.
     return ScanGrouped(module, first, dq, nc, nprobe, std::min<int>(splits, kMaxGridY));
   }
-  i64 row_stride = stride;
-  const float* data = data_.as<float>();
-  const i64* offsets = offsets_.as<i64>();
-  uint32_t* keys = s.get<uint32_t>(Scratch::kKeys);
-  int32_t* pos = s.get<int32_t>(Scratch::kPos);
-  void* args[] = {&dq, &data, &offsets, &probes, &starts, &np, &splits,
-                  &dim, &row_stride, &keys, &pos};
-  return device_->Launch(module, GpuKernel::kScan, static_cast<unsigned>(nprobe * splits), nc,
-                         kBlock, args);
+  scan.queries = dq;
+  scan.data = data_.as<float>();
+  scan.list_offsets = offsets_.as<i64>();
+  scan.nprobe = static_cast<int>(nprobe);
+  scan.splits = splits;
+  scan.d = static_cast<int>(d());
+  scan.stride = s.stride;
+  scan.keys = s.get<uint32_t>(Scratch::kKeys);
+  scan.pos = s.get<int32_t>(Scratch::kPos);
+  return jit::LaunchScan(*device_, module, static_cast<unsigned>(nprobe * splits), nc, scan);
 }
 
 bool GpuIndex::Grouped(int64_t pairs, int64_t lists) const {
@@ -226,7 +241,7 @@ absl::Status GpuIndex::ScanGrouped(const jit::GpuModule& module,
                                    const std::vector<int32_t>& first, const float* dq,
                                    int64_t nc, int64_t nprobe, int splits) const {
   Scratch& s = *scratch_;
-  // (query, probe) pairs bucketed by list (a counting sort), then cut into groups of <= 32.
+  // (query, probe) pairs bucketed by list (a counting sort), then cut into groups.
   std::vector<int32_t> pair_query(static_cast<size_t>(first[nlist_]));
   std::vector<i64> pair_out(pair_query.size());
   std::vector<int32_t> fill(first.begin(), first.end() - 1);
@@ -241,33 +256,34 @@ absl::Status GpuIndex::ScanGrouped(const jit::GpuModule& module,
   }
   std::vector<int32_t> group_list, group_begin;
   for (int64_t l = 0; l < nlist_; ++l) {
-    for (int32_t b = first[l]; b < first[l + 1]; b += kGroup) {
+    for (int32_t b = first[l]; b < first[l + 1]; b += jit::kGpuGroup) {
       group_list.push_back(static_cast<int32_t>(l));
       group_begin.push_back(b);
     }
   }
   group_begin.push_back(first[nlist_]);
-  const int32_t* gl = s.get<int32_t>(Scratch::kGroupList);
-  const int32_t* gb = s.get<int32_t>(Scratch::kGroupBegin);
-  const int32_t* pq = s.get<int32_t>(Scratch::kPairQuery);
-  const i64* po = s.get<i64>(Scratch::kPairOut);
+  jit::GpuGroupedScanArgs a;
+  a.queries = dq;
+  a.data = data_.as<float>();
+  a.list_offsets = offsets_.as<i64>();
+  a.group_list = s.get<int32_t>(Scratch::kGroupList);
+  a.group_begin = s.get<int32_t>(Scratch::kGroupBegin);
+  a.pair_query = s.get<int32_t>(Scratch::kPairQuery);
+  a.pair_out = s.get<i64>(Scratch::kPairOut);
+  a.splits = splits;
+  a.d = static_cast<int>(d());
+  a.keys = s.get<uint32_t>(Scratch::kKeys);
+  a.pos = s.get<int32_t>(Scratch::kPos);
+  IVFJIT_RETURN_IF_ERROR(device_->Upload(s.get<int32_t>(Scratch::kGroupList), group_list.data(),
+                                         group_list.size() * 4));
+  IVFJIT_RETURN_IF_ERROR(device_->Upload(s.get<int32_t>(Scratch::kGroupBegin),
+                                         group_begin.data(), group_begin.size() * 4));
+  IVFJIT_RETURN_IF_ERROR(device_->Upload(s.get<int32_t>(Scratch::kPairQuery), pair_query.data(),
+                                         pair_query.size() * 4));
   IVFJIT_RETURN_IF_ERROR(
-      device_->Upload(const_cast<int32_t*>(gl), group_list.data(), group_list.size() * 4));
-  IVFJIT_RETURN_IF_ERROR(
-      device_->Upload(const_cast<int32_t*>(gb), group_begin.data(), group_begin.size() * 4));
-  IVFJIT_RETURN_IF_ERROR(
-      device_->Upload(const_cast<int32_t*>(pq), pair_query.data(), pair_query.size() * 4));
-  IVFJIT_RETURN_IF_ERROR(
-      device_->Upload(const_cast<i64*>(po), pair_out.data(), pair_out.size() * 8));
-  const float* data = data_.as<float>();
-  const i64* offsets = offsets_.as<i64>();
-  int dim = static_cast<int>(d());
-  uint32_t* keys = s.get<uint32_t>(Scratch::kKeys);
-  int32_t* pos = s.get<int32_t>(Scratch::kPos);
-  void* args[] = {&dq, &data, &offsets, &gl, &gb, &pq, &po, &splits, &dim, &keys, &pos};
-  return device_->Launch(module, GpuKernel::kScanGrouped,
-                         static_cast<unsigned>(group_list.size()), static_cast<unsigned>(splits),
-                         kBlock, args);
+      device_->Upload(s.get<i64>(Scratch::kPairOut), pair_out.data(), pair_out.size() * 8));
+  return jit::LaunchGroupedScan(*device_, module, static_cast<unsigned>(group_list.size()),
+                                static_cast<unsigned>(splits), a);
 }
 
 absl::Status GpuIndex::ForEachScannedChunk(
@@ -302,20 +318,22 @@ absl::Status GpuIndex::Run(int64_t n, const float* x, bool x_on_device, int64_t 
       [&](const jit::GpuModule& module, int64_t i0, int64_t nc) -> absl::Status {
         mu_.AssertHeld();
         Scratch& s = *scratch_;
-        uint32_t* keys = s.get<uint32_t>(Scratch::kKeys);
-        int32_t* pos = s.get<int32_t>(Scratch::kPos);
-        i64* counts = s.get<i64>(Scratch::kCounts);
-        i64 stride = s.stride, sort_stride = NextPow2(s.stride);
-        int sel = static_cast<int>(k);
-        const i64* ids = ids_.as<i64>();
-        uint32_t* sk = s.get<uint32_t>(Scratch::kSortKeys);
-        i64* sid = s.get<i64>(Scratch::kSortIds);
-        float* out_dist = out_on_device ? distances + i0 * k : s.get<float>(Scratch::kOutDist);
-        i64* out_ids = out_on_device ? reinterpret_cast<i64*>(labels + i0 * k)
-                                     : s.get<i64>(Scratch::kOutIds);
-        void* args[] = {&keys, &pos, &counts, &stride, &sel, &ids,
-                        &sk,   &sid, &sort_stride, &out_dist, &out_ids};
-        IVFJIT_RETURN_IF_ERROR(device_->Launch(module, GpuKernel::kSelectK, nc, 1, kBlock, args));
+        jit::GpuSelectArgs a;
+        a.keys = s.get<uint32_t>(Scratch::kKeys);
+        a.pos = s.get<int32_t>(Scratch::kPos);
+        a.counts = s.get<i64>(Scratch::kCounts);
+        a.stride = s.stride;
+        a.sel = static_cast<int>(k);
+        a.ids = ids_.as<i64>();
+        a.sort_keys = s.get<uint32_t>(Scratch::kSortKeys);
+        a.sort_ids = s.get<i64>(Scratch::kSortIds);
+        a.sort_stride = NextPow2(s.stride);
+        a.out_dist = out_on_device ? distances + i0 * k : s.get<float>(Scratch::kOutDist);
+        a.out_ids = out_on_device ? reinterpret_cast<i64*>(labels + i0 * k)
+                                  : s.get<i64>(Scratch::kOutIds);
+        IVFJIT_RETURN_IF_ERROR(jit::LaunchSelect(*device_, module, GpuKernel::kSelectK, nc, a));
+        float* out_dist = a.out_dist;
+        i64* out_ids = a.out_ids;
         if (out_on_device) return absl::OkStatus();
         const size_t m = static_cast<size_t>(nc * k);
         IVFJIT_RETURN_IF_ERROR(device_->Download(distances + i0 * k, out_dist, m * sizeof(float)));
@@ -368,7 +386,7 @@ absl::StatusOr<RangeSearchResult> GpuIndex::RangeSearchOnDevice(int64_t n, const
 
 absl::Status GpuIndex::RunRange(int64_t n, const float* x, bool x_on_device, float radius,
                                 RangeSearchResult* result) const {
-  const uint32_t limit = OrderKey(radius, metric());
+  const uint32_t limit = jit::GpuOrderKey(radius, metric());
   result->lims.assign(1, 0);
   result->labels.clear();
   result->distances.clear();
@@ -376,55 +394,59 @@ absl::Status GpuIndex::RunRange(int64_t n, const float* x, bool x_on_device, flo
       n, x, x_on_device, /*k=*/1, nprobe_, /*max_codes=*/0,
       [&](const jit::GpuModule& module, int64_t, int64_t nc) -> absl::Status {
         mu_.AssertHeld();
-        Scratch& s = *scratch_;
-        const uint32_t* keys = s.get<uint32_t>(Scratch::kKeys);
-        const int32_t* pos = s.get<int32_t>(Scratch::kPos);
-        const i64* counts = s.get<i64>(Scratch::kCounts);
-        i64 stride = s.stride;
-        uint32_t key_limit = limit;
-        // Count pass, then fill pass into buffers sized by the counts.
-        IVFJIT_ASSIGN_OR_RETURN(jit::GpuDevice::Buffer found, device_->Alloc(nc * sizeof(i64)));
-        i64* found_ptr = found.as<i64>();
-        void* count_args[] = {&keys, &counts, &stride, &key_limit, &found_ptr};
-        IVFJIT_RETURN_IF_ERROR(
-            device_->Launch(module, GpuKernel::kRangeCount, nc, 1, kBlock, count_args));
-        std::vector<i64> per_query(static_cast<size_t>(nc));
-        IVFJIT_RETURN_IF_ERROR(device_->Download(per_query.data(), found_ptr, nc * sizeof(i64)));
-        std::vector<i64> row_start(static_cast<size_t>(nc) + 1, 0);
-        for (int64_t i = 0; i < nc; ++i) row_start[i + 1] = row_start[i] + per_query[i];
-        const int64_t total = row_start[nc];
-        IVFJIT_ASSIGN_OR_RETURN(jit::GpuDevice::Buffer starts, device_->Alloc(nc * sizeof(i64)));
-        IVFJIT_RETURN_IF_ERROR(
-            device_->Upload(starts.data(), row_start.data(), nc * sizeof(i64)));
-        IVFJIT_ASSIGN_OR_RETURN(jit::GpuDevice::Buffer out_dist, device_->Alloc(total * 4));
-        IVFJIT_ASSIGN_OR_RETURN(jit::GpuDevice::Buffer out_ids, device_->Alloc(total * 8));
-        const i64* ids = ids_.as<i64>();
-        const i64* starts_ptr = starts.as<i64>();
-        float* dist_ptr = out_dist.as<float>();
-        i64* ids_ptr = out_ids.as<i64>();
-        void* fill_args[] = {&keys, &pos,        &counts,   &stride, &key_limit,
-                             &ids,  &starts_ptr, &dist_ptr, &ids_ptr};
-        IVFJIT_RETURN_IF_ERROR(
-            device_->Launch(module, GpuKernel::kRangeFill, nc, 1, kBlock, fill_args));
-        std::vector<float> dist(static_cast<size_t>(total));
-        std::vector<int64_t> lab(static_cast<size_t>(total));
-        IVFJIT_RETURN_IF_ERROR(device_->Download(dist.data(), dist_ptr, total * 4));
-        IVFJIT_RETURN_IF_ERROR(device_->Download(lab.data(), ids_ptr, total * 8));
-        // Each query's results in ascending label order (docs/spec.md), as on the CPU.
-        std::vector<int64_t> order;
-        for (int64_t i = 0; i < nc; ++i) {
-          order.resize(static_cast<size_t>(per_query[i]));
-          std::iota(order.begin(), order.end(), row_start[i]);
-          std::sort(order.begin(), order.end(),
-                    [&](int64_t a, int64_t b) { return lab[a] < lab[b]; });
-          for (int64_t j : order) {
-            result->labels.push_back(lab[j]);
-            result->distances.push_back(dist[j]);
-          }
-          result->lims.push_back(static_cast<int64_t>(result->labels.size()));
-        }
-        return absl::OkStatus();
+        return RangeChunk(module, nc, limit, result);
       });
+}
+
+absl::Status GpuIndex::RangeChunk(const jit::GpuModule& module, int64_t nc, uint32_t limit,
+                                  RangeSearchResult* result) const {
+  Scratch& s = *scratch_;
+  // Count pass, then fill pass into buffers sized by the counts.
+  IVFJIT_ASSIGN_OR_RETURN(jit::GpuDevice::Buffer found, device_->Alloc(nc * sizeof(i64)));
+  jit::GpuRangeCountArgs count;
+  count.keys = s.get<uint32_t>(Scratch::kKeys);
+  count.counts = s.get<i64>(Scratch::kCounts);
+  count.stride = s.stride;
+  count.limit = limit;
+  count.out_n = found.as<i64>();
+  IVFJIT_RETURN_IF_ERROR(jit::LaunchRangeCount(*device_, module, nc, count));
+  std::vector<i64> per_query(static_cast<size_t>(nc));
+  IVFJIT_RETURN_IF_ERROR(device_->Download(per_query.data(), count.out_n, nc * sizeof(i64)));
+  std::vector<i64> row_start(static_cast<size_t>(nc) + 1, 0);
+  for (int64_t i = 0; i < nc; ++i) row_start[i + 1] = row_start[i] + per_query[i];
+  const int64_t total = row_start[nc];
+  IVFJIT_ASSIGN_OR_RETURN(jit::GpuDevice::Buffer starts, device_->Alloc(nc * sizeof(i64)));
+  IVFJIT_RETURN_IF_ERROR(device_->Upload(starts.data(), row_start.data(), nc * sizeof(i64)));
+  IVFJIT_ASSIGN_OR_RETURN(jit::GpuDevice::Buffer out_dist, device_->Alloc(total * 4));
+  IVFJIT_ASSIGN_OR_RETURN(jit::GpuDevice::Buffer out_ids, device_->Alloc(total * 8));
+  jit::GpuRangeFillArgs fill;
+  fill.keys = count.keys;
+  fill.pos = s.get<int32_t>(Scratch::kPos);
+  fill.counts = count.counts;
+  fill.stride = s.stride;
+  fill.limit = limit;
+  fill.ids = ids_.as<i64>();
+  fill.row_start = starts.as<i64>();
+  fill.out_dist = out_dist.as<float>();
+  fill.out_ids = out_ids.as<i64>();
+  IVFJIT_RETURN_IF_ERROR(jit::LaunchRangeFill(*device_, module, nc, fill));
+  std::vector<float> dist(static_cast<size_t>(total));
+  std::vector<int64_t> lab(static_cast<size_t>(total));
+  IVFJIT_RETURN_IF_ERROR(device_->Download(dist.data(), fill.out_dist, total * 4));
+  IVFJIT_RETURN_IF_ERROR(device_->Download(lab.data(), fill.out_ids, total * 8));
+  // Each query's results in ascending label order (docs/spec.md), as on the CPU.
+  std::vector<int64_t> order;
+  for (int64_t i = 0; i < nc; ++i) {
+    order.resize(static_cast<size_t>(per_query[i]));
+    std::iota(order.begin(), order.end(), row_start[i]);
+    std::sort(order.begin(), order.end(), [&](int64_t a, int64_t b) { return lab[a] < lab[b]; });
+    for (int64_t j : order) {
+      result->labels.push_back(lab[j]);
+      result->distances.push_back(dist[j]);
+    }
+    result->lims.push_back(static_cast<int64_t>(result->labels.size()));
+  }
+  return absl::OkStatus();
 }
 
 GpuSearchStats GpuIndex::search_stats() const {

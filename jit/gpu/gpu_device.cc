@@ -89,9 +89,10 @@ GpuDevice::GpuDevice(std::unique_ptr<gpu_internal::Backend> backend,
   disk_ = std::make_unique<cache_internal::BlobCache>(dir, backend_->binary_extension());
 }
 
-GpuDevice::~GpuDevice() {
-  absl::MutexLock lock(&mu_);
-  for (auto& [spec, module] : modules_) backend_->UnloadModule(module->module_);
+GpuDevice::~GpuDevice() = default;  // modules_ (unloading themselves) go before backend_
+
+GpuModule::~GpuModule() {
+  if (module_ != nullptr) backend_->UnloadModule(module_);
 }
 
 const std::string& GpuDevice::vendor() const { return backend_->vendor(); }
@@ -133,8 +134,7 @@ std::string GpuDevice::CacheKey(const GpuKernelSpec& spec) const {
 absl::StatusOr<std::unique_ptr<GpuModule>> GpuDevice::Build(const GpuKernelSpec& spec) {
   const std::string key = CacheKey(spec);
   const std::string name = KeyHash(key);
-  auto module = std::make_unique<GpuModule>();
-  module->spec_ = spec;
+  std::unique_ptr<GpuModule> module(new GpuModule(backend_.get(), spec));
   absl::StatusOr<std::string> cached = disk_->Read(name, key);
   bool loaded = false;
   if (cached.ok()) {
@@ -159,10 +159,7 @@ absl::StatusOr<std::unique_ptr<GpuModule>> GpuDevice::Build(const GpuKernelSpec&
   for (int i = 0; i < kNumGpuKernels; ++i) {
     absl::StatusOr<void*> fn =
         backend_->Function(module->module_, GpuKernelName(static_cast<GpuKernel>(i)));
-    if (!fn.ok()) {
-      backend_->UnloadModule(module->module_);
-      return fn.status();
-    }
+    if (!fn.ok()) return fn.status();  // the module unloads itself
     module->functions_[i] = *fn;
   }
   return module;

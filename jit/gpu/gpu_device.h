@@ -64,17 +64,27 @@ enum class GpuKernel { kScan, kSelectK, kSelectNprobe, kRangeCount, kRangeFill, 
 inline constexpr int kNumGpuKernels = 6;
 const char* GpuKernelName(GpuKernel kernel);
 
+// A loaded module: unloaded when it goes away (its GpuDevice owns it). Launch its kernels
+// through gpu_kernels.h.
 class GpuModule {
  public:
+  ~GpuModule();
+  GpuModule(const GpuModule&) = delete;
+  GpuModule& operator=(const GpuModule&) = delete;
   // The specialization the module was compiled for (the generic spec after a fallback).
   const GpuKernelSpec& spec() const { return spec_; }
 
  private:
   friend class GpuDevice;
+  GpuModule(gpu_internal::Backend* backend, const GpuKernelSpec& spec)
+      : backend_(backend), spec_(spec) {}
+  gpu_internal::Backend* backend_;
   GpuKernelSpec spec_;
   void* module_ = nullptr;
   std::array<void*, kNumGpuKernels> functions_{};
 };
+
+class GpuKernelLauncher;
 
 class GpuDevice {
  public:
@@ -126,12 +136,8 @@ class GpuDevice {
   ABSL_MUST_USE_RESULT absl::Status CopyOnDevice(void* device_dst, const void* device_src,
                                                  size_t bytes);
 
+  // The module specialized for spec (see above); launch its kernels with gpu_kernels.h.
   ABSL_MUST_USE_RESULT absl::StatusOr<const GpuModule*> Kernels(const GpuKernelSpec& spec);
-  // grid: (x, y) blocks of `block` threads (a multiple of 64, which every warp size divides);
-  // args: one pointer per kernel argument, to a value of its exact type (kernel_source.h).
-  ABSL_MUST_USE_RESULT absl::Status Launch(const GpuModule& module, GpuKernel kernel,
-                                           unsigned grid_x, unsigned grid_y, unsigned block,
-                                           void** args);
   ABSL_MUST_USE_RESULT absl::Status Synchronize();
 
   GpuStats stats() const;
@@ -139,7 +145,13 @@ class GpuDevice {
   std::string CacheKey(const GpuKernelSpec& spec) const;
 
  private:
+  friend class GpuKernelLauncher;  // gpu_kernels.cc: the only caller of Launch
   GpuDevice(std::unique_ptr<gpu_internal::Backend> backend, const GpuDeviceOptions& options);
+  // grid: (x, y) blocks of `block` threads (a multiple of 64, which every warp size divides);
+  // args: one pointer per kernel argument, to a value of its exact type.
+  ABSL_MUST_USE_RESULT absl::Status Launch(const GpuModule& module, GpuKernel kernel,
+                                           unsigned grid_x, unsigned grid_y, unsigned block,
+                                           void** args);
   // Compiles (or loads from disk) and loads spec's module.
   ABSL_MUST_USE_RESULT absl::StatusOr<std::unique_ptr<GpuModule>> Build(const GpuKernelSpec& spec)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

@@ -32,7 +32,7 @@
 namespace ivfjit::jit {
 
 // Bumped whenever the generated text changes; part of every GPU module's cache key.
-inline constexpr int kGpuGeneratorVersion = 2;
+inline constexpr int kGpuGeneratorVersion = 3;
 
 enum class GpuDialect { kCuda, kHip };
 

@@ -16,6 +16,7 @@ typedef long long ivf_i64;
 
 #define IVF_KERNEL static
 #define IVF_DEVICE static inline
+#define IVF_HOST_DEVICE static inline
 #define IVF_WARP 32
 #define IVF_UNROLL
 #define __shared__ static
