@@ -69,8 +69,8 @@ std::vector<int64_t> ParseInts(const std::string& s) {
   return out;
 }
 
-int Run(const std::string& argv0) {
-  SweepOptions opt;
+// The sweep's options from its flags; false (after a message) when a flag is wrong.
+bool OptionsFromFlags(SweepOptions& opt) {
   opt.warmup = absl::GetFlag(FLAGS_warmup);
   opt.repeat = absl::GetFlag(FLAGS_repeat);
   opt.single_queries = absl::GetFlag(FLAGS_single_queries);
@@ -83,10 +83,70 @@ int Run(const std::string& argv0) {
   for (absl::string_view tier : absl::StrSplit(absl::GetFlag(FLAGS_jit), ',')) {
     if (tier != "on" && tier != "off" && tier != "auto") {
       std::fprintf(stderr, "[sweep] --jit takes a comma list of off, auto, on\n");
-      return 2;
+      return false;
     }
     opt.jit_tiers.push_back(std::string(tier));
   }
+  if (absl::GetFlag(FLAGS_quick)) opt.single_queries = std::min(opt.single_queries, 20);
+  return true;
+}
+
+using Providers = std::vector<std::pair<std::string, std::unique_ptr<jit::KernelProvider>>>;
+
+// One provider per JIT tier asked for (the process-wide one is left alone), compiling at
+// first use so that measured runs use the JIT kernels; false when the JIT is unavailable.
+bool MakeProviders(SweepOptions& opt, Providers& providers) {
+  for (const std::string& tier : opt.jit_tiers) {
+    if (tier == "off") continue;
+    jit::KernelProviderOptions kopt;
+    kopt.background = false;
+    kopt.scan_kernels = tier == "on";
+    std::unique_ptr<jit::KernelProvider> provider = jit::KernelProvider::Create(kopt);
+    if (!provider->enabled()) {
+      std::fprintf(stderr, "[sweep] the JIT is unavailable: %s\n",
+                   provider->disabled_reason().c_str());
+      return false;
+    }
+    (tier == "on" ? opt.kernels : opt.auto_kernels) = provider.get();
+    providers.emplace_back(tier, std::move(provider));
+  }
+  return true;
+}
+
+// One workload's rows (Flat and / or IVF, then the Python peers); exits on a load error.
+std::vector<Row> RunWorkload(absl::string_view name, const SyntheticShape& shape,
+                             const SweepOptions& opt, const std::string& argv0) {
+  std::fprintf(stderr, "[sweep] loading %s\n", std::string(name).c_str());
+  absl::StatusOr<Workload> w = LoadWorkload(std::string(name), shape);
+  if (!w.ok()) {
+    std::fprintf(stderr, "[sweep] %s\n", w.status().ToString().c_str());
+    std::exit(1);
+  }
+  if (absl::GetFlag(FLAGS_nlist) > 0) w->nlist = absl::GetFlag(FLAGS_nlist);
+  if (absl::GetFlag(FLAGS_k) > 0) w->k = absl::GetFlag(FLAGS_k);
+  std::vector<Row> rows;
+  std::string index_list = absl::GetFlag(FLAGS_index);
+  if (index_list.empty()) index_list = name == "seed" ? "ivf" : "flat,ivf";
+  for (absl::string_view index : absl::StrSplit(index_list, ',', absl::SkipEmpty())) {
+    std::vector<Row> part;
+    if (index == "flat") part = RunFlat(*w, opt);
+    if (index == "ivf") {
+      IvfArtifacts artifacts;
+      part = RunIvf(*w, opt, &artifacts);
+      const std::vector<std::string> peer_rows = RunPeers(*w, opt, artifacts, argv0);
+      for (const std::string& line : peer_rows) std::printf("%s\n", line.c_str());
+      if (absl::GetFlag(FLAGS_record) && !absl::GetFlag(FLAGS_quick)) {
+        AppendLinesToJsonl(peer_rows);
+      }
+    }
+    rows.insert(rows.end(), part.begin(), part.end());
+  }
+  return rows;
+}
+
+int Run(const std::string& argv0) {
+  SweepOptions opt;
+  if (!OptionsFromFlags(opt)) return 2;
   if (absl::GetFlag(FLAGS_threads) > 0) omp_set_num_threads(absl::GetFlag(FLAGS_threads));
   SyntheticShape shape;
   shape.nb = absl::GetFlag(FLAGS_nb);
@@ -94,56 +154,14 @@ int Run(const std::string& argv0) {
   if (!opt.nqs.empty()) shape.nq = *std::max_element(opt.nqs.begin(), opt.nqs.end());
   if (absl::GetFlag(FLAGS_nlist) > 0) shape.nlist = absl::GetFlag(FLAGS_nlist);
   if (absl::GetFlag(FLAGS_k) > 0) shape.k = absl::GetFlag(FLAGS_k);
-  // One provider per JIT tier asked for (the process-wide one is left alone).
-  std::vector<std::pair<std::string, std::unique_ptr<jit::KernelProvider>>> providers;
-  for (const std::string& tier : opt.jit_tiers) {
-    if (tier == "off") continue;
-    jit::KernelProviderOptions kopt;
-    kopt.background = false;  // compile at first use: measured runs use the JIT kernels
-    kopt.scan_kernels = tier == "on";
-    std::unique_ptr<jit::KernelProvider> provider = jit::KernelProvider::Create(kopt);
-    if (!provider->enabled()) {
-      std::fprintf(stderr, "[sweep] the JIT is unavailable: %s\n",
-                   provider->disabled_reason().c_str());
-      return 1;
-    }
-    (tier == "on" ? opt.kernels : opt.auto_kernels) = provider.get();
-    providers.emplace_back(tier, std::move(provider));
-  }
+  Providers providers;
+  if (!MakeProviders(opt, providers)) return 1;
   SetRunContext(absl::FormatTime("%Y%m%dT%H%M%SZ", absl::Now(), absl::UTCTimeZone()), EnvId());
-  std::string workloads = absl::GetFlag(FLAGS_workload);
-  if (absl::GetFlag(FLAGS_quick)) {
-    workloads = "quick";
-    opt.single_queries = std::min(opt.single_queries, 20);
-  }
-
+  const std::string workloads =
+      absl::GetFlag(FLAGS_quick) ? "quick" : absl::GetFlag(FLAGS_workload);
   std::vector<Row> all;
   for (absl::string_view name : absl::StrSplit(workloads, ',', absl::SkipEmpty())) {
-    std::fprintf(stderr, "[sweep] loading %s\n", std::string(name).c_str());
-    absl::StatusOr<Workload> w = LoadWorkload(std::string(name), shape);
-    if (!w.ok()) {
-      std::fprintf(stderr, "[sweep] %s\n", w.status().ToString().c_str());
-      return 1;
-    }
-    if (absl::GetFlag(FLAGS_nlist) > 0) w->nlist = absl::GetFlag(FLAGS_nlist);
-    if (absl::GetFlag(FLAGS_k) > 0) w->k = absl::GetFlag(FLAGS_k);
-    std::vector<Row> rows;
-    std::string index_list = absl::GetFlag(FLAGS_index);
-    if (index_list.empty()) index_list = name == "seed" ? "ivf" : "flat,ivf";
-    for (absl::string_view index : absl::StrSplit(index_list, ',', absl::SkipEmpty())) {
-      std::vector<Row> part;
-      if (index == "flat") part = RunFlat(*w, opt);
-      if (index == "ivf") {
-        IvfArtifacts artifacts;
-        part = RunIvf(*w, opt, &artifacts);
-        const std::vector<std::string> peer_rows = RunPeers(*w, opt, artifacts, argv0);
-        for (const std::string& line : peer_rows) std::printf("%s\n", line.c_str());
-        if (absl::GetFlag(FLAGS_record) && !absl::GetFlag(FLAGS_quick)) {
-          AppendLinesToJsonl(peer_rows);
-        }
-      }
-      rows.insert(rows.end(), part.begin(), part.end());
-    }
+    const std::vector<Row> rows = RunWorkload(name, shape, opt, argv0);
     if (absl::GetFlag(FLAGS_json)) {
       for (const Row& r : rows) std::printf("%s\n", ToJson(r).c_str());
     } else {

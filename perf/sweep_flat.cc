@@ -14,6 +14,55 @@
 
 namespace ivfjit::perf {
 
+namespace {
+
+// Single-query rows: each implementation answers the queries in turn (its own data warm), two
+// rounds; the median latency.
+std::vector<Row> SingleQueryRows(const Workload& w, const SweepOptions& opt, IndexFlat& ours,
+                                 faiss::IndexFlatL2& theirs, const Row& base_row) {
+  const int64_t k = w.k;
+  std::vector<float> d_ours(k), d_faiss(k);
+  std::vector<int64_t> l_ours(k);
+  std::vector<faiss::Index::idx_t> l_faiss(k);
+  std::vector<Row> rows;
+  const int64_t singles = std::min<int64_t>(opt.single_queries, w.nq);
+  std::fprintf(stderr, "[sweep] %s: Flat single queries x%ld\n", w.name.c_str(),
+               (long)singles);
+  std::vector<double> ms[2];
+  // Each implementation answers all the queries in turn (its own data warm), two rounds.
+  for (int round = 0; round < 2; ++round) {
+    for (int impl = 0; impl < 2; ++impl) {
+      if (!opt.HasImpl(impl == 0 ? "ivfjit" : "faiss")) continue;
+      for (int64_t i = 0; i < singles; ++i) {
+        const float* q = w.queries.data() + i * w.d;
+        const auto t0 = std::chrono::steady_clock::now();
+        if (impl == 0) {
+          if (!ours.Search(1, q, k, d_ours.data(), l_ours.data()).ok()) std::abort();
+        } else {
+          theirs.search(1, q, k, d_faiss.data(), l_faiss.data());
+        }
+        ms[impl].push_back(MillisSince(t0));
+      }
+    }
+  }
+  for (int i = 0; i < 2; ++i) {
+    if (ms[i].empty()) continue;
+    std::sort(ms[i].begin(), ms[i].end());
+    Row r = base_row;
+    r.impl = i == 0 ? "ivfjit" : "faiss";
+    r.mode = "single";
+    r.nq = 1;
+    r.repeat = static_cast<int>(2 * singles), r.warmup = 0;  // two rounds
+    r.search_ms = ms[i][ms[i].size() / 2], r.search_ms_min = ms[i].front();
+    r.search_ms_max = ms[i].back();
+    r.qps = 1e3 / r.search_ms;
+    rows.push_back(r);
+  }
+  return rows;
+}
+
+}  // namespace
+
 std::vector<Row> RunFlat(const Workload& w, const SweepOptions& opt) {
   const int64_t k = w.k;
   auto ours = IndexFlat::Create(w.d, Metric::kL2);
@@ -73,39 +122,8 @@ std::vector<Row> RunFlat(const Workload& w, const SweepOptions& opt) {
     rows.push_back(r);
   }
 
-  const int64_t singles = std::min<int64_t>(opt.single_queries, w.nq);
-  std::fprintf(stderr, "[sweep] %s: Flat single queries x%ld\n", w.name.c_str(),
-               (long)singles);
-  std::vector<double> ms[2];
-  // Each implementation answers all the queries in turn (its own data warm), two rounds.
-  for (int round = 0; round < 2; ++round) {
-    for (int impl = 0; impl < 2; ++impl) {
-      if (!opt.HasImpl(impl == 0 ? "ivfjit" : "faiss")) continue;
-      for (int64_t i = 0; i < singles; ++i) {
-        const float* q = w.queries.data() + i * w.d;
-        const auto t0 = std::chrono::steady_clock::now();
-        if (impl == 0) {
-          if (!(*ours)->Search(1, q, k, d_ours.data(), l_ours.data()).ok()) std::abort();
-        } else {
-          theirs.search(1, q, k, d_faiss.data(), l_faiss.data());
-        }
-        ms[impl].push_back(MillisSince(t0));
-      }
-    }
-  }
-  for (int i = 0; i < 2; ++i) {
-    if (ms[i].empty()) continue;
-    std::sort(ms[i].begin(), ms[i].end());
-    Row r = base_row;
-    r.impl = i == 0 ? "ivfjit" : "faiss";
-    r.mode = "single";
-    r.nq = 1;
-    r.repeat = static_cast<int>(2 * singles), r.warmup = 0;  // two rounds
-    r.search_ms = ms[i][ms[i].size() / 2], r.search_ms_min = ms[i].front();
-    r.search_ms_max = ms[i].back();
-    r.qps = 1e3 / r.search_ms;
-    rows.push_back(r);
-  }
+  const std::vector<Row> singles = SingleQueryRows(w, opt, **ours, theirs, base_row);
+  rows.insert(rows.end(), singles.begin(), singles.end());
   return rows;
 }
 

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -31,148 +32,182 @@ void Check(const absl::Status& s) {
 // One implementation under test: a label for the row and a search function.
 struct Impl {
   std::string impl, mode, jit = "off";
+  KernelOptions kernels;  // ivfjit rows: the tier's kernels
   std::function<void(int64_t nq, const float* q, float* d, int64_t* labels)> search;
 };
+
+// Exact k-NN labels of every query (the recall reference).
+std::vector<int64_t> ExactTruth(const Workload& w) {
+  std::fprintf(stderr, "[sweep] %s: exact ground truth for %ld queries\n", w.name.c_str(),
+               (long)w.nq);
+  auto flat = IndexFlat::Create(w.d, Metric::kL2);
+  Check(flat.status());
+  Check((*flat)->Add(w.base));
+  auto result = (*flat)->Search(w.queries, w.k);
+  Check(result.status());
+  return std::move(result->labels);
+}
+
+// Both libraries' indexes, built: Faiss's trained by Faiss; ivfjit's trained by its own
+// k-means (timed), then filled on Faiss's centroids when Faiss runs too (same recall).
+struct Indexes {
+  explicit Indexes(const Workload& w)
+      : quantizer(w.d), theirs(&quantizer, w.d, w.nlist, faiss::METRIC_L2) {}
+  faiss::IndexFlatL2 quantizer;
+  faiss::IndexIVFFlat theirs;
+  std::unique_ptr<IndexIVFFlat> ours;
+  double faiss_train_ms = -1, faiss_add_ms = -1, ours_train_ms = -1, ours_add_ms = -1;
+};
+
+void Build(const Workload& w, bool with_faiss, bool with_ours, Indexes& x) {
+  if (with_faiss) {
+    std::fprintf(stderr, "[sweep] %s: Faiss train + add (nlist %ld)\n", w.name.c_str(),
+                 (long)w.nlist);
+    auto t0 = std::chrono::steady_clock::now();
+    x.theirs.train(w.nb, w.base.data());
+    x.faiss_train_ms = MillisSince(t0);
+    t0 = std::chrono::steady_clock::now();
+    x.theirs.add(w.nb, w.base.data());
+    x.faiss_add_ms = MillisSince(t0);
+  }
+  auto ours = IndexIVFFlat::Create(w.d, w.nlist, Metric::kL2);
+  Check(ours.status());
+  x.ours = std::move(*ours);
+  if (!with_ours) return;
+  std::fprintf(stderr, "[sweep] %s: ivfjit train (own k-means)%s + add\n", w.name.c_str(),
+               with_faiss ? ", then add on Faiss's centroids" : "");
+  auto trained = IndexIVFFlat::Create(w.d, w.nlist, Metric::kL2);
+  Check(trained.status());
+  auto t0 = std::chrono::steady_clock::now();
+  Check((*trained)->Train(w.base));
+  x.ours_train_ms = MillisSince(t0);
+  if (with_faiss) {
+    Check(x.ours->SetCentroids(absl::MakeConstSpan(x.quantizer.get_xb(), w.nlist * w.d)));
+  } else {
+    x.ours = std::move(*trained);
+  }
+  t0 = std::chrono::steady_clock::now();
+  Check(x.ours->Add(w.base));
+  x.ours_add_ms = MillisSince(t0);
+}
+
+// The implementations of one (nprobe, max_codes) configuration: ivfjit per tier and mode,
+// then Faiss. flabels: Faiss's label buffer (its idx_t).
+std::vector<Impl> MakeImpls(const Workload& w, const SweepOptions& opt, Indexes& x,
+                            int64_t nprobe, int64_t max_codes,
+                            std::vector<FaissIdx>& flabels) {
+  std::vector<Impl> impls;
+  const int64_t k = w.k;
+  if (opt.HasImpl("ivfjit")) {
+    for (const std::string& tier : opt.jit_tiers) {
+      for (const std::string& m : opt.modes.empty() ? w.modes : opt.modes) {
+        IVFSearchParams p;
+        p.nprobe = nprobe;
+        p.max_codes = max_codes;
+        p.mode = ParseSearchMode(m).value_or(SearchMode::kAuto);
+        const KernelOptions kernels = opt.KernelsFor(tier);
+        IndexIVFFlat* ours = x.ours.get();
+        impls.push_back({"ivfjit", m, tier, kernels,
+                         [ours, p, k, kernels](int64_t n, const float* q, float* dd, int64_t* l) {
+                           Check(ours->set_kernel_options(kernels));
+                           Check(ours->Search(n, q, k, dd, l, p));
+                         }});
+      }
+    }
+  }
+  if (opt.HasImpl("faiss")) {
+    faiss::IndexIVFFlat* theirs = &x.theirs;
+    impls.push_back({"faiss", "-", "off", {},
+                     [theirs, &flabels, nprobe, max_codes, k](int64_t n, const float* q,
+                                                              float* dd, int64_t* l) {
+                       faiss::SearchParametersIVF fp;
+                       fp.nprobe = nprobe;
+                       fp.max_codes = max_codes;
+                       theirs->search(n, q, k, dd, flabels.data(), &fp);
+                       std::copy(flabels.begin(), flabels.begin() + n * k, l);
+                     }});
+  }
+  return impls;
+}
+
+// Times every implementation on nq queries (a batch, or nrec single queries one at a time);
+// found[m]: implementation m's labels of the queries it answered.
+std::vector<Timing> TimeImpls(const Workload& w, const SweepOptions& opt,
+                              const std::vector<Impl>& impls, int64_t nq, int64_t nrec,
+                              std::vector<std::vector<int64_t>>& found) {
+  const int64_t k = w.k;
+  std::vector<float> dist(w.nq * k);
+  std::vector<int64_t> labels(w.nq * k);
+  found.assign(impls.size(), {});
+  if (nq > 1) {
+    std::vector<std::function<void()>> fns;
+    for (size_t m = 0; m < impls.size(); ++m) {
+      fns.push_back([&, m] {
+        impls[m].search(nq, w.queries.data(), dist.data(), labels.data());
+        found[m].assign(labels.begin(), labels.begin() + nq * k);
+      });
+    }
+    return TimeAlternating(fns, opt.warmup, opt.repeat);
+  }
+  // Each implementation answers all the queries one at a time, with its own data warm (as a
+  // service running one library would), two rounds alternating.
+  std::vector<std::vector<double>> ms(impls.size());
+  for (int round = 0; round < 2; ++round) {
+    for (size_t m = 0; m < impls.size(); ++m) {
+      found[m].clear();
+      for (int64_t i = 0; i < nrec; ++i) {
+        const auto s = std::chrono::steady_clock::now();
+        impls[m].search(1, w.queries.data() + i * w.d, dist.data(), labels.data());
+        ms[m].push_back(MillisSince(s));
+        found[m].insert(found[m].end(), labels.begin(), labels.begin() + k);
+      }
+    }
+  }
+  std::vector<Timing> timings(impls.size());
+  for (size_t m = 0; m < impls.size(); ++m) {
+    std::sort(ms[m].begin(), ms[m].end());
+    timings[m] = {ms[m][ms[m].size() / 2], ms[m].front(), ms[m].back(), 0,
+                  static_cast<int>(ms[m].size())};
+  }
+  return timings;
+}
 
 }  // namespace
 
 std::vector<Row> RunIvf(const Workload& w, const SweepOptions& opt, IvfArtifacts* artifacts) {
   const int64_t k = w.k, d = w.d;
-  const bool with_faiss = opt.HasImpl("faiss"), with_ours = opt.HasImpl("ivfjit");
-  std::fprintf(stderr, "[sweep] %s: exact ground truth for %ld queries\n", w.name.c_str(),
-               (long)w.nq);
-  std::vector<int64_t> truth;
-  {
-    auto flat = IndexFlat::Create(d, Metric::kL2);
-    Check(flat.status());
-    Check((*flat)->Add(w.base));
-    auto result = (*flat)->Search(w.queries, k);
-    Check(result.status());
-    truth = std::move(result->labels);
-  }
-
-  double faiss_train_ms = -1, faiss_add_ms = -1, ours_train_ms = -1, ours_add_ms = -1;
-  faiss::IndexFlatL2 quantizer(d);
-  faiss::IndexIVFFlat theirs(&quantizer, d, w.nlist, faiss::METRIC_L2);
-  if (with_faiss) {
-    std::fprintf(stderr, "[sweep] %s: Faiss train + add (nlist %ld)\n", w.name.c_str(),
-                 (long)w.nlist);
-    auto t0 = std::chrono::steady_clock::now();
-    theirs.train(w.nb, w.base.data());
-    faiss_train_ms = MillisSince(t0);
-    t0 = std::chrono::steady_clock::now();
-    theirs.add(w.nb, w.base.data());
-    faiss_add_ms = MillisSince(t0);
-  }
-  auto ours = IndexIVFFlat::Create(d, w.nlist, Metric::kL2);
-  Check(ours.status());
-  if (with_ours) {
-    std::fprintf(stderr, "[sweep] %s: ivfjit train (own k-means)%s + add\n", w.name.c_str(),
-                 with_faiss ? ", then add on Faiss's centroids" : "");
-    auto trained = IndexIVFFlat::Create(d, w.nlist, Metric::kL2);
-    Check(trained.status());
-    auto t0 = std::chrono::steady_clock::now();
-    Check((*trained)->Train(w.base));
-    ours_train_ms = MillisSince(t0);
-    if (with_faiss) {
-      Check((*ours)->SetCentroids(absl::MakeConstSpan(quantizer.get_xb(), w.nlist * d)));
-    } else {
-      ours = std::move(trained);
-    }
-    t0 = std::chrono::steady_clock::now();
-    Check((*ours)->Add(w.base));
-    ours_add_ms = MillisSince(t0);
-  }
+  const std::vector<int64_t> truth = ExactTruth(w);
+  Indexes x(w);
+  Build(w, opt.HasImpl("faiss"), opt.HasImpl("ivfjit"), x);
   if (artifacts != nullptr) {
     artifacts->truth = truth;
-    artifacts->centroids.assign((*ours)->centroids().begin(), (*ours)->centroids().end());
-    if (artifacts->centroids.empty() && with_faiss) {
-      artifacts->centroids.assign(quantizer.get_xb(), quantizer.get_xb() + w.nlist * d);
+    artifacts->centroids.assign(x.ours->centroids().begin(), x.ours->centroids().end());
+    if (artifacts->centroids.empty() && opt.HasImpl("faiss")) {
+      artifacts->centroids.assign(x.quantizer.get_xb(), x.quantizer.get_xb() + w.nlist * d);
     }
   }
-
   // Faiss's imbalance factor: the expected codes scanned per probed list over the average.
   // (1 when only Faiss ran: ivfjit's index, built on the same centroids, is then empty.)
-  const double imbalance = (*ours)->ntotal() > 0 ? (*ours)->imbalance_factor() : 1.0;
+  const double imbalance = x.ours->ntotal() > 0 ? x.ours->imbalance_factor() : 1.0;
   Row proto;
   proto.workload = w.name;
   proto.index = "IVFFlat";
   proto.d = d, proto.nb = w.nb, proto.nlist = w.nlist, proto.k = k;
   proto.threads = omp_get_max_threads();
-
   std::vector<Row> rows;
-  std::vector<float> dist(w.nq * k);
-  std::vector<int64_t> labels(w.nq * k);
   std::vector<FaissIdx> flabels(w.nq * k);
   for (int64_t nprobe : opt.nprobes.empty() ? w.nprobes : opt.nprobes) {
     for (int64_t max_codes : opt.max_codes.empty() ? std::vector<int64_t>{0} : opt.max_codes) {
-      std::vector<Impl> impls;
-      if (with_ours) {
-        for (const std::string& tier : opt.jit_tiers) {
-          for (const std::string& m : opt.modes.empty() ? w.modes : opt.modes) {
-            IVFSearchParams p;
-            p.nprobe = nprobe;
-            p.max_codes = max_codes;
-            p.mode = ParseSearchMode(m).value_or(SearchMode::kAuto);
-            const KernelOptions kernels = opt.KernelsFor(tier);
-            impls.push_back({"ivfjit", m, tier,
-                             [&, p, kernels](int64_t n, const float* q, float* dd, int64_t* l) {
-                               Check((*ours)->set_kernel_options(kernels));
-                               Check((*ours)->Search(n, q, k, dd, l, p));
-                             }});
-          }
-        }
-      }
-      if (with_faiss) {
-        impls.push_back(
-            {"faiss", "-", "off", [&](int64_t n, const float* q, float* dd, int64_t* l) {
-               faiss::SearchParametersIVF fp;
-               fp.nprobe = nprobe;
-               fp.max_codes = max_codes;
-               theirs.search(n, q, k, dd, flabels.data(), &fp);
-               std::copy(flabels.begin(), flabels.begin() + n * k, l);
-             }});
-      }
+      const std::vector<Impl> impls = MakeImpls(w, opt, x, nprobe, max_codes, flabels);
       for (int64_t nq : opt.nqs.empty() ? w.nqs : opt.nqs) {
         nq = std::min(nq, w.nq);
-        const bool single = nq == 1;
-        const int64_t nrec = single ? std::min<int64_t>(opt.single_queries, w.nq) : nq;
-        std::vector<std::vector<int64_t>> found(impls.size());
-        std::vector<Timing> timings(impls.size());
+        const int64_t nrec = nq == 1 ? std::min<int64_t>(opt.single_queries, w.nq) : nq;
         std::fprintf(stderr, "[sweep] %s: nprobe=%ld max_codes=%ld %s\n", w.name.c_str(),
                      (long)nprobe, (long)max_codes,
-                     single ? absl::StrCat("single queries x", nrec).c_str()
-                            : absl::StrCat("batch nq=", nq).c_str());
-        if (single) {
-          // Each implementation answers all the queries one at a time, with its own data warm
-          // (as a service running one library would), two rounds alternating.
-          std::vector<std::vector<double>> ms(impls.size());
-          for (int round = 0; round < 2; ++round) {
-            for (size_t m = 0; m < impls.size(); ++m) {
-              found[m].clear();
-              for (int64_t i = 0; i < nrec; ++i) {
-                const auto s = std::chrono::steady_clock::now();
-                impls[m].search(1, w.queries.data() + i * d, dist.data(), labels.data());
-                ms[m].push_back(MillisSince(s));
-                found[m].insert(found[m].end(), labels.begin(), labels.begin() + k);
-              }
-            }
-          }
-          for (size_t m = 0; m < impls.size(); ++m) {
-            std::sort(ms[m].begin(), ms[m].end());
-            timings[m] = {ms[m][ms[m].size() / 2], ms[m].front(), ms[m].back(), 0,
-                          static_cast<int>(ms[m].size())};
-          }
-        } else {
-          std::vector<std::function<void()>> fns;
-          for (size_t m = 0; m < impls.size(); ++m) {
-            fns.push_back([&, m, nq] {
-              impls[m].search(nq, w.queries.data(), dist.data(), labels.data());
-              found[m].assign(labels.begin(), labels.begin() + nq * k);
-            });
-          }
-          timings = TimeAlternating(fns, opt.warmup, opt.repeat);
-        }
+                     nq == 1 ? absl::StrCat("single queries x", nrec).c_str()
+                             : absl::StrCat("batch nq=", nq).c_str());
+        std::vector<std::vector<int64_t>> found;
+        const std::vector<Timing> timings = TimeImpls(w, opt, impls, nq, nrec, found);
         // The FLOP-rate yardstick, measured right after this configuration's timings.
         const double sgemm_gflops = nq > 1 && max_codes == 0 ? MeasureSgemmGflops(d) : -1;
         for (size_t m = 0; m < impls.size(); ++m) {
@@ -181,9 +216,9 @@ std::vector<Row> RunIvf(const Workload& w, const SweepOptions& opt, IvfArtifacts
           r.mode = impls[m].mode;
           r.jit = impls[m].jit;
           if (r.impl == "ivfjit" && r.mode == "auto") {
-            IVFSearchParams p;
-            p.nprobe = nprobe;
-            r.mode = absl::StrCat("auto:", SearchModeName((*ours)->ResolveMode(nq, p)));
+            r.mode = absl::StrCat("auto:", SearchModeName(jit::ResolveIvfMode(
+                                               impls[m].kernels, SearchMode::kAuto, nq, nprobe,
+                                               w.nlist)));
           }
           r.nq = nq;
           r.nprobe = nprobe;
@@ -194,14 +229,13 @@ std::vector<Row> RunIvf(const Workload& w, const SweepOptions& opt, IvfArtifacts
           r.warmup = timings[m].warmup, r.repeat = timings[m].repeat;
           r.qps = nq / (timings[m].median_ms / 1e3);
           if (max_codes == 0) {
-            const double scanned =
-                nprobe * (static_cast<double>(w.nb) / w.nlist) * imbalance;
+            const double scanned = nprobe * (static_cast<double>(w.nb) / w.nlist) * imbalance;
             r.gflops = 2.0 * d * (w.nlist + scanned) * r.qps / 1e9;
             r.sgemm_gflops = sgemm_gflops;
           }
           const bool faiss_row = r.impl == "faiss";
-          r.train_ms = faiss_row ? faiss_train_ms : ours_train_ms;
-          r.add_ms = faiss_row ? faiss_add_ms : ours_add_ms;
+          r.train_ms = faiss_row ? x.faiss_train_ms : x.ours_train_ms;
+          r.add_ms = faiss_row ? x.faiss_add_ms : x.ours_add_ms;
           rows.push_back(r);
         }
       }

@@ -147,42 +147,11 @@ void TileKnn(const Kernels& kernels, const float* q, int64_t nq, const BaseView&
   }
 }
 
+// The direct path: each thread keeps a heap per query over its share of the base; then merge.
 template <Metric metric>
-void KnnSearchImpl(const Kernels& kernels, const float* q, int64_t nq, const BaseView& base,
-                   int64_t k, float* distances, int64_t* labels) {
+void DirectKnn(const Kernels& kernels, const float* q, int64_t nq, const BaseView& base,
+               int64_t k, int64_t kk, int threads, float* distances, int64_t* labels) {
   const DistanceKernels& isa = *kernels.isa;
-  const int64_t kk = std::min(k, base.n);  // slots that can hold a real result
-  for (int64_t i = 0; i < nq; ++i) {
-    FillSentinels<metric>(distances + i * k + kk, labels + i * k + kk, k - kk);
-  }
-  if (kk == 0 || nq == 0) {
-    for (int64_t i = 0; i < nq; ++i) FillSentinels<metric>(distances + i * k, labels + i * k, k);
-    return;
-  }
-  const int threads = ThreadsFor(nq, base);
-  const bool tile = kernels.tile != nullptr && (metric != Metric::kL2 || base.norms != nullptr);
-  const KnnPlan plan = PlanKnn(nq, base.n, base.d, k, threads, tile);
-  if (plan.use_tile) {
-    TileKnn<metric>(kernels, q, nq, base, k, kk, distances, labels);
-    return;
-  }
-  if (plan.use_gemm) {
-    for (int64_t i = 0; i < nq; ++i) TopK<metric>(distances + i * k, labels + i * k, kk);
-    ForEachGemmTile(
-        isa, metric, q, nq, base, plan,
-        [&](int64_t i, int64_t j0, const float* row, int64_t count, float q_norm,
-            const float* x_norms) {
-          TopK<metric> top = TopK<metric>::Resume(distances + i * k, labels + i * k, kk);
-          PushRow(isa, row, count, nullptr, j0, q_norm, x_norms, top);
-        },
-        [&](int64_t i0, int64_t i1) {
-          for (int64_t i = i0; i < i1; ++i) {
-            TopK<metric>::Resume(distances + i * k, labels + i * k, kk).Finish();
-          }
-        });
-    return;
-  }
-  // Direct path: each thread keeps a heap per query over its share of the base; then merge.
   std::vector<float> part_dist(static_cast<size_t>(threads * nq * kk));
   std::vector<int64_t> part_ids(part_dist.size());
   for (int64_t s = 0; s < threads * nq; ++s) {
@@ -228,6 +197,44 @@ void KnnSearchImpl(const Kernels& kernels, const float* q, int64_t nq, const Bas
     }
     top.Finish();
   }
+}
+
+template <Metric metric>
+void KnnSearchImpl(const Kernels& kernels, const float* q, int64_t nq, const BaseView& base,
+                   int64_t k, float* distances, int64_t* labels) {
+  const DistanceKernels& isa = *kernels.isa;
+  const int64_t kk = std::min(k, base.n);  // slots that can hold a real result
+  for (int64_t i = 0; i < nq; ++i) {
+    FillSentinels<metric>(distances + i * k + kk, labels + i * k + kk, k - kk);
+  }
+  if (kk == 0 || nq == 0) {
+    for (int64_t i = 0; i < nq; ++i) FillSentinels<metric>(distances + i * k, labels + i * k, k);
+    return;
+  }
+  const int threads = ThreadsFor(nq, base);
+  const bool tile = kernels.tile != nullptr && (metric != Metric::kL2 || base.norms != nullptr);
+  const KnnPlan plan = PlanKnn(nq, base.n, base.d, k, threads, tile);
+  if (plan.use_tile) {
+    TileKnn<metric>(kernels, q, nq, base, k, kk, distances, labels);
+    return;
+  }
+  if (plan.use_gemm) {
+    for (int64_t i = 0; i < nq; ++i) TopK<metric>(distances + i * k, labels + i * k, kk);
+    ForEachGemmTile(
+        isa, metric, q, nq, base, plan,
+        [&](int64_t i, int64_t j0, const float* row, int64_t count, float q_norm,
+            const float* x_norms) {
+          TopK<metric> top = TopK<metric>::Resume(distances + i * k, labels + i * k, kk);
+          PushRow(isa, row, count, nullptr, j0, q_norm, x_norms, top);
+        },
+        [&](int64_t i0, int64_t i1) {
+          for (int64_t i = i0; i < i1; ++i) {
+            TopK<metric>::Resume(distances + i * k, labels + i * k, kk).Finish();
+          }
+        });
+    return;
+  }
+  DirectKnn<metric>(kernels, q, nq, base, k, kk, threads, distances, labels);
 }
 
 template <Metric metric>
