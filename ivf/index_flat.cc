@@ -1,6 +1,7 @@
 #include "ivf/index_flat.h"
 
 #include <algorithm>
+#include <new>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -65,6 +66,35 @@ absl::Status IndexFlat::DoRangeSearch(int64_t n, const float* x, float radius,
                                       RangeSearchResult* result) const {
   jit::RangeSearch(kernel_options(), metric(), x, n, Base(), radius, result);
   return absl::OkStatus();
+}
+
+absl::StatusOr<int64_t> IndexFlat::RemoveIds(absl::Span<const int64_t> ids) {
+  std::vector<bool> remove;
+  try {
+    remove.assign(static_cast<size_t>(ntotal()), false);
+  } catch (const std::bad_alloc&) {
+    return absl::ResourceExhaustedError("RemoveIds: out of memory");
+  }
+  for (int64_t id : ids) {
+    if (id >= 0 && id < ntotal()) remove[id] = true;
+  }
+  // Compacted in place: nothing below can fail, so the index is never half-updated.
+  const int64_t d = this->d();
+  int64_t kept = 0;
+  for (int64_t i = 0; i < ntotal(); ++i) {
+    if (remove[i]) continue;
+    if (kept != i) {
+      std::copy(vectors_.begin() + i * d, vectors_.begin() + (i + 1) * d,
+                vectors_.begin() + kept * d);
+      if (!norms_.empty()) norms_[kept] = norms_[i];
+    }
+    ++kept;
+  }
+  const int64_t removed = ntotal() - kept;
+  vectors_.resize(static_cast<size_t>(kept * d));
+  if (!norms_.empty()) norms_.resize(static_cast<size_t>(kept));
+  set_ntotal(kept);
+  return removed;
 }
 
 absl::Status IndexFlat::DoReconstruct(int64_t label, float* out) const {

@@ -37,6 +37,11 @@ class IndexFlat final : public Index {
   // The stored vectors, ntotal × d, in insertion order.
   absl::Span<const float> vectors() const noexcept { return vectors_; }
 
+  // Removes the vectors at these positions (labels); returns how many were present (absent
+  // labels are not an error). As in Faiss, the rows after a removed one move down: every
+  // later label decreases by the number of removed rows before it.
+  ABSL_MUST_USE_RESULT absl::StatusOr<int64_t> RemoveIds(absl::Span<const int64_t> ids);
+
   // Upper bound, in bytes, of the scratch memory one Search of n queries for k neighbours
   // allocates at the current ntotal (outputs excluded). Independent of n once n reaches a tile.
   int64_t SearchScratchBytes(int64_t n, int64_t k) const;

@@ -193,6 +193,28 @@ TEST(IndexFlatTest, EmptyIndexReturnsOnlySentinels) {
   EXPECT_EQ(range->lims, (std::vector<int64_t>{0, 0}));
 }
 
+TEST(IndexFlatTest, RemoveIdsShiftsLaterRowsDownAsFaissDoes) {
+  // Rows 0..4 with row i = (i, i); remove 1 and 3 (and an absent 99): rows 0, 2, 4 remain,
+  // now at positions 0, 1, 2.
+  std::vector<float> base;
+  for (int i = 0; i < 5; ++i) base.insert(base.end(), {float(i), float(i)});
+  for (Metric metric : {Metric::kL2, Metric::kInnerProduct}) {
+    auto index = MakeIndex(2, metric, base);
+    auto removed = index->RemoveIds(std::vector<int64_t>{3, 1, 99, -4, 1});
+    ASSERT_TRUE(removed.ok()) << removed.status();
+    EXPECT_EQ(*removed, 2);
+    EXPECT_EQ(index->ntotal(), 3);
+    EXPECT_EQ(std::vector<float>(index->vectors().begin(), index->vectors().end()),
+              (std::vector<float>{0, 0, 2, 2, 4, 4}));
+    auto got = index->Search(std::vector<float>{4.1f, 4.1f}, 1);
+    ASSERT_TRUE(got.ok());
+    EXPECT_EQ(got->labels[0], 2) << "row 4 is now position 2";
+    if (metric == Metric::kL2) {
+      EXPECT_NEAR(got->distances[0], 2 * 0.1f * 0.1f, 1e-5);  // norms moved with the rows
+    }
+  }
+}
+
 TEST(IndexFlatTest, ReconstructAndReset) {
   const std::vector<float> base = UniformVectors(5, 4, 13);
   auto index = MakeIndex(4, Metric::kInnerProduct, base);

@@ -187,7 +187,7 @@ absl::Status IndexIVFFlat::Search(int64_t n, const float* x, int64_t k, float* d
   return Guarded([&]() -> absl::Status {
     std::vector<jit::ListView> views;
     jit::IvfSearch(kernel_options(), View(views), x, n, k, nprobe, params.max_codes, params.mode,
-                   distances, labels);
+                   distances, labels, params.stats);
     return absl::OkStatus();
   });
 }

@@ -39,6 +39,9 @@ struct IVFSearchParams {
   int64_t nprobe = 0;     // lists probed per query, 1 .. nlist; 0 = the index's nprobe()
   int64_t max_codes = 0;  // prefix rule bound on vectors scanned per query; 0 = unlimited
   SearchMode mode = SearchMode::kAuto;
+  // When set, the search adds its work counts (Faiss's indexIVF_stats) to *stats; the caller
+  // owns it and synchronizes concurrent searches that share one.
+  IVFSearchStats* stats = nullptr;
 };
 
 // The nprobe a search with `params` uses on an index of nlist lists whose own nprobe is

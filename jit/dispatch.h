@@ -58,6 +58,13 @@ enum class SearchMode { kAuto, kMatrix, kCsr };
 absl::string_view SearchModeName(SearchMode mode);  // "auto", "matrix", "csr"
 std::optional<SearchMode> ParseSearchMode(absl::string_view name);
 
+// Work counts of IVF searches, as Faiss's indexIVF_stats counts them: a search adds its own.
+struct IVFSearchStats {
+  int64_t nq = 0;     // queries searched
+  int64_t nlist = 0;  // non-empty inverted lists scanned (after max_codes), all queries
+  int64_t ndis = 0;   // vectors scored: the scanned lists' sizes, summed
+};
+
 namespace jit {
 
 // OkStatus when this host can run options.tier; FailedPrecondition naming the tier otherwise.
@@ -91,9 +98,10 @@ struct IvfView {
 // IVF k-NN of n queries (x: n × d): the nprobe nearest lists of each (coarse quantization),
 // the max_codes prefix rule (0 = unlimited; MaxCodesProbes), and the scan in `mode` (auto
 // resolved per ResolveIvfMode). distances / labels: n × k, caller-owned. 1 <= nprobe <= nlist.
+// stats (optional): the search's counts are added to it.
 void IvfSearch(const KernelOptions& options, const IvfView& ivf, const float* x, int64_t n,
                int64_t k, int64_t nprobe, int64_t max_codes, SearchMode mode, float* distances,
-               int64_t* labels);
+               int64_t* labels, IVFSearchStats* stats = nullptr);
 // IVF range search over each query's nprobe nearest lists; results as RangeSearch's.
 void IvfRangeSearch(const KernelOptions& options, const IvfView& ivf, const float* x, int64_t n,
                     int64_t nprobe, float radius, RangeResults* out);

@@ -73,14 +73,32 @@ bool ApplyMaxCodes(const IvfView& ivf, int64_t n, int64_t nprobe, int64_t max_co
   return pruned;
 }
 
+// Adds the chunk's work to stats, as Faiss counts it: the non-empty lists each query scans
+// and their sizes.
+void Count(const IvfView& ivf, int64_t n, int64_t nprobe, const ChunkScratch& s, bool pruned,
+           IVFSearchStats* stats) {
+  stats->nq += n;
+  for (int64_t i = 0; i < n; ++i) {
+    const int64_t scanned = pruned ? s.scan_count[i] : nprobe;
+    for (int64_t p = 0; p < scanned; ++p) {
+      const int64_t l = s.probes[i * nprobe + p];
+      if (l < 0 || ivf.lists[l].size == 0) continue;
+      ++stats->nlist;
+      stats->ndis += ivf.lists[l].size;
+    }
+  }
+}
+
 // One chunk of n queries: quantize, prune, scan.
 void SearchChunk(const KernelOptions& options, const IvfView& ivf, const float* x, int64_t n,
                  int64_t k, int64_t nprobe, int64_t max_codes, SearchMode mode,
-                 ChunkScratch& s, float* distances, int64_t* labels) {
+                 ChunkScratch& s, float* distances, int64_t* labels, IVFSearchStats* stats) {
   const int64_t nlist = ivf.centroids.n, d = ivf.centroids.d;
   Quantize(options, ivf, x, n, nprobe, s);
   eager::IvfScanInput in = ScanInput(ivf, x, n, k, s, nprobe);
-  in.scan_count = ApplyMaxCodes(ivf, n, nprobe, max_codes, s) ? s.scan_count.data() : nullptr;
+  const bool pruned = ApplyMaxCodes(ivf, n, nprobe, max_codes, s);
+  in.scan_count = pruned ? s.scan_count.data() : nullptr;
+  if (stats != nullptr) Count(ivf, n, nprobe, s, pruned, stats);
   eager::Kernels kernels = EagerKernels(options);
   KernelProvider* provider = ProviderOf(options);
   // The tile is compiled (at first use, on this thread) only for a batch that runs csr with
@@ -111,14 +129,14 @@ SearchMode ResolveIvfMode(const KernelOptions& options, SearchMode mode, int64_t
 
 void IvfSearch(const KernelOptions& options, const IvfView& ivf, const float* x, int64_t n,
                int64_t k, int64_t nprobe, int64_t max_codes, SearchMode mode, float* distances,
-               int64_t* labels) {
+               int64_t* labels, IVFSearchStats* stats) {
   const int64_t chunk = std::max<int64_t>(1, kPairsPerChunk / nprobe);
   const int64_t d = ivf.centroids.d;
   ChunkScratch scratch;
   for (int64_t i0 = 0; i0 < n; i0 += chunk) {
     const int64_t nc = std::min(chunk, n - i0);
     SearchChunk(options, ivf, x + i0 * d, nc, k, nprobe, max_codes, mode, scratch,
-                distances + i0 * k, labels + i0 * k);
+                distances + i0 * k, labels + i0 * k, stats);
   }
 }
 

@@ -18,6 +18,13 @@ PACKAGES=(
   dataset-fashion-mnist
   gnuplot-nox
   python3
+  # The Python package (ivf/python): headers, numpy, and Faiss's Python module as the
+  # tests' reference; python3-venv to install the wheel into a fresh environment.
+  python3-dev
+  pybind11-dev
+  python3-numpy
+  python3-faiss
+  python3-venv
   # HIP runtime + hiprtc (ROCm 5.2): GPU kernel compiles for AMD targets, no GPU needed.
   libamdhip64-dev
   hipcc

@@ -34,6 +34,22 @@ cc_library(
 )
 """.format(name = name, linkopts = repr(linkopts), portable = repr(portable_linkopts))
 
+def _python_headers(rctx):
+    """Debian's Python headers (python3-dev) for the extension; an empty target without them."""
+    result = rctx.execute(["/usr/bin/python3", "-c",
+                           "import sysconfig; print(sysconfig.get_paths()['include'])"])
+    include = result.stdout.strip() if result.return_code == 0 else ""
+    if include == "" or not rctx.path(include + "/Python.h").exists:
+        return 'cc_library(name = "python_headers")'
+    rctx.symlink(include, "python_include")
+    return """
+cc_library(
+    name = "python_headers",
+    hdrs = glob(["python_include/**/*.h"]),
+    includes = ["python_include"],
+)
+"""
+
 def _system_libs_impl(rctx):
     libdir = _multiarch_libdir(rctx)
     absl = sorted([
@@ -74,6 +90,7 @@ def _system_libs_impl(rctx):
     build.append(_cc_lib("gmock", ["-lgmock"], [":gtest"]))
     build.append(_cc_lib("benchmark", ["-lbenchmark", "-pthread"]))
     build.append(_cc_lib("faiss", ["-lfaiss"], [":lapack", ":openmp"]))
+    build.append(_python_headers(rctx))
     rctx.file("BUILD", "\n".join(build))
 
 system_libs = repository_rule(

@@ -1,0 +1,401 @@
+"""ivfjit: exact (Flat) and inverted-file (IVF-Flat) vector search with run-time generated kernels.
+
+The API is Faiss's for these index types, so code written for Faiss runs unchanged::
+
+    import ivfjit as faiss
+
+    quantizer = faiss.IndexFlatL2(d)
+    index = faiss.IndexIVFFlat(quantizer, d, 1024)
+    index.train(xb)
+    index.add(xb)
+    index.nprobe = 16
+    D, I = index.search(xq, 10)          # float32 (nq, 10), int64 (nq, 10)
+
+Results follow Faiss's conventions: squared L2 distances (ascending) or inner products
+(descending), -1 labels with +-FLT_MAX distances where fewer than k results exist, ties to the
+smaller label. Beyond Faiss: ``index.search_mode`` ("auto", "matrix", "csr"),
+``index.kernel_tier`` ("default", "eager", "avx512", "avx2", "scalar"), ``jit_stats()``,
+``index.to_device()`` / ``to_cpu()`` for a GPU, ``from_faiss`` / ``to_faiss``. docs/python.md
+lists what is identical to Faiss and what differs.
+"""
+
+import os
+import tempfile
+
+import numpy as np
+
+from . import _ivfjit
+
+__all__ = [
+    "METRIC_INNER_PRODUCT", "METRIC_L2", "Index", "IndexFlat", "IndexFlatL2", "IndexFlatIP",
+    "IndexIVFFlat", "GpuIndex", "SearchParameters", "SearchParametersIVF", "IDSelectorBatch",
+    "IDSelectorRange", "read_index", "write_index", "index_factory", "normalize_L2", "cvar",
+    "omp_set_num_threads", "omp_get_max_threads", "jit_stats", "from_faiss", "to_faiss",
+    "IndexIVFStats",
+]
+
+__version__ = "0.1.0"
+
+METRIC_INNER_PRODUCT = 0
+METRIC_L2 = 1
+
+omp_set_num_threads = _ivfjit.omp_set_num_threads
+omp_get_max_threads = _ivfjit.omp_get_max_threads
+
+
+def jit_stats():
+    """The process-wide JIT's statistics (compiles, disk hits, fallbacks, ...) as a dict."""
+    return _ivfjit.jit_stats()
+
+
+class SearchParameters:
+    """Per-search parameters of any index (Faiss's SearchParameters)."""
+
+    def __init__(self, **kwargs):
+        for key, value in kwargs.items():
+            if not hasattr(self, key) and key not in ("sel",):
+                raise TypeError("SearchParameters: unknown parameter %r" % key)
+            setattr(self, key, value)
+
+
+class SearchParametersIVF(SearchParameters):
+    """IVF search parameters: nprobe (0: the index's), max_codes (0: unlimited) and, beyond
+    Faiss, the scan mode ("auto", "matrix" or "csr"; None: the index's search_mode)."""
+
+    def __init__(self, nprobe=0, max_codes=0, mode=None, **kwargs):
+        self.nprobe = nprobe
+        self.max_codes = max_codes
+        self.mode = mode
+        super().__init__(**kwargs)
+
+
+class IDSelectorBatch:
+    """A set of ids (for remove_ids)."""
+
+    def __init__(self, ids, *rest):
+        # Faiss's SWIG form is IDSelectorBatch(n, ids_pointer); numpy users pass the array.
+        self.ids = np.ascontiguousarray(rest[0] if rest else ids, dtype=np.int64).ravel()
+
+
+class IDSelectorRange:
+    """The ids in [imin, imax) (for remove_ids)."""
+
+    def __init__(self, imin, imax):
+        self.imin = int(imin)
+        self.imax = int(imax)
+
+
+class IndexIVFStats:
+    """Faiss's indexIVF_stats: work counted by every IVF search of the process."""
+
+    @property
+    def nq(self):
+        """Queries searched."""
+        return _ivfjit.ivf_stats()[0]
+
+    @property
+    def nlist(self):
+        """Non-empty inverted lists scanned."""
+        return _ivfjit.ivf_stats()[1]
+
+    @property
+    def ndis(self):
+        """Vectors scored."""
+        return _ivfjit.ivf_stats()[2]
+
+    def reset(self):
+        _ivfjit.ivf_stats_reset()
+
+
+class _Cvar:
+    indexIVF_stats = IndexIVFStats()
+
+
+cvar = _Cvar()
+
+
+def _floats(x, what):
+    """x as a C-contiguous float32 matrix (no copy when it already is one)."""
+    a = np.ascontiguousarray(x, dtype=np.float32)
+    if a.ndim != 2:
+        raise ValueError("%s: expected a 2-D array (n, d), got shape %s" % (what, a.shape))
+    return a
+
+
+def _ids(ids):
+    if isinstance(ids, IDSelectorBatch):
+        return ids.ids
+    return np.ascontiguousarray(ids, dtype=np.int64).ravel()
+
+
+class Index:
+    """Base of every ivfjit index (Faiss's Index)."""
+
+    def __init__(self, impl):
+        self._impl = impl
+        self.verbose = False
+
+    d = property(lambda self: self._impl.d, doc="Vector dimension.")
+    ntotal = property(lambda self: self._impl.ntotal, doc="Vectors stored.")
+    is_trained = property(lambda self: self._impl.is_trained, doc="Whether add/search work.")
+    metric_type = property(lambda self: self._impl.metric_type,
+                           doc="METRIC_L2 (1) or METRIC_INNER_PRODUCT (0).")
+
+    @property
+    def kernel_tier(self):
+        """Kernels this index runs: "default" (generated where they pay, IVFJIT_JIT), "eager",
+        or one eager instruction set: "avx512", "avx2", "scalar"."""
+        return self._impl.kernel_tier
+
+    @kernel_tier.setter
+    def kernel_tier(self, tier):
+        self._impl.kernel_tier = tier
+
+    def train(self, x):
+        """Trains on x (n, d); indexes that need no training accept and ignore it."""
+        self._impl.train(_floats(x, "train"))
+
+    def add(self, x):
+        """Adds x (n, d) with labels ntotal .. ntotal + n - 1."""
+        self._impl.add(_floats(x, "add"))
+
+    def add_with_ids(self, x, ids):
+        """Adds x (n, d) with the given int64 labels (n)."""
+        self._impl.add_with_ids(_floats(x, "add_with_ids"), _ids(ids))
+
+    def search(self, x, k, *, params=None, D=None, I=None):
+        """k nearest neighbours of x (n, d): (D float32 (n, k), I int64 (n, k))."""
+        dist, labels = self._search(_floats(x, "search"), int(k), params)
+        if D is not None:
+            D[...] = dist
+            dist = D
+        if I is not None:
+            I[...] = labels
+            labels = I
+        return dist, labels
+
+    def _search(self, x, k, params):
+        return self._impl.search(x, k)
+
+    def range_search(self, x, radius):
+        """Every stored vector within radius of each query (L2: distance < radius, IP: > radius):
+        (lims int64 (n + 1), D float32, I int64); query i's results are [lims[i], lims[i+1])."""
+        return self._impl.range_search(_floats(x, "range_search"), float(radius))
+
+    def reconstruct(self, key):
+        """The stored vector with label key, float32 (d,)."""
+        return self._impl.reconstruct(int(key))
+
+    def reconstruct_n(self, i0, n):
+        """The stored vectors with labels i0 .. i0 + n - 1, float32 (n, d)."""
+        return np.stack([self.reconstruct(i) for i in range(i0, i0 + n)]) if n > 0 else \
+            np.zeros((0, self.d), dtype=np.float32)
+
+    def remove_ids(self, ids):
+        """Removes the given labels (an array, IDSelectorBatch or IDSelectorRange); returns
+        how many were present."""
+        return self._impl.remove_ids(_ids(ids))
+
+    def reset(self):
+        """Removes every vector (training is kept)."""
+        self._impl.reset()
+
+    def to_device(self, device=0):
+        """A copy of this index on GPU number `device`; RuntimeError "no device" without one."""
+        gpu = _ivfjit.open_gpu(int(device))
+        return GpuIndex(_ivfjit.to_device(self._impl, gpu), self)
+
+
+class IndexFlat(Index):
+    """Exact search (Faiss's IndexFlat): labels are insertion positions."""
+
+    def __init__(self, d, metric=METRIC_L2, *, _impl=None):
+        super().__init__(_impl if _impl is not None else _ivfjit.IndexFlat(int(d), int(metric)))
+
+    def remove_ids(self, ids):
+        if isinstance(ids, IDSelectorRange):
+            lo, hi = max(ids.imin, 0), min(ids.imax, self.ntotal)
+            ids = np.arange(lo, hi, dtype=np.int64) if hi > lo else np.zeros(0, np.int64)
+        return self._impl.remove_ids(_ids(ids))
+
+    def reconstruct_n(self, i0, n):
+        if i0 < 0 or n < 0 or i0 + n > self.ntotal:
+            raise RuntimeError("reconstruct_n: [%d, %d) is outside [0, %d)" % (i0, i0 + n,
+                                                                                self.ntotal))
+        return self._impl.vectors()[i0:i0 + n].copy()
+
+    def get_xb(self):
+        """The stored vectors, float32 (ntotal, d) (a copy)."""
+        return self._impl.vectors()
+
+
+class IndexFlatL2(IndexFlat):
+    """Exact squared-L2 search (Faiss's IndexFlatL2)."""
+
+    def __init__(self, d):
+        super().__init__(d, METRIC_L2)
+
+
+class IndexFlatIP(IndexFlat):
+    """Exact inner-product search (Faiss's IndexFlatIP)."""
+
+    def __init__(self, d):
+        super().__init__(d, METRIC_INNER_PRODUCT)
+
+
+class IndexIVFFlat(Index):
+    """Inverted-file index with uncompressed vectors (Faiss's IndexIVFFlat).
+
+    IndexIVFFlat(quantizer, d, nlist, metric=METRIC_L2): when the quantizer already holds
+    nlist vectors, they are the centroids and the index is trained at once (as in Faiss);
+    otherwise train() runs k-means (Faiss's defaults) and leaves the centroids in the
+    quantizer too.
+    """
+
+    def __init__(self, quantizer, d, nlist, metric=METRIC_L2, *, _impl=None):
+        super().__init__(_impl if _impl is not None
+                         else _ivfjit.IndexIVFFlat(int(d), int(nlist), int(metric)))
+        self.quantizer = quantizer if quantizer is not None else IndexFlat(d, metric)
+        self.max_codes = 0
+        self.search_mode = "auto"
+        if _impl is None and self.quantizer.ntotal == nlist and nlist > 0:
+            self._impl.set_centroids(self.quantizer.reconstruct_n(0, nlist))
+        elif _impl is not None and self._impl.is_trained and self.quantizer.ntotal == 0:
+            self.quantizer.add(self._impl.centroids())
+
+    nlist = property(lambda self: self._impl.nlist, doc="Number of inverted lists.")
+
+    @property
+    def nprobe(self):
+        """Lists probed per query (1 .. nlist)."""
+        return self._impl.nprobe
+
+    @nprobe.setter
+    def nprobe(self, nprobe):
+        self._impl.nprobe = int(nprobe)
+
+    def train(self, x):
+        x = _floats(x, "train")
+        if self.verbose:
+            print("Training level-1 quantizer on %d vectors in %dD" % (x.shape[0], self.d))
+        self._impl.verbose = bool(self.verbose)
+        self._impl.train(x)
+        self.quantizer.reset()
+        self.quantizer.add(self._impl.centroids())
+
+    def add(self, x):
+        x = _floats(x, "add")
+        self._impl.add(x)
+        if self.verbose:
+            print("IndexIVFFlat::add_core: added %d / %d vectors" % (x.shape[0], x.shape[0]))
+
+    def _search(self, x, k, params):
+        nprobe, max_codes, mode = 0, self.max_codes, self.search_mode
+        if params is not None:
+            nprobe = getattr(params, "nprobe", 0) or 0
+            max_codes = getattr(params, "max_codes", max_codes)
+            mode = getattr(params, "mode", None) or mode
+        return self._impl.search_ivf(x, k, int(nprobe), int(max_codes), mode)
+
+    def remove_ids(self, ids):
+        if isinstance(ids, IDSelectorRange):
+            ids = np.asarray(self._impl.ids_in_range(ids.imin, ids.imax), dtype=np.int64)
+        return self._impl.remove_ids(_ids(ids))
+
+    def reconstruct_n(self, i0, n):
+        return self._impl.reconstruct_range(int(i0), int(n))
+
+    def make_direct_map(self, *args):
+        """Accepted for Faiss compatibility: ivfjit reconstructs without a direct map."""
+
+    def set_direct_map_type(self, *args):
+        """Accepted for Faiss compatibility (see make_direct_map)."""
+
+    def resolve_mode(self, nq, nprobe=0):
+        """The scan strategy search_mode resolves to for a batch of nq queries."""
+        return self._impl.resolve_mode(int(nq), int(nprobe), self.search_mode)
+
+    def invlists_sizes(self):
+        """Sizes of the nlist inverted lists."""
+        return np.asarray(self._impl.list_sizes(), dtype=np.int64)
+
+    def imbalance_factor(self):
+        return self._impl.imbalance_factor()
+
+
+class GpuIndex(Index):
+    """An index copied to a GPU (index.to_device()): search it like any index; to_cpu()."""
+
+    def __init__(self, impl, source):
+        super().__init__(impl)
+        self._source_type = type(source)
+
+    def to_cpu(self):
+        """A CPU index of the same type with the same contents."""
+        return _wrap(self._impl.to_cpu())
+
+
+def _wrap(impl):
+    """The Python index of a C++ one (read_index, to_cpu)."""
+    if isinstance(impl, _ivfjit.IndexIVFFlat):
+        quantizer = IndexFlat(impl.d, impl.metric_type)
+        return IndexIVFFlat(quantizer, impl.d, impl.nlist, impl.metric_type, _impl=impl)
+    if isinstance(impl, _ivfjit.IndexFlat):
+        cls = IndexFlatL2 if impl.metric_type == METRIC_L2 else IndexFlatIP
+        index = cls.__new__(cls)
+        IndexFlat.__init__(index, impl.d, impl.metric_type, _impl=impl)
+        return index
+    raise NotImplementedError("unsupported index type %s" % type(impl).__name__)
+
+
+def read_index(path, io_flags=0):
+    """Reads an index file: Faiss's (IndexFlatL2/IP, IndexIVFFlat) or ivfjit's own."""
+    return _wrap(_ivfjit.read_index(os.fspath(path)))
+
+
+def write_index(index, path):
+    """Writes index in Faiss's format (readable by faiss.read_index), or in ivfjit's own
+    (checksummed) format when the path ends with ".ivfjit"."""
+    path = os.fspath(path)
+    _ivfjit.write_index(index._impl, path, not path.endswith(".ivfjit"))
+
+
+def index_factory(d, description, metric=METRIC_L2):
+    """"Flat" or "IVF<nlist>,Flat" (Faiss's factory strings for the types ivfjit has)."""
+    desc = description.replace(" ", "")
+    if desc == "Flat":
+        return IndexFlat(d, metric)
+    if desc.startswith("IVF") and desc.endswith(",Flat"):
+        nlist = desc[3:-5]
+        if nlist.isdigit() and int(nlist) > 0:
+            return IndexIVFFlat(IndexFlat(d, metric), d, int(nlist), metric)
+    raise ValueError("index_factory: %r is not supported (\"Flat\", \"IVF<n>,Flat\")"
+                     % description)
+
+
+def normalize_L2(x):
+    """Scales each row of the float32 matrix x to unit L2 norm, in place (zero rows stay)."""
+    if not isinstance(x, np.ndarray) or x.dtype != np.float32 or x.ndim != 2 or \
+            not x.flags.c_contiguous:
+        raise TypeError("normalize_L2: x must be a C-contiguous float32 array of shape (n, d)")
+    norms = np.sqrt(np.einsum("ij,ij->i", x, x, dtype=np.float32))
+    norms[norms == 0] = 1
+    x /= norms[:, None]
+
+
+def from_faiss(index):
+    """An ivfjit copy of a faiss index object (IndexFlatL2/IP, IndexIVFFlat)."""
+    import faiss  # noqa: F401 (only when asked for)
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "index.faiss")
+        faiss.write_index(index, path)
+        return read_index(path)
+
+
+def to_faiss(index):
+    """A faiss index object holding a copy of an ivfjit index."""
+    import faiss
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "index.faiss")
+        write_index(index, path)
+        return faiss.read_index(path)

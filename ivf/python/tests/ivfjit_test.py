@@ -1,0 +1,340 @@
+"""The Python package against Faiss (Debian's python3-faiss) as the reference."""
+import gc
+import os
+import resource
+import sys
+import tempfile
+import threading
+import unittest
+
+import numpy as np
+
+import faiss
+import ivfjit
+import junit
+
+
+def clustered(n, d, seed, centers=40):
+    rng = np.random.default_rng(seed)
+    c = rng.standard_normal((centers, d)).astype(np.float32) * 3
+    x = c[rng.integers(0, centers, n)] + rng.standard_normal((n, d)).astype(np.float32) * 0.5
+    return np.ascontiguousarray(x, dtype=np.float32)
+
+
+def assert_same_knn(test, D, I, Dref, Iref, rtol=1e-4):
+    """Labels equal rank by rank except where the distances tie within rounding."""
+    test.assertEqual(I.shape, Iref.shape)
+    test.assertEqual(I.dtype, np.int64)
+    test.assertEqual(D.dtype, np.float32)
+    scale = np.maximum(np.abs(Dref), 1.0)
+    np.testing.assert_allclose(D, Dref, rtol=0, atol=float(rtol * scale.max()))
+    differ = I != Iref
+    if differ.any():
+        # Each differing label must be a near-tie in the reference row.
+        for i, r in zip(*np.nonzero(differ)):
+            row = Dref[i]
+            close = np.abs(row - D[i, r]) <= rtol * scale[i, r]
+            test.assertGreater(close.sum(), 1, "query %d rank %d: %d vs %d" %
+                               (i, r, I[i, r], Iref[i, r]))
+
+
+class FlatTest(unittest.TestCase):
+    def test_flat_l2_and_ip_match_faiss(self):
+        d = 24
+        xb, xq = clustered(3000, d, 1), clustered(50, d, 2)
+        for ours_cls, theirs_cls in ((ivfjit.IndexFlatL2, faiss.IndexFlatL2),
+                                     (ivfjit.IndexFlatIP, faiss.IndexFlatIP)):
+            ours, theirs = ours_cls(d), theirs_cls(d)
+            ours.add(xb)
+            theirs.add(xb)
+            self.assertEqual(ours.ntotal, 3000)
+            self.assertEqual(ours.metric_type, theirs.metric_type)
+            for k in (1, 10, 100):
+                for q in (xq, xq[:1], xq[:30]):  # direct and GEMM paths
+                    D, I = ours.search(q, k)
+                    Dr, Ir = theirs.search(q, k)
+                    assert_same_knn(self, D, I, Dr, Ir)
+
+    def test_k_beyond_ntotal_is_padded_as_faiss(self):
+        xb = clustered(5, 4, 3)
+        for cls in (ivfjit.IndexFlatL2, ivfjit.IndexFlatIP):
+            ours = cls(4)
+            ours.add(xb)
+            D, I = ours.search(xb[:2], 8)
+            self.assertEqual(D.shape, (2, 8))
+            self.assertTrue((I[:, 5:] == -1).all())
+            sentinel = np.finfo(np.float32).max
+            expected = sentinel if cls is ivfjit.IndexFlatL2 else -sentinel
+            self.assertTrue((D[:, 5:] == expected).all())
+
+    def test_range_search_matches_faiss(self):
+        d = 8
+        xb, xq = clustered(2000, d, 4), clustered(20, d, 5)
+        ours, theirs = ivfjit.IndexFlatL2(d), faiss.IndexFlatL2(d)
+        ours.add(xb)
+        theirs.add(xb)
+        lims, D, I = ours.range_search(xq, 2.0)
+        lr, Dr, Ir = theirs.range_search(xq, 2.0)
+        np.testing.assert_array_equal(lims, lr)
+        for i in range(20):
+            a, b = slice(lims[i], lims[i + 1]), slice(lr[i], lr[i + 1])
+            order = np.argsort(Ir[b])
+            np.testing.assert_array_equal(I[a], Ir[b][order])  # ivfjit: ascending label
+            np.testing.assert_allclose(D[a], Dr[b][order], rtol=1e-4, atol=1e-4)
+
+    def test_remove_ids_and_reconstruct_match_faiss(self):
+        d = 6
+        xb = clustered(100, d, 6)
+        ours, theirs = ivfjit.IndexFlatL2(d), faiss.IndexFlatL2(d)
+        ours.add(xb)
+        theirs.add(xb)
+        np.testing.assert_array_equal(ours.reconstruct(7), theirs.reconstruct(7))
+        np.testing.assert_array_equal(ours.reconstruct_n(10, 5), theirs.reconstruct_n(10, 5))
+        self.assertEqual(ours.remove_ids(np.array([3, 50, 1000])),
+                         theirs.remove_ids(np.array([3, 50, 1000], dtype=np.int64)))
+        self.assertEqual(ours.remove_ids(ivfjit.IDSelectorRange(10, 20)),
+                         theirs.remove_ids(faiss.IDSelectorRange(10, 20)))
+        self.assertEqual(ours.ntotal, theirs.ntotal)
+        np.testing.assert_array_equal(ours.reconstruct_n(0, ours.ntotal),
+                                      theirs.reconstruct_n(0, theirs.ntotal))
+
+
+def faiss_ivf(xb, d, nlist, metric):
+    quantizer = faiss.IndexFlatL2(d) if metric == faiss.METRIC_L2 else faiss.IndexFlatIP(d)
+    index = faiss.IndexIVFFlat(quantizer, d, nlist, metric)
+    index.train(xb)
+    index.add(xb)
+    return index, quantizer
+
+
+class IvfTest(unittest.TestCase):
+    d, nlist = 16, 32
+
+    def setUp(self):
+        self.xb, self.xq = clustered(6000, self.d, 7), clustered(80, self.d, 8)
+
+    def ours_on(self, theirs, metric):
+        """An ivfjit IVF on Faiss's trained centroids (the quantizer holds nlist vectors)."""
+        quantizer = ivfjit.IndexFlat(self.d, metric)
+        quantizer.add(theirs.quantizer.reconstruct_n(0, self.nlist))
+        ours = ivfjit.IndexIVFFlat(quantizer, self.d, self.nlist, metric)
+        self.assertTrue(ours.is_trained, "a quantizer holding nlist vectors trains the index")
+        ours.add(self.xb)
+        return ours
+
+    def test_every_mode_matches_faiss_on_the_same_centroids(self):
+        for metric in (ivfjit.METRIC_L2, ivfjit.METRIC_INNER_PRODUCT):
+            theirs, _ = faiss_ivf(self.xb, self.d, self.nlist, metric)
+            ours = self.ours_on(theirs, metric)
+            for nprobe in (1, 4, 32):
+                theirs.nprobe = ours.nprobe = nprobe
+                Dr, Ir = theirs.search(self.xq, 10)
+                for mode in ("auto", "matrix", "csr"):
+                    ours.search_mode = mode
+                    D, I = ours.search(self.xq, 10)
+                    assert_same_knn(self, D, I, Dr, Ir)
+                    D1, I1 = ours.search(self.xq[:1], 10)
+                    assert_same_knn(self, D1, I1, Dr[:1], Ir[:1])
+
+    def test_search_parameters_and_max_codes_match_faiss(self):
+        theirs, _ = faiss_ivf(self.xb, self.d, self.nlist, faiss.METRIC_L2)
+        ours = self.ours_on(theirs, ivfjit.METRIC_L2)
+        for max_codes in (0, 1, 500):
+            Dr, Ir = theirs.search(self.xq, 5, params=faiss.SearchParametersIVF(
+                nprobe=8, max_codes=max_codes))
+            D, I = ours.search(self.xq, 5, params=ivfjit.SearchParametersIVF(
+                nprobe=8, max_codes=max_codes))
+            assert_same_knn(self, D, I, Dr, Ir)
+
+    def test_stats_count_as_faiss_counts(self):
+        theirs, _ = faiss_ivf(self.xb, self.d, self.nlist, faiss.METRIC_L2)
+        ours = self.ours_on(theirs, ivfjit.METRIC_L2)
+        theirs.nprobe = ours.nprobe = 6
+        faiss.cvar.indexIVF_stats.reset()
+        ivfjit.cvar.indexIVF_stats.reset()
+        theirs.search(self.xq, 10)
+        ours.search(self.xq, 10)
+        f, o = faiss.cvar.indexIVF_stats, ivfjit.cvar.indexIVF_stats
+        self.assertEqual((o.nq, o.nlist, o.ndis), (f.nq, f.nlist, f.ndis))
+        o.reset()
+        self.assertEqual((o.nq, o.nlist, o.ndis), (0, 0, 0))
+
+    def test_own_training_fills_the_quantizer(self):
+        quantizer = ivfjit.IndexFlatL2(self.d)
+        ours = ivfjit.IndexIVFFlat(quantizer, self.d, self.nlist)
+        self.assertFalse(ours.is_trained)
+        with self.assertRaises(RuntimeError):
+            ours.search(self.xq, 1)
+        ours.train(self.xb)
+        self.assertTrue(ours.is_trained)
+        self.assertEqual(quantizer.ntotal, self.nlist)
+        ours.add(self.xb)
+        ours.nprobe = self.nlist
+        D, I = ours.search(self.xq, 5)
+        flat = faiss.IndexFlatL2(self.d)
+        flat.add(self.xb)
+        assert_same_knn(self, D, I, *flat.search(self.xq, 5))  # all lists probed: exact
+
+    def test_range_search_remove_ids_reconstruct(self):
+        theirs, _ = faiss_ivf(self.xb, self.d, self.nlist, faiss.METRIC_L2)
+        ours = self.ours_on(theirs, ivfjit.METRIC_L2)
+        theirs.nprobe = ours.nprobe = 4
+        lims, D, I = ours.range_search(self.xq, 3.0)
+        lr, Dr, Ir = theirs.range_search(self.xq, 3.0)
+        np.testing.assert_array_equal(lims, lr)
+        for i in range(len(self.xq)):
+            np.testing.assert_array_equal(I[lims[i]:lims[i + 1]], np.sort(Ir[lr[i]:lr[i + 1]]))
+        theirs.make_direct_map()
+        ours.make_direct_map()
+        np.testing.assert_array_equal(ours.reconstruct(123), theirs.reconstruct(123))
+        np.testing.assert_array_equal(ours.reconstruct_n(40, 7), theirs.reconstruct_n(40, 7))
+        theirs.set_direct_map_type(faiss.DirectMap.NoMap)
+        ids = np.arange(0, 6000, 7, dtype=np.int64)
+        self.assertEqual(ours.remove_ids(ivfjit.IDSelectorBatch(ids)),
+                         theirs.remove_ids(faiss.IDSelectorBatch(ids)))
+        self.assertEqual(ours.remove_ids(ivfjit.IDSelectorRange(100, 200)),
+                         theirs.remove_ids(faiss.IDSelectorRange(100, 200)))
+        self.assertEqual(ours.ntotal, theirs.ntotal)
+        assert_same_knn(self, *ours.search(self.xq, 10), *theirs.search(self.xq, 10))
+
+    def test_files_both_ways(self):
+        theirs, _ = faiss_ivf(self.xb, self.d, self.nlist, faiss.METRIC_L2)
+        theirs.nprobe = 8
+        Dr, Ir = theirs.search(self.xq, 10)
+        with tempfile.TemporaryDirectory() as tmp:
+            faiss.write_index(theirs, os.path.join(tmp, "a.faiss"))
+            ours = ivfjit.read_index(os.path.join(tmp, "a.faiss"))
+            self.assertIsInstance(ours, ivfjit.IndexIVFFlat)
+            self.assertEqual((ours.nprobe, ours.ntotal, ours.quantizer.ntotal),
+                             (8, 6000, self.nlist))
+            assert_same_knn(self, *ours.search(self.xq, 10), Dr, Ir)
+            ivfjit.write_index(ours, os.path.join(tmp, "b.faiss"))
+            back = faiss.read_index(os.path.join(tmp, "b.faiss"))
+            assert_same_knn(self, *back.search(self.xq, 10), Dr, Ir)
+            ivfjit.write_index(ours, os.path.join(tmp, "c.ivfjit"))
+            again = ivfjit.read_index(os.path.join(tmp, "c.ivfjit"))
+            assert_same_knn(self, *again.search(self.xq, 10), Dr, Ir)
+            flat = ivfjit.IndexFlatIP(self.d)
+            flat.add(self.xb)
+            ivfjit.write_index(flat, os.path.join(tmp, "f.faiss"))
+            theirs_flat = faiss.read_index(os.path.join(tmp, "f.faiss"))
+            self.assertEqual(theirs_flat.metric_type, faiss.METRIC_INNER_PRODUCT)
+            assert_same_knn(self, *flat.search(self.xq, 4), *theirs_flat.search(self.xq, 4))
+            copy = ivfjit.from_faiss(theirs)
+            assert_same_knn(self, *copy.search(self.xq, 10), Dr, Ir)
+            assert_same_knn(self, *ivfjit.to_faiss(copy).search(self.xq, 10), Dr, Ir)
+
+
+class ApiTest(unittest.TestCase):
+    def test_errors_are_python_exceptions(self):
+        index = ivfjit.IndexFlatL2(8)
+        index.add(clustered(10, 8, 9))
+        with self.assertRaises(ValueError):
+            index.search(np.zeros((2, 7), np.float32), 1)  # wrong dimension
+        with self.assertRaises(ValueError):
+            index.search(np.zeros((2, 8), np.float32), 0)
+        with self.assertRaises(ValueError):
+            index.add(np.full((1, 8), np.nan, np.float32))
+        self.assertEqual(index.ntotal, 10, "a failed add leaves the index unchanged")
+        with self.assertRaises(ValueError):
+            index.add(np.zeros(8, np.float32))  # 1-D
+        with self.assertRaises(RuntimeError):
+            index.reconstruct(10)
+        with self.assertRaises(FileNotFoundError):
+            ivfjit.read_index("/nonexistent/x.faiss")
+        with tempfile.TemporaryDirectory() as tmp:
+            bad = os.path.join(tmp, "bad.faiss")
+            with open(bad, "wb") as f:
+                f.write(b"IwFl" + b"\x01" * 12)
+            with self.assertRaises(OSError):
+                ivfjit.read_index(bad)
+            with self.assertRaises(ValueError):
+                ivfjit.write_index(index, tmp)  # a directory
+        with self.assertRaises(ValueError):
+            ivfjit.index_factory(8, "HNSW32")
+        with self.assertRaises(ValueError):
+            index.kernel_tier = "avx1024"
+
+    def test_input_conversion_and_out_arrays(self):
+        index = ivfjit.IndexFlatL2(4)
+        xb = clustered(50, 4, 10)
+        index.add(xb.astype(np.float64))  # converted once
+        index.add(np.asfortranarray(xb))  # a copy in C order
+        self.assertEqual(index.ntotal, 100)
+        D = np.empty((3, 2), np.float32)
+        I = np.empty((3, 2), np.int64)
+        D2, I2 = index.search(xb[:3].tolist(), 2, D=D, I=I)
+        self.assertIs(D2, D)
+        self.assertIs(I2, I)
+        self.assertEqual(I[0, 0] % 50, 0)
+
+    def test_factory_normalize_threads_tiers(self):
+        self.assertIsInstance(ivfjit.index_factory(8, "Flat"), ivfjit.IndexFlat)
+        ivf = ivfjit.index_factory(8, "IVF16,Flat", ivfjit.METRIC_INNER_PRODUCT)
+        self.assertEqual((ivf.nlist, ivf.metric_type), (16, ivfjit.METRIC_INNER_PRODUCT))
+        x = clustered(20, 8, 11)
+        x[3] = 0
+        y = x.copy()
+        ivfjit.normalize_L2(x)
+        faiss.normalize_L2(y)
+        np.testing.assert_allclose(x, y, rtol=1e-6, atol=1e-7)
+        with self.assertRaises(TypeError):
+            ivfjit.normalize_L2(x.astype(np.float64))
+        before = ivfjit.omp_get_max_threads()
+        ivfjit.omp_set_num_threads(1)
+        self.assertEqual(ivfjit.omp_get_max_threads(), 1)
+        ivfjit.omp_set_num_threads(before)
+        index = ivfjit.IndexFlatL2(8)
+        index.add(clustered(500, 8, 12))
+        want = index.search(x, 5)
+        for tier in ("eager", "scalar", "default"):
+            index.kernel_tier = tier
+            self.assertEqual(index.kernel_tier, tier)
+            np.testing.assert_array_equal(index.search(x, 5)[1], want[1])
+        self.assertIn("compiles", ivfjit.jit_stats())
+
+    def test_threads_search_in_parallel_with_serial_results(self):
+        d = 16
+        xb, xq = clustered(20000, d, 13), clustered(400, d, 14)
+        index = ivfjit.IndexIVFFlat(ivfjit.IndexFlatL2(d), d, 64)
+        index.train(xb)
+        index.add(xb)
+        index.nprobe = 8
+        serial = [index.search(xq[i::4], 10) for i in range(4)]
+        results = [None] * 4
+
+        def work(i):
+            for _ in range(5):
+                results[i] = index.search(xq[i::4], 10)
+
+        threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        for i in range(4):
+            np.testing.assert_array_equal(results[i][1], serial[i][1])
+            np.testing.assert_array_equal(results[i][0], serial[i][0])
+
+    def test_no_leak_over_10000_searches(self):
+        d = 32
+        index = ivfjit.IndexIVFFlat(ivfjit.IndexFlatL2(d), d, 16)
+        xb = clustered(4000, d, 15)
+        index.train(xb)
+        index.add(xb)
+        q = xb[:1].copy()
+        refs = sys.getrefcount(q)
+        for _ in range(500):  # warm up allocators
+            index.search(q, 10)
+        gc.collect()
+        rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        for _ in range(10000):
+            index.search(q, 10)
+        gc.collect()
+        rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        self.assertEqual(sys.getrefcount(q), refs)
+        self.assertLess(rss1 - rss0, 4 * 1024, "peak RSS grew by %d KiB" % (rss1 - rss0))
+
+
+if __name__ == "__main__":
+    junit.main()
