@@ -11,6 +11,7 @@
 #include <pybind11/stl.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -284,6 +285,30 @@ void BindIvf(py::module_& m) {
              });
              AddStats(stats);
              return out;
+           })
+      .def("_time_search_ms",
+           [](const IndexIVFFlat& i, const FloatArray& x, int64_t k, int64_t nprobe,
+              int64_t batch) {
+             // Benchmark hook (perf/python_compare.py): the C++ Search of x in consecutive
+             // batches of `batch` rows, timed in C++ (no Python between calls), ms per call.
+             const int64_t n = Rows(x, i.d(), "_time_search_ms");
+             if (batch < 1) throw py::value_error("_time_search_ms: batch < 1");
+             IVFSearchParams params;
+             params.nprobe = nprobe;
+             std::vector<float> dist(static_cast<size_t>(batch * k));
+             std::vector<int64_t> labels(dist.size());
+             std::vector<double> ms;
+             py::gil_scoped_release release;
+             for (int64_t i0 = 0; i0 + batch <= n; i0 += batch) {
+               const auto start = std::chrono::steady_clock::now();
+               const absl::Status s =
+                   i.Search(batch, x.data() + i0 * i.d(), k, dist.data(), labels.data(), params);
+               ms.push_back(std::chrono::duration<double, std::milli>(
+                                std::chrono::steady_clock::now() - start)
+                                .count());
+               if (!s.ok()) Raise(s);
+             }
+             return ms;
            })
       .def("resolve_mode",
            [](const IndexIVFFlat& i, int64_t nq, int64_t nprobe, const std::string& mode) {

@@ -293,6 +293,19 @@ class ApiTest(unittest.TestCase):
             np.testing.assert_array_equal(index.search(x, 5)[1], want[1])
         self.assertIn("compiles", ivfjit.jit_stats())
 
+    def test_to_device_or_no_device(self):
+        index = ivfjit.IndexFlatL2(4)
+        index.add(clustered(30, 4, 16))
+        try:
+            gpu = index.to_device()
+        except OSError as e:  # Unavailable: no driver / no device (a failing GPU: RuntimeError)
+            self.assertIn("no device", str(e))
+            return
+        np.testing.assert_array_equal(gpu.search(index.reconstruct_n(0, 5), 1)[1].ravel(),
+                                      np.arange(5))
+        back = gpu.to_cpu()
+        self.assertEqual(back.ntotal, 30)
+
     def test_threads_search_in_parallel_with_serial_results(self):
         d = 16
         xb, xq = clustered(20000, d, 13), clustered(400, d, 14)
