@@ -317,6 +317,7 @@ absl::StatusOr<std::unique_ptr<Index>> ReadFaissIndex(const std::string& path) {
 }
 
 absl::Status WriteFaissIndex(const Index& index, const std::string& path) {
+  const std::shared_lock<RwLock> lock = index.ReaderLock();  // no writer meanwhile
   const auto* flat = dynamic_cast<const IndexFlat*>(&index);
   const auto* ivf = dynamic_cast<const IndexIVFFlat*>(&index);
   if (flat == nullptr && ivf == nullptr) {

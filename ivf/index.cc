@@ -51,6 +51,7 @@ absl::StatusOr<int64_t> Index::RowsOf(const char* what, absl::Span<const float> 
 
 absl::Status Index::Train(int64_t n, const float* x) {
   IVFJIT_RETURN_IF_ERROR(CheckVectors("Train", n, x));
+  std::unique_lock<RwLock> lock(mu_);
   return Guarded([&] { return DoTrain(n, x); });
 }
 
@@ -68,7 +69,7 @@ absl::Status Index::Add(absl::Span<const float> x) {
 
 absl::Status Index::CheckAdd(int64_t n, const float* x, const int64_t* ids) const {
   IVFJIT_RETURN_IF_ERROR(CheckVectors("Add", n, x));
-  if (!is_trained_) {
+  if (!is_trained()) {
     return absl::FailedPreconditionError(
         absl::StrCat(type_name(), " is not trained: call Train before Add"));
   }
@@ -85,13 +86,14 @@ absl::Status Index::CheckAdd(int64_t n, const float* x, const int64_t* ids) cons
             absl::StrCat("AddWithIds: id ", ids[i], " appears twice in the batch"));
       }
     }
-  } else if (n > std::numeric_limits<int64_t>::max() - ntotal_) {
+  } else if (n > std::numeric_limits<int64_t>::max() - ntotal()) {
     return absl::InvalidArgumentError("Add: too many vectors");
   }
   return absl::OkStatus();
 }
 
 absl::Status Index::AddWithIds(int64_t n, const float* x, const int64_t* ids) {
+  std::unique_lock<RwLock> lock(mu_);
   IVFJIT_RETURN_IF_ERROR(CheckAdd(n, x, ids));
   if (n == 0) return absl::OkStatus();
   return Guarded([&] { return DoAdd(n, x, ids); });
@@ -117,7 +119,7 @@ absl::Status Index::CheckSearch(int64_t n, const float* x, int64_t k, const floa
   if (n > 0 && k > std::numeric_limits<int64_t>::max() / n) {
     return absl::InvalidArgumentError("Search: n × k overflows");
   }
-  if (!is_trained_) {
+  if (!is_trained()) {
     return absl::FailedPreconditionError(absl::StrCat(type_name(), " is not trained"));
   }
   return absl::OkStatus();
@@ -127,6 +129,7 @@ absl::Status Index::Search(int64_t n, const float* x, int64_t k, float* distance
                            int64_t* labels) const {
   IVFJIT_RETURN_IF_ERROR(CheckSearch(n, x, k, distances, labels));
   if (n == 0) return absl::OkStatus();
+  std::shared_lock<RwLock> lock(mu_);
   return Guarded([&] { return DoSearch(n, x, k, distances, labels); });
 }
 
@@ -159,10 +162,11 @@ absl::StatusOr<RangeSearchResult> Index::RangeSearch(int64_t n, const float* x,
                                                      float radius) const {
   if (std::isnan(radius)) return absl::InvalidArgumentError("RangeSearch: radius is NaN");
   IVFJIT_RETURN_IF_ERROR(CheckVectors("RangeSearch", n, x));
-  if (!is_trained_) {
+  if (!is_trained()) {
     return absl::FailedPreconditionError(absl::StrCat(type_name(), " is not trained"));
   }
   RangeSearchResult result;
+  std::shared_lock<RwLock> lock(mu_);
   IVFJIT_RETURN_IF_ERROR(Guarded([&] { return DoRangeSearch(n, x, radius, &result); }));
   return result;
 }
@@ -175,6 +179,7 @@ absl::StatusOr<RangeSearchResult> Index::RangeSearch(absl::Span<const float> que
 
 absl::Status Index::Reconstruct(int64_t label, float* out) const {
   if (out == nullptr) return absl::InvalidArgumentError("Reconstruct: null output");
+  std::shared_lock<RwLock> lock(mu_);
   return DoReconstruct(label, out);
 }
 
@@ -185,6 +190,7 @@ absl::StatusOr<std::vector<float>> Index::Reconstruct(int64_t label) const {
 }
 
 absl::Status Index::Reset() {
+  std::unique_lock<RwLock> lock(mu_);
   DoReset();
   ntotal_ = 0;
   return absl::OkStatus();
@@ -192,8 +198,14 @@ absl::Status Index::Reset() {
 
 absl::Status Index::set_kernel_options(const KernelOptions& options) {
   IVFJIT_RETURN_IF_ERROR(jit::CheckKernelOptions(options));
+  std::unique_lock<RwLock> lock(mu_);
   kernel_options_ = options;
   return absl::OkStatus();
+}
+
+KernelOptions Index::kernel_options() const {
+  std::shared_lock<RwLock> lock(mu_);
+  return kernel_options_;
 }
 
 absl::Status Index::DoTrain(int64_t, const float*) {

@@ -17,10 +17,21 @@
 // Arrays are row-major; a span-taking method infers n from the span's size and rejects sizes
 // that are not a multiple of d (the way a wrong dimension shows up). Indexes are neither
 // copyable nor movable; hold them through the unique_ptr their Create() returns.
+//
+// Threads: any number of threads may call the const methods (Search, RangeSearch,
+// Reconstruct, ...) on one index at once, with the results of serial calls; the methods that
+// modify it (Train, Add, AddWithIds, RemoveIds, Reset, setters) take the index exclusively,
+// waiting for running searches, and searches started meanwhile wait for them (a reader-writer
+// lock per index that lets a waiting modification in ahead of new searches). Accessors
+// returning views into the index (vectors(), list_vectors(), ...) are not covered: hold
+// ReaderLock() while using them if another thread may modify the index.
 #ifndef IVFJIT_IVF_INDEX_H_
 #define IVFJIT_IVF_INDEX_H_
 
+#include <atomic>
 #include <cstdint>
+#include <mutex>
+#include <shared_mutex>
 #include <vector>
 
 #include "absl/base/attributes.h"
@@ -29,6 +40,7 @@
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "jit/base/metric.h"
+#include "jit/base/rw_lock.h"
 #include "jit/dispatch.h"
 
 namespace ivfjit {
@@ -52,9 +64,9 @@ class Index {
   Index& operator=(const Index&) = delete;
 
   int64_t d() const noexcept { return d_; }
-  int64_t ntotal() const noexcept { return ntotal_; }
+  int64_t ntotal() const noexcept { return ntotal_.load(std::memory_order_relaxed); }
   Metric metric() const noexcept { return metric_; }
-  bool is_trained() const noexcept { return is_trained_; }
+  bool is_trained() const noexcept { return is_trained_.load(std::memory_order_relaxed); }
 
   // Trains on n vectors, x: n × d.
   ABSL_MUST_USE_RESULT absl::Status Train(int64_t n, const float* x);
@@ -96,7 +108,12 @@ class Index {
   // provider of the caller's, or one eager tier. Results are the same up to float rounding.
   // FailedPrecondition (options unchanged) for an eager tier this CPU cannot run.
   ABSL_MUST_USE_RESULT absl::Status set_kernel_options(const KernelOptions& options);
-  const KernelOptions& kernel_options() const noexcept { return kernel_options_; }
+  KernelOptions kernel_options() const;
+
+  // Shared access to the index's contents (what searches hold): modifications wait until the
+  // lock is released. For reading views (vectors(), list_vectors(), ...) or saving a file
+  // while other threads may modify the index. Do not call a modifying method while holding it.
+  std::shared_lock<RwLock> ReaderLock() const { return std::shared_lock(mu_); }
 
  protected:
   Index(int64_t d, Metric metric, bool is_trained)
@@ -115,8 +132,14 @@ class Index {
   ABSL_MUST_USE_RESULT virtual absl::Status DoReconstruct(int64_t label, float* out) const;
   virtual void DoReset() = 0;
 
-  void set_ntotal(int64_t ntotal) noexcept { ntotal_ = ntotal; }
-  void set_is_trained(bool is_trained) noexcept { is_trained_ = is_trained; }
+  void set_ntotal(int64_t ntotal) noexcept { ntotal_.store(ntotal, std::memory_order_relaxed); }
+  void set_is_trained(bool is_trained) noexcept {
+    is_trained_.store(is_trained, std::memory_order_relaxed);
+  }
+  // Exclusive access, for subclasses' own modifying methods (searches hold ReaderLock()).
+  std::unique_lock<RwLock> WriterLock() { return std::unique_lock(mu_); }
+  // The kernel options, for implementations running under a lock.
+  const KernelOptions& kernels() const noexcept { return kernel_options_; }
 
   // Index type for messages, e.g. "IndexFlat".
   virtual const char* type_name() const noexcept = 0;
@@ -139,8 +162,11 @@ class Index {
  private:
   int64_t d_;
   Metric metric_;
-  int64_t ntotal_ = 0;
-  bool is_trained_;
+  std::atomic<int64_t> ntotal_{0};
+  std::atomic<bool> is_trained_;
+  // Searches share it, modifications hold it exclusively; a waiting modification is not
+  // starved by a stream of searches (jit/base/rw_lock.h).
+  mutable RwLock mu_;
   KernelOptions kernel_options_;
 };
 

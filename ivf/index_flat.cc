@@ -45,7 +45,7 @@ absl::Status IndexFlat::DoAdd(int64_t n, const float* x, const int64_t* ids) {
   if (metric() == Metric::kL2) {
     const size_t old = norms_.size();
     norms_.resize(old + static_cast<size_t>(n));
-    jit::Norms(kernel_options(), x, n, d(), norms_.data() + old);
+    jit::Norms(kernels(), x, n, d(), norms_.data() + old);
   }
   set_ntotal(ntotal() + n);
   return absl::OkStatus();
@@ -57,18 +57,19 @@ jit::BaseView IndexFlat::Base() const {
 
 absl::Status IndexFlat::DoSearch(int64_t n, const float* x, int64_t k, float* distances,
                                  int64_t* labels) const {
-  jit::KnnSearch(kernel_options(), jit::KnnUse::kExact, metric(), x, n, Base(), k, distances,
+  jit::KnnSearch(kernels(), jit::KnnUse::kExact, metric(), x, n, Base(), k, distances,
                  labels);
   return absl::OkStatus();
 }
 
 absl::Status IndexFlat::DoRangeSearch(int64_t n, const float* x, float radius,
                                       RangeSearchResult* result) const {
-  jit::RangeSearch(kernel_options(), metric(), x, n, Base(), radius, result);
+  jit::RangeSearch(kernels(), metric(), x, n, Base(), radius, result);
   return absl::OkStatus();
 }
 
 absl::StatusOr<int64_t> IndexFlat::RemoveIds(absl::Span<const int64_t> ids) {
+  std::unique_lock<RwLock> lock = WriterLock();
   std::vector<bool> remove;
   try {
     remove.assign(static_cast<size_t>(ntotal()), false);

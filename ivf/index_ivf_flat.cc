@@ -57,17 +57,24 @@ absl::StatusOr<int64_t> ResolveNprobe(const IVFSearchParams& params, int64_t def
 
 absl::Status IndexIVFFlat::set_nprobe(int64_t nprobe) {
   IVFJIT_RETURN_IF_ERROR(CheckNprobe(nprobe, nlist_));
+  std::unique_lock<RwLock> lock = WriterLock();
   nprobe_ = nprobe;
   return absl::OkStatus();
 }
 
 void IndexIVFFlat::set_kmeans_params(const KMeansParams& params) {
+  std::unique_lock<RwLock> lock = WriterLock();
   kmeans_params_ = params;
   kmeans_params_.metric = metric();
   kmeans_params_.spherical = metric() == Metric::kInnerProduct;
 }
 
 absl::Status IndexIVFFlat::SetCentroids(absl::Span<const float> centroids) {
+  std::unique_lock<RwLock> lock = WriterLock();
+  return SetCentroidsLocked(centroids);
+}
+
+absl::Status IndexIVFFlat::SetCentroidsLocked(absl::Span<const float> centroids) {
   if (ntotal() > 0) {
     return absl::FailedPreconditionError("SetCentroids: the index holds vectors; Reset first");
   }
@@ -80,7 +87,7 @@ absl::Status IndexIVFFlat::SetCentroids(absl::Span<const float> centroids) {
   return Guarded([&] {
     std::vector<float> c(centroids.begin(), centroids.end());
     std::vector<float> norms(static_cast<size_t>(nlist_));
-    jit::Norms(kernel_options(), c.data(), nlist_, d(), norms.data());
+    jit::Norms(kernels(), c.data(), nlist_, d(), norms.data());
     centroids_ = std::move(c);
     centroid_norms_ = std::move(norms);
     set_is_trained(true);
@@ -93,7 +100,7 @@ absl::Status IndexIVFFlat::DoTrain(int64_t n, const float* x) {
     return absl::FailedPreconditionError("Train: the index holds vectors; Reset first");
   }
   IVFJIT_ASSIGN_OR_RETURN(KMeansResult km, KMeans(n, x, d(), nlist_, kmeans_params_));
-  return SetCentroids(km.centroids);
+  return SetCentroidsLocked(km.centroids);
 }
 
 absl::Status IndexIVFFlat::CheckIdsAreNew(int64_t n, const int64_t* ids) const {
@@ -117,7 +124,7 @@ void IndexIVFFlat::AppendAssigned(int64_t n, const float* x, const int64_t* ids,
   std::vector<int64_t> extra(static_cast<size_t>(nlist_), 0);
   for (int64_t i = 0; i < n; ++i) ++extra[list_nos[i]];
   std::vector<float> norms(static_cast<size_t>(n), 0.0f);
-  if (lists_.with_norms()) jit::Norms(kernel_options(), x, n, d(), norms.data());
+  if (lists_.with_norms()) jit::Norms(kernels(), x, n, d(), norms.data());
   lists_.Reserve(extra);  // the only step that can fail; content is unchanged if it does
   for (int64_t i = 0; i < n; ++i) lists_.AppendReserved(list_nos[i], x + i * d(), ids[i], norms[i]);
   max_id_ = std::max(max_id_, *std::max_element(ids, ids + n));
@@ -134,7 +141,7 @@ absl::Status IndexIVFFlat::DoAdd(int64_t n, const float* x, const int64_t* ids) 
   IVFJIT_RETURN_IF_ERROR(CheckIdsAreNew(n, ids));
   std::vector<float> dist(static_cast<size_t>(n));
   std::vector<int64_t> list_nos(static_cast<size_t>(n));
-  jit::KnnSearch(kernel_options(), jit::KnnUse::kCoarse, metric(), x, n,
+  jit::KnnSearch(kernels(), jit::KnnUse::kCoarse, metric(), x, n,
                  {centroids_.data(), centroid_norms_.data(), nlist_, d()}, /*k=*/1, dist.data(),
                  list_nos.data());
   AppendAssigned(n, x, ids, list_nos.data());
@@ -146,6 +153,7 @@ absl::Status IndexIVFFlat::AddPreassigned(int64_t n, const float* x, const int64
   if (n > 0 && (ids == nullptr || list_nos == nullptr)) {
     return absl::InvalidArgumentError("AddPreassigned: null ids or list numbers");
   }
+  std::unique_lock<RwLock> lock = WriterLock();
   IVFJIT_RETURN_IF_ERROR(CheckAdd(n, x, ids));
   for (int64_t i = 0; i < n; ++i) {
     if (list_nos[i] < 0 || list_nos[i] >= nlist_) {
@@ -175,18 +183,25 @@ jit::IvfView IndexIVFFlat::View(std::vector<jit::ListView>& views) const {
 }
 
 SearchMode IndexIVFFlat::ResolveMode(int64_t nq, const IVFSearchParams& params) const {
-  return jit::ResolveIvfMode(kernel_options(), params.mode, nq,
-                             params.nprobe == 0 ? nprobe_ : params.nprobe, nlist_);
+  std::shared_lock<RwLock> lock = ReaderLock();
+  return jit::ResolveIvfMode(kernels(), params.mode, nq,
+                             params.nprobe == 0 ? nprobe() : params.nprobe, nlist_);
 }
 
 absl::Status IndexIVFFlat::Search(int64_t n, const float* x, int64_t k, float* distances,
                                   int64_t* labels, const IVFSearchParams& params) const {
   IVFJIT_RETURN_IF_ERROR(CheckSearch(n, x, k, distances, labels));
-  IVFJIT_ASSIGN_OR_RETURN(const int64_t nprobe, ResolveNprobe(params, nprobe_, nlist_));
+  std::shared_lock<RwLock> lock = ReaderLock();
+  return SearchLocked(n, x, k, distances, labels, params);
+}
+
+absl::Status IndexIVFFlat::SearchLocked(int64_t n, const float* x, int64_t k, float* distances,
+                                        int64_t* labels, const IVFSearchParams& params) const {
+  IVFJIT_ASSIGN_OR_RETURN(const int64_t nprobe, ResolveNprobe(params, nprobe(), nlist_));
   if (n == 0) return absl::OkStatus();
   return Guarded([&]() -> absl::Status {
     std::vector<jit::ListView> views;
-    jit::IvfSearch(kernel_options(), View(views), x, n, k, nprobe, params.max_codes, params.mode,
+    jit::IvfSearch(kernels(), View(views), x, n, k, nprobe, params.max_codes, params.mode,
                    distances, labels, params.stats);
     return absl::OkStatus();
   });
@@ -202,13 +217,13 @@ absl::StatusOr<SearchResult> IndexIVFFlat::Search(absl::Span<const float> querie
 
 absl::Status IndexIVFFlat::DoSearch(int64_t n, const float* x, int64_t k, float* distances,
                                     int64_t* labels) const {
-  return Search(n, x, k, distances, labels, IVFSearchParams());
+  return SearchLocked(n, x, k, distances, labels, IVFSearchParams());  // under Index's lock
 }
 
 absl::Status IndexIVFFlat::DoRangeSearch(int64_t n, const float* x, float radius,
                                          RangeSearchResult* result) const {
   std::vector<jit::ListView> views;
-  jit::IvfRangeSearch(kernel_options(), View(views), x, n, nprobe_, radius, result);
+  jit::IvfRangeSearch(kernels(), View(views), x, n, nprobe(), radius, result);
   return absl::OkStatus();
 }
 
@@ -225,6 +240,7 @@ absl::Status IndexIVFFlat::DoReconstruct(int64_t label, float* out) const {
 }
 
 absl::StatusOr<int64_t> IndexIVFFlat::RemoveIds(absl::Span<const int64_t> ids) {
+  std::unique_lock<RwLock> lock = WriterLock();
   if (ids.empty() || ntotal() == 0) return 0;
   absl::flat_hash_set<int64_t> remove;
   IVFJIT_RETURN_IF_ERROR(Guarded([&] {
@@ -256,6 +272,7 @@ std::vector<int64_t> IndexIVFFlat::list_sizes() const {
 }
 
 double IndexIVFFlat::imbalance_factor() const {
+  std::shared_lock<RwLock> lock = ReaderLock();
   if (ntotal() == 0) return 0.0;
   double sum_sq = 0;
   for (int64_t l = 0; l < nlist_; ++l) sum_sq += double(lists_.size(l)) * lists_.size(l);

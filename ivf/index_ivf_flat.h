@@ -18,6 +18,7 @@
 #ifndef IVFJIT_IVF_INDEX_IVF_FLAT_H_
 #define IVFJIT_IVF_INDEX_IVF_FLAT_H_
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -60,7 +61,7 @@ class IndexIVFFlat final : public Index {
                                                                                    Metric metric);
 
   int64_t nlist() const noexcept { return nlist_; }
-  int64_t nprobe() const noexcept { return nprobe_; }
+  int64_t nprobe() const noexcept { return nprobe_.load(std::memory_order_relaxed); }
   // InvalidArgument unless 1 <= nprobe <= nlist.
   ABSL_MUST_USE_RESULT absl::Status set_nprobe(int64_t nprobe);
 
@@ -121,13 +122,18 @@ class IndexIVFFlat final : public Index {
   IndexIVFFlat(int64_t d, int64_t nlist, Metric metric);
 
   ABSL_MUST_USE_RESULT absl::Status CheckIdsAreNew(int64_t n, const int64_t* ids) const;
+  // The public methods' bodies, for callers that hold the lock already.
+  ABSL_MUST_USE_RESULT absl::Status SetCentroidsLocked(absl::Span<const float> centroids);
+  ABSL_MUST_USE_RESULT absl::Status SearchLocked(int64_t n, const float* x, int64_t k,
+                                                 float* distances, int64_t* labels,
+                                                 const IVFSearchParams& params) const;
   // The index as jit/'s IVF operations see it; views: the list views it points into (nlist).
   jit::IvfView View(std::vector<jit::ListView>& views) const;
   // Appends with the lists already chosen; allocates before modifying anything.
   void AppendAssigned(int64_t n, const float* x, const int64_t* ids, const int64_t* list_nos);
 
   int64_t nlist_;
-  int64_t nprobe_ = 1;
+  std::atomic<int64_t> nprobe_{1};
   KMeansParams kmeans_params_;
   std::vector<float> centroids_;       // nlist × d (empty until trained)
   std::vector<float> centroid_norms_;  // nlist

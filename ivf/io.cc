@@ -172,6 +172,7 @@ absl::StatusOr<std::unique_ptr<Index>> ReadIvfFlat(Reader& r, const Header& h) {
 }  // namespace
 
 absl::Status SaveIndex(const Index& index, const std::string& path) {
+  const std::shared_lock<RwLock> lock = index.ReaderLock();  // no writer meanwhile
   return file_internal::WriteFileAtomically(path, [&](Writer& w) -> absl::Status {
     IVFJIT_RETURN_IF_ERROR(WriteBody(w, index));
     w.Put(w.crc());

@@ -70,14 +70,17 @@ KernelProvider& KernelProvider::Default() {
 
 KernelProvider::~KernelProvider() {
   WaitForBackgroundCompiles();
-  absl::MutexLock lock(&mu_);
-  for (std::thread& t : workers_) t.join();
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stop_ = true;
+  }
+  changed_.notify_all();
+  if (worker_.joinable()) worker_.join();
 }
 
 void KernelProvider::WaitForBackgroundCompiles() {
-  absl::MutexLock lock(&mu_);
-  mu_.Await(absl::Condition(
-      +[](int* running) { return *running == 0; }, &running_));
+  std::unique_lock<std::mutex> lock(mu_);
+  changed_.wait(lock, [this] { return pending_ == 0; });
 }
 
 void* KernelProvider::CompileNow(const KernelKey& key) {
@@ -89,8 +92,28 @@ void* KernelProvider::CompileNow(const KernelKey& key) {
   return f.ok() ? reinterpret_cast<void*>(*f) : nullptr;
 }
 
+void KernelProvider::Record(const std::string& k, void* fn) {
+  entries_[k] = fn != nullptr ? Entry{State::kReady, fn} : Entry{State::kFailed, nullptr};
+}
+
+void KernelProvider::Worker() {
+  std::unique_lock<std::mutex> lock(mu_);
+  while (true) {
+    changed_.wait(lock, [this] { return stop_ || !queue_.empty(); });
+    if (queue_.empty()) return;  // stopped
+    const KernelKey key = queue_.front();
+    queue_.pop_front();
+    lock.unlock();
+    void* fn = CompileNow(key);  // no lock of the provider's held: lookups go on meanwhile
+    lock.lock();
+    Record(key.ToString(), fn);
+    --pending_;
+    changed_.notify_all();
+  }
+}
+
 void* KernelProvider::Fallback() {
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   ++fallbacks_;
   return nullptr;
 }
@@ -99,7 +122,7 @@ void* KernelProvider::Get(const KernelKey& key, bool may_block) {
   if (jit_ == nullptr) return Fallback();
   const std::string k = key.ToString();
   {
-    absl::MutexLock lock(&mu_);
+    std::lock_guard<std::mutex> lock(mu_);
     auto it = entries_.find(k);
     if (it != entries_.end()) {
       if (it->second.state == State::kReady) return it->second.fn;
@@ -109,22 +132,20 @@ void* KernelProvider::Get(const KernelKey& key, bool may_block) {
     // A kernel in the disk cache loads in well under a millisecond: never deferred.
     if (!may_block && options_.background && !jit_->OnDisk(key)) {
       entries_[k] = Entry{};
-      ++running_;
+      queue_.push_back(key);
+      ++pending_;
       ++background_compiles_;
       ++fallbacks_;
-      workers_.emplace_back([this, key, k] {
-        void* fn = CompileNow(key);
-        absl::MutexLock done(&mu_);
-        entries_[k] = fn != nullptr ? Entry{State::kReady, fn} : Entry{State::kFailed, nullptr};
-        --running_;
-      });
+      if (!worker_.joinable()) worker_ = std::thread(&KernelProvider::Worker, this);
+      changed_.notify_all();
       return nullptr;
     }
   }
-  // Synchronous: CpuJit compiles once even if several threads get here together.
+  // Synchronous: CpuJit compiles each key once however many threads get here together, and
+  // holds no lock of ours meanwhile.
   void* fn = CompileNow(key);
-  absl::MutexLock lock(&mu_);
-  entries_[k] = fn != nullptr ? Entry{State::kReady, fn} : Entry{State::kFailed, nullptr};
+  std::lock_guard<std::mutex> lock(mu_);
+  Record(k, fn);
   if (fn == nullptr) ++fallbacks_;
   return fn;
 }
@@ -158,7 +179,7 @@ IpTileFn KernelProvider::IpTile(int64_t d) {
 KernelStats KernelProvider::stats() const {
   KernelStats s;
   if (jit_ != nullptr) s.jit = jit_->stats();
-  absl::MutexLock lock(&mu_);
+  std::lock_guard<std::mutex> lock(mu_);
   s.fallbacks = fallbacks_;
   s.background_compiles = background_compiles_;
   s.enabled = jit_ != nullptr;

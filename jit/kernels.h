@@ -25,15 +25,16 @@
 #ifndef IVFJIT_JIT_KERNELS_H_
 #define IVFJIT_JIT_KERNELS_H_
 
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <thread>
-#include <vector>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
-#include "absl/synchronization/mutex.h"
 #include "jit/cpu/cpu_jit.h"
 
 namespace ivfjit::jit {
@@ -70,6 +71,11 @@ class KernelProvider {
   static KernelProviderOptions OptionsForSetting(const char* setting, std::string* warning);
   ~KernelProvider();  // waits for background compiles
 
+  // Thread-safe: any number of threads may ask for kernels at once. Background compiles run
+  // on one worker thread of the provider's (a bounded pool: compiles are one at a time
+  // anyway), queued in request order; a kernel already compiled is answered under a short
+  // lock that is never held during a compile.
+
   // Null means "run the eager kernel". may_block: the caller can afford a compile now.
   ScanTopKFn ScanTopK(Metric metric, int64_t d, int64_t k, bool may_block);
   ScanTopKFn CoarseTopN(Metric metric, int64_t d, int64_t nprobe, bool may_block);
@@ -97,6 +103,11 @@ class KernelProvider {
   // Compiles (or loads) the kernel on this thread; null on failure. CpuJit compiles once.
   void* CompileNow(const KernelKey& key);
 
+  // The background worker: compiles queued keys until stopped.
+  void Worker();
+  // Records a compile's outcome for key string k (mu_ held).
+  void Record(const std::string& k, void* fn);
+
   enum class State { kPending, kReady, kFailed };
   struct Entry {
     State state = State::kPending;
@@ -106,12 +117,16 @@ class KernelProvider {
   KernelProviderOptions options_;
   std::unique_ptr<CpuJit> jit_;
   std::string disabled_reason_;
-  mutable absl::Mutex mu_;
-  absl::flat_hash_map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::thread> workers_ ABSL_GUARDED_BY(mu_);
-  int64_t fallbacks_ ABSL_GUARDED_BY(mu_) = 0;
-  int64_t background_compiles_ ABSL_GUARDED_BY(mu_) = 0;
-  int running_ ABSL_GUARDED_BY(mu_) = 0;
+  // std::mutex / condition_variable (not absl::Mutex): ThreadSanitizer sees them.
+  mutable std::mutex mu_;
+  std::condition_variable changed_;  // a queued compile finished, or work was queued
+  absl::flat_hash_map<std::string, Entry> entries_;  // guarded by mu_
+  std::deque<KernelKey> queue_;                        // guarded by mu_
+  std::thread worker_;                                 // started at the first queued compile
+  bool stop_ = false;                                  // guarded by mu_
+  int64_t fallbacks_ = 0;                              // guarded by mu_
+  int64_t background_compiles_ = 0;                    // guarded by mu_
+  int pending_ = 0;  // queued or compiling in the background; guarded by mu_
 };
 
 }  // namespace ivfjit::jit

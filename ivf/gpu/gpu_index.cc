@@ -29,6 +29,7 @@ absl::StatusOr<std::unique_ptr<GpuIndex>> GpuIndex::Create(const Index& index,
   if (options.scratch_bytes < 0) {
     return absl::InvalidArgumentError("GpuIndex: scratch_bytes < 0");
   }
+  const std::shared_lock<RwLock> lock = index.ReaderLock();  // a consistent copy
   auto gpu = std::unique_ptr<GpuIndex>(new GpuIndex(index.d(), index.metric(), device));
   gpu->options_ = options;
   const int64_t d = index.d();
@@ -84,6 +85,7 @@ absl::StatusOr<std::unique_ptr<GpuIndex>> GpuIndex::Create(const Index& index,
 
 absl::Status GpuIndex::set_nprobe(int64_t nprobe) {
   IVFJIT_RETURN_IF_ERROR(CheckNprobe(nprobe, nlist_));
+  const std::unique_lock<RwLock> lock = WriterLock();
   nprobe_ = nprobe;
   return absl::OkStatus();
 }

@@ -345,6 +345,7 @@ absl::Status GpuIndex::Search(int64_t n, const float* x, int64_t k, float* dista
                               int64_t* labels, const IVFSearchParams& params) const {
   IVFJIT_RETURN_IF_ERROR(CheckSearch(n, x, k, distances, labels));
   if (n == 0) return absl::OkStatus();
+  const std::shared_lock<RwLock> lock = ReaderLock();
   return Run(n, x, /*x_on_device=*/false, k, distances, labels, /*out_on_device=*/false, params);
 }
 
@@ -357,6 +358,7 @@ absl::Status GpuIndex::SearchOnDevice(int64_t n, const float* x, int64_t k, floa
     return absl::InvalidArgumentError("SearchOnDevice: null device pointer");
   }
   if (n == 0) return absl::OkStatus();
+  const std::shared_lock<RwLock> lock = ReaderLock();
   return Run(n, x, /*x_on_device=*/true, k, distances, labels, /*out_on_device=*/true, params);
 }
 
@@ -380,6 +382,7 @@ absl::StatusOr<RangeSearchResult> GpuIndex::RangeSearchOnDevice(int64_t n, const
   RangeSearchResult result;
   result.lims.assign(1, 0);
   if (n == 0) return result;
+  const std::shared_lock<RwLock> lock = ReaderLock();
   IVFJIT_RETURN_IF_ERROR(RunRange(n, x, /*x_on_device=*/true, radius, &result));
   return result;
 }

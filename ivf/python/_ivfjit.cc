@@ -246,6 +246,7 @@ void BindFlat(py::module_& m) {
              return Value(i.RemoveIds(absl::MakeConstSpan(ids.data(), ids.size())));
            })
       .def("vectors", [](const IndexFlat& i) {
+        const auto lock = i.ReaderLock();
         const absl::Span<const float> v = i.vectors();
         py::array_t<float> out({i.ntotal(), i.d()});
         std::copy(v.begin(), v.end(), out.mutable_data());
@@ -324,6 +325,7 @@ void BindIvf(py::module_& m) {
            })
       .def("centroids",
            [](const IndexIVFFlat& i) {
+             const auto lock = i.ReaderLock();
              const absl::Span<const float> c = i.centroids();
              py::array_t<float> out({static_cast<int64_t>(c.size()) / i.d(), i.d()});
              std::copy(c.begin(), c.end(), out.mutable_data());
@@ -335,6 +337,7 @@ void BindIvf(py::module_& m) {
            })
       .def("ids_in_range",
            [](const IndexIVFFlat& i, int64_t lo, int64_t hi) {
+             const auto lock = i.ReaderLock();
              std::vector<int64_t> found;
              for (int64_t l = 0; l < i.nlist(); ++l) {
                for (int64_t id : i.list_ids(l)) {
@@ -347,6 +350,7 @@ void BindIvf(py::module_& m) {
            [](const IndexIVFFlat& i, int64_t i0, int64_t n) {
              // Rows for labels i0 .. i0 + n - 1 in one pass over the lists; absent: error.
              py::array_t<float> out({n, i.d()});
+             const auto lock = i.ReaderLock();
              std::vector<bool> seen(static_cast<size_t>(std::max<int64_t>(n, 0)), false);
              float* o = out.mutable_data();
              for (int64_t l = 0; l < i.nlist(); ++l) {

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdlib>
+#include <condition_variable>
 #include <mutex>
 #include <vector>
 
@@ -12,7 +13,6 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
-#include "absl/synchronization/mutex.h"
 #include "jit/cpu/internal/codegen.h"
 #include "jit/cpu/internal/object_cache.h"
 #include "jit/eager/topk.h"
@@ -79,11 +79,26 @@ struct CpuJit::Impl {
   std::unique_ptr<llvm::orc::LLJIT> lljit;
   std::unique_ptr<llvm::TargetMachine> optimizer_tm;  // data layout and triple of the modules
 
-  mutable absl::Mutex mu;
-  absl::flat_hash_map<std::string, void*> kernels ABSL_GUARDED_BY(mu);
-  JitStats stats ABSL_GUARDED_BY(mu);
+  // mu guards the kernel map and the statistics and is never held while LLVM works;
+  // compile_mu serializes the LLVM work itself (one compiler instance). A key being compiled
+  // is in the map as kCompiling: other threads asking for it wait for `ready` (that key only;
+  // a ready kernel is returned without waiting for any compile). std::mutex (not absl::Mutex):
+  // ThreadSanitizer sees it.
+  enum class State { kCompiling, kReady, kFailed };
+  struct Entry {
+    State state = State::kCompiling;
+    void* fn = nullptr;
+    absl::Status status;
+  };
+  mutable std::mutex mu;
+  std::condition_variable ready;
+  absl::flat_hash_map<std::string, Entry> kernels;  // guarded by mu
+  JitStats stats;                                   // guarded by mu
+  std::mutex compile_mu;
 
-  absl::StatusOr<void*> Compile(const KernelKey& key) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu);
+  // Generates, optimizes and loads one kernel (or loads it from the disk cache); called with
+  // compile_mu held. *from_disk: whether the object came from the disk cache.
+  absl::StatusOr<void*> Compile(const KernelKey& key, bool* from_disk);
   void Optimize(llvm::Module& module);
 };
 
@@ -182,20 +197,17 @@ void CpuJit::Impl::Optimize(llvm::Module& module) {
   mpm.run(module, mam);
 }
 
-absl::StatusOr<void*> CpuJit::Impl::Compile(const KernelKey& key) {
+absl::StatusOr<void*> CpuJit::Impl::Compile(const KernelKey& key, bool* from_disk_out) {
   if (options.inject_compile_failure) {
-    ++stats.compile_failures;
     return absl::InternalError("JIT compile failure injected (test hook)");
   }
   const bool selects = key.op == KernelOp::kScanTopK || key.op == KernelOp::kCoarseTopN;
   if (key.d < 1 || key.d > 65536 || (selects && key.selection() < 1)) {
     return absl::InvalidArgumentError(absl::StrCat("no kernel for ", key.ToString()));
   }
-  const auto start = std::chrono::steady_clock::now();
   auto context = std::make_unique<llvm::LLVMContext>();
   std::unique_ptr<llvm::Module> module = cpu_internal::GenerateKernel(key, *context);
   if (module == nullptr) {
-    ++stats.compile_failures;
     return absl::InternalError("generated IR failed verification: " + key.ToString());
   }
   module->setDataLayout(optimizer_tm->createDataLayout());
@@ -219,42 +231,49 @@ absl::StatusOr<void*> CpuJit::Impl::Compile(const KernelKey& key) {
   }
   if (llvm::Error e = lljit->addIRModule(
           llvm::orc::ThreadSafeModule(std::move(module), std::move(context)))) {
-    ++stats.compile_failures;
     return ToStatus(std::move(e), "adding the kernel module");
   }
   auto address = lljit->lookup(cpu_internal::KernelSymbol(key));
-  if (!address) {
-    ++stats.compile_failures;
-    return ToStatus(address.takeError(), "compiling " + key_string);
-  }
-  if (from_disk) {
-    ++stats.disk_hits;
-  } else {
-    ++stats.compiles;
-  }
-  stats.compile_ms +=
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  if (!address) return ToStatus(address.takeError(), "compiling " + key_string);
+  *from_disk_out = from_disk;
   return address->toPtr<void*>();
 }
 
 absl::StatusOr<void*> CpuJit::GetKernel(const KernelKey& key) {
   const std::string k = key.ToString();
-  {
-    absl::ReaderMutexLock lock(&impl_->mu);
-    auto it = impl_->kernels.find(k);
-    if (it != impl_->kernels.end()) {
-      ++const_cast<JitStats&>(impl_->stats).memory_hits;  // benign: counters are advisory
-      return it->second;
+  Impl& m = *impl_;
+  std::unique_lock<std::mutex> lock(m.mu);
+  for (auto it = m.kernels.find(k); it != m.kernels.end(); it = m.kernels.find(k)) {
+    if (it->second.state == Impl::State::kReady) {
+      ++m.stats.memory_hits;
+      return it->second.fn;
     }
+    if (it->second.state == Impl::State::kFailed) return it->second.status;
+    m.ready.wait(lock);  // another thread compiles this key
   }
-  absl::WriterMutexLock lock(&impl_->mu);
-  auto it = impl_->kernels.find(k);  // another thread may have compiled it meanwhile
-  if (it != impl_->kernels.end()) {
-    ++impl_->stats.memory_hits;
-    return it->second;
+  m.kernels[k] = Impl::Entry{};  // kCompiling: this thread compiles it
+  lock.unlock();
+  const auto start = std::chrono::steady_clock::now();
+  bool from_disk = false;
+  absl::StatusOr<void*> fn;
+  {
+    std::lock_guard<std::mutex> compiling(m.compile_mu);
+    fn = m.Compile(key, &from_disk);
   }
-  absl::StatusOr<void*> fn = impl_->Compile(key);
-  if (fn.ok()) impl_->kernels[k] = *fn;
+  const double ms =
+      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  lock.lock();
+  Impl::Entry& entry = m.kernels[k];
+  if (fn.ok()) {
+    entry = {Impl::State::kReady, *fn, absl::OkStatus()};
+    ++(from_disk ? m.stats.disk_hits : m.stats.compiles);
+    m.stats.compile_ms += ms;
+  } else {
+    // Remembered: a key that failed is not compiled again by this CpuJit.
+    entry = {Impl::State::kFailed, nullptr, fn.status()};
+    if (!absl::IsInvalidArgument(fn.status())) ++m.stats.compile_failures;
+  }
+  m.ready.notify_all();
   return fn;
 }
 
@@ -275,7 +294,7 @@ absl::StatusOr<ScanTopKFn> CpuJit::GetScanTopK(const KernelKey& key) {
 }
 
 absl::Status CpuJit::WarmUp() {
-  absl::WriterMutexLock lock(&impl_->mu);
+  std::lock_guard<std::mutex> lock(impl_->compile_mu);
   KernelKey key = MakeKey(KernelOp::kScanTopK, Metric::kL2, /*d=*/17, /*selection=*/3);
   key.dtype = "f32-warmup";  // a name of its own: never collides with a real kernel
   auto context = std::make_unique<llvm::LLVMContext>();
@@ -301,7 +320,7 @@ bool CpuJit::OnDisk(const KernelKey& key) const {
 }
 
 JitStats CpuJit::stats() const {
-  absl::ReaderMutexLock lock(&impl_->mu);
+  std::lock_guard<std::mutex> lock(impl_->mu);
   JitStats s = impl_->stats;
   s.rejected_cache_entries = impl_->cache->rejected();
   return s;

@@ -7,10 +7,11 @@
 //   absl::StatusOr<ivfjit::jit::ScanTopKFn> scan = (*jit)->GetScanTopK(key);
 //   (*scan)(q, x, x_norms, ids, /*j0=*/0, n, heap_dist, heap_ids);  // TopK arrays of size 10
 //
-// No LLVM type appears in this header (they stay in cpu_jit.cc and internal/). Thread-safe: lookups
-// take a shared lock; a miss re-checks under the exclusive lock and compiles once, however many
-// threads ask at once. Compiling costs a few milliseconds; a kernel found in the disk cache loads
-// in well under one.
+// No LLVM type appears in this header (they stay in cpu_jit.cc and internal/). Thread-safe: a
+// compiled kernel is returned under a short lock that is never held while LLVM works; a key
+// being compiled makes only the threads asking for that key wait; compiles themselves run one
+// at a time (one LLVM compiler instance). A failed key is remembered and not compiled again.
+// Compiling costs a few milliseconds; a kernel found in the disk cache loads in well under one.
 #ifndef IVFJIT_JIT_CPU_CPU_JIT_H_
 #define IVFJIT_JIT_CPU_CPU_JIT_H_
 
