@@ -3,6 +3,7 @@
 // calls; writers running beside readers leave every search consistent. Runs under
 // ThreadSanitizer too (bazel test --config=tsan //ivf:concurrency_test).
 #include <atomic>
+#include <chrono>
 #include <cstring>
 #include <memory>
 #include <thread>
@@ -169,7 +170,9 @@ TEST(ConcurrencyTest, WritersBesideReadersKeepEverySearchConsistent) {
           for (int64_t r = 0; r < 10; ++r) {
             const int64_t l = labels[i * 10 + r];
             ASSERT_TRUE(l == -1 || (l >= 0 && l < 4000)) << l;
-            if (r > 0 && l >= 0) ASSERT_LE(dist[i * 10 + r - 1], dist[i * 10 + r]);
+            if (r > 0 && l >= 0) {
+              ASSERT_LE(dist[i * 10 + r - 1], dist[i * 10 + r]);
+            }
           }
         }
         ++searches;
@@ -178,6 +181,12 @@ TEST(ConcurrencyTest, WritersBesideReadersKeepEverySearchConsistent) {
   }
   // The writer: adds the rest in batches, removes some, re-adds them under other labels.
   for (int64_t i0 = 1000; i0 < 4000; i0 += 250) {
+    // Let searches run between modifications (the lock lets the writer in ahead of them).
+    const int64_t seen = searches.load();
+    const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+    while (searches.load() < seen + 6 && std::chrono::steady_clock::now() < until) {
+      std::this_thread::yield();
+    }
     std::vector<int64_t> ids(250);
     for (int64_t j = 0; j < 250; ++j) ids[j] = i0 + j;
     ASSERT_TRUE(index->AddWithIds(absl::MakeConstSpan(base.data() + i0 * d, 250 * d), ids).ok());

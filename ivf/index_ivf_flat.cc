@@ -202,7 +202,7 @@ absl::Status IndexIVFFlat::SearchLocked(int64_t n, const float* x, int64_t k, fl
   return Guarded([&]() -> absl::Status {
     std::vector<jit::ListView> views;
     jit::IvfSearch(kernels(), View(views), x, n, k, nprobe, params.max_codes, params.mode,
-                   distances, labels, params.stats);
+                   distances, labels, params.stats, params.threads);
     return absl::OkStatus();
   });
 }

@@ -43,6 +43,9 @@ struct IVFSearchParams {
   // When set, the search adds its work counts (Faiss's indexIVF_stats) to *stats; the caller
   // owns it and synchronizes concurrent searches that share one.
   IVFSearchStats* stats = nullptr;
+  // The most threads this search uses; 0 (auto): all of OpenMP's when it runs alone in the
+  // process, one when other searches run beside it (docs/spec.md, Threads).
+  int threads = 0;
 };
 
 // The nprobe a search with `params` uses on an index of nlist lists whose own nprobe is

@@ -182,5 +182,41 @@ TEST(JitIntegrationTest, AutoSingleQueryCompilesNothing) {
   EXPECT_EQ(provider->stats().jit.compiles, provider->GeneratesTile() ? 1 : 0);
 }
 
+// One query split over two threads (contiguous shares of its probes, heaps merged) against one
+// thread: the same labels and the same distances, bit for bit, in every tier.
+TEST(JitIntegrationTest, SingleQuerySplitOverThreadsEqualsOneThread) {
+  const int64_t d = 64, nb = 20000, nlist = 16;
+  const std::vector<float> base = ClusteredVectors(nb, d, 40, 0.5f, 9);
+  const std::vector<float> q = ClusteredVectors(20, d, 40, 0.5f, 10);
+  auto provider = SyncProvider();
+  for (Metric metric : {Metric::kL2, Metric::kInnerProduct}) {
+    auto index = IndexIVFFlat::Create(d, nlist, metric);
+    ASSERT_TRUE(index.ok());
+    ASSERT_TRUE((*index)->Train(base).ok());
+    ASSERT_TRUE((*index)->Add(base).ok());
+    std::vector<std::pair<const char*, KernelOptions>> tiers = EagerTiers();
+    tiers.emplace_back("jit", Jit(provider.get()));
+    for (const auto& [name, tier] : tiers) {
+      ASSERT_TRUE((*index)->set_kernel_options(tier).ok());
+      for (int64_t k : {1, 10, 100}) {
+        SCOPED_TRACE(::testing::Message() << name << " k=" << k);
+        IVFSearchParams params;
+        params.nprobe = 8;  // ~10,000 rows × 64: above the split threshold
+        params.mode = SearchMode::kMatrix;
+        for (int64_t i = 0; i < 20; ++i) {
+          std::vector<float> d1(k), d2(k);
+          std::vector<int64_t> l1(k), l2(k);
+          params.threads = 1;
+          ASSERT_TRUE((*index)->Search(1, q.data() + i * d, k, d1.data(), l1.data(), params).ok());
+          params.threads = 2;
+          ASSERT_TRUE((*index)->Search(1, q.data() + i * d, k, d2.data(), l2.data(), params).ok());
+          ASSERT_EQ(l1, l2);
+          ASSERT_EQ(d1, d2);
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ivfjit

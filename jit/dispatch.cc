@@ -1,10 +1,12 @@
 // Kernel tiers, exact search, range search and norms. The IVF operations: ivf_dispatch.cc.
 #include <algorithm>
+#include <atomic>
 #include <string>
 
 #include "absl/strings/str_cat.h"
 #include "jit/dispatch.h"
 #include "jit/eager/distances.h"
+#include "jit/eager/fork_cost.h"
 #include "jit/eager/knn.h"
 #include "jit/dispatch_internal.h"
 #include "jit/kernels.h"
@@ -79,6 +81,19 @@ const eager::DistanceKernels* IsaOf(KernelTier tier) {
   return nullptr;
 }
 
+namespace {
+std::atomic<int> g_running_searches{0};
+}  // namespace
+
+RunningSearch::RunningSearch() { g_running_searches.fetch_add(1, std::memory_order_relaxed); }
+RunningSearch::~RunningSearch() { g_running_searches.fetch_sub(1, std::memory_order_relaxed); }
+
+int ThreadBudget(int requested, bool small) {
+  if (requested > 0) return requested;
+  if (g_running_searches.load(std::memory_order_relaxed) > 1) return 1;
+  return small && !eager::ForkIsCheap() ? 1 : 0;
+}
+
 KernelProvider* ProviderOf(const KernelOptions& options) {
   if (options.tier != KernelTier::kDefault) return nullptr;
   KernelProvider* provider =
@@ -110,8 +125,20 @@ absl::Status CheckKernelOptions(const KernelOptions& options) {
 }
 
 void KnnSearch(const KernelOptions& options, KnnUse use, Metric metric, const float* x,
-               int64_t n, const BaseView& base, int64_t k, float* distances, int64_t* labels) {
+               int64_t n, const BaseView& base, int64_t k, float* distances, int64_t* labels,
+               int threads) {
+  const dispatch_internal::RunningSearch running;
+  const bool small = n * base.n * base.d < dispatch_internal::kSmallSearchWork;
+  dispatch_internal::KnnSearchWithThreads(options, use, metric, x, n, base, k, distances, labels,
+                                          dispatch_internal::ThreadBudget(threads, small));
+}
+
+void dispatch_internal::KnnSearchWithThreads(const KernelOptions& options, KnnUse use,
+                                             Metric metric, const float* x, int64_t n,
+                                             const BaseView& base, int64_t k, float* distances,
+                                             int64_t* labels, int threads) {
   eager::Kernels kernels = EagerKernels(options);
+  kernels.threads = threads;
   KernelProvider* provider = base.n == 0 ? nullptr : ProviderOf(options);
   if (provider != nullptr) {
     // Batches: the generated inner-product tile in place of sgemm; tiny batches: the fused

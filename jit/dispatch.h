@@ -76,8 +76,11 @@ enum class KnnUse { kExact, kCoarse };
 
 // Exact k-NN of n queries (x: n × base.d) against base: distances / labels n × k,
 // caller-owned, best first, labels are row numbers in [0, base.n), -1 past the results.
-void KnnSearch(const KernelOptions& options, KnnUse use, Metric metric, const float* x, int64_t n,
-               const BaseView& base, int64_t k, float* distances, int64_t* labels);
+// threads: the most OpenMP threads the search uses; 0 (auto): all of them when no other
+// search runs in the process, one when others do (docs/spec.md, Threads).
+void KnnSearch(const KernelOptions& options, KnnUse use, Metric metric, const float* x,
+               int64_t n, const BaseView& base, int64_t k, float* distances, int64_t* labels,
+               int threads = 0);
 // Upper bound, in bytes, of the scratch memory KnnSearch allocates (outputs excluded).
 int64_t KnnScratchBytes(const KernelOptions& options, int64_t n, int64_t nb, int64_t d, int64_t k);
 // Every row with distance < radius (L2) or > radius (IP) of each of n queries (x: n × base.d).
@@ -98,10 +101,10 @@ struct IvfView {
 // IVF k-NN of n queries (x: n × d): the nprobe nearest lists of each (coarse quantization),
 // the max_codes prefix rule (0 = unlimited; MaxCodesProbes), and the scan in `mode` (auto
 // resolved per ResolveIvfMode). distances / labels: n × k, caller-owned. 1 <= nprobe <= nlist.
-// stats (optional): the search's counts are added to it.
+// stats (optional): the search's counts are added to it. threads: as for KnnSearch.
 void IvfSearch(const KernelOptions& options, const IvfView& ivf, const float* x, int64_t n,
                int64_t k, int64_t nprobe, int64_t max_codes, SearchMode mode, float* distances,
-               int64_t* labels, IVFSearchStats* stats = nullptr);
+               int64_t* labels, IVFSearchStats* stats = nullptr, int threads = 0);
 // IVF range search over each query's nprobe nearest lists; results as RangeSearch's.
 void IvfRangeSearch(const KernelOptions& options, const IvfView& ivf, const float* x, int64_t n,
                     int64_t nprobe, float radius, RangeResults* out);

@@ -25,6 +25,31 @@ eager::Kernels EagerKernels(const KernelOptions& options);
 // compile in the background and run eager meanwhile.
 inline bool MayCompileNow(int64_t work) { return work >= (int64_t{1} << 28); }
 
+// Below this many multiply-adds a search is "small" (about one query's work): its thread
+// budget follows the calling thread's fork cost.
+inline constexpr int64_t kSmallSearchWork = int64_t{8} << 20;
+
+// Counts the searches running in the process while it lives (one per public operation).
+class RunningSearch {
+ public:
+  RunningSearch();
+  ~RunningSearch();
+  RunningSearch(const RunningSearch&) = delete;
+  RunningSearch& operator=(const RunningSearch&) = delete;
+};
+
+// The threads a search may use: `requested` when > 0; otherwise all of OpenMP's (0) when it
+// runs alone, one when other searches run beside it (they already share the cores, and each
+// caller's OpenMP team would oversubscribe them), and one for a small search (`small`: a
+// single query's worth of work) on a thread whose OpenMP forks were slow (fork_cost.h).
+// Call with a RunningSearch alive.
+int ThreadBudget(int requested, bool small);
+
+// KnnSearch with the thread budget decided (no RunningSearch of its own).
+void KnnSearchWithThreads(const KernelOptions& options, KnnUse use, Metric metric,
+                          const float* x, int64_t n, const BaseView& base, int64_t k,
+                          float* distances, int64_t* labels, int threads);
+
 }  // namespace ivfjit::jit::dispatch_internal
 
 #endif  // IVFJIT_JIT_DISPATCH_INTERNAL_H_

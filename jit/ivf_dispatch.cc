@@ -36,11 +36,12 @@ struct ChunkScratch {
 
 // The nprobe nearest lists of n queries (x: n × d) into scratch.probes (n × nprobe).
 void Quantize(const KernelOptions& options, const IvfView& ivf, const float* x, int64_t n,
-              int64_t nprobe, ChunkScratch& s) {
+              int64_t nprobe, int threads, ChunkScratch& s) {
   s.coarse_dist.resize(static_cast<size_t>(n * nprobe));
   s.probes.resize(static_cast<size_t>(n * nprobe));
-  KnnSearch(options, KnnUse::kCoarse, ivf.metric, x, n, ivf.centroids, nprobe,
-            s.coarse_dist.data(), s.probes.data());
+  dispatch_internal::KnnSearchWithThreads(options, KnnUse::kCoarse, ivf.metric, x, n,
+                                          ivf.centroids, nprobe, s.coarse_dist.data(),
+                                          s.probes.data(), threads);
 }
 
 eager::IvfScanInput ScanInput(const IvfView& ivf, const float* x, int64_t n, int64_t k,
@@ -91,15 +92,16 @@ void Count(const IvfView& ivf, int64_t n, int64_t nprobe, const ChunkScratch& s,
 
 // One chunk of n queries: quantize, prune, scan.
 void SearchChunk(const KernelOptions& options, const IvfView& ivf, const float* x, int64_t n,
-                 int64_t k, int64_t nprobe, int64_t max_codes, SearchMode mode,
+                 int64_t k, int64_t nprobe, int64_t max_codes, SearchMode mode, int threads,
                  ChunkScratch& s, float* distances, int64_t* labels, IVFSearchStats* stats) {
   const int64_t nlist = ivf.centroids.n, d = ivf.centroids.d;
-  Quantize(options, ivf, x, n, nprobe, s);
+  Quantize(options, ivf, x, n, nprobe, threads, s);
   eager::IvfScanInput in = ScanInput(ivf, x, n, k, s, nprobe);
   const bool pruned = ApplyMaxCodes(ivf, n, nprobe, max_codes, s);
   in.scan_count = pruned ? s.scan_count.data() : nullptr;
   if (stats != nullptr) Count(ivf, n, nprobe, s, pruned, stats);
   eager::Kernels kernels = EagerKernels(options);
+  kernels.threads = threads;
   KernelProvider* provider = ProviderOf(options);
   // The tile is compiled (at first use, on this thread) only for a batch that runs csr with
   // it; auto picks csr for smaller groups with it than without it (eager tier, tile not
@@ -129,21 +131,26 @@ SearchMode ResolveIvfMode(const KernelOptions& options, SearchMode mode, int64_t
 
 void IvfSearch(const KernelOptions& options, const IvfView& ivf, const float* x, int64_t n,
                int64_t k, int64_t nprobe, int64_t max_codes, SearchMode mode, float* distances,
-               int64_t* labels, IVFSearchStats* stats) {
+               int64_t* labels, IVFSearchStats* stats, int threads) {
+  const dispatch_internal::RunningSearch running;
+  const int64_t d = ivf.centroids.d, nlist = ivf.centroids.n;
+  const int64_t work = n * (nlist + nprobe * std::max<int64_t>(1, ivf.ntotal / nlist)) * d;
+  threads = dispatch_internal::ThreadBudget(threads, work < dispatch_internal::kSmallSearchWork);
   const int64_t chunk = std::max<int64_t>(1, kPairsPerChunk / nprobe);
-  const int64_t d = ivf.centroids.d;
   ChunkScratch scratch;
   for (int64_t i0 = 0; i0 < n; i0 += chunk) {
     const int64_t nc = std::min(chunk, n - i0);
-    SearchChunk(options, ivf, x + i0 * d, nc, k, nprobe, max_codes, mode, scratch,
+    SearchChunk(options, ivf, x + i0 * d, nc, k, nprobe, max_codes, mode, threads, scratch,
                 distances + i0 * k, labels + i0 * k, stats);
   }
 }
 
 void IvfRangeSearch(const KernelOptions& options, const IvfView& ivf, const float* x, int64_t n,
                     int64_t nprobe, float radius, RangeResults* out) {
+  const dispatch_internal::RunningSearch running;
   ChunkScratch scratch;
-  Quantize(options, ivf, x, n, nprobe, scratch);
+  Quantize(options, ivf, x, n, nprobe, dispatch_internal::ThreadBudget(0, /*small=*/false),
+           scratch);
   eager::IvfRangeScan(*EagerKernels(options).isa,
                       ScanInput(ivf, x, n, /*k=*/0, scratch, nprobe), radius, out);
 }

@@ -23,6 +23,7 @@ import json
 import os
 import statistics
 import sys
+import threading
 import time
 
 import numpy as np
@@ -88,6 +89,33 @@ def binding_overhead_us(lib, xb, xq, k, n):
     return statistics.median(py), statistics.median(cpp)
 
 
+def serve(index, xq, k, clients, seconds, batch=1):
+    """`clients` threads each searching `batch` queries at a time for `seconds`: total QPS and
+    the p50 / p99 latency of a call (ms)."""
+    latencies = [[] for _ in range(clients)]
+    stop = time.perf_counter() + seconds
+
+    def client(c):
+        i = c * 97
+        while time.perf_counter() < stop:
+            q = xq[i % (len(xq) - batch):][:batch]
+            t0 = time.perf_counter()
+            index.search(q, k)
+            latencies[c].append((time.perf_counter() - t0) * 1e3)
+            i += batch
+
+    threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
+    t0 = time.perf_counter()
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - t0
+    all_ms = sorted(ms for per in latencies for ms in per)
+    return (len(all_ms) * batch / elapsed, all_ms[len(all_ms) // 2],
+            all_ms[min(len(all_ms) - 1, int(len(all_ms) * 0.99))])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--libs", default="ivfjit,faiss")
@@ -96,6 +124,9 @@ def main():
     parser.add_argument("--k", type=int, default=10)
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--singles", type=int, default=200)
+    parser.add_argument("--clients", default="1,2,8,32",
+                        help="client threads for the serving rows (shared builds); '' for none")
+    parser.add_argument("--serve_seconds", type=float, default=3.0)
     args = parser.parse_args()
     xb = read_idx(os.path.join(FMNIST, "train-images-idx3-ubyte.gz"))
     xq = read_idx(os.path.join(FMNIST, "t10k-images-idx3-ubyte.gz"))
@@ -145,6 +176,18 @@ def main():
                     libs[name], xb, xq, args.k, args.singles)
             print(json.dumps(row))
             sys.stdout.flush()
+        # Serving: N client threads, single queries and batches of 8, against one index.
+        for clients in (int(c) for c in args.clients.split(",") if c):
+            for batch in (1, 8):
+                for (name, build_kind), (index, _, _) in indexes.items():
+                    if build_kind != "shared":
+                        continue
+                    qps, p50, p99 = serve(index, xq, args.k, clients, args.serve_seconds, batch)
+                    print(json.dumps({"workload": "fmnist", "lib": name, "version": meta[name],
+                                      "build": "shared-serve", "nprobe": nprobe, "k": args.k,
+                                      "clients": clients, "batch": batch, "qps": qps,
+                                      "p50_ms": p50, "p99_ms": p99}))
+                    sys.stdout.flush()
 
 
 if __name__ == "__main__":

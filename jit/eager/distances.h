@@ -35,6 +35,7 @@ struct Kernels {
   const DistanceKernels* isa = nullptr;  // required
   ScanKernel scan = nullptr;             // fused scan + top-k for (metric, d, selection size)
   IpTileKernel tile = nullptr;           // inner-product tile for d
+  int threads = 0;                       // threads the search may use; 0: OpenMP's maximum
 };
 
 // Every kernel table this host can run, best first; the scalar table is always last.

@@ -3,12 +3,14 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <chrono>
 #include <numeric>
 #include <utility>
 #include <vector>
 
 #include "jit/base/status_macros.h"
 #include "jit/eager/distances.h"
+#include "jit/eager/fork_cost.h"
 #include "jit/eager/gemm.h"
 #include "jit/eager/scan.h"
 #include "jit/eager/topk.h"
@@ -46,13 +48,98 @@ void ForEachProbedChunk(const DistanceKernels& isa, const IvfScanInput& in, int6
   }
 }
 
+// Scans probes [p0, p1) of query i into top (the generated kernel, or eager chunks in buf).
+template <Metric metric>
+void ScanProbes(const Kernels& kernels, const IvfScanInput& in, int64_t i, int64_t p0,
+                int64_t p1, std::vector<float>& buf, TopK<metric>& top, float* heap_dist,
+                int64_t* heap_ids) {
+  const float* q = in.queries + i * in.d;
+  for (int64_t p = p0; p < p1; ++p) {
+    const int64_t l = in.probes[i * in.nprobe + p];
+    if (l < 0 || in.lists[l].size == 0) continue;
+    const ListView& list = in.lists[l];
+    if (kernels.scan != nullptr) {
+      kernels.scan(q, list.vectors, list.norms, list.ids, 0, list.size, heap_dist, heap_ids);
+      continue;
+    }
+    const RowsKernel rows = in.metric == Metric::kL2 ? kernels.isa->l2_rows : kernels.isa->ip_rows;
+    const int64_t chunk = static_cast<int64_t>(buf.size());
+    for (int64_t r0 = 0; r0 < list.size; r0 += chunk) {
+      const int64_t n = std::min(chunk, list.size - r0);
+      rows(q, list.vectors + r0 * in.d, n, in.d, buf.data());
+      PushRow(*kernels.isa, buf.data(), n, list.ids + r0, 0, 0.0f, nullptr, top);
+    }
+  }
+}
+
+// One query on `threads` threads: contiguous shares of its probes with about equal rows, a
+// heap per thread, merged — the same k best under the (distance, label) order as one thread.
+template <Metric metric>
+void MatrixOneQueryParallel(const Kernels& kernels, const IvfScanInput& in, float* distances,
+                            int64_t* labels, int threads) {
+  const int64_t k = in.k, count = ScanCount(in, 0);
+  std::vector<int64_t> rows_before(static_cast<size_t>(count) + 1, 0);
+  for (int64_t p = 0; p < count; ++p) {
+    const int64_t l = in.probes[p];
+    rows_before[p + 1] = rows_before[p] + (l >= 0 ? in.lists[l].size : 0);
+  }
+  std::vector<float> part_dist(static_cast<size_t>(threads * k));
+  std::vector<int64_t> part_ids(part_dist.size());
+  const auto fork = std::chrono::steady_clock::now();
+  double fork_us = 0;
+#pragma omp parallel num_threads(threads)
+  {
+    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
+    if (t == nt - 1) {  // how long the last worker took to start
+      fork_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - fork)
+                    .count();
+    }
+    // Probes [p0, p1): those whose first row falls in this thread's share of the rows.
+    const int64_t lo = rows_before[count] * t / nt, hi = rows_before[count] * (t + 1) / nt;
+    const int64_t p0 = std::lower_bound(rows_before.begin(), rows_before.end() - 1, lo) -
+                       rows_before.begin();
+    const int64_t p1 = t + 1 == nt ? count
+                                   : std::lower_bound(rows_before.begin(), rows_before.end() - 1,
+                                                      hi) - rows_before.begin();
+    std::vector<float> buf(static_cast<size_t>(MatrixChunkRows(in.d)));
+    float* hd = part_dist.data() + t * k;
+    int64_t* hi_ids = part_ids.data() + t * k;
+    TopK<metric> top(hd, hi_ids, k);
+    ScanProbes(kernels, in, 0, p0, p1, buf, top, hd, hi_ids);
+  }
+  RecordFork(fork_us);
+  TopK<metric> top(distances, labels, k);
+  for (int64_t e = 0; e < threads * k; ++e) {
+    if (part_ids[e] >= 0) top.Push(part_dist[e], part_ids[e]);
+  }
+  top.Finish();
+}
+
+// The threads a scan may use (kernels.threads, 0: OpenMP's maximum).
+int Threads(const Kernels& kernels) {
+  const int most = std::max(1, omp_get_max_threads());
+  return kernels.threads > 0 ? std::min(kernels.threads, most) : most;
+}
+
 template <Metric metric>
 void MatrixImpl(const Kernels& kernels, const IvfScanInput& in, float* distances,
                 int64_t* labels) {
+  const int threads = Threads(kernels);
+  if (in.nq == 1 && threads > 1) {
+    // A single query worth splitting (measured: docs/spec.md) uses every thread it may.
+    int64_t rows = 0;
+    for (int64_t p = 0; p < ScanCount(in, 0); ++p) {
+      if (in.probes[p] >= 0) rows += in.lists[in.probes[p]].size;
+    }
+    if (rows * in.d >= kMinParallelScanWork) {
+      MatrixOneQueryParallel<metric>(kernels, in, distances, labels, threads);
+      return;
+    }
+  }
   if (kernels.scan != nullptr) {
     // The generated kernel fuses distances and the gated top-k push for this (d, k); L2 lists
     // always carry their norms.
-#pragma omp parallel for schedule(dynamic, 4) if (in.nq > 1)
+#pragma omp parallel for schedule(dynamic, 4) num_threads(threads) if (in.nq > 1)
     for (int64_t i = 0; i < in.nq; ++i) {
       TopK<metric> top(distances + i * in.k, labels + i * in.k, in.k);
       const int64_t count = ScanCount(in, i);
@@ -67,7 +154,7 @@ void MatrixImpl(const Kernels& kernels, const IvfScanInput& in, float* distances
     }
     return;
   }
-#pragma omp parallel if (in.nq > 1)
+#pragma omp parallel num_threads(threads) if (in.nq > 1)
   {
     std::vector<float> buf(static_cast<size_t>(MatrixChunkRows(in.d)));
 #pragma omp for schedule(dynamic, 4)
@@ -113,7 +200,7 @@ void CsrImpl(const Kernels& kernels, const IvfScanInput& in, float* distances,
   const DistanceKernels& isa = *kernels.isa;
   // Queries are split across threads in contiguous ranges: each thread owns its queries' heaps,
   // so no two threads ever touch the same top-k.
-#pragma omp parallel if (in.nq > 1)
+#pragma omp parallel num_threads(Threads(kernels)) if (in.nq > 1)
   {
     const int nt = omp_get_num_threads(), t = omp_get_thread_num();
     const int64_t q0 = in.nq * t / nt, q1 = in.nq * (t + 1) / nt;

@@ -25,6 +25,10 @@ namespace ivfjit::eager {
 using jit::ListView;
 using jit::RangeResults;
 
+// A single query's matrix scan is split over its threads (probes in contiguous shares of
+// about equal rows, one heap each, merged) from this many multiply-adds (rows × d) on.
+inline constexpr int64_t kMinParallelScanWork = int64_t{256} << 10;
+
 struct IvfScanInput {
   Metric metric = Metric::kL2;
   int64_t d = 0;
