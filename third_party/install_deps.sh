@@ -25,6 +25,10 @@ PACKAGES=(
   python3-numpy
   python3-faiss
   python3-venv
+  # Fuzzing (--config=fuzz, docs/reliability.md): clang with libFuzzer and LLVM's OpenMP.
+  clang-16
+  libclang-rt-16-dev
+  libomp-16-dev
   # HIP runtime + hiprtc (ROCm 5.2): GPU kernel compiles for AMD targets, no GPU needed.
   libamdhip64-dev
   hipcc
