@@ -1,6 +1,9 @@
 #include "ivf/io.h"
 
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -160,6 +163,64 @@ TEST(IoTest, FailedSaveLeavesNoPartialFile) {
   EXPECT_NE(::stat(tmp.c_str(), &st), 0) << "temporary file left behind";
   // A path nobody can write, root included.
   EXPECT_FALSE(SaveIndex(*index, "/proc/ivfjit-test.ivfjit").ok());
+}
+
+// A big index (16 MB) being saved over an earlier small one.
+std::unique_ptr<IndexFlat> BigFlat() {
+  auto index = IndexFlat::Create(64, Metric::kL2);
+  EXPECT_TRUE(index.ok());
+  EXPECT_TRUE((*index)->Add(UniformVectors(65536, 64, 2)).ok());
+  return *std::move(index);
+}
+
+// Killed at any point of a save (SIGKILL of a child in mid-write, repeatedly), the target
+// still holds the previous complete index.
+TEST(IoTest, SaveKilledMidWriteLeavesThePreviousFile) {
+  const std::string path = TmpPath("killed.ivfjit");
+  auto small = SmallIvf(Metric::kL2);
+  ASSERT_TRUE(SaveIndex(*small, path).ok());
+  auto big = BigFlat();
+  for (int delay_us : {0, 500, 2000, 8000, 20000}) {
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      for (;;) (void)SaveIndex(*big, path);  // until killed
+    }
+    ::usleep(delay_us);
+    ::kill(child, SIGKILL);
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    auto loaded = LoadIndex(path);
+    ASSERT_TRUE(loaded.ok()) << "after a kill at ~" << delay_us << " us: " << loaded.status();
+    // Either the old index, or (when a save completed before the kill) the new one, whole.
+    const int64_t n = (*loaded)->ntotal();
+    EXPECT_TRUE(n == small->ntotal() || n == big->ntotal()) << n;
+  }
+}
+
+// A full disk (a file size limit: writes fail with EFBIG) makes SaveIndex return an error and
+// leaves the previous file as it was.
+TEST(IoTest, SaveOnAFullDiskFailsAndLeavesThePreviousFile) {
+  const std::string path = TmpPath("full.ivfjit");
+  auto small = SmallIvf(Metric::kL2);
+  ASSERT_TRUE(SaveIndex(*small, path).ok());
+  const std::string before = ::ivfjit::testing::ReadFileBytes(path);
+  auto big = BigFlat();
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    ::signal(SIGXFSZ, SIG_IGN);
+    const struct rlimit limit = {1 << 20, 1 << 20};  // 1 MiB per file
+    ::setrlimit(RLIMIT_FSIZE, &limit);
+    const absl::Status s = SaveIndex(*big, path);
+    ::_exit(s.ok() ? 0 : 3);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 3) << "the save should have failed";
+  EXPECT_EQ(::ivfjit::testing::ReadFileBytes(path), before);
+  EXPECT_TRUE(LoadIndex(path).ok());
 }
 
 }  // namespace
