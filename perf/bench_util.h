@@ -26,6 +26,8 @@ struct Row {
   double sgemm_gflops = -1;
   int warmup = 0, repeat = 0;
   std::string jit = "off";  // kernel tier: "off" = eager kernels only
+  int clients = 0;          // serving rows: client threads (0: not a serving row)
+  double p99_ms = -1;       // serving rows: 99th percentile latency of a call
 };
 
 // Identifies one sweep invocation (its start time) and the machine (see dump_env); both are

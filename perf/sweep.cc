@@ -49,6 +49,10 @@ ABSL_FLAG(int, threads, 0, "OpenMP threads (0 = default)");
 ABSL_FLAG(int, warmup, 1, "untimed runs before timing each batch configuration");
 ABSL_FLAG(int, repeat, 3, "timed runs of each batch configuration (median reported)");
 ABSL_FLAG(int, single_queries, 200, "queries timed one at a time (median latency)");
+ABSL_FLAG(std::string, clients, "",
+          "comma list of client thread counts for serving rows (IVF: N threads each searching "
+          "single queries, then batches of 8, against one index for --serve_seconds)");
+ABSL_FLAG(double, serve_seconds, 2.0, "duration of each serving row");
 ABSL_FLAG(bool, quick, false, "small synthetic smoke run (used by a test)");
 ABSL_FLAG(bool, json, false, "print JSON lines instead of a table");
 ABSL_FLAG(bool, record, true, "append rows to benchmarks/benchmarks.jsonl under bazel run");
@@ -74,6 +78,8 @@ bool OptionsFromFlags(SweepOptions& opt) {
   opt.warmup = absl::GetFlag(FLAGS_warmup);
   opt.repeat = absl::GetFlag(FLAGS_repeat);
   opt.single_queries = absl::GetFlag(FLAGS_single_queries);
+  opt.clients = ParseInts(absl::GetFlag(FLAGS_clients));
+  opt.serve_seconds = absl::GetFlag(FLAGS_serve_seconds);
   opt.nprobes = ParseInts(absl::GetFlag(FLAGS_nprobe));
   opt.nqs = ParseInts(absl::GetFlag(FLAGS_nq));
   opt.max_codes = ParseInts(absl::GetFlag(FLAGS_max_codes));

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <thread>
 #include <memory>
 #include <vector>
 
@@ -29,10 +30,12 @@ void Check(const absl::Status& s) {
   }
 }
 
-// One implementation under test: a label for the row and a search function.
+// One implementation under test: a label for the row, what to set before its searches (the
+// kernel tier), and a search function that any number of threads may call at once.
 struct Impl {
   std::string impl, mode, jit = "off";
   KernelOptions kernels;  // ivfjit rows: the tier's kernels
+  std::function<void()> prepare;
   std::function<void(int64_t nq, const float* q, float* d, int64_t* labels)> search;
 };
 
@@ -92,10 +95,9 @@ void Build(const Workload& w, bool with_faiss, bool with_ours, Indexes& x) {
 }
 
 // The implementations of one (nprobe, max_codes) configuration: ivfjit per tier and mode,
-// then Faiss. flabels: Faiss's label buffer (its idx_t).
+// then Faiss.
 std::vector<Impl> MakeImpls(const Workload& w, const SweepOptions& opt, Indexes& x,
-                            int64_t nprobe, int64_t max_codes,
-                            std::vector<FaissIdx>& flabels) {
+                            int64_t nprobe, int64_t max_codes) {
   std::vector<Impl> impls;
   const int64_t k = w.k;
   if (opt.HasImpl("ivfjit")) {
@@ -108,8 +110,8 @@ std::vector<Impl> MakeImpls(const Workload& w, const SweepOptions& opt, Indexes&
         const KernelOptions kernels = opt.KernelsFor(tier);
         IndexIVFFlat* ours = x.ours.get();
         impls.push_back({"ivfjit", m, tier, kernels,
-                         [ours, p, k, kernels](int64_t n, const float* q, float* dd, int64_t* l) {
-                           Check(ours->set_kernel_options(kernels));
+                         [ours, kernels] { Check(ours->set_kernel_options(kernels)); },
+                         [ours, p, k](int64_t n, const float* q, float* dd, int64_t* l) {
                            Check(ours->Search(n, q, k, dd, l, p));
                          }});
       }
@@ -117,14 +119,15 @@ std::vector<Impl> MakeImpls(const Workload& w, const SweepOptions& opt, Indexes&
   }
   if (opt.HasImpl("faiss")) {
     faiss::IndexIVFFlat* theirs = &x.theirs;
-    impls.push_back({"faiss", "-", "off", {},
-                     [theirs, &flabels, nprobe, max_codes, k](int64_t n, const float* q,
-                                                              float* dd, int64_t* l) {
+    impls.push_back({"faiss", "-", "off", {}, [] {},
+                     [theirs, nprobe, max_codes, k](int64_t n, const float* q, float* dd,
+                                                    int64_t* l) {
                        faiss::SearchParametersIVF fp;
                        fp.nprobe = nprobe;
                        fp.max_codes = max_codes;
+                       std::vector<FaissIdx> flabels(static_cast<size_t>(n * k));
                        theirs->search(n, q, k, dd, flabels.data(), &fp);
-                       std::copy(flabels.begin(), flabels.begin() + n * k, l);
+                       std::copy(flabels.begin(), flabels.end(), l);
                      }});
   }
   return impls;
@@ -143,6 +146,7 @@ std::vector<Timing> TimeImpls(const Workload& w, const SweepOptions& opt,
     std::vector<std::function<void()>> fns;
     for (size_t m = 0; m < impls.size(); ++m) {
       fns.push_back([&, m] {
+        impls[m].prepare();
         impls[m].search(nq, w.queries.data(), dist.data(), labels.data());
         found[m].assign(labels.begin(), labels.begin() + nq * k);
       });
@@ -155,6 +159,7 @@ std::vector<Timing> TimeImpls(const Workload& w, const SweepOptions& opt,
   for (int round = 0; round < 2; ++round) {
     for (size_t m = 0; m < impls.size(); ++m) {
       found[m].clear();
+      impls[m].prepare();
       for (int64_t i = 0; i < nrec; ++i) {
         const auto s = std::chrono::steady_clock::now();
         impls[m].search(1, w.queries.data() + i * w.d, dist.data(), labels.data());
@@ -170,6 +175,73 @@ std::vector<Timing> TimeImpls(const Workload& w, const SweepOptions& opt,
                   static_cast<int>(ms[m].size())};
   }
   return timings;
+}
+
+// `clients` threads each searching `batch` queries at a time (walking the queries from their
+// own offsets) for `seconds`: total queries per second, and the p50 / p99 of a call (ms).
+struct Served {
+  double qps = 0, p50_ms = 0, p99_ms = 0;
+};
+
+Served Serve(const Workload& w, const Impl& impl, int64_t clients, int64_t batch,
+             double seconds) {
+  impl.prepare();
+  std::vector<std::vector<double>> ms(static_cast<size_t>(clients));
+  const auto start = std::chrono::steady_clock::now();
+  const auto stop = start + std::chrono::duration<double>(seconds);
+  std::vector<std::thread> threads;
+  for (int64_t c = 0; c < clients; ++c) {
+    threads.emplace_back([&, c] {
+      std::vector<float> dist(static_cast<size_t>(batch * w.k));
+      std::vector<int64_t> labels(dist.size());
+      for (int64_t i = c * 97; std::chrono::steady_clock::now() < stop; i += batch) {
+        const int64_t first = i % (w.nq - batch);
+        const auto t0 = std::chrono::steady_clock::now();
+        impl.search(batch, w.queries.data() + first * w.d, dist.data(), labels.data());
+        ms[c].push_back(MillisSince(t0));
+      }
+    });
+  }
+  for (std::thread& t : threads) t.join();
+  const double elapsed_s = MillisSince(start) / 1e3;
+  std::vector<double> all;
+  for (const std::vector<double>& m : ms) all.insert(all.end(), m.begin(), m.end());
+  std::sort(all.begin(), all.end());
+  Served s;
+  if (all.empty()) return s;
+  s.qps = static_cast<double>(all.size() * batch) / elapsed_s;
+  s.p50_ms = all[all.size() / 2];
+  s.p99_ms = all[std::min(all.size() - 1, all.size() * 99 / 100)];
+  return s;
+}
+
+// Serving rows of one nprobe: every implementation under each --clients load, single queries
+// and batches of 8 (mode "serve").
+std::vector<Row> ServeRows(const Workload& w, const SweepOptions& opt,
+                           const std::vector<Impl>& impls, const Row& proto, int64_t nprobe) {
+  std::vector<Row> rows;
+  for (int64_t clients : opt.clients) {
+    for (int64_t batch : {int64_t{1}, int64_t{8}}) {
+      std::fprintf(stderr, "[sweep] %s: nprobe=%ld serving: %ld clients, batches of %ld\n",
+                   w.name.c_str(), (long)nprobe, (long)clients, (long)batch);
+      for (const Impl& impl : impls) {
+        if (impl.impl == "ivfjit" && impl.mode != "auto") continue;
+        const Served s = Serve(w, impl, clients, batch, opt.serve_seconds);
+        Row r = proto;
+        r.impl = impl.impl;
+        r.jit = impl.jit;
+        r.mode = "serve";
+        r.nq = batch;
+        r.nprobe = nprobe;
+        r.clients = static_cast<int>(clients);
+        r.qps = s.qps;
+        r.search_ms = s.p50_ms;
+        r.p99_ms = s.p99_ms;
+        rows.push_back(r);
+      }
+    }
+  }
+  return rows;
 }
 
 }  // namespace
@@ -195,10 +267,9 @@ std::vector<Row> RunIvf(const Workload& w, const SweepOptions& opt, IvfArtifacts
   proto.d = d, proto.nb = w.nb, proto.nlist = w.nlist, proto.k = k;
   proto.threads = omp_get_max_threads();
   std::vector<Row> rows;
-  std::vector<FaissIdx> flabels(w.nq * k);
   for (int64_t nprobe : opt.nprobes.empty() ? w.nprobes : opt.nprobes) {
     for (int64_t max_codes : opt.max_codes.empty() ? std::vector<int64_t>{0} : opt.max_codes) {
-      const std::vector<Impl> impls = MakeImpls(w, opt, x, nprobe, max_codes, flabels);
+      const std::vector<Impl> impls = MakeImpls(w, opt, x, nprobe, max_codes);
       for (int64_t nq : opt.nqs.empty() ? w.nqs : opt.nqs) {
         nq = std::min(nq, w.nq);
         const int64_t nrec = nq == 1 ? std::min<int64_t>(opt.single_queries, w.nq) : nq;
@@ -238,6 +309,10 @@ std::vector<Row> RunIvf(const Workload& w, const SweepOptions& opt, IvfArtifacts
           r.add_ms = faiss_row ? x.faiss_add_ms : x.ours_add_ms;
           rows.push_back(r);
         }
+      }
+      if (max_codes == 0) {
+        const std::vector<Row> served = ServeRows(w, opt, impls, proto, nprobe);
+        rows.insert(rows.end(), served.begin(), served.end());
       }
     }
   }

@@ -47,6 +47,8 @@ struct SweepOptions {
   std::vector<int64_t> nqs;        // empty: the workload's default list
   std::vector<std::string> modes;  // ivfjit search modes
   std::vector<int64_t> max_codes;  // max_codes sweep (0 = unlimited)
+  std::vector<int64_t> clients;    // serving rows: client thread counts (empty: none)
+  double serve_seconds = 2.0;
   std::vector<std::string> impls = {"ivfjit", "faiss"};
   std::vector<std::string> jit_tiers;          // of "off", "auto", "on"
   std::vector<std::string> peers;              // Python peers to run (--peers)
