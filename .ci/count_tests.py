@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
 """Counts individual test cases in Bazel's test.xml files.
 
-Usage: count_tests.py [--leg NAME --state FILE] TESTLOGS_DIR //pkg:target ...
+Usage: count_tests.py [--leg NAME --state FILE] [--bad //a:t,//b:t] TESTLOGS_DIR //pkg:target ...
        count_tests.py --total FILE
 
 Prints "N passed, N failed, N skipped" as its last line and exits 1 if anything failed. A test
-target without a test.xml (it failed to build, or never ran) counts as one failed case.
+target without a test.xml (it failed to build, or never ran) counts as one failed case, and
+so does a target in --bad (Bazel reported it failed or timed out) whose test.xml shows no
+failure (a test that hangs after its last case leaves a complete test.xml).
 With --leg, the line is prefixed "NAME:" and the counts are added to the totals kept in
 FILE; --total prints the sum of every leg recorded in FILE (CI's closing line).
 """
@@ -35,7 +37,7 @@ def count_file(path):
     return passed, failed, skipped
 
 
-def count_targets(logs, targets):
+def count_targets(logs, targets, bad=()):
     passed = failed = skipped = 0
     for target in targets:
         rel = target.lstrip("/").replace(":", "/")
@@ -49,6 +51,10 @@ def count_targets(logs, targets):
         except ET.ParseError as e:
             print(f"unreadable {path}: {e}", file=sys.stderr)
             p, f, s = 0, 1, 0
+        if target in bad and not f:
+            print(f"{target}: Bazel did not pass it (timeout?): counted as failed",
+                  file=sys.stderr)
+            f = 1
         if f:
             print(f"{target}: {f} failed", file=sys.stderr)
         passed, failed, skipped = passed + p, failed + f, skipped + s
@@ -68,7 +74,10 @@ def main():
     leg = state = None
     if args[:1] == ["--leg"]:
         leg, state, args = args[1], args[3], args[4:]
-    passed, failed, skipped = count_targets(args[0], args[1:])
+    bad = set()
+    if args[:1] == ["--bad"]:
+        bad, args = {t for t in args[1].split(",") if t}, args[2:]
+    passed, failed, skipped = count_targets(args[0], args[1:], bad)
     prefix = f"{leg}: " if leg else ""
     print(f"{prefix}{passed} passed, {failed} failed, {skipped} skipped")
     if state:

@@ -2,7 +2,9 @@
 // auto-mode thresholds and the max_codes prefix rule.
 #include "jit/dispatch.h"
 
+#include <fstream>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -34,6 +36,21 @@ TEST(DispatchTest, TiersAreNamedAndCheckedAgainstTheHost) {
     EXPECT_EQ(CheckKernelOptions({KernelTier::kEagerAvx512}).code(),
               absl::StatusCode::kFailedPrecondition);
   }
+}
+
+// The binary runs GCC's libgomp and nothing else: the single-query split's fork-cost guard is
+// tuned to libgomp, and a second runtime (LLVM's libomp, whose directory also holds a
+// libgomp.so symlink next to libLLVM) would mean two thread pools and libomp's abort at exit.
+TEST(DispatchTest, OneOpenMpRuntimeLibgomp) {
+  std::ifstream maps("/proc/self/maps");
+  ASSERT_TRUE(maps.good());
+  bool gomp = false, omp = false;
+  for (std::string line; std::getline(maps, line);) {
+    gomp |= line.find("/libgomp.so") != std::string::npos;
+    omp |= line.find("/libomp") != std::string::npos || line.find("/libiomp") != std::string::npos;
+  }
+  EXPECT_TRUE(gomp);
+  EXPECT_FALSE(omp);
 }
 
 // Every tier this host runs, plus the JIT with every kernel compiled on first use.

@@ -1,4 +1,5 @@
-// Scratch files for tests: paths under $TEST_TMPDIR and whole-file byte access.
+// Scratch files for tests: paths under $TEST_TMPDIR (a fresh /tmp/ivfjit-test-PID when a test
+// binary runs outside Bazel, so runs do not see each other's files) and whole-file byte access.
 //
 //   const std::string path = ivfjit::testing::TmpPath("index.ivfjit");
 //   std::string bytes = ivfjit::testing::ReadFileBytes(path);
@@ -7,6 +8,8 @@
 #define IVFJIT_TESTING_FILES_H_
 
 #include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -18,7 +21,10 @@ namespace ivfjit::testing {
 
 inline std::string TmpPath(const std::string& name) {
   const char* dir = std::getenv("TEST_TMPDIR");
-  return std::string(dir != nullptr ? dir : "/tmp") + "/" + name;
+  if (dir != nullptr) return std::string(dir) + "/" + name;
+  const std::string own = "/tmp/ivfjit-test-" + std::to_string(getpid());
+  mkdir(own.c_str(), 0700);  // EEXIST after the first call
+  return own + "/" + name;
 }
 
 inline std::string ReadFileBytes(const std::string& path) {

@@ -121,7 +121,10 @@ cc_library(
         "__STDC_FORMAT_MACROS",
         "__STDC_LIMIT_MACROS",
     ],
-    linkopts = ["-L{root}/lib", "-Wl,-rpath,{root}/lib", "-lLLVM-{major}"],
+    # The library by its path, not -L{root}/lib: that directory also holds libomp-N-dev's
+    # libgomp.so -> libomp.so.5, which would then replace GCC's libgomp in every binary (two
+    # OpenMP runtimes; libomp aborts at exit inside Bazel's sandbox).
+    linkopts = ["{root}/lib/libLLVM-{major}.so", "-Wl,-rpath,{root}/lib"],
 )
 """.format(root = root, major = root.split("-")[-1]))
 
