@@ -26,6 +26,8 @@ PACKAGES=(
   python3-faiss
   python3-venv
   # Fuzzing (--config=fuzz, docs/reliability.md): clang with libFuzzer and LLVM's OpenMP.
+  # libomp-16-dev puts libgomp.so -> libomp.so.5 in /usr/lib/llvm-16/lib: the LLVM repository
+  # rule therefore links libLLVM by path and never adds that directory with -L.
   clang-16
   libclang-rt-16-dev
   libomp-16-dev
