@@ -28,6 +28,16 @@ std::unique_ptr<jit::KernelProvider> SyncProvider(bool fail = false) {
   return jit::KernelProvider::Create(options);
 }
 
+// An IVF-Flat index trained on and filled with base (n × d, row-major).
+absl::StatusOr<std::unique_ptr<IndexIVFFlat>> TrainedIvf(int64_t d, int64_t nlist, Metric metric,
+                                                         const std::vector<float>& base) {
+  auto index = IndexIVFFlat::Create(d, nlist, metric);
+  if (!index.ok()) return index.status();
+  if (absl::Status s = (*index)->Train(base); !s.ok()) return s;
+  if (absl::Status s = (*index)->Add(base); !s.ok()) return s;
+  return index;
+}
+
 KernelOptions Jit(jit::KernelProvider* provider) { return {KernelTier::kDefault, provider}; }
 const KernelOptions kEager = {KernelTier::kEager};
 
@@ -89,10 +99,8 @@ TEST(JitIntegrationTest, IvfSameResultsWithJitOnAndOffAndAfterFailure) {
   auto provider = SyncProvider();
   auto failing = SyncProvider(/*fail=*/true);
   for (Metric metric : {Metric::kL2, Metric::kInnerProduct}) {
-    auto index = IndexIVFFlat::Create(d, nlist, metric);
-    ASSERT_TRUE(index.ok());
-    ASSERT_TRUE((*index)->Train(base).ok());
-    ASSERT_TRUE((*index)->Add(base).ok());
+    auto index = TrainedIvf(d, nlist, metric, base);
+    ASSERT_TRUE(index.ok()) << index.status();
     for (int64_t nprobe : {1, 7, 32}) {
       for (int64_t k : {1, 10, 64}) {
         IVFSearchParams params;
@@ -128,10 +136,8 @@ TEST(JitIntegrationTest, IvfCsrSameResultsWithJitTileOnAndOff) {
     const std::vector<float> q = ClusteredVectors(301, d, 50, 0.5f, 6);
     auto provider = SyncProvider();
     for (Metric metric : {Metric::kL2, Metric::kInnerProduct}) {
-      auto index = IndexIVFFlat::Create(d, nlist, metric);
-      ASSERT_TRUE(index.ok());
-      ASSERT_TRUE((*index)->Train(base).ok());
-      ASSERT_TRUE((*index)->Add(base).ok());
+      auto index = TrainedIvf(d, nlist, metric, base);
+      ASSERT_TRUE(index.ok()) << index.status();
       for (int64_t max_codes : {0, 500}) {
         for (int64_t k : {1, 10, 100}) {
           SCOPED_TRACE(::testing::Message() << "d=" << d << " k=" << k << " max_codes="
@@ -190,10 +196,8 @@ TEST(JitIntegrationTest, SingleQuerySplitOverThreadsEqualsOneThread) {
   const std::vector<float> q = ClusteredVectors(20, d, 40, 0.5f, 10);
   auto provider = SyncProvider();
   for (Metric metric : {Metric::kL2, Metric::kInnerProduct}) {
-    auto index = IndexIVFFlat::Create(d, nlist, metric);
-    ASSERT_TRUE(index.ok());
-    ASSERT_TRUE((*index)->Train(base).ok());
-    ASSERT_TRUE((*index)->Add(base).ok());
+    auto index = TrainedIvf(d, nlist, metric, base);
+    ASSERT_TRUE(index.ok()) << index.status();
     std::vector<std::pair<const char*, KernelOptions>> tiers = EagerTiers();
     tiers.emplace_back("jit", Jit(provider.get()));
     for (const auto& [name, tier] : tiers) {
