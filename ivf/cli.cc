@@ -3,7 +3,8 @@
 //   ivfjit build   --base=FILE --nlist=N [--metric=l2|ip] [--train=FILE] [--nprobe=N] --out=INDEX
 //   ivfjit add     --index=INDEX --vectors=FILE [--ids=FILE]
 //   ivfjit search  --index=INDEX --queries=FILE --k=K [--nprobe=N] [--max_codes=M]
-//                  [--mode=auto|csr|matrix] [--device=cpu|gpu] --out=FILE
+//                  [--mode=auto|csr|matrix] [--allow=IDS | --id_range=A:B]
+//                  [--device=cpu|gpu] --out=FILE
 //   ivfjit info    --index=INDEX
 //   ivfjit convert --in=FILE --out=FILE
 //
@@ -12,6 +13,8 @@
 // any index given to add/search/info may be either (detected by its magic). --nlist=0 builds an
 // exact (Flat) index. Search output: X.ivecs (labels) + X.fvecs (distances), X.npy (labels,
 // int64) + X.distances.npy, or "-" for TSV (query, rank, label, distance) on stdout.
+// --allow (ids in .ivecs or .npy) or --id_range (labels A .. B-1) restricts the results to
+// those labels (docs/spec.md, Filtered search).
 // --device=gpu searches a copy of the index on the first GPU (docs/gpu.md); without one it is
 // an error ("no device: ..."), never a silent CPU fallback.
 // Errors: one line on stderr and exit status 1 (2 for usage); no partial output file is left.
@@ -50,7 +53,8 @@ constexpr char kUsage[] =
     "--out=INDEX\n"
     "  ivfjit add     --index=INDEX --vectors=FILE [--ids=FILE]\n"
     "  ivfjit search  --index=INDEX --queries=FILE --k=K [--nprobe=N] [--max_codes=M]\n"
-    "                 [--mode=auto|csr|matrix] [--device=cpu|gpu] --out=FILE|-\n"
+    "                 [--mode=auto|csr|matrix] [--allow=IDS | --id_range=A:B]\n"
+    "                 [--device=cpu|gpu] --out=FILE|-\n"
     "  ivfjit info    --index=INDEX\n"
     "  ivfjit convert --in=FILE --out=FILE\n"
     "vectors: .fvecs .bvecs .npy *idx3-ubyte[.gz]; ids: .ivecs .npy; "
@@ -224,12 +228,12 @@ absl::Status WriteSearchOutput(const std::string& out, const SearchResult& r) {
 }
 
 // --nprobe, --max_codes and --mode, validated; only an IVF index (`ivf`) takes them.
-absl::StatusOr<IVFSearchParams> SearchParams(const Args& a, bool ivf) {
+absl::StatusOr<IVFSearchParams> IvfParams(const Args& a, bool ivf) {
   if (!ivf) {
     if (a.has("nprobe") || a.has("max_codes") || a.has("mode")) {
       return absl::InvalidArgumentError("--nprobe, --max_codes and --mode need an IVF index");
     }
-    return IVFSearchParams{};
+    return IVFSearchParams();
   }
   IVFSearchParams params;
   params.nprobe = a.GetInt("nprobe", 0);
@@ -245,14 +249,39 @@ absl::StatusOr<IVFSearchParams> SearchParams(const Args& a, bool ivf) {
   return params;
 }
 
+// --allow=FILE or --id_range=A:B as a selector; null when neither is given.
+absl::StatusOr<std::unique_ptr<IDSelector>> Selector(const Args& a) {
+  if (a.has("allow") && a.has("id_range")) {
+    return absl::InvalidArgumentError("--allow and --id_range cannot be combined");
+  }
+  if (a.has("allow")) {
+    IVFJIT_ASSIGN_OR_RETURN(const IdMatrix ids, ReadIds(a.Path("allow")));
+    Progress(absl::StrCat("allowing ", ids.data.size(), " ids"));
+    return std::make_unique<IDSelectorBatch>(ids.data);
+  }
+  if (!a.has("id_range")) return nullptr;
+  const std::string range = a.Get("id_range");
+  const size_t colon = range.find(':');
+  int64_t lo = 0, hi = 0;
+  if (colon == std::string::npos || !absl::SimpleAtoi(range.substr(0, colon), &lo) ||
+      !absl::SimpleAtoi(range.substr(colon + 1), &hi) || hi < lo) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--id_range=", range, ": expected A:B with integers A <= B"));
+  }
+  return std::make_unique<IDSelectorRange>(lo, hi);
+}
+
 // search --device=gpu: the index copied to the first GPU, searched there.
 absl::Status SearchOnGpu(const Args& a, const Index& index, const FloatMatrix& q, int64_t k,
                          const std::string& out) {
   if (a.has("mode")) return absl::InvalidArgumentError("--mode applies to CPU searches only");
+  if (a.has("allow") || a.has("id_range")) {
+    return absl::UnimplementedError("--allow / --id_range: not supported on the GPU yet");
+  }
   IVFJIT_ASSIGN_OR_RETURN(std::unique_ptr<jit::GpuDevice> gpu, jit::GpuDevice::Open());
   Progress(absl::StrCat("copying the index to ", gpu->name(), " (", gpu->arch(), ")"));
   IVFJIT_ASSIGN_OR_RETURN(std::unique_ptr<GpuIndex> on_gpu, ToDevice(index, gpu.get()));
-  IVFJIT_ASSIGN_OR_RETURN(const IVFSearchParams params, SearchParams(a, on_gpu->is_ivf()));
+  IVFJIT_ASSIGN_OR_RETURN(const IVFSearchParams params, IvfParams(a, on_gpu->is_ivf()));
   Progress(absl::StrCat("searching ", q.rows, " queries on the GPU, k = ", k));
   SearchResult result;
   result.nq = q.rows;
@@ -277,17 +306,17 @@ absl::Status Search(const Args& a) {
   if (device != "cpu" && device != "gpu") throw UsageError("--device must be cpu or gpu");
   if (device == "gpu") return SearchOnGpu(a, *index, q, k, out);
   auto* ivf = dynamic_cast<IndexIVFFlat*>(index.get());
-  IVFJIT_ASSIGN_OR_RETURN(const IVFSearchParams params, SearchParams(a, ivf != nullptr));
-  absl::StatusOr<SearchResult> result;
+  IVFJIT_ASSIGN_OR_RETURN(IVFSearchParams params, IvfParams(a, ivf != nullptr));
+  IVFJIT_ASSIGN_OR_RETURN(const std::unique_ptr<IDSelector> selector, Selector(a));
+  params.sel = selector.get();
   if (ivf != nullptr) {
     Progress(absl::StrCat("searching ", q.rows, " queries, k = ", k, ", nprobe = ",
                           params.nprobe == 0 ? ivf->nprobe() : params.nprobe, ", mode = ",
                           SearchModeName(ivf->ResolveMode(q.rows, params))));
-    result = ivf->Search(q.data, k, params);
   } else {
     Progress(absl::StrCat("searching ", q.rows, " queries, k = ", k, " (exact)"));
-    result = index->Search(q.data, k);
   }
+  absl::StatusOr<SearchResult> result = index->Search(q.data, k, params);
   if (!result.ok()) return result.status();
   return WriteSearchOutput(out, *result);
 }
@@ -342,7 +371,9 @@ int Main(int argc, char** argv) {
   const std::map<std::string, std::set<std::string>> flags = {
       {"build", {"base", "nlist", "metric", "train", "nprobe", "out"}},
       {"add", {"index", "vectors", "ids"}},
-      {"search", {"index", "queries", "k", "nprobe", "max_codes", "mode", "device", "out"}},
+      {"search",
+       {"index", "queries", "k", "nprobe", "max_codes", "mode", "allow", "id_range", "device",
+        "out"}},
       {"info", {"index"}},
       {"convert", {"in", "out"}},
   };

@@ -137,6 +137,45 @@ TEST(CliTest, BuildSearchInfoConvertAdd) {
   EXPECT_EQ(count, kNq);
 }
 
+TEST(CliTest, FilteredSearchWithAllowListOrIdRange) {
+  WriteData();
+  CliRun r = Cli("build --base=" + Tmp("base.fvecs") + " --nlist=16 --nprobe=4 --out=" +
+                 Tmp("fidx.ivfjit"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto index = ReadAnyIndex(Tmp("fidx.ivfjit"));
+  auto q = ReadVectors(Tmp("queries.npy"));
+  ASSERT_TRUE(index.ok() && q.ok());
+  std::vector<int64_t> allowed;
+  for (int64_t id = 0; id < kNb; id += 7) allowed.push_back(id);
+  ASSERT_TRUE(WriteIds(Tmp("allow.npy"), IdMatrix{static_cast<int64_t>(allowed.size()), 1,
+                                                  allowed}).ok());
+  const IDSelectorBatch batch(allowed);
+  const IDSelectorRange range(100, 900);
+  for (const auto& [flag, sel] : std::vector<std::pair<std::string, const IDSelector*>>{
+           {"--allow=" + Tmp("allow.npy"), &batch}, {"--id_range=100:900", &range}}) {
+    r = Cli("search --index=" + Tmp("fidx.ivfjit") + " --queries=" + Tmp("queries.npy") +
+            " --k=5 " + flag + " --out=" + Tmp("fres.ivecs"));
+    ASSERT_EQ(r.status, 0) << r.err;
+    auto labels = ReadIds(Tmp("fres.ivecs"));
+    ASSERT_TRUE(labels.ok());
+    SearchParams params;
+    params.sel = sel;
+    auto want = (*index)->Search(q->data, kK, params);
+    ASSERT_TRUE(want.ok());
+    EXPECT_EQ(labels->data, want->labels) << flag;
+    for (int64_t l : labels->data) EXPECT_TRUE(l == -1 || sel->is_member(l)) << flag << " " << l;
+  }
+  const std::vector<std::string> bad_flags = {
+      "--id_range=9", "--id_range=5:2", "--id_range=a:b", "--allow=" + Tmp("missing.npy"),
+      "--allow=" + Tmp("allow.npy") + " --id_range=1:2"};
+  for (const std::string& bad : bad_flags) {
+    r = Cli("search --index=" + Tmp("fidx.ivfjit") + " --queries=" + Tmp("queries.npy") +
+            " --k=5 " + bad + " --out=" + Tmp("bad.ivecs"));
+    EXPECT_EQ(r.status, 1) << bad << ": " << r.err;
+    EXPECT_FALSE(Exists(Tmp("bad.ivecs"))) << bad;
+  }
+}
+
 TEST(CliTest, SearchesAFaissWrittenIndex) {
   WriteData();
   auto base = ReadVectors(Tmp("base.fvecs"));

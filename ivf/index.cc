@@ -127,15 +127,27 @@ absl::Status Index::CheckSearch(int64_t n, const float* x, int64_t k, const floa
 
 absl::Status Index::Search(int64_t n, const float* x, int64_t k, float* distances,
                            int64_t* labels) const {
+  return Search(n, x, k, distances, labels, SearchParams());
+}
+
+absl::Status Index::Search(int64_t n, const float* x, int64_t k, float* distances,
+                           int64_t* labels, const SearchParams& params) const {
   IVFJIT_RETURN_IF_ERROR(CheckSearch(n, x, k, distances, labels));
   if (n == 0) return absl::OkStatus();
   std::shared_lock<RwLock> lock(mu_);
-  return Guarded([&] { return DoSearch(n, x, k, distances, labels); });
+  return Guarded([&] { return DoSearch(n, x, k, distances, labels, params); });
 }
 
 absl::StatusOr<SearchResult> Index::Search(absl::Span<const float> queries, int64_t k) const {
-  return SearchIntoResult(queries, k, [this](int64_t n, const float* x, int64_t kk, float* d,
-                                             int64_t* l) { return Search(n, x, kk, d, l); });
+  return Search(queries, k, SearchParams());
+}
+
+absl::StatusOr<SearchResult> Index::Search(absl::Span<const float> queries, int64_t k,
+                                           const SearchParams& params) const {
+  return SearchIntoResult(queries, k,
+                          [&](int64_t n, const float* x, int64_t kk, float* d, int64_t* l) {
+                            return Search(n, x, kk, d, l, params);
+                          });
 }
 
 absl::StatusOr<SearchResult> Index::SearchIntoResult(absl::Span<const float> queries, int64_t k,
@@ -160,6 +172,11 @@ absl::StatusOr<SearchResult> Index::SearchIntoResult(absl::Span<const float> que
 
 absl::StatusOr<RangeSearchResult> Index::RangeSearch(int64_t n, const float* x,
                                                      float radius) const {
+  return RangeSearch(n, x, radius, SearchParams());
+}
+
+absl::StatusOr<RangeSearchResult> Index::RangeSearch(int64_t n, const float* x, float radius,
+                                                     const SearchParams& params) const {
   if (std::isnan(radius)) return absl::InvalidArgumentError("RangeSearch: radius is NaN");
   IVFJIT_RETURN_IF_ERROR(CheckVectors("RangeSearch", n, x));
   if (!is_trained()) {
@@ -167,14 +184,21 @@ absl::StatusOr<RangeSearchResult> Index::RangeSearch(int64_t n, const float* x,
   }
   RangeSearchResult result;
   std::shared_lock<RwLock> lock(mu_);
-  IVFJIT_RETURN_IF_ERROR(Guarded([&] { return DoRangeSearch(n, x, radius, &result); }));
+  IVFJIT_RETURN_IF_ERROR(
+      Guarded([&] { return DoRangeSearch(n, x, radius, params, &result); }));
   return result;
 }
 
 absl::StatusOr<RangeSearchResult> Index::RangeSearch(absl::Span<const float> queries,
                                                      float radius) const {
+  return RangeSearch(queries, radius, SearchParams());
+}
+
+absl::StatusOr<RangeSearchResult> Index::RangeSearch(absl::Span<const float> queries,
+                                                     float radius,
+                                                     const SearchParams& params) const {
   IVFJIT_ASSIGN_OR_RETURN(const int64_t n, RowsOf("RangeSearch", queries));
-  return RangeSearch(n, queries.data(), radius);
+  return RangeSearch(n, queries.data(), radius, params);
 }
 
 absl::Status Index::Reconstruct(int64_t label, float* out) const {
@@ -212,7 +236,8 @@ absl::Status Index::DoTrain(int64_t, const float*) {
   return absl::OkStatus();  // indexes that need no training accept and ignore it, as Faiss does
 }
 
-absl::Status Index::DoRangeSearch(int64_t, const float*, float, RangeSearchResult*) const {
+absl::Status Index::DoRangeSearch(int64_t, const float*, float, const SearchParams&,
+                                  RangeSearchResult*) const {
   return Unsupported(type_name(), "RangeSearch");
 }
 

@@ -39,11 +39,25 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
+#include "ivf/id_selector.h"
 #include "jit/base/metric.h"
 #include "jit/base/rw_lock.h"
 #include "jit/dispatch.h"
 
 namespace ivfjit {
+
+// Options of one search (Faiss's SearchParameters); IVFSearchParams (ivf/index_ivf_flat.h)
+// adds the IVF ones. An index given parameters of another index type's class uses the fields
+// it knows, as Faiss does.
+struct SearchParams {
+  virtual ~SearchParams() = default;
+  // When set, only vectors whose labels it selects are returned (docs/spec.md, Filtered
+  // search); the caller owns it and keeps it alive during the call. Null: every vector.
+  const IDSelector* sel = nullptr;
+  // The most threads this search uses; 0 (auto): all of OpenMP's when it runs alone in the
+  // process, one when other searches run beside it (docs/spec.md, Threads).
+  int threads = 0;
+};
 
 // k-NN results of nq queries, k per query, row-major.
 struct SearchResult {
@@ -89,12 +103,22 @@ class Index {
   // beyond ntotal could only add padding, so it never sizes an allocation.
   ABSL_MUST_USE_RESULT absl::StatusOr<SearchResult> Search(absl::Span<const float> queries,
                                                            int64_t k) const;
+  // The same with search parameters (an ID selector, threads; IVFSearchParams for IVF).
+  ABSL_MUST_USE_RESULT absl::Status Search(int64_t n, const float* x, int64_t k, float* distances,
+                                           int64_t* labels, const SearchParams& params) const;
+  ABSL_MUST_USE_RESULT absl::StatusOr<SearchResult> Search(absl::Span<const float> queries,
+                                                           int64_t k,
+                                                           const SearchParams& params) const;
 
   // All vectors with distance < radius (L2) or > radius (IP) of each of n queries, x: n × d.
   ABSL_MUST_USE_RESULT absl::StatusOr<RangeSearchResult> RangeSearch(int64_t n, const float* x,
                                                                      float radius) const;
   ABSL_MUST_USE_RESULT absl::StatusOr<RangeSearchResult> RangeSearch(
       absl::Span<const float> queries, float radius) const;
+  ABSL_MUST_USE_RESULT absl::StatusOr<RangeSearchResult> RangeSearch(
+      int64_t n, const float* x, float radius, const SearchParams& params) const;
+  ABSL_MUST_USE_RESULT absl::StatusOr<RangeSearchResult> RangeSearch(
+      absl::Span<const float> queries, float radius, const SearchParams& params) const;
 
   // Copies the stored vector with label `label` into out (d floats). NotFound if absent.
   ABSL_MUST_USE_RESULT absl::Status Reconstruct(int64_t label, float* out) const;
@@ -126,8 +150,10 @@ class Index {
   ABSL_MUST_USE_RESULT virtual absl::Status DoAdd(int64_t n, const float* x,
                                                   const int64_t* ids) = 0;
   ABSL_MUST_USE_RESULT virtual absl::Status DoSearch(int64_t n, const float* x, int64_t k,
-                                                     float* distances, int64_t* labels) const = 0;
+                                                     float* distances, int64_t* labels,
+                                                     const SearchParams& params) const = 0;
   ABSL_MUST_USE_RESULT virtual absl::Status DoRangeSearch(int64_t n, const float* x, float radius,
+                                                          const SearchParams& params,
                                                           RangeSearchResult* result) const;
   ABSL_MUST_USE_RESULT virtual absl::Status DoReconstruct(int64_t label, float* out) const;
   virtual void DoReset() = 0;

@@ -56,15 +56,17 @@ jit::BaseView IndexFlat::Base() const {
 }
 
 absl::Status IndexFlat::DoSearch(int64_t n, const float* x, int64_t k, float* distances,
-                                 int64_t* labels) const {
-  jit::KnnSearch(kernels(), jit::KnnUse::kExact, metric(), x, n, Base(), k, distances,
-                 labels);
+                                 int64_t* labels, const SearchParams& params) const {
+  jit::KnnSearch(kernels(), jit::KnnUse::kExact, metric(), x, n, Base(), k, distances, labels,
+                 params.threads, params.sel != nullptr ? &params.sel->filter() : nullptr);
   return absl::OkStatus();
 }
 
 absl::Status IndexFlat::DoRangeSearch(int64_t n, const float* x, float radius,
+                                      const SearchParams& params,
                                       RangeSearchResult* result) const {
-  jit::RangeSearch(kernels(), metric(), x, n, Base(), radius, result);
+  jit::RangeSearch(kernels(), metric(), x, n, Base(), radius, result,
+                   params.sel != nullptr ? &params.sel->filter() : nullptr);
   return absl::OkStatus();
 }
 
@@ -79,11 +81,20 @@ absl::StatusOr<int64_t> IndexFlat::RemoveIds(absl::Span<const int64_t> ids) {
   for (int64_t id : ids) {
     if (id >= 0 && id < ntotal()) remove[id] = true;
   }
+  return RemoveRowsIf([&](int64_t row) { return remove[row]; });
+}
+
+absl::StatusOr<int64_t> IndexFlat::RemoveIds(const IDSelector& selector) {
+  std::unique_lock<RwLock> lock = WriterLock();
+  return RemoveRowsIf([&](int64_t row) { return selector.is_member(row); });
+}
+
+int64_t IndexFlat::RemoveRowsIf(absl::FunctionRef<bool(int64_t)> remove) {
   // Compacted in place: nothing below can fail, so the index is never half-updated.
   const int64_t d = this->d();
   int64_t kept = 0;
   for (int64_t i = 0; i < ntotal(); ++i) {
-    if (remove[i]) continue;
+    if (remove(i)) continue;
     if (kept != i) {
       std::copy(vectors_.begin() + i * d, vectors_.begin() + (i + 1) * d,
                 vectors_.begin() + kept * d);

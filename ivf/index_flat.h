@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "absl/base/attributes.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "absl/types/span.h"
 #include "ivf/index.h"
@@ -41,6 +42,8 @@ class IndexFlat final : public Index {
   // labels are not an error). As in Faiss, the rows after a removed one move down: every
   // later label decreases by the number of removed rows before it.
   ABSL_MUST_USE_RESULT absl::StatusOr<int64_t> RemoveIds(absl::Span<const int64_t> ids);
+  // Removes the vectors whose labels `selector` selects, the same way.
+  ABSL_MUST_USE_RESULT absl::StatusOr<int64_t> RemoveIds(const IDSelector& selector);
 
   // Upper bound, in bytes, of the scratch memory one Search of n queries for k neighbours
   // allocates at the current ntotal (outputs excluded). Independent of n once n reaches a tile.
@@ -49,8 +52,10 @@ class IndexFlat final : public Index {
  protected:
   ABSL_MUST_USE_RESULT absl::Status DoAdd(int64_t n, const float* x, const int64_t* ids) override;
   ABSL_MUST_USE_RESULT absl::Status DoSearch(int64_t n, const float* x, int64_t k, float* distances,
-                                             int64_t* labels) const override;
+                                             int64_t* labels,
+                                             const SearchParams& params) const override;
   ABSL_MUST_USE_RESULT absl::Status DoRangeSearch(int64_t n, const float* x, float radius,
+                                                  const SearchParams& params,
                                                   RangeSearchResult* result) const override;
   ABSL_MUST_USE_RESULT absl::Status DoReconstruct(int64_t label, float* out) const override;
   void DoReset() override;
@@ -59,6 +64,8 @@ class IndexFlat final : public Index {
  private:
   IndexFlat(int64_t d, Metric metric) : Index(d, metric, /*is_trained=*/true) {}
   jit::BaseView Base() const;
+  // Removes the rows at which remove(row) is true; returns how many.
+  int64_t RemoveRowsIf(absl::FunctionRef<bool(int64_t)> remove);
 
   std::vector<float> vectors_;  // ntotal × d
   std::vector<float> norms_;    // ntotal squared norms (L2 only), computed at Add

@@ -188,42 +188,39 @@ SearchMode IndexIVFFlat::ResolveMode(int64_t nq, const IVFSearchParams& params) 
                              params.nprobe == 0 ? nprobe() : params.nprobe, nlist_);
 }
 
-absl::Status IndexIVFFlat::Search(int64_t n, const float* x, int64_t k, float* distances,
-                                  int64_t* labels, const IVFSearchParams& params) const {
-  IVFJIT_RETURN_IF_ERROR(CheckSearch(n, x, k, distances, labels));
-  std::shared_lock<RwLock> lock = ReaderLock();
-  return SearchLocked(n, x, k, distances, labels, params);
+IVFSearchParams AsIvfParams(const SearchParams& params) {
+  if (const auto* ivf = dynamic_cast<const IVFSearchParams*>(&params)) return *ivf;
+  IVFSearchParams out;
+  out.sel = params.sel;
+  out.threads = params.threads;
+  return out;
 }
 
-absl::Status IndexIVFFlat::SearchLocked(int64_t n, const float* x, int64_t k, float* distances,
-                                        int64_t* labels, const IVFSearchParams& params) const {
-  IVFJIT_ASSIGN_OR_RETURN(const int64_t nprobe, ResolveNprobe(params, nprobe(), nlist_));
-  if (n == 0) return absl::OkStatus();
-  return Guarded([&]() -> absl::Status {
-    std::vector<jit::ListView> views;
-    jit::IvfSearch(kernels(), View(views), x, n, k, nprobe, params.max_codes, params.mode,
-                   distances, labels, params.stats, params.threads);
-    return absl::OkStatus();
-  });
+namespace {
+
+const jit::IdFilter* FilterOf(const SearchParams& params) {
+  return params.sel != nullptr ? &params.sel->filter() : nullptr;
 }
 
-absl::StatusOr<SearchResult> IndexIVFFlat::Search(absl::Span<const float> queries, int64_t k,
-                                                  const IVFSearchParams& params) const {
-  return SearchIntoResult(queries, k,
-                          [&](int64_t n, const float* x, int64_t kk, float* d, int64_t* l) {
-                            return Search(n, x, kk, d, l, params);
-                          });
-}
+}  // namespace
 
 absl::Status IndexIVFFlat::DoSearch(int64_t n, const float* x, int64_t k, float* distances,
-                                    int64_t* labels) const {
-  return SearchLocked(n, x, k, distances, labels, IVFSearchParams());  // under Index's lock
+                                    int64_t* labels, const SearchParams& search_params) const {
+  const IVFSearchParams params = AsIvfParams(search_params);
+  IVFJIT_ASSIGN_OR_RETURN(const int64_t nprobe, ResolveNprobe(params, nprobe(), nlist_));
+  std::vector<jit::ListView> views;
+  jit::IvfSearch(kernels(), View(views), x, n, k, nprobe, params.max_codes, params.mode,
+                 distances, labels, params.stats, params.threads, FilterOf(params));
+  return absl::OkStatus();
 }
 
 absl::Status IndexIVFFlat::DoRangeSearch(int64_t n, const float* x, float radius,
+                                         const SearchParams& search_params,
                                          RangeSearchResult* result) const {
+  const IVFSearchParams params = AsIvfParams(search_params);
+  IVFJIT_ASSIGN_OR_RETURN(const int64_t nprobe, ResolveNprobe(params, nprobe(), nlist_));
   std::vector<jit::ListView> views;
-  jit::IvfRangeSearch(kernels(), View(views), x, n, nprobe(), radius, result);
+  jit::IvfRangeSearch(kernels(), View(views), x, n, nprobe, radius, result, FilterOf(params));
   return absl::OkStatus();
 }
 
@@ -248,6 +245,13 @@ absl::StatusOr<int64_t> IndexIVFFlat::RemoveIds(absl::Span<const int64_t> ids) {
     return absl::OkStatus();
   }));
   const int64_t removed = lists_.RemoveIf([&](int64_t id) { return remove.contains(id); });
+  set_ntotal(ntotal() - removed);
+  return removed;
+}
+
+absl::StatusOr<int64_t> IndexIVFFlat::RemoveIds(const IDSelector& selector) {
+  std::unique_lock<RwLock> lock = WriterLock();
+  const int64_t removed = lists_.RemoveIf([&](int64_t id) { return selector.is_member(id); });
   set_ntotal(ntotal() - removed);
   return removed;
 }

@@ -36,17 +36,20 @@
 namespace ivfjit {
 
 // SearchMode, SearchModeName and ParseSearchMode: jit/dispatch.h (included by ivf/index.h).
-struct IVFSearchParams {
+// Faiss's SearchParametersIVF: SearchParams' selector and threads, and the IVF settings. Range
+// search uses nprobe and sel.
+struct IVFSearchParams : SearchParams {
   int64_t nprobe = 0;     // lists probed per query, 1 .. nlist; 0 = the index's nprobe()
   int64_t max_codes = 0;  // prefix rule bound on vectors scanned per query; 0 = unlimited
   SearchMode mode = SearchMode::kAuto;
   // When set, the search adds its work counts (Faiss's indexIVF_stats) to *stats; the caller
   // owns it and synchronizes concurrent searches that share one.
   IVFSearchStats* stats = nullptr;
-  // The most threads this search uses; 0 (auto): all of OpenMP's when it runs alone in the
-  // process, one when other searches run beside it (docs/spec.md, Threads).
-  int threads = 0;
 };
+
+// The IVF parameters of `params`: itself when it is an IVFSearchParams, else the defaults with
+// its selector and threads.
+IVFSearchParams AsIvfParams(const SearchParams& params);
 
 // The nprobe a search with `params` uses on an index of nlist lists whose own nprobe is
 // `default_nprobe`; InvalidArgument when it is outside [1, nlist] or max_codes < 0. Shared by
@@ -79,14 +82,6 @@ class IndexIVFFlat final : public Index {
   // nlist × d once trained; empty before.
   absl::Span<const float> centroids() const noexcept { return centroids_; }
 
-  using Index::Search;
-  // Search with explicit parameters. x: n × d; distances, labels: n × k, caller-owned.
-  ABSL_MUST_USE_RESULT absl::Status Search(int64_t n, const float* x, int64_t k, float* distances,
-                                           int64_t* labels, const IVFSearchParams& params) const;
-  ABSL_MUST_USE_RESULT absl::StatusOr<SearchResult> Search(absl::Span<const float> queries,
-                                                           int64_t k,
-                                                           const IVFSearchParams& params) const;
-
   // The strategy `params.mode` resolves to for a batch of nq queries (auto decided; assumes the
   // generated tile kernel compiles where this index's kernels generate it: docs/spec.md).
   SearchMode ResolveMode(int64_t nq, const IVFSearchParams& params) const;
@@ -99,6 +94,8 @@ class IndexIVFFlat final : public Index {
   // Removes the vectors with these labels; returns how many were present (absent labels are
   // not an error, as in Faiss). Lists are compacted in place.
   ABSL_MUST_USE_RESULT absl::StatusOr<int64_t> RemoveIds(absl::Span<const int64_t> ids);
+  // Removes the vectors whose labels `selector` selects; returns how many.
+  ABSL_MUST_USE_RESULT absl::StatusOr<int64_t> RemoveIds(const IDSelector& selector);
 
   int64_t list_size(int64_t list) const { return lists_.size(list); }
   // Vectors (size × d) and labels (size) of one list; valid until the next modification.
@@ -113,9 +110,12 @@ class IndexIVFFlat final : public Index {
  protected:
   ABSL_MUST_USE_RESULT absl::Status DoTrain(int64_t n, const float* x) override;
   ABSL_MUST_USE_RESULT absl::Status DoAdd(int64_t n, const float* x, const int64_t* ids) override;
+  // params: an IVFSearchParams, or SearchParams (the index's nprobe).
   ABSL_MUST_USE_RESULT absl::Status DoSearch(int64_t n, const float* x, int64_t k, float* distances,
-                                             int64_t* labels) const override;
+                                             int64_t* labels,
+                                             const SearchParams& params) const override;
   ABSL_MUST_USE_RESULT absl::Status DoRangeSearch(int64_t n, const float* x, float radius,
+                                                  const SearchParams& params,
                                                   RangeSearchResult* result) const override;
   ABSL_MUST_USE_RESULT absl::Status DoReconstruct(int64_t label, float* out) const override;
   void DoReset() override;
@@ -125,11 +125,8 @@ class IndexIVFFlat final : public Index {
   IndexIVFFlat(int64_t d, int64_t nlist, Metric metric);
 
   ABSL_MUST_USE_RESULT absl::Status CheckIdsAreNew(int64_t n, const int64_t* ids) const;
-  // The public methods' bodies, for callers that hold the lock already.
+  // The public method's body, for callers that hold the lock already.
   ABSL_MUST_USE_RESULT absl::Status SetCentroidsLocked(absl::Span<const float> centroids);
-  ABSL_MUST_USE_RESULT absl::Status SearchLocked(int64_t n, const float* x, int64_t k,
-                                                 float* distances, int64_t* labels,
-                                                 const IVFSearchParams& params) const;
   // The index as jit/'s IVF operations see it; views: the list views it points into (nlist).
   jit::IvfView View(std::vector<jit::ListView>& views) const;
   // Appends with the lists already chosen; allocates before modifying anything.

@@ -2,12 +2,16 @@
 // (Faiss's trained quantizer), and recall on Fashion-MNIST against Faiss with its own training.
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexIVFFlat.h>
+#include <faiss/impl/AuxIndexStructures.h>
+#include <faiss/impl/IDSelector.h>
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "ivf/id_selector.h"
 #include "ivf/index_flat.h"
 #include "ivf/index_ivf_flat.h"
 #include "testing/fashion_mnist.h"
@@ -86,6 +90,86 @@ TEST_P(IvfVsFaissTest, SameCentroidsSameResultsInEveryMode) {
                                       fd.data(), fl64.data(), Tolerance{1e-4, double(d)}));
         }
       }
+    }
+  }
+}
+
+// Filtered search: the same selector on both sides (range, batch, bitmap, and their
+// negations) gives Faiss's results, k-NN and range search, Flat and IVF.
+TEST_P(IvfVsFaissTest, SelectorsGiveFaissResults) {
+  const Metric metric = GetParam();
+  const int64_t d = 16, nb = 4000, nq = 40, nlist = 32, k = 10;
+  const std::vector<float> base = UniformVectors(nb, d, 201);
+  const std::vector<float> q = UniformVectors(nq, d, 202);
+  FaissIvf theirs = MakeFaissIvf(metric, d, nlist);
+  theirs.index->train(nb, base.data());
+  theirs.index->add(nb, base.data());
+  auto ivf = IndexIVFFlat::Create(d, nlist, metric);
+  auto flat = IndexFlat::Create(d, metric);
+  ASSERT_TRUE(ivf.ok() && flat.ok());
+  ASSERT_TRUE((*ivf)->SetCentroids(absl::MakeConstSpan(theirs.quantizer->get_xb(), nlist * d))
+                  .ok());
+  ASSERT_TRUE((*ivf)->Add(base).ok());
+  ASSERT_TRUE((*flat)->Add(base).ok());
+
+  std::vector<int64_t> batch_ids;
+  std::vector<uint8_t> bits((nb + 7) / 8, 0);
+  for (int64_t id = 0; id < nb; id += 3) {
+    if (id % 7 == 0) continue;
+    batch_ids.push_back(id);
+  }
+  for (int64_t id = 0; id < nb; id += 10) bits[id >> 3] |= uint8_t(1u << (id & 7));
+  const faiss::IDSelectorRange f_range(500, 1700);
+  const faiss::IDSelectorBatch f_batch(batch_ids.size(), batch_ids.data());
+  const faiss::IDSelectorBitmap f_bitmap(bits.size(), bits.data());
+  const faiss::IDSelectorNot f_not_range(&f_range), f_not_batch(&f_batch);
+  const IDSelectorRange range(500, 1700);
+  const IDSelectorBatch batch(batch_ids);
+  const IDSelectorBitmap bitmap(bits);
+  const IDSelectorNot not_range(&range), not_batch(&batch);
+  const std::vector<std::pair<const faiss::IDSelector*, const IDSelector*>> selectors = {
+      {&f_range, &range}, {&f_batch, &batch}, {&f_bitmap, &bitmap},
+      {&f_not_range, &not_range}, {&f_not_batch, &not_batch}};
+  std::unique_ptr<faiss::IndexFlat> faiss_flat(
+      metric == Metric::kL2 ? static_cast<faiss::IndexFlat*>(new faiss::IndexFlatL2(d))
+                            : new faiss::IndexFlatIP(d));
+  faiss_flat->add(nb, base.data());
+  for (size_t s = 0; s < selectors.size(); ++s) {
+    SCOPED_TRACE(::testing::Message() << "selector " << s);
+    faiss::SearchParametersIVF fparams;
+    fparams.nprobe = 6;
+    fparams.sel = const_cast<faiss::IDSelector*>(selectors[s].first);
+    IVFSearchParams params;
+    params.nprobe = 6;
+    params.sel = selectors[s].second;
+    std::vector<float> fd(nq * k);
+    std::vector<FaissIdx> fl(nq * k);
+    theirs.index->search(nq, q.data(), k, fd.data(), fl.data(), &fparams);
+    auto got = (*ivf)->Search(q, k, params);
+    ASSERT_TRUE(got.ok());
+    std::vector<int64_t> fl64(fl.begin(), fl.end());
+    EXPECT_TRUE(KnnResultsAgree(nq, k, got->distances.data(), got->labels.data(), fd.data(),
+                                fl64.data(), Tolerance{1e-4, double(d)}));
+    faiss::SearchParameters flat_params;
+    flat_params.sel = fparams.sel;
+    faiss_flat->search(nq, q.data(), k, fd.data(), fl.data(), &flat_params);
+    got = (*flat)->Search(q, k, params);
+    ASSERT_TRUE(got.ok());
+    fl64.assign(fl.begin(), fl.end());
+    EXPECT_TRUE(KnnResultsAgree(nq, k, got->distances.data(), got->labels.data(), fd.data(),
+                                fl64.data(), Tolerance{1e-4, double(d)}));
+    // Range search (IVF): the same label sets.
+    const float radius = metric == Metric::kL2 ? 0.9f : 5.0f;
+    faiss::RangeSearchResult fr(nq);
+    theirs.index->range_search(nq, q.data(), radius, &fr, &fparams);
+    auto range_got = (*ivf)->RangeSearch(q, radius, params);
+    ASSERT_TRUE(range_got.ok());
+    for (int64_t i = 0; i < nq; ++i) {
+      std::vector<int64_t> theirs_i(fr.labels + fr.lims[i], fr.labels + fr.lims[i + 1]);
+      std::sort(theirs_i.begin(), theirs_i.end());
+      const std::vector<int64_t> ours_i(range_got->labels.begin() + range_got->lims[i],
+                                        range_got->labels.begin() + range_got->lims[i + 1]);
+      EXPECT_EQ(ours_i, theirs_i) << "query " << i;
     }
   }
 }

@@ -31,7 +31,8 @@ class RecordingIndex final : public Index {
     set_ntotal(ntotal() + n);
     return absl::OkStatus();
   }
-  absl::Status DoSearch(int64_t n, const float*, int64_t, float*, int64_t*) const override {
+  absl::Status DoSearch(int64_t n, const float*, int64_t, float*, int64_t*,
+                        const SearchParams&) const override {
     ++const_cast<RecordingIndex*>(this)->calls;
     return absl::OkStatus();
   }

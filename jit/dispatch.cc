@@ -126,11 +126,17 @@ absl::Status CheckKernelOptions(const KernelOptions& options) {
 
 void KnnSearch(const KernelOptions& options, KnnUse use, Metric metric, const float* x,
                int64_t n, const BaseView& base, int64_t k, float* distances, int64_t* labels,
-               int threads) {
+               int threads, const IdFilter* filter) {
   const dispatch_internal::RunningSearch running;
   const bool small = n * base.n * base.d < dispatch_internal::kSmallSearchWork;
+  threads = dispatch_internal::ThreadBudget(threads, small);
+  if (filter != nullptr && filter->active()) {
+    dispatch_internal::FilteredKnnSearch(options, use, metric, x, n, base, k, distances, labels,
+                                         threads, *filter);
+    return;
+  }
   dispatch_internal::KnnSearchWithThreads(options, use, metric, x, n, base, k, distances, labels,
-                                          dispatch_internal::ThreadBudget(threads, small));
+                                          threads);
 }
 
 void dispatch_internal::KnnSearchWithThreads(const KernelOptions& options, KnnUse use,
@@ -169,7 +175,12 @@ int64_t KnnScratchBytes(const KernelOptions& options, int64_t n, int64_t nb, int
 }
 
 void RangeSearch(const KernelOptions& options, Metric metric, const float* x, int64_t n,
-                 const BaseView& base, float radius, RangeResults* out) {
+                 const BaseView& base, float radius, RangeResults* out,
+                 const IdFilter* filter) {
+  if (filter != nullptr && filter->active()) {
+    dispatch_internal::FilteredRangeSearch(options, metric, x, n, base, radius, out, *filter);
+    return;
+  }
   eager::RangeSearch(*EagerKernels(options).isa, metric, x, n, base, radius, out);
 }
 

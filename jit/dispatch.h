@@ -22,6 +22,7 @@
 #include "absl/base/attributes.h"
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
+#include "jit/base/id_filter.h"
 #include "jit/base/metric.h"
 #include "jit/base/views.h"
 
@@ -78,14 +79,18 @@ enum class KnnUse { kExact, kCoarse };
 // caller-owned, best first, labels are row numbers in [0, base.n), -1 past the results.
 // threads: the most OpenMP threads the search uses; 0 (auto): all of them when no other
 // search runs in the process, one when others do (docs/spec.md, Threads).
+// filter (null: none): only rows whose numbers it allows are searched (in blocks whose
+// allowed rows are compacted, so its scratch stays bounded: docs/spec.md, Filtered search).
 void KnnSearch(const KernelOptions& options, KnnUse use, Metric metric, const float* x,
                int64_t n, const BaseView& base, int64_t k, float* distances, int64_t* labels,
-               int threads = 0);
+               int threads = 0, const IdFilter* filter = nullptr);
 // Upper bound, in bytes, of the scratch memory KnnSearch allocates (outputs excluded).
 int64_t KnnScratchBytes(const KernelOptions& options, int64_t n, int64_t nb, int64_t d, int64_t k);
 // Every row with distance < radius (L2) or > radius (IP) of each of n queries (x: n × base.d).
+// filter: as for KnnSearch.
 void RangeSearch(const KernelOptions& options, Metric metric, const float* x, int64_t n,
-                 const BaseView& base, float radius, RangeResults* out);
+                 const BaseView& base, float radius, RangeResults* out,
+                 const IdFilter* filter = nullptr);
 // Squared L2 norms of n rows (x: n × d) into out (n floats).
 void Norms(const KernelOptions& options, const float* x, int64_t n, int64_t d, float* out);
 
@@ -102,12 +107,16 @@ struct IvfView {
 // the max_codes prefix rule (0 = unlimited; MaxCodesProbes), and the scan in `mode` (auto
 // resolved per ResolveIvfMode). distances / labels: n × k, caller-owned. 1 <= nprobe <= nlist.
 // stats (optional): the search's counts are added to it. threads: as for KnnSearch.
+// filter (null: none): only vectors whose ids it allows are scored; the lists probed, the
+// max_codes rule and the counts are those of the unfiltered search (as in Faiss).
 void IvfSearch(const KernelOptions& options, const IvfView& ivf, const float* x, int64_t n,
                int64_t k, int64_t nprobe, int64_t max_codes, SearchMode mode, float* distances,
-               int64_t* labels, IVFSearchStats* stats = nullptr, int threads = 0);
+               int64_t* labels, IVFSearchStats* stats = nullptr, int threads = 0,
+               const IdFilter* filter = nullptr);
 // IVF range search over each query's nprobe nearest lists; results as RangeSearch's.
 void IvfRangeSearch(const KernelOptions& options, const IvfView& ivf, const float* x, int64_t n,
-                    int64_t nprobe, float radius, RangeResults* out);
+                    int64_t nprobe, float radius, RangeResults* out,
+                    const IdFilter* filter = nullptr);
 // The list-scan strategy `mode` resolves to for a batch of nq queries probing nprobe of nlist
 // lists (auto: csr from an average of kCsrMinAvgGroup queries per list, kCsrMinAvgGroupTile
 // when the generated tile kernel runs csr's tiles; docs/spec.md).

@@ -50,6 +50,16 @@ void KnnSearchWithThreads(const KernelOptions& options, KnnUse use, Metric metri
                           const float* x, int64_t n, const BaseView& base, int64_t k,
                           float* distances, int64_t* labels, int threads);
 
+// Exact k-NN / range search restricted to the rows `filter` (active) allows: blocks of rows,
+// each block's allowed rows compacted (a block allowed whole is searched in place), searched
+// with KnnSearchWithThreads / eager range search, and merged.
+void FilteredKnnSearch(const KernelOptions& options, KnnUse use, Metric metric, const float* x,
+                       int64_t n, const BaseView& base, int64_t k, float* distances,
+                       int64_t* labels, int threads, const IdFilter& filter);
+void FilteredRangeSearch(const KernelOptions& options, Metric metric, const float* x, int64_t n,
+                         const BaseView& base, float radius, RangeResults* out,
+                         const IdFilter& filter);
+
 }  // namespace ivfjit::jit::dispatch_internal
 
 #endif  // IVFJIT_JIT_DISPATCH_INTERNAL_H_

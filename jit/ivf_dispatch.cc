@@ -45,7 +45,7 @@ void Quantize(const KernelOptions& options, const IvfView& ivf, const float* x, 
 }
 
 eager::IvfScanInput ScanInput(const IvfView& ivf, const float* x, int64_t n, int64_t k,
-                              const ChunkScratch& s, int64_t nprobe) {
+                              const ChunkScratch& s, int64_t nprobe, const IdFilter* filter) {
   eager::IvfScanInput in;
   in.metric = ivf.metric;
   in.d = ivf.centroids.d;
@@ -56,6 +56,7 @@ eager::IvfScanInput ScanInput(const IvfView& ivf, const float* x, int64_t n, int
   in.nprobe = nprobe;
   in.lists = ivf.lists;
   in.nlist = ivf.centroids.n;
+  in.filter = filter;
   return in;
 }
 
@@ -93,10 +94,11 @@ void Count(const IvfView& ivf, int64_t n, int64_t nprobe, const ChunkScratch& s,
 // One chunk of n queries: quantize, prune, scan.
 void SearchChunk(const KernelOptions& options, const IvfView& ivf, const float* x, int64_t n,
                  int64_t k, int64_t nprobe, int64_t max_codes, SearchMode mode, int threads,
-                 ChunkScratch& s, float* distances, int64_t* labels, IVFSearchStats* stats) {
+                 ChunkScratch& s, float* distances, int64_t* labels, IVFSearchStats* stats,
+                 const IdFilter* filter) {
   const int64_t nlist = ivf.centroids.n, d = ivf.centroids.d;
   Quantize(options, ivf, x, n, nprobe, threads, s);
-  eager::IvfScanInput in = ScanInput(ivf, x, n, k, s, nprobe);
+  eager::IvfScanInput in = ScanInput(ivf, x, n, k, s, nprobe, filter);
   const bool pruned = ApplyMaxCodes(ivf, n, nprobe, max_codes, s);
   in.scan_count = pruned ? s.scan_count.data() : nullptr;
   if (stats != nullptr) Count(ivf, n, nprobe, s, pruned, stats);
@@ -131,7 +133,7 @@ SearchMode ResolveIvfMode(const KernelOptions& options, SearchMode mode, int64_t
 
 void IvfSearch(const KernelOptions& options, const IvfView& ivf, const float* x, int64_t n,
                int64_t k, int64_t nprobe, int64_t max_codes, SearchMode mode, float* distances,
-               int64_t* labels, IVFSearchStats* stats, int threads) {
+               int64_t* labels, IVFSearchStats* stats, int threads, const IdFilter* filter) {
   const dispatch_internal::RunningSearch running;
   const int64_t d = ivf.centroids.d, nlist = ivf.centroids.n;
   const int64_t work = n * (nlist + nprobe * std::max<int64_t>(1, ivf.ntotal / nlist)) * d;
@@ -141,18 +143,18 @@ void IvfSearch(const KernelOptions& options, const IvfView& ivf, const float* x,
   for (int64_t i0 = 0; i0 < n; i0 += chunk) {
     const int64_t nc = std::min(chunk, n - i0);
     SearchChunk(options, ivf, x + i0 * d, nc, k, nprobe, max_codes, mode, threads, scratch,
-                distances + i0 * k, labels + i0 * k, stats);
+                distances + i0 * k, labels + i0 * k, stats, filter);
   }
 }
 
 void IvfRangeSearch(const KernelOptions& options, const IvfView& ivf, const float* x, int64_t n,
-                    int64_t nprobe, float radius, RangeResults* out) {
+                    int64_t nprobe, float radius, RangeResults* out, const IdFilter* filter) {
   const dispatch_internal::RunningSearch running;
   ChunkScratch scratch;
   Quantize(options, ivf, x, n, nprobe, dispatch_internal::ThreadBudget(0, /*small=*/false),
            scratch);
   eager::IvfRangeScan(*EagerKernels(options).isa,
-                      ScanInput(ivf, x, n, /*k=*/0, scratch, nprobe), radius, out);
+                      ScanInput(ivf, x, n, /*k=*/0, scratch, nprobe, filter), radius, out);
 }
 
 }  // namespace ivfjit::jit

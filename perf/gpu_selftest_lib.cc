@@ -80,11 +80,9 @@ class Runner {
     const std::vector<float> queries = testing::UniformVectors(nq, cpu.d(), 1000 + k);
     std::vector<float> cd(nq * k), gd(nq * k);
     std::vector<int64_t> ci(nq * k), gi(nq * k);
-    const IVFSearchParams params{nprobe, 0};
-    const auto* ivf = dynamic_cast<const IndexIVFFlat*>(&cpu);
-    absl::Status status =
-        ivf != nullptr ? ivf->Search(nq, queries.data(), k, cd.data(), ci.data(), params)
-                       : cpu.Search(nq, queries.data(), k, cd.data(), ci.data());
+    IVFSearchParams params;
+    params.nprobe = nprobe;
+    absl::Status status = cpu.Search(nq, queries.data(), k, cd.data(), ci.data(), params);
     if (!status.ok()) return Fail("cpu search", status);
     status = (*gpu)->Search(nq, queries.data(), k, gd.data(), gi.data(), params);
     if (!status.ok()) return Fail("gpu search", status);

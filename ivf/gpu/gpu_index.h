@@ -70,13 +70,10 @@ class GpuIndex final : public Index {
   ABSL_MUST_USE_RESULT absl::Status set_nprobe(int64_t nprobe);
   jit::GpuDevice* device() const noexcept { return device_; }
 
-  using Index::Search;
-  // x: n × d (host); distances, labels: n × k (host). params as for IndexIVFFlat (mode is
-  // ignored: the device has one algorithm); nprobe must be 1 for a flat index.
-  ABSL_MUST_USE_RESULT absl::Status Search(int64_t n, const float* x, int64_t k, float* distances,
-                                           int64_t* labels, const IVFSearchParams& params) const;
-  // The same with device pointers (x: n × d, distances, labels: n × k on this device). The
-  // queries cannot be checked for NaN here.
+  // Search (Index's) takes params as IndexIVFFlat does (mode is ignored: the device has one
+  // algorithm; nprobe must be 1 for a flat index; a selector is Unimplemented for now).
+  // SearchOnDevice: the same with device pointers (x: n × d, distances, labels: n × k on this
+  // device). The queries cannot be checked for NaN here.
   ABSL_MUST_USE_RESULT absl::Status SearchOnDevice(int64_t n, const float* x, int64_t k,
                                                    float* distances, int64_t* labels,
                                                    const IVFSearchParams& params = {}) const;
@@ -96,8 +93,10 @@ class GpuIndex final : public Index {
   ABSL_MUST_USE_RESULT absl::Status DoTrain(int64_t n, const float* x) override;
   ABSL_MUST_USE_RESULT absl::Status DoAdd(int64_t n, const float* x, const int64_t* ids) override;
   ABSL_MUST_USE_RESULT absl::Status DoSearch(int64_t n, const float* x, int64_t k, float* distances,
-                                             int64_t* labels) const override;
+                                             int64_t* labels,
+                                             const SearchParams& params) const override;
   ABSL_MUST_USE_RESULT absl::Status DoRangeSearch(int64_t n, const float* x, float radius,
+                                                  const SearchParams& params,
                                                   RangeSearchResult* result) const override;
   ABSL_MUST_USE_RESULT absl::Status DoReconstruct(int64_t label, float* out) const override;
   void DoReset() override;

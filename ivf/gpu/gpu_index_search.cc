@@ -21,6 +21,14 @@ using jit::GpuKernel;
 constexpr int64_t kRowsPerBlock = 512;   // list rows one scan block covers
 constexpr int64_t kMaxGridY = 65535;     // queries per launch (CUDA's grid.y limit)
 
+// Selectors are not run on the device yet: refused, never ignored (Faiss's GPU indexes ignore
+// them silently).
+absl::Status CheckNoSelector(const SearchParams& params) {
+  if (params.sel == nullptr) return absl::OkStatus();
+  return absl::UnimplementedError(
+      "GpuIndex: ID selectors are not supported on the GPU yet; search the CPU index");
+}
+
 int64_t NextPow2(int64_t n) {
   int64_t p = 1;
   while (p < n) p <<= 1;
@@ -311,6 +319,7 @@ absl::Status GpuIndex::ForEachScannedChunk(
 absl::Status GpuIndex::Run(int64_t n, const float* x, bool x_on_device, int64_t k,
                            float* distances, int64_t* labels, bool out_on_device,
                            const IVFSearchParams& params) const {
+  IVFJIT_RETURN_IF_ERROR(CheckNoSelector(params));
   IVFJIT_ASSIGN_OR_RETURN(const int64_t nprobe, ResolveNprobe(params, nprobe_, nlist_));
   if (k > INT32_MAX) return absl::InvalidArgumentError("GpuIndex: k > 2^31 - 1");
   return ForEachScannedChunk(
@@ -341,14 +350,6 @@ absl::Status GpuIndex::Run(int64_t n, const float* x, bool x_on_device, int64_t 
       });
 }
 
-absl::Status GpuIndex::Search(int64_t n, const float* x, int64_t k, float* distances,
-                              int64_t* labels, const IVFSearchParams& params) const {
-  IVFJIT_RETURN_IF_ERROR(CheckSearch(n, x, k, distances, labels));
-  if (n == 0) return absl::OkStatus();
-  const std::shared_lock<RwLock> lock = ReaderLock();
-  return Run(n, x, /*x_on_device=*/false, k, distances, labels, /*out_on_device=*/false, params);
-}
-
 absl::Status GpuIndex::SearchOnDevice(int64_t n, const float* x, int64_t k, float* distances,
                                       int64_t* labels, const IVFSearchParams& params) const {
   if (n < 0 || k <= 0) {
@@ -363,12 +364,15 @@ absl::Status GpuIndex::SearchOnDevice(int64_t n, const float* x, int64_t k, floa
 }
 
 absl::Status GpuIndex::DoSearch(int64_t n, const float* x, int64_t k, float* distances,
-                                int64_t* labels) const {
-  return Run(n, x, false, k, distances, labels, false, IVFSearchParams{});
+                                int64_t* labels, const SearchParams& params) const {
+  return Run(n, x, /*x_on_device=*/false, k, distances, labels, /*out_on_device=*/false,
+             AsIvfParams(params));
 }
 
 absl::Status GpuIndex::DoRangeSearch(int64_t n, const float* x, float radius,
+                                     const SearchParams& params,
                                      RangeSearchResult* result) const {
+  IVFJIT_RETURN_IF_ERROR(CheckNoSelector(params));
   return RunRange(n, x, /*x_on_device=*/false, radius, result);
 }
 

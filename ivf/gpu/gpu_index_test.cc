@@ -27,6 +27,13 @@ namespace {
 using jit::GpuDevice;
 using jit::GpuDeviceOptions;
 
+IVFSearchParams Probes(int64_t nprobe, int64_t max_codes) {
+  IVFSearchParams params;
+  params.nprobe = nprobe;
+  params.max_codes = max_codes;
+  return params;
+}
+
 enum class Runtime { kEmulator, kDevice };
 
 struct Param {
@@ -111,7 +118,7 @@ TEST_P(GpuIndexTest, IvfMatchesTheCpuAcrossShapes) {
     absl::StatusOr<std::unique_ptr<GpuIndex>> gpu = ToGpu(*cpu);
     ASSERT_TRUE(gpu.ok()) << gpu.status();
     EXPECT_TRUE((*gpu)->is_ivf());
-    ExpectSameSearch(*cpu, **gpu, /*nq=*/6, c.k, IVFSearchParams{c.nprobe, 0}, 99);
+    ExpectSameSearch(*cpu, **gpu, /*nq=*/6, c.k, Probes(c.nprobe, 0), 99);
   }
 }
 
@@ -121,7 +128,7 @@ TEST_P(GpuIndexTest, MaxCodesFollowsThePrefixRule) {
   ASSERT_TRUE(gpu.ok()) << gpu.status();
   for (int64_t max_codes : {1, 50, 150, 400}) {
     SCOPED_TRACE(max_codes);
-    ExpectSameSearch(*cpu, **gpu, 5, 10, IVFSearchParams{8, max_codes}, 5);
+    ExpectSameSearch(*cpu, **gpu, 5, 10, Probes(8, max_codes), 5);
   }
 }
 
@@ -144,7 +151,7 @@ TEST_P(GpuIndexTest, KAndNprobeBeyondFaissGpuLimit) {
   std::unique_ptr<IndexIVFFlat> cpu = MakeIvf(2, 4096, 6000, Metric::kL2, 21);
   absl::StatusOr<std::unique_ptr<GpuIndex>> gpu = ToGpu(*cpu);
   ASSERT_TRUE(gpu.ok()) << gpu.status();
-  ExpectSameSearch(*cpu, **gpu, 2, 4096, IVFSearchParams{4096, 0}, 22);
+  ExpectSameSearch(*cpu, **gpu, 2, 4096, Probes(4096, 0), 22);
 }
 
 TEST_P(GpuIndexTest, RangeSearchMatchesTheCpu) {
@@ -242,7 +249,7 @@ TEST_P(GpuIndexTest, BadInputIsRejectedAndChangesNothing) {
   EXPECT_EQ((*gpu)->Search(1, q.data(), 10, d.data(), l.data()).code(),
             absl::StatusCode::kInvalidArgument);
   q[3] = 0;
-  EXPECT_EQ((*gpu)->Search(1, q.data(), 10, d.data(), l.data(), IVFSearchParams{17, 0}).code(),
+  EXPECT_EQ((*gpu)->Search(1, q.data(), 10, d.data(), l.data(), Probes(17, 0)).code(),
             absl::StatusCode::kInvalidArgument);
   EXPECT_EQ((*gpu)->set_nprobe(0).code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ((*gpu)->Add(1, q.data()).code(), absl::StatusCode::kUnimplemented);
@@ -294,7 +301,7 @@ TEST(GpuIndexEmulator, FailedSpecializationFallsBackToTheGenericKernels) {
   ASSERT_TRUE((*cpu)->Train(base).ok() && (*cpu)->Add(base).ok());
   auto gpu = ToDevice(**cpu, device.get());
   ASSERT_TRUE(gpu.ok());
-  ExpectSameSearch(**cpu, **gpu, 4, 10, IVFSearchParams{8, 0}, 72);
+  ExpectSameSearch(**cpu, **gpu, 4, 10, Probes(8, 0), 72);
   const jit::GpuStats stats = device->stats();
   EXPECT_EQ(stats.fallbacks, 1);
   EXPECT_EQ(stats.compiles, 1);  // the generic module only

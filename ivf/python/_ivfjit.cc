@@ -25,6 +25,7 @@
 #include "absl/strings/str_cat.h"
 #include "ivf/faiss_io.h"
 #include "ivf/gpu/gpu_index.h"
+#include "ivf/id_selector.h"
 #include "ivf/index.h"
 #include "ivf/index_flat.h"
 #include "ivf/index_ivf_flat.h"
@@ -40,6 +41,7 @@ namespace {
 
 using FloatArray = py::array_t<float, py::array::c_style | py::array::forcecast>;
 using IdArray = py::array_t<int64_t, py::array::c_style | py::array::forcecast>;
+using ByteArray = py::array_t<uint8_t, py::array::c_style | py::array::forcecast>;
 
 // A non-OK Status as a C++ exception, translated to the Python exception of its code when it
 // reaches Python (RegisterTranslator, which runs with the GIL held: Raise may be called
@@ -202,23 +204,33 @@ void BindIndex(py::module_& m) {
              py::gil_scoped_release release;
              Check(i.AddWithIds(n, x.data(), ids.data()));
            })
-      .def("search",
-           [](const Index& i, const FloatArray& x, int64_t k) {
-             return SearchChunked(x, i.d(), k, [&](int64_t n, const float* q, float* d,
-                                                   int64_t* l) {
-               return i.Search(n, q, k, d, l);
-             });
-           })
-      .def("range_search",
-           [](const Index& i, const FloatArray& x, float radius) {
-             const int64_t n = Rows(x, i.d(), "range_search");
-             absl::StatusOr<RangeSearchResult> r;
-             {
-               py::gil_scoped_release release;
-               r = i.RangeSearch(n, x.data(), radius);
-             }
-             return RangeResult(Value(std::move(r)));
-           })
+      .def(
+          "search",
+          [](const Index& i, const FloatArray& x, int64_t k, const IDSelector* sel) {
+            SearchParams params;
+            params.sel = sel;
+            return SearchChunked(x, i.d(), k, [&](int64_t n, const float* q, float* d,
+                                                  int64_t* l) {
+              return i.Search(n, q, k, d, l, params);
+            });
+          },
+          py::arg("x"), py::arg("k"), py::arg("sel") = nullptr)
+      .def(
+          "range_search",
+          [](const Index& i, const FloatArray& x, float radius, const IDSelector* sel,
+             int64_t nprobe) {
+            const int64_t n = Rows(x, i.d(), "range_search");
+            IVFSearchParams params;  // nprobe: IVF indexes only (0: the index's)
+            params.sel = sel;
+            params.nprobe = nprobe;
+            absl::StatusOr<RangeSearchResult> r;
+            {
+              py::gil_scoped_release release;
+              r = i.RangeSearch(n, x.data(), radius, params);
+            }
+            return RangeResult(Value(std::move(r)));
+          },
+          py::arg("x"), py::arg("radius"), py::arg("sel") = nullptr, py::arg("nprobe") = 0)
       .def("reconstruct",
            [](const Index& i, int64_t key) {
              py::array_t<float> out(i.d());
@@ -245,6 +257,8 @@ void BindFlat(py::module_& m) {
            [](IndexFlat& i, const IdArray& ids) {
              return Value(i.RemoveIds(absl::MakeConstSpan(ids.data(), ids.size())));
            })
+      .def("remove_selected",
+           [](IndexFlat& i, const IDSelector& sel) { return Value(i.RemoveIds(sel)); })
       .def("vectors", [](const IndexFlat& i) {
         const auto lock = i.ReaderLock();
         const absl::Span<const float> v = i.vectors();
@@ -273,11 +287,12 @@ void BindIvf(py::module_& m) {
           })
       .def("search_ivf",
            [](const IndexIVFFlat& i, const FloatArray& x, int64_t k, int64_t nprobe,
-              int64_t max_codes, const std::string& mode) {
+              int64_t max_codes, const std::string& mode, const IDSelector* sel) {
              IVFSearchParams params;
              params.nprobe = nprobe;
              params.max_codes = max_codes;
              params.mode = ModeOf(mode);
+             params.sel = sel;
              IVFSearchStats stats;
              params.stats = &stats;
              py::tuple out = SearchChunked(x, i.d(), k, [&](int64_t n, const float* q,
@@ -335,17 +350,8 @@ void BindIvf(py::module_& m) {
            [](IndexIVFFlat& i, const IdArray& ids) {
              return Value(i.RemoveIds(absl::MakeConstSpan(ids.data(), ids.size())));
            })
-      .def("ids_in_range",
-           [](const IndexIVFFlat& i, int64_t lo, int64_t hi) {
-             const auto lock = i.ReaderLock();
-             std::vector<int64_t> found;
-             for (int64_t l = 0; l < i.nlist(); ++l) {
-               for (int64_t id : i.list_ids(l)) {
-                 if (id >= lo && id < hi) found.push_back(id);
-               }
-             }
-             return found;
-           })
+      .def("remove_selected",
+           [](IndexIVFFlat& i, const IDSelector& sel) { return Value(i.RemoveIds(sel)); })
       .def("reconstruct_range",
            [](const IndexIVFFlat& i, int64_t i0, int64_t n) {
              // Rows for labels i0 .. i0 + n - 1 in one pass over the lists; absent: error.
@@ -373,6 +379,30 @@ void BindIvf(py::module_& m) {
            })
       .def("list_sizes", &IndexIVFFlat::list_sizes)
       .def("imbalance_factor", &IndexIVFFlat::imbalance_factor);
+}
+
+// The selectors own copies of their arrays: nothing to keep alive on the Python side.
+void BindSelectors(py::module_& m) {
+  py::class_<IDSelector>(m, "IDSelector")
+      .def("is_member", &IDSelector::is_member)
+      .def("is_member_array", [](const IDSelector& s, const IdArray& ids) {
+        py::array_t<bool> out(ids.size());
+        bool* o = out.mutable_data();
+        for (py::ssize_t j = 0; j < ids.size(); ++j) o[j] = s.is_member(ids.data()[j]);
+        return out;
+      });
+  py::class_<IDSelectorRange, IDSelector>(m, "IDSelectorRange")
+      .def(py::init<int64_t, int64_t>());
+  py::class_<IDSelectorBatch, IDSelector>(m, "IDSelectorBatch")
+      .def(py::init([](const IdArray& ids) {
+        return std::make_unique<IDSelectorBatch>(absl::MakeConstSpan(ids.data(), ids.size()));
+      }));
+  py::class_<IDSelectorBitmap, IDSelector>(m, "IDSelectorBitmap")
+      .def(py::init([](const ByteArray& bits) {
+        return std::make_unique<IDSelectorBitmap>(absl::MakeConstSpan(bits.data(), bits.size()));
+      }));
+  py::class_<IDSelectorNot, IDSelector>(m, "IDSelectorNot")
+      .def(py::init([](const IDSelector& s) { return std::make_unique<IDSelectorNot>(&s); }));
 }
 
 void BindFiles(py::module_& m) {
@@ -443,6 +473,7 @@ void BindRuntime(py::module_& m) {
 PYBIND11_MODULE(_ivfjit, m) {
   m.doc() = "ivfjit's C++ core (use the ivfjit package, not this module)";
   ivfjit::python::RegisterTranslator();
+  ivfjit::python::BindSelectors(m);
   ivfjit::python::BindIndex(m);
   ivfjit::python::BindFlat(m);
   ivfjit::python::BindIvf(m);

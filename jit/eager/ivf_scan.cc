@@ -10,6 +10,7 @@
 
 #include "jit/base/status_macros.h"
 #include "jit/eager/distances.h"
+#include "jit/eager/filtered_list.h"
 #include "jit/eager/fork_cost.h"
 #include "jit/eager/gemm.h"
 #include "jit/eager/scan.h"
@@ -31,7 +32,7 @@ int64_t ScanCount(const IvfScanInput& in, int64_t i) {
 // Calls visit(list, row0, distances, count) for every chunk of every list query i scans.
 template <typename Visit>
 void ForEachProbedChunk(const DistanceKernels& isa, const IvfScanInput& in, int64_t i,
-                        std::vector<float>& buf, Visit&& visit) {
+                        std::vector<float>& buf, ListCompactor& compact, Visit&& visit) {
   const RowsKernel rows = in.metric == Metric::kL2 ? isa.l2_rows : isa.ip_rows;
   const int64_t chunk = static_cast<int64_t>(buf.size());
   const float* q = in.queries + i * in.d;
@@ -39,7 +40,7 @@ void ForEachProbedChunk(const DistanceKernels& isa, const IvfScanInput& in, int6
   for (int64_t p = 0; p < count; ++p) {
     const int64_t l = in.probes[i * in.nprobe + p];
     if (l < 0) continue;
-    const ListView& list = in.lists[l];
+    const ListView list = compact.Apply(in.lists[l]);
     for (int64_t r0 = 0; r0 < list.size; r0 += chunk) {
       const int64_t n = std::min(chunk, list.size - r0);
       rows(q, list.vectors + r0 * in.d, n, in.d, buf.data());
@@ -51,13 +52,13 @@ void ForEachProbedChunk(const DistanceKernels& isa, const IvfScanInput& in, int6
 // Scans probes [p0, p1) of query i into top (the generated kernel, or eager chunks in buf).
 template <Metric metric>
 void ScanProbes(const Kernels& kernels, const IvfScanInput& in, int64_t i, int64_t p0,
-                int64_t p1, std::vector<float>& buf, TopK<metric>& top, float* heap_dist,
-                int64_t* heap_ids) {
+                int64_t p1, std::vector<float>& buf, ListCompactor& compact, TopK<metric>& top,
+                float* heap_dist, int64_t* heap_ids) {
   const float* q = in.queries + i * in.d;
   for (int64_t p = p0; p < p1; ++p) {
     const int64_t l = in.probes[i * in.nprobe + p];
     if (l < 0 || in.lists[l].size == 0) continue;
-    const ListView& list = in.lists[l];
+    const ListView list = compact.Apply(in.lists[l]);
     if (kernels.scan != nullptr) {
       kernels.scan(q, list.vectors, list.norms, list.ids, 0, list.size, heap_dist, heap_ids);
       continue;
@@ -102,10 +103,11 @@ void MatrixOneQueryParallel(const Kernels& kernels, const IvfScanInput& in, floa
                                    : std::lower_bound(rows_before.begin(), rows_before.end() - 1,
                                                       hi) - rows_before.begin();
     std::vector<float> buf(static_cast<size_t>(MatrixChunkRows(in.d)));
+    ListCompactor compact(in.filter, in.d);
     float* hd = part_dist.data() + t * k;
     int64_t* hi_ids = part_ids.data() + t * k;
     TopK<metric> top(hd, hi_ids, k);
-    ScanProbes(kernels, in, 0, p0, p1, buf, top, hd, hi_ids);
+    ScanProbes(kernels, in, 0, p0, p1, buf, compact, top, hd, hi_ids);
   }
   RecordFork(fork_us);
   TopK<metric> top(distances, labels, k);
@@ -139,28 +141,34 @@ void MatrixImpl(const Kernels& kernels, const IvfScanInput& in, float* distances
   if (kernels.scan != nullptr) {
     // The generated kernel fuses distances and the gated top-k push for this (d, k); L2 lists
     // always carry their norms.
-#pragma omp parallel for schedule(dynamic, 4) num_threads(threads) if (in.nq > 1)
-    for (int64_t i = 0; i < in.nq; ++i) {
-      TopK<metric> top(distances + i * in.k, labels + i * in.k, in.k);
-      const int64_t count = ScanCount(in, i);
-      for (int64_t p = 0; p < count; ++p) {
-        const int64_t l = in.probes[i * in.nprobe + p];
-        if (l < 0 || in.lists[l].size == 0) continue;
-        const ListView& list = in.lists[l];
-        kernels.scan(in.queries + i * in.d, list.vectors, list.norms, list.ids, 0,
-                       list.size, distances + i * in.k, labels + i * in.k);
+#pragma omp parallel num_threads(threads) if (in.nq > 1)
+    {
+      ListCompactor compact(in.filter, in.d);
+#pragma omp for schedule(dynamic, 4)
+      for (int64_t i = 0; i < in.nq; ++i) {
+        TopK<metric> top(distances + i * in.k, labels + i * in.k, in.k);
+        const int64_t count = ScanCount(in, i);
+        for (int64_t p = 0; p < count; ++p) {
+          const int64_t l = in.probes[i * in.nprobe + p];
+          if (l < 0 || in.lists[l].size == 0) continue;
+          const ListView list = compact.Apply(in.lists[l]);
+          if (list.size == 0) continue;
+          kernels.scan(in.queries + i * in.d, list.vectors, list.norms, list.ids, 0, list.size,
+                       distances + i * in.k, labels + i * in.k);
+        }
+        top.Finish();
       }
-      top.Finish();
     }
     return;
   }
 #pragma omp parallel num_threads(threads) if (in.nq > 1)
   {
     std::vector<float> buf(static_cast<size_t>(MatrixChunkRows(in.d)));
+    ListCompactor compact(in.filter, in.d);
 #pragma omp for schedule(dynamic, 4)
     for (int64_t i = 0; i < in.nq; ++i) {
       TopK<metric> top(distances + i * in.k, labels + i * in.k, in.k);
-      ForEachProbedChunk(*kernels.isa, in, i, buf,
+      ForEachProbedChunk(*kernels.isa, in, i, buf, compact,
                          [&](const ListView& list, int64_t r0, const float* dist, int64_t n) {
                            PushRow(*kernels.isa, dist, n, list.ids + r0, 0, 0.0f, nullptr, top);
                          });
@@ -217,8 +225,10 @@ void CsrImpl(const Kernels& kernels, const IvfScanInput& in, float* distances,
       isa.norms(nullptr, in.queries + q0 * d, q1 - q0, d, query_norms.data());
     }
     for (int64_t i = q0; i < q1; ++i) TopK<metric>(distances + i * k, labels + i * k, k);
+    ListCompactor compact(in.filter, d);
     for (int64_t l = 0; l < in.nlist; ++l) {
-      const ListView& list = in.lists[l];
+      if (in.lists[l].size == 0 || offsets[l] == offsets[l + 1]) continue;
+      const ListView list = compact.Apply(in.lists[l]);
       if (list.size == 0) continue;
       IVFJIT_CHECK(metric != Metric::kL2 || list.norms != nullptr);
       for (int64_t m0 = offsets[l]; m0 < offsets[l + 1]; m0 += kCsrQueryBlock) {
@@ -259,9 +269,10 @@ void RangeImpl(const DistanceKernels& isa, const IvfScanInput& in, float radius,
 #pragma omp parallel if (in.nq > 1)
   {
     std::vector<float> buf(static_cast<size_t>(MatrixChunkRows(in.d)));
+    ListCompactor compact(in.filter, in.d);
 #pragma omp for schedule(dynamic, 4)
     for (int64_t i = 0; i < in.nq; ++i) {
-      ForEachProbedChunk(isa, in, i, buf,
+      ForEachProbedChunk(isa, in, i, buf, compact,
                          [&](const ListView& list, int64_t r0, const float* dist, int64_t n) {
                            for (int64_t j = 0; j < n; ++j) {
                              if (O::Better(dist[j], radius)) {

@@ -16,6 +16,7 @@
 
 #include <cstdint>
 
+#include "jit/base/id_filter.h"
 #include "jit/base/metric.h"
 #include "jit/base/views.h"
 #include "jit/eager/distances.h"
@@ -40,6 +41,9 @@ struct IvfScanInput {
   const int64_t* scan_count = nullptr;  // nq: probes to scan (max_codes prefix); null: all
   const ListView* lists = nullptr;    // nlist lists, indexed by list number
   int64_t nlist = 0;
+  // Null or inactive: every row; else only rows whose ids it allows are scanned (each list's
+  // allowed rows are compacted first: filtered_list.h).
+  const jit::IdFilter* filter = nullptr;
 };
 
 // Both write distances/labels (nq × k, caller-owned), best first, padded with -1. matrix runs

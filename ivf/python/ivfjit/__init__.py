@@ -17,6 +17,11 @@ smaller label. Beyond Faiss: ``index.search_mode`` ("auto", "matrix", "csr"),
 ``index.kernel_tier`` ("default", "eager", "avx512", "avx2", "scalar"), ``jit_stats()``,
 ``index.to_device()`` / ``to_cpu()`` for a GPU, ``from_faiss`` / ``to_faiss``. docs/python.md
 lists what is identical to Faiss and what differs.
+
+Filtered search uses Faiss's ID selectors::
+
+    sel = faiss.IDSelectorBatch(allowed_ids)       # or IDSelectorRange(lo, hi), IDSelectorBitmap,
+    D, I = index.search(xq, 10, params=faiss.SearchParametersIVF(sel=sel, nprobe=16))  # IDSelectorNot
 """
 
 import os
@@ -28,8 +33,9 @@ from . import _ivfjit
 
 __all__ = [
     "METRIC_INNER_PRODUCT", "METRIC_L2", "Index", "IndexFlat", "IndexFlatL2", "IndexFlatIP",
-    "IndexIVFFlat", "GpuIndex", "SearchParameters", "SearchParametersIVF", "IDSelectorBatch",
-    "IDSelectorRange", "read_index", "write_index", "index_factory", "normalize_L2", "cvar",
+    "IndexIVFFlat", "GpuIndex", "SearchParameters", "SearchParametersIVF", "IDSelector",
+    "IDSelectorBatch", "IDSelectorArray", "IDSelectorRange", "IDSelectorBitmap", "IDSelectorNot",
+    "read_index", "write_index", "index_factory", "normalize_L2", "cvar",
     "omp_set_num_threads", "omp_get_max_threads", "jit_stats", "from_faiss", "to_faiss",
     "IndexIVFStats",
 ]
@@ -49,18 +55,24 @@ def jit_stats():
 
 
 class SearchParameters:
-    """Per-search parameters of any index (Faiss's SearchParameters)."""
+    """Per-search parameters of any index (Faiss's SearchParameters): sel, an IDSelector
+    (only the labels it selects are returned; None: all)."""
+
+    sel = None
 
     def __init__(self, **kwargs):
         for key, value in kwargs.items():
-            if not hasattr(self, key) and key not in ("sel",):
+            if not hasattr(self, key):
                 raise TypeError("SearchParameters: unknown parameter %r" % key)
+            if key == "sel" and value is not None and not isinstance(value, IDSelector):
+                raise TypeError("SearchParameters: sel must be an IDSelector, not %s"
+                                % type(value).__name__)
             setattr(self, key, value)
 
 
 class SearchParametersIVF(SearchParameters):
-    """IVF search parameters: nprobe (0: the index's), max_codes (0: unlimited) and, beyond
-    Faiss, the scan mode ("auto", "matrix" or "csr"; None: the index's search_mode)."""
+    """IVF search parameters: nprobe (0: the index's), max_codes (0: unlimited), sel and,
+    beyond Faiss, the scan mode ("auto", "matrix" or "csr"; None: the index's search_mode)."""
 
     def __init__(self, nprobe=0, max_codes=0, mode=None, **kwargs):
         self.nprobe = nprobe
@@ -69,20 +81,76 @@ class SearchParametersIVF(SearchParameters):
         super().__init__(**kwargs)
 
 
-class IDSelectorBatch:
-    """A set of ids (for remove_ids)."""
+class IDSelector:
+    """Which labels a search returns (SearchParameters(sel=...)) or remove_ids removes, with
+    Faiss's semantics. Selectors copy their arrays: the caller's may change afterwards."""
+
+    _impl = None
+
+    def is_member(self, id):
+        """Whether the label id is selected."""
+        return self._impl.is_member(int(id))
+
+
+def _array_arg(name, first, rest):
+    # Faiss's SWIG form is Selector(n, pointer); numpy users pass the array alone.
+    if len(rest) > 1:
+        raise TypeError("%s takes an array (or n, array)" % name)
+    return rest[0] if rest else first
+
+
+class IDSelectorBatch(IDSelector):
+    """The labels in an int64 array (Faiss's IDSelectorBatch)."""
 
     def __init__(self, ids, *rest):
-        # Faiss's SWIG form is IDSelectorBatch(n, ids_pointer); numpy users pass the array.
-        self.ids = np.ascontiguousarray(rest[0] if rest else ids, dtype=np.int64).ravel()
+        self.ids = np.ascontiguousarray(_array_arg("IDSelectorBatch", ids, rest),
+                                        dtype=np.int64).ravel()
+        self._impl = _ivfjit.IDSelectorBatch(self.ids)
 
 
-class IDSelectorRange:
-    """The ids in [imin, imax) (for remove_ids)."""
+class IDSelectorArray(IDSelectorBatch):
+    """The labels in an int64 array (Faiss's IDSelectorArray: same selection as a batch)."""
 
-    def __init__(self, imin, imax):
+
+class IDSelectorRange(IDSelector):
+    """The labels in [imin, imax) (Faiss's IDSelectorRange)."""
+
+    def __init__(self, imin, imax, assume_sorted=False):
         self.imin = int(imin)
         self.imax = int(imax)
+        self._impl = _ivfjit.IDSelectorRange(self.imin, self.imax)
+
+
+class IDSelectorBitmap(IDSelector):
+    """Label i is selected when bit (i & 7) of byte i >> 3 of a uint8 array is set (Faiss's
+    IDSelectorBitmap; np.packbits(mask, bitorder="little") makes one from a boolean mask)."""
+
+    def __init__(self, bitmap, *rest):
+        bitmap = np.asarray(_array_arg("IDSelectorBitmap", bitmap, rest))
+        if bitmap.dtype != np.uint8:
+            raise TypeError("IDSelectorBitmap: the bitmap must be a uint8 array")
+        self.bitmap = np.ascontiguousarray(bitmap).ravel()
+        self._impl = _ivfjit.IDSelectorBitmap(self.bitmap)
+
+
+class IDSelectorNot(IDSelector):
+    """Every label sel does not select (Faiss's IDSelectorNot)."""
+
+    def __init__(self, sel):
+        if not isinstance(sel, IDSelector):
+            raise TypeError("IDSelectorNot: sel must be an IDSelector")
+        self.sel = sel
+        self._impl = _ivfjit.IDSelectorNot(sel._impl)
+
+
+def _sel_of(params):
+    """The C++ selector of search parameters (None: no filter)."""
+    sel = getattr(params, "sel", None) if params is not None else None
+    if sel is None:
+        return None
+    if not isinstance(sel, IDSelector):
+        raise TypeError("params.sel must be an IDSelector, not %s" % type(sel).__name__)
+    return sel._impl
 
 
 class IndexIVFStats:
@@ -123,8 +191,6 @@ def _floats(x, what):
 
 
 def _ids(ids):
-    if isinstance(ids, IDSelectorBatch):
-        return ids.ids
     return np.ascontiguousarray(ids, dtype=np.int64).ravel()
 
 
@@ -175,12 +241,15 @@ class Index:
         return dist, labels
 
     def _search(self, x, k, params):
-        return self._impl.search(x, k)
+        return self._impl.search(x, k, _sel_of(params))
 
-    def range_search(self, x, radius):
+    def range_search(self, x, radius, *, params=None):
         """Every stored vector within radius of each query (L2: distance < radius, IP: > radius):
-        (lims int64 (n + 1), D float32, I int64); query i's results are [lims[i], lims[i+1])."""
-        return self._impl.range_search(_floats(x, "range_search"), float(radius))
+        (lims int64 (n + 1), D float32, I int64); query i's results are [lims[i], lims[i+1]).
+        params: SearchParameters (sel) or SearchParametersIVF (sel, nprobe)."""
+        nprobe = int(getattr(params, "nprobe", 0) or 0) if params is not None else 0
+        return self._impl.range_search(_floats(x, "range_search"), float(radius),
+                                       _sel_of(params), nprobe)
 
     def reconstruct(self, key):
         """The stored vector with label key, float32 (d,)."""
@@ -192,8 +261,10 @@ class Index:
             np.zeros((0, self.d), dtype=np.float32)
 
     def remove_ids(self, ids):
-        """Removes the given labels (an array, IDSelectorBatch or IDSelectorRange); returns
-        how many were present."""
+        """Removes the given labels (an int64 array or any IDSelector); returns how many were
+        present."""
+        if isinstance(ids, IDSelector):
+            return self._impl.remove_selected(ids._impl)
         return self._impl.remove_ids(_ids(ids))
 
     def reset(self):
@@ -211,12 +282,6 @@ class IndexFlat(Index):
 
     def __init__(self, d, metric=METRIC_L2, *, _impl=None):
         super().__init__(_impl if _impl is not None else _ivfjit.IndexFlat(int(d), int(metric)))
-
-    def remove_ids(self, ids):
-        if isinstance(ids, IDSelectorRange):
-            lo, hi = max(ids.imin, 0), min(ids.imax, self.ntotal)
-            ids = np.arange(lo, hi, dtype=np.int64) if hi > lo else np.zeros(0, np.int64)
-        return self._impl.remove_ids(_ids(ids))
 
     def reconstruct_n(self, i0, n):
         if i0 < 0 or n < 0 or i0 + n > self.ntotal:
@@ -295,12 +360,7 @@ class IndexIVFFlat(Index):
             nprobe = getattr(params, "nprobe", 0) or 0
             max_codes = getattr(params, "max_codes", max_codes)
             mode = getattr(params, "mode", None) or mode
-        return self._impl.search_ivf(x, k, int(nprobe), int(max_codes), mode)
-
-    def remove_ids(self, ids):
-        if isinstance(ids, IDSelectorRange):
-            ids = np.asarray(self._impl.ids_in_range(ids.imin, ids.imax), dtype=np.int64)
-        return self._impl.remove_ids(_ids(ids))
+        return self._impl.search_ivf(x, k, int(nprobe), int(max_codes), mode, _sel_of(params))
 
     def reconstruct_n(self, i0, n):
         return self._impl.reconstruct_range(int(i0), int(n))

@@ -197,6 +197,83 @@ class IvfTest(unittest.TestCase):
         self.assertEqual(ours.ntotal, theirs.ntotal)
         assert_same_knn(self, *ours.search(self.xq, 10), *theirs.search(self.xq, 10))
 
+    def selector_pairs(self):
+        """The same selection as (ivfjit, faiss) selectors, every kind Faiss has in Python."""
+        rng = np.random.default_rng(5)
+        ids = np.sort(rng.choice(6000, 600, replace=False)).astype(np.int64)
+        mask = rng.random(6000) < 0.3
+        bits = np.packbits(mask, bitorder="little")
+        pairs = [(ivfjit.IDSelectorBatch(ids), faiss.IDSelectorBatch(ids)),
+                 (ivfjit.IDSelectorArray(ids), faiss.IDSelectorBatch(ids)),
+                 (ivfjit.IDSelectorRange(1000, 1400), faiss.IDSelectorRange(1000, 1400)),
+                 (ivfjit.IDSelectorBitmap(bits), faiss.IDSelectorBitmap(bits))]
+        theirs_range = faiss.IDSelectorRange(0, 5990)
+        pairs.append((ivfjit.IDSelectorNot(ivfjit.IDSelectorRange(0, 5990)),
+                      faiss.IDSelectorNot(theirs_range)))
+        return pairs, theirs_range  # faiss's Not keeps a pointer: keep its selector alive
+
+    def test_selectors_filter_as_faiss_does(self):
+        for metric in (ivfjit.METRIC_L2, ivfjit.METRIC_INNER_PRODUCT):
+            theirs, _ = faiss_ivf(self.xb, self.d, self.nlist, metric)
+            ours = self.ours_on(theirs, metric)
+            flat_ours, flat_theirs = ivfjit.IndexFlat(self.d, metric), \
+                faiss.IndexFlat(self.d, metric)
+            flat_ours.add(self.xb)
+            flat_theirs.add(self.xb)
+            pairs, _keep = self.selector_pairs()
+            for s_ours, s_theirs in pairs:
+                self.assertTrue(all(s_ours.is_member(i) == s_theirs.is_member(i)
+                                    for i in range(-2, 6010)))
+                for mode in ("matrix", "csr"):
+                    p_ours = ivfjit.SearchParametersIVF(nprobe=6, sel=s_ours, mode=mode)
+                    p_theirs = faiss.SearchParametersIVF(nprobe=6, sel=s_theirs)
+                    Dr, Ir = theirs.search(self.xq, 10, params=p_theirs)
+                    D, I = ours.search(self.xq, 10, params=p_ours)
+                    assert_same_knn(self, D, I, Dr, Ir)
+                    self.assertTrue(all(s_ours.is_member(i) for i in I[I >= 0]))
+                D1, I1 = ours.search(self.xq[:1], 10, params=p_ours)
+                assert_same_knn(self, D1, I1, Dr[:1], Ir[:1])
+                Dr, Ir = flat_theirs.search(self.xq, 10,
+                                            params=faiss.SearchParameters(sel=s_theirs))
+                D, I = flat_ours.search(self.xq, 10, params=ivfjit.SearchParameters(sel=s_ours))
+                assert_same_knn(self, D, I, Dr, Ir)
+                radius = 3.0 if metric == ivfjit.METRIC_L2 else 40.0
+                lims, D, I = ours.range_search(self.xq, radius, params=p_ours)
+                lr, Dr, Ir = theirs.range_search(self.xq, radius, params=p_theirs)
+                np.testing.assert_array_equal(lims, lr)
+                for i in range(len(self.xq)):
+                    np.testing.assert_array_equal(I[lims[i]:lims[i + 1]],
+                                                  np.sort(Ir[lr[i]:lr[i + 1]]))
+
+    def test_bad_selectors_raise(self):
+        theirs, _ = faiss_ivf(self.xb, self.d, self.nlist, faiss.METRIC_L2)
+        ours = self.ours_on(theirs, ivfjit.METRIC_L2)
+        with self.assertRaises(TypeError):
+            ivfjit.SearchParametersIVF(sel=np.arange(3))
+        with self.assertRaises(TypeError):
+            ivfjit.IDSelectorBitmap(np.zeros(4, dtype=np.int32))
+        with self.assertRaises(TypeError):
+            ivfjit.IDSelectorNot(np.arange(3))
+        params = ivfjit.SearchParametersIVF()
+        params.sel = [1, 2, 3]  # set after construction: refused at search time
+        with self.assertRaises(TypeError):
+            ours.search(self.xq, 5, params=params)
+
+    def test_remove_ids_with_every_selector_matches_faiss(self):
+        theirs, _ = faiss_ivf(self.xb, self.d, self.nlist, faiss.METRIC_L2)
+        ours = self.ours_on(theirs, ivfjit.METRIC_L2)
+        pairs, _keep = self.selector_pairs()
+        for s_ours, s_theirs in pairs[:4]:
+            self.assertEqual(ours.remove_ids(s_ours), theirs.remove_ids(s_theirs))
+            self.assertEqual(ours.ntotal, theirs.ntotal)
+        flat_ours, flat_theirs = ivfjit.IndexFlatL2(self.d), faiss.IndexFlatL2(self.d)
+        flat_ours.add(self.xb)
+        flat_theirs.add(self.xb)
+        for s_ours, s_theirs in pairs[2:4]:
+            self.assertEqual(flat_ours.remove_ids(s_ours), flat_theirs.remove_ids(s_theirs))
+        np.testing.assert_array_equal(flat_ours.reconstruct_n(0, flat_ours.ntotal),
+                                      flat_theirs.reconstruct_n(0, flat_theirs.ntotal))
+
     def test_files_both_ways(self):
         theirs, _ = faiss_ivf(self.xb, self.d, self.nlist, faiss.METRIC_L2)
         theirs.nprobe = 8
