@@ -3,7 +3,7 @@
 //   ivfjit build   --base=FILE --nlist=N [--metric=l2|ip] [--train=FILE] [--nprobe=N] --out=INDEX
 //   ivfjit add     --index=INDEX --vectors=FILE [--ids=FILE]
 //   ivfjit search  --index=INDEX --queries=FILE --k=K [--nprobe=N] [--max_codes=M]
-//                  [--mode=auto|csr|matrix] [--allow=IDS | --id_range=A:B]
+//                  [--mode=auto|csr|matrix] [--allow=IDS | --id_range=A:B] [--mmap]
 //                  [--device=cpu|gpu] --out=FILE
 //   ivfjit info    --index=INDEX
 //   ivfjit convert --in=FILE --out=FILE
@@ -14,7 +14,8 @@
 // exact (Flat) index. Search output: X.ivecs (labels) + X.fvecs (distances), X.npy (labels,
 // int64) + X.distances.npy, or "-" for TSV (query, rank, label, distance) on stdout.
 // --allow (ids in .ivecs or .npy) or --id_range (labels A .. B-1) restricts the results to
-// those labels (docs/spec.md, Filtered search).
+// those labels (docs/spec.md, Filtered search). --mmap maps an .ivfjit index read-only and
+// searches it in place instead of reading it (docs/spec.md, Memory-mapped indexes).
 // --device=gpu searches a copy of the index on the first GPU (docs/gpu.md); without one it is
 // an error ("no device: ..."), never a silent CPU fallback.
 // Errors: one line on stderr and exit status 1 (2 for usage); no partial output file is left.
@@ -53,7 +54,7 @@ constexpr char kUsage[] =
     "--out=INDEX\n"
     "  ivfjit add     --index=INDEX --vectors=FILE [--ids=FILE]\n"
     "  ivfjit search  --index=INDEX --queries=FILE --k=K [--nprobe=N] [--max_codes=M]\n"
-    "                 [--mode=auto|csr|matrix] [--allow=IDS | --id_range=A:B]\n"
+    "                 [--mode=auto|csr|matrix] [--allow=IDS | --id_range=A:B] [--mmap]\n"
     "                 [--device=cpu|gpu] --out=FILE|-\n"
     "  ivfjit info    --index=INDEX\n"
     "  ivfjit convert --in=FILE --out=FILE\n"
@@ -101,13 +102,14 @@ Args Parse(int argc, char** argv, const std::set<std::string>& allowed) {
     a = a.substr(2);
     const size_t eq = a.find('=');
     const std::string key = a.substr(0, eq);
-    if (eq == std::string::npos)
-      throw UsageError("--" + key + " needs a value (--" + key + "=...)");
     if (!allowed.count(key)) {
       throw UsageError("unknown flag --" + key + " (allowed: --" +
                        absl::StrJoin(allowed, ", --") + ")");
     }
-    args.values[key] = a.substr(eq + 1);
+    if (eq == std::string::npos && key != "mmap") {  // --mmap is the one switch
+      throw UsageError("--" + key + " needs a value (--" + key + "=...)");
+    }
+    args.values[key] = eq == std::string::npos ? "true" : a.substr(eq + 1);
   }
   return args;
 }
@@ -168,9 +170,10 @@ absl::Status Build(const Args& a) {
   return SaveAny(*index, out);
 }
 
-absl::StatusOr<std::unique_ptr<Index>> LoadAny(const std::string& path) {
-  Progress("loading " + path);
-  return ReadAnyIndex(path);
+absl::StatusOr<std::unique_ptr<Index>> LoadAny(const std::string& path,
+                                               const LoadOptions& options = {}) {
+  Progress((options.mmap ? "mapping " : "loading ") + path);
+  return ReadAnyIndex(path, options);
 }
 
 absl::Status Add(const Args& a) {
@@ -296,7 +299,13 @@ absl::Status SearchOnGpu(const Args& a, const Index& index, const FloatMatrix& q
 absl::Status Search(const Args& a) {
   const int64_t k = a.GetInt("k", 0, /*required=*/true);
   const std::string out = a.Path("out");
-  IVFJIT_ASSIGN_OR_RETURN(std::unique_ptr<Index> index, LoadAny(a.Path("index")));
+  LoadOptions load;
+  if (a.has("mmap")) {
+    const std::string v = a.Get("mmap");
+    if (v != "true" && v != "false") throw UsageError("--mmap takes no value (or true/false)");
+    load.mmap = v == "true";
+  }
+  IVFJIT_ASSIGN_OR_RETURN(std::unique_ptr<Index> index, LoadAny(a.Path("index"), load));
   IVFJIT_ASSIGN_OR_RETURN(const FloatMatrix q, ReadRows(a.Path("queries"), "queries"));
   if (q.cols != index->d()) {
     return absl::InvalidArgumentError(
@@ -372,8 +381,8 @@ int Main(int argc, char** argv) {
       {"build", {"base", "nlist", "metric", "train", "nprobe", "out"}},
       {"add", {"index", "vectors", "ids"}},
       {"search",
-       {"index", "queries", "k", "nprobe", "max_codes", "mode", "allow", "id_range", "device",
-        "out"}},
+       {"index", "queries", "k", "nprobe", "max_codes", "mode", "allow", "id_range", "mmap",
+        "device", "out"}},
       {"info", {"index"}},
       {"convert", {"in", "out"}},
   };

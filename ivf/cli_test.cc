@@ -176,6 +176,42 @@ TEST(CliTest, FilteredSearchWithAllowListOrIdRange) {
   }
 }
 
+TEST(CliTest, TwoProcessesSearchOneMappedIndex) {
+  WriteData();
+  CliRun r = Cli("build --base=" + Tmp("base.fvecs") + " --nlist=16 --nprobe=4 --out=" +
+                 Tmp("m.ivfjit"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  const std::string bin = std::string(std::getenv("TEST_SRCDIR")) + "/ivfjit/ivf/ivfjit";
+  const std::string search = bin + " search --mmap --index=" + Tmp("m.ivfjit") +
+                             " --queries=" + Tmp("queries.npy") + " --k=5 --out=";
+  // Both processes run at once, each mapping the same file.
+  const std::string both = "(" + search + Tmp("p1.ivecs") + " & " + search + Tmp("p2.ivecs") +
+                           " & wait) 2>" + Tmp("both.err");
+  ASSERT_EQ(std::system(both.c_str()), 0);
+  auto index = ReadAnyIndex(Tmp("m.ivfjit"));
+  auto q = ReadVectors(Tmp("queries.npy"));
+  ASSERT_TRUE(index.ok() && q.ok());
+  auto want = (*index)->Search(q->data, kK);
+  ASSERT_TRUE(want.ok());
+  for (const char* out : {"p1.ivecs", "p2.ivecs"}) {
+    auto labels = ReadIds(Tmp(out));
+    ASSERT_TRUE(labels.ok()) << out;
+    EXPECT_EQ(labels->data, want->labels) << out;
+  }
+  EXPECT_NE(::ivfjit::testing::ReadFileBytes(Tmp("both.err")).find("mapping"), std::string::npos);
+  // A Faiss file cannot be mapped: exit 1, the way out in the message, no output.
+  r = Cli("convert --in=" + Tmp("m.ivfjit") + " --out=" + Tmp("m.faiss"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  r = Cli("search --mmap --index=" + Tmp("m.faiss") + " --queries=" + Tmp("queries.npy") +
+          " --k=5 --out=" + Tmp("pf.ivecs"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("ivfjit convert"), std::string::npos) << r.err;
+  EXPECT_FALSE(Exists(Tmp("pf.ivecs")));
+  r = Cli("search --mmap=maybe --index=" + Tmp("m.ivfjit") + " --queries=" +
+          Tmp("queries.npy") + " --k=5 --out=" + Tmp("pf.ivecs"));
+  EXPECT_EQ(r.status, 2) << r.err;
+}
+
 TEST(CliTest, SearchesAFaissWrittenIndex) {
   WriteData();
   auto base = ReadVectors(Tmp("base.fvecs"));

@@ -307,7 +307,16 @@ void WriteIvfFlat(Writer& w, const IndexIVFFlat& ivf) {
 
 }  // namespace
 
-absl::StatusOr<std::unique_ptr<Index>> ReadFaissIndex(const std::string& path) {
+absl::StatusOr<std::unique_ptr<Index>> ReadFaissIndex(const std::string& path,
+                                                      const LoadOptions& options) {
+  if (options.mmap) {
+    // Faiss's layout puts the vectors at offsets that are not multiples of 4 (after a 33-byte
+    // header and a 1-byte direct-map tag), and stores no norms: nothing could be used in place.
+    return absl::InvalidArgumentError(absl::StrCat(
+        path, ": a Faiss index file cannot be memory-mapped (its vectors are stored unaligned "
+              "and without norms); convert it once (ivfjit convert --in=", path,
+        " --out=INDEX.ivfjit) and map that"));
+  }
   return file_internal::ReadFile<std::unique_ptr<Index>>(
       path, "Faiss index", [](Reader& r) -> absl::StatusOr<std::unique_ptr<Index>> {
         IVFJIT_ASSIGN_OR_RETURN(std::unique_ptr<Index> index, ReadIndex(r));
@@ -349,9 +358,11 @@ absl::StatusOr<IndexFileFormat> DetectIndexFileFormat(const std::string& path) {
       });
 }
 
-absl::StatusOr<std::unique_ptr<Index>> ReadAnyIndex(const std::string& path) {
+absl::StatusOr<std::unique_ptr<Index>> ReadAnyIndex(const std::string& path,
+                                                    const LoadOptions& options) {
   IVFJIT_ASSIGN_OR_RETURN(const IndexFileFormat format, DetectIndexFileFormat(path));
-  return format == IndexFileFormat::kIvfjit ? LoadIndex(path) : ReadFaissIndex(path);
+  return format == IndexFileFormat::kIvfjit ? LoadIndex(path, options)
+                                            : ReadFaissIndex(path, options);
 }
 
 }  // namespace ivfjit

@@ -21,10 +21,14 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "ivf/index.h"
+#include "ivf/io.h"
 
 namespace ivfjit {
 
-ABSL_MUST_USE_RESULT absl::StatusOr<std::unique_ptr<Index>> ReadFaissIndex(const std::string& path);
+// options.mmap: InvalidArgument (Faiss's layout stores vectors unaligned and no norms, so
+// nothing could be searched in place: convert the file to ivfjit's format and map that).
+ABSL_MUST_USE_RESULT absl::StatusOr<std::unique_ptr<Index>> ReadFaissIndex(
+    const std::string& path, const LoadOptions& options = {});
 
 // IndexFlat or IndexIVFFlat; written atomically (temporary file + rename).
 ABSL_MUST_USE_RESULT absl::Status WriteFaissIndex(const Index& index, const std::string& path);
@@ -34,8 +38,9 @@ enum class IndexFileFormat { kIvfjit, kFaiss };
 // By the file's first four bytes; InvalidArgument for anything else.
 ABSL_MUST_USE_RESULT absl::StatusOr<IndexFileFormat> DetectIndexFileFormat(const std::string& path);
 
-// Reads an index in either format.
-ABSL_MUST_USE_RESULT absl::StatusOr<std::unique_ptr<Index>> ReadAnyIndex(const std::string& path);
+// Reads an index in either format (options as LoadIndex's / ReadFaissIndex's).
+ABSL_MUST_USE_RESULT absl::StatusOr<std::unique_ptr<Index>> ReadAnyIndex(
+    const std::string& path, const LoadOptions& options = {});
 
 }  // namespace ivfjit
 

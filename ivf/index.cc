@@ -49,7 +49,14 @@ absl::StatusOr<int64_t> Index::RowsOf(const char* what, absl::Span<const float> 
   return static_cast<int64_t>(x.size()) / d_;
 }
 
+absl::Status Index::CheckWritable(const char* what) const {
+  if (mapping_ == nullptr) return absl::OkStatus();
+  return absl::FailedPreconditionError(absl::StrCat(
+      what, ": ", type_name(), " is memory-mapped (read-only); load it without mmap to modify it"));
+}
+
 absl::Status Index::Train(int64_t n, const float* x) {
+  IVFJIT_RETURN_IF_ERROR(CheckWritable("Train"));
   IVFJIT_RETURN_IF_ERROR(CheckVectors("Train", n, x));
   std::unique_lock<RwLock> lock(mu_);
   return Guarded([&] { return DoTrain(n, x); });
@@ -93,6 +100,7 @@ absl::Status Index::CheckAdd(int64_t n, const float* x, const int64_t* ids) cons
 }
 
 absl::Status Index::AddWithIds(int64_t n, const float* x, const int64_t* ids) {
+  IVFJIT_RETURN_IF_ERROR(CheckWritable(ids == nullptr ? "Add" : "AddWithIds"));
   std::unique_lock<RwLock> lock(mu_);
   IVFJIT_RETURN_IF_ERROR(CheckAdd(n, x, ids));
   if (n == 0) return absl::OkStatus();
@@ -214,6 +222,7 @@ absl::StatusOr<std::vector<float>> Index::Reconstruct(int64_t label) const {
 }
 
 absl::Status Index::Reset() {
+  IVFJIT_RETURN_IF_ERROR(CheckWritable("Reset"));
   std::unique_lock<RwLock> lock(mu_);
   DoReset();
   ntotal_ = 0;

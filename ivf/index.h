@@ -30,8 +30,10 @@
 
 #include <atomic>
 #include <cstdint>
+#include <memory>
 #include <mutex>
 #include <shared_mutex>
+#include <utility>
 #include <vector>
 
 #include "absl/base/attributes.h"
@@ -81,6 +83,9 @@ class Index {
   int64_t ntotal() const noexcept { return ntotal_.load(std::memory_order_relaxed); }
   Metric metric() const noexcept { return metric_; }
   bool is_trained() const noexcept { return is_trained_.load(std::memory_order_relaxed); }
+  // Whether the index is a read-only view of a memory-mapped file (LoadOptions::mmap):
+  // searches run on the mapping; Train, Add, RemoveIds, Reset, ... are FailedPrecondition.
+  bool is_mapped() const noexcept { return mapping_ != nullptr; }
 
   // Trains on n vectors, x: n × d.
   ABSL_MUST_USE_RESULT absl::Status Train(int64_t n, const float* x);
@@ -164,6 +169,11 @@ class Index {
   }
   // Exclusive access, for subclasses' own modifying methods (searches hold ReaderLock()).
   std::unique_lock<RwLock> WriterLock() { return std::unique_lock(mu_); }
+  // Makes the index a read-only view of `mapping` (kept alive as long as the index).
+  void set_mapping(std::shared_ptr<const void> mapping) { mapping_ = std::move(mapping); }
+  // FailedPrecondition naming `what` when the index is mapped; OkStatus otherwise. Every
+  // modifying method checks it first.
+  ABSL_MUST_USE_RESULT absl::Status CheckWritable(const char* what) const;
   // The kernel options, for implementations running under a lock.
   const KernelOptions& kernels() const noexcept { return kernel_options_; }
 
@@ -194,6 +204,7 @@ class Index {
   // starved by a stream of searches (jit/base/rw_lock.h).
   mutable RwLock mu_;
   KernelOptions kernel_options_;
+  std::shared_ptr<const void> mapping_;  // set once, before the index is shared
 };
 
 }  // namespace ivfjit

@@ -5,6 +5,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "jit/base/status_macros.h"
 #include "jit/dispatch.h"
 
 namespace ivfjit {
@@ -52,6 +53,7 @@ absl::Status IndexFlat::DoAdd(int64_t n, const float* x, const int64_t* ids) {
 }
 
 jit::BaseView IndexFlat::Base() const {
+  if (mapped_vectors_ != nullptr) return {mapped_vectors_, mapped_norms_, ntotal(), d()};
   return {vectors_.data(), norms_.empty() ? nullptr : norms_.data(), ntotal(), d()};
 }
 
@@ -71,6 +73,7 @@ absl::Status IndexFlat::DoRangeSearch(int64_t n, const float* x, float radius,
 }
 
 absl::StatusOr<int64_t> IndexFlat::RemoveIds(absl::Span<const int64_t> ids) {
+  IVFJIT_RETURN_IF_ERROR(CheckWritable("RemoveIds"));
   std::unique_lock<RwLock> lock = WriterLock();
   std::vector<bool> remove;
   try {
@@ -85,6 +88,7 @@ absl::StatusOr<int64_t> IndexFlat::RemoveIds(absl::Span<const int64_t> ids) {
 }
 
 absl::StatusOr<int64_t> IndexFlat::RemoveIds(const IDSelector& selector) {
+  IVFJIT_RETURN_IF_ERROR(CheckWritable("RemoveIds"));
   std::unique_lock<RwLock> lock = WriterLock();
   return RemoveRowsIf([&](int64_t row) { return selector.is_member(row); });
 }
@@ -114,7 +118,7 @@ absl::Status IndexFlat::DoReconstruct(int64_t label, float* out) const {
     return absl::NotFoundError(
         absl::StrCat("IndexFlat: label ", label, " not in [0, ", ntotal(), ")"));
   }
-  std::copy(vectors_.begin() + label * d(), vectors_.begin() + (label + 1) * d(), out);
+  std::copy(data() + label * d(), data() + (label + 1) * d(), out);
   return absl::OkStatus();
 }
 

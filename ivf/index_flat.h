@@ -28,6 +28,9 @@
 #include "jit/base/metric.h"
 
 namespace ivfjit {
+namespace ivf_internal {
+class MappedIndexes;  // ivf/io.cc: builds indexes over memory-mapped files
+}  // namespace ivf_internal
 
 class IndexFlat final : public Index {
  public:
@@ -36,7 +39,16 @@ class IndexFlat final : public Index {
                                                                                 Metric metric);
 
   // The stored vectors, ntotal × d, in insertion order.
-  absl::Span<const float> vectors() const noexcept { return vectors_; }
+  absl::Span<const float> vectors() const noexcept {
+    return absl::MakeConstSpan(data(), static_cast<size_t>(ntotal() * d()));
+  }
+
+  // Squared norms of the stored vectors (ntotal; L2 only, empty for inner product).
+  absl::Span<const float> norms() const noexcept {
+    if (metric() != Metric::kL2) return {};
+    return absl::MakeConstSpan(mapped_vectors_ != nullptr ? mapped_norms_ : norms_.data(),
+                               static_cast<size_t>(ntotal()));
+  }
 
   // Removes the vectors at these positions (labels); returns how many were present (absent
   // labels are not an error). As in Faiss, the rows after a removed one move down: every
@@ -62,13 +74,21 @@ class IndexFlat final : public Index {
   const char* type_name() const noexcept override { return "IndexFlat"; }
 
  private:
+  friend class ivf_internal::MappedIndexes;
   IndexFlat(int64_t d, Metric metric) : Index(d, metric, /*is_trained=*/true) {}
   jit::BaseView Base() const;
+  const float* data() const noexcept {
+    return mapped_vectors_ != nullptr ? mapped_vectors_ : vectors_.data();
+  }
   // Removes the rows at which remove(row) is true; returns how many.
   int64_t RemoveRowsIf(absl::FunctionRef<bool(int64_t)> remove);
 
   std::vector<float> vectors_;  // ntotal × d
   std::vector<float> norms_;    // ntotal squared norms (L2 only), computed at Add
+  // A mapped index (is_mapped()): its vectors (ntotal × d) and, for L2, norms (ntotal) in the
+  // mapping; vectors_ and norms_ stay empty.
+  const float* mapped_vectors_ = nullptr;
+  const float* mapped_norms_ = nullptr;
 };
 
 }  // namespace ivfjit

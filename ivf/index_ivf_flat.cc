@@ -70,6 +70,7 @@ void IndexIVFFlat::set_kmeans_params(const KMeansParams& params) {
 }
 
 absl::Status IndexIVFFlat::SetCentroids(absl::Span<const float> centroids) {
+  IVFJIT_RETURN_IF_ERROR(CheckWritable("SetCentroids"));
   std::unique_lock<RwLock> lock = WriterLock();
   return SetCentroidsLocked(centroids);
 }
@@ -153,6 +154,7 @@ absl::Status IndexIVFFlat::AddPreassigned(int64_t n, const float* x, const int64
   if (n > 0 && (ids == nullptr || list_nos == nullptr)) {
     return absl::InvalidArgumentError("AddPreassigned: null ids or list numbers");
   }
+  IVFJIT_RETURN_IF_ERROR(CheckWritable("AddPreassigned"));
   std::unique_lock<RwLock> lock = WriterLock();
   IVFJIT_RETURN_IF_ERROR(CheckAdd(n, x, ids));
   for (int64_t i = 0; i < n; ++i) {
@@ -237,6 +239,7 @@ absl::Status IndexIVFFlat::DoReconstruct(int64_t label, float* out) const {
 }
 
 absl::StatusOr<int64_t> IndexIVFFlat::RemoveIds(absl::Span<const int64_t> ids) {
+  IVFJIT_RETURN_IF_ERROR(CheckWritable("RemoveIds"));
   std::unique_lock<RwLock> lock = WriterLock();
   if (ids.empty() || ntotal() == 0) return 0;
   absl::flat_hash_set<int64_t> remove;
@@ -250,6 +253,7 @@ absl::StatusOr<int64_t> IndexIVFFlat::RemoveIds(absl::Span<const int64_t> ids) {
 }
 
 absl::StatusOr<int64_t> IndexIVFFlat::RemoveIds(const IDSelector& selector) {
+  IVFJIT_RETURN_IF_ERROR(CheckWritable("RemoveIds"));
   std::unique_lock<RwLock> lock = WriterLock();
   const int64_t removed = lists_.RemoveIf([&](int64_t id) { return selector.is_member(id); });
   set_ntotal(ntotal() - removed);
@@ -267,6 +271,12 @@ absl::Span<const float> IndexIVFFlat::list_vectors(int64_t list) const {
 
 absl::Span<const int64_t> IndexIVFFlat::list_ids(int64_t list) const {
   return absl::MakeConstSpan(lists_.ids(list), lists_.size(list));
+}
+
+absl::Span<const float> IndexIVFFlat::list_norms(int64_t list) const {
+  const float* norms = lists_.norms(list);
+  return norms == nullptr ? absl::Span<const float>()
+                          : absl::MakeConstSpan(norms, lists_.size(list));
 }
 
 std::vector<int64_t> IndexIVFFlat::list_sizes() const {

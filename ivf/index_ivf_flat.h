@@ -34,6 +34,9 @@
 #include "jit/base/metric.h"
 
 namespace ivfjit {
+namespace ivf_internal {
+class MappedIndexes;  // ivf/io.cc: builds indexes over memory-mapped files
+}  // namespace ivf_internal
 
 // SearchMode, SearchModeName and ParseSearchMode: jit/dispatch.h (included by ivf/index.h).
 // Faiss's SearchParametersIVF: SearchParams' selector and threads, and the IVF settings. Range
@@ -101,6 +104,8 @@ class IndexIVFFlat final : public Index {
   // Vectors (size × d) and labels (size) of one list; valid until the next modification.
   absl::Span<const float> list_vectors(int64_t list) const;
   absl::Span<const int64_t> list_ids(int64_t list) const;
+  // Squared norms of one list's vectors (size; L2 indexes only, empty for inner product).
+  absl::Span<const float> list_norms(int64_t list) const;
   std::vector<int64_t> list_sizes() const;
   // Faiss's imbalance factor: nlist · Σ size² / ntotal²; 1 is perfectly balanced, 0 if empty.
   double imbalance_factor() const;
@@ -122,6 +127,7 @@ class IndexIVFFlat final : public Index {
   const char* type_name() const noexcept override { return "IndexIVFFlat"; }
 
  private:
+  friend class ivf_internal::MappedIndexes;
   IndexIVFFlat(int64_t d, int64_t nlist, Metric metric);
 
   ABSL_MUST_USE_RESULT absl::Status CheckIdsAreNew(int64_t n, const int64_t* ids) const;

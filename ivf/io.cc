@@ -1,30 +1,68 @@
 #include "ivf/io.h"
 
-
+#include <algorithm>
 #include <cstring>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "ivf/index_flat.h"
 #include "ivf/index_ivf_flat.h"
+#include "ivf/internal/mapped_file.h"
 #include "jit/base/binary_io.h"
 #include "jit/base/status_macros.h"
 
 namespace ivfjit {
+namespace ivf_internal {
+
+// Builds indexes whose arrays live in a mapped file (friend of IndexFlat and IndexIVFFlat).
+class MappedIndexes {
+ public:
+  // vectors: ntotal × d, norms: ntotal (L2) in `mapping`.
+  static void MakeFlat(IndexFlat& index, std::shared_ptr<const MappedFile> mapping,
+                       const float* vectors, const float* norms, int64_t ntotal) {
+    index.mapped_vectors_ = vectors;
+    index.mapped_norms_ = index.metric() == Metric::kL2 ? norms : nullptr;
+    index.set_ntotal(ntotal);
+    index.set_mapping(std::move(mapping));
+  }
+  // The lists back to back in list order: ids ntotal, vectors ntotal × d, norms ntotal (L2).
+  static void MakeIvf(IndexIVFFlat& index, std::shared_ptr<const MappedFile> mapping,
+                      const std::vector<int64_t>& sizes, const int64_t* ids,
+                      const float* vectors, const float* norms) {
+    int64_t offset = 0;
+    for (int64_t l = 0; l < index.nlist(); ++l) {
+      index.lists_.SetExternal(l, vectors + offset * index.d(), ids + offset,
+                               norms != nullptr ? norms + offset : nullptr, sizes[l]);
+      offset += sizes[l];
+    }
+    index.set_ntotal(offset);
+    index.set_mapping(std::move(mapping));
+  }
+};
+
+}  // namespace ivf_internal
+
 namespace {
 
 using file_internal::Reader;
 using file_internal::Writer;
 
 constexpr char kMagic[4] = {'I', 'V', 'F', 'J'};
-constexpr uint32_t kVersion = 1;
+// Version 2 (written): arrays 64-byte aligned, lists back to back, norms stored, so a mapped
+// file is searched in place. Version 1 (read, not mapped): arrays packed, per list.
+constexpr uint32_t kVersion = 2;
+constexpr uint32_t kPackedVersion = 1;
 constexpr uint32_t kKindFlat = 1;
 constexpr uint32_t kKindIvfFlat = 2;
 constexpr int64_t kMaxDim = int64_t{1} << 20;
 constexpr int64_t kMaxNlist = int64_t{1} << 30;
+constexpr int64_t kAlign = 64;
 
 static_assert(sizeof(float) == 4, "IEEE float32 expected");
+
+int64_t AlignUp(int64_t offset) { return (offset + kAlign - 1) / kAlign * kAlign; }
 
 void WriteHeader(Writer& w, uint32_t kind, const Index& index) {
   w.Bytes(kMagic, 4);
@@ -36,28 +74,45 @@ void WriteHeader(Writer& w, uint32_t kind, const Index& index) {
   w.Put(static_cast<uint8_t>(index.is_trained()));
 }
 
+template <typename T>
+void AlignedArray(Writer& w, absl::Span<const T> a) {
+  w.Pad(kAlign);
+  w.Array(a.data(), static_cast<int64_t>(a.size()));
+}
+
+void WriteIvfLists(Writer& w, const IndexIVFFlat& ivf) {
+  for (int64_t l = 0; l < ivf.nlist(); ++l) w.Put(static_cast<int64_t>(ivf.list_size(l)));
+  AlignedArray(w, ivf.centroids());
+  w.Pad(kAlign);
+  for (int64_t l = 0; l < ivf.nlist(); ++l) w.Array(ivf.list_ids(l).data(), ivf.list_size(l));
+  w.Pad(kAlign);
+  for (int64_t l = 0; l < ivf.nlist(); ++l) {
+    w.Array(ivf.list_vectors(l).data(), ivf.list_size(l) * ivf.d());
+  }
+  if (ivf.metric() != Metric::kL2) return;
+  w.Pad(kAlign);
+  for (int64_t l = 0; l < ivf.nlist(); ++l) w.Array(ivf.list_norms(l).data(), ivf.list_size(l));
+}
+
 absl::Status WriteBody(Writer& w, const Index& index) {
   if (const auto* flat = dynamic_cast<const IndexFlat*>(&index)) {
     WriteHeader(w, kKindFlat, index);
-    w.Array(flat->vectors().data(), static_cast<int64_t>(flat->vectors().size()));
+    AlignedArray(w, flat->vectors());
+    if (index.metric() == Metric::kL2) AlignedArray(w, flat->norms());
     return absl::OkStatus();
   }
   if (const auto* ivf = dynamic_cast<const IndexIVFFlat*>(&index)) {
     WriteHeader(w, kKindIvfFlat, index);
     w.Put(static_cast<int64_t>(ivf->nlist()));
     w.Put(static_cast<int64_t>(ivf->nprobe()));
-    w.Array(ivf->centroids().data(), static_cast<int64_t>(ivf->centroids().size()));
-    for (int64_t l = 0; l < ivf->nlist(); ++l) {
-      w.Put(static_cast<int64_t>(ivf->list_size(l)));
-      w.Array(ivf->list_ids(l).data(), ivf->list_size(l));
-      w.Array(ivf->list_vectors(l).data(), ivf->list_size(l) * ivf->d());
-    }
+    WriteIvfLists(w, *ivf);
     return absl::OkStatus();
   }
   return absl::UnimplementedError("SaveIndex: only IndexFlat and IndexIVFFlat can be saved");
 }
 
 struct Header {
+  uint32_t version = 0;
   uint32_t kind = 0;
   Metric metric = Metric::kL2;
   int64_t d = 0, ntotal = 0;
@@ -70,15 +125,14 @@ absl::StatusOr<Header> ReadHeader(Reader& r) {
   if (std::memcmp(magic, kMagic, 4) != 0) {
     return absl::InvalidArgumentError("not an ivfjit index file (bad magic)");
   }
-  uint32_t version;
   int32_t metric;
   uint8_t trained;
   Header h;
-  IVFJIT_RETURN_IF_ERROR(r.Get(&version));
-  if (version != kVersion) {
+  IVFJIT_RETURN_IF_ERROR(r.Get(&h.version));
+  if (h.version != kVersion && h.version != kPackedVersion) {
     return absl::InvalidArgumentError(
-        absl::StrCat("ivfjit index file version ", version, " is not supported (this is ",
-                     kVersion, ")"));
+        absl::StrCat("ivfjit index file version ", h.version, " is not supported (this reads ",
+                     kPackedVersion, " and ", kVersion, ")"));
   }
   IVFJIT_RETURN_IF_ERROR(r.Get(&h.kind));
   IVFJIT_RETURN_IF_ERROR(r.Get(&metric));
@@ -104,7 +158,89 @@ absl::Status CheckFooter(Reader& r) {
   return absl::OkStatus();
 }
 
-absl::StatusOr<std::unique_ptr<Index>> ReadFlat(Reader& r, const Header& h) {
+// Where a version 2 file's arrays start (byte offsets) and where the checksum is, for rows
+// vectors of length d after `start` (the end of the header or of the size table), with
+// `centroid_floats` centroids first (IVF) and norms last (L2).
+struct Layout {
+  int64_t centroids = 0, ids = 0, vectors = 0, norms = 0, checksum = 0;
+};
+
+// ntotal must already be bounded by the file size (no overflow below).
+Layout ArrayLayout(int64_t start, int64_t centroid_floats, bool with_ids, int64_t ntotal,
+                   int64_t d, bool with_norms) {
+  Layout l;
+  int64_t at = start;
+  if (centroid_floats > 0) {
+    l.centroids = AlignUp(at);
+    at = l.centroids + 4 * centroid_floats;
+  }
+  if (with_ids) {
+    l.ids = AlignUp(at);
+    at = l.ids + 8 * ntotal;
+  }
+  l.vectors = AlignUp(at);
+  at = l.vectors + 4 * ntotal * d;
+  if (with_norms) {
+    l.norms = AlignUp(at);
+    at = l.norms + 4 * ntotal;
+  }
+  l.checksum = at;
+  return l;
+}
+
+// A mapped file's padding: the bytes between `start` and each array are zeros (what a
+// streamed read checks as it skips them).
+absl::Status CheckMappedPadding(const Reader& r, const char* base, int64_t start,
+                                const Layout& l, int64_t centroid_floats, int64_t ntotal,
+                                int64_t d) {
+  const int64_t gaps[4][2] = {
+      {start, centroid_floats > 0 ? l.centroids : start},
+      {centroid_floats > 0 ? l.centroids + 4 * centroid_floats : start, l.ids > 0 ? l.ids : start},
+      {l.ids > 0 ? l.ids + 8 * ntotal : start, l.vectors},
+      {l.vectors + 4 * ntotal * d, l.norms > 0 ? l.norms : l.vectors + 4 * ntotal * d}};
+  for (const auto& gap : gaps) {
+    const int64_t from = gap[0] < gap[1] ? std::max(gap[0], gap[1] - kAlign) : gap[1];
+    for (int64_t at = from; at < gap[1]; ++at) {
+      if (base[at] != 0) return r.Corrupt("non-zero padding");
+    }
+  }
+  return absl::OkStatus();
+}
+
+absl::Status CheckFileSize(Reader& r, const Layout& layout) {
+  if (layout.checksum + 4 != r.position() + r.left()) {
+    return r.Corrupt("sizes do not match the file size");
+  }
+  return absl::OkStatus();
+}
+
+// Reads n floats at byte offset `at` (after the padding before it).
+absl::Status ReadAt(Reader& r, int64_t at, int64_t n, std::vector<float>* out) {
+  IVFJIT_RETURN_IF_ERROR(r.SkipPadding(kAlign));
+  if (r.position() != at) return r.Corrupt("array misplaced");
+  return r.Array(out, n);
+}
+
+template <typename T>
+absl::Status ReadArrayAt(Reader& r, int64_t at, int64_t n, std::vector<T>* out) {
+  IVFJIT_RETURN_IF_ERROR(r.SkipPadding(kAlign));
+  if (r.position() != at) return r.Corrupt("array misplaced");
+  return r.Array(out, n);
+}
+
+// What a version 1 file cannot be: mapped.
+absl::Status NotMappable(const Reader& r) {
+  return absl::InvalidArgumentError(absl::StrCat(
+      r.path(), ": a version 1 ivfjit file stores its arrays unaligned and cannot be mapped; "
+                "save it again (ivfjit convert --in=F --out=F2.ivfjit) for a mappable file"));
+}
+
+// How a file is being read: from the heap copy of a stream, or searched in place.
+struct Source {
+  std::shared_ptr<const ivf_internal::MappedFile> mapping;  // null: read into the heap
+};
+
+absl::StatusOr<std::unique_ptr<Index>> ReadFlatV1(Reader& r, const Header& h) {
   // The rest of the file must be exactly the vectors and the checksum.
   if (h.ntotal > (r.left() - 4) / (4 * h.d) || h.ntotal * 4 * h.d != r.left() - 4) {
     return r.Corrupt("ntotal does not match the file size");
@@ -118,30 +254,36 @@ absl::StatusOr<std::unique_ptr<Index>> ReadFlat(Reader& r, const Header& h) {
   return std::unique_ptr<Index>(std::move(index));
 }
 
-absl::StatusOr<std::unique_ptr<Index>> ReadIvfFlat(Reader& r, const Header& h) {
-  int64_t nlist, nprobe;
-  IVFJIT_RETURN_IF_ERROR(r.Get(&nlist));
-  IVFJIT_RETURN_IF_ERROR(r.Get(&nprobe));
-  if (nlist < 1 || nlist > kMaxNlist) return r.Corrupt(absl::StrCat("nlist = ", nlist));
-  if (nprobe < 1 || nprobe > nlist) return r.Corrupt(absl::StrCat("nprobe = ", nprobe));
-  // Exact size: centroids, nlist sizes, ntotal × (id + vector), checksum.
-  const int64_t centroid_floats = h.trained ? nlist * h.d : 0;
-  const int64_t per_vector = 8 + 4 * h.d;
-  const int64_t fixed = 4 * centroid_floats + 8 * nlist + 4;
-  if (fixed > r.left() || h.ntotal > (r.left() - fixed) / per_vector ||
-      fixed + h.ntotal * per_vector != r.left()) {
-    return r.Corrupt("sizes do not match the file size");
+absl::StatusOr<std::unique_ptr<Index>> ReadFlat(Reader& r, const Header& h, const Source& src) {
+  if (h.version == kPackedVersion) {
+    if (src.mapping != nullptr) return NotMappable(r);
+    return ReadFlatV1(r, h);
   }
-  if (!h.trained && h.ntotal > 0) return r.Corrupt("untrained index holding vectors");
-  IVFJIT_ASSIGN_OR_RETURN(std::unique_ptr<IndexIVFFlat> index,
-                          IndexIVFFlat::Create(h.d, nlist, h.metric));
-  IVFJIT_RETURN_IF_ERROR(index->set_nprobe(nprobe));
-  if (h.trained) {
-    std::vector<float> centroids;
-    IVFJIT_RETURN_IF_ERROR(r.Array(&centroids, centroid_floats));
-    const absl::Status s = index->SetCentroids(centroids);
-    if (!s.ok()) return r.Corrupt(std::string(s.message()));
+  const bool l2 = h.metric == Metric::kL2;
+  if (h.ntotal > r.left() / (4 * h.d + (l2 ? 4 : 0))) return r.Corrupt("ntotal beyond the file");
+  const Layout layout = ArrayLayout(r.position(), 0, false, h.ntotal, h.d, l2);
+  IVFJIT_RETURN_IF_ERROR(CheckFileSize(r, layout));
+  IVFJIT_ASSIGN_OR_RETURN(std::unique_ptr<IndexFlat> index, IndexFlat::Create(h.d, h.metric));
+  if (src.mapping != nullptr) {
+    const char* base = src.mapping->data();
+    IVFJIT_RETURN_IF_ERROR(
+        CheckMappedPadding(r, base, r.position(), layout, 0, h.ntotal, h.d));
+    ivf_internal::MappedIndexes::MakeFlat(
+        *index, src.mapping, reinterpret_cast<const float*>(base + layout.vectors),
+        l2 ? reinterpret_cast<const float*>(base + layout.norms) : nullptr, h.ntotal);
+    return std::unique_ptr<Index>(std::move(index));
   }
+  std::vector<float> x, norms;
+  IVFJIT_RETURN_IF_ERROR(ReadArrayAt(r, layout.vectors, h.ntotal * h.d, &x));
+  if (l2) IVFJIT_RETURN_IF_ERROR(ReadArrayAt(r, layout.norms, h.ntotal, &norms));
+  IVFJIT_RETURN_IF_ERROR(CheckFooter(r));
+  const absl::Status s = index->Add(x);  // computes the norms as the writer's index did
+  if (!s.ok()) return r.Corrupt(std::string(s.message()));
+  return std::unique_ptr<Index>(std::move(index));
+}
+
+// Version 1 lists: per list its size, labels and vectors.
+absl::Status ReadListsV1(Reader& r, const Header& h, int64_t nlist, IndexIVFFlat& index) {
   std::vector<float> x, part_x;
   std::vector<int64_t> ids, list_nos, part_ids;
   x.reserve(static_cast<size_t>(h.ntotal * h.d));
@@ -161,12 +303,122 @@ absl::StatusOr<std::unique_ptr<Index>> ReadIvfFlat(Reader& r, const Header& h) {
   }
   if (static_cast<int64_t>(ids.size()) != h.ntotal) return r.Corrupt("list sizes ≠ ntotal");
   IVFJIT_RETURN_IF_ERROR(CheckFooter(r));
-  if (h.ntotal > 0) {
-    const absl::Status s =
-        index->AddPreassigned(h.ntotal, x.data(), ids.data(), list_nos.data());
+  if (h.ntotal == 0) return absl::OkStatus();
+  const absl::Status s = index.AddPreassigned(h.ntotal, x.data(), ids.data(), list_nos.data());
+  return s.ok() ? s : r.Corrupt(std::string(s.message()));
+}
+
+// Version 2 lists: the size table, then every list's labels, vectors and norms back to back.
+absl::Status ReadListsV2(Reader& r, const Header& h, const Layout& layout,
+                         const std::vector<int64_t>& sizes, IndexIVFFlat& index) {
+  std::vector<int64_t> ids, list_nos;
+  std::vector<float> x, norms;
+  IVFJIT_RETURN_IF_ERROR(ReadArrayAt(r, layout.ids, h.ntotal, &ids));
+  IVFJIT_RETURN_IF_ERROR(ReadArrayAt(r, layout.vectors, h.ntotal * h.d, &x));
+  if (h.metric == Metric::kL2) {
+    IVFJIT_RETURN_IF_ERROR(ReadArrayAt(r, layout.norms, h.ntotal, &norms));
+  }
+  IVFJIT_RETURN_IF_ERROR(CheckFooter(r));
+  list_nos.reserve(static_cast<size_t>(h.ntotal));
+  for (size_t l = 0; l < sizes.size(); ++l) list_nos.insert(list_nos.end(), sizes[l], l);
+  if (h.ntotal == 0) return absl::OkStatus();
+  const absl::Status s = index.AddPreassigned(h.ntotal, x.data(), ids.data(), list_nos.data());
+  return s.ok() ? s : r.Corrupt(std::string(s.message()));
+}
+
+// The size table of a version 2 file: nlist sizes summing to ntotal.
+absl::StatusOr<std::vector<int64_t>> ReadSizes(Reader& r, const Header& h, int64_t nlist) {
+  std::vector<int64_t> sizes;
+  IVFJIT_RETURN_IF_ERROR(r.Array(&sizes, nlist));
+  int64_t total = 0;
+  for (int64_t l = 0; l < nlist; ++l) {
+    if (sizes[l] < 0 || sizes[l] > h.ntotal - total) {
+      return r.Corrupt(absl::StrCat("list ", l, " size ", sizes[l]));
+    }
+    total += sizes[l];
+  }
+  if (total != h.ntotal) return r.Corrupt("list sizes ≠ ntotal");
+  return sizes;
+}
+
+absl::StatusOr<std::unique_ptr<Index>> ReadIvfFlat(Reader& r, const Header& h,
+                                                   const Source& src) {
+  int64_t nlist, nprobe;
+  IVFJIT_RETURN_IF_ERROR(r.Get(&nlist));
+  IVFJIT_RETURN_IF_ERROR(r.Get(&nprobe));
+  if (nlist < 1 || nlist > kMaxNlist) return r.Corrupt(absl::StrCat("nlist = ", nlist));
+  if (nprobe < 1 || nprobe > nlist) return r.Corrupt(absl::StrCat("nprobe = ", nprobe));
+  if (!h.trained && h.ntotal > 0) return r.Corrupt("untrained index holding vectors");
+  const bool v1 = h.version == kPackedVersion, l2 = h.metric == Metric::kL2;
+  if (v1 && src.mapping != nullptr) return NotMappable(r);
+  const int64_t centroid_floats = h.trained ? nlist * h.d : 0;
+  const int64_t per_vector = 8 + 4 * h.d + (!v1 && l2 ? 4 : 0);
+  if (4 * centroid_floats + 8 * nlist > r.left() ||
+      h.ntotal > (r.left() - 4 * centroid_floats - 8 * nlist) / per_vector) {
+    return r.Corrupt("sizes do not match the file size");
+  }
+  std::vector<int64_t> sizes;
+  Layout layout;
+  int64_t arrays_start = 0;
+  if (v1) {
+    // Exact size: centroids, nlist sizes, ntotal × (id + vector), checksum.
+    if (4 * centroid_floats + 8 * nlist + 4 + h.ntotal * per_vector != r.left()) {
+      return r.Corrupt("sizes do not match the file size");
+    }
+    layout.centroids = r.position();
+  } else {
+    IVFJIT_ASSIGN_OR_RETURN(sizes, ReadSizes(r, h, nlist));
+    arrays_start = r.position();
+    layout = ArrayLayout(arrays_start, centroid_floats, true, h.ntotal, h.d, l2);
+    IVFJIT_RETURN_IF_ERROR(CheckFileSize(r, layout));
+  }
+  IVFJIT_ASSIGN_OR_RETURN(std::unique_ptr<IndexIVFFlat> index,
+                          IndexIVFFlat::Create(h.d, nlist, h.metric));
+  IVFJIT_RETURN_IF_ERROR(index->set_nprobe(nprobe));
+  if (h.trained) {
+    std::vector<float> centroids;
+    IVFJIT_RETURN_IF_ERROR(v1 ? r.Array(&centroids, centroid_floats)
+                              : ReadArrayAt(r, layout.centroids, centroid_floats, &centroids));
+    const absl::Status s = index->SetCentroids(centroids);
     if (!s.ok()) return r.Corrupt(std::string(s.message()));
   }
+  if (v1) {
+    IVFJIT_RETURN_IF_ERROR(ReadListsV1(r, h, nlist, *index));
+  } else if (src.mapping == nullptr) {
+    IVFJIT_RETURN_IF_ERROR(ReadListsV2(r, h, layout, sizes, *index));
+  } else {
+    const char* base = src.mapping->data();
+    IVFJIT_RETURN_IF_ERROR(CheckMappedPadding(r, base, arrays_start, layout, centroid_floats,
+                                              h.ntotal, h.d));
+    ivf_internal::MappedIndexes::MakeIvf(
+        *index, src.mapping, sizes, reinterpret_cast<const int64_t*>(base + layout.ids),
+        reinterpret_cast<const float*>(base + layout.vectors),
+        l2 ? reinterpret_cast<const float*>(base + layout.norms) : nullptr);
+  }
   return std::unique_ptr<Index>(std::move(index));
+}
+
+absl::StatusOr<std::unique_ptr<Index>> ReadIndex(Reader& r, const Source& src) {
+  absl::StatusOr<Header> header = ReadHeader(r);
+  if (!header.ok()) {
+    return absl::Status(header.status().code(),
+                        absl::StrCat(r.path(), ": ", header.status().message()));
+  }
+  if (header->kind == kKindFlat) return ReadFlat(r, *header, src);
+  return ReadIvfFlat(r, *header, src);
+}
+
+// Maps the file and parses it from the mapping itself (so header and arrays are one file).
+absl::StatusOr<std::unique_ptr<Index>> MapIndex(const std::string& path) {
+  IVFJIT_ASSIGN_OR_RETURN(std::shared_ptr<const ivf_internal::MappedFile> mapping,
+                          ivf_internal::MappedFile::Open(path));
+  std::FILE* f = fmemopen(const_cast<char*>(mapping->data()),
+                          static_cast<size_t>(mapping->size()), "r");
+  if (f == nullptr) return absl::ResourceExhaustedError("MapIndex: fmemopen failed");
+  Reader reader(f, mapping->size(), path, "ivfjit index");
+  absl::StatusOr<std::unique_ptr<Index>> index = ReadIndex(reader, Source{mapping});
+  std::fclose(f);
+  return index;
 }
 
 }  // namespace
@@ -180,17 +432,12 @@ absl::Status SaveIndex(const Index& index, const std::string& path) {
   });
 }
 
-absl::StatusOr<std::unique_ptr<Index>> LoadIndex(const std::string& path) {
+absl::StatusOr<std::unique_ptr<Index>> LoadIndex(const std::string& path,
+                                                 const LoadOptions& options) {
+  if (options.mmap) return MapIndex(path);
   return file_internal::ReadFile<std::unique_ptr<Index>>(
-      path, "ivfjit index", [&](Reader& r) -> absl::StatusOr<std::unique_ptr<Index>> {
-        absl::StatusOr<Header> header = ReadHeader(r);
-        if (!header.ok()) {
-          return absl::Status(header.status().code(),
-                              absl::StrCat(path, ": ", header.status().message()));
-        }
-        if (header->kind == kKindFlat) return ReadFlat(r, *header);
-        return ReadIvfFlat(r, *header);
-      });
+      path, "ivfjit index",
+      [&](Reader& r) -> absl::StatusOr<std::unique_ptr<Index>> { return ReadIndex(r, {}); });
 }
 
 }  // namespace ivfjit

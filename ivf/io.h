@@ -5,6 +5,9 @@
 //   IVFJIT_RETURN_IF_ERROR(ivfjit::SaveIndex(*index, "/data/fmnist.ivfjit"));
 //   absl::StatusOr<std::unique_ptr<ivfjit::Index>> loaded =
 //       ivfjit::LoadIndex("/data/fmnist.ivfjit");
+//   ivfjit::LoadOptions mapped;
+//   mapped.mmap = true;                      // searched in place, pages read on demand
+//   auto shared = ivfjit::LoadIndex("/data/fmnist.ivfjit", mapped);
 //
 // The format is versioned, little-endian and ends with a CRC-32 of everything before it.
 // SaveIndex writes a temporary file beside the target and renames it into place, so a reader
@@ -12,6 +15,16 @@
 // checks the header and every size against the file's length before allocating, and the
 // checksum before returning: a truncated, corrupt or foreign file gives DataLoss or
 // InvalidArgument, never a crash or an allocation larger than the file.
+//
+// Memory-mapped loading (LoadOptions::mmap) maps the file read-only and searches it in place:
+// the open reads only the header, the size table and the centroids, so it takes milliseconds
+// and adds little to the process's memory whatever the file's size; processes mapping one
+// file share its pages. The structure is checked as for a normal load (sizes against the
+// file's length), but the checksum is not (that would read every page): a corrupt vector
+// gives wrong distances, never a crash. The index is read-only (modifications are
+// FailedPrecondition) and keeps the mapping alive; the file must not be truncated while
+// mapped (replacing it by SaveIndex's rename is safe). Files of format version 1 (before
+// aligned arrays) load normally but cannot be mapped (InvalidArgument: save them again).
 #ifndef IVFJIT_IVF_IO_H_
 #define IVFJIT_IVF_IO_H_
 
@@ -28,8 +41,13 @@ namespace ivfjit {
 // Supports IndexFlat and IndexIVFFlat (Unimplemented otherwise).
 ABSL_MUST_USE_RESULT absl::Status SaveIndex(const Index& index, const std::string& path);
 
+struct LoadOptions {
+  bool mmap = false;  // map the file read-only and search it in place (see above)
+};
+
 // Returns an IndexFlat or IndexIVFFlat; NotFound if the file does not exist.
-ABSL_MUST_USE_RESULT absl::StatusOr<std::unique_ptr<Index>> LoadIndex(const std::string& path);
+ABSL_MUST_USE_RESULT absl::StatusOr<std::unique_ptr<Index>> LoadIndex(
+    const std::string& path, const LoadOptions& options = {});
 
 }  // namespace ivfjit
 

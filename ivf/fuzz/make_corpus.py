@@ -1,6 +1,8 @@
 """Writes the fuzz targets' seed corpora (checked in; rerun after a format change):
     python3 ivf/fuzz/make_corpus.py        (with the ivfjit package importable, and faiss)
-Small valid files of every kind each parser reads, so that fuzzing starts from deep paths."""
+Small valid files of every kind each parser reads, so that fuzzing starts from deep paths.
+load_index/v1_* are ivfjit files of format version 1, kept from before version 2 (the writer
+no longer produces them; the reader still reads them)."""
 import gzip
 import io
 import os

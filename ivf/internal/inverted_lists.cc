@@ -61,6 +61,16 @@ void InvertedLists::AppendReserved(int64_t l, const float* x, int64_t id, float 
   ++list.size;
 }
 
+void InvertedLists::SetExternal(int64_t l, const float* vectors, const int64_t* ids,
+                                const float* norms, int64_t size) noexcept {
+  static const int64_t kNoIds[1] = {0};
+  List& list = lists_[l];
+  list.external_vectors = vectors;
+  list.external_ids = ids != nullptr ? ids : kNoIds;  // non-null marks the list external
+  list.external_norms = norms;
+  list.size = size;
+}
+
 int64_t InvertedLists::memory_bytes() const noexcept {
   int64_t bytes = static_cast<int64_t>(lists_.capacity() * sizeof(List));
   for (const List& list : lists_) {

@@ -42,11 +42,19 @@ class InvertedLists {
   int64_t nlist() const noexcept { return static_cast<int64_t>(lists_.size()); }
   int64_t d() const noexcept { return d_; }
   int64_t size(int64_t list) const noexcept { return lists_[list].size; }
-  const float* vectors(int64_t list) const noexcept { return lists_[list].vectors.data(); }
-  const int64_t* ids(int64_t list) const noexcept { return lists_[list].ids.data(); }
+  const float* vectors(int64_t list) const noexcept {
+    const List& l = lists_[list];
+    return l.external_ids != nullptr ? l.external_vectors : l.vectors.data();
+  }
+  const int64_t* ids(int64_t list) const noexcept {
+    const List& l = lists_[list];
+    return l.external_ids != nullptr ? l.external_ids : l.ids.data();
+  }
   // Null when the lists keep no norms.
   const float* norms(int64_t list) const noexcept {
-    return with_norms_ ? lists_[list].norms.data() : nullptr;
+    if (!with_norms_) return nullptr;
+    const List& l = lists_[list];
+    return l.external_ids != nullptr ? l.external_norms : l.norms.data();
   }
   bool with_norms() const noexcept { return with_norms_; }
 
@@ -55,6 +63,12 @@ class InvertedLists {
   // small adds); a list that receives more than it holds is sized exactly. Throws bad_alloc,
   // leaving every list's content unchanged.
   void Reserve(const std::vector<int64_t>& extra);
+
+  // Makes an empty list a read-only view of arrays owned elsewhere (a mapped file): vectors
+  // size × d, ids size, norms size (with_norms; else ignored). Such lists must not be
+  // modified (Reserve, Append, RemoveIf, Clear) afterwards.
+  void SetExternal(int64_t list, const float* vectors, const int64_t* ids, const float* norms,
+                   int64_t size) noexcept;
 
   // Appends one vector (d floats) with its id and norm; capacity must have been reserved.
   void AppendReserved(int64_t list, const float* x, int64_t id, float norm) noexcept;
@@ -75,6 +89,10 @@ class InvertedLists {
     AlignedArray<int64_t> ids;
     AlignedArray<float> norms;
     int64_t size = 0;
+    // SetExternal's arrays (external_ids non-null for an external list, even when size is 0).
+    const float* external_vectors = nullptr;
+    const int64_t* external_ids = nullptr;
+    const float* external_norms = nullptr;
   };
   void Resize(List& list, int64_t capacity);
 

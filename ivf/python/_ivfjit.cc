@@ -180,6 +180,7 @@ void BindIndex(py::module_& m) {
       .def_property_readonly("d", &Index::d)
       .def_property_readonly("ntotal", &Index::ntotal)
       .def_property_readonly("is_trained", &Index::is_trained)
+      .def_property_readonly("is_mapped", &Index::is_mapped)
       .def_property_readonly("metric_type",
                              [](const Index& i) { return static_cast<int>(i.metric()); })
       .def("train",
@@ -406,11 +407,13 @@ void BindSelectors(py::module_& m) {
 }
 
 void BindFiles(py::module_& m) {
-  m.def("read_index", [](const std::string& path) {
+  m.def("read_index", [](const std::string& path, bool mmap) {
+    LoadOptions options;
+    options.mmap = mmap;
     std::unique_ptr<Index> index;
     {
       py::gil_scoped_release release;
-      index = Value(ReadAnyIndex(path));
+      index = Value(ReadAnyIndex(path, options));
     }
     return index;
   });

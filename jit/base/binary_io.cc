@@ -34,11 +34,22 @@ Writer::Writer(std::FILE* f) : f_(f), crc_(crc32_z(0, nullptr, 0)) {}
 void Writer::Bytes(const void* data, size_t n) {
   if (n == 0) return;  // (crc32_z with a null buffer would reset the CRC)
   crc_ = crc32_z(crc_, static_cast<const Bytef*>(data), n);
+  position_ += static_cast<int64_t>(n);
   if (ok_ && std::fwrite(data, 1, n, f_) != n) ok_ = false;
 }
 
+void Writer::Pad(int64_t alignment) {
+  static const char kZeros[64] = {};
+  int64_t n = (alignment - position_ % alignment) % alignment;
+  while (n > 0) {
+    const int64_t chunk = std::min<int64_t>(n, sizeof(kZeros));
+    Bytes(kZeros, static_cast<size_t>(chunk));
+    n -= chunk;
+  }
+}
+
 Reader::Reader(std::FILE* f, int64_t size, std::string path, std::string format)
-    : f_(f), left_(size), path_(std::move(path)), format_(std::move(format)),
+    : f_(f), size_(size), left_(size), path_(std::move(path)), format_(std::move(format)),
       crc_(crc32_z(0, nullptr, 0)) {}
 
 absl::Status Reader::Bytes(void* out, size_t n) {
@@ -58,6 +69,18 @@ absl::Status Reader::Skip(int64_t n) {
     absl::Status s = Bytes(buf, chunk);
     if (!s.ok()) return s;
     n -= static_cast<int64_t>(chunk);
+  }
+  return absl::OkStatus();
+}
+
+absl::Status Reader::SkipPadding(int64_t alignment) {
+  char pad[64];
+  const int64_t n = (alignment - position() % alignment) % alignment;
+  if (n > static_cast<int64_t>(sizeof(pad))) return Corrupt("padding wider than 64 bytes");
+  absl::Status s = Bytes(pad, static_cast<size_t>(n));
+  if (!s.ok()) return s;
+  for (int64_t i = 0; i < n; ++i) {
+    if (pad[i] != 0) return Corrupt("non-zero padding");
   }
   return absl::OkStatus();
 }

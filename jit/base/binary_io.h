@@ -35,12 +35,16 @@ class Writer {
     Bytes(data, static_cast<size_t>(n) * sizeof(T));
   }
   void Bytes(const void* data, size_t n);
+  // Zero bytes up to the next multiple of `alignment` (a power of two) from the file's start.
+  void Pad(int64_t alignment);
+  int64_t position() const { return position_; }
   uint32_t crc() const { return static_cast<uint32_t>(crc_); }
   bool ok() const { return ok_; }
 
  private:
   std::FILE* f_;
   unsigned long crc_;
+  int64_t position_ = 0;
   bool ok_ = true;
 };
 
@@ -62,7 +66,10 @@ class Reader {
   }
   ABSL_MUST_USE_RESULT absl::Status Bytes(void* out, size_t n);
   ABSL_MUST_USE_RESULT absl::Status Skip(int64_t n);
+  // Skips Writer::Pad's bytes; DataLoss unless they are zeros.
+  ABSL_MUST_USE_RESULT absl::Status SkipPadding(int64_t alignment);
   int64_t left() const { return left_; }
+  int64_t position() const { return size_ - left_; }
   uint32_t crc() const { return static_cast<uint32_t>(crc_); }
   ABSL_MUST_USE_RESULT absl::Status Truncated() const;
   ABSL_MUST_USE_RESULT absl::Status Corrupt(const std::string& why) const;
@@ -70,6 +77,7 @@ class Reader {
 
  private:
   std::FILE* f_;
+  int64_t size_;
   int64_t left_;
   std::string path_, format_;
   unsigned long crc_;

@@ -37,7 +37,7 @@ __all__ = [
     "IDSelectorBatch", "IDSelectorArray", "IDSelectorRange", "IDSelectorBitmap", "IDSelectorNot",
     "read_index", "write_index", "index_factory", "normalize_L2", "cvar",
     "omp_set_num_threads", "omp_get_max_threads", "jit_stats", "from_faiss", "to_faiss",
-    "IndexIVFStats",
+    "IndexIVFStats", "IO_FLAG_MMAP", "IO_FLAG_MMAP_IFC", "IO_FLAG_READ_ONLY",
 ]
 
 __version__ = "0.1.0"
@@ -204,6 +204,8 @@ class Index:
     d = property(lambda self: self._impl.d, doc="Vector dimension.")
     ntotal = property(lambda self: self._impl.ntotal, doc="Vectors stored.")
     is_trained = property(lambda self: self._impl.is_trained, doc="Whether add/search work.")
+    is_mapped = property(lambda self: self._impl.is_mapped,
+                         doc="Whether the index is a read-only mapped file (IO_FLAG_MMAP).")
     metric_type = property(lambda self: self._impl.metric_type,
                            doc="METRIC_L2 (1) or METRIC_INNER_PRODUCT (0).")
 
@@ -408,9 +410,19 @@ def _wrap(impl):
     raise NotImplementedError("unsupported index type %s" % type(impl).__name__)
 
 
+IO_FLAG_READ_ONLY = 2
+IO_FLAG_MMAP = 0x646f0008      # Faiss's value: IO_FLAG_SKIP_IVF_DATA | 0x646f0000
+IO_FLAG_MMAP_IFC = 0x200       # Faiss 1.9+'s in-place mapping ("in-file codes"); the same here
+
+
 def read_index(path, io_flags=0):
-    """Reads an index file: Faiss's (IndexFlatL2/IP, IndexIVFFlat) or ivfjit's own."""
-    return _wrap(_ivfjit.read_index(os.fspath(path)))
+    """Reads an index file: Faiss's (IndexFlatL2/IP, IndexIVFFlat) or ivfjit's own.
+
+    io_flags=IO_FLAG_MMAP (or IO_FLAG_MMAP_IFC) maps an ivfjit file read-only and searches it
+    in place (opens in milliseconds; processes share its pages; the index is read-only:
+    index.is_mapped). Faiss files cannot be mapped (ValueError: convert them to .ivfjit)."""
+    mmap = (io_flags & 0xffff0000) == 0x646f0000 or (io_flags & IO_FLAG_MMAP_IFC) != 0
+    return _wrap(_ivfjit.read_index(os.fspath(path), mmap))
 
 
 def write_index(index, path):

@@ -301,6 +301,35 @@ class IvfTest(unittest.TestCase):
             assert_same_knn(self, *copy.search(self.xq, 10), Dr, Ir)
             assert_same_knn(self, *ivfjit.to_faiss(copy).search(self.xq, 10), Dr, Ir)
 
+    def test_mapped_index_file(self):
+        theirs, _ = faiss_ivf(self.xb, self.d, self.nlist, faiss.METRIC_L2)
+        ours = self.ours_on(theirs, ivfjit.METRIC_L2)
+        ours.nprobe = 8
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "m.ivfjit")
+            ivfjit.write_index(ours, path)
+            for flag in (ivfjit.IO_FLAG_MMAP, ivfjit.IO_FLAG_MMAP_IFC, faiss.IO_FLAG_MMAP):
+                mapped = ivfjit.read_index(path, flag)
+                self.assertTrue(mapped.is_mapped)
+                self.assertEqual(mapped.nprobe, 8)
+                D, I = ours.search(self.xq, 10)
+                Dm, Im = mapped.search(self.xq, 10)
+                np.testing.assert_array_equal(Im, I)
+                np.testing.assert_array_equal(Dm, D)
+                sel = ivfjit.IDSelectorRange(0, 3000)
+                np.testing.assert_array_equal(
+                    mapped.search(self.xq, 5, params=ivfjit.SearchParametersIVF(sel=sel))[1],
+                    ours.search(self.xq, 5, params=ivfjit.SearchParametersIVF(sel=sel))[1])
+            self.assertFalse(ivfjit.read_index(path).is_mapped)
+            with self.assertRaises(RuntimeError):
+                mapped.add(self.xq)
+            with self.assertRaises(RuntimeError):
+                mapped.remove_ids(np.arange(3))
+            self.assertEqual(mapped.ntotal, 6000)
+            faiss.write_index(theirs, os.path.join(tmp, "f.faiss"))
+            with self.assertRaises(ValueError):
+                ivfjit.read_index(os.path.join(tmp, "f.faiss"), ivfjit.IO_FLAG_MMAP)
+
 
 class ApiTest(unittest.TestCase):
     def test_errors_are_python_exceptions(self):
