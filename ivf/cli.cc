@@ -278,13 +278,12 @@ absl::StatusOr<std::unique_ptr<IDSelector>> Selector(const Args& a) {
 absl::Status SearchOnGpu(const Args& a, const Index& index, const FloatMatrix& q, int64_t k,
                          const std::string& out) {
   if (a.has("mode")) return absl::InvalidArgumentError("--mode applies to CPU searches only");
-  if (a.has("allow") || a.has("id_range")) {
-    return absl::UnimplementedError("--allow / --id_range: not supported on the GPU yet");
-  }
   IVFJIT_ASSIGN_OR_RETURN(std::unique_ptr<jit::GpuDevice> gpu, jit::GpuDevice::Open());
   Progress(absl::StrCat("copying the index to ", gpu->name(), " (", gpu->arch(), ")"));
   IVFJIT_ASSIGN_OR_RETURN(std::unique_ptr<GpuIndex> on_gpu, ToDevice(index, gpu.get()));
-  IVFJIT_ASSIGN_OR_RETURN(const IVFSearchParams params, IvfParams(a, on_gpu->is_ivf()));
+  IVFJIT_ASSIGN_OR_RETURN(IVFSearchParams params, IvfParams(a, on_gpu->is_ivf()));
+  IVFJIT_ASSIGN_OR_RETURN(const std::unique_ptr<IDSelector> selector, Selector(a));
+  params.sel = selector.get();
   Progress(absl::StrCat("searching ", q.rows, " queries on the GPU, k = ", k));
   SearchResult result;
   result.nq = q.rows;

@@ -28,6 +28,9 @@ struct Row {
   std::string jit = "off";  // kernel tier: "off" = eager kernels only
   int clients = 0;          // serving rows: client threads (0: not a serving row)
   double p99_ms = -1;       // serving rows: 99th percentile latency of a call
+  // Filtered rows (--selectivity): the share of stored vectors the search's ID selector
+  // (a bitmap) allows; -1: no filter.
+  double selectivity = -1;
 };
 
 // Identifies one sweep invocation (its start time) and the machine (see dump_env); both are

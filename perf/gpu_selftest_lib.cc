@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "ivf/gpu/gpu_index.h"
+#include "ivf/id_selector.h"
 #include "ivf/index_flat.h"
 #include "ivf/index_ivf_flat.h"
 #include "ivf/vector_files.h"
@@ -72,8 +73,10 @@ class Runner {
          << "\n";
   }
 
-  // One correctness case: GPU search against the CPU index's search of the same queries.
-  void Check(const Index& cpu, const char* kind, int64_t nprobe, int64_t k) {
+  // One correctness case: GPU search against the CPU index's search of the same queries
+  // (filtered by `sel` when given).
+  void Check(const Index& cpu, const char* kind, int64_t nprobe, int64_t k,
+             const IDSelector* sel = nullptr, const char* sel_name = "none") {
     absl::StatusOr<std::unique_ptr<GpuIndex>> gpu = GpuIndex::Create(cpu, &device_);
     if (!gpu.ok()) return Fail("copy to device", gpu.status());
     const int64_t nq = options_.nq;
@@ -82,6 +85,7 @@ class Runner {
     std::vector<int64_t> ci(nq * k), gi(nq * k);
     IVFSearchParams params;
     params.nprobe = nprobe;
+    params.sel = sel;
     absl::Status status = cpu.Search(nq, queries.data(), k, cd.data(), ci.data(), params);
     if (!status.ok()) return Fail("cpu search", status);
     status = (*gpu)->Search(nq, queries.data(), k, gd.data(), gi.data(), params);
@@ -92,10 +96,25 @@ class Runner {
     failures_ += !why.empty();
     out_ << absl::StrFormat(
                 R"({"event":"check","index":"%s","metric":"%s","d":%d,"k":%d,"nprobe":%d,)"
-                R"("nq":%d,"ok":%s,"detail":"%s"})",
-                kind, MetricName(cpu.metric()), cpu.d(), k, nprobe, nq,
+                R"("nq":%d,"selector":"%s","ok":%s,"detail":"%s"})",
+                kind, MetricName(cpu.metric()), cpu.d(), k, nprobe, nq, sel_name,
                 why.empty() ? "true" : "false", Escape(why))
          << "\n";
+  }
+
+  // Filtered searches (docs/spec.md, Filtered search): every kernel of the filter family.
+  void CheckSelectors(const Index& cpu) {
+    std::vector<int64_t> tenth;
+    for (int64_t id = 0; id < cpu.ntotal(); id += 10) tenth.push_back(id);
+    std::vector<int64_t> sparse = tenth;
+    sparse.push_back(int64_t{1} << 50);  // forces the hash table
+    const IDSelectorBatch bitmap(tenth), hashed(sparse);
+    const IDSelectorRange range(cpu.ntotal() / 4, cpu.ntotal() / 2);
+    const IDSelectorNot not_range(&range);
+    Check(cpu, "IVFFlat", 16, 10, &bitmap, "batch-bitmap");
+    Check(cpu, "IVFFlat", 16, 10, &hashed, "batch-hash");
+    Check(cpu, "IVFFlat", 16, 10, &range, "range");
+    Check(cpu, "IVFFlat", 16, 10, &not_range, "not-range");
   }
 
   void CheckRange(const IndexIVFFlat& cpu) {
@@ -129,6 +148,7 @@ class Runner {
         std::unique_ptr<IndexIVFFlat> ivf = BuildIvf(d, 64, options_.nb, metric, 10 + d, false);
         if (ivf == nullptr) return Fail("build cpu index", absl::InternalError("train/add"));
         for (int64_t k : options_.ks) Check(*ivf, "IVFFlat", 16, k);
+        CheckSelectors(*ivf);
         if (!ivf->set_nprobe(16).ok()) return Fail("nprobe", absl::InternalError("nprobe"));
         CheckRange(*ivf);
         auto flat = IndexFlat::Create(d, metric);

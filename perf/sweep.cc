@@ -53,6 +53,10 @@ ABSL_FLAG(std::string, clients, "",
           "comma list of client thread counts for serving rows (IVF: N threads each searching "
           "single queries, then batches of 8, against one index for --serve_seconds)");
 ABSL_FLAG(double, serve_seconds, 2.0, "duration of each serving row");
+ABSL_FLAG(std::string, selectivity, "",
+          "comma list of filter selectivities (e.g. 0.01,0.1,0.5): IVF rows searched with an ID "
+          "selector (a bitmap) allowing that share of the vectors, ivfjit vs Faiss (and peers) "
+          "with the same selector; recall against the exact filtered neighbours");
 ABSL_FLAG(bool, quick, false, "small synthetic smoke run (used by a test)");
 ABSL_FLAG(bool, json, false, "print JSON lines instead of a table");
 ABSL_FLAG(bool, record, true, "append rows to benchmarks/benchmarks.jsonl under bazel run");
@@ -79,6 +83,15 @@ bool OptionsFromFlags(SweepOptions& opt) {
   opt.repeat = absl::GetFlag(FLAGS_repeat);
   opt.single_queries = absl::GetFlag(FLAGS_single_queries);
   opt.clients = ParseInts(absl::GetFlag(FLAGS_clients));
+  for (absl::string_view part :
+       absl::StrSplit(absl::GetFlag(FLAGS_selectivity), ',', absl::SkipEmpty())) {
+    double v;
+    if (!absl::SimpleAtod(part, &v) || !(v > 0 && v <= 1)) {
+      std::fprintf(stderr, "--selectivity: '%s' is not in (0, 1]\n", std::string(part).c_str());
+      return false;
+    }
+    opt.selectivities.push_back(v);
+  }
   opt.serve_seconds = absl::GetFlag(FLAGS_serve_seconds);
   opt.nprobes = ParseInts(absl::GetFlag(FLAGS_nprobe));
   opt.nqs = ParseInts(absl::GetFlag(FLAGS_nq));

@@ -2,6 +2,7 @@
 // centroids so that recall is the same and the comparison is speed alone.
 #include <faiss/IndexFlat.h>
 #include <faiss/IndexIVFFlat.h>
+#include <faiss/impl/IDSelector.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "ivf/id_selector.h"
 #include "ivf/index_flat.h"
 #include "ivf/index_ivf_flat.h"
 #include "perf/workloads.h"
@@ -94,10 +96,16 @@ void Build(const Workload& w, bool with_faiss, bool with_ours, Indexes& x) {
   x.ours_add_ms = MillisSince(t0);
 }
 
-// The implementations of one (nprobe, max_codes) configuration: ivfjit per tier and mode,
-// then Faiss.
+// A filtered configuration's selector, the same bitmap for both libraries.
+struct Filter {
+  const IDSelector* ours = nullptr;
+  const faiss::IDSelector* theirs = nullptr;
+};
+
+// The implementations of one (nprobe, max_codes, filter) configuration: ivfjit per tier and
+// mode, then Faiss.
 std::vector<Impl> MakeImpls(const Workload& w, const SweepOptions& opt, Indexes& x,
-                            int64_t nprobe, int64_t max_codes) {
+                            int64_t nprobe, int64_t max_codes, Filter filter = {}) {
   std::vector<Impl> impls;
   const int64_t k = w.k;
   if (opt.HasImpl("ivfjit")) {
@@ -107,6 +115,7 @@ std::vector<Impl> MakeImpls(const Workload& w, const SweepOptions& opt, Indexes&
         p.nprobe = nprobe;
         p.max_codes = max_codes;
         p.mode = ParseSearchMode(m).value_or(SearchMode::kAuto);
+        p.sel = filter.ours;
         const KernelOptions kernels = opt.KernelsFor(tier);
         IndexIVFFlat* ours = x.ours.get();
         impls.push_back({"ivfjit", m, tier, kernels,
@@ -120,11 +129,12 @@ std::vector<Impl> MakeImpls(const Workload& w, const SweepOptions& opt, Indexes&
   if (opt.HasImpl("faiss")) {
     faiss::IndexIVFFlat* theirs = &x.theirs;
     impls.push_back({"faiss", "-", "off", {}, [] {},
-                     [theirs, nprobe, max_codes, k](int64_t n, const float* q, float* dd,
-                                                    int64_t* l) {
+                     [theirs, nprobe, max_codes, k, filter](int64_t n, const float* q,
+                                                            float* dd, int64_t* l) {
                        faiss::SearchParametersIVF fp;
                        fp.nprobe = nprobe;
                        fp.max_codes = max_codes;
+                       fp.sel = const_cast<faiss::IDSelector*>(filter.theirs);
                        std::vector<FaissIdx> flabels(static_cast<size_t>(n * k));
                        theirs->search(n, q, k, dd, flabels.data(), &fp);
                        std::copy(flabels.begin(), flabels.end(), l);
@@ -244,6 +254,57 @@ std::vector<Row> ServeRows(const Workload& w, const SweepOptions& opt,
   return rows;
 }
 
+// Filtered rows: per --selectivity, a bitmap allowing that share of the labels, given to
+// ivfjit (auto mode) and Faiss alike; recall against the exact neighbours among the allowed.
+std::vector<Row> FilteredRows(const Workload& w, const SweepOptions& opt, Indexes& x,
+                              const Row& proto, IvfArtifacts* artifacts) {
+  std::vector<Row> rows;
+  SweepOptions auto_only = opt;
+  auto_only.modes = {"auto"};
+  for (double s : opt.selectivities) {
+    FilterArtifact f;
+    f.selectivity = s;
+    f.allowed = AllowedLabels(w.nb, s);
+    std::vector<uint8_t> bits(static_cast<size_t>((w.nb + 7) / 8), 0);
+    for (int64_t id : f.allowed) bits[id >> 3] |= uint8_t(1u << (id & 7));
+    const IDSelectorBitmap ours(bits);
+    const faiss::IDSelectorBitmap theirs(bits.size(), bits.data());
+    auto flat = IndexFlat::Create(w.d, Metric::kL2);
+    Check(flat.status());
+    Check((*flat)->Add(w.base));
+    SearchParams exact;
+    exact.sel = &ours;
+    auto truth = (*flat)->Search(w.queries, w.k, exact);
+    Check(truth.status());
+    f.truth = std::move(truth->labels);
+    for (int64_t nprobe : opt.nprobes.empty() ? w.nprobes : opt.nprobes) {
+      const std::vector<Impl> impls = MakeImpls(w, auto_only, x, nprobe, 0, {&ours, &theirs});
+      for (int64_t nq : opt.nqs.empty() ? w.nqs : opt.nqs) {
+        nq = std::min(nq, w.nq);
+        const int64_t nrec = nq == 1 ? std::min<int64_t>(opt.single_queries, w.nq) : nq;
+        std::fprintf(stderr, "[sweep] %s: filtered (selectivity %g) nprobe=%ld nq=%ld\n",
+                     w.name.c_str(), s, (long)nprobe, (long)nq);
+        std::vector<std::vector<int64_t>> found;
+        const std::vector<Timing> t = TimeImpls(w, opt, impls, nq, nrec, found);
+        for (size_t m = 0; m < impls.size(); ++m) {
+          Row r = proto;
+          r.impl = impls[m].impl;
+          r.mode = impls[m].impl == "ivfjit" ? "auto" : "-";
+          r.jit = impls[m].jit;
+          r.nq = nq, r.nprobe = nprobe, r.selectivity = s;
+          r.recall = testing::RecallAtK(found[m].data(), f.truth.data(), nrec, w.k);
+          r.search_ms = t[m].median_ms, r.search_ms_min = t[m].min_ms;
+          r.search_ms_max = t[m].max_ms, r.warmup = t[m].warmup, r.repeat = t[m].repeat;
+          r.qps = nq / (t[m].median_ms / 1e3);
+          rows.push_back(r);
+        }
+      }
+    }
+    if (artifacts != nullptr) artifacts->filters.push_back(std::move(f));
+  }
+  return rows;
+}
+
 }  // namespace
 
 std::vector<Row> RunIvf(const Workload& w, const SweepOptions& opt, IvfArtifacts* artifacts) {
@@ -316,6 +377,8 @@ std::vector<Row> RunIvf(const Workload& w, const SweepOptions& opt, IvfArtifacts
       }
     }
   }
+  const std::vector<Row> filtered = FilteredRows(w, opt, x, proto, artifacts);
+  rows.insert(rows.end(), filtered.begin(), filtered.end());
   return rows;
 }
 

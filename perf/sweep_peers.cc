@@ -65,6 +65,19 @@ std::vector<std::string> RunPeers(const Workload& w, const SweepOptions& opt,
       return lines;
     }
   }
+  // Filters: allowed_<i>.npy (labels) and truth_<i>.npy (exact neighbours among them).
+  std::vector<double> selectivities;
+  for (size_t i = 0; i < artifacts.filters.size(); ++i) {
+    const FilterArtifact& f = artifacts.filters[i];
+    const int64_t n = static_cast<int64_t>(f.allowed.size());
+    const absl::Status a = WriteIds(absl::StrCat(dir, "/allowed_", i, ".npy"), {n, 1, f.allowed});
+    const absl::Status t = WriteIds(absl::StrCat(dir, "/truth_", i, ".npy"), {w.nq, w.k, f.truth});
+    if (!a.ok() || !t.ok()) {
+      std::fprintf(stderr, "[sweep] peers skipped: %s\n", (a.ok() ? t : a).ToString().c_str());
+      return lines;
+    }
+    selectivities.push_back(f.selectivity);
+  }
   const std::vector<int64_t> nprobes = opt.nprobes.empty() ? w.nprobes : opt.nprobes;
   const std::vector<int64_t> nqs = opt.nqs.empty() ? w.nqs : opt.nqs;
   for (const std::string& peer : opt.peers) {
@@ -73,7 +86,8 @@ std::vector<std::string> RunPeers(const Workload& w, const SweepOptions& opt,
         "'", python, "' '", script, "' --peer=", peer, " --data='", dir, "' --workload=", w.name,
         " --nlist=", w.nlist, " --k=", w.k, " --nprobes=", Join(nprobes), " --nqs=", Join(nqs),
         " --threads=", opt.threads, " --repeat=", opt.repeat, " --warmup=", opt.warmup,
-        " --single_queries=", opt.single_queries, " --modes=auto,csr,matrix", " --run_id=", RunId(),
+        " --single_queries=", opt.single_queries, " --modes=auto,csr,matrix",
+        " --selectivities=", Join(selectivities), " --run_id=", RunId(),
         " --env_id=", EnvIdOfRun(), " --git_commit=", GitCommitOfRun());
     FILE* p = popen(cmd.c_str(), "r");
     if (p == nullptr) continue;

@@ -57,3 +57,18 @@ absl::StatusOr<Workload> LoadWorkload(const std::string& name, const SyntheticSh
 }
 
 }  // namespace ivfjit::perf
+
+namespace ivfjit::perf {
+
+std::vector<int64_t> AllowedLabels(int64_t n, double fraction) {
+  std::vector<int64_t> out;
+  for (int64_t r = 0; r < n; ++r) {
+    const uint64_t h = (static_cast<uint64_t>(r) * 0x9E3779B97F4A7C15ull) >> 11;
+    if (static_cast<double>(h) < fraction * static_cast<double>(uint64_t{1} << 53)) {
+      out.push_back(r);
+    }
+  }
+  return out;
+}
+
+}  // namespace ivfjit::perf

@@ -48,6 +48,7 @@ struct SweepOptions {
   std::vector<std::string> modes;  // ivfjit search modes
   std::vector<int64_t> max_codes;  // max_codes sweep (0 = unlimited)
   std::vector<int64_t> clients;    // serving rows: client thread counts (empty: none)
+  std::vector<double> selectivities;  // filtered rows: shares of allowed vectors (empty: none)
   double serve_seconds = 2.0;
   std::vector<std::string> impls = {"ivfjit", "faiss"};
   std::vector<std::string> jit_tiers;          // of "off", "auto", "on"
@@ -75,10 +76,23 @@ std::vector<Row> RunFlat(const Workload& w, const SweepOptions& opt);
 
 // What the IVF run leaves for the peers: the exact neighbours of every query (nq × k) and
 // the centroids both libraries used (nlist × d).
+// One filter of the filtered rows: the allowed labels (ascending) and the exact k-NN among
+// them of every query (nq × k, the recall reference).
+struct FilterArtifact {
+  double selectivity = 0;
+  std::vector<int64_t> allowed;
+  std::vector<int64_t> truth;
+};
+
 struct IvfArtifacts {
   std::vector<int64_t> truth;
   std::vector<float> centroids;
+  std::vector<FilterArtifact> filters;  // one per --selectivity
 };
+
+// The labels of [0, n) a filter of the given selectivity allows: label r when a fixed hash
+// of r falls below the fraction (the same set for every library and run).
+std::vector<int64_t> AllowedLabels(int64_t n, double fraction);
 
 // IndexIVFFlat vs faiss::IndexIVFFlat on Faiss's trained centroids.
 std::vector<Row> RunIvf(const Workload& w, const SweepOptions& opt,

@@ -71,7 +71,8 @@ class GpuIndex final : public Index {
   jit::GpuDevice* device() const noexcept { return device_; }
 
   // Search (Index's) takes params as IndexIVFFlat does (mode is ignored: the device has one
-  // algorithm; nprobe must be 1 for a flat index; a selector is Unimplemented for now).
+  // algorithm; nprobe must be 1 for a flat index; params.sel filters as on the CPU, in a
+  // kernel per selector kind after the scan).
   // SearchOnDevice: the same with device pointers (x: n × d, distances, labels: n × k on this
   // device). The queries cannot be checked for NaN here.
   ABSL_MUST_USE_RESULT absl::Status SearchOnDevice(int64_t n, const float* x, int64_t k,
@@ -79,10 +80,9 @@ class GpuIndex final : public Index {
                                                    const IVFSearchParams& params = {}) const;
 
   // Range search from device queries (x: n × d on this device); results on the host, as
-  // RangeSearch's. The queries cannot be checked for NaN here.
-  ABSL_MUST_USE_RESULT absl::StatusOr<RangeSearchResult> RangeSearchOnDevice(int64_t n,
-                                                                             const float* x,
-                                                                             float radius) const;
+  // RangeSearch's (params: nprobe, sel). The queries cannot be checked for NaN here.
+  ABSL_MUST_USE_RESULT absl::StatusOr<RangeSearchResult> RangeSearchOnDevice(
+      int64_t n, const float* x, float radius, const IVFSearchParams& params = {}) const;
 
   GpuSearchStats search_stats() const;
 
@@ -136,14 +136,17 @@ class GpuIndex final : public Index {
   // Plans a search of n queries (x on the device or the host), then per chunk of queries:
   // uploads them, scans them into the scratch's candidate rows, and calls visit; synchronizes
   // at the end. visit runs with mu_ held.
+  // sel (null: none): the candidates it rejects are dropped after each chunk's scan.
   ABSL_MUST_USE_RESULT absl::Status ForEachScannedChunk(
       int64_t n, const float* x, bool x_on_device, int64_t k, int64_t nprobe, int64_t max_codes,
+      const IDSelector* sel,
       absl::FunctionRef<absl::Status(const jit::GpuModule&, int64_t i0, int64_t nc)> visit) const;
   ABSL_MUST_USE_RESULT absl::Status Run(int64_t n, const float* x, bool x_on_device, int64_t k,
                                         float* distances, int64_t* labels, bool out_on_device,
                                         const IVFSearchParams& params) const;
   ABSL_MUST_USE_RESULT absl::Status RunRange(int64_t n, const float* x, bool x_on_device,
-                                             float radius, RangeSearchResult* result) const;
+                                             float radius, const IVFSearchParams& params,
+                                             RangeSearchResult* result) const;
   ABSL_MUST_USE_RESULT absl::Status Reserve(const Plan& plan) const
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 

@@ -21,12 +21,33 @@ using jit::GpuKernel;
 constexpr int64_t kRowsPerBlock = 512;   // list rows one scan block covers
 constexpr int64_t kMaxGridY = 65535;     // queries per launch (CUDA's grid.y limit)
 
-// Selectors are not run on the device yet: refused, never ignored (Faiss's GPU indexes ignore
-// them silently).
-absl::Status CheckNoSelector(const SearchParams& params) {
-  if (params.sel == nullptr) return absl::OkStatus();
-  return absl::UnimplementedError(
-      "GpuIndex: ID selectors are not supported on the GPU yet; search the CPU index");
+// A selector's filter with its arrays copied to the device (bits / table point there).
+struct DeviceFilter {
+  jit::IdFilter filter;
+  jit::GpuDevice::Buffer array;
+};
+
+absl::StatusOr<DeviceFilter> ToDevice(jit::GpuDevice& device, const IDSelector& sel) {
+  DeviceFilter out;
+  out.filter = sel.filter();
+  const void* host = nullptr;
+  int64_t bytes = 0;
+  if (out.filter.kind == jit::IdFilterKind::kBitmap) {
+    host = out.filter.bits;
+    bytes = out.filter.nbytes;
+  } else if (out.filter.kind == jit::IdFilterKind::kHash) {
+    host = out.filter.table;
+    bytes = static_cast<int64_t>(out.filter.mask + 1) * 8;
+  }
+  if (bytes == 0) return out;  // a range, or an empty bitmap
+  IVFJIT_ASSIGN_OR_RETURN(out.array, device.Alloc(bytes));
+  IVFJIT_RETURN_IF_ERROR(device.Upload(out.array.data(), host, static_cast<size_t>(bytes)));
+  if (out.filter.kind == jit::IdFilterKind::kBitmap) {
+    out.filter.bits = out.array.as<uint8_t>();
+  } else {
+    out.filter.table = out.array.as<int64_t>();
+  }
+  return out;
 }
 
 int64_t NextPow2(int64_t n) {
@@ -296,9 +317,14 @@ absl::Status GpuIndex::ScanGrouped(const jit::GpuModule& module,
 
 absl::Status GpuIndex::ForEachScannedChunk(
     int64_t n, const float* x, bool x_on_device, int64_t k, int64_t nprobe, int64_t max_codes,
+    const IDSelector* sel,
     absl::FunctionRef<absl::Status(const jit::GpuModule&, int64_t i0, int64_t nc)> visit) const {
   IVFJIT_ASSIGN_OR_RETURN(const jit::GpuModule* module,
                           device_->Kernels({metric(), d(), k, nprobe}));
+  DeviceFilter filter;
+  if (sel != nullptr) {
+    IVFJIT_ASSIGN_OR_RETURN(filter, ToDevice(*device_, *sel));
+  }
   const Plan plan = MakePlan(n, k, nprobe);
   absl::MutexLock lock(&mu_);
   IVFJIT_RETURN_IF_ERROR(Reserve(plan));
@@ -311,6 +337,16 @@ absl::Status GpuIndex::ForEachScannedChunk(
       dq = scratch_->get<float>(Scratch::kQueries);
     }
     IVFJIT_RETURN_IF_ERROR(ScanChunk(*module, plan, dq, nc, max_codes));
+    if (filter.filter.active()) {
+      jit::GpuFilterArgs f;
+      f.keys = scratch_->get<uint32_t>(Scratch::kKeys);
+      f.pos = scratch_->get<int32_t>(Scratch::kPos);
+      f.counts = scratch_->get<i64>(Scratch::kCounts);
+      f.stride = scratch_->stride;
+      f.ids = ids_.as<i64>();
+      f.filter = filter.filter;
+      IVFJIT_RETURN_IF_ERROR(jit::LaunchFilter(*device_, *module, static_cast<unsigned>(nc), f));
+    }
     IVFJIT_RETURN_IF_ERROR(visit(*module, i0, nc));
   }
   return device_->Synchronize();
@@ -319,11 +355,10 @@ absl::Status GpuIndex::ForEachScannedChunk(
 absl::Status GpuIndex::Run(int64_t n, const float* x, bool x_on_device, int64_t k,
                            float* distances, int64_t* labels, bool out_on_device,
                            const IVFSearchParams& params) const {
-  IVFJIT_RETURN_IF_ERROR(CheckNoSelector(params));
   IVFJIT_ASSIGN_OR_RETURN(const int64_t nprobe, ResolveNprobe(params, nprobe_, nlist_));
   if (k > INT32_MAX) return absl::InvalidArgumentError("GpuIndex: k > 2^31 - 1");
   return ForEachScannedChunk(
-      n, x, x_on_device, k, nprobe, params.max_codes,
+      n, x, x_on_device, k, nprobe, params.max_codes, params.sel,
       [&](const jit::GpuModule& module, int64_t i0, int64_t nc) -> absl::Status {
         mu_.AssertHeld();
         Scratch& s = *scratch_;
@@ -372,12 +407,11 @@ absl::Status GpuIndex::DoSearch(int64_t n, const float* x, int64_t k, float* dis
 absl::Status GpuIndex::DoRangeSearch(int64_t n, const float* x, float radius,
                                      const SearchParams& params,
                                      RangeSearchResult* result) const {
-  IVFJIT_RETURN_IF_ERROR(CheckNoSelector(params));
-  return RunRange(n, x, /*x_on_device=*/false, radius, result);
+  return RunRange(n, x, /*x_on_device=*/false, radius, AsIvfParams(params), result);
 }
 
-absl::StatusOr<RangeSearchResult> GpuIndex::RangeSearchOnDevice(int64_t n, const float* x,
-                                                                float radius) const {
+absl::StatusOr<RangeSearchResult> GpuIndex::RangeSearchOnDevice(
+    int64_t n, const float* x, float radius, const IVFSearchParams& params) const {
   if (n < 0 || (n > 0 && x == nullptr)) {
     return absl::InvalidArgumentError(
         absl::StrCat("RangeSearchOnDevice: n = ", n, (n > 0 ? " with a null pointer" : "")));
@@ -387,18 +421,20 @@ absl::StatusOr<RangeSearchResult> GpuIndex::RangeSearchOnDevice(int64_t n, const
   result.lims.assign(1, 0);
   if (n == 0) return result;
   const std::shared_lock<RwLock> lock = ReaderLock();
-  IVFJIT_RETURN_IF_ERROR(RunRange(n, x, /*x_on_device=*/true, radius, &result));
+  IVFJIT_RETURN_IF_ERROR(RunRange(n, x, /*x_on_device=*/true, radius, params, &result));
   return result;
 }
 
 absl::Status GpuIndex::RunRange(int64_t n, const float* x, bool x_on_device, float radius,
+                                const IVFSearchParams& params,
                                 RangeSearchResult* result) const {
+  IVFJIT_ASSIGN_OR_RETURN(const int64_t nprobe, ResolveNprobe(params, nprobe_, nlist_));
   const uint32_t limit = jit::GpuOrderKey(radius, metric());
   result->lims.assign(1, 0);
   result->labels.clear();
   result->distances.clear();
   return ForEachScannedChunk(
-      n, x, x_on_device, /*k=*/1, nprobe_, /*max_codes=*/0,
+      n, x, x_on_device, /*k=*/1, nprobe, /*max_codes=*/0, params.sel,
       [&](const jit::GpuModule& module, int64_t, int64_t nc) -> absl::Status {
         mu_.AssertHeld();
         return RangeChunk(module, nc, limit, result);

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "ivf/id_selector.h"
 #include "ivf/index_flat.h"
 #include "ivf/index_ivf_flat.h"
 #include "jit/gpu/gpu_device.h"
@@ -91,11 +92,8 @@ void ExpectSameSearch(const Index& cpu, const GpuIndex& gpu, int64_t nq, int64_t
   const std::vector<float> queries = testing::UniformVectors(nq, cpu.d(), seed);
   std::vector<float> cd(nq * k), gd(nq * k);
   std::vector<int64_t> ci(nq * k), gi(nq * k);
-  if (const auto* ivf = dynamic_cast<const IndexIVFFlat*>(&cpu)) {
-    ASSERT_TRUE(ivf->Search(nq, queries.data(), k, cd.data(), ci.data(), params).ok());
-  } else {
-    ASSERT_TRUE(cpu.Search(nq, queries.data(), k, cd.data(), ci.data()).ok());
-  }
+  // (A flat CPU index takes only the selector of IVFSearchParams.)
+  ASSERT_TRUE(cpu.Search(nq, queries.data(), k, cd.data(), ci.data(), params).ok());
   const absl::Status status = gpu.Search(nq, queries.data(), k, gd.data(), gi.data(), params);
   ASSERT_TRUE(status.ok()) << status;
   EXPECT_TRUE(testing::KnnResultsAgree(nq, k, gd.data(), gi.data(), cd.data(), ci.data(),
@@ -119,6 +117,44 @@ TEST_P(GpuIndexTest, IvfMatchesTheCpuAcrossShapes) {
     ASSERT_TRUE(gpu.ok()) << gpu.status();
     EXPECT_TRUE((*gpu)->is_ivf());
     ExpectSameSearch(*cpu, **gpu, /*nq=*/6, c.k, Probes(c.nprobe, 0), 99);
+  }
+}
+
+TEST_P(GpuIndexTest, SelectorsFilterAsOnTheCpu) {
+  std::vector<int64_t> some;
+  for (int64_t id = 0; id < 1500; id += 7) some.push_back(id);
+  std::vector<int64_t> sparse = some;
+  sparse.push_back(int64_t{1} << 50);  // kept as a hash table
+  std::vector<uint8_t> bits(1500 / 8 + 1, 0);
+  for (int64_t id = 0; id < 1500; id += 3) bits[id >> 3] |= uint8_t(1u << (id & 7));
+  const IDSelectorRange range(200, 700);
+  const IDSelectorBatch dense(some), hashed(sparse), none(std::vector<int64_t>{});
+  const IDSelectorBitmap bitmap(bits);
+  const IDSelectorNot not_range(&range), not_hashed(&hashed);
+  ASSERT_EQ(dense.filter().kind, jit::IdFilterKind::kBitmap);
+  ASSERT_EQ(hashed.filter().kind, jit::IdFilterKind::kHash);
+  std::unique_ptr<IndexIVFFlat> ivf_l2 = MakeIvf(17, 16, 1500, Metric::kL2, 21);
+  std::unique_ptr<IndexIVFFlat> ivf_ip = MakeIvf(17, 16, 1500, Metric::kInnerProduct, 22);
+  auto flat = IndexFlat::Create(17, Metric::kL2);  // (few rows: the emulator is slow)
+  ASSERT_TRUE(flat.ok());
+  ASSERT_TRUE((*flat)->Add(testing::GaussianVectors(400, 17, 23)).ok());
+  for (const Index* cpu : std::vector<const Index*>{ivf_l2.get(), ivf_ip.get(), flat->get()}) {
+    absl::StatusOr<std::unique_ptr<GpuIndex>> gpu = ToGpu(*cpu);
+    ASSERT_TRUE(gpu.ok()) << gpu.status();
+    for (const IDSelector* sel : std::vector<const IDSelector*>{
+             &range, &dense, &hashed, &bitmap, &not_range, &not_hashed, &none}) {
+      IVFSearchParams params = Probes((*gpu)->is_ivf() ? 8 : 1, 0);
+      params.sel = sel;
+      SCOPED_TRACE(::testing::Message() << "kind " << int(sel->filter().kind) << " negate "
+                                        << sel->filter().negate << " ivf " << (*gpu)->is_ivf());
+      ExpectSameSearch(*cpu, **gpu, 3, 10, params, 31);
+      const std::vector<float> q = testing::UniformVectors(2, 17, 32);
+      auto c = cpu->RangeSearch(q, cpu->metric() == Metric::kL2 ? 1.5f : 4.0f, params);
+      auto g = (*gpu)->RangeSearch(q, cpu->metric() == Metric::kL2 ? 1.5f : 4.0f, params);
+      ASSERT_TRUE(c.ok() && g.ok()) << g.status();
+      EXPECT_EQ(g->lims, c->lims);
+      EXPECT_EQ(g->labels, c->labels);
+    }
   }
 }
 

@@ -129,9 +129,18 @@ void MatrixImpl(const Kernels& kernels, const IvfScanInput& in, float* distances
   const int threads = Threads(kernels);
   if (in.nq == 1 && threads > 1) {
     // A single query worth splitting (measured: docs/spec.md) uses every thread it may.
+    // (With a filter, the rows it allows: a selective filter leaves too little to split.)
     int64_t rows = 0;
+    std::vector<int64_t> allowed;
     for (int64_t p = 0; p < ScanCount(in, 0); ++p) {
-      if (in.probes[p] >= 0) rows += in.lists[in.probes[p]].size;
+      if (in.probes[p] < 0) continue;
+      const ListView& list = in.lists[in.probes[p]];
+      if (in.filter == nullptr || !in.filter->active()) {
+        rows += list.size;
+        continue;
+      }
+      allowed.resize(static_cast<size_t>(list.size));
+      rows += jit::AllowedRows(*in.filter, list.ids, list.size, allowed.data());
     }
     if (rows * in.d >= kMinParallelScanWork) {
       MatrixOneQueryParallel<metric>(kernels, in, distances, labels, threads);

@@ -26,6 +26,12 @@ const char* GpuKernelName(GpuKernel kernel) {
       return "ivf_range_fill";
     case GpuKernel::kScanGrouped:
       return "ivf_scan_grouped";
+    case GpuKernel::kFilterRange:
+      return "ivf_filter_range";
+    case GpuKernel::kFilterBitmap:
+      return "ivf_filter_bitmap";
+    case GpuKernel::kFilterHash:
+      return "ivf_filter_hash";
   }
   return "unknown";
 }

@@ -60,8 +60,18 @@ struct GpuStats {
 };
 
 // The kernels of kernel_source.h, in one loaded module.
-enum class GpuKernel { kScan, kSelectK, kSelectNprobe, kRangeCount, kRangeFill, kScanGrouped };
-inline constexpr int kNumGpuKernels = 6;
+enum class GpuKernel {
+  kScan,
+  kSelectK,
+  kSelectNprobe,
+  kRangeCount,
+  kRangeFill,
+  kScanGrouped,
+  kFilterRange,
+  kFilterBitmap,
+  kFilterHash,
+};
+inline constexpr int kNumGpuKernels = 9;
 const char* GpuKernelName(GpuKernel kernel);
 
 // A loaded module: unloaded when it goes away (its GpuDevice owns it). Launch its kernels

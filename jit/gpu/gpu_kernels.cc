@@ -84,6 +84,34 @@ absl::Status LaunchRangeFill(GpuDevice& device, const GpuModule& module, unsigne
   return GpuKernelLauncher::Launch(device, module, GpuKernel::kRangeFill, rows, 1, args);
 }
 
+absl::Status LaunchFilter(GpuDevice& device, const GpuModule& module, unsigned rows,
+                          const GpuFilterArgs& a) {
+  GpuKernel kernel;
+  switch (a.filter.kind) {
+    case IdFilterKind::kRange:
+      kernel = GpuKernel::kFilterRange;
+      break;
+    case IdFilterKind::kBitmap:
+      kernel = GpuKernel::kFilterBitmap;
+      break;
+    case IdFilterKind::kHash:
+      kernel = GpuKernel::kFilterHash;
+      break;
+    default:
+      return absl::InvalidArgumentError("LaunchFilter: no filter");
+  }
+  const IdFilter& f = a.filter;
+  const int negate = f.negate ? 1 : 0, contains_min = f.contains_min ? 1 : 0;
+  const GpuI64 lo = f.lo, hi = f.hi, nbytes = f.nbytes;
+  const unsigned char* bits = f.bits;
+  const GpuI64* table = reinterpret_cast<const GpuI64*>(f.table);
+  const unsigned long long mask = f.mask;
+  void* args[] = {Arg(a.keys), Arg(a.pos),  Arg(a.counts), Arg(a.stride), Arg(a.ids),
+                  Arg(negate), Arg(lo),     Arg(hi),       Arg(bits),     Arg(nbytes),
+                  Arg(table),  Arg(mask),   Arg(contains_min)};
+  return GpuKernelLauncher::Launch(device, module, kernel, rows, 1, args);
+}
+
 uint32_t GpuOrderKey(float dist, Metric metric) {
   return host_kernels::ivf_order_key(dist, metric == Metric::kL2 ? 1 : 0);
 }

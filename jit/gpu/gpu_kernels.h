@@ -17,6 +17,7 @@
 
 #include "absl/base/attributes.h"
 #include "absl/status/status.h"
+#include "jit/base/id_filter.h"
 #include "jit/base/metric.h"
 #include "jit/gpu/gpu_device.h"
 
@@ -95,6 +96,20 @@ struct GpuRangeFillArgs {
   GpuI64* out_ids = nullptr;          // total (out)
 };
 
+// ivf_filter_range / ivf_filter_bitmap / ivf_filter_hash (by filter.kind), grid (rows): the
+// candidates (i < counts[row]) whose labels `filter` does not allow get the key no selection
+// or range count takes.
+struct GpuFilterArgs {
+  uint32_t* keys = nullptr;          // rows × stride (in and out)
+  const int32_t* pos = nullptr;      // rows × stride
+  const GpuI64* counts = nullptr;    // rows, or null: every row has stride
+  GpuI64 stride = 0;
+  const GpuI64* ids = nullptr;       // labels by row position, or null: the position
+  // The selector (jit/base/id_filter.h) with its arrays on the device: bits nbytes bytes,
+  // table mask + 1 slots.
+  IdFilter filter;
+};
+
 ABSL_MUST_USE_RESULT absl::Status LaunchScan(GpuDevice& device, const GpuModule& module,
                                              unsigned grid_x, unsigned nq,
                                              const GpuScanArgs& args);
@@ -109,6 +124,9 @@ ABSL_MUST_USE_RESULT absl::Status LaunchRangeCount(GpuDevice& device, const GpuM
                                                    unsigned rows, const GpuRangeCountArgs& args);
 ABSL_MUST_USE_RESULT absl::Status LaunchRangeFill(GpuDevice& device, const GpuModule& module,
                                                   unsigned rows, const GpuRangeFillArgs& args);
+// InvalidArgument for an inactive filter.
+ABSL_MUST_USE_RESULT absl::Status LaunchFilter(GpuDevice& device, const GpuModule& module,
+                                               unsigned rows, const GpuFilterArgs& args);
 
 // The kernels' order key of a distance (order_key.inc, the same code the kernels run):
 // unsigned order = result order (ascending L2, descending inner product).

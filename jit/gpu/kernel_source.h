@@ -20,6 +20,8 @@
 //   ivf_select_nprobe  the same with nprobe as the size (coarse quantization).
 //   ivf_range_count  grid (rows): candidates strictly inside the radius.
 //   ivf_range_fill   grid (rows): writes them (unordered; the host orders by label).
+//   ivf_filter_range / _bitmap / _hash  grid (rows): ID selectors, one kernel per kind: the
+//                    candidates whose labels are not allowed get a key no selection takes.
 // docs/gpu.md has the arguments, the candidate layout and the selection algorithm.
 #ifndef IVFJIT_JIT_GPU_KERNEL_SOURCE_H_
 #define IVFJIT_JIT_GPU_KERNEL_SOURCE_H_
@@ -32,7 +34,7 @@
 namespace ivfjit::jit {
 
 // Bumped whenever the generated text changes; part of every GPU module's cache key.
-inline constexpr int kGpuGeneratorVersion = 3;
+inline constexpr int kGpuGeneratorVersion = 4;
 
 enum class GpuDialect { kCuda, kHip };
 

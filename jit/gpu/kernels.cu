@@ -200,7 +200,7 @@ IVF_DEVICE void ivf_select_row(const ivf_u32* keys, const ivf_i32* pos, ivf_i64 
   __syncthreads();
   for (ivf_i64 i = tid; i < n; i += nthreads) {
     const ivf_u32 key = keys[i];
-    if (key <= kth) {
+    if (key <= kth && key != IVF_NO_KEY) {  // IVF_NO_KEY: filtered out (ivf_filter_*)
       const ivf_u32 slot = ivf_atomic_inc(&gathered);
       sk[slot] = key;
       sid[slot] = ids != 0 ? ids[pos[i]] : (ivf_i64)pos[i];
@@ -266,6 +266,48 @@ IVF_DEVICE void ivf_select_row(const ivf_u32* keys, const ivf_i32* pos, ivf_i64 
   }
 IVF_SELECT_KERNEL(ivf_select_k, IVF_K)
 IVF_SELECT_KERNEL(ivf_select_nprobe, IVF_NPROBE)
+
+// ID filters (docs/spec.md, Filtered search): one kernel per selector kind, so the membership
+// test is compiled for the kind. grid.x = rows: every candidate of a row (i < counts[row])
+// whose label the filter rejects gets the key IVF_NO_KEY, which neither the selection nor the
+// range kernels take. negate != 0 allows exactly the labels the kind rejects. ids: labels by
+// row position (null: the position is the label).
+//   range:  lo <= id < hi
+//   bitmap: bit (id & 7) of bits[id >> 3], ids past 8 * nbytes are not members
+//   hash:   open addressing over mask + 1 slots (empty: INT64_MIN, which contains_min stands
+//           for), slot = mix(id) & mask, linear probing (jit/base/id_filter.h)
+IVF_DEVICE bool ivf_in_hash(ivf_i64 id, const ivf_i64* table, unsigned long long mask,
+                            int contains_min) {
+  const ivf_i64 empty = (ivf_i64)(1ULL << 63);
+  if (id == empty) return contains_min != 0;
+  unsigned long long h = (unsigned long long)id * 0x9E3779B97F4A7C15ULL;
+  h ^= h >> 29;
+  for (unsigned long long s = h & mask;; s = (s + 1) & mask) {
+    if (table[s] == id) return true;
+    if (table[s] == empty) return false;
+  }
+}
+
+#define IVF_FILTER_KERNEL(name, MEMBER)                                                      \
+  IVF_KERNEL void name(ivf_u32* keys, const ivf_i32* pos, const ivf_i64* counts,             \
+                       ivf_i64 stride, const ivf_i64* ids, int negate, ivf_i64 lo,           \
+                       ivf_i64 hi, const unsigned char* bits, ivf_i64 nbytes,                \
+                       const ivf_i64* table, unsigned long long mask, int contains_min) {    \
+    const ivf_i64 row = blockIdx.x;                                                          \
+    const ivf_i64 n = counts != 0 ? counts[row] : stride;                                    \
+    ivf_u32* k = keys + row * stride;                                                        \
+    const ivf_i32* p = pos + row * stride;                                                   \
+    for (ivf_i64 i = threadIdx.x; i < n; i += blockDim.x) {                                  \
+      const ivf_i64 id = ids != 0 ? ids[p[i]] : (ivf_i64)p[i];                               \
+      const bool member = (MEMBER);                                                          \
+      if (member == (negate != 0)) k[i] = IVF_NO_KEY;                                        \
+    }                                                                                        \
+  }
+IVF_FILTER_KERNEL(ivf_filter_range, id >= lo && id < hi)
+IVF_FILTER_KERNEL(ivf_filter_bitmap,
+                  ((unsigned long long)id >> 3) < (unsigned long long)nbytes &&
+                      ((bits[(unsigned long long)id >> 3] >> (id & 7)) & 1) != 0)
+IVF_FILTER_KERNEL(ivf_filter_hash, ivf_in_hash(id, table, mask, contains_min))
 
 // grid.x = rows: out_n[row] = candidates whose key < limit (distance strictly inside).
 IVF_KERNEL void ivf_range_count(const ivf_u32* keys, const ivf_i64* counts, ivf_i64 stride,

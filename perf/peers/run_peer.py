@@ -3,11 +3,15 @@
 
   run_peer.py --peer=faiss-cpu|hnswlib|torch-ivf --data=DIR --workload=NAME --nlist=N --k=K
               --nprobes=1,8 --nqs=1,10000 [--threads=T] [--repeat=3] [--warmup=1]
-              [--single_queries=200] [--run_id=..] [--env_id=..] [--git_commit=..]
+              [--single_queries=200] [--selectivities=0.01,0.1] [--run_id=..] [--env_id=..]
+              [--git_commit=..]
 
 DIR holds base.npy (nb × d float32), queries.npy (nq × d float32), truth.npy (nq × k int64,
 exact neighbours) and, for IVF peers, centroids.npy (nlist × d: the trained centroids the
-sweep used, so that recall is comparable). Exit status 3: the peer is not installed.
+sweep used, so that recall is comparable); with --selectivities, allowed_<i>.npy (the labels
+the i-th filter allows) and truth_<i>.npy (exact neighbours among them): faiss-cpu searches
+again with an IDSelectorBitmap of those labels (rows with "selectivity"); other peers have no
+filtered rows. Exit status 3: the peer is not installed.
 """
 import argparse
 import json
@@ -68,6 +72,7 @@ def main():
     ap.add_argument("--nprobes", default="8")
     ap.add_argument("--nqs", default="1")
     ap.add_argument("--modes", default="auto", help="torch-ivf search modes")
+    ap.add_argument("--selectivities", default="", help="filtered rows (faiss-cpu)")
     a = ap.parse_args()
     try:
         import numpy as np
@@ -97,7 +102,8 @@ def main():
     proto = {"workload": a.workload, "impl": a.peer, "metric": "l2", "d": d, "nb": nb,
              "nlist": a.nlist, "k": a.k, "max_codes": 0, "threads": threads, "jit": "off",
              "peer_version": version, "git_commit": a.git_commit, "run_id": a.run_id,
-             "env_id": a.env_id, "omp_num_threads": os.environ.get("OMP_NUM_THREADS", "")}
+             "env_id": a.env_id, "omp_num_threads": os.environ.get("OMP_NUM_THREADS", ""),
+             "selectivity": -1.0}
 
     modes = ["-"]      # search modes (torch-ivf has several)
     mode_now = ["auto"]
@@ -115,9 +121,14 @@ def main():
                      build_info=faiss.get_compile_options())
         knobs = [int(x) for x in a.nprobes.split(",")]
 
+        sel_now = [None]
+
         def search(q, knob):
-            index.nprobe = knob
-            return index.search(q, a.k)[1]
+            if sel_now[0] is None:
+                index.nprobe = knob
+                return index.search(q, a.k)[1]
+            params = faiss.SearchParametersIVF(nprobe=knob, sel=sel_now[0])
+            return index.search(q, a.k, params=params)[1]
         knob_name = "nprobe"
     elif a.peer == "torch-ivf":
         torch.set_num_threads(threads)
@@ -160,9 +171,10 @@ def main():
             return index.knn_query(q, k=a.k)[0]
         knob_name = "ef"
 
-    for knob, mode, nq in [(kn, m, q) for kn in knobs for m in modes
-                           for q in [int(x) for x in a.nqs.split(",")]]:
-        if True:
+    def rows(truth, extra):
+        """Times every (knob, mode, nq) configuration; prints one JSON row each."""
+        for knob, mode, nq in [(kn, m, q) for kn in knobs for m in modes
+                               for q in [int(x) for x in a.nqs.split(",")]]:
             mode_now[0] = mode if mode != "-" else "auto"
             nq = min(nq, len(queries))
             row = dict(proto, nprobe=knob if knob_name == "nprobe" else 0, nq=nq,
@@ -189,8 +201,20 @@ def main():
                 row.update(recall=recall(out["l"], truth[:nq], a.k), search_ms=1e3 * med,
                            search_ms_min=1e3 * min(times), search_ms_max=1e3 * max(times),
                            warmup=a.warmup, repeat=len(times), qps=nq / med)
+            row.update(extra)
             row["timestamp"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             print(json.dumps(row), flush=True)
+
+    rows(truth, {})
+    if a.peer == "faiss-cpu":
+        for i, sel in enumerate(float(x) for x in a.selectivities.split(",") if x):
+            allowed = np.load(os.path.join(a.data, "allowed_%d.npy" % i)).ravel()
+            mask = np.zeros(nb, dtype=bool)
+            mask[allowed] = True
+            bits = np.packbits(mask, bitorder="little")
+            sel_now[0] = faiss.IDSelectorBitmap(bits)
+            modes = ["-"]
+            rows(np.load(os.path.join(a.data, "truth_%d.npy" % i)), {"selectivity": sel})
     return 0
 
 

@@ -31,7 +31,9 @@ struct Adapt<void (*)(Ts...)> {
     return {GpuKernelSpec{metric, d, k, nprobe},                                             \
             {IVFJIT_EMU_ADAPT(ivf_scan), IVFJIT_EMU_ADAPT(ivf_select_k),                     \
              IVFJIT_EMU_ADAPT(ivf_select_nprobe), IVFJIT_EMU_ADAPT(ivf_range_count),         \
-             IVFJIT_EMU_ADAPT(ivf_range_fill), IVFJIT_EMU_ADAPT(ivf_scan_grouped)}};         \
+             IVFJIT_EMU_ADAPT(ivf_range_fill), IVFJIT_EMU_ADAPT(ivf_scan_grouped),            \
+             IVFJIT_EMU_ADAPT(ivf_filter_range), IVFJIT_EMU_ADAPT(ivf_filter_bitmap),          \
+             IVFJIT_EMU_ADAPT(ivf_filter_hash)}};                                              \
   }
 
 }  // namespace ivfjit::jit::emu_kernels
