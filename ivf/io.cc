@@ -409,9 +409,9 @@ absl::StatusOr<std::unique_ptr<Index>> ReadIndex(Reader& r, const Source& src) {
 }
 
 // Maps the file and parses it from the mapping itself (so header and arrays are one file).
-absl::StatusOr<std::unique_ptr<Index>> MapIndex(const std::string& path) {
+absl::StatusOr<std::unique_ptr<Index>> MapIndex(const std::string& path, bool populate) {
   IVFJIT_ASSIGN_OR_RETURN(std::shared_ptr<const ivf_internal::MappedFile> mapping,
-                          ivf_internal::MappedFile::Open(path));
+                          ivf_internal::MappedFile::Open(path, populate));
   std::FILE* f = fmemopen(const_cast<char*>(mapping->data()),
                           static_cast<size_t>(mapping->size()), "r");
   if (f == nullptr) return absl::ResourceExhaustedError("MapIndex: fmemopen failed");
@@ -434,7 +434,7 @@ absl::Status SaveIndex(const Index& index, const std::string& path) {
 
 absl::StatusOr<std::unique_ptr<Index>> LoadIndex(const std::string& path,
                                                  const LoadOptions& options) {
-  if (options.mmap) return MapIndex(path);
+  if (options.mmap) return MapIndex(path, options.populate);
   return file_internal::ReadFile<std::unique_ptr<Index>>(
       path, "ivfjit index",
       [&](Reader& r) -> absl::StatusOr<std::unique_ptr<Index>> { return ReadIndex(r, {}); });

@@ -43,6 +43,10 @@ ABSL_MUST_USE_RESULT absl::Status SaveIndex(const Index& index, const std::strin
 
 struct LoadOptions {
   bool mmap = false;  // map the file read-only and search it in place (see above)
+  // With mmap: read every page into the mapping at open (MAP_POPULATE), so that searches
+  // never wait for a page fault; the open then reads the whole file (still shared, still no
+  // copy in the heap). Off: pages are faulted in by the first searches that touch them.
+  bool populate = false;
 };
 
 // Returns an IndexFlat or IndexIVFFlat; NotFound if the file does not exist.

@@ -189,6 +189,16 @@ TEST(MmapTest, VersionOneFilesLoadButAreNotMapped) {
   }
 }
 
+// The same top-10 of a few queries (d floats each).
+void ExpectSameSearchesOf(const Index& a, const Index& b, int64_t d) {
+  const std::vector<float> q = ::ivfjit::testing::UniformVectors(3, d, 10);
+  auto ra = a.Search(q, 10);
+  auto rb = b.Search(q, 10);
+  ASSERT_TRUE(ra.ok() && rb.ok());
+  EXPECT_EQ(ra->labels, rb->labels);
+  EXPECT_EQ(ra->distances, rb->distances);
+}
+
 // Resident memory of this process, in bytes (/proc/self/statm).
 int64_t ResidentBytes() {
   std::ifstream statm("/proc/self/statm");
@@ -217,10 +227,19 @@ TEST(MmapTest, MappedOpenTouchesLittleMemory) {
   auto loaded = LoadIndex(path);
   ASSERT_TRUE(loaded.ok());
   const int64_t loaded_growth = ResidentBytes() - before;
-  std::printf("file %ld bytes: mapped open +%ld resident, loaded +%ld\n", (long)file_bytes,
-              (long)mapped_growth, (long)loaded_growth);
+  LoadOptions populate = Mapped();
+  populate.populate = true;
+  before = ResidentBytes();
+  auto populated = LoadIndex(path, populate);
+  ASSERT_TRUE(populated.ok());
+  const int64_t populated_growth = ResidentBytes() - before;
+  std::printf("file %ld bytes: mapped open +%ld resident, loaded +%ld, populated +%ld\n",
+              (long)file_bytes, (long)mapped_growth, (long)loaded_growth,
+              (long)populated_growth);
   EXPECT_LT(mapped_growth, file_bytes / 16);
   EXPECT_GT(loaded_growth, file_bytes / 2);
+  EXPECT_GT(populated_growth, file_bytes / 2);  // every page mapped in at open
+  ExpectSameSearchesOf(**loaded, **populated, d);
 }
 
 }  // namespace

@@ -12,7 +12,8 @@
 
 namespace ivfjit::ivf_internal {
 
-absl::StatusOr<std::shared_ptr<const MappedFile>> MappedFile::Open(const std::string& path) {
+absl::StatusOr<std::shared_ptr<const MappedFile>> MappedFile::Open(const std::string& path,
+                                                                   bool populate) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return file_internal::ErrnoStatus("cannot open", path, errno);
   struct stat st;
@@ -26,7 +27,8 @@ absl::StatusOr<std::shared_ptr<const MappedFile>> MappedFile::Open(const std::st
     return absl::InvalidArgumentError(
         absl::StrCat(path, ": not a regular, non-empty file (cannot map it)"));
   }
-  void* p = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_SHARED, fd, 0);
+  void* p = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ,
+                   MAP_SHARED | (populate ? MAP_POPULATE : 0), fd, 0);
   const int err = errno;
   ::close(fd);  // the mapping keeps the file open
   if (p == MAP_FAILED) return file_internal::ErrnoStatus("cannot map", path, err);

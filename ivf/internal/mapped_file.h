@@ -15,7 +15,9 @@ namespace ivfjit::ivf_internal {
 class MappedFile {
  public:
   // NotFound / PermissionDenied / InvalidArgument (not a regular file, or empty) / Unavailable.
-  static absl::StatusOr<std::shared_ptr<const MappedFile>> Open(const std::string& path);
+  // populate: fault every page in now (MAP_POPULATE: reads the file, no faults later).
+  static absl::StatusOr<std::shared_ptr<const MappedFile>> Open(const std::string& path,
+                                                                bool populate = false);
   ~MappedFile();
   MappedFile(const MappedFile&) = delete;
   MappedFile& operator=(const MappedFile&) = delete;
