@@ -36,6 +36,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "ivf/cli.h"
 #include "ivf/faiss_io.h"
 #include "ivf/gpu/gpu_index.h"
 #include "ivf/index_flat.h"
@@ -370,6 +371,8 @@ absl::Status Convert(const Args& a) {
   return WriteVectors(out, m);
 }
 
+}  // namespace
+
 int Main(int argc, char** argv) {
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "help") {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);
@@ -411,7 +414,4 @@ int Main(int argc, char** argv) {
   return 0;
 }
 
-}  // namespace
 }  // namespace ivfjit::cli
-
-int main(int argc, char** argv) { return ivfjit::cli::Main(argc, argv); }

@@ -123,6 +123,37 @@ TEST(IndexIVFFlatTest, MaxCodesPrefixRuleAtTheBoundary) {
   }
 }
 
+// A max_codes that prunes no query takes the unlimited route (stats.pruned stays 0) with the
+// unlimited results; one that prunes counts the queries it cut.
+TEST(IndexIVFFlatTest, MaxCodesThatPrunesNothingTakesTheUnlimitedRoute) {
+  auto index = LineIndex();
+  const std::vector<float> queries = {0.0f, 31.0f, 15.0f};
+  for (SearchMode mode : kModes) {
+    SCOPED_TRACE(SearchModeName(mode));
+    IVFSearchParams params;
+    params.nprobe = 4;
+    params.mode = mode;
+    auto unlimited = index->Search(queries, 12, params);
+    for (int64_t max_codes : {12, 1000}) {
+      IVFSearchStats stats;
+      params.max_codes = max_codes;
+      params.stats = &stats;
+      auto got = index->Search(queries, 12, params);
+      ASSERT_TRUE(got.ok() && unlimited.ok());
+      EXPECT_EQ(got->labels, unlimited->labels);
+      EXPECT_EQ(stats.nq, 3);
+      EXPECT_EQ(stats.pruned, 0) << max_codes;
+      EXPECT_EQ(stats.ndis, 3 * 12);
+    }
+    IVFSearchStats stats;
+    params.max_codes = 4;  // two lists of 3 each: every query cut after its second list
+    params.stats = &stats;
+    ASSERT_TRUE(index->Search(queries, 12, params).ok());
+    EXPECT_EQ(stats.pruned, 3);
+    EXPECT_EQ(stats.ndis, 3 * 6);
+  }
+}
+
 TEST(IndexIVFFlatTest, RemoveIdsReconstructAndSizes) {
   auto index = LineIndex();
   EXPECT_EQ(index->list_sizes(), (std::vector<int64_t>{3, 3, 3, 3}));

@@ -214,13 +214,7 @@ absl::Status CheckFileSize(Reader& r, const Layout& layout) {
   return absl::OkStatus();
 }
 
-// Reads n floats at byte offset `at` (after the padding before it).
-absl::Status ReadAt(Reader& r, int64_t at, int64_t n, std::vector<float>* out) {
-  IVFJIT_RETURN_IF_ERROR(r.SkipPadding(kAlign));
-  if (r.position() != at) return r.Corrupt("array misplaced");
-  return r.Array(out, n);
-}
-
+// Reads n elements at byte offset `at` (after the padding before it).
 template <typename T>
 absl::Status ReadArrayAt(Reader& r, int64_t at, int64_t n, std::vector<T>* out) {
   IVFJIT_RETURN_IF_ERROR(r.SkipPadding(kAlign));

@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "ivf/faiss_io.h"
 #include "ivf/index_flat.h"
 #include "ivf/index_ivf_flat.h"
 #include "testing/files.h"
@@ -173,54 +174,73 @@ std::unique_ptr<IndexFlat> BigFlat() {
   return *std::move(index);
 }
 
+// The two writers: ivfjit's format and Faiss's (both through WriteFileAtomically).
+struct Writer {
+  const char* name;
+  absl::Status (*save)(const Index&, const std::string&);
+  absl::StatusOr<std::unique_ptr<Index>> (*load)(const std::string&);
+};
+const Writer kWriters[] = {
+    {"ivfjit", [](const Index& i, const std::string& p) { return SaveIndex(i, p); },
+     [](const std::string& p) { return LoadIndex(p); }},
+    {"faiss", [](const Index& i, const std::string& p) { return WriteFaissIndex(i, p); },
+     [](const std::string& p) { return ReadFaissIndex(p); }},
+};
+
 // Killed at any point of a save (SIGKILL of a child in mid-write, repeatedly), the target
 // still holds the previous complete index.
 TEST(IoTest, SaveKilledMidWriteLeavesThePreviousFile) {
-  const std::string path = TmpPath("killed.ivfjit");
   auto small = SmallIvf(Metric::kL2);
-  ASSERT_TRUE(SaveIndex(*small, path).ok());
   auto big = BigFlat();
-  for (int delay_us : {0, 500, 2000, 8000, 20000}) {
-    const pid_t child = ::fork();
-    ASSERT_GE(child, 0);
-    if (child == 0) {
-      for (;;) (void)SaveIndex(*big, path);  // until killed
+  for (const Writer& writer : kWriters) {
+    SCOPED_TRACE(writer.name);
+    const std::string path = TmpPath(std::string("killed.") + writer.name);
+    ASSERT_TRUE(writer.save(*small, path).ok());
+    for (int delay_us : {0, 500, 2000, 8000, 20000}) {
+      const pid_t child = ::fork();
+      ASSERT_GE(child, 0);
+      if (child == 0) {
+        for (;;) (void)writer.save(*big, path);  // until killed
+      }
+      ::usleep(delay_us);
+      ::kill(child, SIGKILL);
+      int status = 0;
+      ::waitpid(child, &status, 0);
+      auto loaded = writer.load(path);
+      ASSERT_TRUE(loaded.ok()) << "after a kill at ~" << delay_us << " us: " << loaded.status();
+      // Either the old index, or (when a save completed before the kill) the new one, whole.
+      const int64_t n = (*loaded)->ntotal();
+      EXPECT_TRUE(n == small->ntotal() || n == big->ntotal()) << n;
     }
-    ::usleep(delay_us);
-    ::kill(child, SIGKILL);
-    int status = 0;
-    ::waitpid(child, &status, 0);
-    auto loaded = LoadIndex(path);
-    ASSERT_TRUE(loaded.ok()) << "after a kill at ~" << delay_us << " us: " << loaded.status();
-    // Either the old index, or (when a save completed before the kill) the new one, whole.
-    const int64_t n = (*loaded)->ntotal();
-    EXPECT_TRUE(n == small->ntotal() || n == big->ntotal()) << n;
   }
 }
 
-// A full disk (a file size limit: writes fail with EFBIG) makes SaveIndex return an error and
+// A full disk (a file size limit: writes fail with EFBIG) makes a save return an error and
 // leaves the previous file as it was.
 TEST(IoTest, SaveOnAFullDiskFailsAndLeavesThePreviousFile) {
-  const std::string path = TmpPath("full.ivfjit");
   auto small = SmallIvf(Metric::kL2);
-  ASSERT_TRUE(SaveIndex(*small, path).ok());
-  const std::string before = ::ivfjit::testing::ReadFileBytes(path);
   auto big = BigFlat();
-  const pid_t child = ::fork();
-  ASSERT_GE(child, 0);
-  if (child == 0) {
-    ::signal(SIGXFSZ, SIG_IGN);
-    const struct rlimit limit = {1 << 20, 1 << 20};  // 1 MiB per file
-    ::setrlimit(RLIMIT_FSIZE, &limit);
-    const absl::Status s = SaveIndex(*big, path);
-    ::_exit(s.ok() ? 0 : 3);
+  for (const Writer& writer : kWriters) {
+    SCOPED_TRACE(writer.name);
+    const std::string path = TmpPath(std::string("full.") + writer.name);
+    ASSERT_TRUE(writer.save(*small, path).ok());
+    const std::string before = ::ivfjit::testing::ReadFileBytes(path);
+    const pid_t child = ::fork();
+    ASSERT_GE(child, 0);
+    if (child == 0) {
+      ::signal(SIGXFSZ, SIG_IGN);
+      const struct rlimit limit = {1 << 20, 1 << 20};  // 1 MiB per file
+      ::setrlimit(RLIMIT_FSIZE, &limit);
+      const absl::Status s = writer.save(*big, path);
+      ::_exit(s.ok() ? 0 : 3);
+    }
+    int status = 0;
+    ::waitpid(child, &status, 0);
+    ASSERT_TRUE(WIFEXITED(status));
+    EXPECT_EQ(WEXITSTATUS(status), 3) << "the save should have failed";
+    EXPECT_EQ(::ivfjit::testing::ReadFileBytes(path), before);
+    EXPECT_TRUE(writer.load(path).ok());
   }
-  int status = 0;
-  ::waitpid(child, &status, 0);
-  ASSERT_TRUE(WIFEXITED(status));
-  EXPECT_EQ(WEXITSTATUS(status), 3) << "the save should have failed";
-  EXPECT_EQ(::ivfjit::testing::ReadFileBytes(path), before);
-  EXPECT_TRUE(LoadIndex(path).ok());
 }
 
 }  // namespace

@@ -64,6 +64,9 @@ struct IVFSearchStats {
   int64_t nq = 0;     // queries searched
   int64_t nlist = 0;  // non-empty inverted lists scanned (after max_codes), all queries
   int64_t ndis = 0;   // vectors scored: the scanned lists' sizes, summed
+  // Beyond Faiss: queries whose scan max_codes cut short. 0 after a search with max_codes set
+  // means none was: the search took the unlimited route (docs/spec.md).
+  int64_t pruned = 0;
 };
 
 namespace jit {

@@ -82,6 +82,7 @@ void Count(const IvfView& ivf, int64_t n, int64_t nprobe, const ChunkScratch& s,
   stats->nq += n;
   for (int64_t i = 0; i < n; ++i) {
     const int64_t scanned = pruned ? s.scan_count[i] : nprobe;
+    stats->pruned += scanned < nprobe ? 1 : 0;
     for (int64_t p = 0; p < scanned; ++p) {
       const int64_t l = s.probes[i * nprobe + p];
       if (l < 0 || ivf.lists[l].size == 0) continue;

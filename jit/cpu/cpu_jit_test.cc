@@ -1,6 +1,13 @@
 #include "jit/cpu/cpu_jit.h"
 
+#include <signal.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
 #include <cmath>
+#include <cstdio>
 #include <string>
 #include <thread>
 #include <vector>
@@ -250,6 +257,76 @@ TEST(CpuJitTest, DiskCacheColdWarmCorruptTruncatedUnwritable) {
   run(unwritable, &s, &dir);
   EXPECT_EQ(s.compiles, 1);
   EXPECT_EQ(dir, "") << "memory only";
+}
+
+// What a kernel computes against the eager scan over the same rows: 0 when equal (ids and
+// distances of the top 5 of 10 rows of d 40), else 1.
+int ScanDiffers(const ScanTopKFn& fn) {
+  const std::vector<float> q = UniformVectors(1, 40, 3), x = UniformVectors(10, 40, 1);
+  std::vector<float> norms(10), hd(5), ed(5);
+  std::vector<int64_t> hi(5), ei(5);
+  eager::BestDistanceKernels().norms(nullptr, x.data(), 10, 40, norms.data());
+  eager::TopK<Metric::kL2> top(hd.data(), hi.data(), 5);
+  fn(q.data(), x.data(), norms.data(), nullptr, 0, 10, hd.data(), hi.data());
+  top.Finish();
+  std::vector<float> row(10);
+  eager::BestDistanceKernels().l2_rows(q.data(), x.data(), 10, 40, row.data());
+  eager::TopK<Metric::kL2> ref(ed.data(), ei.data(), 5);
+  for (int64_t j = 0; j < 10; ++j) ref.Push(row[j], j);
+  ref.Finish();
+  return hi == ei ? 0 : 1;
+}
+
+// Entries in a cache directory (files of any kind).
+int CountEntries(const std::string& dir) {
+  const std::string cmd = "ls -A '" + dir + "' 2>/dev/null | wc -l";
+  FILE* p = popen(cmd.c_str(), "r");
+  int n = -1;
+  if (p != nullptr && std::fscanf(p, "%d", &n) != 1) n = -1;
+  if (p != nullptr) pclose(p);
+  return n;
+}
+
+// A cache directory that fills up mid-run (a file size limit: every write fails with EFBIG,
+// as on a full disk) or stops being a directory mid-run: the kernels still compile and give
+// the eager answers, in memory, and no partial entry is left.
+TEST(CpuJitTest, DiskCacheThatFailsMidRunDegradesToMemory) {
+  const std::string dir = TmpPath("jit-cache-full");
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    CpuJitOptions options;
+    options.cache_dir = dir;
+    auto jit = CpuJit::Create(options);  // the directory is made while writes still work
+    if (!jit.ok()) ::_exit(10);
+    ::signal(SIGXFSZ, SIG_IGN);
+    const struct rlimit limit = {256, 256};  // every kernel object is larger
+    ::setrlimit(RLIMIT_FSIZE, &limit);
+    for (int64_t k : {5, 6}) {
+      auto fn = (*jit)->GetScanTopK((*jit)->MakeKey(KernelOp::kScanTopK, Metric::kL2, 40, k));
+      if (!fn.ok()) ::_exit(11);
+      if (k == 5 && ScanDiffers(*fn) != 0) ::_exit(12);
+    }
+    if ((*jit)->stats().compiles != 2) ::_exit(13);
+    ::_exit(0);
+  }
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0) << "exit code: see the child's _exit calls";
+  EXPECT_EQ(CountEntries(dir), 0) << "no entry and no temporary file left";
+
+  // The directory replaced by a plain file mid-run: writes fail, kernels still come.
+  CpuJitOptions options;
+  options.cache_dir = TmpPath("jit-cache-vanishing");
+  auto jit = CpuJit::Create(options);
+  ASSERT_TRUE(jit.ok());
+  ASSERT_EQ(std::rename(options.cache_dir->c_str(), TmpPath("jit-cache-moved").c_str()), 0);
+  WriteFileBytes(*options.cache_dir, "not a directory");
+  auto fn = (*jit)->GetScanTopK((*jit)->MakeKey(KernelOp::kScanTopK, Metric::kL2, 40, 5));
+  ASSERT_TRUE(fn.ok()) << fn.status();
+  EXPECT_EQ(ScanDiffers(*fn), 0);
+  EXPECT_EQ(ReadFileBytes(*options.cache_dir), "not a directory");
 }
 
 TEST(CpuJitTest, InjectedCompileFailureIsAnError) {
