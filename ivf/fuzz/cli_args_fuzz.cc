@@ -2,13 +2,17 @@
 // input is argv, one argument per line; every path-valued flag (--index, --queries, --out, ...)
 // is redirected to one of a sandbox's files (chosen by the value's bytes), so a run reads and
 // writes only there — valid indexes and vectors, a missing file, the directory itself, "-".
-// Whatever the arguments, Main returns 0, 1 or 2 (never crashes, never throws); the sandbox's
-// index files are rewritten before each run (add modifies them in place).
+// Whatever the arguments, Main returns 0, 1 or 2 (never crashes, never throws). The sandbox is
+// reset before each run: its inputs restored from copies made once (add modifies an index in
+// place), the outputs of the previous run removed.
 #include <unistd.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
@@ -36,9 +40,8 @@ std::vector<float> Data(int64_t n, int seed) {
   return x;
 }
 
-// (Re)writes the sandbox's input files.
-void WriteSandbox() {
-  const std::string dir = Sandbox();
+// Writes the sandbox's input files into dir.
+void WriteInputs(const std::string& dir) {
   if (::access(dir.c_str(), F_OK) != 0 && system(("mkdir -p '" + dir + "'").c_str()) != 0) {
     std::abort();
   }
@@ -60,6 +63,30 @@ void WriteSandbox() {
                                                                              ids.begin() + kN / 2)})
            .ok()) {
     std::abort();
+  }
+}
+
+std::string ReadAll(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+// Restores the sandbox to its first state (inputs as written once, no outputs).
+void ResetSandbox() {
+  static const char* kInputs[] = {"flat.ivfjit", "ivf.ivfjit", "ivf.faiss", "base.fvecs",
+                                  "q.npy",       "ids.ivecs",  "allow.npy"};
+  static std::vector<std::string> pristine;
+  const std::string dir = Sandbox();
+  if (pristine.empty()) {
+    WriteInputs(dir);
+    for (const char* name : kInputs) pristine.push_back(ReadAll(dir + "/" + name));
+  }
+  for (size_t i = 0; i < pristine.size(); ++i) {
+    std::ofstream(dir + "/" + kInputs[i], std::ios::binary | std::ios::trunc) << pristine[i];
+  }
+  for (const char* out : {"out.ivecs", "out.npy", "out.faiss", "out.ivfjit", "out.fvecs",
+                          "out.bvecs", "out.distances.npy", "missing.npy"}) {
+    std::remove((dir + "/" + out).c_str());
   }
 }
 
@@ -86,7 +113,7 @@ std::string SandboxPath(const std::string& value) {
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  WriteSandbox();
+  ResetSandbox();
   std::vector<std::string> args = {"ivfjit"};
   std::string token;
   for (size_t i = 0; i <= size && args.size() < 16; ++i) {
