@@ -208,8 +208,8 @@ int64_t ResidentBytes() {
 }
 
 TEST(MmapTest, MappedOpenTouchesLittleMemory) {
-  // A 64 MiB flat index: loading it grows the process by about its size, mapping it by a few
-  // pages (until searches touch the data).
+  // A 64 MiB flat index: mapping it grows the process by a few pages (until searches touch
+  // the data), mapping it with populate by its size.
   const int64_t d = 256, n = (int64_t{64} << 20) / (4 * d);
   const std::string path = TmpPath("big.ivfjit");
   {
@@ -236,8 +236,9 @@ TEST(MmapTest, MappedOpenTouchesLittleMemory) {
   std::printf("file %ld bytes: mapped open +%ld resident, loaded +%ld, populated +%ld\n",
               (long)file_bytes, (long)mapped_growth, (long)loaded_growth,
               (long)populated_growth);
+  // (The loaded open's growth is printed, not checked: an allocator that kept the pages of the
+  // index written above, as ASan's does, serves it from memory already resident.)
   EXPECT_LT(mapped_growth, file_bytes / 16);
-  EXPECT_GT(loaded_growth, file_bytes / 2);
   EXPECT_GT(populated_growth, file_bytes / 2);  // every page mapped in at open
   ExpectSameSearchesOf(**loaded, **populated, d);
 }
