@@ -19,7 +19,10 @@
 // --device=gpu searches a copy of the index on the first GPU (docs/gpu.md); without one it is
 // an error ("no device: ..."), never a silent CPU fallback.
 // Errors: one line on stderr and exit status 1 (2 for usage); no partial output file is left.
+#include <unistd.h>
+
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <map>
@@ -28,6 +31,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -119,6 +123,82 @@ void Progress(const std::string& message) {
   std::fprintf(stderr, "[ivfjit] %s\n", message.c_str());
 }
 
+// Progress of a long step in units (queries, vectors): "[ivfjit] searching 40960 / 100000
+// (41 %), 52300 /s, 1.1 s left". On a terminal one line rewritten in place at most five times
+// a second; piped, a plain line at most every 5 s; nothing for a step done within 2 s.
+class ProgressMeter {
+ public:
+  ProgressMeter(std::string what, int64_t total)
+      : what_(std::move(what)), total_(total), tty_(isatty(fileno(stderr)) != 0),
+        start_(Clock::now()), last_(start_) {}
+  ~ProgressMeter() {
+    if (shown_ && tty_) std::fputc('\n', stderr);
+  }
+
+  void Update(int64_t done) {
+    const auto now = Clock::now();
+    const double elapsed = Seconds(start_, now);
+    if (elapsed < 2.0 || Seconds(last_, now) < (tty_ ? 0.2 : 5.0) || done <= 0) return;
+    last_ = now;
+    shown_ = true;
+    const double rate = done / elapsed;
+    std::fprintf(stderr, "%s[ivfjit] %s %ld / %ld (%d %%), %.0f /s, %.1f s left%s",
+                 tty_ ? "\r" : "", what_.c_str(), (long)done, (long)total_,
+                 static_cast<int>(100.0 * done / std::max<int64_t>(total_, 1)), rate,
+                 (total_ - done) / rate, tty_ ? "   " : "\n");
+    std::fflush(stderr);
+  }
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  static double Seconds(Clock::time_point a, Clock::time_point b) {
+    return std::chrono::duration<double>(b - a).count();
+  }
+  std::string what_;
+  int64_t total_;
+  bool tty_;
+  Clock::time_point start_, last_;
+  bool shown_ = false;
+};
+
+// Rows per call of a long add or search (each call is one unit of progress); batches of this
+// size give the same results as one call.
+constexpr int64_t kProgressChunk = 16384;
+
+// index.Add / AddWithIds (ids: x.rows, or null) of x in chunks, with progress. On an error
+// the chunks before it stay added (the CLI then writes nothing).
+absl::Status AddWithProgress(Index& index, const FloatMatrix& x, const int64_t* ids) {
+  ProgressMeter meter("added", x.rows);
+  for (int64_t i = 0; i < x.rows; i += kProgressChunk) {
+    const int64_t n = std::min(kProgressChunk, x.rows - i);
+    const float* rows = x.data.data() + i * x.cols;
+    IVFJIT_RETURN_IF_ERROR(ids != nullptr ? index.AddWithIds(n, rows, ids + i)
+                                          : index.Add(n, rows));
+    meter.Update(i + n);
+  }
+  return absl::OkStatus();
+}
+
+// index.Search of q in chunks, with progress; the results of one call.
+absl::StatusOr<SearchResult> SearchWithProgress(const Index& index, const FloatMatrix& q,
+                                                int64_t k, const SearchParams& params) {
+  if (q.rows <= kProgressChunk) return index.Search(q.data, k, params);
+  ProgressMeter meter("searched", q.rows);
+  SearchResult all;
+  for (int64_t i = 0; i < q.rows; i += kProgressChunk) {
+    const int64_t n = std::min(kProgressChunk, q.rows - i);
+    IVFJIT_ASSIGN_OR_RETURN(
+        SearchResult part,
+        index.Search(absl::MakeConstSpan(q.data.data() + i * q.cols, n * q.cols), k, params));
+    all.nq += part.nq;
+    all.k = part.k;
+    all.distances.insert(all.distances.end(), part.distances.begin(), part.distances.end());
+    all.labels.insert(all.labels.end(), part.labels.begin(), part.labels.end());
+    meter.Update(i + n);
+  }
+  return all;
+}
+
 absl::Status SaveAny(const Index& index, const std::string& path) {
   if (absl::EndsWith(path, ".faiss") || absl::EndsWith(path, ".index")) {
     return WriteFaissIndex(index, path);
@@ -166,7 +246,7 @@ absl::Status Build(const Args& a) {
     index = std::move(ivf);
   }
   Progress(absl::StrCat("adding ", base.rows, " vectors"));
-  IVFJIT_RETURN_IF_ERROR(index->Add(base.data));
+  IVFJIT_RETURN_IF_ERROR(AddWithProgress(*index, base, nullptr));
   Progress("writing " + out);
   return SaveAny(*index, out);
 }
@@ -192,9 +272,9 @@ absl::Status Add(const Args& a) {
       return absl::InvalidArgumentError(
           absl::StrCat(x.rows, " vectors but ", ids.rows * ids.cols, " ids"));
     }
-    IVFJIT_RETURN_IF_ERROR(index->AddWithIds(x.data, ids.data));
+    IVFJIT_RETURN_IF_ERROR(AddWithProgress(*index, x, ids.data.data()));
   } else {
-    IVFJIT_RETURN_IF_ERROR(index->Add(x.data));
+    IVFJIT_RETURN_IF_ERROR(AddWithProgress(*index, x, nullptr));
   }
   Progress(absl::StrCat("ntotal is now ", index->ntotal(), "; writing ", path));
   return format == IndexFileFormat::kFaiss ? WriteFaissIndex(*index, path)
@@ -325,7 +405,7 @@ absl::Status Search(const Args& a) {
   } else {
     Progress(absl::StrCat("searching ", q.rows, " queries, k = ", k, " (exact)"));
   }
-  absl::StatusOr<SearchResult> result = index->Search(q.data, k, params);
+  absl::StatusOr<SearchResult> result = SearchWithProgress(*index, q, k, params);
   if (!result.ok()) return result.status();
   return WriteSearchOutput(out, *result);
 }

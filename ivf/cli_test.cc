@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdio>
 #include <sstream>
@@ -210,6 +211,39 @@ TEST(CliTest, TwoProcessesSearchOneMappedIndex) {
   r = Cli("search --mmap=maybe --index=" + Tmp("m.ivfjit") + " --queries=" +
           Tmp("queries.npy") + " --k=5 --out=" + Tmp("pf.ivecs"));
   EXPECT_EQ(r.status, 2) << r.err;
+}
+
+// Searches and adds of more rows than one progress chunk (16,384) give one call's results.
+TEST(CliTest, LongSearchesAndAddsInChunksGiveOneCallsResults) {
+  WriteData();
+  const int64_t nq = 20000;
+  FloatMatrix q{nq, kD, ::ivfjit::testing::ClusteredVectors(nq, kD, 20, 0.3f, 5)};
+  ASSERT_TRUE(WriteVectors(Tmp("many.fvecs"), q).ok());
+  CliRun r = Cli("build --base=" + Tmp("many.fvecs") + " --nlist=16 --nprobe=3 --out=" +
+                 Tmp("many.ivfjit"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  r = Cli("search --index=" + Tmp("many.ivfjit") + " --queries=" + Tmp("many.fvecs") +
+          " --k=4 --out=" + Tmp("many.ivecs"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  auto index = ReadAnyIndex(Tmp("many.ivfjit"));
+  ASSERT_TRUE(index.ok());
+  EXPECT_EQ((*index)->ntotal(), nq);
+  auto labels = ReadIds(Tmp("many.ivecs"));
+  ASSERT_TRUE(labels.ok());
+  auto want = (*index)->Search(q.data, 4);
+  ASSERT_TRUE(want.ok());
+  EXPECT_EQ(labels->data, want->labels);
+  // The same index built in one Add call.
+  auto ivf = dynamic_cast<IndexIVFFlat*>(index->get());
+  ASSERT_NE(ivf, nullptr);
+  auto bulk = IndexIVFFlat::Create(kD, 16, Metric::kL2);
+  ASSERT_TRUE(bulk.ok());
+  ASSERT_TRUE((*bulk)->SetCentroids(ivf->centroids()).ok());
+  ASSERT_TRUE((*bulk)->Add(q.data).ok());
+  for (int64_t l = 0; l < 16; ++l) {
+    const auto a = ivf->list_ids(l), b = (*bulk)->list_ids(l);
+    EXPECT_TRUE(std::equal(a.begin(), a.end(), b.begin(), b.end())) << "list " << l;
+  }
 }
 
 TEST(CliTest, SearchesAFaissWrittenIndex) {

@@ -31,6 +31,8 @@ struct Row {
   // Filtered rows (--selectivity): the share of stored vectors the search's ID selector
   // (a bitmap) allows; -1: no filter.
   double selectivity = -1;
+  // Add rows (--add_batch): vectors per Add call (add_ms: every vector added; qps: vectors/s).
+  int64_t add_batch = 0;
 };
 
 // Identifies one sweep invocation (its start time) and the machine (see dump_env); both are

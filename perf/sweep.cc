@@ -53,6 +53,9 @@ ABSL_FLAG(std::string, clients, "",
           "comma list of client thread counts for serving rows (IVF: N threads each searching "
           "single queries, then batches of 8, against one index for --serve_seconds)");
 ABSL_FLAG(double, serve_seconds, 2.0, "duration of each serving row");
+ABSL_FLAG(std::string, add_batch, "",
+          "comma list of add batch sizes (0 = all vectors at once): IVF rows of the time to add "
+          "every base vector to a trained index in batches of that size, ivfjit vs Faiss");
 ABSL_FLAG(std::string, selectivity, "",
           "comma list of filter selectivities (e.g. 0.01,0.1,0.5): IVF rows searched with an ID "
           "selector (a bitmap) allowing that share of the vectors, ivfjit vs Faiss (and peers) "
@@ -83,6 +86,7 @@ bool OptionsFromFlags(SweepOptions& opt) {
   opt.repeat = absl::GetFlag(FLAGS_repeat);
   opt.single_queries = absl::GetFlag(FLAGS_single_queries);
   opt.clients = ParseInts(absl::GetFlag(FLAGS_clients));
+  opt.add_batches = ParseInts(absl::GetFlag(FLAGS_add_batch));
   for (absl::string_view part :
        absl::StrSplit(absl::GetFlag(FLAGS_selectivity), ',', absl::SkipEmpty())) {
     double v;

@@ -379,6 +379,11 @@ std::vector<Row> RunIvf(const Workload& w, const SweepOptions& opt, IvfArtifacts
   }
   const std::vector<Row> filtered = FilteredRows(w, opt, x, proto, artifacts);
   rows.insert(rows.end(), filtered.begin(), filtered.end());
+  if (!opt.add_batches.empty()) {
+    const std::vector<float> centroids(x.ours->centroids().begin(), x.ours->centroids().end());
+    const std::vector<Row> added = RunAdd(w, opt, centroids, proto);
+    rows.insert(rows.end(), added.begin(), added.end());
+  }
   return rows;
 }
 

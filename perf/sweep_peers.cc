@@ -87,7 +87,8 @@ std::vector<std::string> RunPeers(const Workload& w, const SweepOptions& opt,
         " --nlist=", w.nlist, " --k=", w.k, " --nprobes=", Join(nprobes), " --nqs=", Join(nqs),
         " --threads=", opt.threads, " --repeat=", opt.repeat, " --warmup=", opt.warmup,
         " --single_queries=", opt.single_queries, " --modes=auto,csr,matrix",
-        " --selectivities=", Join(selectivities), " --run_id=", RunId(),
+        " --selectivities=", Join(selectivities), " --add_batches=", Join(opt.add_batches),
+        " --run_id=", RunId(),
         " --env_id=", EnvIdOfRun(), " --git_commit=", GitCommitOfRun());
     FILE* p = popen(cmd.c_str(), "r");
     if (p == nullptr) continue;

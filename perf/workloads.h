@@ -49,6 +49,7 @@ struct SweepOptions {
   std::vector<int64_t> max_codes;  // max_codes sweep (0 = unlimited)
   std::vector<int64_t> clients;    // serving rows: client thread counts (empty: none)
   std::vector<double> selectivities;  // filtered rows: shares of allowed vectors (empty: none)
+  std::vector<int64_t> add_batches;   // add rows: vectors per Add call (0: all at once)
   double serve_seconds = 2.0;
   std::vector<std::string> impls = {"ivfjit", "faiss"};
   std::vector<std::string> jit_tiers;          // of "off", "auto", "on"
@@ -89,6 +90,11 @@ struct IvfArtifacts {
   std::vector<float> centroids;
   std::vector<FilterArtifact> filters;  // one per --selectivity
 };
+
+// Add rows: every base vector added in batches of each --add_batch, ivfjit and libfaiss on
+// `centroids` (nlist × d).
+std::vector<Row> RunAdd(const Workload& w, const SweepOptions& opt,
+                        const std::vector<float>& centroids, const Row& proto);
 
 // The labels of [0, n) a filter of the given selectivity allows: label r when a fixed hash
 // of r falls below the fraction (the same set for every library and run).

@@ -73,6 +73,7 @@ def main():
     ap.add_argument("--nqs", default="1")
     ap.add_argument("--modes", default="auto", help="torch-ivf search modes")
     ap.add_argument("--selectivities", default="", help="filtered rows (faiss-cpu)")
+    ap.add_argument("--add_batches", default="", help="add rows (faiss-cpu): batch sizes")
     a = ap.parse_args()
     try:
         import numpy as np
@@ -207,6 +208,23 @@ def main():
 
     rows(truth, {})
     if a.peer == "faiss-cpu":
+        for batch in (int(x) for x in a.add_batches.split(",") if x):
+            batch = nb if batch <= 0 or batch > nb else batch
+            best = None
+            for _ in range(2):
+                q2 = faiss.IndexFlatL2(d)
+                q2.add(centroids)
+                fresh = faiss.IndexIVFFlat(q2, d, a.nlist)
+                fresh.is_trained = True
+                t0 = time.perf_counter()
+                for i in range(0, nb, batch):
+                    fresh.add(base[i:i + batch])
+                ms = 1e3 * (time.perf_counter() - t0)
+                best = ms if best is None else min(best, ms)
+            print(json.dumps(dict(proto, mode="add", nprobe=0, nq=0, add_batch=batch, add_ms=best,
+                                  qps=nb / (best / 1e3), recall=-1.0, repeat=2,
+                                  timestamp=time.strftime("%Y-%m-%dT%H:%M:%SZ",
+                                                          time.gmtime()))), flush=True)
         for i, sel in enumerate(float(x) for x in a.selectivities.split(",") if x):
             allowed = np.load(os.path.join(a.data, "allowed_%d.npy" % i)).ravel()
             mask = np.zeros(nb, dtype=bool)
