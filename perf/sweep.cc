@@ -24,7 +24,8 @@
 #include "perf/workloads.h"
 
 ABSL_FLAG(std::string, workload, "fmnist,seed",
-          "comma list of fmnist, seed, synthetic (shape from --nb --d --nq --nlist --k), quick");
+          "comma list of fmnist, seed, synthetic (shape from --nb --d --nq --nlist --k), quick, "
+          "grid (IVF over a grid of Gaussian-mixture shapes: docs/benchmarks.md)");
 ABSL_FLAG(int64_t, nb, 100000, "synthetic: base vectors");
 ABSL_FLAG(int64_t, d, 64, "synthetic: dimension");
 ABSL_FLAG(int64_t, nlist, 0, "IVF lists (0 = the workload's; synthetic default 256)");
@@ -53,6 +54,7 @@ ABSL_FLAG(std::string, clients, "",
           "comma list of client thread counts for serving rows (IVF: N threads each searching "
           "single queries, then batches of 8, against one index for --serve_seconds)");
 ABSL_FLAG(double, serve_seconds, 2.0, "duration of each serving row");
+ABSL_FLAG(int64_t, grid_max_nb, 1000000, "grid: skip the cell groups with more vectors");
 ABSL_FLAG(std::string, add_batch, "",
           "comma list of add batch sizes (0 = all vectors at once): IVF rows of the time to add "
           "every base vector to a trained index in batches of that size, ivfjit vs Faiss");
@@ -137,8 +139,34 @@ bool MakeProviders(SweepOptions& opt, Providers& providers) {
 }
 
 // One workload's rows (Flat and / or IVF, then the Python peers); exits on a load error.
+// IVF rows of one workload and its peers' (printed and recorded here: their own format).
+std::vector<Row> RunIvfAndPeers(const Workload& w, const SweepOptions& opt,
+                                const std::string& argv0) {
+  IvfArtifacts artifacts;
+  std::vector<Row> rows = RunIvf(w, opt, &artifacts);
+  const std::vector<std::string> peer_rows = RunPeers(w, opt, artifacts, argv0);
+  for (const std::string& line : peer_rows) std::printf("%s\n", line.c_str());
+  if (absl::GetFlag(FLAGS_record) && !absl::GetFlag(FLAGS_quick)) AppendLinesToJsonl(peer_rows);
+  return rows;
+}
+
+// The grid: every cell group in turn, its data made just before.
+std::vector<Row> RunGrid(const SweepOptions& opt, const std::string& argv0) {
+  std::vector<Row> rows;
+  for (Workload& w : GridWorkloads()) {
+    if (w.nb > absl::GetFlag(FLAGS_grid_max_nb)) continue;
+    std::fprintf(stderr, "[sweep] grid: nb %ld, d %ld, nlist %ld\n", (long)w.nb, (long)w.d,
+                 (long)w.nlist);
+    FillGrid(w);
+    const std::vector<Row> part = RunIvfAndPeers(w, opt, argv0);
+    rows.insert(rows.end(), part.begin(), part.end());
+  }
+  return rows;
+}
+
 std::vector<Row> RunWorkload(absl::string_view name, const SyntheticShape& shape,
                              const SweepOptions& opt, const std::string& argv0) {
+  if (name == "grid") return RunGrid(opt, argv0);
   std::fprintf(stderr, "[sweep] loading %s\n", std::string(name).c_str());
   absl::StatusOr<Workload> w = LoadWorkload(std::string(name), shape);
   if (!w.ok()) {
@@ -153,15 +181,7 @@ std::vector<Row> RunWorkload(absl::string_view name, const SyntheticShape& shape
   for (absl::string_view index : absl::StrSplit(index_list, ',', absl::SkipEmpty())) {
     std::vector<Row> part;
     if (index == "flat") part = RunFlat(*w, opt);
-    if (index == "ivf") {
-      IvfArtifacts artifacts;
-      part = RunIvf(*w, opt, &artifacts);
-      const std::vector<std::string> peer_rows = RunPeers(*w, opt, artifacts, argv0);
-      for (const std::string& line : peer_rows) std::printf("%s\n", line.c_str());
-      if (absl::GetFlag(FLAGS_record) && !absl::GetFlag(FLAGS_quick)) {
-        AppendLinesToJsonl(peer_rows);
-      }
-    }
+    if (index == "ivf") part = RunIvfAndPeers(*w, opt, argv0);
     rows.insert(rows.end(), part.begin(), part.end());
   }
   return rows;

@@ -26,7 +26,18 @@ struct Workload {
   std::vector<int64_t> nprobes;  // default nprobe sweep
   std::vector<int64_t> nqs;      // default batch sizes (1 = single queries one at a time)
   std::vector<std::string> modes = {"auto", "matrix", "csr"};  // default ivfjit modes
+  // IVF centroids to use (nlist × d: the grid's mixture centres), for every library; empty:
+  // trained (Faiss's k-means, ivfjit on Faiss's centroids).
+  std::vector<float> centroids;
 };
+
+// The grid (--grid, docs/benchmarks.md): one workload "grid" per (nb, d, nlist) cell group of
+// a Gaussian mixture with nlist clusters whose centres are the IVF centroids; nprobe in
+// {1, 8, 64} (at most nlist), nq in {1, 16, 256, 4096}. nb ∈ {10k, 100k, 1M} × d ∈ {32, 128,
+// 768} less 1M × 768 (3 GB of floats), nlist ∈ {nb/1000, nb/100}. The shapes only: FillGrid
+// makes one's data (so that one cell group's vectors exist at a time).
+std::vector<Workload> GridWorkloads();
+void FillGrid(Workload& w);
 
 // Shape of the "synthetic" workload (Gaussian data).
 struct SyntheticShape {
