@@ -6,6 +6,8 @@ the rows of the most recent sweep run (run_id) that swept that workload with ivf
 peers-only run is skipped), so a figure never mixes runs:
   docs/fig_fmnist_qps_recall.png  W1 Fashion-MNIST, IVF nprobe sweep: batch QPS vs recall@10
   docs/fig_seed_qps_nq.png        W2 the seed's shape: QPS vs nq, per implementation and mode
+  docs/fig_grid_ratio.png         the grid (--workload=grid): ivfjit auto / faiss-cpu QPS per cell
+`python3 perf/figures.py REPO_ROOT --grid-table` prints the grid's worst cells as Markdown.
 """
 import json
 import os
@@ -116,10 +118,98 @@ def seed_figure(rows, out, tmp):
     return True
 
 
+def grid_cells(rows):
+    """{(nb, d, nlist, nprobe, nq): {impl/mode: qps}} of a grid run's rows (ivfjit by mode)."""
+    cells = {}
+    for r in rows:
+        if r.get("mode") == "serve" or r.get("selectivity", -1) >= 0:
+            continue
+        key = (r["nb"], r["d"], r["nlist"], r["nprobe"], r["nq"])
+        name = r["impl"] if r["impl"] != "ivfjit" else "ivfjit:" + r["mode"].split(":")[0]
+        cells.setdefault(key, {})[name] = (r["qps"], r["recall"])
+    return cells
+
+
+def grid_figure(rows, out, tmp):
+    cells = grid_cells(default_tier(rows))
+    cols = sorted({(k[3], k[4]) for k in cells})          # (nprobe, nq)
+    groups = sorted({(k[0], k[1], k[2]) for k in cells})  # (nb, d, nlist)
+    if not cells or not any("faiss-cpu" in v for v in cells.values()):
+        return False
+    path = os.path.join(tmp, "grid.dat")
+    with open(path, "w") as f:
+        for y, g in enumerate(groups):
+            for x, c in enumerate(cols):
+                v = cells.get(g + c, {})
+                if "ivfjit:auto" in v and "faiss-cpu" in v:
+                    ratio = v["ivfjit:auto"][0] / v["faiss-cpu"][0]
+                    f.write(f"{x} {y} {ratio:.3f} {ratio:.1f}\n")
+    xt = ", ".join(f'"p{c[0]} q{c[1]}" {i}' for i, c in enumerate(cols))
+    yt = ", ".join(f'"{g[0] // 1000}k d{g[1]} L{g[2]}" {i}' for i, g in enumerate(groups))
+    run = rows[0].get("run_id", "?")
+    gnuplot(f"""
+set terminal pngcairo noenhanced size 1100,{200 + 34 * len(groups)} font "sans,9"
+set output "{out}"
+set title "ivfjit (auto) / faiss-cpu QPS per grid cell (log colour; labels: the ratio), run {run}"
+set xlabel "nprobe (p), queries per call (q; 1 = single queries)"
+set xtics ({xt}) rotate by 45 right
+set ytics ({yt})
+set logscale cb
+set cbrange [0.25:16]
+set palette defined (0 "red", 1 "white", 3 "blue")
+set xrange [-0.5:{len(cols) - 0.5}]
+set yrange [-0.5:{len(groups) - 0.5}]
+plot "{path}" using 1:2:(0.5):(0.5):3 with boxxyerror fs solid 1.0 noborder fc palette notitle, \\
+     "{path}" using 1:2:4 with labels notitle
+""")
+    return True
+
+
+def grid_table(rows, worst=12):
+    """Markdown: the cells where ivfjit gains least over faiss-cpu, and where auto is furthest
+    from the better of matrix / csr."""
+    cells = grid_cells(default_tier(rows))
+    vs_peer, vs_mode = [], []
+    for k, v in cells.items():
+        if "ivfjit:auto" not in v:
+            continue
+        auto = v["ivfjit:auto"][0]
+        if "faiss-cpu" in v:
+            vs_peer.append((auto / v["faiss-cpu"][0], k, v))
+        best = max(v.get("ivfjit:matrix", (0,))[0], v.get("ivfjit:csr", (0,))[0])
+        if best > 0:
+            vs_mode.append((auto / best, k, v))
+    out = ["| nb | d | nlist | nprobe | nq | recall | ivfjit auto QPS | faiss-cpu QPS | ratio |",
+           "|---|---|---|---|---|---|---|---|---|"]
+    for ratio, k, v in sorted(vs_peer)[:worst]:
+        out.append(f"| {k[0]} | {k[1]} | {k[2]} | {k[3]} | {k[4]} | {v['ivfjit:auto'][1]:.3f} "
+                   f"| {v['ivfjit:auto'][0]:,.0f} | {v['faiss-cpu'][0]:,.0f} | {ratio:.2f}× |")
+    out += ["", "| nb | d | nlist | nprobe | nq | auto QPS | matrix | csr | auto / best |",
+            "|---|---|---|---|---|---|---|---|---|"]
+    for ratio, k, v in sorted(vs_mode)[:worst]:
+        out.append(f"| {k[0]} | {k[1]} | {k[2]} | {k[3]} | {k[4]} | {v['ivfjit:auto'][0]:,.0f} "
+                   f"| {v.get('ivfjit:matrix', (0,))[0]:,.0f} | {v.get('ivfjit:csr', (0,))[0]:,.0f}"
+                   f" | {ratio:.2f} |")
+    if vs_peer:
+        out.append(f"\n{len(vs_peer)} cells vs faiss-cpu: worst {min(vs_peer)[0]:.2f}×, "
+                   f"median {sorted(vs_peer)[len(vs_peer) // 2][0]:.2f}×; auto / best mode: "
+                   f"worst {min(vs_mode)[0]:.2f} over {len(vs_mode)} cells.")
+    return "\n".join(out)
+
+
+def latest_grid_run(rows):
+    runs = sorted({r.get("run_id", "") for r in rows if r["workload"] == "grid"})
+    return [r for r in rows if runs and r.get("run_id") == runs[-1] and r["workload"] == "grid"]
+
+
 def main():
-    root = sys.argv[1] if len(sys.argv) > 1 else os.environ.get(
+    args = [a for a in sys.argv[1:] if not a.startswith("--")]
+    root = args[0] if args else os.environ.get(
         "BUILD_WORKSPACE_DIRECTORY", os.getcwd())
     rows = load(root)
+    if "--grid-table" in sys.argv:
+        print(grid_table(latest_grid_run(rows)))
+        return
     docs = os.path.join(root, "docs")
     with tempfile.TemporaryDirectory() as tmp:
         for name, make, workload, key in [
@@ -130,6 +220,9 @@ def main():
                 print("wrote", out)
             else:
                 print("no", workload, "rows in benchmarks.jsonl; skipped", name, file=sys.stderr)
+        out = os.path.join(docs, "fig_grid_ratio.png")
+        if grid_figure(latest_grid_run(rows), out, tmp):
+            print("wrote", out)
 
 
 if __name__ == "__main__":
