@@ -74,6 +74,7 @@ def main():
     ap.add_argument("--modes", default="auto", help="torch-ivf search modes")
     ap.add_argument("--selectivities", default="", help="filtered rows (faiss-cpu)")
     ap.add_argument("--add_batches", default="", help="add rows (faiss-cpu): batch sizes")
+    ap.add_argument("--max_codes", default="0", help="max_codes values (faiss-cpu)")
     a = ap.parse_args()
     try:
         import numpy as np
@@ -123,12 +124,15 @@ def main():
         knobs = [int(x) for x in a.nprobes.split(",")]
 
         sel_now = [None]
+        max_codes_now = [0]
 
         def search(q, knob):
-            if sel_now[0] is None:
+            if sel_now[0] is None and max_codes_now[0] == 0:
                 index.nprobe = knob
                 return index.search(q, a.k)[1]
-            params = faiss.SearchParametersIVF(nprobe=knob, sel=sel_now[0])
+            params = faiss.SearchParametersIVF(nprobe=knob, max_codes=max_codes_now[0])
+            if sel_now[0] is not None:
+                params.sel = sel_now[0]
             return index.search(q, a.k, params=params)[1]
         knob_name = "nprobe"
     elif a.peer == "torch-ivf":
@@ -208,6 +212,10 @@ def main():
 
     rows(truth, {})
     if a.peer == "faiss-cpu":
+        for mc in (int(x) for x in a.max_codes.split(",") if x and int(x) > 0):
+            max_codes_now[0] = mc
+            rows(truth, {"max_codes": mc})
+        max_codes_now[0] = 0
         for batch in (int(x) for x in a.add_batches.split(",") if x):
             batch = nb if batch <= 0 or batch > nb else batch
             best = None
