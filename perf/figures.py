@@ -119,14 +119,19 @@ def seed_figure(rows, out, tmp):
 
 
 def grid_cells(rows):
-    """{(nb, d, nlist, nprobe, nq): {impl/mode: qps}} of a grid run's rows (ivfjit by mode)."""
+    """{(nb, d, nlist, nprobe, nq): {impl/mode: (qps, recall)}} of a grid run's rows (ivfjit
+    by mode). Batches: the best round (the grid runs few rounds, --repeat=2, whose median is
+    the slower one); single queries: the median latency of all of them."""
     cells = {}
     for r in rows:
-        if r.get("mode") == "serve" or r.get("selectivity", -1) >= 0:
+        if r.get("mode") in ("serve", "add") or r.get("selectivity", -1) >= 0:
             continue
         key = (r["nb"], r["d"], r["nlist"], r["nprobe"], r["nq"])
         name = r["impl"] if r["impl"] != "ivfjit" else "ivfjit:" + r["mode"].split(":")[0]
-        cells.setdefault(key, {})[name] = (r["qps"], r["recall"])
+        qps = r["qps"]
+        if r["nq"] > 1 and r.get("search_ms_min", 0) > 0:
+            qps = r["nq"] / (r["search_ms_min"] / 1e3)
+        cells.setdefault(key, {})[name] = (qps, r["recall"])
     return cells
 
 
