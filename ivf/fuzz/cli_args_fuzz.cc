@@ -12,7 +12,6 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
 
@@ -22,6 +21,7 @@
 #include "ivf/index_ivf_flat.h"
 #include "ivf/io.h"
 #include "ivf/vector_files.h"
+#include "testing/files.h"
 
 namespace {
 
@@ -66,11 +66,6 @@ void WriteInputs(const std::string& dir) {
   }
 }
 
-std::string ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 // Restores the sandbox to its first state (inputs as written once, no outputs).
 void ResetSandbox() {
   static const char* kInputs[] = {"flat.ivfjit", "ivf.ivfjit", "ivf.faiss", "base.fvecs",
@@ -79,7 +74,7 @@ void ResetSandbox() {
   const std::string dir = Sandbox();
   if (pristine.empty()) {
     WriteInputs(dir);
-    for (const char* name : kInputs) pristine.push_back(ReadAll(dir + "/" + name));
+    for (const char* name : kInputs) pristine.push_back(ivfjit::testing::ReadFileBytes(dir + "/" + name));
   }
   for (size_t i = 0; i < pristine.size(); ++i) {
     std::ofstream(dir + "/" + kInputs[i], std::ios::binary | std::ios::trunc) << pristine[i];
