@@ -89,8 +89,13 @@ absl::Status IndexIVFFlat::SetCentroidsLocked(absl::Span<const float> centroids)
     std::vector<float> c(centroids.begin(), centroids.end());
     std::vector<float> norms(static_cast<size_t>(nlist_));
     jit::Norms(kernels(), c.data(), nlist_, d(), norms.data());
+    std::vector<uint16_t> half(c.size());
+    std::vector<float> half_err(static_cast<size_t>(nlist_));
+    jit::EncodeScreen(metric(), c.data(), nlist_, d(), half.data(), half_err.data());
     centroids_ = std::move(c);
     centroid_norms_ = std::move(norms);
+    centroid_half_ = std::move(half);
+    centroid_half_err_ = std::move(half_err);
     set_is_trained(true);
     return absl::OkStatus();
   });
@@ -126,8 +131,19 @@ void IndexIVFFlat::AppendAssigned(int64_t n, const float* x, const int64_t* ids,
   for (int64_t i = 0; i < n; ++i) ++extra[list_nos[i]];
   std::vector<float> norms(static_cast<size_t>(n), 0.0f);
   if (lists_.with_norms()) jit::Norms(kernels(), x, n, d(), norms.data());
+  std::vector<uint16_t> half;
+  std::vector<float> half_err;
+  if (lists_.with_half()) {
+    half.resize(static_cast<size_t>(n * d()));
+    half_err.resize(static_cast<size_t>(n));
+    jit::EncodeScreen(metric(), x, n, d(), half.data(), half_err.data());
+  }
   lists_.Reserve(extra);  // the only step that can fail; content is unchanged if it does
-  for (int64_t i = 0; i < n; ++i) lists_.AppendReserved(list_nos[i], x + i * d(), ids[i], norms[i]);
+  for (int64_t i = 0; i < n; ++i) {
+    lists_.AppendReserved(list_nos[i], x + i * d(), ids[i], norms[i],
+                          half.empty() ? nullptr : half.data() + i * d(),
+                          half.empty() ? 0.0f : half_err[i]);
+  }
   max_id_ = std::max(max_id_, *std::max_element(ids, ids + n));
   set_ntotal(ntotal() + n);
 }
@@ -142,9 +158,8 @@ absl::Status IndexIVFFlat::DoAdd(int64_t n, const float* x, const int64_t* ids) 
   IVFJIT_RETURN_IF_ERROR(CheckIdsAreNew(n, ids));
   std::vector<float> dist(static_cast<size_t>(n));
   std::vector<int64_t> list_nos(static_cast<size_t>(n));
-  jit::KnnSearch(kernels(), jit::KnnUse::kCoarse, metric(), x, n,
-                 {centroids_.data(), centroid_norms_.data(), nlist_, d()}, /*k=*/1, dist.data(),
-                 list_nos.data());
+  jit::KnnSearch(kernels(), jit::KnnUse::kCoarse, metric(), x, n, CentroidView(), /*k=*/1,
+                 dist.data(), list_nos.data());
   AppendAssigned(n, x, ids, list_nos.data());
   return absl::OkStatus();
 }
@@ -174,11 +189,12 @@ absl::Status IndexIVFFlat::AddPreassigned(int64_t n, const float* x, const int64
 jit::IvfView IndexIVFFlat::View(std::vector<jit::ListView>& views) const {
   views.resize(static_cast<size_t>(nlist_));
   for (int64_t l = 0; l < nlist_; ++l) {
-    views[l] = {lists_.vectors(l), lists_.norms(l), lists_.ids(l), lists_.size(l)};
+    views[l] = {lists_.vectors(l), lists_.norms(l),  lists_.ids(l),
+                lists_.size(l),    lists_.half(l),   lists_.half_err(l)};
   }
   jit::IvfView ivf;
   ivf.metric = metric();
-  ivf.centroids = {centroids_.data(), centroid_norms_.data(), nlist_, d()};
+  ivf.centroids = CentroidView();
   ivf.lists = views.data();
   ivf.ntotal = ntotal();
   return ivf;
@@ -293,9 +309,39 @@ double IndexIVFFlat::imbalance_factor() const {
   return sum_sq * nlist_ / (double(ntotal()) * ntotal());
 }
 
+absl::Status IndexIVFFlat::SetFp16Screen(bool enabled) {
+  std::unique_lock<RwLock> lock = WriterLock();
+  return Guarded([&] {
+    const Metric m = metric();
+    lists_.SetHalf(
+        enabled,
+        [](const float* x, int64_t n, int64_t d, uint16_t* half, float* err, const void* c) {
+          jit::EncodeScreen(*static_cast<const Metric*>(c), x, n, d, half, err);
+        },
+        &m);
+    return absl::OkStatus();
+  });
+}
+
+bool IndexIVFFlat::fp16_screen() const {
+  std::shared_lock<RwLock> lock = ReaderLock();
+  return lists_.with_half();
+}
+
+jit::BaseView IndexIVFFlat::CentroidView() const {
+  jit::BaseView view{centroids_.data(), centroid_norms_.data(), nlist_, d()};
+  if (!centroid_half_.empty()) {
+    view.half = centroid_half_.data();
+    view.half_err = centroid_half_err_.data();
+  }
+  return view;
+}
+
 int64_t IndexIVFFlat::memory_bytes() const noexcept {
-  return lists_.memory_bytes() + 4 * static_cast<int64_t>(centroids_.capacity() +
-                                                          centroid_norms_.capacity());
+  return lists_.memory_bytes() +
+         4 * static_cast<int64_t>(centroids_.capacity() + centroid_norms_.capacity() +
+                                  centroid_half_err_.capacity()) +
+         2 * static_cast<int64_t>(centroid_half_.capacity());
 }
 
 }  // namespace ivfjit

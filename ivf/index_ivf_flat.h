@@ -109,8 +109,19 @@ class IndexIVFFlat final : public Index {
   std::vector<int64_t> list_sizes() const;
   // Faiss's imbalance factor: nlist · Σ size² / ntotal²; 1 is perfectly balanced, 0 if empty.
   double imbalance_factor() const;
-  // Bytes held by centroids and inverted lists (capacities).
+  // Bytes held by centroids and inverted lists (capacities), the fp16 screen included.
   int64_t memory_bytes() const noexcept;
+
+  // The fp16 screen of the inverted lists (off by default): a binary16 copy of every stored
+  // vector plus a 4-byte bound each (+50 % of the vectors' memory, 2d + 4 bytes per vector),
+  // kept through adds and removals. Single queries and small batches on the eager scan then
+  // read most rows at half the bytes and re-score in float only those that can still enter
+  // the top k: results bit-identical to the search without it (docs/spec.md, The fp16
+  // screen). Not saved in index files; set it again after loading. Allowed on mapped indexes
+  // (the screen is in memory). ResourceExhausted if it cannot be allocated (nothing changes).
+  // The centroids always carry their own screen (small: nlist × (2d + 4) bytes).
+  ABSL_MUST_USE_RESULT absl::Status SetFp16Screen(bool enabled);
+  bool fp16_screen() const;
 
  protected:
   ABSL_MUST_USE_RESULT absl::Status DoTrain(int64_t n, const float* x) override;
@@ -135,6 +146,7 @@ class IndexIVFFlat final : public Index {
   ABSL_MUST_USE_RESULT absl::Status SetCentroidsLocked(absl::Span<const float> centroids);
   // The index as jit/'s IVF operations see it; views: the list views it points into (nlist).
   jit::IvfView View(std::vector<jit::ListView>& views) const;
+  jit::BaseView CentroidView() const;
   // Appends with the lists already chosen; allocates before modifying anything.
   void AppendAssigned(int64_t n, const float* x, const int64_t* ids, const int64_t* list_nos);
 
@@ -143,6 +155,10 @@ class IndexIVFFlat final : public Index {
   KMeansParams kmeans_params_;
   std::vector<float> centroids_;       // nlist × d (empty until trained)
   std::vector<float> centroid_norms_;  // nlist
+  // The centroids' fp16 screen (jit::EncodeScreen): nlist × d binary16 and nlist bounds; the
+  // coarse step of small searches reads them instead of the floats (same results).
+  std::vector<uint16_t> centroid_half_;
+  std::vector<float> centroid_half_err_;
   ivf_internal::InvertedLists lists_;
   int64_t max_id_ = -1;  // largest label ever added (an upper bound after removals)
 };

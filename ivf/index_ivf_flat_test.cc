@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "ivf/id_selector.h"
 #include "jit/kernels.h"
 #include "testing/brute_force.h"
 #include "testing/knn_match.h"
@@ -305,6 +307,61 @@ TEST(IndexIVFFlatTest, AutoPicksCsrForLargeGroups) {
   }
   params.mode = SearchMode::kMatrix;
   EXPECT_EQ((*index)->ResolveMode(10000, params), SearchMode::kMatrix);
+}
+
+}  // namespace
+}  // namespace ivfjit
+
+namespace ivfjit {
+namespace {
+
+// The fp16 screen changes no result: single queries (one and two threads) and small batches,
+// both metrics, integral data (ties) and fractional, after adds and removals with it on.
+TEST(IndexIVFFlatScreenTest, ResultsAreBitIdenticalWithAndWithoutTheScreen) {
+  const int64_t d = 40, nb = 3000, nlist = 16;
+  std::vector<float> base = UniformVectors(nb, d, 21);
+  for (size_t i = 0; i < base.size() / 2; ++i) base[i] = std::floor(base[i] * 8);  // ties
+  const std::vector<float> q = UniformVectors(12, d, 22);
+  for (Metric metric : {Metric::kL2, Metric::kInnerProduct}) {
+    auto index = IndexIVFFlat::Create(d, nlist, metric);
+    ASSERT_TRUE(index.ok());
+    IndexIVFFlat& ivf = **index;
+    ASSERT_TRUE(ivf.Train(base).ok());
+    ASSERT_TRUE(ivf.Add(absl::MakeConstSpan(base).subspan(0, 2000 * d)).ok());
+    const int64_t plain_bytes = ivf.memory_bytes();
+    ASSERT_TRUE(ivf.SetFp16Screen(true).ok());
+    EXPECT_TRUE(ivf.fp16_screen());
+    EXPECT_GE(ivf.memory_bytes(), plain_bytes + 2000 * (2 * d + 4));
+    // Adds and removals keep the screen in step with the lists.
+    ASSERT_TRUE(ivf.Add(absl::MakeConstSpan(base).subspan(2000 * d)).ok());
+    ASSERT_TRUE(ivf.RemoveIds(IDSelectorRange(100, 300)).ok());
+    for (int64_t nq : {1, 5}) {
+      for (int threads : {1, 2}) {
+        for (int64_t k : {1, 10, 50}) {
+          IVFSearchParams params;
+          params.nprobe = 4;
+          params.threads = threads;
+          params.mode = SearchMode::kMatrix;
+          const auto queries = absl::MakeConstSpan(q).subspan(0, nq * d);
+          auto screened = ivf.Search(queries, k, params);
+          ASSERT_TRUE(ivf.SetFp16Screen(false).ok());
+          auto plain = ivf.Search(queries, k, params);
+          ASSERT_TRUE(ivf.SetFp16Screen(true).ok());
+          ASSERT_TRUE(screened.ok() && plain.ok());
+          SCOPED_TRACE(::testing::Message() << MetricName(metric) << " nq=" << nq
+                                            << " threads=" << threads << " k=" << k);
+          EXPECT_EQ(screened->labels, plain->labels);
+          EXPECT_EQ(0, std::memcmp(screened->distances.data(), plain->distances.data(),
+                                   plain->distances.size() * sizeof(float)));
+        }
+      }
+    }
+    ivf.Reset();
+    EXPECT_TRUE(ivf.fp16_screen());  // a setting: it stays for what is added next
+    ASSERT_TRUE(ivf.Add(base).ok());
+    ASSERT_TRUE(ivf.SetFp16Screen(false).ok());
+    EXPECT_EQ(ivf.memory_bytes() < plain_bytes * 2, true);
+  }
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 #include "jit/eager/distances.h"
 #include "jit/eager/fork_cost.h"
 #include "jit/eager/knn.h"
+#include "jit/eager/screen.h"
 #include "jit/dispatch_internal.h"
 #include "jit/kernels.h"
 
@@ -186,6 +187,11 @@ void RangeSearch(const KernelOptions& options, Metric metric, const float* x, in
 
 void Norms(const KernelOptions& options, const float* x, int64_t n, int64_t d, float* out) {
   EagerKernels(options).isa->norms(nullptr, x, n, d, out);
+}
+
+void EncodeScreen(Metric metric, const float* x, int64_t n, int64_t d, uint16_t* half,
+                  float* err) {
+  eager::EncodeHalfRows(metric, x, n, d, half, err);
 }
 
 }  // namespace jit

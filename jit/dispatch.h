@@ -96,6 +96,11 @@ void RangeSearch(const KernelOptions& options, Metric metric, const float* x, in
                  const IdFilter* filter = nullptr);
 // Squared L2 norms of n rows (x: n × d) into out (n floats).
 void Norms(const KernelOptions& options, const float* x, int64_t n, int64_t d, float* out);
+// The fp16 screen of n rows (x: n × d): half (n × d binary16) and err (n bounds), for
+// BaseView / ListView's half and half_err (jit/eager/screen.h). Small searches of rows that
+// carry it read them at half the bytes, with results identical to a search without it.
+void EncodeScreen(Metric metric, const float* x, int64_t n, int64_t d, uint16_t* half,
+                  float* err);
 
 // An inverted-file index as its searches see it, caller-owned: nlist centroids (centroids.n =
 // nlist, with their norms) and nlist lists (lists[l], indexed by list number), ntotal vectors.

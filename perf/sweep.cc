@@ -62,6 +62,9 @@ ABSL_FLAG(std::string, selectivity, "",
           "comma list of filter selectivities (e.g. 0.01,0.1,0.5): IVF rows searched with an ID "
           "selector (a bitmap) allowing that share of the vectors, ivfjit vs Faiss (and peers) "
           "with the same selector; recall against the exact filtered neighbours");
+ABSL_FLAG(std::string, screen, "off",
+          "comma list of off, on: ivfjit's IVF-Flat without / with the fp16 screen of its lists "
+          "(IndexIVFFlat::SetFp16Screen; rows with index IVFFlat+screen, ivfjit only)");
 ABSL_FLAG(bool, quick, false, "small synthetic smoke run (used by a test)");
 ABSL_FLAG(bool, json, false, "print JSON lines instead of a table");
 ABSL_FLAG(bool, record, true, "append rows to benchmarks/benchmarks.jsonl under bazel run");
@@ -89,6 +92,15 @@ bool OptionsFromFlags(SweepOptions& opt) {
   opt.single_queries = absl::GetFlag(FLAGS_single_queries);
   opt.clients = ParseInts(absl::GetFlag(FLAGS_clients));
   opt.add_batches = ParseInts(absl::GetFlag(FLAGS_add_batch));
+  opt.screens.clear();
+  for (absl::string_view part :
+       absl::StrSplit(absl::GetFlag(FLAGS_screen), ',', absl::SkipEmpty())) {
+    if (part != "off" && part != "on") {
+      std::fprintf(stderr, "--screen: '%s' is neither off nor on\n", std::string(part).c_str());
+      return false;
+    }
+    opt.screens.push_back(part == "on");
+  }
   for (absl::string_view part :
        absl::StrSplit(absl::GetFlag(FLAGS_selectivity), ',', absl::SkipEmpty())) {
     double v;

@@ -326,32 +326,21 @@ std::vector<Row> FilteredRows(const Workload& w, const SweepOptions& opt, Indexe
   return rows;
 }
 
-}  // namespace
-
-std::vector<Row> RunIvf(const Workload& w, const SweepOptions& opt, IvfArtifacts* artifacts) {
+// The rows of every (nprobe, max_codes, nq) configuration, and the serving rows, with
+// ivfjit's lists screened or not (screen: ivfjit's rows only; the others ran unscreened).
+std::vector<Row> IvfRowsOfScreen(const Workload& w, const SweepOptions& opt, Indexes& x,
+                                 const std::vector<int64_t>& truth, const Row& proto,
+                                 double imbalance, bool screen) {
   const int64_t k = w.k, d = w.d;
-  const std::vector<int64_t> truth = ExactTruth(w);
-  Indexes x(w);
-  Build(w, opt.HasImpl("faiss"), opt.HasImpl("ivfjit"), x);
-  if (artifacts != nullptr) {
-    artifacts->truth = truth;
-    artifacts->centroids.assign(x.ours->centroids().begin(), x.ours->centroids().end());
-    if (artifacts->centroids.empty() && opt.HasImpl("faiss")) {
-      artifacts->centroids.assign(x.quantizer.get_xb(), x.quantizer.get_xb() + w.nlist * d);
-    }
-  }
-  // Faiss's imbalance factor: the expected codes scanned per probed list over the average.
-  // (1 when only Faiss ran: ivfjit's index, built on the same centroids, is then empty.)
-  const double imbalance = x.ours->ntotal() > 0 ? x.ours->imbalance_factor() : 1.0;
-  Row proto;
-  proto.workload = w.name;
-  proto.index = "IVFFlat";
-  proto.d = d, proto.nb = w.nb, proto.nlist = w.nlist, proto.k = k;
-  proto.threads = omp_get_max_threads();
   std::vector<Row> rows;
   for (int64_t nprobe : opt.nprobes.empty() ? w.nprobes : opt.nprobes) {
     for (int64_t max_codes : opt.max_codes.empty() ? std::vector<int64_t>{0} : opt.max_codes) {
-      const std::vector<Impl> impls = MakeImpls(w, opt, x, nprobe, max_codes);
+      std::vector<Impl> impls = MakeImpls(w, opt, x, nprobe, max_codes);
+      if (screen) {
+        impls.erase(std::remove_if(impls.begin(), impls.end(),
+                                   [](const Impl& m) { return m.impl != "ivfjit"; }),
+                    impls.end());
+      }
       for (int64_t nq : opt.nqs.empty() ? w.nqs : opt.nqs) {
         nq = std::min(nq, w.nq);
         const int64_t nrec = nq == 1 ? std::min<int64_t>(opt.single_queries, w.nq) : nq;
@@ -398,6 +387,41 @@ std::vector<Row> RunIvf(const Workload& w, const SweepOptions& opt, IvfArtifacts
       }
     }
   }
+
+  return rows;
+}
+
+}  // namespace
+
+std::vector<Row> RunIvf(const Workload& w, const SweepOptions& opt, IvfArtifacts* artifacts) {
+  const int64_t k = w.k, d = w.d;
+  const std::vector<int64_t> truth = ExactTruth(w);
+  Indexes x(w);
+  Build(w, opt.HasImpl("faiss"), opt.HasImpl("ivfjit"), x);
+  if (artifacts != nullptr) {
+    artifacts->truth = truth;
+    artifacts->centroids.assign(x.ours->centroids().begin(), x.ours->centroids().end());
+    if (artifacts->centroids.empty() && opt.HasImpl("faiss")) {
+      artifacts->centroids.assign(x.quantizer.get_xb(), x.quantizer.get_xb() + w.nlist * d);
+    }
+  }
+  // Faiss's imbalance factor: the expected codes scanned per probed list over the average.
+  // (1 when only Faiss ran: ivfjit's index, built on the same centroids, is then empty.)
+  const double imbalance = x.ours->ntotal() > 0 ? x.ours->imbalance_factor() : 1.0;
+  Row proto;
+  proto.workload = w.name;
+  proto.index = "IVFFlat";
+  proto.d = d, proto.nb = w.nb, proto.nlist = w.nlist, proto.k = k;
+  proto.threads = omp_get_max_threads();
+  std::vector<Row> rows;
+  for (const bool screen : opt.screens) {
+    if (x.ours->ntotal() > 0) Check(x.ours->SetFp16Screen(screen));
+    proto.index = screen ? "IVFFlat+screen" : "IVFFlat";
+    const std::vector<Row> part = IvfRowsOfScreen(w, opt, x, truth, proto, imbalance, screen);
+    rows.insert(rows.end(), part.begin(), part.end());
+  }
+  if (x.ours->ntotal() > 0) Check(x.ours->SetFp16Screen(false));
+  proto.index = "IVFFlat";
   const std::vector<Row> filtered = FilteredRows(w, opt, x, proto, artifacts);
   rows.insert(rows.end(), filtered.begin(), filtered.end());
   if (!opt.add_batches.empty()) {

@@ -61,6 +61,7 @@ struct SweepOptions {
   std::vector<int64_t> clients;    // serving rows: client thread counts (empty: none)
   std::vector<double> selectivities;  // filtered rows: shares of allowed vectors (empty: none)
   std::vector<int64_t> add_batches;   // add rows: vectors per Add call (0: all at once)
+  std::vector<bool> screens = {false};  // ivfjit IVF with the fp16 screen off / on (--screen)
   double serve_seconds = 2.0;
   std::vector<std::string> impls = {"ivfjit", "faiss"};
   std::vector<std::string> jit_tiers;          // of "off", "auto", "on"

@@ -21,6 +21,7 @@ void AlignedArray<T>::Reallocate(int64_t capacity, int64_t keep) {
 
 template class AlignedArray<float>;
 template class AlignedArray<int64_t>;
+template class AlignedArray<uint16_t>;
 
 InvertedLists::InvertedLists(int64_t nlist, int64_t d, bool with_norms)
     : d_(d), with_norms_(with_norms), lists_(static_cast<size_t>(nlist)) {}
@@ -30,17 +31,29 @@ void InvertedLists::Resize(List& list, int64_t capacity) {
   AlignedArray<float> vectors;
   AlignedArray<int64_t> ids;
   AlignedArray<float> norms;
+  AlignedArray<uint16_t> half;
+  AlignedArray<float> half_err;
   vectors.Reallocate(capacity * d_, 0);
   ids.Reallocate(capacity, 0);
   if (with_norms_) norms.Reallocate(capacity, 0);
+  if (with_half_) {
+    half.Reallocate(capacity * d_, 0);
+    half_err.Reallocate(capacity, 0);
+  }
   if (list.size > 0) {
     std::memcpy(vectors.data(), list.vectors.data(), sizeof(float) * list.size * d_);
     std::memcpy(ids.data(), list.ids.data(), sizeof(int64_t) * list.size);
     if (with_norms_) std::memcpy(norms.data(), list.norms.data(), sizeof(float) * list.size);
+    if (with_half_) {
+      std::memcpy(half.data(), list.half.data(), sizeof(uint16_t) * list.size * d_);
+      std::memcpy(half_err.data(), list.half_err.data(), sizeof(float) * list.size);
+    }
   }
   list.vectors = std::move(vectors);
   list.ids = std::move(ids);
   list.norms = std::move(norms);
+  list.half = std::move(half);
+  list.half_err = std::move(half_err);
 }
 
 void InvertedLists::Reserve(const std::vector<int64_t>& extra) {
@@ -53,12 +66,48 @@ void InvertedLists::Reserve(const std::vector<int64_t>& extra) {
   }
 }
 
-void InvertedLists::AppendReserved(int64_t l, const float* x, int64_t id, float norm) noexcept {
+void InvertedLists::AppendReserved(int64_t l, const float* x, int64_t id, float norm,
+                                   const uint16_t* half, float half_err) noexcept {
   List& list = lists_[l];
   std::memcpy(list.vectors.data() + list.size * d_, x, sizeof(float) * d_);
   list.ids.data()[list.size] = id;
   if (with_norms_) list.norms.data()[list.size] = norm;
+  if (with_half_) {
+    std::memcpy(list.half.data() + list.size * d_, half, sizeof(uint16_t) * d_);
+    list.half_err.data()[list.size] = half_err;
+  }
   ++list.size;
+}
+
+void InvertedLists::SetHalf(bool on, HalfEncoder encode, const void* context) {
+  if (!on) {
+    for (List& list : lists_) {
+      list.half = AlignedArray<uint16_t>();
+      list.half_err = AlignedArray<float>();
+    }
+    with_half_ = false;
+    return;
+  }
+  if (with_half_) return;
+  // Allocate every list's screen (at its capacity, so appends need no other step) before
+  // installing any.
+  std::vector<AlignedArray<uint16_t>> half(lists_.size());
+  std::vector<AlignedArray<float>> err(lists_.size());
+  for (size_t l = 0; l < lists_.size(); ++l) {
+    const List& list = lists_[l];
+    const int64_t cap = list.external_ids != nullptr ? list.size : list.ids.capacity();
+    half[l].Reallocate(cap * d_, 0);
+    err[l].Reallocate(cap, 0);
+    if (list.size > 0) {
+      encode(vectors(static_cast<int64_t>(l)), list.size, d_, half[l].data(), err[l].data(),
+             context);
+    }
+  }
+  for (size_t l = 0; l < lists_.size(); ++l) {
+    lists_[l].half = std::move(half[l]);
+    lists_[l].half_err = std::move(err[l]);
+  }
+  with_half_ = true;
 }
 
 void InvertedLists::SetExternal(int64_t l, const float* vectors, const int64_t* ids,
@@ -74,13 +123,14 @@ void InvertedLists::SetExternal(int64_t l, const float* vectors, const int64_t* 
 int64_t InvertedLists::memory_bytes() const noexcept {
   int64_t bytes = static_cast<int64_t>(lists_.capacity() * sizeof(List));
   for (const List& list : lists_) {
-    bytes += list.vectors.capacity() * 4 + list.ids.capacity() * 8 + list.norms.capacity() * 4;
+    bytes += list.vectors.capacity() * 4 + list.ids.capacity() * 8 + list.norms.capacity() * 4 +
+             list.half.capacity() * 2 + list.half_err.capacity() * 4;
   }
   return bytes;
 }
 
 void InvertedLists::Clear() {
-  for (List& list : lists_) list = List();
+  for (List& list : lists_) list = List();  // with_half_ stays: appends get a screen
 }
 
 }  // namespace ivfjit::ivf_internal

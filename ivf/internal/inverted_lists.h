@@ -58,6 +58,22 @@ class InvertedLists {
   }
   bool with_norms() const noexcept { return with_norms_; }
 
+  // The fp16 screen (jit::EncodeScreen) of each list: size × d binary16 values and size
+  // bounds; null while with_half() is false.
+  bool with_half() const noexcept { return with_half_; }
+  const uint16_t* half(int64_t list) const noexcept {
+    return with_half_ ? lists_[list].half.data() : nullptr;
+  }
+  const float* half_err(int64_t list) const noexcept {
+    return with_half_ ? lists_[list].half_err.data() : nullptr;
+  }
+  // Encodes rows: (vectors n × d, n, half n × d, err n).
+  using HalfEncoder = void (*)(const float* x, int64_t n, int64_t d, uint16_t* half, float* err,
+                               const void* context);
+  // Turns the screen on (encoding every list, external ones included: their screen is owned
+  // here) or off (freeing it). Throws bad_alloc, leaving the lists as they were.
+  void SetHalf(bool on, HalfEncoder encode, const void* context);
+
   // Makes room for extra[l] more vectors in every list l (nlist entries). Growth is by at least
   // 1/8 of the capacity (amortized O(1) per vector with at most 12.5 % slack after repeated
   // small adds); a list that receives more than it holds is sized exactly. Throws bad_alloc,
@@ -70,8 +86,10 @@ class InvertedLists {
   void SetExternal(int64_t list, const float* vectors, const int64_t* ids, const float* norms,
                    int64_t size) noexcept;
 
-  // Appends one vector (d floats) with its id and norm; capacity must have been reserved.
-  void AppendReserved(int64_t list, const float* x, int64_t id, float norm) noexcept;
+  // Appends one vector (d floats) with its id and norm (and, with_half(), its screen: d
+  // binary16 values and the bound); capacity must have been reserved.
+  void AppendReserved(int64_t list, const float* x, int64_t id, float norm,
+                      const uint16_t* half = nullptr, float half_err = 0) noexcept;
 
   // Removes the entries whose id satisfies `remove`, keeping the others in order; shrinks a
   // list's blocks when less than half of its capacity is used. Returns how many were removed.
@@ -88,6 +106,8 @@ class InvertedLists {
     AlignedArray<float> vectors;
     AlignedArray<int64_t> ids;
     AlignedArray<float> norms;
+    AlignedArray<uint16_t> half;
+    AlignedArray<float> half_err;
     int64_t size = 0;
     // SetExternal's arrays (external_ids non-null for an external list, even when size is 0).
     const float* external_vectors = nullptr;
@@ -98,6 +118,7 @@ class InvertedLists {
 
   int64_t d_;
   bool with_norms_;
+  bool with_half_ = false;
   std::vector<List> lists_;
 };
 
@@ -113,6 +134,11 @@ int64_t InvertedLists::RemoveIf(Pred&& remove) {
                   list.vectors.data() + out * d_);
         list.ids.data()[out] = list.ids.data()[i];
         if (with_norms_) list.norms.data()[out] = list.norms.data()[i];
+        if (with_half_) {
+          std::copy(list.half.data() + i * d_, list.half.data() + (i + 1) * d_,
+                    list.half.data() + out * d_);
+          list.half_err.data()[out] = list.half_err.data()[i];
+        }
       }
       ++out;
     }

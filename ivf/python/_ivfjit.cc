@@ -379,7 +379,16 @@ void BindIvf(py::module_& m) {
              return out;
            })
       .def("list_sizes", &IndexIVFFlat::list_sizes)
-      .def("imbalance_factor", &IndexIVFFlat::imbalance_factor);
+      .def("imbalance_factor", &IndexIVFFlat::imbalance_factor)
+      .def_property(
+          "fp16_screen", &IndexIVFFlat::fp16_screen, [](IndexIVFFlat& i, bool enabled) {
+            absl::Status status;
+            {
+              py::gil_scoped_release release;
+              status = i.SetFp16Screen(enabled);
+            }
+            Check(status);
+          });
 }
 
 // The selectors own copies of their arrays: nothing to keep alive on the Python side.

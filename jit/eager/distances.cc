@@ -2,6 +2,9 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
+#include <cstring>
+
 namespace ivfjit::eager {
 namespace {
 
@@ -39,19 +42,56 @@ void ScalarNorms(const float*, const float* x, int64_t n, int64_t d, float* out)
 }
 
 // ---------------------------------------------------------------------------------------------
-// AVX2 + FMA: 8 lanes, two accumulators, masked-free tail done in scalar.
+// The SIMD tiers read rows through a loader: float rows as they are, binary16 rows widened to
+// float (F16C's vcvtph2ps, exact). The arithmetic, and so every result, is the same for both.
 
 enum class Op { kL2, kIp, kNorm };
 
-template <Op op>
-__attribute__((target("avx2,fma"))) inline float Avx2Row(const float* q, const float* row,
-                                                         int64_t d) {
+struct FloatRow {
+  const float* p;
+  void Prefetch(int64_t) const {}
+  float At(int64_t t) const { return p[t]; }
+  __attribute__((target("avx2,fma"))) __m256 Load8(int64_t t) const {
+    return _mm256_loadu_ps(p + t);
+  }
+  __attribute__((target("avx512f"))) __m512 Load16(int64_t t) const {
+    return _mm512_loadu_ps(p + t);
+  }
+  __attribute__((target("avx512f"))) __m512 Load16(int64_t t, __mmask16 mask, int64_t) const {
+    return _mm512_maskz_loadu_ps(mask, p + t);
+  }
+};
+
+struct HalfRow {
+  const uint16_t* p;
+  // Screened rows are scanned in long runs (whole lists) that start cold: a line ~4 KiB ahead,
+  // across page boundaries the hardware prefetcher stops at.
+  void Prefetch(int64_t t) const { __builtin_prefetch(p + t + 2048); }
+  __attribute__((target("f16c"))) float At(int64_t t) const { return _cvtsh_ss(p[t]); }
+  __attribute__((target("avx2,fma,f16c"))) __m256 Load8(int64_t t) const {
+    return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + t)));
+  }
+  __attribute__((target("avx512f"))) __m512 Load16(int64_t t) const {
+    return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + t)));
+  }
+  // The last left (< 16) values, zeros after them (no read past the row).
+  __attribute__((target("avx512f"))) __m512 Load16(int64_t t, __mmask16, int64_t left) const {
+    alignas(32) uint16_t lanes[16] = {};
+    std::memcpy(lanes, p + t, static_cast<size_t>(std::min<int64_t>(left, 16)) * 2);
+    return _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(lanes)));
+  }
+};
+
+// AVX2 + FMA (+ F16C): 8 lanes, two accumulators, masked-free tail done in scalar.
+template <Op op, typename Row>
+__attribute__((target("avx2,fma,f16c"))) inline float Avx2Row(const float* q, Row row,
+                                                              int64_t d) {
   __m256 acc0 = _mm256_setzero_ps();
   __m256 acc1 = _mm256_setzero_ps();
   int64_t t = 0;
   for (; t + 16 <= d; t += 16) {
-    const __m256 r0 = _mm256_loadu_ps(row + t);
-    const __m256 r1 = _mm256_loadu_ps(row + t + 8);
+    const __m256 r0 = row.Load8(t);
+    const __m256 r1 = row.Load8(t + 8);
     if constexpr (op == Op::kL2) {
       const __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(q + t), r0);
       const __m256 d1 = _mm256_sub_ps(_mm256_loadu_ps(q + t + 8), r1);
@@ -66,7 +106,7 @@ __attribute__((target("avx2,fma"))) inline float Avx2Row(const float* q, const f
     }
   }
   for (; t + 8 <= d; t += 8) {
-    const __m256 r0 = _mm256_loadu_ps(row + t);
+    const __m256 r0 = row.Load8(t);
     if constexpr (op == Op::kL2) {
       const __m256 d0 = _mm256_sub_ps(_mm256_loadu_ps(q + t), r0);
       acc0 = _mm256_fmadd_ps(d0, d0, acc0);
@@ -82,36 +122,43 @@ __attribute__((target("avx2,fma"))) inline float Avx2Row(const float* q, const f
   s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
   float total = _mm_cvtss_f32(s);
   for (; t < d; ++t) {
+    const float x = row.At(t);
     if constexpr (op == Op::kL2) {
-      const float diff = q[t] - row[t];
+      const float diff = q[t] - x;
       total += diff * diff;
     } else if constexpr (op == Op::kIp) {
-      total += q[t] * row[t];
+      total += q[t] * x;
     } else {
-      total += row[t] * row[t];
+      total += x * x;
     }
   }
   return total;
 }
 
 template <Op op>
-__attribute__((target("avx2,fma"))) void Avx2Rows(const float* q, const float* x, int64_t n,
+__attribute__((target("avx2,fma,f16c"))) void Avx2Rows(const float* q, const float* x, int64_t n,
                                                   int64_t d, float* out) {
-  for (int64_t j = 0; j < n; ++j) out[j] = Avx2Row<op>(q, x + j * d, d);
+  for (int64_t j = 0; j < n; ++j) out[j] = Avx2Row<op>(q, FloatRow{x + j * d}, d);
+}
+
+template <Op op>
+__attribute__((target("avx2,fma,f16c"))) void Avx2HalfRows(const float* q, const uint16_t* x,
+                                                           int64_t n, int64_t d, float* out) {
+  for (int64_t j = 0; j < n; ++j) out[j] = Avx2Row<op>(q, HalfRow{x + j * d}, d);
 }
 
 // ---------------------------------------------------------------------------------------------
 // AVX-512: 16 lanes, two accumulators, masked tail (no scalar remainder loop).
 
-template <Op op>
-__attribute__((target("avx512f"))) inline float Avx512Row(const float* q, const float* row,
-                                                          int64_t d) {
+template <Op op, typename Row>
+__attribute__((target("avx512f"))) inline float Avx512Row(const float* q, Row row, int64_t d) {
   __m512 acc0 = _mm512_setzero_ps();
   __m512 acc1 = _mm512_setzero_ps();
   int64_t t = 0;
   for (; t + 32 <= d; t += 32) {
-    const __m512 r0 = _mm512_loadu_ps(row + t);
-    const __m512 r1 = _mm512_loadu_ps(row + t + 16);
+    row.Prefetch(t);
+    const __m512 r0 = row.Load16(t);
+    const __m512 r1 = row.Load16(t + 16);
     if constexpr (op == Op::kL2) {
       const __m512 d0 = _mm512_sub_ps(_mm512_loadu_ps(q + t), r0);
       const __m512 d1 = _mm512_sub_ps(_mm512_loadu_ps(q + t + 16), r1);
@@ -128,7 +175,7 @@ __attribute__((target("avx512f"))) inline float Avx512Row(const float* q, const 
   for (; t < d; t += 16) {
     const int64_t left = d - t;
     const __mmask16 mask = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u);
-    const __m512 r0 = _mm512_maskz_loadu_ps(mask, row + t);
+    const __m512 r0 = row.Load16(t, mask, left);
     if constexpr (op == Op::kL2) {
       const __m512 d0 = _mm512_sub_ps(_mm512_maskz_loadu_ps(mask, q + t), r0);
       acc0 = _mm512_fmadd_ps(d0, d0, acc0);
@@ -144,20 +191,40 @@ __attribute__((target("avx512f"))) inline float Avx512Row(const float* q, const 
 template <Op op>
 __attribute__((target("avx512f"))) void Avx512Rows(const float* q, const float* x, int64_t n,
                                                    int64_t d, float* out) {
-  for (int64_t j = 0; j < n; ++j) out[j] = Avx512Row<op>(q, x + j * d, d);
+  for (int64_t j = 0; j < n; ++j) out[j] = Avx512Row<op>(q, FloatRow{x + j * d}, d);
+}
+
+template <Op op>
+__attribute__((target("avx512f"))) void Avx512HalfRows(const float* q, const uint16_t* x,
+                                                       int64_t n, int64_t d, float* out) {
+  for (int64_t j = 0; j < n; ++j) out[j] = Avx512Row<op>(q, HalfRow{x + j * d}, d);
 }
 
 constexpr DistanceKernels kScalar = {"scalar", ScalarL2Rows, ScalarIpRows, ScalarNorms, false};
-constexpr DistanceKernels kAvx2 = {"avx2", Avx2Rows<Op::kL2>, Avx2Rows<Op::kIp>,
-                                   Avx2Rows<Op::kNorm>, false};
-constexpr DistanceKernels kAvx512 = {"avx512", Avx512Rows<Op::kL2>, Avx512Rows<Op::kIp>,
-                                     Avx512Rows<Op::kNorm>, true};
+constexpr DistanceKernels kAvx2 = {"avx2",
+                                   Avx2Rows<Op::kL2>,
+                                   Avx2Rows<Op::kIp>,
+                                   Avx2Rows<Op::kNorm>,
+                                   false,
+                                   Avx2HalfRows<Op::kL2>,
+                                   Avx2HalfRows<Op::kIp>};
+constexpr DistanceKernels kAvx512 = {"avx512",
+                                     Avx512Rows<Op::kL2>,
+                                     Avx512Rows<Op::kIp>,
+                                     Avx512Rows<Op::kNorm>,
+                                     true,
+                                     Avx512HalfRows<Op::kL2>,
+                                     Avx512HalfRows<Op::kIp>};
 
 std::vector<const DistanceKernels*> DetectKernels() {
   __builtin_cpu_init();
   std::vector<const DistanceKernels*> tables;
   if (__builtin_cpu_supports("avx512f")) tables.push_back(&kAvx512);
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma")) tables.push_back(&kAvx2);
+  // (Every AVX2 processor made has F16C; the tier asks for all three.)
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
+      __builtin_cpu_supports("f16c")) {
+    tables.push_back(&kAvx2);
+  }
   tables.push_back(&kScalar);
   return tables;
 }

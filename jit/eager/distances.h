@@ -1,7 +1,7 @@
 // Generic ("eager") distance kernels: the always-available tier beneath the JIT.
 //
 // One query against a block of contiguous rows, dispatched once to the best instruction set the
-// host supports (AVX-512, then AVX2+FMA), with a portable scalar version always kept last.
+// host supports (AVX-512, then AVX2+FMA+F16C), with a portable scalar version always kept last.
 //
 //   const ivfjit::eager::DistanceKernels& kernels = ivfjit::eager::BestDistanceKernels();
 //   kernels.l2_rows(query, base, /*n=*/nb, /*d=*/d, out);   // out[j] = ||query - base_j||^2
@@ -15,6 +15,10 @@ namespace ivfjit::eager {
 
 // q: d floats; x: n × d row-major; out: n floats. All caller-owned.
 using RowsKernel = void (*)(const float* q, const float* x, int64_t n, int64_t d, float* out);
+// The same over rows of IEEE binary16 values (n × d uint16), widened to float exactly: the
+// result equals the float kernel's on the widened rows, bit for bit.
+using HalfRowsKernel = void (*)(const float* q, const uint16_t* x, int64_t n, int64_t d,
+                                float* out);
 
 struct DistanceKernels {
   const char* isa;        // "avx512", "avx2" or "scalar"
@@ -22,6 +26,9 @@ struct DistanceKernels {
   RowsKernel ip_rows;     // out[j] = sum_t q[t] * x[j,t]
   RowsKernel norms;       // out[j] = sum_t x[j,t]^2 (q is ignored)
   bool avx512 = false;    // the top-k gates (scan.h) may use 16-wide AVX-512 compares
+  // l2_rows / ip_rows over binary16 rows (the fp16 screen, screen.h); null in the scalar tier.
+  HalfRowsKernel half_l2_rows = nullptr;
+  HalfRowsKernel half_ip_rows = nullptr;
 };
 
 // One search's kernels: an eager instruction-set tier (always there), and the generated

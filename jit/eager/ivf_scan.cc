@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <chrono>
 #include <numeric>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -14,6 +15,7 @@
 #include "jit/eager/fork_cost.h"
 #include "jit/eager/gemm.h"
 #include "jit/eager/scan.h"
+#include "jit/eager/screen.h"
 #include "jit/eager/topk.h"
 
 namespace ivfjit::eager {
@@ -49,28 +51,71 @@ void ForEachProbedChunk(const DistanceKernels& isa, const IvfScanInput& in, int6
   }
 }
 
-// Scans probes [p0, p1) of query i into top (the generated kernel, or eager chunks in buf).
+// One thread's eager list scans of one query at a time: chunks of exact distances pushed
+// into the query's heap, or, for lists that carry the fp16 screen, a ScreenedScan (screen.h)
+// over all of the query's screened lists, which leaves the same heap once finished.
+template <Metric metric>
+class EagerListScan {
+ public:
+  EagerListScan(const DistanceKernels& isa, const IvfScanInput& in)
+      : isa_(isa),
+        d_(in.d),
+        buf_(static_cast<size_t>(MatrixChunkRows(in.d))),
+        can_screen_((metric == Metric::kL2 ? isa.half_l2_rows : isa.half_ip_rows) != nullptr) {
+    if (can_screen_) screen_.emplace(isa, in.d, in.k);
+  }
+
+  void Start(const float* q) {
+    q_ = q;
+    if (can_screen_) screen_->Start(q);
+  }
+
+  // The list's rows must stay valid until Finish when the list carries a screen.
+  void Scan(const ListView& list, TopK<metric>& top) {
+    if (can_screen_ && list.half != nullptr && list.half_err != nullptr) {
+      screen_->Add(list.vectors, list.half, list.half_err, list.size, list.ids, 0, top);
+      return;
+    }
+    const int64_t chunk = static_cast<int64_t>(buf_.size());
+    const RowsKernel rows = metric == Metric::kL2 ? isa_.l2_rows : isa_.ip_rows;
+    for (int64_t r0 = 0; r0 < list.size; r0 += chunk) {
+      const int64_t n = std::min(chunk, list.size - r0);
+      rows(q_, list.vectors + r0 * d_, n, d_, buf_.data());
+      PushRow(isa_, buf_.data(), n, list.ids + r0, 0, 0.0f, nullptr, top);
+    }
+  }
+
+  void Finish(TopK<metric>& top) {
+    if (can_screen_) screen_->Flush(top);
+  }
+
+ private:
+  const DistanceKernels& isa_;
+  int64_t d_;
+  std::vector<float> buf_;
+  bool can_screen_;
+  std::optional<ScreenedScan<metric>> screen_;
+  const float* q_ = nullptr;
+};
+
+// Scans probes [p0, p1) of query i into top (the generated kernel, or the eager scan).
 template <Metric metric>
 void ScanProbes(const Kernels& kernels, const IvfScanInput& in, int64_t i, int64_t p0,
-                int64_t p1, std::vector<float>& buf, ListCompactor& compact, TopK<metric>& top,
-                float* heap_dist, int64_t* heap_ids) {
+                int64_t p1, EagerListScan<metric>& eager, ListCompactor& compact,
+                TopK<metric>& top, float* heap_dist, int64_t* heap_ids) {
   const float* q = in.queries + i * in.d;
+  eager.Start(q);
   for (int64_t p = p0; p < p1; ++p) {
     const int64_t l = in.probes[i * in.nprobe + p];
     if (l < 0 || in.lists[l].size == 0) continue;
     const ListView list = compact.Apply(in.lists[l]);
     if (kernels.scan != nullptr) {
       kernels.scan(q, list.vectors, list.norms, list.ids, 0, list.size, heap_dist, heap_ids);
-      continue;
-    }
-    const RowsKernel rows = in.metric == Metric::kL2 ? kernels.isa->l2_rows : kernels.isa->ip_rows;
-    const int64_t chunk = static_cast<int64_t>(buf.size());
-    for (int64_t r0 = 0; r0 < list.size; r0 += chunk) {
-      const int64_t n = std::min(chunk, list.size - r0);
-      rows(q, list.vectors + r0 * in.d, n, in.d, buf.data());
-      PushRow(*kernels.isa, buf.data(), n, list.ids + r0, 0, 0.0f, nullptr, top);
+    } else {
+      eager.Scan(list, top);
     }
   }
+  eager.Finish(top);
 }
 
 // One query on `threads` threads: contiguous shares of its probes with about equal rows, a
@@ -102,12 +147,12 @@ void MatrixOneQueryParallel(const Kernels& kernels, const IvfScanInput& in, floa
     const int64_t p1 = t + 1 == nt ? count
                                    : std::lower_bound(rows_before.begin(), rows_before.end() - 1,
                                                       hi) - rows_before.begin();
-    std::vector<float> buf(static_cast<size_t>(MatrixChunkRows(in.d)));
+    EagerListScan<metric> eager(*kernels.isa, in);
     ListCompactor compact(in.filter, in.d);
     float* hd = part_dist.data() + t * k;
     int64_t* hi_ids = part_ids.data() + t * k;
     TopK<metric> top(hd, hi_ids, k);
-    ScanProbes(kernels, in, 0, p0, p1, buf, compact, top, hd, hi_ids);
+    ScanProbes(kernels, in, 0, p0, p1, eager, compact, top, hd, hi_ids);
   }
   RecordFork(fork_us);
   TopK<metric> top(distances, labels, k);
@@ -172,15 +217,12 @@ void MatrixImpl(const Kernels& kernels, const IvfScanInput& in, float* distances
   }
 #pragma omp parallel num_threads(threads) if (in.nq > 1)
   {
-    std::vector<float> buf(static_cast<size_t>(MatrixChunkRows(in.d)));
+    EagerListScan<metric> eager(*kernels.isa, in);
     ListCompactor compact(in.filter, in.d);
 #pragma omp for schedule(dynamic, 4)
     for (int64_t i = 0; i < in.nq; ++i) {
       TopK<metric> top(distances + i * in.k, labels + i * in.k, in.k);
-      ForEachProbedChunk(*kernels.isa, in, i, buf, compact,
-                         [&](const ListView& list, int64_t r0, const float* dist, int64_t n) {
-                           PushRow(*kernels.isa, dist, n, list.ids + r0, 0, 0.0f, nullptr, top);
-                         });
+      ScanProbes(kernels, in, i, 0, ScanCount(in, i), eager, compact, top, nullptr, nullptr);
       top.Finish();
     }
   }

@@ -8,6 +8,7 @@
 #include "jit/eager/distances.h"
 #include "jit/eager/gemm.h"
 #include "jit/eager/scan.h"
+#include "jit/eager/screen.h"
 
 namespace ivfjit::eager {
 namespace {
@@ -151,6 +152,43 @@ void TileKnn(const Kernels& kernels, const float* q, int64_t nq, const BaseView&
   }
 }
 
+template <Metric metric>
+bool CanScreen(const DistanceKernels& isa, const BaseView& base) {
+  return base.half != nullptr && base.half_err != nullptr &&
+         (metric == Metric::kL2 ? isa.half_l2_rows : isa.half_ip_rows) != nullptr;
+}
+
+// The direct path's traversal with the fp16 screen (screen.h): per thread and query, the heap
+// part_dist / part_ids (threads × nq × kk, already initialized) gets what the unscreened
+// PushRow loop would leave in it.
+template <Metric metric>
+void ScreenedDirect(const DistanceKernels& isa, const float* q, int64_t nq, const BaseView& base,
+                    int64_t kk, int threads, float* part_dist, int64_t* part_ids) {
+  const int64_t chunk = DirectChunkRows(base.d), d = base.d;
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    const int t = omp_get_thread_num();
+    const auto [begin, end] = ThreadRange(base.n, t, omp_get_num_threads());
+    std::vector<ScreenedScan<metric>> scans;
+    for (int64_t i = 0; i < nq; ++i) scans.emplace_back(isa, d, kk);
+    for (int64_t i = 0; i < nq; ++i) scans[i].Start(q + i * d);
+    for (int64_t j0 = begin; j0 < end; j0 += chunk) {
+      const int64_t count = std::min(chunk, end - j0);
+      for (int64_t i = 0; i < nq; ++i) {
+        TopK<metric> top = TopK<metric>::Resume(part_dist + (t * nq + i) * kk,
+                                                part_ids + (t * nq + i) * kk, kk);
+        scans[i].Add(base.x + j0 * d, base.half + j0 * d, base.half_err + j0, count, nullptr,
+                     j0, top);
+      }
+    }
+    for (int64_t i = 0; i < nq; ++i) {
+      TopK<metric> top =
+          TopK<metric>::Resume(part_dist + (t * nq + i) * kk, part_ids + (t * nq + i) * kk, kk);
+      scans[i].Flush(top);
+    }
+  }
+}
+
 // The direct path: each thread keeps a heap per query over its share of the base; then merge.
 template <Metric metric>
 void DirectKnn(const Kernels& kernels, const float* q, int64_t nq, const BaseView& base,
@@ -164,7 +202,9 @@ void DirectKnn(const Kernels& kernels, const float* q, int64_t nq, const BaseVie
   // The generated scan needs the rows' norms for L2.
   const ScanKernel scan_kernel =
       metric == Metric::kL2 && base.norms == nullptr ? nullptr : kernels.scan;
-  if (scan_kernel != nullptr) {
+  if (scan_kernel == nullptr && CanScreen<metric>(isa, base)) {
+    ScreenedDirect<metric>(isa, q, nq, base, kk, threads, part_dist.data(), part_ids.data());
+  } else if (scan_kernel != nullptr) {
     // Same traversal (contiguous base share per thread, L2-sized chunks, every query per
     // chunk), with the generated kernel fusing distances and the gated push.
     const int64_t chunk = DirectChunkRows(base.d);

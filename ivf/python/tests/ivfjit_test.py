@@ -136,6 +136,21 @@ class IvfTest(unittest.TestCase):
                     D1, I1 = ours.search(self.xq[:1], 10)
                     assert_same_knn(self, D1, I1, Dr[:1], Ir[:1])
 
+    def test_fp16_screen_changes_no_result(self):
+        theirs, _ = faiss_ivf(self.xb, self.d, self.nlist, faiss.METRIC_L2)
+        ours = self.ours_on(theirs, ivfjit.METRIC_L2)
+        ours.nprobe = theirs.nprobe = 4
+        self.assertFalse(ours.fp16_screen)
+        plain = [ours.search(self.xq[i:i + 1], 10) for i in range(20)]
+        ours.fp16_screen = True
+        self.assertTrue(ours.fp16_screen)
+        Dr, Ir = theirs.search(self.xq[:20], 10)
+        for i in range(20):
+            D, I = ours.search(self.xq[i:i + 1], 10)
+            np.testing.assert_array_equal(I, plain[i][1])
+            np.testing.assert_array_equal(D, plain[i][0])
+            assert_same_knn(self, D, I, Dr[i:i + 1], Ir[i:i + 1])
+
     def test_search_parameters_and_max_codes_match_faiss(self):
         theirs, _ = faiss_ivf(self.xb, self.d, self.nlist, faiss.METRIC_L2)
         ours = self.ours_on(theirs, ivfjit.METRIC_L2)

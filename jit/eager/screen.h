@@ -1,0 +1,221 @@
+// The fp16 screen: an exact k-NN scan that reads most rows at half the bytes.
+//
+// Rows kept for it carry, beside their float values, a binary16 copy (half) and per row a
+// bound `err` on what the rounding can change (EncodeHalfRows):
+//   L2: err >= |x - half(x)|, so |sqrt(D(q, half x)) - sqrt(D(q, x))| <= err (triangle
+//       inequality), whatever q is;
+//   IP: err >= |x - half(x)| + g (2 |x| + |x - half(x)|), so the float inner products of q
+//       with x and with half(x) differ by at most |q| err.
+// g = (d + 8) u / (1 - (d + 8) u), u = 2^-24, bounds the relative rounding error of every
+// eager kernel's float sum over d terms (either order, with or without FMA).
+//
+// ScreenedScan scores rows on the copy, keeps the k best pessimistic bounds, and computes the
+// exact float distance — with the same kernel an unscreened scan runs, so the same bits —
+// only for rows whose optimistic bound can still reach the k-th best. A row it skips is
+// strictly worse than k others: the top-k it leaves (a set ordered by distance, then label)
+// is the one pushing every row would leave, exactly (docs/spec.md, The fp16 screen).
+//
+//   std::vector<uint16_t> half(n * d);
+//   std::vector<float> err(n);
+//   ivfjit::eager::EncodeHalfRows(ivfjit::Metric::kL2, x, n, d, half.data(), err.data());
+#ifndef IVFJIT_JIT_EAGER_SCREEN_H_
+#define IVFJIT_JIT_EAGER_SCREEN_H_
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <vector>
+
+#include "jit/base/metric.h"
+#include "jit/eager/distances.h"
+#include "jit/eager/topk.h"
+
+namespace ivfjit::eager {
+
+// Fills half (n × d binary16, round to nearest even) and err (n bounds, as above) for the
+// rows of x (n × d floats). A row with a value beyond binary16's range gets err = +inf (it is
+// always scored exactly). All arrays caller-owned.
+void EncodeHalfRows(Metric metric, const float* x, int64_t n, int64_t d, uint16_t* half,
+                    float* err);
+
+// The relative error bound g of a float sum over d terms (above).
+inline double ScreenGamma(int64_t d) {
+  const double nu = static_cast<double>(d + 8) * 0x1p-24;
+  return nu / (1.0 - nu);
+}
+
+// |q| in double (the IP bound's scale; unused for L2).
+inline double ScreenQueryNorm(const float* q, int64_t d) {
+  double s = 0;
+  for (int64_t t = 0; t < d; ++t) s += static_cast<double>(q[t]) * q[t];
+  return std::sqrt(s);
+}
+
+namespace screen_internal {
+
+// Slack for the bound arithmetic itself (double rounding, and float underflow's absolute
+// errors, at most d · 2^-149, far below kAbs).
+inline constexpr double kRel = 1e-9;
+inline constexpr double kAbs = 1e-30;
+
+inline float RoundUp(double v) {
+  float f = static_cast<float>(v);
+  if (static_cast<double>(f) < v) f = std::nextafter(f, std::numeric_limits<float>::infinity());
+  return f;
+}
+inline float RoundDown(double v) {
+  float f = static_cast<float>(v);
+  if (static_cast<double>(f) > v) f = std::nextafter(f, -std::numeric_limits<float>::infinity());
+  return f;
+}
+
+// The worst exact distance a row scoring `a` on the copy can have.
+template <Metric metric>
+float Pessimistic(float a, float err, double g, double q_norm) {
+  if constexpr (metric == Metric::kL2) {
+    const double r = std::sqrt(a / (1.0 - g)) + err;
+    return RoundUp((1.0 + g) * r * r * (1.0 + kRel) + kAbs);
+  } else {
+    const double v = a - q_norm * err;
+    return RoundDown(v - std::abs(v) * kRel - kAbs);
+  }
+}
+
+// Whether a row scoring `a` on the copy can have an exact distance as good as tau; reach is
+// sqrt(tau / (1 - g)) for L2 (unused for IP).
+template <Metric metric>
+bool MayReach(float a, float err, float tau, double reach, double g, double q_norm) {
+  if (!std::isfinite(err) || !std::isfinite(a)) return true;
+  if constexpr (metric == Metric::kL2) {
+    const double r = reach + err;
+    return a <= (1.0 + g) * r * r * (1.0 + kRel) + kAbs;
+  } else {
+    const double best = a + q_norm * err;
+    return best + std::abs(best) * kRel + kAbs >= tau;
+  }
+}
+
+template <Metric metric>
+double Reach(float tau, double g) {
+  return metric == Metric::kL2 ? std::sqrt(static_cast<double>(tau) / (1.0 - g)) : 0.0;
+}
+
+}  // namespace screen_internal
+
+// One query's screened scan over any number of row blocks: Add scores each block on its
+// binary16 copy (sequential reads at half the bytes) and keeps the k best pessimistic bounds;
+// Flush then computes exact float distances only for the rows whose optimistic bound reaches
+// the tighter of the k-th best bound and top's threshold (their rows prefetched first: they
+// are scattered), and pushes them into `top`, which ends as pushing every row would leave it.
+// Blocks are referenced, not copied: they must stay valid until Flush. Add flushes by itself
+// when kMaxPending rows wait.
+template <Metric metric>
+class ScreenedScan {
+ public:
+  static constexpr int64_t kMaxPending = int64_t{1} << 16;
+
+  // isa must have half kernels; k: the heaps' size.
+  ScreenedScan(const DistanceKernels& isa, int64_t d, int64_t k)
+      : isa_(isa), d_(d), g_(ScreenGamma(d)), bound_dist_(k), bound_ids_(k) {}
+
+  // Starts query q (d floats).
+  void Start(const float* q) {
+    q_ = q;
+    q_norm_ = metric == Metric::kInnerProduct ? ScreenQueryNorm(q, d_) : 0.0;
+    TopK<metric>(bound_dist_.data(), bound_ids_.data(), static_cast<int64_t>(bound_ids_.size()));
+    blocks_.clear();
+    pending_ = 0;
+  }
+
+  // n rows: x (n × d floats), half (n × d binary16), err (n); labels ids[j], or j0 + j when
+  // ids is null.
+  void Add(const float* x, const uint16_t* half, const float* err, int64_t n,
+           const int64_t* ids, int64_t j0, TopK<metric>& top) {
+    if (pending_ + n > kMaxPending) Flush(top);
+    if (approx_.size() < static_cast<size_t>(pending_ + n)) {
+      approx_.resize(static_cast<size_t>(std::max(pending_ + n, 2 * pending_)));
+    }
+    float* a = approx_.data() + pending_;
+    (metric == Metric::kL2 ? isa_.half_l2_rows : isa_.half_ip_rows)(q_, half, n, d_, a);
+    TopK<metric> bound = Bound();
+    for (int64_t j = 0; j < n; ++j) {
+      // A pessimistic bound is never better than the score: skip those that cannot enter.
+      if (!std::isfinite(err[j]) || !ResultOrder<metric>::Better(a[j], bound.threshold())) {
+        continue;
+      }
+      bound.Push(screen_internal::Pessimistic<metric>(a[j], err[j], g_, q_norm_),
+                 ids != nullptr ? ids[j] : j0 + j);
+    }
+    blocks_.push_back({x, err, ids, j0, n, pending_});
+    pending_ += n;
+  }
+
+  void Flush(TopK<metric>& top) {
+    namespace si = screen_internal;
+    using O = ResultOrder<metric>;
+    const TopK<metric> bound = Bound();
+    float tau = O::Better(top.threshold(), bound.threshold()) ? top.threshold() : bound.threshold();
+    double reach = si::Reach<metric>(tau, g_);
+    candidates_.clear();
+    for (size_t b = 0; b < blocks_.size(); ++b) {
+      const Block& blk = blocks_[b];
+      const float* a = approx_.data() + blk.offset;
+      for (int64_t j = 0; j < blk.n; ++j) {
+        if (!si::MayReach<metric>(a[j], blk.err[j], tau, reach, g_, q_norm_)) continue;
+        candidates_.push_back({static_cast<int32_t>(b), j});
+        const char* row = reinterpret_cast<const char*>(blk.x + j * d_);
+        for (int64_t off = 0; off < d_ * 4; off += 64) __builtin_prefetch(row + off);
+      }
+    }
+    const RowsKernel exact = metric == Metric::kL2 ? isa_.l2_rows : isa_.ip_rows;
+    for (const Candidate& c : candidates_) {
+      const Block& blk = blocks_[c.block];
+      if (!si::MayReach<metric>(approx_[blk.offset + c.row], blk.err[c.row], tau, reach, g_,
+                                q_norm_)) {
+        continue;  // top has tightened since
+      }
+      float v;
+      exact(q_, blk.x + c.row * d_, 1, d_, &v);
+      top.Push(v, blk.ids != nullptr ? blk.ids[c.row] : blk.j0 + c.row);
+      if (O::Better(top.threshold(), tau)) {
+        tau = top.threshold();
+        reach = si::Reach<metric>(tau, g_);
+      }
+    }
+    blocks_.clear();
+    pending_ = 0;
+  }
+
+ private:
+  struct Block {
+    const float* x;
+    const float* err;
+    const int64_t* ids;
+    int64_t j0, n, offset;  // offset: of its scores in approx_
+  };
+  struct Candidate {
+    int32_t block;
+    int64_t row;
+  };
+  TopK<metric> Bound() {
+    return TopK<metric>::Resume(bound_dist_.data(), bound_ids_.data(),
+                                static_cast<int64_t>(bound_ids_.size()));
+  }
+
+  const DistanceKernels& isa_;
+  int64_t d_;
+  double g_;
+  const float* q_ = nullptr;
+  double q_norm_ = 0;
+  std::vector<float> bound_dist_;
+  std::vector<int64_t> bound_ids_;
+  std::vector<Block> blocks_;
+  std::vector<float> approx_;
+  std::vector<Candidate> candidates_;
+  int64_t pending_ = 0;
+};
+
+}  // namespace ivfjit::eager
+
+#endif  // IVFJIT_JIT_EAGER_SCREEN_H_
