@@ -88,7 +88,8 @@ std::vector<std::string> RunPeers(const Workload& w, const SweepOptions& opt,
         " --threads=", opt.threads, " --repeat=", opt.repeat, " --warmup=", opt.warmup,
         " --single_queries=", opt.single_queries, " --modes=auto,csr,matrix",
         " --selectivities=", Join(selectivities), " --add_batches=", Join(opt.add_batches),
-        " --max_codes=", Join(opt.max_codes),
+        " --max_codes=", Join(opt.max_codes), " --clients=", Join(opt.clients),
+        " --serve_seconds=", opt.serve_seconds,
         " --run_id=", RunId(),
         " --env_id=", EnvIdOfRun(), " --git_commit=", GitCommitOfRun());
     FILE* p = popen(cmd.c_str(), "r");

@@ -3,15 +3,19 @@
 
   run_peer.py --peer=faiss-cpu|hnswlib|torch-ivf --data=DIR --workload=NAME --nlist=N --k=K
               --nprobes=1,8 --nqs=1,10000 [--threads=T] [--repeat=3] [--warmup=1]
-              [--single_queries=200] [--selectivities=0.01,0.1] [--run_id=..] [--env_id=..]
-              [--git_commit=..]
+              [--single_queries=200] [--selectivities=0.01,0.1] [--clients=1,2,8,32]
+              [--serve_seconds=2] [--run_id=..] [--env_id=..] [--git_commit=..]
 
 DIR holds base.npy (nb × d float32), queries.npy (nq × d float32), truth.npy (nq × k int64,
 exact neighbours) and, for IVF peers, centroids.npy (nlist × d: the trained centroids the
 sweep used, so that recall is comparable); with --selectivities, allowed_<i>.npy (the labels
 the i-th filter allows) and truth_<i>.npy (exact neighbours among them): faiss-cpu searches
 again with an IDSelectorBitmap of those labels (rows with "selectivity"); other peers have no
-filtered rows. Exit status 3: the peer is not installed.
+filtered rows. With --clients, faiss-cpu and hnswlib also serve: N Python threads each
+searching single queries, then batches of 8, against the one index for --serve_seconds (both
+release the GIL while searching), rows with mode "serve", clients, the p50 (search_ms) and p99
+of a call — the sweep's own serving rows, measured the same way. Exit status 3: the peer is
+not installed.
 """
 import argparse
 import json
@@ -62,6 +66,35 @@ def timed(fn, warmup, repeat, budget_s=15.0):
     return times
 
 
+def serve(search, queries, clients, batch, seconds):
+    """clients threads each calling search(batch queries) for `seconds`, walking the queries from
+    their own offsets (as the sweep's Serve): total QPS, p50 and p99 of a call in ms."""
+    import threading
+    stop = time.perf_counter() + seconds
+    per_client = [[] for _ in range(clients)]
+    nq = len(queries)
+
+    def client(c):
+        i = c * 97
+        while time.perf_counter() < stop:
+            first = i % (nq - batch)
+            t0 = time.perf_counter()
+            search(queries[first:first + batch])
+            per_client[c].append(1e3 * (time.perf_counter() - t0))
+            i += batch
+    start = time.perf_counter()
+    threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    elapsed = time.perf_counter() - start
+    ms = sorted(x for m in per_client for x in m)
+    if not ms:
+        return 0.0, -1.0, -1.0
+    return len(ms) * batch / elapsed, ms[len(ms) // 2], ms[min(len(ms) - 1, len(ms) * 99 // 100)]
+
+
 def main():
     ap = argparse.ArgumentParser()
     for name in ["peer", "data", "workload", "run_id", "env_id", "git_commit"]:
@@ -75,6 +108,8 @@ def main():
     ap.add_argument("--selectivities", default="", help="filtered rows (faiss-cpu)")
     ap.add_argument("--add_batches", default="", help="add rows (faiss-cpu): batch sizes")
     ap.add_argument("--max_codes", default="0", help="max_codes values (faiss-cpu)")
+    ap.add_argument("--clients", default="", help="serving rows: client thread counts")
+    ap.add_argument("--serve_seconds", type=float, default=2.0)
     a = ap.parse_args()
     try:
         import numpy as np
@@ -211,6 +246,20 @@ def main():
             print(json.dumps(row), flush=True)
 
     rows(truth, {})
+    if a.peer in ("faiss-cpu", "hnswlib"):
+        if a.peer == "hnswlib":
+            index.set_num_threads(1)  # one query per call runs on the calling thread anyway
+        for knob in knobs if a.peer == "faiss-cpu" else knobs[:1]:
+            for clients in (int(x) for x in a.clients.split(",") if x):
+                for batch in (1, 8):
+                    qps, p50, p99 = serve(lambda q: search(q, knob), queries, clients, batch,
+                                          a.serve_seconds)
+                    row = dict(proto, nprobe=knob if a.peer == "faiss-cpu" else 0, nq=batch,
+                               mode="serve" if a.peer == "faiss-cpu" else f"serve ef={knob}",
+                               clients=clients, qps=qps, search_ms=p50, p99_ms=p99,
+                               recall=-1.0, repeat=0,
+                               timestamp=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+                    print(json.dumps(row), flush=True)
     if a.peer == "faiss-cpu":
         for mc in (int(x) for x in a.max_codes.split(",") if x and int(x) > 0):
             max_codes_now[0] = mc
