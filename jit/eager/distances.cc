@@ -1,5 +1,6 @@
 #include "jit/eager/distances.h"
 
+#include <cpuid.h>
 #include <immintrin.h>
 
 #include <algorithm>
@@ -216,13 +217,18 @@ constexpr DistanceKernels kAvx512 = {"avx512",
                                      Avx512HalfRows<Op::kL2>,
                                      Avx512HalfRows<Op::kIp>};
 
+// CPUID leaf 1, ECX bit 29 (clang 16's __builtin_cpu_supports does not know "f16c").
+bool HasF16c() {
+  unsigned a, b, c, d;
+  return __get_cpuid(1, &a, &b, &c, &d) != 0 && (c & bit_F16C) != 0;
+}
+
 std::vector<const DistanceKernels*> DetectKernels() {
   __builtin_cpu_init();
   std::vector<const DistanceKernels*> tables;
   if (__builtin_cpu_supports("avx512f")) tables.push_back(&kAvx512);
   // (Every AVX2 processor made has F16C; the tier asks for all three.)
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-      __builtin_cpu_supports("f16c")) {
+  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && HasF16c()) {
     tables.push_back(&kAvx2);
   }
   tables.push_back(&kScalar);
