@@ -1,14 +1,20 @@
 #include "ivf/index_flat.h"
 
 #include <algorithm>
+#include <mutex>
 #include <new>
+#include <shared_mutex>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "ivf/internal/guard.h"
 #include "jit/base/status_macros.h"
 #include "jit/dispatch.h"
 
 namespace ivfjit {
+
+using ivf_internal::Guarded;
+
 namespace {
 
 template <typename T>
@@ -42,7 +48,17 @@ absl::Status IndexFlat::DoAdd(int64_t n, const float* x, const int64_t* ids) {
   // failure leaves the index as it was.
   ReserveAmortized(vectors_, vectors_.size() + count);
   if (metric() == Metric::kL2) ReserveAmortized(norms_, norms_.size() + static_cast<size_t>(n));
+  if (screen_) {
+    ReserveAmortized(half_, half_.size() + count);
+    ReserveAmortized(half_err_, half_err_.size() + static_cast<size_t>(n));
+  }
   vectors_.insert(vectors_.end(), x, x + count);
+  if (screen_) {
+    const size_t old = half_err_.size();
+    half_.resize(half_.size() + count);
+    half_err_.resize(old + static_cast<size_t>(n));
+    jit::EncodeScreen(metric(), x, n, d(), half_.data() + old * d(), half_err_.data() + old);
+  }
   if (metric() == Metric::kL2) {
     const size_t old = norms_.size();
     norms_.resize(old + static_cast<size_t>(n));
@@ -53,8 +69,38 @@ absl::Status IndexFlat::DoAdd(int64_t n, const float* x, const int64_t* ids) {
 }
 
 jit::BaseView IndexFlat::Base() const {
-  if (mapped_vectors_ != nullptr) return {mapped_vectors_, mapped_norms_, ntotal(), d()};
-  return {vectors_.data(), norms_.empty() ? nullptr : norms_.data(), ntotal(), d()};
+  jit::BaseView view{vectors_.data(), norms_.empty() ? nullptr : norms_.data(), ntotal(), d()};
+  if (mapped_vectors_ != nullptr) view = {mapped_vectors_, mapped_norms_, ntotal(), d()};
+  if (screen_ && static_cast<int64_t>(half_err_.size()) == ntotal() && ntotal() > 0) {
+    view.half = half_.data();
+    view.half_err = half_err_.data();
+  }
+  return view;
+}
+
+absl::Status IndexFlat::SetFp16Screen(bool enabled) {
+  std::unique_lock<RwLock> lock = WriterLock();
+  if (!enabled) {
+    screen_ = false;
+    std::vector<uint16_t>().swap(half_);
+    std::vector<float>().swap(half_err_);
+    return absl::OkStatus();
+  }
+  if (screen_) return absl::OkStatus();
+  return Guarded([&] {
+    std::vector<uint16_t> half(static_cast<size_t>(ntotal() * d()));
+    std::vector<float> err(static_cast<size_t>(ntotal()));
+    jit::EncodeScreen(metric(), data(), ntotal(), d(), half.data(), err.data());
+    half_ = std::move(half);
+    half_err_ = std::move(err);
+    screen_ = true;
+    return absl::OkStatus();
+  });
+}
+
+bool IndexFlat::fp16_screen() const {
+  std::shared_lock<RwLock> lock = ReaderLock();
+  return screen_;
 }
 
 absl::Status IndexFlat::DoSearch(int64_t n, const float* x, int64_t k, float* distances,
@@ -103,12 +149,20 @@ int64_t IndexFlat::RemoveRowsIf(absl::FunctionRef<bool(int64_t)> remove) {
       std::copy(vectors_.begin() + i * d, vectors_.begin() + (i + 1) * d,
                 vectors_.begin() + kept * d);
       if (!norms_.empty()) norms_[kept] = norms_[i];
+      if (screen_) {
+        std::copy(half_.begin() + i * d, half_.begin() + (i + 1) * d, half_.begin() + kept * d);
+        half_err_[kept] = half_err_[i];
+      }
     }
     ++kept;
   }
   const int64_t removed = ntotal() - kept;
   vectors_.resize(static_cast<size_t>(kept * d));
   if (!norms_.empty()) norms_.resize(static_cast<size_t>(kept));
+  if (screen_) {
+    half_.resize(static_cast<size_t>(kept * d));
+    half_err_.resize(static_cast<size_t>(kept));
+  }
   set_ntotal(kept);
   return removed;
 }
@@ -127,6 +181,10 @@ void IndexFlat::DoReset() {
   vectors_.shrink_to_fit();
   norms_.clear();
   norms_.shrink_to_fit();
+  half_.clear();  // screen_ stays: what is added next gets a screen
+  half_.shrink_to_fit();
+  half_err_.clear();
+  half_err_.shrink_to_fit();
 }
 
 }  // namespace ivfjit

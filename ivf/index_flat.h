@@ -57,6 +57,14 @@ class IndexFlat final : public Index {
   // Removes the vectors whose labels `selector` selects, the same way.
   ABSL_MUST_USE_RESULT absl::StatusOr<int64_t> RemoveIds(const IDSelector& selector);
 
+  // The fp16 screen of the stored vectors (off by default; docs/spec.md, The fp16 screen): a
+  // binary16 copy plus a 4-byte bound per vector (+50 % memory), kept through adds and
+  // removals; searches of fewer than 20 queries then read most vectors at half the bytes,
+  // with results bit-identical to the search without it. Not saved in files; allowed on
+  // mapped indexes (in memory). ResourceExhausted if it cannot be allocated (nothing changes).
+  ABSL_MUST_USE_RESULT absl::Status SetFp16Screen(bool enabled);
+  bool fp16_screen() const;
+
   // Upper bound, in bytes, of the scratch memory one Search of n queries for k neighbours
   // allocates at the current ntotal (outputs excluded). Independent of n once n reaches a tile.
   int64_t SearchScratchBytes(int64_t n, int64_t k) const;
@@ -85,6 +93,10 @@ class IndexFlat final : public Index {
 
   std::vector<float> vectors_;  // ntotal × d
   std::vector<float> norms_;    // ntotal squared norms (L2 only), computed at Add
+  // The fp16 screen while screen_: ntotal × d binary16 values and ntotal bounds.
+  bool screen_ = false;
+  std::vector<uint16_t> half_;
+  std::vector<float> half_err_;
   // A mapped index (is_mapped()): its vectors (ntotal × d) and, for L2, norms (ntotal) in the
   // mapping; vectors_ and norms_ stay empty.
   const float* mapped_vectors_ = nullptr;

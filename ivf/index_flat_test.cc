@@ -15,6 +15,7 @@
 #include "testing/brute_force.h"
 #include "testing/knn_match.h"
 #include "testing/random.h"
+#include "testing/screen_check.h"
 
 // Heap accounting for the bounded-scratch test: every operator new in this binary is counted.
 namespace {
@@ -288,6 +289,51 @@ TEST(IndexFlatTest, LargeBatchIsTiledWithBoundedScratch) {
   auto truth = BruteForceKnn(Metric::kL2, base.data(), nb, sample_q.data(), ns, d, k);
   EXPECT_TRUE(KnnResultsAgree(ns, k, sample_d.data(), sample_l.data(), truth.distances.data(),
                               truth.labels.data(), Tolerance{1e-5, double(d)}));
+}
+
+}  // namespace
+}  // namespace ivfjit
+
+namespace ivfjit {
+namespace {
+
+// The fp16 screen changes no result of small searches (both metrics, ties, k beyond ntotal,
+// one and two threads), and follows adds, removals and Reset.
+TEST(IndexFlatScreenTest, ResultsAreBitIdenticalWithAndWithoutTheScreen) {
+  const int64_t d = 24, nb = 2500;
+  std::vector<float> base = ::ivfjit::testing::UniformVectors(nb, d, 31);
+  for (size_t i = 0; i < base.size(); i += 2) base[i] = std::floor(base[i] * 4);  // ties
+  const std::vector<float> q = ::ivfjit::testing::UniformVectors(7, d, 32);
+  for (Metric metric : {Metric::kL2, Metric::kInnerProduct}) {
+    auto index = IndexFlat::Create(d, metric);
+    ASSERT_TRUE(index.ok());
+    IndexFlat& flat = **index;
+    ASSERT_TRUE(flat.Add(absl::MakeConstSpan(base).subspan(0, 1500 * d)).ok());
+    ASSERT_TRUE(flat.SetFp16Screen(true).ok());
+    EXPECT_TRUE(flat.fp16_screen());
+    ASSERT_TRUE(flat.Add(absl::MakeConstSpan(base).subspan(1500 * d)).ok());
+    ASSERT_TRUE(flat.RemoveIds(std::vector<int64_t>{0, 5, 1499, 1500, 2499}).ok());
+    for (int64_t nq : {1, 7}) {
+      for (int threads : {1, 2}) {
+        for (int64_t k : {1, 10, 3000}) {
+          SearchParams params;
+          params.threads = threads;
+          const auto queries = absl::MakeConstSpan(q).subspan(0, nq * d);
+          SCOPED_TRACE(::testing::Message() << MetricName(metric) << " nq=" << nq
+                                            << " threads=" << threads << " k=" << k);
+          ::ivfjit::testing::ExpectScreenChangesNothing(flat, queries, k, params);
+        }
+      }
+    }
+    flat.Reset();
+    EXPECT_TRUE(flat.fp16_screen());
+    ASSERT_TRUE(flat.Add(absl::MakeConstSpan(base).subspan(0, 10 * d)).ok());
+    auto after = flat.Search(absl::MakeConstSpan(q).subspan(0, d), 3);
+    ASSERT_TRUE(after.ok());
+    const auto truth = ::ivfjit::testing::BruteForceKnn(metric, base.data(), 10, q.data(), 1,
+                                                         d, 3);
+    EXPECT_EQ(after->labels, truth.labels);
+  }
 }
 
 }  // namespace

@@ -248,6 +248,18 @@ void BindIndex(py::module_& m) {
           &SetKernelTier);
 }
 
+// The fp16_screen setter of IndexFlat and IndexIVFFlat (encoding a large index takes a while:
+// the GIL is released; the Status is raised with it held).
+template <typename I>
+void SetFp16Screen(I& index, bool enabled) {
+  absl::Status status;
+  {
+    py::gil_scoped_release release;
+    status = index.SetFp16Screen(enabled);
+  }
+  Check(status);
+}
+
 void BindFlat(py::module_& m) {
   py::class_<IndexFlat, Index>(m, "IndexFlat")
       .def(py::init([](int64_t d, int metric) {
@@ -260,13 +272,15 @@ void BindFlat(py::module_& m) {
            })
       .def("remove_selected",
            [](IndexFlat& i, const IDSelector& sel) { return Value(i.RemoveIds(sel)); })
-      .def("vectors", [](const IndexFlat& i) {
-        const auto lock = i.ReaderLock();
-        const absl::Span<const float> v = i.vectors();
-        py::array_t<float> out({i.ntotal(), i.d()});
-        std::copy(v.begin(), v.end(), out.mutable_data());
-        return out;
-      });
+      .def("vectors",
+           [](const IndexFlat& i) {
+             const auto lock = i.ReaderLock();
+             const absl::Span<const float> v = i.vectors();
+             py::array_t<float> out({i.ntotal(), i.d()});
+             std::copy(v.begin(), v.end(), out.mutable_data());
+             return out;
+           })
+      .def_property("fp16_screen", &IndexFlat::fp16_screen, &SetFp16Screen<IndexFlat>);
 }
 
 void BindIvf(py::module_& m) {
@@ -380,15 +394,7 @@ void BindIvf(py::module_& m) {
            })
       .def("list_sizes", &IndexIVFFlat::list_sizes)
       .def("imbalance_factor", &IndexIVFFlat::imbalance_factor)
-      .def_property(
-          "fp16_screen", &IndexIVFFlat::fp16_screen, [](IndexIVFFlat& i, bool enabled) {
-            absl::Status status;
-            {
-              py::gil_scoped_release release;
-              status = i.SetFp16Screen(enabled);
-            }
-            Check(status);
-          });
+      .def_property("fp16_screen", &IndexIVFFlat::fp16_screen, &SetFp16Screen<IndexIVFFlat>);
 }
 
 // The selectors own copies of their arrays: nothing to keep alive on the Python side.

@@ -279,8 +279,22 @@ class Index:
         return GpuIndex(_ivfjit.to_device(self._impl, gpu), self)
 
 
+def _set_fp16_screen(self, enabled):
+    self._impl.fp16_screen = bool(enabled)
+
+
+_FP16_SCREEN = property(
+    lambda self: self._impl.fp16_screen, _set_fp16_screen,
+    doc="""ivfjit's own: whether the vectors keep their fp16 screen (off by default). On,
+    single queries and batches below 20 queries read most vectors at half the bytes, with
+    results identical to a search without it, for 50 % more memory (docs/spec.md, The fp16
+    screen). Not saved with the index.""")
+
+
 class IndexFlat(Index):
     """Exact search (Faiss's IndexFlat): labels are insertion positions."""
+
+    fp16_screen = _FP16_SCREEN
 
     def __init__(self, d, metric=METRIC_L2, *, _impl=None):
         super().__init__(_impl if _impl is not None else _ivfjit.IndexFlat(int(d), int(metric)))
@@ -341,16 +355,7 @@ class IndexIVFFlat(Index):
     def nprobe(self, nprobe):
         self._impl.nprobe = int(nprobe)
 
-    @property
-    def fp16_screen(self):
-        """ivfjit's own: whether the lists keep their fp16 screen (off by default). On, single
-        queries and small batches read most vectors at half the bytes, with results identical
-        to a search without it, for 50 % more memory (docs/spec.md). Not saved with the index."""
-        return self._impl.fp16_screen
-
-    @fp16_screen.setter
-    def fp16_screen(self, enabled):
-        self._impl.fp16_screen = bool(enabled)
+    fp16_screen = _FP16_SCREEN
 
     def train(self, x):
         x = _floats(x, "train")

@@ -55,6 +55,19 @@ class FlatTest(unittest.TestCase):
                     Dr, Ir = theirs.search(q, k)
                     assert_same_knn(self, D, I, Dr, Ir)
 
+    def test_fp16_screen_changes_no_result(self):
+        xb, xq = clustered(3000, 24, 11), clustered(5, 24, 12)
+        for metric in (ivfjit.METRIC_L2, ivfjit.METRIC_INNER_PRODUCT):
+            index = ivfjit.IndexFlat(24, metric)
+            index.add(xb)
+            plain = [index.search(xq[i:i + 1], 7) for i in range(5)]
+            index.fp16_screen = True
+            self.assertTrue(index.fp16_screen)
+            for i in range(5):
+                D, I = index.search(xq[i:i + 1], 7)
+                np.testing.assert_array_equal(I, plain[i][1])
+                np.testing.assert_array_equal(D, plain[i][0])
+
     def test_k_beyond_ntotal_is_padded_as_faiss(self):
         xb = clustered(5, 4, 3)
         for cls in (ivfjit.IndexFlatL2, ivfjit.IndexFlatIP):
