@@ -203,7 +203,8 @@ jit::IvfView IndexIVFFlat::View(std::vector<jit::ListView>& views) const {
 SearchMode IndexIVFFlat::ResolveMode(int64_t nq, const IVFSearchParams& params) const {
   std::shared_lock<RwLock> lock = ReaderLock();
   return jit::ResolveIvfMode(kernels(), params.mode, nq,
-                             params.nprobe == 0 ? nprobe() : params.nprobe, nlist_);
+                             params.nprobe == 0 ? nprobe() : params.nprobe, nlist_,
+                             ntotal() * d() * 4);
 }
 
 IVFSearchParams AsIvfParams(const SearchParams& params) {

@@ -126,12 +126,17 @@ void IvfRangeSearch(const KernelOptions& options, const IvfView& ivf, const floa
                     int64_t nprobe, float radius, RangeResults* out,
                     const IdFilter* filter = nullptr);
 // The list-scan strategy `mode` resolves to for a batch of nq queries probing nprobe of nlist
-// lists (auto: csr from an average of kCsrMinAvgGroup queries per list, kCsrMinAvgGroupTile
-// when the generated tile kernel runs csr's tiles; docs/spec.md).
+// lists of an index whose vectors take index_bytes (ntotal × d × 4). auto: csr from an
+// average of kCsrMinAvgGroup queries per list, kCsrMinAvgGroupTile when the generated tile
+// kernel runs csr's tiles — kCsrMinAvgGroupCached for an index of at most
+// kCsrCachedIndexBytes, which stays in cache, where matrix's re-reading of a list for each
+// query costs little (the grid: docs/spec.md).
 SearchMode ResolveIvfMode(const KernelOptions& options, SearchMode mode, int64_t nq, int64_t nprobe,
-                          int64_t nlist);
+                          int64_t nlist, int64_t index_bytes);
 inline constexpr double kCsrMinAvgGroup = 8.0;
 inline constexpr double kCsrMinAvgGroupTile = 1.5;
+inline constexpr double kCsrMinAvgGroupCached = 4.0;
+inline constexpr int64_t kCsrCachedIndexBytes = int64_t{8} << 20;
 
 // The max_codes prefix rule (docs/spec.md), shared by the CPU and GPU searches: how many of a
 // query's probes (probes: nprobe list numbers in coarse order, -1 for none) are scanned. Lists

@@ -21,11 +21,14 @@ constexpr int64_t kPairsPerChunk = int64_t{1} << 19;
 
 // auto: csr when the average number of queries per probed list, nq · nprobe / nlist, reaches
 // the threshold measured for the tile that runs csr's tiles (docs/spec.md).
-SearchMode Resolve(SearchMode mode, int64_t nq, int64_t nprobe, int64_t nlist, bool jit_tile) {
+SearchMode Resolve(SearchMode mode, int64_t nq, int64_t nprobe, int64_t nlist, bool jit_tile,
+                   int64_t index_bytes) {
   if (mode != SearchMode::kAuto) return mode;
   const double avg_group = static_cast<double>(nq) * nprobe / static_cast<double>(nlist);
-  return avg_group >= (jit_tile ? kCsrMinAvgGroupTile : kCsrMinAvgGroup) ? SearchMode::kCsr
-                                                                          : SearchMode::kMatrix;
+  const double threshold = !jit_tile                             ? kCsrMinAvgGroup
+                           : index_bytes <= kCsrCachedIndexBytes ? kCsrMinAvgGroupCached
+                                                                 : kCsrMinAvgGroupTile;
+  return avg_group >= threshold ? SearchMode::kCsr : SearchMode::kMatrix;
 }
 
 // Buffers one search reuses from chunk to chunk.
@@ -97,7 +100,7 @@ void SearchChunk(const KernelOptions& options, const IvfView& ivf, const float* 
                  int64_t k, int64_t nprobe, int64_t max_codes, SearchMode mode, int threads,
                  ChunkScratch& s, float* distances, int64_t* labels, IVFSearchStats* stats,
                  const IdFilter* filter) {
-  const int64_t nlist = ivf.centroids.n, d = ivf.centroids.d;
+  const int64_t nlist = ivf.centroids.n, d = ivf.centroids.d, bytes = ivf.ntotal * d * 4;
   Quantize(options, ivf, x, n, nprobe, threads, s);
   eager::IvfScanInput in = ScanInput(ivf, x, n, k, s, nprobe, filter);
   const bool pruned = ApplyMaxCodes(ivf, n, nprobe, max_codes, s);
@@ -110,10 +113,10 @@ void SearchChunk(const KernelOptions& options, const IvfView& ivf, const float* 
   // it; auto picks csr for smaller groups with it than without it (eager tier, tile not
   // generated here, or its compile failed).
   if (provider != nullptr && provider->GeneratesTile() &&
-      Resolve(mode, n, nprobe, nlist, /*jit_tile=*/true) == SearchMode::kCsr) {
+      Resolve(mode, n, nprobe, nlist, /*jit_tile=*/true, bytes) == SearchMode::kCsr) {
     kernels.tile = provider->IpTile(d);
   }
-  if (Resolve(mode, n, nprobe, nlist, kernels.tile != nullptr) == SearchMode::kCsr) {
+  if (Resolve(mode, n, nprobe, nlist, kernels.tile != nullptr, bytes) == SearchMode::kCsr) {
     eager::IvfScanCsr(kernels, in, distances, labels);
     return;
   }
@@ -127,9 +130,10 @@ void SearchChunk(const KernelOptions& options, const IvfView& ivf, const float* 
 }  // namespace
 
 SearchMode ResolveIvfMode(const KernelOptions& options, SearchMode mode, int64_t nq,
-                          int64_t nprobe, int64_t nlist) {
+                          int64_t nprobe, int64_t nlist, int64_t index_bytes) {
   KernelProvider* provider = ProviderOf(options);
-  return Resolve(mode, nq, nprobe, nlist, provider != nullptr && provider->GeneratesTile());
+  return Resolve(mode, nq, nprobe, nlist, provider != nullptr && provider->GeneratesTile(),
+                 index_bytes);
 }
 
 void IvfSearch(const KernelOptions& options, const IvfView& ivf, const float* x, int64_t n,

@@ -155,7 +155,8 @@ void TileKnn(const Kernels& kernels, const float* q, int64_t nq, const BaseView&
 template <Metric metric>
 bool CanScreen(const DistanceKernels& isa, const BaseView& base) {
   return base.half != nullptr && base.half_err != nullptr &&
-         (metric == Metric::kL2 ? isa.half_l2_rows : isa.half_ip_rows) != nullptr;
+         (metric == Metric::kL2 ? isa.half_l2_rows : isa.half_ip_rows) != nullptr &&
+         base.n * base.d * 4 >= kScreenMinBytes;
 }
 
 // The direct path's traversal with the fp16 screen (screen.h): per thread and query, the heap

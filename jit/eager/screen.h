@@ -39,6 +39,11 @@ namespace ivfjit::eager {
 void EncodeHalfRows(Metric metric, const float* x, int64_t n, int64_t d, uint16_t* half,
                     float* err);
 
+// Exact searches screen a base only from this size (n × d × 4 bytes): a smaller one is read
+// from the core's cache, where halving the bytes saves less than the bounds cost (the grid's
+// batches of 16 over 1,000 centroids of d 32: docs/spec.md).
+inline constexpr int64_t kScreenMinBytes = int64_t{1} << 20;
+
 // The relative error bound g of a float sum over d terms (above).
 inline double ScreenGamma(int64_t d) {
   const double nu = static_cast<double>(d + 8) * 0x1p-24;

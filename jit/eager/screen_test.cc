@@ -67,13 +67,14 @@ void ExpectSameAsUnscreened(const Case& c) {
 TEST(ScreenTest, SameResultsAsUnscreened) {
   for (Metric metric : {Metric::kL2, Metric::kInnerProduct}) {
     for (const Case& c : std::vector<Case>{
+             // (Every base at least kScreenMinBytes, the size from which searches screen.)
              {metric, 1, 1000, 784, 10, 255.0f, true},   // Fashion-MNIST-like pixels
              {metric, 1, 1024, 784, 8, 1.0f, false},     // centroids: fractional
-             {metric, 3, 517, 31, 1, 1.0f, false},       // odd d, k = 1
-             {metric, 5, 300, 128, 100, 4.0f, true},     // many ties
-             {metric, 1, 7, 16, 20, 1.0f, false},        // k > nb
-             {metric, 2, 2000, 96, 16, 1e-3f, false},    // small values
-             {metric, 1, 400, 64, 5, 3e4f, false},       // near binary16's limit
+             {metric, 3, 9001, 31, 1, 1.0f, false},      // odd d, k = 1
+             {metric, 5, 2100, 128, 100, 4.0f, true},    // many ties
+             {metric, 1, 7, 40000, 20, 1.0f, false},     // k > nb
+             {metric, 2, 2800, 96, 16, 1e-3f, false},    // small values
+             {metric, 1, 4200, 64, 5, 3e4f, false},      // near binary16's limit
          }) {
       ExpectSameAsUnscreened(c);
     }
@@ -82,7 +83,7 @@ TEST(ScreenTest, SameResultsAsUnscreened) {
 
 TEST(ScreenTest, OutOfRangeRowsAreAlwaysScoredExactly) {
   // A row beyond binary16's range gets an infinite bound and still wins when it should.
-  const int64_t d = 8, nb = 64;
+  const int64_t d = 4096, nb = 64;  // 1 MiB: screened
   std::vector<float> base = UniformVectors(nb, d, 5);
   for (int64_t t = 0; t < d; ++t) base[17 * d + t] = 1e6f;  // far out
   std::vector<uint16_t> half(base.size());
@@ -98,6 +99,24 @@ TEST(ScreenTest, OutOfRangeRowsAreAlwaysScoredExactly) {
     BaseView view{base.data(), nullptr, nb, d, half.data(), err.data()};
     KnnSearch(Kernels{isa}, Metric::kInnerProduct, q.data(), 1, view, 1, &dist, &label);
     EXPECT_EQ(label, 17) << isa->isa;
+  }
+}
+
+TEST(ScreenTest, SmallBasesAreNotScreened) {
+  // Below kScreenMinBytes the search runs unscreened: a bound that lies cannot change it.
+  const int64_t d = 16, nb = 100;
+  const std::vector<float> base = UniformVectors(nb, d, 41);
+  std::vector<uint16_t> half(base.size(), 0);  // all zeros: a wrong copy
+  std::vector<float> err(nb, 0.0f);            // and bounds that claim it is exact
+  const std::vector<float> q = UniformVectors(1, d, 42);
+  for (const DistanceKernels* isa : AvailableDistanceKernels()) {
+    float d0[5], d1[5];
+    int64_t l0[5], l1[5];
+    KnnSearch(Kernels{isa}, Metric::kL2, q.data(), 1, BaseView{base.data(), nullptr, nb, d}, 5,
+              d0, l0);
+    KnnSearch(Kernels{isa}, Metric::kL2, q.data(), 1,
+              BaseView{base.data(), nullptr, nb, d, half.data(), err.data()}, 5, d1, l1);
+    EXPECT_EQ(0, std::memcmp(l0, l1, sizeof l0)) << isa->isa;
   }
 }
 
