@@ -319,7 +319,7 @@ namespace {
 // The fp16 screen changes no result: single queries (one and two threads) and small batches,
 // both metrics, integral data (ties) and fractional, after adds and removals with it on.
 TEST(IndexIVFFlatScreenTest, ResultsAreBitIdenticalWithAndWithoutTheScreen) {
-  const int64_t d = 40, nb = 3000, nlist = 16;
+  const int64_t d = 100, nb = 3000, nlist = 16;  // d >= kScreenMinDim: lists are screened
   std::vector<float> base = UniformVectors(nb, d, 21);
   for (size_t i = 0; i < base.size() / 2; ++i) base[i] = std::floor(base[i] * 8);  // ties
   const std::vector<float> q = UniformVectors(12, d, 22);

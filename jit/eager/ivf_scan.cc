@@ -61,7 +61,8 @@ class EagerListScan {
       : isa_(isa),
         d_(in.d),
         buf_(static_cast<size_t>(MatrixChunkRows(in.d))),
-        can_screen_((metric == Metric::kL2 ? isa.half_l2_rows : isa.half_ip_rows) != nullptr) {
+        can_screen_((metric == Metric::kL2 ? isa.half_l2_rows : isa.half_ip_rows) != nullptr &&
+                    in.d >= kScreenMinDim) {
     if (can_screen_) screen_.emplace(isa, in.d, in.k);
   }
 

@@ -153,10 +153,11 @@ void TileKnn(const Kernels& kernels, const float* q, int64_t nq, const BaseView&
 }
 
 template <Metric metric>
-bool CanScreen(const DistanceKernels& isa, const BaseView& base) {
+bool CanScreen(const DistanceKernels& isa, const BaseView& base, int64_t nq) {
   return base.half != nullptr && base.half_err != nullptr &&
          (metric == Metric::kL2 ? isa.half_l2_rows : isa.half_ip_rows) != nullptr &&
-         base.n * base.d * 4 >= kScreenMinBytes;
+         base.d >= kScreenMinDim && base.n * base.d * 4 >= kScreenMinBytes &&
+         nq <= ScreenMaxQueries(base.d);
 }
 
 // The direct path's traversal with the fp16 screen (screen.h): per thread and query, the heap
@@ -203,7 +204,7 @@ void DirectKnn(const Kernels& kernels, const float* q, int64_t nq, const BaseVie
   // The generated scan needs the rows' norms for L2.
   const ScanKernel scan_kernel =
       metric == Metric::kL2 && base.norms == nullptr ? nullptr : kernels.scan;
-  if (scan_kernel == nullptr && CanScreen<metric>(isa, base)) {
+  if (scan_kernel == nullptr && CanScreen<metric>(isa, base, nq)) {
     ScreenedDirect<metric>(isa, q, nq, base, kk, threads, part_dist.data(), part_ids.data());
   } else if (scan_kernel != nullptr) {
     // Same traversal (contiguous base share per thread, L2-sized chunks, every query per

@@ -39,10 +39,14 @@ namespace ivfjit::eager {
 void EncodeHalfRows(Metric metric, const float* x, int64_t n, int64_t d, uint16_t* half,
                     float* err);
 
-// Exact searches screen a base only from this size (n × d × 4 bytes): a smaller one is read
-// from the core's cache, where halving the bytes saves less than the bounds cost (the grid's
-// batches of 16 over 1,000 centroids of d 32: docs/spec.md).
+// When a screen pays (measured: docs/spec.md, The fp16 screen). Its per-row bookkeeping costs
+// as much as the distance of a short row, so rows shorter than kScreenMinDim are always read
+// in float; an exact search screens a base of at least kScreenMinBytes (n × d × 4; a smaller
+// one sits in the core's cache) for at most ScreenMaxQueries(d) queries (a batch re-reads
+// each block of rows from cache once per query, so fewer bytes from memory matter less).
+inline constexpr int64_t kScreenMinDim = 96;
 inline constexpr int64_t kScreenMinBytes = int64_t{1} << 20;
+inline int64_t ScreenMaxQueries(int64_t d) { return d >= 512 ? 16 : 4; }
 
 // The relative error bound g of a float sum over d terms (above).
 inline double ScreenGamma(int64_t d) {

@@ -67,14 +67,15 @@ void ExpectSameAsUnscreened(const Case& c) {
 TEST(ScreenTest, SameResultsAsUnscreened) {
   for (Metric metric : {Metric::kL2, Metric::kInnerProduct}) {
     for (const Case& c : std::vector<Case>{
-             // (Every base at least kScreenMinBytes, the size from which searches screen.)
+             // (Every case one that searches screen: d >= kScreenMinDim, a base of at least
+             // kScreenMinBytes, nq <= ScreenMaxQueries(d).)
              {metric, 1, 1000, 784, 10, 255.0f, true},   // Fashion-MNIST-like pixels
-             {metric, 1, 1024, 784, 8, 1.0f, false},     // centroids: fractional
-             {metric, 3, 9001, 31, 1, 1.0f, false},      // odd d, k = 1
-             {metric, 5, 2100, 128, 100, 4.0f, true},    // many ties
+             {metric, 16, 1024, 784, 8, 1.0f, false},    // centroids: fractional, a batch
+             {metric, 3, 2700, 97, 1, 1.0f, false},      // odd d, k = 1
+             {metric, 4, 2100, 128, 100, 4.0f, true},    // many ties
              {metric, 1, 7, 40000, 20, 1.0f, false},     // k > nb
              {metric, 2, 2800, 96, 16, 1e-3f, false},    // small values
-             {metric, 1, 4200, 64, 5, 3e4f, false},      // near binary16's limit
+             {metric, 1, 2800, 96, 5, 3e4f, false},      // near binary16's limit
          }) {
       ExpectSameAsUnscreened(c);
     }
