@@ -59,9 +59,10 @@ class IndexFlat final : public Index {
 
   // The fp16 screen of the stored vectors (off by default; docs/spec.md, The fp16 screen): a
   // binary16 copy plus a 4-byte bound per vector (+50 % memory), kept through adds and
-  // removals; searches of fewer than 20 queries then read most vectors at half the bytes,
-  // with results bit-identical to the search without it. Not saved in files; allowed on
-  // mapped indexes (in memory). ResourceExhausted if it cannot be allocated (nothing changes).
+  // removals; searches of a few queries (at most 4; 16 from d 512) over rows of d >= 96 then
+  // read most vectors at half the bytes, with results bit-identical to the search without it.
+  // Not saved in files; allowed on mapped indexes (in memory). ResourceExhausted if it cannot
+  // be allocated (nothing changes).
   ABSL_MUST_USE_RESULT absl::Status SetFp16Screen(bool enabled);
   bool fp16_screen() const;
 

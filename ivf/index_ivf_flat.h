@@ -117,9 +117,9 @@ class IndexIVFFlat final : public Index {
   // The fp16 screen of the inverted lists (off by default): a binary16 copy of every stored
   // vector plus a 4-byte bound each (+50 % of the vectors' memory, 2d + 4 bytes per vector),
   // kept through adds and removals. Single queries and small batches on the eager scan then
-  // read most rows at half the bytes and re-score in float only those that can still enter
-  // the top k: results bit-identical to the search without it (docs/spec.md, The fp16
-  // screen). Not saved in index files; set it again after loading. Allowed on mapped indexes
+  // read most rows at half the bytes (rows of d >= 96; shorter ones are read in float) and
+  // re-score in float only those that can still enter the top k: results bit-identical to
+  // the search without it (docs/spec.md, The fp16 screen). Not saved in index files; set it again after loading. Allowed on mapped indexes
   // (the screen is in memory). ResourceExhausted if it cannot be allocated (nothing changes).
   // The centroids always carry their own screen (small: nlist × (2d + 4) bytes).
   ABSL_MUST_USE_RESULT absl::Status SetFp16Screen(bool enabled);

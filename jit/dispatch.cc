@@ -129,7 +129,7 @@ void KnnSearch(const KernelOptions& options, KnnUse use, Metric metric, const fl
                int64_t n, const BaseView& base, int64_t k, float* distances, int64_t* labels,
                int threads, const IdFilter* filter) {
   const dispatch_internal::RunningSearch running;
-  const bool small = n * base.n * base.d < dispatch_internal::kSmallSearchWork;
+  const bool small = dispatch_internal::IsSmallSearch(n, n * base.n * base.d);
   threads = dispatch_internal::ThreadBudget(threads, small);
   if (filter != nullptr && filter->active()) {
     dispatch_internal::FilteredKnnSearch(options, use, metric, x, n, base, k, distances, labels,

@@ -25,9 +25,12 @@ eager::Kernels EagerKernels(const KernelOptions& options);
 // compile in the background and run eager meanwhile.
 inline bool MayCompileNow(int64_t work) { return work >= (int64_t{1} << 28); }
 
-// Below this many multiply-adds a search is "small" (about one query's work): its thread
-// budget follows the calling thread's fork cost.
+// A single query below this many multiply-adds is "small": its thread budget follows the
+// calling thread's fork cost. (Only single queries: a batch, even of a few queries over a
+// small index, saves more by splitting than the slowest fork measured costs — the grid's
+// batches of 16 ran on one thread after a slow fork had been seen, at 0.5-0.6x faiss-cpu.)
 inline constexpr int64_t kSmallSearchWork = int64_t{8} << 20;
+inline bool IsSmallSearch(int64_t n, int64_t work) { return n == 1 && work < kSmallSearchWork; }
 
 // Counts the searches running in the process while it lives (one per public operation).
 class RunningSearch {

@@ -142,7 +142,7 @@ void IvfSearch(const KernelOptions& options, const IvfView& ivf, const float* x,
   const dispatch_internal::RunningSearch running;
   const int64_t d = ivf.centroids.d, nlist = ivf.centroids.n;
   const int64_t work = n * (nlist + nprobe * std::max<int64_t>(1, ivf.ntotal / nlist)) * d;
-  threads = dispatch_internal::ThreadBudget(threads, work < dispatch_internal::kSmallSearchWork);
+  threads = dispatch_internal::ThreadBudget(threads, dispatch_internal::IsSmallSearch(n, work));
   const int64_t chunk = std::max<int64_t>(1, kPairsPerChunk / nprobe);
   ChunkScratch scratch;
   for (int64_t i0 = 0; i0 < n; i0 += chunk) {

@@ -286,9 +286,9 @@ def _set_fp16_screen(self, enabled):
 _FP16_SCREEN = property(
     lambda self: self._impl.fp16_screen, _set_fp16_screen,
     doc="""ivfjit's own: whether the vectors keep their fp16 screen (off by default). On,
-    single queries and batches below 20 queries read most vectors at half the bytes, with
-    results identical to a search without it, for 50 % more memory (docs/spec.md, The fp16
-    screen). Not saved with the index.""")
+    single queries and batches of a few queries read most vectors (of d >= 96) at half the
+    bytes, with results identical to a search without it, for 50 % more memory (docs/spec.md,
+    The fp16 screen). Not saved with the index.""")
 
 
 class IndexFlat(Index):
