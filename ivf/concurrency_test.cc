@@ -82,16 +82,18 @@ Indexes Build(jit::KernelProvider* provider) {
                    static_cast<Index*>(x.flat.get())}) {
     EXPECT_TRUE(i->set_kernel_options(kernels).ok());
   }
-  x.q24 = ClusteredVectors(40, 24, 20, 0.5f, 4);
-  x.q40 = ClusteredVectors(40, 40, 20, 0.5f, 5);
-  x.q13 = ClusteredVectors(40, 13, 20, 0.5f, 6);
+  x.q24 = ClusteredVectors(100, 24, 20, 0.5f, 4);
+  x.q40 = ClusteredVectors(100, 40, 20, 0.5f, 5);
+  x.q13 = ClusteredVectors(100, 13, 20, 0.5f, 6);
   return x;
 }
 
-// Mixed shapes: single queries and batches, several k and nprobe, every mode.
+// Mixed shapes: single queries and batches, several k and nprobe, every mode. Batches of 100
+// run the tile's outer-product form (coarse step, and csr's lists with >= 48 queries), whose
+// choice must not follow the thread budget (serial: every thread; concurrent: one).
 std::vector<Op> Ops(const Indexes& x) {
   std::vector<Op> ops;
-  for (int64_t nq : {1, 7, 33}) {
+  for (int64_t nq : {1, 7, 33, 100}) {
     for (int64_t k : {1, 5, 17}) {
       for (int64_t nprobe : {1, 3, 8}) {
         for (SearchMode mode : {SearchMode::kAuto, SearchMode::kMatrix, SearchMode::kCsr}) {

@@ -104,7 +104,7 @@ void BM_IpTile(benchmark::State& state) {
   openblas_set_num_threads(1);
   for (auto _ : state) {
     if (use_jit) {
-      fn(qs.data(), g, x.data(), n, tile.data());
+      fn(qs.data(), g, x.data(), n, tile.data(), eager::UseOuterTile(g, 1));
     } else {
       for (int64_t a = 0; a < g; ++a) std::copy(qs[a], qs[a] + d, block.data() + a * d);
       eager::InnerProductTile(block.data(), g, x.data(), n, d, tile.data());
@@ -120,7 +120,9 @@ void BM_IpTile(benchmark::State& state) {
 BENCHMARK(BM_IpTile)
     ->ArgsProduct({{0, 1, 2}, {784}, {39}, {59}})
     ->ArgsProduct({{0, 1, 2}, {128}, {256}, {512}})
-    ->ArgsProduct({{0, 1, 2}, {128}, {8}, {512}});
+    ->ArgsProduct({{0, 1, 2}, {128}, {8}, {512}})
+    // TileKnn's blocks (the coarse step and exact batches): 64 queries × 1,024 rows.
+    ->ArgsProduct({{0, 1}, {96, 128, 784}, {64}, {1024}});
 
 void BM_Compile(benchmark::State& state) {
   const int64_t d = state.range(0);

@@ -15,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "jit/cpu/internal/codegen.h"
 #include "jit/cpu/internal/object_cache.h"
+#include "jit/cpu/internal/outer_tile.h"
 #include "jit/eager/topk.h"
 #include "llvm/Config/llvm-config.h"
 #include "llvm/ExecutionEngine/Orc/CompileUtils.h"
@@ -329,10 +330,7 @@ JitStats CpuJit::stats() const {
 const std::string& CpuJit::target() const { return impl_->target; }
 
 bool CpuJit::targets_avx512() const {
-  // The last mention of avx512f in the feature list wins (overrides come last).
-  const std::string& f = impl_->features;
-  const size_t on = f.rfind("+avx512f"), off = f.rfind("-avx512f");
-  return on != std::string::npos && (off == std::string::npos || off < on);
+  return cpu_internal::TargetHasAvx512(impl_->features);
 }
 
 std::string CpuJit::cache_dir() const {

@@ -29,7 +29,8 @@ using ::ivfjit::testing::TmpPath;
 using ::ivfjit::testing::UniformVectors;
 using ::ivfjit::testing::WriteFileBytes;
 
-const int64_t kDims[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 784};
+const int64_t kDims[] = {1,  2,  3,  7,   8,   9,   15,  16,  17,  31,
+                         32, 33, 63, 64, 65, 127, 128, 129, 784, 1100};
 
 std::unique_ptr<CpuJit> MemoryOnlyJit() {
   CpuJitOptions options;
@@ -60,15 +61,18 @@ TEST(CpuJitTest, KeyNamesEveryField) {
   EXPECT_NE(key.Hash(), jit->MakeKey(KernelOp::kScanTopK, Metric::kInnerProduct, 784, 10).Hash());
 }
 
-// The tile against sgemm over block remainders in both directions: every entry of the g × n
-// tile is written, nothing around it is (the canaries stay).
+// The tile against sgemm over block remainders in both directions, in both forms (dot
+// products: blocks of 4 queries × 4 rows; outer product: 8 or 6 queries × 32 or 16 rows,
+// panels of 512 columns): every entry of the g × n tile is written, nothing around it is (the
+// canaries stay).
 void CompareTile(CpuJit& jit, int64_t d) {
   auto fn = jit.GetIpTile(jit.MakeKey(KernelOp::kIpTile, Metric::kInnerProduct, d, 0));
   ASSERT_TRUE(fn.ok()) << fn.status();
-  {
-    for (int64_t g : {1, 3, 4, 5, 17}) {
-      for (int64_t n : {1, 2, 4, 7, 45}) {
-        SCOPED_TRACE(::testing::Message() << "d=" << d << " g=" << g << " n=" << n);
+  for (int64_t outer : {0, 1}) {
+    for (int64_t g : {1, 3, 4, 5, 9, 17}) {
+      for (int64_t n : {1, 2, 4, 7, 45, 70}) {
+        SCOPED_TRACE(::testing::Message() << "d=" << d << " g=" << g << " n=" << n
+                                          << " outer=" << outer);
         // Queries taken out of order from a larger set, as csr's query groups are.
         const std::vector<float> all = UniformVectors(2 * g, d, 31 * d + g);
         std::vector<const float*> qs(g);
@@ -80,7 +84,7 @@ void CompareTile(CpuJit& jit, int64_t d) {
         const std::vector<float> x = UniformVectors(n, d, 17 * d + n);
         constexpr float kCanary = -12345.0f;
         std::vector<float> got(g * n + 8, kCanary), want(g * n);
-        (*fn)(qs.data(), g, x.data(), n, got.data() + 4);
+        (*fn)(qs.data(), g, x.data(), n, got.data() + 4, outer);
         eager::InnerProductTile(packed.data(), g, x.data(), n, d, want.data());
         for (int64_t e = 0; e < g * n; ++e) {
           ASSERT_NEAR(got[4 + e], want[e], Tol(want[e], d)) << "entry " << e;
@@ -95,7 +99,7 @@ void CompareTile(CpuJit& jit, int64_t d) {
 TEST(CpuJitTest, IpTileMatchesSgemmOverDimsAndRemainders) {
   auto jit = MemoryOnlyJit();
   for (int64_t d : kDims) CompareTile(*jit, d);
-  EXPECT_EQ(jit->stats().compiles, 19);
+  EXPECT_EQ(jit->stats().compiles, 20);
   // The tile kernel is keyed apart from the other kernels of the same d.
   EXPECT_NE(jit->MakeKey(KernelOp::kIpTile, Metric::kInnerProduct, 64, 0).Hash(),
             jit->MakeKey(KernelOp::kScanTopK, Metric::kInnerProduct, 64, 0).Hash());
@@ -146,7 +150,7 @@ TEST(CpuJitTest, ScanTopKMatchesEagerOverDimsAndK) {
       CompareScan<Metric::kInnerProduct>(*jit, KernelOp::kScanTopK, d, k, /*with_ids=*/false);
     }
   }
-  EXPECT_EQ(jit->stats().compiles, 19 * 6 * 2);
+  EXPECT_EQ(jit->stats().compiles, 20 * 6 * 2);
 }
 
 TEST(CpuJitTest, CoarseTopNMatchesEager) {

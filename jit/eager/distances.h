@@ -37,7 +37,7 @@ using ScanKernel = void (*)(const float* q, const float* x, const float* x_norms
                             const int64_t* ids, int64_t j0, int64_t n, float* heap_dist,
                             int64_t* heap_ids);
 using IpTileKernel = void (*)(const float* const* qs, int64_t g, const float* x, int64_t n,
-                              float* tile);
+                              float* tile, int64_t outer);
 struct Kernels {
   const DistanceKernels* isa = nullptr;  // required
   ScanKernel scan = nullptr;             // fused scan + top-k for (metric, d, selection size)

@@ -14,10 +14,26 @@ namespace ivfjit::eager {
 // nq, nx and d must fit in int (BLAS's LP64 interface); callers tile larger problems.
 // The same tile from a generated kernel (IpTileKernel in distances.h; one fixed d,
 // jit/cpu/cpu_jit.h): tile[a * n + j] = qs[a] · x_j; qs: g pointers to d floats each (no
-// gather), x: n × d, tile: g × n row-major.
+// gather), x: n × d, tile: g × n row-major; outer (0 or 1): which of its two forms runs —
+// register-blocked dot products, or an outer-product micro-kernel over a transposed panel of
+// rows (faster from about kOuterTileMinQueries queries). The two round differently, so the
+// caller picks the form from quantities that do not depend on how the work is split across
+// threads (UseOuterTile): a distance's bits never depend on the thread count.
 
 void InnerProductTile(const float* q, int64_t nq, const float* x, int64_t nx, int64_t d,
                       float* tile);
+
+// Queries per call from which the generated tile's outer-product form is faster (measured
+// with //perf:jit_benchmark's BM_IpTile, docs/jit.md).
+inline constexpr int64_t kOuterTileMinQueries = 24;
+
+// The form for tiles of `queries` queries in all (a batch, or the members of one list's
+// group over the whole batch), shared by `max_threads` threads when the search runs alone:
+// the outer form once each thread's share reaches kOuterTileMinQueries. Depends only on the
+// search and the process's OpenMP maximum, never on a call's thread budget.
+inline bool UseOuterTile(int64_t queries, int max_threads) {
+  return queries >= kOuterTileMinQueries * static_cast<int64_t>(max_threads > 0 ? max_threads : 1);
+}
 
 }  // namespace ivfjit::eager
 

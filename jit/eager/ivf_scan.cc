@@ -253,11 +253,30 @@ void GroupByList(const IvfScanInput& in, int64_t q0, int64_t q1, std::vector<int
   }
 }
 
+// Per list, whether the generated tile runs its outer-product form: from the number of
+// queries of the whole batch probing the list (not a thread's share of them, so that the
+// distances' bits do not depend on the thread split; jit/eager/gemm.h).
+std::vector<uint8_t> OuterTileLists(const IvfScanInput& in) {
+  std::vector<int64_t> count(static_cast<size_t>(in.nlist), 0);
+  for (int64_t i = 0; i < in.nq; ++i) {
+    for (int64_t p = 0; p < ScanCount(in, i); ++p) {
+      const int64_t l = in.probes[i * in.nprobe + p];
+      if (l >= 0) ++count[l];
+    }
+  }
+  const int max_threads = std::max(1, omp_get_max_threads());
+  std::vector<uint8_t> outer(count.size());
+  for (size_t l = 0; l < count.size(); ++l) outer[l] = UseOuterTile(count[l], max_threads);
+  return outer;
+}
+
 template <Metric metric>
 void CsrImpl(const Kernels& kernels, const IvfScanInput& in, float* distances,
              int64_t* labels) {
   const int64_t d = in.d, k = in.k;
   const DistanceKernels& isa = *kernels.isa;
+  const std::vector<uint8_t> outer =
+      kernels.tile != nullptr ? OuterTileLists(in) : std::vector<uint8_t>();
   // Queries are split across threads in contiguous ranges: each thread owns its queries' heaps,
   // so no two threads ever touch the same top-k.
 #pragma omp parallel num_threads(Threads(kernels)) if (in.nq > 1)
@@ -293,7 +312,7 @@ void CsrImpl(const Kernels& kernels, const IvfScanInput& in, float* distances,
           const int64_t nr = std::min(kCsrRowBlock, list.size - r0);
           const float* x = list.vectors + r0 * d;
           if (kernels.tile != nullptr) {
-            kernels.tile(group.data(), g, x, nr, tile.data());
+            kernels.tile(group.data(), g, x, nr, tile.data(), outer[l]);
           } else {
             InnerProductTile(block.data(), g, x, nr, d, tile.data());
           }

@@ -124,6 +124,7 @@ void TileKnn(const Kernels& kernels, const float* q, int64_t nq, const BaseView&
   const int64_t query_block = std::min(kTileQueryBlock, (per_thread + 3) / 4 * 4);
   const int64_t blocks = (nq + query_block - 1) / query_block;
   const int64_t base_block = std::min(kTileBaseBlock, base.n);
+  const int64_t outer = UseOuterTile(nq, KernelThreads()) ? 1 : 0;
 #pragma omp parallel num_threads(threads) if (blocks > 1)
   {
     std::vector<const float*> qs(static_cast<size_t>(query_block));
@@ -137,7 +138,7 @@ void TileKnn(const Kernels& kernels, const float* q, int64_t nq, const BaseView&
       for (int64_t i = i0; i < i0 + nqb; ++i) TopK<metric>(distances + i * k, labels + i * k, kk);
       for (int64_t j0 = 0; j0 < base.n; j0 += base_block) {
         const int64_t nbb = std::min(base_block, base.n - j0);
-        kernels.tile(qs.data(), nqb, base.x + j0 * d, nbb, tile.data());
+        kernels.tile(qs.data(), nqb, base.x + j0 * d, nbb, tile.data(), outer);
         for (int64_t a = 0; a < nqb; ++a) {
           const int64_t i = i0 + a;
           TopK<metric> top = TopK<metric>::Resume(distances + i * k, labels + i * k, kk);

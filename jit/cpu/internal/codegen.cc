@@ -1,5 +1,7 @@
 #include "jit/cpu/internal/codegen.h"
 
+#include "jit/cpu/internal/outer_tile.h"
+
 #include <array>
 #include <vector>
 
@@ -227,13 +229,15 @@ class Generator {
     return out;
   }
 
-  // tile[a · n + j] = qs[a] · x_j for a < g, j < n: a register-blocked small GEMM for one
+  // tile[a · n + j] = qs[a] · x_j for a < g, j < n, in the form the last argument asks for:
+  // the outer-product micro-kernel (outer_tile.h), or a register-blocked small GEMM for one
   // fixed d (csr search's per-list tiles, where sgemm's packing does not pay off). Blocks of
   // kTileQueries queries × kTileRows rows keep their 16 accumulators in registers while d is
   // walked once; the block's sixteen sums come out of one Combine tree. Blocks past the end
   // read the last query / row again and mask their stores: no tail loops.
   void IpTile() {
-    auto* fn_ty = llvm::FunctionType::get(b_.getVoidTy(), {ptr_, i64_, ptr_, i64_, ptr_}, false);
+    auto* fn_ty =
+        llvm::FunctionType::get(b_.getVoidTy(), {ptr_, i64_, ptr_, i64_, ptr_, i64_}, false);
     llvm::Function* fn = NewFunction(fn_ty);
     for (unsigned a : {0u, 2u}) {
       fn->addParamAttr(a, llvm::Attribute::NoAlias);
@@ -241,7 +245,7 @@ class Generator {
     }
     fn->addParamAttr(4, llvm::Attribute::NoAlias);
     llvm::Value *qs = fn->getArg(0), *g = fn->getArg(1), *x = fn->getArg(2), *n = fn->getArg(3),
-                *tile = fn->getArg(4);
+                *tile = fn->getArg(4), *outer_form = fn->getArg(5);
     dot_products_ = true;
     const std::vector<Piece> pieces = Pieces(key_.d);
     auto* entry = llvm::BasicBlock::Create(ctx_, "entry", fn);
@@ -249,15 +253,21 @@ class Generator {
     auto* query_block = llvm::BasicBlock::Create(ctx_, "query_block", fn);
     auto* row_latch = llvm::BasicBlock::Create(ctx_, "row_latch", fn);
     auto* done = llvm::BasicBlock::Create(ctx_, "done", fn);
+    auto* choose = llvm::BasicBlock::Create(ctx_, "choose", fn);
+    auto* outer = llvm::BasicBlock::Create(ctx_, "outer", fn);
 
     b_.SetInsertPoint(entry);
     b_.CreateCondBr(b_.CreateAnd(b_.CreateICmpSGT(g, b_.getInt64(0)),
                                  b_.CreateICmpSGT(n, b_.getInt64(0))),
-                    row_block, done);
+                    choose, done);
+    b_.SetInsertPoint(choose);
+    b_.CreateCondBr(b_.CreateICmpNE(outer_form, b_.getInt64(0)), outer, row_block);
+    b_.SetInsertPoint(outer);
+    EmitOuterProductTile(b_, {qs, g, x, n, tile}, key_.d, TargetHasAvx512(key_.target), done);
 
     b_.SetInsertPoint(row_block);
     llvm::PHINode* jb = b_.CreatePHI(i64_, 2, "jb");
-    jb->addIncoming(b_.getInt64(0), entry);
+    jb->addIncoming(b_.getInt64(0), choose);
     llvm::Value* last_row = b_.CreateSub(n, b_.getInt64(1));
     std::vector<llvm::Value*> rows;
     std::vector<llvm::Constant*> iota;

@@ -26,8 +26,9 @@ std::string KernelSymbol(const KernelKey& key);
 //   q: d floats; x: n × d rows; x_norms: the n rows' squared norms (L2: required; IP: unused,
 //   may be null); ids: n labels or null (labels j0 + j); heap_*: the selection-size arrays of
 //   a TopK (threshold at [0]).
-//   kIpTile: void(const float* const* qs, int64 g, const float* x, int64 n, float* tile)
-//   tile[a * n + j] = qs[a] · x_j (see jit/eager/gemm.h's IpTileKernel).
+//   kIpTile: void(const float* const* qs, int64 g, const float* x, int64 n, float* tile,
+//                 int64 outer)
+//   tile[a * n + j] = qs[a] · x_j; outer != 0: the outer-product form (see jit/eager/gemm.h).
 std::unique_ptr<llvm::Module> GenerateKernel(const KernelKey& key, llvm::LLVMContext& ctx);
 
 }  // namespace ivfjit::jit::cpu_internal
