@@ -167,7 +167,7 @@ ScanTopKFn KernelProvider::CoarseTopN(Metric metric, int64_t d, int64_t nprobe,
 }
 
 bool KernelProvider::GeneratesTile() const {
-  return jit_ != nullptr && (options_.scan_kernels || jit_->targets_avx512());
+  return jit_ != nullptr && (options_.scan_kernels || jit_->targets_avx2());
 }
 
 IpTileFn KernelProvider::IpTile(int64_t d) {

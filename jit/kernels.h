@@ -20,7 +20,7 @@
 //
 // The process's default provider follows IVFJIT_JIT: unset or "auto" generates the kernels
 // that beat the eager ones on the measured profile (the inner-product tile of batch searches,
-// on hosts with AVX-512: docs/jit.md), "on" every kernel (the fused scans too), "off" none.
+// on hosts with AVX2 or AVX-512: docs/jit.md), "on" every kernel (the fused scans too), "off" none.
 // Indexes choose their provider or an eager tier through Index::set_kernel_options.
 #ifndef IVFJIT_JIT_KERNELS_H_
 #define IVFJIT_JIT_KERNELS_H_
@@ -42,9 +42,9 @@ namespace ivfjit::jit {
 struct KernelProviderOptions {
   bool enabled = true;         // false: every request falls back to eager
   // false (IVFJIT_JIT=auto, the default): only the inner-product tile is generated, and only
-  // where the JIT targets AVX-512 — where it was measured to beat the eager kernels (its 4 × 4
-  // block of 16-wide accumulators wants 32 vector registers); ScanTopK and CoarseTopN fall
-  // back to eager.
+  // where the JIT targets AVX2 or AVX-512 — where it was measured to beat sgemm (AVX2 code:
+  // against OpenBLAS's Haswell kernels, docs/jit.md); ScanTopK and CoarseTopN fall back to
+  // eager.
   bool scan_kernels = true;
   bool background = true;      // false: non-blocking requests compile synchronously too
   CpuJitOptions cpu;

@@ -30,8 +30,8 @@ TEST(KernelProviderTest, WithoutScanKernelsOnlyTheTileIsGenerated) {
   auto p = KernelProvider::Create(options);
   ASSERT_TRUE(p->enabled()) << p->disabled_reason();
   if (!p->GeneratesTile()) {
-    GTEST_SKIP() << "the JIT does not target AVX-512 here, so auto generates no tile "
-                    "(WithoutScanKernelsTheTileNeedsAvx512 covers such hosts)";
+    GTEST_SKIP() << "the JIT does not target AVX2 here, so auto generates no tile "
+                    "(WithoutScanKernelsTheTileNeedsAvx2 covers such hosts)";
   }
   EXPECT_EQ(p->ScanTopK(Metric::kL2, 16, 10, /*may_block=*/true), nullptr);
   EXPECT_EQ(p->CoarseTopN(Metric::kL2, 16, 4, true), nullptr);
@@ -41,11 +41,17 @@ TEST(KernelProviderTest, WithoutScanKernelsOnlyTheTileIsGenerated) {
   EXPECT_FALSE(p->stats().scan_kernels);
 }
 
-TEST(KernelProviderTest, WithoutScanKernelsTheTileNeedsAvx512) {
+TEST(KernelProviderTest, WithoutScanKernelsTheTileNeedsAvx2) {
   KernelProviderOptions options;
   options.scan_kernels = false;
   options.cpu.cache_dir = "";
-  options.cpu.feature_overrides = "-avx512f";  // as on a host without AVX-512
+  if (!__builtin_cpu_supports("avx2")) GTEST_SKIP() << "this host has no AVX2";
+  options.cpu.feature_overrides = "-avx512f";  // as on a host with AVX2 but not AVX-512
+  auto avx2 = KernelProvider::Create(options);
+  ASSERT_TRUE(avx2->enabled()) << avx2->disabled_reason();
+  EXPECT_NE(avx2->IpTile(16), nullptr);
+  EXPECT_EQ(avx2->stats().jit.compiles, 1);
+  options.cpu.feature_overrides = "-avx512f,-avx2";  // as on a host without AVX2
   auto p = KernelProvider::Create(options);
   ASSERT_TRUE(p->enabled()) << p->disabled_reason();
   EXPECT_EQ(p->IpTile(16), nullptr);

@@ -122,7 +122,7 @@ BENCHMARK(BM_IpTile)
     ->ArgsProduct({{0, 1, 2}, {128}, {256}, {512}})
     ->ArgsProduct({{0, 1, 2}, {128}, {8}, {512}})
     // TileKnn's blocks (the coarse step and exact batches): 64 queries × 1,024 rows.
-    ->ArgsProduct({{0, 1}, {96, 128, 784}, {64}, {1024}});
+    ->ArgsProduct({{0, 1, 2}, {96, 128, 784}, {64}, {1024}});
 
 void BM_Compile(benchmark::State& state) {
   const int64_t d = state.range(0);

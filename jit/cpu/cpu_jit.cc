@@ -330,7 +330,11 @@ JitStats CpuJit::stats() const {
 const std::string& CpuJit::target() const { return impl_->target; }
 
 bool CpuJit::targets_avx512() const {
-  return cpu_internal::TargetHasAvx512(impl_->features);
+  return cpu_internal::TargetHasFeature(impl_->features, "avx512f");
+}
+
+bool CpuJit::targets_avx2() const {
+  return cpu_internal::TargetHasFeature(impl_->features, "avx2");
 }
 
 std::string CpuJit::cache_dir() const {

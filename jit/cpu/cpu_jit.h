@@ -85,6 +85,8 @@ class CpuJit {
   const std::string& target() const;
   // True if the generated code uses AVX-512 (the host has it and no override removed it).
   bool targets_avx512() const;
+  // True if the generated code uses AVX2 (implied by AVX-512).
+  bool targets_avx2() const;
   // The disk cache directory in use ("" when memory-only).
   std::string cache_dir() const;
 

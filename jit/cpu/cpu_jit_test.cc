@@ -173,6 +173,7 @@ TEST(CpuJitTest, KernelsWithoutAvx512MatchEager) {
   ASSERT_TRUE(jit.ok()) << jit.status();
   EXPECT_FALSE((*jit)->targets_avx512());
   EXPECT_EQ(MemoryOnlyJit()->targets_avx512(), __builtin_cpu_supports("avx512f") != 0);
+  EXPECT_EQ((*jit)->targets_avx2(), __builtin_cpu_supports("avx2") != 0);
   EXPECT_NE((*jit)->MakeKey(KernelOp::kIpTile, Metric::kInnerProduct, 64, 0).Hash(),
             MemoryOnlyJit()->MakeKey(KernelOp::kIpTile, Metric::kInnerProduct, 64, 0).Hash())
       << "the features are part of the key";

@@ -37,6 +37,7 @@ absl::Status CpuJit::WarmUp() { return absl::UnavailableError("no CPU JIT in thi
 JitStats CpuJit::stats() const { return {}; }
 const std::string& CpuJit::target() const { return impl_->target; }
 bool CpuJit::targets_avx512() const { return false; }
+bool CpuJit::targets_avx2() const { return false; }
 std::string CpuJit::cache_dir() const { return ""; }
 
 }  // namespace ivfjit::jit

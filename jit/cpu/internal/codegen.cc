@@ -263,7 +263,7 @@ class Generator {
     b_.SetInsertPoint(choose);
     b_.CreateCondBr(b_.CreateICmpNE(outer_form, b_.getInt64(0)), outer, row_block);
     b_.SetInsertPoint(outer);
-    EmitOuterProductTile(b_, {qs, g, x, n, tile}, key_.d, TargetHasAvx512(key_.target), done);
+    EmitOuterProductTile(b_, {qs, g, x, n, tile}, key_.d, TargetHasFeature(key_.target, "avx512f"), done);
 
     b_.SetInsertPoint(row_block);
     llvm::PHINode* jb = b_.CreatePHI(i64_, 2, "jb");

@@ -25,8 +25,9 @@ struct TileArgs {
   llvm::Value* tile;
 };
 
-// Whether a target feature list enables AVX-512F (the last mention wins: overrides come last).
-bool TargetHasAvx512(std::string_view features);
+// Whether a target feature list ("+avx2,+fma,...,-avx512f") enables `feature` (e.g. "avx512f"):
+// the last mention wins (overrides come last).
+bool TargetHasFeature(std::string_view features, std::string_view feature);
 
 // Emits the outer-product tile for g > 0 and n > 0 at the builder's insert point, ending with
 // a branch to `done`. `d` is the kernel's fixed dimension; `avx512` picks the vector width.
