@@ -156,10 +156,8 @@ absl::Status IndexIVFFlat::DoAdd(int64_t n, const float* x, const int64_t* ids) 
     ids = sequential.data();
   }
   IVFJIT_RETURN_IF_ERROR(CheckIdsAreNew(n, ids));
-  std::vector<float> dist(static_cast<size_t>(n));
   std::vector<int64_t> list_nos(static_cast<size_t>(n));
-  jit::KnnSearch(kernels(), jit::KnnUse::kCoarse, metric(), x, n, CentroidView(), /*k=*/1,
-                 dist.data(), list_nos.data());
+  jit::AssignNearest(kernels(), metric(), x, n, CentroidView(), list_nos.data());
   AppendAssigned(n, x, ids, list_nos.data());
   return absl::OkStatus();
 }

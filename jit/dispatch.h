@@ -87,6 +87,14 @@ enum class KnnUse { kExact, kCoarse };
 void KnnSearch(const KernelOptions& options, KnnUse use, Metric metric, const float* x,
                int64_t n, const BaseView& base, int64_t k, float* distances, int64_t* labels,
                int threads = 0, const IdFilter* filter = nullptr);
+// The nearest centroid of each of n rows (x: n × base.d) into list_nos (n labels; -1 when
+// base.n is 0), the same whatever the batch, the thread count or the kernel tier: the fast
+// kernels' few best, and where some lie within float rounding of the best (a bound on how far
+// two evaluations of one distance can be apart, jit/assign_dispatch.cc) the scalar kernel's
+// sequential float distance decides, ties to the lower label. IVF adds use it, so adding
+// vectors one at a time or in any batches fills the same lists as one bulk add.
+void AssignNearest(const KernelOptions& options, Metric metric, const float* x, int64_t n,
+                   const BaseView& base, int64_t* list_nos);
 // Upper bound, in bytes, of the scratch memory KnnSearch allocates (outputs excluded).
 int64_t KnnScratchBytes(const KernelOptions& options, int64_t n, int64_t nb, int64_t d, int64_t k);
 // Every row with distance < radius (L2) or > radius (IP) of each of n queries (x: n × base.d).

@@ -132,5 +132,73 @@ TEST(DispatchTest, MaxCodesPrefixRule) {
   EXPECT_EQ(MaxCodesProbes(with_none, 3, 6, size), 3) << "-1 (no list) counts nothing";
 }
 
+// Rows that tie (to float rounding) between two centroids — on the bisector of a pair, or near
+// a centroid given twice — are where a batch's kernels and a single row's could round
+// differently. AssignNearest must give the canonical nearest (the scalar kernel's sequential
+// float distance, ties to the lower label) in every tier and batch split.
+TEST(DispatchTest, AssignNearestIsTheCanonicalNearestWhateverTheBatch) {
+  KernelProviderOptions popt;
+  popt.background = false;
+  popt.cpu.cache_dir = "";
+  auto provider = KernelProvider::Create(popt);
+  for (int64_t d : {24, 200}) {
+    constexpr int64_t kCentroids = 40;
+    std::vector<float> c = ::ivfjit::testing::UniformVectors(kCentroids, d, 7);
+    std::copy(c.begin(), c.begin() + d, c.end() - d);  // the last repeats centroid 0
+    std::vector<float> x = ::ivfjit::testing::UniformVectors(300, d, 8);
+    const std::vector<float> noise = ::ivfjit::testing::UniformVectors(300, d, 9);
+    for (int64_t i = 0; i < 200; ++i) {
+      float* row = x.data() + i * d;
+      const float* a = c.data() + (i % 19) * d;
+      const float* b = c.data() + (i < 100 ? (i % 19) + 19 : kCentroids - 1) * d;
+      // Midpoint plus a small step orthogonal to b - a: equidistant from a and b.
+      double dot = 0, len = 0;
+      for (int64_t t = 0; t < d; ++t) {
+        dot += (noise[i * d + t] - 0.5) * (b[t] - a[t]);
+        len += (b[t] - a[t]) * (b[t] - a[t]);
+      }
+      for (int64_t t = 0; t < d; ++t) {
+        const double step = (noise[i * d + t] - 0.5) - (len > 0 ? dot / len * (b[t] - a[t]) : 0);
+        row[t] = static_cast<float>((a[t] + b[t]) / 2 + 0.01 * step);
+      }
+    }
+    std::vector<float> norms(kCentroids);
+    Norms({KernelTier::kEagerScalar}, c.data(), kCentroids, d, norms.data());
+    const BaseView base{c.data(), norms.data(), kCentroids, d};
+    for (Metric metric : {Metric::kL2, Metric::kInnerProduct}) {
+      std::vector<int64_t> want(300);
+      for (int64_t i = 0; i < 300; ++i) {
+        float best = 0;
+        for (int64_t j = 0; j < kCentroids; ++j) {
+          float v = 0;  // sequential float, as the scalar kernel
+          for (int64_t t = 0; t < d; ++t) {
+            const float q = x[i * d + t], y = c[j * d + t];
+            v += metric == Metric::kL2 ? (q - y) * (q - y) : q * y;
+          }
+          if (j == 0 || (metric == Metric::kL2 ? v < best : v > best)) {
+            best = v;
+            want[i] = j;
+          }
+        }
+      }
+      int64_t duplicate_ties = 0;
+      for (int64_t i = 100; i < 200; ++i) duplicate_ties += want[i] == 0;
+      EXPECT_GT(duplicate_ties, 0) << "some rows tie exactly between centroid 0 and its copy";
+      for (const KernelOptions& options : AllTiers(provider.get())) {
+        for (int64_t batch : {300, 7, 1}) {
+          SCOPED_TRACE(::testing::Message() << KernelTierName(options.tier) << " d=" << d << " "
+                                            << MetricName(metric) << " batch=" << batch);
+          std::vector<int64_t> got(300);
+          for (int64_t i0 = 0; i0 < 300; i0 += batch) {
+            AssignNearest(options, metric, x.data() + i0 * d, std::min(batch, 300 - i0), base,
+                          got.data() + i0);
+          }
+          EXPECT_EQ(got, want);
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ivfjit::jit
