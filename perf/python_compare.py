@@ -131,6 +131,11 @@ def main():
                         help="also ivfjit on the shared centroids with its lists' fp16 screen "
                              "(build 'shared-screen': same results, +50 %% memory)")
     args = parser.parse_args()
+    if "faiss" in args.libs.split(","):
+        # faiss-cpu's bundled OpenBLAS at its best core type here (may re-exec this script).
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers"))
+        import blas_core
+        blas_core.choose_and_reexec()
     xb = read_idx(os.path.join(FMNIST, "train-images-idx3-ubyte.gz"))
     xq = read_idx(os.path.join(FMNIST, "t10k-images-idx3-ubyte.gz"))
     libs = {name: importlib.import_module(name) for name in args.libs.split(",")}
@@ -173,6 +178,8 @@ def main():
                    "batch_qps": len(xq) / statistics.median(seconds[key]),
                    "single_ms": single_ms(index, xq, args.k, args.singles),
                    "train_ms": train_ms, "add_ms": add_ms}
+            if name == "faiss":
+                row.update(blas_core.row_fields())
             if name == "ivfjit" and build_kind == "shared":
                 # The binding's overhead: the same searches timed inside the extension.
                 row["py_batch_ms"] = statistics.median(seconds[key]) * 1e3

@@ -9,16 +9,22 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <string>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "perf/bench_util.h"
+#include "perf/blas_core.h"
 #include "perf/env_info.h"
 #include "jit/kernels.h"
 #include "perf/workloads.h"
@@ -199,6 +205,20 @@ std::vector<Row> RunWorkload(absl::string_view name, const SyntheticShape& shape
   return rows;
 }
 
+// Rows name their environment by env_id; one that benchmarks/env.json does not describe (say,
+// OPENBLAS_CORETYPE set by the BLAS probe) gets a benchmarks/env_<id>.json of its own.
+void DescribeEnvironment() {
+  const std::string dir = absl::StrCat(std::getenv("BUILD_WORKSPACE_DIRECTORY"), "/benchmarks/");
+  std::ifstream current(dir + "env.json");
+  const std::string text((std::istreambuf_iterator<char>(current)),
+                         std::istreambuf_iterator<char>());
+  if (absl::StrContains(text, absl::StrCat("\"env_id\": \"", EnvId(), "\""))) return;
+  const std::string path = absl::StrCat(dir, "env_", EnvId(), ".json");
+  if (std::ifstream(path).good()) return;
+  std::ofstream(path) << EnvJson();
+  std::fprintf(stderr, "[sweep] this environment is described in %s\n", path.c_str());
+}
+
 int Run(const std::string& argv0) {
   SweepOptions opt;
   if (!OptionsFromFlags(opt)) return 2;
@@ -236,6 +256,7 @@ int Run(const std::string& argv0) {
   if (absl::GetFlag(FLAGS_record) && !absl::GetFlag(FLAGS_quick) && AppendToJsonl(all)) {
     std::fprintf(stderr, "[sweep] %zu rows appended to benchmarks/benchmarks.jsonl\n",
                  all.size());
+    DescribeEnvironment();
   }
   return 0;
 }
@@ -245,5 +266,7 @@ int Run(const std::string& argv0) {
 
 int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
+  if (ivfjit::perf::IsBlasProbe()) return ivfjit::perf::RunBlasProbe();
+  ivfjit::perf::ChooseBlasCore(argv);  // may re-execute this process
   return ivfjit::perf::Run(argv[0]);
 }

@@ -114,6 +114,8 @@ def main():
     try:
         import numpy as np
         if a.peer == "faiss-cpu":
+            import blas_core
+            blas_core.choose_and_reexec()  # its bundled OpenBLAS at its best core type here
             import faiss
             version = faiss.__version__
         elif a.peer == "hnswlib":
@@ -141,6 +143,8 @@ def main():
              "peer_version": version, "git_commit": a.git_commit, "run_id": a.run_id,
              "env_id": a.env_id, "omp_num_threads": os.environ.get("OMP_NUM_THREADS", ""),
              "selectivity": -1.0}
+    if a.peer == "faiss-cpu":
+        proto.update(blas_core.row_fields())
 
     modes = ["-"]      # search modes (torch-ivf has several)
     mode_now = ["auto"]
