@@ -16,6 +16,8 @@
 #ifndef IVFJIT_PERF_BLAS_CORE_H_
 #define IVFJIT_PERF_BLAS_CORE_H_
 
+#include <string>
+
 namespace ivfjit::perf {
 
 // Whether this process was started as a probe (its --blas_probe flag).
@@ -25,6 +27,11 @@ int RunBlasProbe();
 // Probes the candidates (unless --blas_core=detected or OPENBLAS_CORETYPE is set), prints the
 // result on stderr, and re-executes argv with the best core when it beats the detected one.
 void ChooseBlasCore(char** argv);
+// A prefix for the command lines of subprocesses with a BLAS of their own (the Python peers):
+// "env -u OPENBLAS_CORETYPE " when ChooseBlasCore set it — a core name this OpenBLAS knows
+// may be one another version does not (faiss-cpu's 0.3.15 runs "Cooperlake" as Prescott);
+// they choose their own (perf/peers/blas_core.py). "" otherwise.
+std::string PeerEnvPrefix();
 
 }  // namespace ivfjit::perf
 

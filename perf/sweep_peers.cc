@@ -12,6 +12,7 @@
 #include "absl/strings/str_join.h"
 #include "ivf/vector_files.h"
 #include "perf/bench_util.h"
+#include "perf/blas_core.h"
 #include "perf/workloads.h"
 
 namespace ivfjit::perf {
@@ -83,7 +84,7 @@ std::vector<std::string> RunPeers(const Workload& w, const SweepOptions& opt,
   for (const std::string& peer : opt.peers) {
     std::fprintf(stderr, "[sweep] %s: peer %s\n", w.name.c_str(), peer.c_str());
     const std::string cmd = absl::StrCat(
-        "'", python, "' '", script, "' --peer=", peer, " --data='", dir, "' --workload=", w.name,
+        PeerEnvPrefix(), "'", python, "' '", script, "' --peer=", peer, " --data='", dir, "' --workload=", w.name,
         " --nlist=", w.nlist, " --k=", w.k, " --nprobes=", Join(nprobes), " --nqs=", Join(nqs),
         " --threads=", opt.threads, " --repeat=", opt.repeat, " --warmup=", opt.warmup,
         " --single_queries=", opt.single_queries, " --modes=auto,csr,matrix",
