@@ -36,9 +36,14 @@ bool Before(Metric metric, float a, int64_t la, float b, int64_t lb) {
 // the norms |q|² + |x|² − 2 q·x, clamped at 0) can be apart, for |q| = a and |x| ≤ b: each is
 // within (γ_d + 4u)(a + b)² of the exact L2 distance, γ_d·a·b (+ 2u) of the exact inner
 // product (γ_d = d·u / (1 − d·u), u = 2^-24); doubled for safety.
+double Gamma(int64_t d) {
+  const double u = std::ldexp(1.0, -24);
+  return d * u / (1 - std::min(0.5, d * u));
+}
+
 float Margin(Metric metric, double a, double b, int64_t d) {
   const double u = std::ldexp(1.0, -24);
-  const double gamma = d * u / (1 - std::min(0.5, d * u));
+  const double gamma = Gamma(d);
   const double e = metric == Metric::kL2 ? (gamma + 4 * u) * (a + b) * (a + b)
                                          : (gamma + 2 * u) * a * b;
   return static_cast<float>(4 * e);
@@ -86,14 +91,16 @@ void AssignNearest(const KernelOptions& options, Metric metric, const float* x, 
     Norms(options, base.x, base.n, d, norms.data());
     for (float v : norms) max_norm = std::max<double>(max_norm, v);
   }
-  const double b = std::sqrt(max_norm * (1 + 1e-3));  // the stored norms' own rounding
+  // Norms as computed carry their own rounding (relative γ_d): inflated to stay bounds.
+  const double inflate = 1 + 2 * Gamma(d) + 1e-6;
+  const double b = std::sqrt(max_norm * inflate);
+  std::vector<float> q_norms(static_cast<size_t>(n));
+  Norms(options, x, n, d, q_norms.data());
 #pragma omp parallel for schedule(static) if (n >= 4096)
   for (int64_t i = 0; i < n; ++i) {
-    const float* q = x + i * d;
-    float q_norm = 0;
-    eager::ScalarDistanceKernels().norms(nullptr, q, 1, d, &q_norm);
-    const float margin = Margin(metric, std::sqrt(q_norm * (1 + 1e-3)), b, d);
-    list_nos[i] = Decide(metric, q, base, dist.data() + i * m, labels.data() + i * m, m, margin);
+    const float margin = Margin(metric, std::sqrt(q_norms[i] * inflate), b, d);
+    list_nos[i] = Decide(metric, x + i * d, base, dist.data() + i * m, labels.data() + i * m, m,
+                         margin);
   }
 }
 

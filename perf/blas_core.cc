@@ -57,7 +57,7 @@ bool RunOne(const std::string& candidate, Probe* out) {
 bool IsBlasProbe() { return absl::GetFlag(FLAGS_blas_probe); }
 
 int RunBlasProbe() {
-  const double gflops = MeasureSgemmGflops(128, 3);
+  const double gflops = MeasureSgemmGflops(256, 8);
   std::printf("%s %.3f\n", openblas_get_corename(), gflops);
   return 0;
 }

@@ -22,7 +22,7 @@ namespace ivfjit::perf {
 
 // Whether this process was started as a probe (its --blas_probe flag).
 bool IsBlasProbe();
-// Prints "<core name> <sgemm GFLOP/s>" (a 1024 × 4096 × 128 tile, best of 3); returns 0.
+// Prints "<core name> <sgemm GFLOP/s>" (a 1024 × 4096 × 256 tile, best of 8); returns 0.
 int RunBlasProbe();
 // Probes the candidates (unless --blas_core=detected or OPENBLAS_CORETYPE is set), prints the
 // result on stderr, and re-executes argv with the best core when it beats the detected one.
