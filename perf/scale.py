@@ -43,7 +43,7 @@ def write_data(directory, nb, d, nlist, seed=1):
     os.makedirs(directory, exist_ok=True)
     rng = np.random.default_rng(seed)
     centres = rng.uniform(0, 10, size=(nlist, d)).astype(np.float32)
-    spread = 0.9 * d ** (1 / 3)  # the grid's spread rule: clusters overlap, as real data do
+    spread = d ** (1 / 3)  # per dimension, as the grid workload: neighbouring clusters overlap
     for name, n in (("base", nb), ("queries", NQ)):
         path = os.path.join(directory, name + ".npy")
         if os.path.exists(path):
@@ -53,7 +53,7 @@ def write_data(directory, nb, d, nlist, seed=1):
             i1 = min(n, i0 + (1 << 20))
             which = rng.integers(0, nlist, size=i1 - i0)
             noise = rng.standard_normal((i1 - i0, d), dtype=np.float32)
-            out[i0:i1] = centres[which] + noise * np.float32(spread / np.sqrt(d))
+            out[i0:i1] = centres[which] + noise * np.float32(spread)
         out.flush()
         del out
         os.replace(path + ".tmp", path)
