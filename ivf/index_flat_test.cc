@@ -325,7 +325,7 @@ TEST(IndexFlatScreenTest, ResultsAreBitIdenticalWithAndWithoutTheScreen) {
         }
       }
     }
-    flat.Reset();
+    ASSERT_TRUE(flat.Reset().ok());
     EXPECT_TRUE(flat.fp16_screen());
     ASSERT_TRUE(flat.Add(absl::MakeConstSpan(base).subspan(0, 10 * d)).ok());
     auto after = flat.Search(absl::MakeConstSpan(q).subspan(0, d), 3);

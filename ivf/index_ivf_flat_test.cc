@@ -350,7 +350,7 @@ TEST(IndexIVFFlatScreenTest, ResultsAreBitIdenticalWithAndWithoutTheScreen) {
         }
       }
     }
-    ivf.Reset();
+    ASSERT_TRUE(ivf.Reset().ok());
     EXPECT_TRUE(ivf.fp16_screen());  // a setting: it stays for what is added next
     ASSERT_TRUE(ivf.Add(base).ok());
     ASSERT_TRUE(ivf.SetFp16Screen(false).ok());
