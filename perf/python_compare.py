@@ -23,10 +23,13 @@ import json
 import os
 import statistics
 import sys
-import threading
 import time
 
 import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers"))
+import blas_core  # noqa: E402  (perf/peers: the BLAS core chooser)
+import run_peer  # noqa: E402  (perf/peers: the serving loop the sweep's peers use)
 
 FMNIST = "/usr/share/datasets/fashion-mnist"
 
@@ -91,29 +94,9 @@ def binding_overhead_us(lib, xb, xq, k, n):
 
 def serve(index, xq, k, clients, seconds, batch=1):
     """`clients` threads each searching `batch` queries at a time for `seconds`: total QPS and
-    the p50 / p99 latency of a call (ms)."""
-    latencies = [[] for _ in range(clients)]
-    stop = time.perf_counter() + seconds
-
-    def client(c):
-        i = c * 97
-        while time.perf_counter() < stop:
-            q = xq[i % (len(xq) - batch):][:batch]
-            t0 = time.perf_counter()
-            index.search(q, k)
-            latencies[c].append((time.perf_counter() - t0) * 1e3)
-            i += batch
-
-    threads = [threading.Thread(target=client, args=(c,)) for c in range(clients)]
-    t0 = time.perf_counter()
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join()
-    elapsed = time.perf_counter() - t0
-    all_ms = sorted(ms for per in latencies for ms in per)
-    return (len(all_ms) * batch / elapsed, all_ms[len(all_ms) // 2],
-            all_ms[min(len(all_ms) - 1, int(len(all_ms) * 0.99))])
+    the p50 / p99 latency of a call (ms) — the peer runner's serving loop, so both measure
+    alike."""
+    return run_peer.serve(lambda q: index.search(q, k), xq, clients, batch, seconds)
 
 
 def main():
@@ -133,8 +116,6 @@ def main():
     args = parser.parse_args()
     if "faiss" in args.libs.split(","):
         # faiss-cpu's bundled OpenBLAS at its best core type here (may re-exec this script).
-        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers"))
-        import blas_core
         blas_core.choose_and_reexec()
     xb = read_idx(os.path.join(FMNIST, "train-images-idx3-ubyte.gz"))
     xq = read_idx(os.path.join(FMNIST, "t10k-images-idx3-ubyte.gz"))
