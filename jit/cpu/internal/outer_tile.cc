@@ -30,7 +30,9 @@ class OuterTile {
   }
 
   void Emit(llvm::BasicBlock* done) {
-    // The panel lives in the entry block's frame (an alloca inside a loop would grow it).
+    // The panel lives in the entry block's frame (an alloca inside a loop would grow it). A
+    // 64 KiB frame could step over a thread's guard page: the frame is probed page by page.
+    fn_->addFnAttr("probe-stack", "inline-asm");
     llvm::IRBuilder<> entry(&fn_->getEntryBlock(), fn_->getEntryBlock().begin());
     auto* panel_ty = llvm::ArrayType::get(f32_, static_cast<uint64_t>(kPanelColumns * rows_));
     panel_ = entry.CreateAlloca(panel_ty);
