@@ -66,7 +66,10 @@ absl::StatusOr<std::string> BlobCache::Read(const std::string& name, const std::
         if (!r.Bytes(stored.data(), key_length).ok() || stored != key) {
           return r.Corrupt("key mismatch");
         }
-        if (!r.Get(&length).ok() || length + 4 != static_cast<uint64_t>(r.left())) {
+        // The payload and the CRC must fill the rest exactly. Compared without adding to
+        // the stored length: 2^64 - 1 + 4 wraps around to 3 (a fuzzer found it).
+        if (!r.Get(&length).ok() || r.left() < 4 ||
+            length != static_cast<uint64_t>(r.left()) - 4) {
           return r.Corrupt("length");
         }
         std::string bytes(length, '\0');
