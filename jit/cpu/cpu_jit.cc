@@ -15,7 +15,6 @@
 #include "absl/strings/str_split.h"
 #include "jit/cpu/internal/codegen.h"
 #include "jit/cpu/internal/object_cache.h"
-#include "jit/cpu/internal/outer_tile.h"
 #include "jit/eager/topk.h"
 #include "llvm/Config/llvm-config.h"
 #include "llvm/ExecutionEngine/Orc/CompileUtils.h"

@@ -263,7 +263,8 @@ class Generator {
     b_.SetInsertPoint(choose);
     b_.CreateCondBr(b_.CreateICmpNE(outer_form, b_.getInt64(0)), outer, row_block);
     b_.SetInsertPoint(outer);
-    EmitOuterProductTile(b_, {qs, g, x, n, tile}, key_.d, TargetHasFeature(key_.target, "avx512f"), done);
+    EmitOuterProductTile(b_, {qs, g, x, n, tile}, key_.d,
+                         TargetHasFeature(key_.target, "avx512f"), done);
 
     b_.SetInsertPoint(row_block);
     llvm::PHINode* jb = b_.CreatePHI(i64_, 2, "jb");
@@ -581,6 +582,14 @@ class Generator {
 }  // namespace
 
 std::string KernelSymbol(const KernelKey& key) { return "ivfjit_kernel_" + key.Hash(); }
+
+bool TargetHasFeature(std::string_view features, std::string_view feature) {
+  // Whole entries only: "+avx512f" must not match "+avx512fp16".
+  const std::string list = "," + std::string(features) + ",";
+  const size_t on = list.rfind(",+" + std::string(feature) + ",");
+  const size_t off = list.rfind(",-" + std::string(feature) + ",");
+  return on != std::string::npos && (off == std::string::npos || off < on);
+}
 
 std::unique_ptr<llvm::Module> GenerateKernel(const KernelKey& key, llvm::LLVMContext& ctx) {
   auto module = std::make_unique<llvm::Module>(KernelSymbol(key), ctx);

@@ -4,6 +4,7 @@
 
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "jit/kernel_key.h"
 #include "llvm/IR/LLVMContext.h"
@@ -18,6 +19,10 @@ inline constexpr char kPushIpSymbol[] = "ivfjit_topk_push_ip";
 
 // The kernel's function name inside its module.
 std::string KernelSymbol(const KernelKey& key);
+
+// Whether a target feature list ("+avx2,+fma,...,-avx512f", or a key's target) enables
+// `feature` (e.g. "avx512f"): whole entries only, the last mention wins (overrides come last).
+bool TargetHasFeature(std::string_view features, std::string_view feature);
 
 // Builds the module of one kernel. Signatures (all pointers caller-owned):
 //   kScanTopK / kCoarseTopN:

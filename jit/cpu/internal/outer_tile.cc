@@ -1,6 +1,5 @@
 #include "jit/cpu/internal/outer_tile.h"
 
-#include <string>
 #include <vector>
 
 #include "llvm/IR/BasicBlock.h"
@@ -226,14 +225,6 @@ class OuterTile {
 };
 
 }  // namespace
-
-bool TargetHasFeature(std::string_view features, std::string_view feature) {
-  // Whole entries only: "+avx512f" must not match "+avx512fp16".
-  const std::string list = "," + std::string(features) + ",";
-  const size_t on = list.rfind(",+" + std::string(feature) + ",");
-  const size_t off = list.rfind(",-" + std::string(feature) + ",");
-  return on != std::string::npos && (off == std::string::npos || off < on);
-}
 
 void EmitOuterProductTile(llvm::IRBuilder<>& b, const TileArgs& args, int64_t d, bool avx512,
                           llvm::BasicBlock* done) {

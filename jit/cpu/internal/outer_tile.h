@@ -10,7 +10,6 @@
 #define IVFJIT_JIT_CPU_INTERNAL_OUTER_TILE_H_
 
 #include <cstdint>
-#include <string_view>
 
 #include "llvm/IR/IRBuilder.h"
 
@@ -24,10 +23,6 @@ struct TileArgs {
   llvm::Value* n;
   llvm::Value* tile;
 };
-
-// Whether a target feature list ("+avx2,+fma,...,-avx512f") enables `feature` (e.g. "avx512f"):
-// the last mention wins (overrides come last).
-bool TargetHasFeature(std::string_view features, std::string_view feature);
 
 // Emits the outer-product tile for g > 0 and n > 0 at the builder's insert point, ending with
 // a branch to `done`. `d` is the kernel's fixed dimension; `avx512` picks the vector width.
