@@ -12,6 +12,15 @@
 
 namespace ivfjit::jit {
 
+// How a coded list stores each of a row's d values (ListView::codes): binary16, bfloat16 (the
+// upper half of a float32), or one unsigned byte.
+enum class CodeType : uint8_t { kFloat16, kBFloat16, kUint8 };
+
+// Bytes of one coded row of d values.
+inline int64_t CodeBytes(CodeType type, int64_t d) {
+  return type == CodeType::kUint8 ? d : 2 * d;
+}
+
 // Rows to search, caller-owned. x: n × d row-major. norms: n squared L2 norms of the rows, or
 // null (then computed per block where an L2 search needs them). half / half_err (optional,
 // both or neither): the rows as binary16 (n × d) and n rounding bounds, the fp16 screen of
@@ -27,6 +36,11 @@ struct BaseView {
 
 // One inverted list, caller-owned: vectors size × d, ids size, norms size (null for inner
 // product indexes, which store none).
+// A coded list has no vectors (null) but codes: size rows of CodeBytes(code_type, d) bytes,
+// row j standing for x_j[t] = fma(code_scale[t], value(code_j[t]), code_offset[t]) (d each,
+// both required), value being the binary16 or bfloat16 value, or the byte as an integer —
+// Faiss's scalar-quantizer codes with the centroid and ranges folded into offset and scale.
+// Scans decode such rows in blocks (jit/eager/filtered_list.h); norms must be null.
 // half / half_err (optional, both or neither): the fp16 screen of the list's vectors, as in
 // BaseView (size × d binary16, size bounds).
 struct ListView {
@@ -36,6 +50,10 @@ struct ListView {
   int64_t size = 0;
   const uint16_t* half = nullptr;
   const float* half_err = nullptr;
+  const uint8_t* codes = nullptr;
+  CodeType code_type = CodeType::kFloat16;
+  const float* code_offset = nullptr;
+  const float* code_scale = nullptr;
 };
 
 // Range-search results in Faiss's layout: for query i, entries lims[i] .. lims[i+1] of labels

@@ -208,14 +208,16 @@ constexpr DistanceKernels kAvx2 = {"avx2",
                                    Avx2Rows<Op::kNorm>,
                                    false,
                                    Avx2HalfRows<Op::kL2>,
-                                   Avx2HalfRows<Op::kIp>};
+                                   Avx2HalfRows<Op::kIp>,
+                                   DecodeRowsAvx2};
 constexpr DistanceKernels kAvx512 = {"avx512",
                                      Avx512Rows<Op::kL2>,
                                      Avx512Rows<Op::kIp>,
                                      Avx512Rows<Op::kNorm>,
                                      true,
                                      Avx512HalfRows<Op::kL2>,
-                                     Avx512HalfRows<Op::kIp>};
+                                     Avx512HalfRows<Op::kIp>,
+                                     DecodeRowsAvx512};
 
 // CPUID leaf 1, ECX bit 29 (clang 16's __builtin_cpu_supports does not know "f16c").
 bool HasF16c() {

@@ -11,6 +11,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "jit/eager/decode.h"
+
 namespace ivfjit::eager {
 
 // q: d floats; x: n × d row-major; out: n floats. All caller-owned.
@@ -29,6 +31,7 @@ struct DistanceKernels {
   // l2_rows / ip_rows over binary16 rows (the fp16 screen, screen.h); null in the scalar tier.
   HalfRowsKernel half_l2_rows = nullptr;
   HalfRowsKernel half_ip_rows = nullptr;
+  DecodeKernel decode = DecodeRowsScalar;  // coded rows to floats (decode.h)
 };
 
 // One search's kernels: an eager instruction-set tier (always there), and the generated

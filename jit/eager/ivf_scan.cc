@@ -31,6 +31,14 @@ int64_t ScanCount(const IvfScanInput& in, int64_t i) {
   return in.scan_count != nullptr ? in.scan_count[i] : in.nprobe;
 }
 
+// The list reader of a matrix scan: coded lists decoded by the eager tier, with norms where
+// the generated L2 scan reads them.
+template <Metric metric>
+ListCompactor ScanCompactor(const Kernels& kernels, const IvfScanInput& in) {
+  return ListCompactor(in.filter, in.d, kernels.isa,
+                       metric == Metric::kL2 && kernels.scan != nullptr);
+}
+
 // Calls visit(list, row0, distances, count) for every chunk of every list query i scans.
 template <typename Visit>
 void ForEachProbedChunk(const DistanceKernels& isa, const IvfScanInput& in, int64_t i,
@@ -42,12 +50,13 @@ void ForEachProbedChunk(const DistanceKernels& isa, const IvfScanInput& in, int6
   for (int64_t p = 0; p < count; ++p) {
     const int64_t l = in.probes[i * in.nprobe + p];
     if (l < 0) continue;
-    const ListView list = compact.Apply(in.lists[l]);
-    for (int64_t r0 = 0; r0 < list.size; r0 += chunk) {
-      const int64_t n = std::min(chunk, list.size - r0);
-      rows(q, list.vectors + r0 * in.d, n, in.d, buf.data());
-      visit(list, r0, buf.data(), n);
-    }
+    compact.ForEachBlock(in.lists[l], [&](const ListView& list) {
+      for (int64_t r0 = 0; r0 < list.size; r0 += chunk) {
+        const int64_t n = std::min(chunk, list.size - r0);
+        rows(q, list.vectors + r0 * in.d, n, in.d, buf.data());
+        visit(list, r0, buf.data(), n);
+      }
+    });
   }
 }
 
@@ -109,12 +118,13 @@ void ScanProbes(const Kernels& kernels, const IvfScanInput& in, int64_t i, int64
   for (int64_t p = p0; p < p1; ++p) {
     const int64_t l = in.probes[i * in.nprobe + p];
     if (l < 0 || in.lists[l].size == 0) continue;
-    const ListView list = compact.Apply(in.lists[l]);
-    if (kernels.scan != nullptr) {
-      kernels.scan(q, list.vectors, list.norms, list.ids, 0, list.size, heap_dist, heap_ids);
-    } else {
-      eager.Scan(list, top);
-    }
+    compact.ForEachBlock(in.lists[l], [&](const ListView& list) {
+      if (kernels.scan != nullptr) {
+        kernels.scan(q, list.vectors, list.norms, list.ids, 0, list.size, heap_dist, heap_ids);
+      } else {
+        eager.Scan(list, top);
+      }
+    });
   }
   eager.Finish(top);
 }
@@ -149,7 +159,7 @@ void MatrixOneQueryParallel(const Kernels& kernels, const IvfScanInput& in, floa
                                    : std::lower_bound(rows_before.begin(), rows_before.end() - 1,
                                                       hi) - rows_before.begin();
     EagerListScan<metric> eager(*kernels.isa, in);
-    ListCompactor compact(in.filter, in.d);
+    ListCompactor compact = ScanCompactor<metric>(kernels, in);
     float* hd = part_dist.data() + t * k;
     int64_t* hi_ids = part_ids.data() + t * k;
     TopK<metric> top(hd, hi_ids, k);
@@ -198,7 +208,7 @@ void MatrixImpl(const Kernels& kernels, const IvfScanInput& in, float* distances
     // always carry their norms.
 #pragma omp parallel num_threads(threads) if (in.nq > 1)
     {
-      ListCompactor compact(in.filter, in.d);
+      ListCompactor compact = ScanCompactor<metric>(kernels, in);
 #pragma omp for schedule(dynamic, 4)
       for (int64_t i = 0; i < in.nq; ++i) {
         TopK<metric> top(distances + i * in.k, labels + i * in.k, in.k);
@@ -206,10 +216,10 @@ void MatrixImpl(const Kernels& kernels, const IvfScanInput& in, float* distances
         for (int64_t p = 0; p < count; ++p) {
           const int64_t l = in.probes[i * in.nprobe + p];
           if (l < 0 || in.lists[l].size == 0) continue;
-          const ListView list = compact.Apply(in.lists[l]);
-          if (list.size == 0) continue;
-          kernels.scan(in.queries + i * in.d, list.vectors, list.norms, list.ids, 0, list.size,
-                       distances + i * in.k, labels + i * in.k);
+          compact.ForEachBlock(in.lists[l], [&](const ListView& list) {
+            kernels.scan(in.queries + i * in.d, list.vectors, list.norms, list.ids, 0,
+                         list.size, distances + i * in.k, labels + i * in.k);
+          });
         }
         top.Finish();
       }
@@ -219,7 +229,7 @@ void MatrixImpl(const Kernels& kernels, const IvfScanInput& in, float* distances
 #pragma omp parallel num_threads(threads) if (in.nq > 1)
   {
     EagerListScan<metric> eager(*kernels.isa, in);
-    ListCompactor compact(in.filter, in.d);
+    ListCompactor compact = ScanCompactor<metric>(kernels, in);
 #pragma omp for schedule(dynamic, 4)
     for (int64_t i = 0; i < in.nq; ++i) {
       TopK<metric> top(distances + i * in.k, labels + i * in.k, in.k);
@@ -296,35 +306,36 @@ void CsrImpl(const Kernels& kernels, const IvfScanInput& in, float* distances,
       isa.norms(nullptr, in.queries + q0 * d, q1 - q0, d, query_norms.data());
     }
     for (int64_t i = q0; i < q1; ++i) TopK<metric>(distances + i * k, labels + i * k, k);
-    ListCompactor compact(in.filter, d);
+    // (L2 tiles add the rows' norms: decoded blocks get theirs.)
+    ListCompactor compact(in.filter, d, &isa, metric == Metric::kL2);
     for (int64_t l = 0; l < in.nlist; ++l) {
       if (in.lists[l].size == 0 || offsets[l] == offsets[l + 1]) continue;
-      const ListView list = compact.Apply(in.lists[l]);
-      if (list.size == 0) continue;
-      IVFJIT_CHECK(metric != Metric::kL2 || list.norms != nullptr);
-      for (int64_t m0 = offsets[l]; m0 < offsets[l + 1]; m0 += kCsrQueryBlock) {
-        const int64_t g = std::min(kCsrQueryBlock, offsets[l + 1] - m0);
-        for (int64_t a = 0; a < g; ++a) {
-          group[a] = in.queries + members[m0 + a] * d;
-          if (kernels.tile == nullptr) std::copy(group[a], group[a] + d, block.data() + a * d);
-        }
-        for (int64_t r0 = 0; r0 < list.size; r0 += kCsrRowBlock) {
-          const int64_t nr = std::min(kCsrRowBlock, list.size - r0);
-          const float* x = list.vectors + r0 * d;
-          if (kernels.tile != nullptr) {
-            kernels.tile(group.data(), g, x, nr, tile.data(), outer[l]);
-          } else {
-            InnerProductTile(block.data(), g, x, nr, d, tile.data());
-          }
+      compact.ForEachBlock(in.lists[l], [&](const ListView& list) {
+        IVFJIT_CHECK(metric != Metric::kL2 || list.norms != nullptr);
+        for (int64_t m0 = offsets[l]; m0 < offsets[l + 1]; m0 += kCsrQueryBlock) {
+          const int64_t g = std::min(kCsrQueryBlock, offsets[l + 1] - m0);
           for (int64_t a = 0; a < g; ++a) {
-            const int64_t i = members[m0 + a];
-            TopK<metric> top = TopK<metric>::Resume(distances + i * k, labels + i * k, k);
-            PushRow(isa, tile.data() + a * nr, nr, list.ids + r0, 0,
-                    metric == Metric::kL2 ? query_norms[i - q0] : 0.0f,
-                    metric == Metric::kL2 ? list.norms + r0 : nullptr, top);
+            group[a] = in.queries + members[m0 + a] * d;
+            if (kernels.tile == nullptr) std::copy(group[a], group[a] + d, block.data() + a * d);
+          }
+          for (int64_t r0 = 0; r0 < list.size; r0 += kCsrRowBlock) {
+            const int64_t nr = std::min(kCsrRowBlock, list.size - r0);
+            const float* x = list.vectors + r0 * d;
+            if (kernels.tile != nullptr) {
+              kernels.tile(group.data(), g, x, nr, tile.data(), outer[l]);
+            } else {
+              InnerProductTile(block.data(), g, x, nr, d, tile.data());
+            }
+            for (int64_t a = 0; a < g; ++a) {
+              const int64_t i = members[m0 + a];
+              TopK<metric> top = TopK<metric>::Resume(distances + i * k, labels + i * k, k);
+              PushRow(isa, tile.data() + a * nr, nr, list.ids + r0, 0,
+                      metric == Metric::kL2 ? query_norms[i - q0] : 0.0f,
+                      metric == Metric::kL2 ? list.norms + r0 : nullptr, top);
+            }
           }
         }
-      }
+      });
     }
     for (int64_t i = q0; i < q1; ++i) {
       TopK<metric>::Resume(distances + i * k, labels + i * k, k).Finish();
@@ -340,7 +351,7 @@ void RangeImpl(const DistanceKernels& isa, const IvfScanInput& in, float radius,
 #pragma omp parallel if (in.nq > 1)
   {
     std::vector<float> buf(static_cast<size_t>(MatrixChunkRows(in.d)));
-    ListCompactor compact(in.filter, in.d);
+    ListCompactor compact(in.filter, in.d, &isa);
 #pragma omp for schedule(dynamic, 4)
     for (int64_t i = 0; i < in.nq; ++i) {
       ForEachProbedChunk(isa, in, i, buf, compact,
