@@ -76,6 +76,10 @@ absl::Status Index::Add(absl::Span<const float> x) {
 
 absl::Status Index::CheckAdd(int64_t n, const float* x, const int64_t* ids) const {
   IVFJIT_RETURN_IF_ERROR(CheckVectors("Add", n, x));
+  return CheckAddIds(n, ids);
+}
+
+absl::Status Index::CheckAddIds(int64_t n, const int64_t* ids) const {
   if (!is_trained()) {
     return absl::FailedPreconditionError(
         absl::StrCat(type_name(), " is not trained: call Train before Add"));

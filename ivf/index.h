@@ -185,6 +185,8 @@ class Index {
   ABSL_MUST_USE_RESULT absl::StatusOr<int64_t> RowsOf(const char* what,
                                                       absl::Span<const float> x) const;
   ABSL_MUST_USE_RESULT absl::Status CheckAdd(int64_t n, const float* x, const int64_t* ids) const;
+  // CheckAdd without the vectors (n >= 0): trained, ids (when given) non-negative and unique.
+  ABSL_MUST_USE_RESULT absl::Status CheckAddIds(int64_t n, const int64_t* ids) const;
   ABSL_MUST_USE_RESULT absl::Status CheckSearch(int64_t n, const float* x, int64_t k,
                                                 const float* distances,
                                                 const int64_t* labels) const;

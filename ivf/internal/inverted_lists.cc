@@ -19,21 +19,25 @@ void AlignedArray<T>::Reallocate(int64_t capacity, int64_t keep) {
   capacity_ = capacity;
 }
 
+template class AlignedArray<uint8_t>;
 template class AlignedArray<float>;
 template class AlignedArray<int64_t>;
 template class AlignedArray<uint16_t>;
 
-InvertedLists::InvertedLists(int64_t nlist, int64_t d, bool with_norms)
-    : d_(d), with_norms_(with_norms), lists_(static_cast<size_t>(nlist)) {}
+InvertedLists::InvertedLists(int64_t nlist, int64_t d, bool with_norms, int64_t row_bytes)
+    : d_(d),
+      row_bytes_(row_bytes > 0 ? row_bytes : 4 * d),
+      with_norms_(with_norms),
+      lists_(static_cast<size_t>(nlist)) {}
 
 void InvertedLists::Resize(List& list, int64_t capacity) {
   // Allocate all three blocks before installing any, so a failure changes nothing.
-  AlignedArray<float> vectors;
+  AlignedArray<uint8_t> rows;
   AlignedArray<int64_t> ids;
   AlignedArray<float> norms;
   AlignedArray<uint16_t> half;
   AlignedArray<float> half_err;
-  vectors.Reallocate(capacity * d_, 0);
+  rows.Reallocate(capacity * row_bytes_, 0);
   ids.Reallocate(capacity, 0);
   if (with_norms_) norms.Reallocate(capacity, 0);
   if (with_half_) {
@@ -41,7 +45,7 @@ void InvertedLists::Resize(List& list, int64_t capacity) {
     half_err.Reallocate(capacity, 0);
   }
   if (list.size > 0) {
-    std::memcpy(vectors.data(), list.vectors.data(), sizeof(float) * list.size * d_);
+    std::memcpy(rows.data(), list.rows.data(), static_cast<size_t>(list.size * row_bytes_));
     std::memcpy(ids.data(), list.ids.data(), sizeof(int64_t) * list.size);
     if (with_norms_) std::memcpy(norms.data(), list.norms.data(), sizeof(float) * list.size);
     if (with_half_) {
@@ -49,7 +53,7 @@ void InvertedLists::Resize(List& list, int64_t capacity) {
       std::memcpy(half_err.data(), list.half_err.data(), sizeof(float) * list.size);
     }
   }
-  list.vectors = std::move(vectors);
+  list.rows = std::move(rows);
   list.ids = std::move(ids);
   list.norms = std::move(norms);
   list.half = std::move(half);
@@ -66,10 +70,10 @@ void InvertedLists::Reserve(const std::vector<int64_t>& extra) {
   }
 }
 
-void InvertedLists::AppendReserved(int64_t l, const float* x, int64_t id, float norm,
+void InvertedLists::AppendReserved(int64_t l, const void* row, int64_t id, float norm,
                                    const uint16_t* half, float half_err) noexcept {
   List& list = lists_[l];
-  std::memcpy(list.vectors.data() + list.size * d_, x, sizeof(float) * d_);
+  std::memcpy(list.rows.data() + list.size * row_bytes_, row, static_cast<size_t>(row_bytes_));
   list.ids.data()[list.size] = id;
   if (with_norms_) list.norms.data()[list.size] = norm;
   if (with_half_) {
@@ -110,11 +114,11 @@ void InvertedLists::SetHalf(bool on, HalfEncoder encode, const void* context) {
   with_half_ = true;
 }
 
-void InvertedLists::SetExternal(int64_t l, const float* vectors, const int64_t* ids,
+void InvertedLists::SetExternal(int64_t l, const void* rows, const int64_t* ids,
                                 const float* norms, int64_t size) noexcept {
   static const int64_t kNoIds[1] = {0};
   List& list = lists_[l];
-  list.external_vectors = vectors;
+  list.external_rows = static_cast<const uint8_t*>(rows);
   list.external_ids = ids != nullptr ? ids : kNoIds;  // non-null marks the list external
   list.external_norms = norms;
   list.size = size;
@@ -123,7 +127,7 @@ void InvertedLists::SetExternal(int64_t l, const float* vectors, const int64_t* 
 int64_t InvertedLists::memory_bytes() const noexcept {
   int64_t bytes = static_cast<int64_t>(lists_.capacity() * sizeof(List));
   for (const List& list : lists_) {
-    bytes += list.vectors.capacity() * 4 + list.ids.capacity() * 8 + list.norms.capacity() * 4 +
+    bytes += list.rows.capacity() + list.ids.capacity() * 8 + list.norms.capacity() * 4 +
              list.half.capacity() * 2 + list.half_err.capacity() * 4;
   }
   return bytes;

@@ -1,5 +1,6 @@
-// CSR-style inverted lists: per list one contiguous, cache-line-aligned block of vectors, one of
-// ids and (for L2) one of squared norms. Internal to ivf/.
+// CSR-style inverted lists: per list one contiguous, cache-line-aligned block of rows (float
+// vectors, or codes of a fixed size), one of ids and (for L2 float lists) one of squared
+// norms. Internal to ivf/.
 #ifndef IVFJIT_IVF_INTERNAL_INVERTED_LISTS_H_
 #define IVFJIT_IVF_INTERNAL_INVERTED_LISTS_H_
 
@@ -36,15 +37,22 @@ class AlignedArray {
 
 class InvertedLists {
  public:
-  // d: vector length; with_norms: keep |x|^2 per vector (L2 indexes).
-  InvertedLists(int64_t nlist, int64_t d, bool with_norms);
+  // d: vector length; with_norms: keep |x|^2 per vector (L2 indexes); row_bytes: bytes of
+  // one stored row (0: d floats).
+  InvertedLists(int64_t nlist, int64_t d, bool with_norms, int64_t row_bytes = 0);
 
   int64_t nlist() const noexcept { return static_cast<int64_t>(lists_.size()); }
   int64_t d() const noexcept { return d_; }
+  int64_t row_bytes() const noexcept { return row_bytes_; }
   int64_t size(int64_t list) const noexcept { return lists_[list].size; }
-  const float* vectors(int64_t list) const noexcept {
+  // The list's rows, size × row_bytes.
+  const uint8_t* rows(int64_t list) const noexcept {
     const List& l = lists_[list];
-    return l.external_ids != nullptr ? l.external_vectors : l.vectors.data();
+    return l.external_ids != nullptr ? l.external_rows : l.rows.data();
+  }
+  // The rows as vectors (size × d floats) of lists whose rows are d floats.
+  const float* vectors(int64_t list) const noexcept {
+    return reinterpret_cast<const float*>(rows(list));
   }
   const int64_t* ids(int64_t list) const noexcept {
     const List& l = lists_[list];
@@ -80,15 +88,15 @@ class InvertedLists {
   // leaving every list's content unchanged.
   void Reserve(const std::vector<int64_t>& extra);
 
-  // Makes an empty list a read-only view of arrays owned elsewhere (a mapped file): vectors
-  // size × d, ids size, norms size (with_norms; else ignored). Such lists must not be
+  // Makes an empty list a read-only view of arrays owned elsewhere (a mapped file): rows
+  // size × row_bytes, ids size, norms size (with_norms; else ignored). Such lists must not be
   // modified (Reserve, Append, RemoveIf, Clear) afterwards.
-  void SetExternal(int64_t list, const float* vectors, const int64_t* ids, const float* norms,
+  void SetExternal(int64_t list, const void* rows, const int64_t* ids, const float* norms,
                    int64_t size) noexcept;
 
-  // Appends one vector (d floats) with its id and norm (and, with_half(), its screen: d
+  // Appends one row (row_bytes bytes) with its id and norm (and, with_half(), its screen: d
   // binary16 values and the bound); capacity must have been reserved.
-  void AppendReserved(int64_t list, const float* x, int64_t id, float norm,
+  void AppendReserved(int64_t list, const void* row, int64_t id, float norm,
                       const uint16_t* half = nullptr, float half_err = 0) noexcept;
 
   // Removes the entries whose id satisfies `remove`, keeping the others in order; shrinks a
@@ -103,20 +111,21 @@ class InvertedLists {
 
  private:
   struct List {
-    AlignedArray<float> vectors;
+    AlignedArray<uint8_t> rows;
     AlignedArray<int64_t> ids;
     AlignedArray<float> norms;
     AlignedArray<uint16_t> half;
     AlignedArray<float> half_err;
     int64_t size = 0;
     // SetExternal's arrays (external_ids non-null for an external list, even when size is 0).
-    const float* external_vectors = nullptr;
+    const uint8_t* external_rows = nullptr;
     const int64_t* external_ids = nullptr;
     const float* external_norms = nullptr;
   };
   void Resize(List& list, int64_t capacity);
 
   int64_t d_;
+  int64_t row_bytes_;
   bool with_norms_;
   bool with_half_ = false;
   std::vector<List> lists_;
@@ -130,8 +139,8 @@ int64_t InvertedLists::RemoveIf(Pred&& remove) {
     for (int64_t i = 0; i < list.size; ++i) {
       if (remove(list.ids.data()[i])) continue;
       if (out != i) {
-        std::copy(list.vectors.data() + i * d_, list.vectors.data() + (i + 1) * d_,
-                  list.vectors.data() + out * d_);
+        std::copy(list.rows.data() + i * row_bytes_, list.rows.data() + (i + 1) * row_bytes_,
+                  list.rows.data() + out * row_bytes_);
         list.ids.data()[out] = list.ids.data()[i];
         if (with_norms_) list.norms.data()[out] = list.norms.data()[i];
         if (with_half_) {

@@ -284,24 +284,20 @@ void BindFlat(py::module_& m) {
 }
 
 void BindIvf(py::module_& m) {
-  py::class_<IndexIVFFlat, Index>(m, "IndexIVFFlat")
-      .def(py::init([](int64_t d, int64_t nlist, int metric) {
-             return Value(IndexIVFFlat::Create(d, nlist, static_cast<Metric>(metric)));
-           }),
-           py::arg("d"), py::arg("nlist"), py::arg("metric"))
-      .def_property_readonly("nlist", &IndexIVFFlat::nlist)
+  py::class_<IndexIVF, Index>(m, "IndexIVF")
+      .def_property_readonly("nlist", &IndexIVF::nlist)
       .def_property(
-          "nprobe", &IndexIVFFlat::nprobe,
-          [](IndexIVFFlat& i, int64_t nprobe) { Check(i.set_nprobe(nprobe)); })
+          "nprobe", &IndexIVF::nprobe,
+          [](IndexIVF& i, int64_t nprobe) { Check(i.set_nprobe(nprobe)); })
       .def_property(
-          "verbose", [](const IndexIVFFlat& i) { return i.kmeans_params().verbose; },
-          [](IndexIVFFlat& i, bool verbose) {
+          "verbose", [](const IndexIVF& i) { return i.kmeans_params().verbose; },
+          [](IndexIVF& i, bool verbose) {
             KMeansParams p = i.kmeans_params();
             p.verbose = verbose;
             i.set_kmeans_params(p);
           })
       .def("search_ivf",
-           [](const IndexIVFFlat& i, const FloatArray& x, int64_t k, int64_t nprobe,
+           [](const IndexIVF& i, const FloatArray& x, int64_t k, int64_t nprobe,
               int64_t max_codes, const std::string& mode, const IDSelector* sel) {
              IVFSearchParams params;
              params.nprobe = nprobe;
@@ -318,7 +314,7 @@ void BindIvf(py::module_& m) {
              return out;
            })
       .def("_time_search_ms",
-           [](const IndexIVFFlat& i, const FloatArray& x, int64_t k, int64_t nprobe,
+           [](const IndexIVF& i, const FloatArray& x, int64_t k, int64_t nprobe,
               int64_t batch) {
              // Benchmark hook (perf/python_compare.py): the C++ Search of x in consecutive
              // batches of `batch` rows, timed in C++ (no Python between calls), ms per call.
@@ -342,19 +338,19 @@ void BindIvf(py::module_& m) {
              return ms;
            })
       .def("resolve_mode",
-           [](const IndexIVFFlat& i, int64_t nq, int64_t nprobe, const std::string& mode) {
+           [](const IndexIVF& i, int64_t nq, int64_t nprobe, const std::string& mode) {
              IVFSearchParams params;
              params.nprobe = nprobe;
              params.mode = ModeOf(mode);
              return std::string(SearchModeName(i.ResolveMode(nq, params)));
            })
       .def("set_centroids",
-           [](IndexIVFFlat& i, const FloatArray& c) {
+           [](IndexIVF& i, const FloatArray& c) {
              Rows(c, i.d(), "centroids");
              Check(i.SetCentroids(absl::MakeConstSpan(c.data(), c.size())));
            })
       .def("centroids",
-           [](const IndexIVFFlat& i) {
+           [](const IndexIVF& i) {
              const auto lock = i.ReaderLock();
              const absl::Span<const float> c = i.centroids();
              py::array_t<float> out({static_cast<int64_t>(c.size()) / i.d(), i.d()});
@@ -362,38 +358,33 @@ void BindIvf(py::module_& m) {
              return out;
            })
       .def("remove_ids",
-           [](IndexIVFFlat& i, const IdArray& ids) {
+           [](IndexIVF& i, const IdArray& ids) {
              return Value(i.RemoveIds(absl::MakeConstSpan(ids.data(), ids.size())));
            })
       .def("remove_selected",
-           [](IndexIVFFlat& i, const IDSelector& sel) { return Value(i.RemoveIds(sel)); })
+           [](IndexIVF& i, const IDSelector& sel) { return Value(i.RemoveIds(sel)); })
       .def("reconstruct_range",
-           [](const IndexIVFFlat& i, int64_t i0, int64_t n) {
+           [](const IndexIVF& i, int64_t i0, int64_t n) {
              // Rows for labels i0 .. i0 + n - 1 in one pass over the lists; absent: error.
+             if (n < 0) throw py::value_error("reconstruct_n: n < 0");
              py::array_t<float> out({n, i.d()});
-             const auto lock = i.ReaderLock();
-             std::vector<bool> seen(static_cast<size_t>(std::max<int64_t>(n, 0)), false);
-             float* o = out.mutable_data();
-             for (int64_t l = 0; l < i.nlist(); ++l) {
-               const absl::Span<const int64_t> ids = i.list_ids(l);
-               const absl::Span<const float> v = i.list_vectors(l);
-               for (size_t r = 0; r < ids.size(); ++r) {
-                 if (ids[r] < i0 || ids[r] >= i0 + n) continue;
-                 std::copy(v.begin() + r * i.d(), v.begin() + (r + 1) * i.d(),
-                           o + (ids[r] - i0) * i.d());
-                 seen[ids[r] - i0] = true;
-               }
+             absl::Status s;
+             {
+               py::gil_scoped_release release;
+               s = i.ReconstructRange(i0, n, out.mutable_data());
              }
-             for (int64_t j = 0; j < n; ++j) {
-               if (!seen[j]) {
-                 throw std::runtime_error(absl::StrCat("reconstruct_n: label ", i0 + j,
-                                                       " is not in the index"));
-               }
-             }
+             if (absl::IsNotFound(s)) throw std::runtime_error(s.ToString());
+             Check(s);
              return out;
            })
-      .def("list_sizes", &IndexIVFFlat::list_sizes)
-      .def("imbalance_factor", &IndexIVFFlat::imbalance_factor)
+      .def("list_sizes", &IndexIVF::list_sizes)
+      .def("imbalance_factor", &IndexIVF::imbalance_factor)
+      .def_property_readonly("code_size", &IndexIVF::code_size);
+  py::class_<IndexIVFFlat, IndexIVF>(m, "IndexIVFFlat")
+      .def(py::init([](int64_t d, int64_t nlist, int metric) {
+             return Value(IndexIVFFlat::Create(d, nlist, static_cast<Metric>(metric)));
+           }),
+           py::arg("d"), py::arg("nlist"), py::arg("metric"))
       .def_property("fp16_screen", &IndexIVFFlat::fp16_screen, &SetFp16Screen<IndexIVFFlat>);
 }
 
