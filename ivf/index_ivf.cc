@@ -188,7 +188,9 @@ absl::Status IndexIVF::DoAdd(int64_t n, const float* x, const int64_t* ids) {
   std::vector<int64_t> list_nos(static_cast<size_t>(n));
   jit::AssignNearest(kernels(), metric(), x, n, CentroidView(), list_nos.data());
   std::vector<uint8_t> scratch;
-  AppendAssigned(n, EncodeRows(n, x, list_nos.data(), scratch), x, ids, list_nos.data());
+  const uint8_t* rows = nullptr;
+  IVFJIT_RETURN_IF_ERROR(EncodeRows(n, x, list_nos.data(), scratch, &rows));
+  AppendAssigned(n, rows, x, ids, list_nos.data());
   return absl::OkStatus();
 }
 
@@ -216,7 +218,9 @@ absl::Status IndexIVF::AddPreassigned(int64_t n, const float* x, const int64_t* 
   return Guarded([&] {
     IVFJIT_RETURN_IF_ERROR(CheckIdsAreNew(n, ids));
     std::vector<uint8_t> scratch;
-    AppendAssigned(n, EncodeRows(n, x, list_nos, scratch), x, ids, list_nos);
+    const uint8_t* rows = nullptr;
+    IVFJIT_RETURN_IF_ERROR(EncodeRows(n, x, list_nos, scratch, &rows));
+    AppendAssigned(n, rows, x, ids, list_nos);
     return absl::OkStatus();
   });
 }

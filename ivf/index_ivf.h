@@ -134,9 +134,12 @@ class IndexIVF : public Index {
   // Whether the codes need no (more) training.
   virtual bool codes_trained() const noexcept { return true; }
   // The rows of n vectors (x: n × d) added to lists list_nos (n): n × code_size bytes, in
-  // `scratch` or (vectors stored as they are) x itself.
-  virtual const uint8_t* EncodeRows(int64_t n, const float* x, const int64_t* list_nos,
-                                    std::vector<uint8_t>& scratch) const = 0;
+  // `scratch` or (vectors stored as they are) x itself, into *rows. InvalidArgument for a
+  // vector the codes cannot hold.
+  ABSL_MUST_USE_RESULT virtual absl::Status EncodeRows(int64_t n, const float* x,
+                                                       const int64_t* list_nos,
+                                                       std::vector<uint8_t>& scratch,
+                                                       const uint8_t** rows) const = 0;
   // OkStatus when n encoded rows (n × code_size, e.g. from a file) decode to finite values;
   // InvalidArgument otherwise.
   ABSL_MUST_USE_RESULT virtual absl::Status CheckRows(int64_t n, const uint8_t* rows) const = 0;

@@ -18,9 +18,10 @@ absl::StatusOr<std::unique_ptr<IndexIVFFlat>> IndexIVFFlat::Create(int64_t d, in
   return std::unique_ptr<IndexIVFFlat>(new IndexIVFFlat(d, nlist, metric));
 }
 
-const uint8_t* IndexIVFFlat::EncodeRows(int64_t, const float* x, const int64_t*,
-                                        std::vector<uint8_t>&) const {
-  return reinterpret_cast<const uint8_t*>(x);
+absl::Status IndexIVFFlat::EncodeRows(int64_t, const float* x, const int64_t*,
+                                      std::vector<uint8_t>&, const uint8_t** rows) const {
+  *rows = reinterpret_cast<const uint8_t*>(x);
+  return absl::OkStatus();
 }
 
 absl::Status IndexIVFFlat::CheckRows(int64_t n, const uint8_t* rows) const {

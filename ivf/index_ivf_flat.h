@@ -52,8 +52,10 @@ class IndexIVFFlat final : public IndexIVF {
 
  protected:
   const char* type_name() const noexcept override { return "IndexIVFFlat"; }
-  const uint8_t* EncodeRows(int64_t n, const float* x, const int64_t* list_nos,
-                            std::vector<uint8_t>& scratch) const override;
+  ABSL_MUST_USE_RESULT absl::Status EncodeRows(int64_t n, const float* x,
+                                               const int64_t* list_nos,
+                                               std::vector<uint8_t>& scratch,
+                                               const uint8_t** rows) const override;
   ABSL_MUST_USE_RESULT absl::Status CheckRows(int64_t n, const uint8_t* rows) const override;
   void FillListView(int64_t list, jit::ListView& view) const override;
   void DecodeRow(int64_t list, int64_t offset, float* out) const override;

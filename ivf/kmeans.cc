@@ -5,26 +5,16 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <limits>
 #include <numeric>
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "ivf/internal/sample.h"
 #include "jit/dispatch.h"
 
 namespace ivfjit {
 namespace {
-
-// Fisher-Yates permutation of [0, n) from a seeded 64-bit Mersenne Twister.
-std::vector<int64_t> Permutation(int64_t n, uint64_t seed) {
-  std::vector<int64_t> perm(static_cast<size_t>(n));
-  std::iota(perm.begin(), perm.end(), 0);
-  std::mt19937_64 rng(seed);
-  for (int64_t i = n - 1; i > 0; --i) {
-    std::uniform_int_distribution<int64_t> pick(0, i);
-    std::swap(perm[i], perm[pick(rng)]);
-  }
-  return perm;
-}
 
 // New centroids = mean of their points. Each thread owns a contiguous range of centroids and
 // scans every point in order, so sums do not depend on the thread count.
@@ -121,17 +111,10 @@ absl::StatusOr<KMeansResult> KMeans(int64_t n, const float* x, int64_t d, int64_
 
   // Subsample.
   std::vector<float> sample;
-  const float* train = x;
-  int64_t nt = n;
-  if (params.max_points_per_centroid > 0 && n > k * params.max_points_per_centroid) {
-    nt = k * params.max_points_per_centroid;
-    const std::vector<int64_t> perm = Permutation(n, params.seed);
-    sample.resize(static_cast<size_t>(nt * d));
-    for (int64_t i = 0; i < nt; ++i) {
-      std::copy(x + perm[i] * d, x + (perm[i] + 1) * d, sample.data() + i * d);
-    }
-    train = sample.data();
-  }
+  const int64_t max_train = params.max_points_per_centroid > 0
+                                ? k * params.max_points_per_centroid
+                                : std::numeric_limits<int64_t>::max();
+  const auto [train, nt] = ivf_internal::Subsample(x, n, d, max_train, params.seed, &sample);
   result.n_train = nt;
   if (nt < k * params.min_points_per_centroid) {
     result.too_few_points = true;
@@ -143,7 +126,7 @@ absl::StatusOr<KMeansResult> KMeans(int64_t n, const float* x, int64_t d, int64_
   }
 
   // Initialise with k distinct random training points.
-  const std::vector<int64_t> init = Permutation(nt, params.seed + 1);
+  const std::vector<int64_t> init = ivf_internal::Permutation(nt, params.seed + 1);
   result.centroids.resize(static_cast<size_t>(k * d));
   for (int64_t c = 0; c < k; ++c) {
     std::copy(train + init[c] * d, train + (init[c] + 1) * d, result.centroids.data() + c * d);

@@ -189,6 +189,11 @@ void Norms(const KernelOptions& options, const float* x, int64_t n, int64_t d, f
   EagerKernels(options).isa->norms(nullptr, x, n, d, out);
 }
 
+void DecodeRows(const KernelOptions& options, CodeType type, const uint8_t* codes, int64_t n,
+                int64_t d, const float* offset, const float* scale, float* out) {
+  EagerKernels(options).isa->decode(type, codes, n, d, offset, scale, out);
+}
+
 void EncodeScreen(Metric metric, const float* x, int64_t n, int64_t d, uint16_t* half,
                   float* err) {
   eager::EncodeHalfRows(metric, x, n, d, half, err);

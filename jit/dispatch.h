@@ -104,6 +104,11 @@ void RangeSearch(const KernelOptions& options, Metric metric, const float* x, in
                  const IdFilter* filter = nullptr);
 // Squared L2 norms of n rows (x: n × d) into out (n floats).
 void Norms(const KernelOptions& options, const float* x, int64_t n, int64_t d, float* out);
+// Decodes n coded rows (codes: n × CodeBytes(type, d) bytes) into out (n × d floats):
+// out[j·d + t] = fma(scale[t], value(code_j[t]), offset[t]) (jit/base/views.h, ListView),
+// the same bits in every tier.
+void DecodeRows(const KernelOptions& options, CodeType type, const uint8_t* codes, int64_t n,
+                int64_t d, const float* offset, const float* scale, float* out);
 // The fp16 screen of n rows (x: n × d): half (n × d binary16) and err (n bounds), for
 // BaseView / ListView's half and half_err (jit/eager/screen.h). Small searches of rows that
 // carry it read them at half the bytes, with results identical to a search without it.
