@@ -8,8 +8,9 @@
 #include "absl/strings/str_cat.h"
 #include "ivf/index_flat.h"
 #include "ivf/index_ivf_flat.h"
-#include "jit/base/binary_io.h"
+#include "ivf/index_ivf_scalar_quantizer.h"
 #include "ivf/io.h"
+#include "jit/base/binary_io.h"
 #include "jit/base/status_macros.h"
 
 namespace ivfjit {
@@ -134,7 +135,7 @@ absl::StatusOr<FlatData> ReadQuantizer(Reader& r, const FaissHeader& h) {
 
 // The "ilar" inverted lists' header and size table: nlist sizes, summing to ntotal.
 absl::StatusOr<std::vector<int64_t>> ReadListSizes(Reader& r, const FaissHeader& h,
-                                                   int64_t nlist) {
+                                                   int64_t nlist, int64_t want_code_size) {
   char il[4];
   IVFJIT_RETURN_IF_ERROR(r.Bytes(il, 4));
   if (std::memcmp(il, "ilar", 4) != 0) {
@@ -145,7 +146,9 @@ absl::StatusOr<std::vector<int64_t>> ReadListSizes(Reader& r, const FaissHeader&
   IVFJIT_RETURN_IF_ERROR(GetSize(r, kMaxNlist, "inverted lists nlist", &il_nlist));
   IVFJIT_RETURN_IF_ERROR(GetSize(r, 4 * kMaxDim, "code_size", &code_size));
   if (il_nlist != nlist) return r.Corrupt("inverted lists nlist differs");
-  if (code_size != 4 * h.d) return r.Corrupt("code_size ≠ 4 × d");
+  if (code_size != want_code_size) {
+    return r.Corrupt(absl::StrCat("inverted lists' code_size ", code_size, " ≠ ", want_code_size));
+  }
   char table[4];
   IVFJIT_RETURN_IF_ERROR(r.Bytes(table, 4));
   const bool full = std::memcmp(table, "full", 4) == 0;
@@ -186,27 +189,69 @@ absl::StatusOr<std::vector<int64_t>> ReadListSizes(Reader& r, const FaissHeader&
 
 // Each non-empty list's codes then ids, added to the index in their lists.
 absl::Status ReadLists(Reader& r, const std::vector<int64_t>& sizes, int64_t total,
-                       IndexIVFFlat& index) {
-  const int64_t d = index.d();
-  std::vector<float> x, part_x;
+                       IndexIVF& index) {
+  const int64_t code_size = index.code_size();
+  std::vector<uint8_t> codes, part_codes;
   std::vector<int64_t> ids, list_nos, part_ids;
-  x.reserve(static_cast<size_t>(total * d));
+  codes.reserve(static_cast<size_t>(total * code_size));
   ids.reserve(static_cast<size_t>(total));
   list_nos.reserve(static_cast<size_t>(total));
   for (int64_t l = 0; l < static_cast<int64_t>(sizes.size()); ++l) {
     if (sizes[l] == 0) continue;
-    IVFJIT_RETURN_IF_ERROR(r.Array(&part_x, sizes[l] * d));
+    IVFJIT_RETURN_IF_ERROR(r.Array(&part_codes, sizes[l] * code_size));
     IVFJIT_RETURN_IF_ERROR(r.Array(&part_ids, sizes[l]));
-    x.insert(x.end(), part_x.begin(), part_x.end());
+    codes.insert(codes.end(), part_codes.begin(), part_codes.end());
     ids.insert(ids.end(), part_ids.begin(), part_ids.end());
     list_nos.insert(list_nos.end(), static_cast<size_t>(sizes[l]), l);
   }
   if (total == 0) return absl::OkStatus();
-  const absl::Status s = index.AddPreassigned(total, x.data(), ids.data(), list_nos.data());
+  const absl::Status s =
+      index.AddPreassignedCodes(total, codes.data(), ids.data(), list_nos.data());
   return s.ok() ? s : r.Corrupt(std::string(s.message()));
 }
 
-absl::StatusOr<std::unique_ptr<Index>> ReadIvfFlat(Reader& r) {
+// IwSq's scalar quantizer and by_residual, between the direct map and the lists: a trained
+// index (of the file's d, code_size consistent with the type) or an error.
+absl::StatusOr<std::unique_ptr<IndexIVFScalarQuantizer>> ReadSqIndex(Reader& r,
+                                                                     const FaissHeader& h,
+                                                                     int64_t nlist) {
+  int32_t qtype, rangestat;
+  float rangestat_arg;
+  int64_t sq_d, sq_code_size, n_trained, code_size;
+  IVFJIT_RETURN_IF_ERROR(r.Get(&qtype));
+  IVFJIT_RETURN_IF_ERROR(r.Get(&rangestat));
+  IVFJIT_RETURN_IF_ERROR(r.Get(&rangestat_arg));
+  IVFJIT_RETURN_IF_ERROR(GetSize(r, kMaxDim, "scalar quantizer d", &sq_d));
+  IVFJIT_RETURN_IF_ERROR(GetSize(r, 4 * kMaxDim, "scalar quantizer code_size", &sq_code_size));
+  IVFJIT_RETURN_IF_ERROR(GetSize(r, 2 * kMaxDim, "scalar quantizer trained size", &n_trained));
+  std::vector<float> trained;
+  IVFJIT_RETURN_IF_ERROR(r.Array(&trained, n_trained));
+  IVFJIT_RETURN_IF_ERROR(GetSize(r, 4 * kMaxDim, "code_size", &code_size));
+  uint8_t by_residual;
+  IVFJIT_RETURN_IF_ERROR(r.Get(&by_residual));
+  const std::optional<QuantizerType> type = QuantizerTypeOfFaiss(qtype);
+  if (!type.has_value()) {
+    return absl::UnimplementedError(absl::StrCat(
+        r.path(), ": scalar quantizer type ", qtype,
+        " (ivfjit has QT_8bit = 0, QT_fp16 = 4, QT_8bit_direct = 5, QT_bf16 = 7)"));
+  }
+  if (sq_d != h.d) return r.Corrupt("scalar quantizer dimension differs");
+  if (by_residual > 1) return r.Corrupt("by_residual flag");
+  auto index = IndexIVFScalarQuantizer::Create(h.d, nlist, *type, h.metric, by_residual != 0);
+  if (!index.ok()) return r.Corrupt(std::string(index.status().message()));
+  if (sq_code_size != (*index)->code_size() || code_size != (*index)->code_size()) {
+    return r.Corrupt(absl::StrCat("code_size ", code_size, " for ", QuantizerTypeName(*type),
+                                  " of d = ", h.d));
+  }
+  if (h.trained || !trained.empty()) {
+    const absl::Status s = (*index)->SetQuantizerTrained(trained, rangestat, rangestat_arg);
+    if (!s.ok()) return r.Corrupt(std::string(s.message()));
+  }
+  return std::move(*index);
+}
+
+// An IVF index: "IwFl" (IndexIVFFlat) or "IwSq" (IndexIVFScalarQuantizer).
+absl::StatusOr<std::unique_ptr<Index>> ReadIvf(Reader& r, bool scalar_quantizer) {
   IVFJIT_ASSIGN_OR_RETURN(const FaissHeader h, ReadHeader(r));
   int64_t nlist, nprobe;
   IVFJIT_RETURN_IF_ERROR(GetSize(r, kMaxNlist, "nlist", &nlist));
@@ -223,16 +268,20 @@ absl::StatusOr<std::unique_ptr<Index>> ReadIvfFlat(Reader& r) {
     return r.Corrupt(absl::StrCat("untrained index with nlist = ", nlist));
   }
   IVFJIT_RETURN_IF_ERROR(SkipDirectMap(r));
-  IVFJIT_ASSIGN_OR_RETURN(const std::vector<int64_t> sizes, ReadListSizes(r, h, nlist));
-  IVFJIT_ASSIGN_OR_RETURN(std::unique_ptr<IndexIVFFlat> index,
-                          IndexIVFFlat::Create(h.d, nlist, h.metric));
+  std::unique_ptr<IndexIVF> index;
+  if (scalar_quantizer) {
+    IVFJIT_ASSIGN_OR_RETURN(index, ReadSqIndex(r, h, nlist));
+  } else {
+    IVFJIT_ASSIGN_OR_RETURN(index, IndexIVFFlat::Create(h.d, nlist, h.metric));
+  }
+  IVFJIT_ASSIGN_OR_RETURN(const std::vector<int64_t> sizes,
+                          ReadListSizes(r, h, nlist, index->code_size()));
   IVFJIT_RETURN_IF_ERROR(index->set_nprobe(std::clamp<int64_t>(nprobe, 1, nlist)));
   if (trained) {
     const absl::Status s = index->SetCentroids(quantizer.vectors);
     if (!s.ok()) return r.Corrupt(std::string(s.message()));
-  } else if (h.ntotal > 0) {
-    return r.Corrupt("untrained index holding vectors");
   }
+  if (!index->is_trained() && h.ntotal > 0) return r.Corrupt("untrained index holding vectors");
   IVFJIT_RETURN_IF_ERROR(ReadLists(r, sizes, h.ntotal, *index));
   return std::unique_ptr<Index>(std::move(index));
 }
@@ -245,9 +294,10 @@ absl::StatusOr<std::unique_ptr<Index>> ReadIndex(Reader& r) {
     IVFJIT_ASSIGN_OR_RETURN(FlatData flat, ReadFlatBody(r, metric));
     return MakeFlat(r, std::move(flat));
   }
-  if (std::memcmp(h, "IwFl", 4) == 0) return ReadIvfFlat(r);
-  return absl::UnimplementedError(absl::StrCat(r.path(), ": Faiss index type \"", Fourcc(h),
-                                               "\" is not supported (IxF2, IxFI, IwFl are)"));
+  if (std::memcmp(h, "IwFl", 4) == 0) return ReadIvf(r, /*scalar_quantizer=*/false);
+  if (std::memcmp(h, "IwSq", 4) == 0) return ReadIvf(r, /*scalar_quantizer=*/true);
+  return absl::UnimplementedError(absl::StrCat(
+      r.path(), ": Faiss index type \"", Fourcc(h), "\" is not supported (IxF2, IxFI, IwFl, IwSq are)"));
 }
 
 // ------------------------------------------------------------------------------------ write
@@ -268,9 +318,23 @@ void WriteFlat(Writer& w, Metric metric, int64_t d, const float* x, int64_t n) {
   w.Array(x, n * d);
 }
 
-void WriteIvfFlat(Writer& w, const IndexIVFFlat& ivf) {
+// IwSq's fields between the direct map and the lists.
+void WriteSq(Writer& w, const IndexIVFScalarQuantizer& ivf) {
+  const ScalarQuantizer& sq = ivf.sq();
+  w.Put(static_cast<int32_t>(sq.type()));
+  w.Put(sq.rangestat());
+  w.Put(sq.rangestat_arg());
+  w.Put(static_cast<uint64_t>(sq.d()));
+  w.Put(static_cast<uint64_t>(sq.code_size()));
+  w.Put(static_cast<uint64_t>(sq.trained().size()));
+  w.Array(sq.trained().data(), static_cast<int64_t>(sq.trained().size()));
+  w.Put(static_cast<uint64_t>(ivf.code_size()));
+  w.Put(static_cast<uint8_t>(ivf.by_residual()));
+}
+
+void WriteIvf(Writer& w, const IndexIVF& ivf, const IndexIVFScalarQuantizer* sq) {
   const int64_t nlist = ivf.nlist(), d = ivf.d();
-  w.Bytes("IwFl", 4);
+  w.Bytes(sq != nullptr ? "IwSq" : "IwFl", 4);
   WriteHeader(w, d, ivf.ntotal(), ivf.is_trained(), ivf.metric());
   w.Put(static_cast<uint64_t>(nlist));
   w.Put(static_cast<uint64_t>(ivf.nprobe()));
@@ -278,9 +342,10 @@ void WriteIvfFlat(Writer& w, const IndexIVFFlat& ivf) {
             static_cast<int64_t>(ivf.centroids().size()) / d);
   w.Put(int8_t{0});      // direct map: none
   w.Put(uint64_t{0});    // its (empty) array
+  if (sq != nullptr) WriteSq(w, *sq);
   w.Bytes("ilar", 4);
   w.Put(static_cast<uint64_t>(nlist));
-  w.Put(static_cast<uint64_t>(4 * d));
+  w.Put(static_cast<uint64_t>(ivf.code_size()));
   std::vector<uint64_t> sparse;
   for (int64_t l = 0; l < nlist; ++l) {
     if (ivf.list_size(l) > 0) {
@@ -300,7 +365,8 @@ void WriteIvfFlat(Writer& w, const IndexIVFFlat& ivf) {
   }
   for (int64_t l = 0; l < nlist; ++l) {
     if (ivf.list_size(l) == 0) continue;
-    w.Array(ivf.list_vectors(l).data(), ivf.list_size(l) * d);
+    const absl::Span<const uint8_t> codes = ivf.list_codes(l);
+    w.Array(codes.data(), static_cast<int64_t>(codes.size()));
     w.Array(ivf.list_ids(l).data(), ivf.list_size(l));
   }
 }
@@ -328,15 +394,17 @@ absl::StatusOr<std::unique_ptr<Index>> ReadFaissIndex(const std::string& path,
 absl::Status WriteFaissIndex(const Index& index, const std::string& path) {
   const std::shared_lock<RwLock> lock = index.ReaderLock();  // no writer meanwhile
   const auto* flat = dynamic_cast<const IndexFlat*>(&index);
-  const auto* ivf = dynamic_cast<const IndexIVFFlat*>(&index);
-  if (flat == nullptr && ivf == nullptr) {
-    return absl::UnimplementedError("WriteFaissIndex: only IndexFlat and IndexIVFFlat");
+  const auto* ivf = dynamic_cast<const IndexIVF*>(&index);
+  const auto* sq = dynamic_cast<const IndexIVFScalarQuantizer*>(&index);
+  if (flat == nullptr && dynamic_cast<const IndexIVFFlat*>(&index) == nullptr && sq == nullptr) {
+    return absl::UnimplementedError(
+        "WriteFaissIndex: only IndexFlat, IndexIVFFlat and IndexIVFScalarQuantizer");
   }
   return file_internal::WriteFileAtomically(path, [&](Writer& w) {
     if (flat != nullptr) {
       WriteFlat(w, flat->metric(), flat->d(), flat->vectors().data(), flat->ntotal());
     } else {
-      WriteIvfFlat(w, *ivf);
+      WriteIvf(w, *ivf, sq);
     }
     return absl::OkStatus();
   });

@@ -121,8 +121,8 @@ absl::Status IndexIVF::DoTrain(int64_t n, const float* x) {
   if (ntotal() > 0) {
     return absl::FailedPreconditionError("Train: the index holds vectors; Reset first");
   }
-  if (!centroids_.empty() && !codes_trained()) {
-    // Centroids given (SetCentroids), codes still untrained: train only the codes.
+  if (!centroids_.empty()) {
+    // Faiss's rule: a trained quantizer is kept; only the codes are trained.
     IVFJIT_RETURN_IF_ERROR(TrainCodes(n, x, CentroidView()));
     set_is_trained(true);
     return absl::OkStatus();

@@ -79,7 +79,9 @@ class IndexIVF : public Index {
   // Uses the given centroids (nlist × d, e.g. Faiss's trained quantizer) instead of k-means.
   // FailedPrecondition if the index holds vectors. An index whose codes need training of
   // their own (IndexIVFScalarQuantizer's 8-bit ranges) is trained once Train has trained
-  // them: Train then keeps these centroids, as Faiss's train keeps a trained quantizer.
+  // them. Train keeps centroids an index has (from here, an earlier Train or a file), as
+  // Faiss's train keeps a trained quantizer, and trains only the codes; k-means runs on an
+  // index without centroids (create a new index for new centroids).
   ABSL_MUST_USE_RESULT absl::Status SetCentroids(absl::Span<const float> centroids);
   // nlist × d once trained; empty before.
   absl::Span<const float> centroids() const noexcept { return centroids_; }

@@ -128,7 +128,7 @@ absl::Status ScalarQuantizer::Encode(const float* x, int64_t n, uint8_t* codes) 
         case QuantizerType::kFp16:
         case QuantizerType::kBf16: {
           const uint16_t h =
-              type_ == QuantizerType::kFp16 ? jit::FloatToHalf(v) : jit::FloatToBf16(v);
+              type_ == QuantizerType::kFp16 ? jit::FloatToHalfFaiss(v) : jit::FloatToBf16(v);
           const uint16_t exponent = type_ == QuantizerType::kFp16 ? 0x7C00u : 0x7F80u;
           fits = (h & exponent) != exponent;  // not rounded to infinity
           std::memcpy(code + 2 * t, &h, 2);

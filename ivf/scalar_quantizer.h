@@ -11,7 +11,9 @@
 //  - k8bit: trained ranges vmin, vdiff (vmax - vmin) per dimension (Faiss's RS_minmax);
 //    code = int(255 · clamp((x - vmin) / vdiff, 0, 1)), 0 where vdiff is 0; decodes to
 //    vmin + (code + 0.5) / 255 · vdiff.
-//  - kFp16: IEEE binary16, round to nearest even. kBf16: bfloat16 rounded as Faiss does.
+//  - kFp16: IEEE binary16, ties rounded away from zero (Faiss's encoder; not the nearest-even
+//    rounding of F16C). kBf16: bfloat16, the float's upper half rounded to nearest even
+//    (Faiss 1.15's encoder).
 //  - k8bitDirect: code = int(x) for x in [0, 256); values outside are refused (Faiss wraps
 //    them around modulo 256, which no caller can want); decodes to the integer.
 //  - Values a code cannot hold (fp16 beyond ±65504, which Faiss stores as infinity) are

@@ -4,7 +4,7 @@
 //
 //   uint16_t h = ivfjit::jit::FloatToHalf(0.1f);     // 0x2E66, round to nearest even
 //   float back = ivfjit::jit::HalfToFloat(h);          // 0.0999755859375f, exact widening
-//   uint16_t b = ivfjit::jit::FloatToBf16(0.1f);       // Faiss's rounding (see below)
+//   uint16_t b = ivfjit::jit::FloatToBf16(0.1f);       // 0x3DCD, nearest even
 #ifndef IVFJIT_JIT_BASE_NUMBER_FORMATS_H_
 #define IVFJIT_JIT_BASE_NUMBER_FORMATS_H_
 
@@ -45,6 +45,25 @@ inline uint16_t FloatToHalf(float f) {
   return sign | static_cast<uint16_t>(h);
 }
 
+// binary16 as Faiss's scalar quantizer encodes it (both 1.7.3 and 1.15): ties round away from
+// zero instead of to even (one value in 8,192 of random floats differs from FloatToHalf by one
+// unit); results in the subnormal range go through a float multiply into float's subnormals
+// (round to nearest even there) before the same half-up rounding; >= 65520 gives infinity.
+inline uint16_t FloatToHalfFaiss(float f) {
+  const uint32_t bits = FloatBits(f);
+  const uint16_t sign = static_cast<uint16_t>((bits >> 16) & 0x8000u);
+  const uint32_t mag = bits & 0x7FFFFFFFu;
+  if (mag > 0x7F800000u) return sign | 0x7E00u;   // NaN
+  if (mag >= 0x477FF000u) return sign | 0x7C00u;  // >= 65520: infinity
+  uint32_t rebased;  // the magnitude with half's exponent bias, 13 bits of fraction to drop
+  if (mag >= 0x38800000u) {
+    rebased = mag - (112u << 23);
+  } else {  // half subnormals: bits 12.. of mag, scaled by 2^-112 into a float subnormal
+    rebased = FloatBits(FloatFromBits(mag & ~0xFFFu) * 0x1p-112f);
+  }
+  return sign | static_cast<uint16_t>((rebased + 0x1000u) >> 13);
+}
+
 // The binary16 value as a float (exact).
 inline float HalfToFloat(uint16_t h) {
   const uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
@@ -56,11 +75,12 @@ inline float HalfToFloat(uint16_t h) {
   return FloatFromBits(sign | ((exponent - 15 + 127) << 23) | (mantissa << 13));
 }
 
-// bfloat16 as Faiss encodes it (faiss/utils/bf16.h): the float's upper 16 bits after adding
-// half of the dropped part's range (round half away from zero in magnitude; no NaN special
-// case, as in Faiss).
+// bfloat16 as Faiss 1.15 encodes it (QT_bf16): the float's upper 16 bits, rounded to nearest
+// even on the dropped half (checked against the faiss-cpu wheel, ties included). NaN is not
+// special-cased (a NaN never reaches an encoder: inputs are validated).
 inline uint16_t FloatToBf16(float f) {
-  return static_cast<uint16_t>((FloatBits(f) + 0x8000u) >> 16);
+  const uint32_t bits = FloatBits(f);
+  return static_cast<uint16_t>((bits + 0x7FFFu + ((bits >> 16) & 1u)) >> 16);
 }
 
 inline float Bf16ToFloat(uint16_t b) { return FloatFromBits(static_cast<uint32_t>(b) << 16); }

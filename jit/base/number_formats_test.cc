@@ -32,6 +32,26 @@ TEST(NumberFormatsTest, HalfToFloatIsF16csWideningForEveryValue) {
   }
 }
 
+TEST(NumberFormatsTest, FaissHalfRoundsTiesAwayFromZero) {
+  EXPECT_EQ(FloatToHalfFaiss(1.0f), 0x3C00);
+  EXPECT_EQ(FloatToHalfFaiss(1.0f + 0x1p-11f), 0x3C01);     // tie: away (F16C: 0x3C00)
+  EXPECT_EQ(FloatToHalfFaiss(-(1.0f + 0x1p-11f)), 0xBC01);
+  EXPECT_EQ(FloatToHalfFaiss(1.0f + 3 * 0x1p-11f), 0x3C02);  // tie: away, here also even
+  EXPECT_EQ(FloatToHalfFaiss(65519.0f), 0x7BFF);
+  EXPECT_EQ(FloatToHalfFaiss(65520.0f), 0x7C00);
+  EXPECT_EQ(FloatToHalfFaiss(0x1p-24f), 0x0001);             // the smallest subnormal
+  EXPECT_EQ(FloatToHalfFaiss(0.0f), 0x0000);
+  // Away from ties it is nearest rounding, as F16C's.
+  std::mt19937 rng(9);
+  std::uniform_int_distribution<uint32_t> bits;
+  for (int i = 0; i < 1000000; ++i) {
+    const uint32_t b = bits(rng);
+    const float f = FloatFromBits(b);
+    if (std::isnan(f) || (b & 0x1FFFu) == 0x1000u || std::fabs(f) < 0x1p-14f) continue;
+    ASSERT_EQ(FloatToHalfFaiss(f), FloatToHalf(f)) << f;
+  }
+}
+
 TEST(NumberFormatsTest, FloatToHalfRoundsAsF16cDoes) {
   if (!HasF16c()) GTEST_SKIP() << "no F16C on this host to compare with";
   std::mt19937 rng(7);
@@ -48,11 +68,14 @@ TEST(NumberFormatsTest, FloatToHalfRoundsAsF16cDoes) {
   }
 }
 
-TEST(NumberFormatsTest, Bf16KeepsTheUpperHalfRoundingHalfUp) {
+TEST(NumberFormatsTest, Bf16KeepsTheUpperHalfRoundingToEven) {
   EXPECT_EQ(FloatToBf16(1.0f), 0x3F80);
+  EXPECT_EQ(FloatToBf16(0.1f), 0x3DCD);
   EXPECT_EQ(Bf16ToFloat(0x3F80), 1.0f);
-  // 1 + 2^-8 is exactly half way between two bfloat16 values: Faiss's rule rounds it up.
-  EXPECT_EQ(FloatToBf16(1.0f + 0x1p-8f), 0x3F81);
+  // Exactly half way between two bfloat16 values: to the even one.
+  EXPECT_EQ(FloatToBf16(1.0f + 0x1p-8f), 0x3F80);
+  EXPECT_EQ(FloatToBf16(1.0f + 3 * 0x1p-8f), 0x3F82);
+  EXPECT_EQ(FloatToBf16(1.0f + 0x1p-8f + 0x1p-20f), 0x3F81);
   EXPECT_EQ(FloatToBf16(1.0f + 0x1p-9f), 0x3F80);
   EXPECT_EQ(FloatToBf16(-2.5f), 0xC020);
   std::mt19937 rng(3);
