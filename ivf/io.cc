@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <cstring>
 #include <limits>
+#include <optional>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "ivf/index_flat.h"
 #include "ivf/index_ivf_flat.h"
+#include "ivf/index_ivf_scalar_quantizer.h"
 #include "ivf/internal/mapped_file.h"
 #include "jit/base/binary_io.h"
 #include "jit/base/status_macros.h"
@@ -27,13 +29,14 @@ class MappedIndexes {
     index.set_ntotal(ntotal);
     index.set_mapping(std::move(mapping));
   }
-  // The lists back to back in list order: ids ntotal, vectors ntotal × d, norms ntotal (L2).
-  static void MakeIvf(IndexIVFFlat& index, std::shared_ptr<const MappedFile> mapping,
-                      const std::vector<int64_t>& sizes, const int64_t* ids,
-                      const float* vectors, const float* norms) {
+  // The lists back to back in list order: ids ntotal, rows ntotal × code_size bytes, norms
+  // ntotal (IndexIVFFlat, L2).
+  static void MakeIvf(IndexIVF& index, std::shared_ptr<const MappedFile> mapping,
+                      const std::vector<int64_t>& sizes, const int64_t* ids, const char* rows,
+                      const float* norms) {
     int64_t offset = 0;
     for (int64_t l = 0; l < index.nlist(); ++l) {
-      index.lists_.SetExternal(l, vectors + offset * index.d(), ids + offset,
+      index.lists_.SetExternal(l, rows + offset * index.code_size(), ids + offset,
                                norms != nullptr ? norms + offset : nullptr, sizes[l]);
       offset += sizes[l];
     }
@@ -56,6 +59,7 @@ constexpr uint32_t kVersion = 2;
 constexpr uint32_t kPackedVersion = 1;
 constexpr uint32_t kKindFlat = 1;
 constexpr uint32_t kKindIvfFlat = 2;
+constexpr uint32_t kKindIvfSq = 3;  // IndexIVFScalarQuantizer (no norms; codes as rows)
 constexpr int64_t kMaxDim = int64_t{1} << 20;
 constexpr int64_t kMaxNlist = int64_t{1} << 30;
 constexpr int64_t kAlign = 64;
@@ -80,18 +84,32 @@ void AlignedArray(Writer& w, absl::Span<const T> a) {
   w.Array(a.data(), static_cast<int64_t>(a.size()));
 }
 
-void WriteIvfLists(Writer& w, const IndexIVFFlat& ivf) {
+void WriteIvfLists(Writer& w, const IndexIVF& ivf, bool norms) {
   for (int64_t l = 0; l < ivf.nlist(); ++l) w.Put(static_cast<int64_t>(ivf.list_size(l)));
   AlignedArray(w, ivf.centroids());
   w.Pad(kAlign);
   for (int64_t l = 0; l < ivf.nlist(); ++l) w.Array(ivf.list_ids(l).data(), ivf.list_size(l));
   w.Pad(kAlign);
   for (int64_t l = 0; l < ivf.nlist(); ++l) {
-    w.Array(ivf.list_vectors(l).data(), ivf.list_size(l) * ivf.d());
+    const absl::Span<const uint8_t> rows = ivf.list_codes(l);
+    w.Array(rows.data(), static_cast<int64_t>(rows.size()));
   }
-  if (ivf.metric() != Metric::kL2) return;
+  if (!norms) return;
+  const auto& flat = static_cast<const IndexIVFFlat&>(ivf);
   w.Pad(kAlign);
-  for (int64_t l = 0; l < ivf.nlist(); ++l) w.Array(ivf.list_norms(l).data(), ivf.list_size(l));
+  for (int64_t l = 0; l < ivf.nlist(); ++l) w.Array(flat.list_norms(l).data(), ivf.list_size(l));
+}
+
+// The scalar quantizer of kind kKindIvfSq, after nprobe: Faiss's qtype, by_residual, range
+// statistic and its argument, the trained values.
+void WriteSq(Writer& w, const IndexIVFScalarQuantizer& ivf) {
+  const ScalarQuantizer& sq = ivf.sq();
+  w.Put(static_cast<int32_t>(sq.type()));
+  w.Put(static_cast<uint8_t>(ivf.by_residual()));
+  w.Put(sq.rangestat());
+  w.Put(sq.rangestat_arg());
+  w.Put(static_cast<int64_t>(sq.trained().size()));
+  w.Array(sq.trained().data(), static_cast<int64_t>(sq.trained().size()));
 }
 
 absl::Status WriteBody(Writer& w, const Index& index) {
@@ -101,14 +119,18 @@ absl::Status WriteBody(Writer& w, const Index& index) {
     if (index.metric() == Metric::kL2) AlignedArray(w, flat->norms());
     return absl::OkStatus();
   }
-  if (const auto* ivf = dynamic_cast<const IndexIVFFlat*>(&index)) {
-    WriteHeader(w, kKindIvfFlat, index);
+  const auto* sq = dynamic_cast<const IndexIVFScalarQuantizer*>(&index);
+  const auto* ivf = dynamic_cast<const IndexIVF*>(&index);
+  if (ivf != nullptr && (sq != nullptr || dynamic_cast<const IndexIVFFlat*>(ivf) != nullptr)) {
+    WriteHeader(w, sq != nullptr ? kKindIvfSq : kKindIvfFlat, index);
     w.Put(static_cast<int64_t>(ivf->nlist()));
     w.Put(static_cast<int64_t>(ivf->nprobe()));
-    WriteIvfLists(w, *ivf);
+    if (sq != nullptr) WriteSq(w, *sq);
+    WriteIvfLists(w, *ivf, /*norms=*/sq == nullptr && index.metric() == Metric::kL2);
     return absl::OkStatus();
   }
-  return absl::UnimplementedError("SaveIndex: only IndexFlat and IndexIVFFlat can be saved");
+  return absl::UnimplementedError(
+      "SaveIndex: only IndexFlat, IndexIVFFlat and IndexIVFScalarQuantizer can be saved");
 }
 
 struct Header {
@@ -139,7 +161,10 @@ absl::StatusOr<Header> ReadHeader(Reader& r) {
   IVFJIT_RETURN_IF_ERROR(r.Get(&h.d));
   IVFJIT_RETURN_IF_ERROR(r.Get(&h.ntotal));
   IVFJIT_RETURN_IF_ERROR(r.Get(&trained));
-  if (h.kind != kKindFlat && h.kind != kKindIvfFlat) return r.Corrupt("unknown index kind");
+  if (h.kind != kKindFlat && h.kind != kKindIvfFlat && h.kind != kKindIvfSq) {
+    return r.Corrupt("unknown index kind");
+  }
+  if (h.kind == kKindIvfSq && h.version == kPackedVersion) return r.Corrupt("version 1 kind 3");
   if (metric != 0 && metric != 1) return r.Corrupt("unknown metric");
   if (h.d < 1 || h.d > kMaxDim) return r.Corrupt(absl::StrCat("d = ", h.d));
   if (h.ntotal < 0) return r.Corrupt("negative ntotal");
@@ -158,16 +183,16 @@ absl::Status CheckFooter(Reader& r) {
   return absl::OkStatus();
 }
 
-// Where a version 2 file's arrays start (byte offsets) and where the checksum is, for rows
-// vectors of length d after `start` (the end of the header or of the size table), with
-// `centroid_floats` centroids first (IVF) and norms last (L2).
+// Where a version 2 file's arrays start (byte offsets) and where the checksum is, for ntotal
+// rows of row_bytes after `start` (the end of the header or of the size table), with
+// `centroid_floats` centroids first (IVF) and norms last (L2 float rows).
 struct Layout {
   int64_t centroids = 0, ids = 0, vectors = 0, norms = 0, checksum = 0;
 };
 
 // ntotal must already be bounded by the file size (no overflow below).
 Layout ArrayLayout(int64_t start, int64_t centroid_floats, bool with_ids, int64_t ntotal,
-                   int64_t d, bool with_norms) {
+                   int64_t row_bytes, bool with_norms) {
   Layout l;
   int64_t at = start;
   if (centroid_floats > 0) {
@@ -179,7 +204,7 @@ Layout ArrayLayout(int64_t start, int64_t centroid_floats, bool with_ids, int64_
     at = l.ids + 8 * ntotal;
   }
   l.vectors = AlignUp(at);
-  at = l.vectors + 4 * ntotal * d;
+  at = l.vectors + ntotal * row_bytes;
   if (with_norms) {
     l.norms = AlignUp(at);
     at = l.norms + 4 * ntotal;
@@ -192,12 +217,12 @@ Layout ArrayLayout(int64_t start, int64_t centroid_floats, bool with_ids, int64_
 // streamed read checks as it skips them).
 absl::Status CheckMappedPadding(const Reader& r, const char* base, int64_t start,
                                 const Layout& l, int64_t centroid_floats, int64_t ntotal,
-                                int64_t d) {
+                                int64_t row_bytes) {
   const int64_t gaps[4][2] = {
       {start, centroid_floats > 0 ? l.centroids : start},
       {centroid_floats > 0 ? l.centroids + 4 * centroid_floats : start, l.ids > 0 ? l.ids : start},
       {l.ids > 0 ? l.ids + 8 * ntotal : start, l.vectors},
-      {l.vectors + 4 * ntotal * d, l.norms > 0 ? l.norms : l.vectors + 4 * ntotal * d}};
+      {l.vectors + ntotal * row_bytes, l.norms > 0 ? l.norms : l.vectors + ntotal * row_bytes}};
   for (const auto& gap : gaps) {
     const int64_t from = gap[0] < gap[1] ? std::max(gap[0], gap[1] - kAlign) : gap[1];
     for (int64_t at = from; at < gap[1]; ++at) {
@@ -255,13 +280,13 @@ absl::StatusOr<std::unique_ptr<Index>> ReadFlat(Reader& r, const Header& h, cons
   }
   const bool l2 = h.metric == Metric::kL2;
   if (h.ntotal > r.left() / (4 * h.d + (l2 ? 4 : 0))) return r.Corrupt("ntotal beyond the file");
-  const Layout layout = ArrayLayout(r.position(), 0, false, h.ntotal, h.d, l2);
+  const Layout layout = ArrayLayout(r.position(), 0, false, h.ntotal, 4 * h.d, l2);
   IVFJIT_RETURN_IF_ERROR(CheckFileSize(r, layout));
   IVFJIT_ASSIGN_OR_RETURN(std::unique_ptr<IndexFlat> index, IndexFlat::Create(h.d, h.metric));
   if (src.mapping != nullptr) {
     const char* base = src.mapping->data();
     IVFJIT_RETURN_IF_ERROR(
-        CheckMappedPadding(r, base, r.position(), layout, 0, h.ntotal, h.d));
+        CheckMappedPadding(r, base, r.position(), layout, 0, h.ntotal, 4 * h.d));
     ivf_internal::MappedIndexes::MakeFlat(
         *index, src.mapping, reinterpret_cast<const float*>(base + layout.vectors),
         l2 ? reinterpret_cast<const float*>(base + layout.norms) : nullptr, h.ntotal);
@@ -302,21 +327,22 @@ absl::Status ReadListsV1(Reader& r, const Header& h, int64_t nlist, IndexIVFFlat
   return s.ok() ? s : r.Corrupt(std::string(s.message()));
 }
 
-// Version 2 lists: the size table, then every list's labels, vectors and norms back to back.
+// Version 2 lists: the size table, then every list's labels, rows and norms back to back.
 absl::Status ReadListsV2(Reader& r, const Header& h, const Layout& layout,
-                         const std::vector<int64_t>& sizes, IndexIVFFlat& index) {
+                         const std::vector<int64_t>& sizes, IndexIVF& index) {
   std::vector<int64_t> ids, list_nos;
-  std::vector<float> x, norms;
+  std::vector<uint8_t> rows;
+  std::vector<float> norms;
   IVFJIT_RETURN_IF_ERROR(ReadArrayAt(r, layout.ids, h.ntotal, &ids));
-  IVFJIT_RETURN_IF_ERROR(ReadArrayAt(r, layout.vectors, h.ntotal * h.d, &x));
-  if (h.metric == Metric::kL2) {
-    IVFJIT_RETURN_IF_ERROR(ReadArrayAt(r, layout.norms, h.ntotal, &norms));
-  }
+  IVFJIT_RETURN_IF_ERROR(ReadArrayAt(r, layout.vectors, h.ntotal * index.code_size(), &rows));
+  if (layout.norms > 0) IVFJIT_RETURN_IF_ERROR(ReadArrayAt(r, layout.norms, h.ntotal, &norms));
   IVFJIT_RETURN_IF_ERROR(CheckFooter(r));
   list_nos.reserve(static_cast<size_t>(h.ntotal));
   for (size_t l = 0; l < sizes.size(); ++l) list_nos.insert(list_nos.end(), sizes[l], l);
   if (h.ntotal == 0) return absl::OkStatus();
-  const absl::Status s = index.AddPreassigned(h.ntotal, x.data(), ids.data(), list_nos.data());
+  // (Float rows get their norms recomputed as the writer's index computed them.)
+  const absl::Status s =
+      index.AddPreassignedCodes(h.ntotal, rows.data(), ids.data(), list_nos.data());
   return s.ok() ? s : r.Corrupt(std::string(s.message()));
 }
 
@@ -335,18 +361,54 @@ absl::StatusOr<std::vector<int64_t>> ReadSizes(Reader& r, const Header& h, int64
   return sizes;
 }
 
-absl::StatusOr<std::unique_ptr<Index>> ReadIvfFlat(Reader& r, const Header& h,
-                                                   const Source& src) {
+// Kind kKindIvfSq's scalar quantizer (WriteSq) and the index it makes.
+absl::StatusOr<std::unique_ptr<IndexIVF>> ReadSq(Reader& r, const Header& h, int64_t nlist) {
+  int32_t qtype, rangestat;
+  uint8_t by_residual;
+  float rangestat_arg;
+  int64_t n_trained;
+  IVFJIT_RETURN_IF_ERROR(r.Get(&qtype));
+  IVFJIT_RETURN_IF_ERROR(r.Get(&by_residual));
+  IVFJIT_RETURN_IF_ERROR(r.Get(&rangestat));
+  IVFJIT_RETURN_IF_ERROR(r.Get(&rangestat_arg));
+  IVFJIT_RETURN_IF_ERROR(r.Get(&n_trained));
+  const std::optional<QuantizerType> type = QuantizerTypeOfFaiss(qtype);
+  if (!type.has_value()) return r.Corrupt(absl::StrCat("scalar quantizer type ", qtype));
+  if (by_residual > 1) return r.Corrupt("by_residual flag");
+  if (n_trained < 0 || n_trained > 2 * h.d) return r.Corrupt("scalar quantizer trained size");
+  std::vector<float> trained;
+  IVFJIT_RETURN_IF_ERROR(r.Array(&trained, n_trained));
+  IVFJIT_ASSIGN_OR_RETURN(
+      std::unique_ptr<IndexIVFScalarQuantizer> index,
+      IndexIVFScalarQuantizer::Create(h.d, nlist, *type, h.metric, by_residual != 0));
+  if (h.trained || !trained.empty()) {
+    const absl::Status s = index->SetQuantizerTrained(trained, rangestat, rangestat_arg);
+    if (!s.ok()) return r.Corrupt(std::string(s.message()));
+  }
+  return std::unique_ptr<IndexIVF>(std::move(index));
+}
+
+absl::StatusOr<std::unique_ptr<Index>> ReadIvf(Reader& r, const Header& h, const Source& src) {
   int64_t nlist, nprobe;
   IVFJIT_RETURN_IF_ERROR(r.Get(&nlist));
   IVFJIT_RETURN_IF_ERROR(r.Get(&nprobe));
   if (nlist < 1 || nlist > kMaxNlist) return r.Corrupt(absl::StrCat("nlist = ", nlist));
   if (nprobe < 1 || nprobe > nlist) return r.Corrupt(absl::StrCat("nprobe = ", nprobe));
   if (!h.trained && h.ntotal > 0) return r.Corrupt("untrained index holding vectors");
-  const bool v1 = h.version == kPackedVersion, l2 = h.metric == Metric::kL2;
+  const bool v1 = h.version == kPackedVersion, sq = h.kind == kKindIvfSq;
+  const bool norms = !sq && h.metric == Metric::kL2;
   if (v1 && src.mapping != nullptr) return NotMappable(r);
   const int64_t centroid_floats = h.trained ? nlist * h.d : 0;
-  const int64_t per_vector = 8 + 4 * h.d + (!v1 && l2 ? 4 : 0);
+  // (An untrained index's nlist is not backed by data: each list costs memory even empty.)
+  if (!h.trained && nlist > r.left() / 8) return r.Corrupt("nlist beyond the file");
+  std::unique_ptr<IndexIVF> index;
+  if (sq) {
+    IVFJIT_ASSIGN_OR_RETURN(index, ReadSq(r, h, nlist));
+  } else {
+    IVFJIT_ASSIGN_OR_RETURN(index, IndexIVFFlat::Create(h.d, nlist, h.metric));
+  }
+  const int64_t row_bytes = index->code_size();
+  const int64_t per_vector = 8 + row_bytes + (!v1 && norms ? 4 : 0);
   if (4 * centroid_floats + 8 * nlist > r.left() ||
       h.ntotal > (r.left() - 4 * centroid_floats - 8 * nlist) / per_vector) {
     return r.Corrupt("sizes do not match the file size");
@@ -363,11 +425,9 @@ absl::StatusOr<std::unique_ptr<Index>> ReadIvfFlat(Reader& r, const Header& h,
   } else {
     IVFJIT_ASSIGN_OR_RETURN(sizes, ReadSizes(r, h, nlist));
     arrays_start = r.position();
-    layout = ArrayLayout(arrays_start, centroid_floats, true, h.ntotal, h.d, l2);
+    layout = ArrayLayout(arrays_start, centroid_floats, true, h.ntotal, row_bytes, norms);
     IVFJIT_RETURN_IF_ERROR(CheckFileSize(r, layout));
   }
-  IVFJIT_ASSIGN_OR_RETURN(std::unique_ptr<IndexIVFFlat> index,
-                          IndexIVFFlat::Create(h.d, nlist, h.metric));
   IVFJIT_RETURN_IF_ERROR(index->set_nprobe(nprobe));
   if (h.trained) {
     std::vector<float> centroids;
@@ -376,18 +436,19 @@ absl::StatusOr<std::unique_ptr<Index>> ReadIvfFlat(Reader& r, const Header& h,
     const absl::Status s = index->SetCentroids(centroids);
     if (!s.ok()) return r.Corrupt(std::string(s.message()));
   }
+  if (h.trained != index->is_trained()) return r.Corrupt("is_trained flag");
   if (v1) {
-    IVFJIT_RETURN_IF_ERROR(ReadListsV1(r, h, nlist, *index));
+    IVFJIT_RETURN_IF_ERROR(ReadListsV1(r, h, nlist, static_cast<IndexIVFFlat&>(*index)));
   } else if (src.mapping == nullptr) {
     IVFJIT_RETURN_IF_ERROR(ReadListsV2(r, h, layout, sizes, *index));
   } else {
     const char* base = src.mapping->data();
     IVFJIT_RETURN_IF_ERROR(CheckMappedPadding(r, base, arrays_start, layout, centroid_floats,
-                                              h.ntotal, h.d));
+                                              h.ntotal, row_bytes));
     ivf_internal::MappedIndexes::MakeIvf(
         *index, src.mapping, sizes, reinterpret_cast<const int64_t*>(base + layout.ids),
-        reinterpret_cast<const float*>(base + layout.vectors),
-        l2 ? reinterpret_cast<const float*>(base + layout.norms) : nullptr);
+        base + layout.vectors,
+        norms ? reinterpret_cast<const float*>(base + layout.norms) : nullptr);
   }
   return std::unique_ptr<Index>(std::move(index));
 }
@@ -399,7 +460,7 @@ absl::StatusOr<std::unique_ptr<Index>> ReadIndex(Reader& r, const Source& src) {
                         absl::StrCat(r.path(), ": ", header.status().message()));
   }
   if (header->kind == kKindFlat) return ReadFlat(r, *header, src);
-  return ReadIvfFlat(r, *header, src);
+  return ReadIvf(r, *header, src);
 }
 
 // Maps the file and parses it from the mapping itself (so header and arrays are one file).

@@ -38,7 +38,7 @@
 
 namespace ivfjit {
 
-// Supports IndexFlat and IndexIVFFlat (Unimplemented otherwise).
+// Supports IndexFlat, IndexIVFFlat and IndexIVFScalarQuantizer (Unimplemented otherwise).
 ABSL_MUST_USE_RESULT absl::Status SaveIndex(const Index& index, const std::string& path);
 
 struct LoadOptions {
@@ -49,7 +49,8 @@ struct LoadOptions {
   bool populate = false;
 };
 
-// Returns an IndexFlat or IndexIVFFlat; NotFound if the file does not exist.
+// Returns an IndexFlat, IndexIVFFlat or IndexIVFScalarQuantizer; NotFound if the file does
+// not exist.
 ABSL_MUST_USE_RESULT absl::StatusOr<std::unique_ptr<Index>> LoadIndex(
     const std::string& path, const LoadOptions& options = {});
 

@@ -6,9 +6,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstring>
-
+#include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <fstream>
 #include <random>
 #include <string>
@@ -18,6 +18,7 @@
 #include "ivf/faiss_io.h"
 #include "ivf/index_flat.h"
 #include "ivf/index_ivf_flat.h"
+#include "ivf/index_ivf_scalar_quantizer.h"
 #include "testing/files.h"
 #include "testing/random.h"
 
@@ -67,6 +68,62 @@ TEST(IoTest, IvfRoundTripIsExact) {
     ASSERT_TRUE(a.ok() && b.ok());
     EXPECT_EQ(a->labels, b->labels);
     EXPECT_EQ(a->distances, b->distances);
+  }
+}
+
+std::unique_ptr<IndexIVFScalarQuantizer> SmallSq(QuantizerType type, Metric metric,
+                                                 bool by_residual) {
+  std::vector<float> base = UniformVectors(300, 4, 1);
+  if (type == QuantizerType::k8bitDirect) {
+    for (float& v : base) v = std::floor(v * 255);
+  }
+  auto index = IndexIVFScalarQuantizer::Create(4, 6, type, metric, by_residual);
+  EXPECT_TRUE(index.ok());
+  EXPECT_TRUE((*index)->Train(base).ok());
+  EXPECT_TRUE((*index)->Add(base).ok());
+  EXPECT_TRUE((*index)->set_nprobe(3).ok());
+  EXPECT_TRUE((*index)->RemoveIds(std::vector<int64_t>{5, 6, 7}).ok());
+  return *std::move(index);
+}
+
+TEST(IoTest, ScalarQuantizerRoundTripIsExactAndFilesAreChecked) {
+  for (QuantizerType type : {QuantizerType::kFp16, QuantizerType::kBf16, QuantizerType::k8bit,
+                             QuantizerType::k8bitDirect}) {
+    const bool by_residual = type != QuantizerType::k8bitDirect;
+    auto index = SmallSq(type, Metric::kL2, by_residual);
+    const std::string path = TmpPath("sq.ivfjit");
+    ASSERT_TRUE(SaveIndex(*index, path).ok());
+    auto loaded = LoadIndex(path);
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    auto* sq = dynamic_cast<IndexIVFScalarQuantizer*>(loaded->get());
+    ASSERT_NE(sq, nullptr);
+    EXPECT_EQ(sq->sq().type(), type);
+    EXPECT_EQ(sq->by_residual(), by_residual);
+    EXPECT_EQ(sq->sq().trained(), index->sq().trained());
+    EXPECT_EQ(sq->nprobe(), 3);
+    for (int64_t l = 0; l < index->nlist(); ++l) {
+      const absl::Span<const uint8_t> a = sq->list_codes(l), b = index->list_codes(l);
+      EXPECT_EQ(std::vector<uint8_t>(a.begin(), a.end()), std::vector<uint8_t>(b.begin(), b.end()));
+    }
+    const std::vector<float> q = UniformVectors(10, 4, 2);
+    auto a = index->Search(q, 5);
+    auto b = sq->Search(q, 5);
+    ASSERT_TRUE(a.ok() && b.ok());
+    EXPECT_EQ(a->labels, b->labels);
+    EXPECT_EQ(a->distances, b->distances);
+    // Every truncation and a flip of any byte is an error.
+    const std::vector<char> bytes = ReadBytes(path);
+    for (size_t n = 0; n < bytes.size(); ++n) {
+      WriteBytes(TmpPath("sq_cut.ivfjit"), bytes, n);
+      ASSERT_FALSE(LoadIndex(TmpPath("sq_cut.ivfjit")).ok()) << "truncated at " << n;
+    }
+    std::mt19937 rng(7);
+    for (int trial = 0; trial < 100; ++trial) {
+      std::vector<char> copy = bytes;
+      copy[rng() % copy.size()] ^= static_cast<char>(1 + rng() % 255);
+      WriteBytes(TmpPath("sq_flip.ivfjit"), copy, copy.size());
+      EXPECT_FALSE(LoadIndex(TmpPath("sq_flip.ivfjit")).ok());
+    }
   }
 }
 

@@ -13,6 +13,7 @@
 #include "ivf/id_selector.h"
 #include "ivf/index_flat.h"
 #include "ivf/index_ivf_flat.h"
+#include "ivf/index_ivf_scalar_quantizer.h"
 #include "ivf/io.h"
 #include "testing/files.h"
 #include "testing/random.h"
@@ -32,20 +33,26 @@ LoadOptions Mapped() {
   return options;
 }
 
-std::unique_ptr<Index> MakeIndex(bool ivf, Metric metric) {
+// kind: 0 IndexFlat, 1 IndexIVFFlat, 2 IndexIVFScalarQuantizer (sq8, by residual).
+std::unique_ptr<Index> MakeIndex(int kind, Metric metric) {
   const std::vector<float> base = ::ivfjit::testing::ClusteredVectors(kNb, kD, 16, 0.3f, 3);
-  if (!ivf) {
+  if (kind == 0) {
     auto flat = IndexFlat::Create(kD, metric);
     EXPECT_TRUE(flat.ok() && (*flat)->Add(base).ok());
     return *std::move(flat);
   }
-  auto index = IndexIVFFlat::Create(kD, kNlist, metric);
-  EXPECT_TRUE(index.ok() && (*index)->Train(base).ok());
+  std::unique_ptr<IndexIVF> index;
+  if (kind == 1) {
+    index = *IndexIVFFlat::Create(kD, kNlist, metric);
+  } else {
+    index = *IndexIVFScalarQuantizer::Create(kD, kNlist, QuantizerType::k8bit, metric);
+  }
+  EXPECT_TRUE(index->Train(base).ok());
   std::vector<int64_t> ids(kNb);
   for (int64_t i = 0; i < kNb; ++i) ids[i] = 3 * i + 1;
-  EXPECT_TRUE((*index)->AddWithIds(base, ids).ok());
-  EXPECT_TRUE((*index)->set_nprobe(4).ok());
-  return *std::move(index);
+  EXPECT_TRUE(index->AddWithIds(base, ids).ok());
+  EXPECT_TRUE(index->set_nprobe(4).ok());
+  return index;
 }
 
 void ExpectSameSearches(const Index& a, const Index& b) {
@@ -72,10 +79,11 @@ void ExpectSameSearches(const Index& a, const Index& b) {
 }
 
 TEST(MmapTest, MappedIndexSearchesLikeTheLoadedOne) {
-  for (bool ivf : {false, true}) {
+  for (int kind : {0, 1, 2}) {
+    const bool ivf = kind > 0;
     for (Metric metric : {Metric::kL2, Metric::kInnerProduct}) {
-      SCOPED_TRACE(::testing::Message() << (ivf ? "ivf " : "flat ") << MetricName(metric));
-      const std::unique_ptr<Index> original = MakeIndex(ivf, metric);
+      SCOPED_TRACE(::testing::Message() << "kind " << kind << " " << MetricName(metric));
+      const std::unique_ptr<Index> original = MakeIndex(kind, metric);
       const std::string path = TmpPath("m.ivfjit");
       ASSERT_TRUE(SaveIndex(*original, path).ok());
       auto loaded = LoadIndex(path);
@@ -95,14 +103,14 @@ TEST(MmapTest, MappedIndexSearchesLikeTheLoadedOne) {
       // A mapped index saves to an identical file, and survives the file being replaced.
       ASSERT_TRUE(SaveIndex(**mapped, TmpPath("copy.ivfjit")).ok());
       EXPECT_EQ(ReadFileBytes(TmpPath("copy.ivfjit")), ReadFileBytes(path));
-      ASSERT_TRUE(SaveIndex(*MakeIndex(!ivf, metric), path).ok());
+      ASSERT_TRUE(SaveIndex(*MakeIndex((kind + 1) % 3, metric), path).ok());
       ExpectSameSearches(*original, **mapped);
     }
   }
 }
 
 TEST(MmapTest, WritesFailAndLeaveTheIndexUnchanged) {
-  for (bool ivf : {false, true}) {
+  for (int ivf : {0, 1, 2}) {
     const std::string path = TmpPath("w.ivfjit");
     ASSERT_TRUE(SaveIndex(*MakeIndex(ivf, Metric::kL2), path).ok());
     auto mapped = LoadIndex(path, Mapped());
@@ -120,7 +128,7 @@ TEST(MmapTest, WritesFailAndLeaveTheIndexUnchanged) {
                 absl::StatusCode::kFailedPrecondition);
       EXPECT_EQ(flat->RemoveIds(all).status().code(), absl::StatusCode::kFailedPrecondition);
     } else {
-      auto& ivf_index = dynamic_cast<IndexIVFFlat&>(index);
+      auto& ivf_index = dynamic_cast<IndexIVF&>(index);
       EXPECT_EQ(ivf_index.RemoveIds(all).status().code(), absl::StatusCode::kFailedPrecondition);
       EXPECT_EQ(ivf_index.RemoveIds(std::vector<int64_t>{4}).status().code(),
                 absl::StatusCode::kFailedPrecondition);
@@ -139,7 +147,7 @@ TEST(MmapTest, WritesFailAndLeaveTheIndexUnchanged) {
 
 TEST(MmapTest, BrokenFilesFailCleanly) {
   const std::string path = TmpPath("b.ivfjit");
-  for (bool ivf : {false, true}) {
+  for (int ivf : {0, 1, 2}) {
     ASSERT_TRUE(SaveIndex(*MakeIndex(ivf, Metric::kL2), path).ok());
     const std::string bytes = ReadFileBytes(path);
     // Every truncation: an error, never a crash or a mapped view past the end.
@@ -163,7 +171,7 @@ TEST(MmapTest, BrokenFilesFailCleanly) {
   EXPECT_FALSE(LoadIndex(TmpPath("empty.ivfjit"), Mapped()).ok());
   EXPECT_FALSE(LoadIndex(::testing::TempDir(), Mapped()).ok());  // a directory
   // Faiss files cannot be mapped: a clear InvalidArgument naming the way out.
-  ASSERT_TRUE(WriteFaissIndex(*MakeIndex(true, Metric::kL2), TmpPath("f.faiss")).ok());
+  ASSERT_TRUE(WriteFaissIndex(*MakeIndex(1, Metric::kL2), TmpPath("f.faiss")).ok());
   auto faiss = ReadAnyIndex(TmpPath("f.faiss"), Mapped());
   EXPECT_EQ(faiss.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_NE(faiss.status().message().find("ivfjit convert"), std::string::npos);

@@ -15,6 +15,7 @@
 #include <cstdint>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -29,6 +30,7 @@
 #include "ivf/index.h"
 #include "ivf/index_flat.h"
 #include "ivf/index_ivf_flat.h"
+#include "ivf/index_ivf_scalar_quantizer.h"
 #include "ivf/io.h"
 #include "jit/dispatch.h"
 #include "jit/gpu/gpu_device.h"
@@ -386,6 +388,36 @@ void BindIvf(py::module_& m) {
            }),
            py::arg("d"), py::arg("nlist"), py::arg("metric"))
       .def_property("fp16_screen", &IndexIVFFlat::fp16_screen, &SetFp16Screen<IndexIVFFlat>);
+  py::class_<IndexIVFScalarQuantizer, IndexIVF>(m, "IndexIVFScalarQuantizer")
+      .def(py::init([](int64_t d, int64_t nlist, int qtype, int metric, bool by_residual) {
+             const std::optional<QuantizerType> type = QuantizerTypeOfFaiss(qtype);
+             if (!type.has_value()) {
+               throw py::value_error(absl::StrCat(
+                   "IndexIVFScalarQuantizer: quantizer type ", qtype,
+                   " is not supported (QT_8bit, QT_fp16, QT_8bit_direct, QT_bf16 are)"));
+             }
+             return Value(IndexIVFScalarQuantizer::Create(d, nlist, *type,
+                                                          static_cast<Metric>(metric),
+                                                          by_residual));
+           }),
+           py::arg("d"), py::arg("nlist"), py::arg("qtype"), py::arg("metric"),
+           py::arg("by_residual"))
+      .def_property_readonly("qtype",
+                             [](const IndexIVFScalarQuantizer& i) {
+                               return static_cast<int>(i.sq().type());
+                             })
+      .def_property_readonly("by_residual", &IndexIVFScalarQuantizer::by_residual)
+      .def("sq_trained",
+           [](const IndexIVFScalarQuantizer& i) {
+             const auto lock = i.ReaderLock();
+             const std::vector<float>& t = i.sq().trained();
+             py::array_t<float> out(static_cast<py::ssize_t>(t.size()));
+             std::copy(t.begin(), t.end(), out.mutable_data());
+             return out;
+           })
+      .def("set_sq_trained", [](IndexIVFScalarQuantizer& i, const FloatArray& t) {
+        Check(i.SetQuantizerTrained(absl::MakeConstSpan(t.data(), t.size())));
+      });
 }
 
 // The selectors own copies of their arrays: nothing to keep alive on the Python side.

@@ -1,4 +1,4 @@
-"""ivfjit: exact (Flat) and inverted-file (IVF-Flat) vector search with run-time generated kernels.
+"""ivfjit: exact (Flat) and inverted-file (IVF-Flat, IVF-SQ) vector search with run-time generated kernels.
 
 The API is Faiss's for these index types, so code written for Faiss runs unchanged::
 
@@ -33,7 +33,7 @@ from . import _ivfjit
 
 __all__ = [
     "METRIC_INNER_PRODUCT", "METRIC_L2", "Index", "IndexFlat", "IndexFlatL2", "IndexFlatIP",
-    "IndexIVFFlat", "GpuIndex", "SearchParameters", "SearchParametersIVF", "IDSelector",
+    "IndexIVF", "IndexIVFFlat", "IndexIVFScalarQuantizer", "ScalarQuantizer", "GpuIndex", "SearchParameters", "SearchParametersIVF", "IDSelector",
     "IDSelectorBatch", "IDSelectorArray", "IDSelectorRange", "IDSelectorBitmap", "IDSelectorNot",
     "read_index", "write_index", "index_factory", "normalize_L2", "cvar",
     "omp_set_num_threads", "omp_get_max_threads", "jit_stats", "from_faiss", "to_faiss",
@@ -324,24 +324,24 @@ class IndexFlatIP(IndexFlat):
         super().__init__(d, METRIC_INNER_PRODUCT)
 
 
-class IndexIVFFlat(Index):
-    """Inverted-file index with uncompressed vectors (Faiss's IndexIVFFlat).
+class IndexIVF(Index):
+    """What every inverted-file index shares (Faiss's IndexIVF): the quantizer, nlist,
+    nprobe, max_codes, train / add / search / remove_ids / reconstruct_n. Construct an
+    IndexIVFFlat or an IndexIVFScalarQuantizer.
 
-    IndexIVFFlat(quantizer, d, nlist, metric=METRIC_L2): when the quantizer already holds
-    nlist vectors, they are the centroids and the index is trained at once (as in Faiss);
-    otherwise train() runs k-means (Faiss's defaults) and leaves the centroids in the
-    quantizer too.
+    When the quantizer already holds nlist vectors, they are the centroids and train() keeps
+    them (as in Faiss); otherwise train() runs k-means (Faiss's defaults) and leaves the
+    centroids in the quantizer too.
     """
 
-    def __init__(self, quantizer, d, nlist, metric=METRIC_L2, *, _impl=None):
-        super().__init__(_impl if _impl is not None
-                         else _ivfjit.IndexIVFFlat(int(d), int(nlist), int(metric)))
+    def __init__(self, impl, quantizer, d, nlist, metric, from_file):
+        super().__init__(impl)
         self.quantizer = quantizer if quantizer is not None else IndexFlat(d, metric)
         self.max_codes = 0
         self.search_mode = "auto"
-        if _impl is None and self.quantizer.ntotal == nlist and nlist > 0:
+        if not from_file and self.quantizer.ntotal == nlist and nlist > 0:
             self._impl.set_centroids(self.quantizer.reconstruct_n(0, nlist))
-        elif _impl is not None and self._impl.is_trained and self.quantizer.ntotal == 0:
+        elif from_file and len(self._impl.centroids()) and self.quantizer.ntotal == 0:
             self.quantizer.add(self._impl.centroids())
 
     nlist = property(lambda self: self._impl.nlist, doc="Number of inverted lists.")
@@ -355,7 +355,8 @@ class IndexIVFFlat(Index):
     def nprobe(self, nprobe):
         self._impl.nprobe = int(nprobe)
 
-    fp16_screen = _FP16_SCREEN
+    code_size = property(lambda self: self._impl.code_size,
+                         doc="Bytes per stored vector (4 d for IndexIVFFlat).")
 
     def train(self, x):
         x = _floats(x, "train")
@@ -370,7 +371,8 @@ class IndexIVFFlat(Index):
         x = _floats(x, "add")
         self._impl.add(x)
         if self.verbose:
-            print("IndexIVFFlat::add_core: added %d / %d vectors" % (x.shape[0], x.shape[0]))
+            print("%s::add_core: added %d / %d vectors"
+                  % (type(self).__name__, x.shape[0], x.shape[0]))
 
     def _search(self, x, k, params):
         nprobe, max_codes, mode = 0, self.max_codes, self.search_mode
@@ -401,6 +403,62 @@ class IndexIVFFlat(Index):
         return self._impl.imbalance_factor()
 
 
+class IndexIVFFlat(IndexIVF):
+    """Inverted-file index with uncompressed vectors (Faiss's IndexIVFFlat).
+
+    IndexIVFFlat(quantizer, d, nlist, metric=METRIC_L2); see IndexIVF for the quantizer.
+    """
+
+    def __init__(self, quantizer, d, nlist, metric=METRIC_L2, *, _impl=None):
+        super().__init__(_impl if _impl is not None
+                         else _ivfjit.IndexIVFFlat(int(d), int(nlist), int(metric)),
+                         quantizer, d, nlist, metric, _impl is not None)
+
+    fp16_screen = _FP16_SCREEN
+
+
+class ScalarQuantizer:
+    """Faiss's ScalarQuantizer type names (qtype of IndexIVFScalarQuantizer): QT_8bit
+    (per-dimension trained ranges, 1 byte), QT_fp16, QT_bf16 (2 bytes), QT_8bit_direct
+    (integers 0..255, 1 byte). Faiss's 4-bit, 6-bit and uniform types are not supported."""
+
+    QT_8bit = 0
+    QT_fp16 = 4
+    QT_8bit_direct = 5
+    QT_bf16 = 7
+
+
+class _SqView:
+    """index.sq: the scalar quantizer's settings (qtype, d, code_size, trained)."""
+
+    def __init__(self, index):
+        self._index = index
+
+    qtype = property(lambda self: self._index._impl.qtype)
+    d = property(lambda self: self._index.d)
+    code_size = property(lambda self: self._index._impl.code_size)
+    trained = property(lambda self: self._index._impl.sq_trained(),
+                       doc="Faiss's trained array: vmin (d) then vdiff (d) for QT_8bit.")
+
+
+class IndexIVFScalarQuantizer(IndexIVF):
+    """Inverted-file index of scalar-quantizer codes (Faiss's IndexIVFScalarQuantizer):
+    IndexIVFScalarQuantizer(quantizer, d, nlist, qtype=ScalarQuantizer.QT_8bit,
+    metric=METRIC_L2, by_residual=True). 2 bytes per value (QT_fp16, QT_bf16) or 1 (QT_8bit,
+    QT_8bit_direct); the codes are Faiss's, and so are the files. Distances are those between
+    the query and the decoded vectors."""
+
+    def __init__(self, quantizer, d, nlist, qtype=ScalarQuantizer.QT_8bit, metric=METRIC_L2,
+                 by_residual=True, *, _impl=None):
+        super().__init__(_impl if _impl is not None
+                         else _ivfjit.IndexIVFScalarQuantizer(int(d), int(nlist), int(qtype),
+                                                              int(metric), bool(by_residual)),
+                         quantizer, d, nlist, metric, _impl is not None)
+        self.sq = _SqView(self)
+
+    by_residual = property(lambda self: self._impl.by_residual)
+
+
 class GpuIndex(Index):
     """An index copied to a GPU (index.to_device()): search it like any index; to_cpu()."""
 
@@ -418,6 +476,10 @@ def _wrap(impl):
     if isinstance(impl, _ivfjit.IndexIVFFlat):
         quantizer = IndexFlat(impl.d, impl.metric_type)
         return IndexIVFFlat(quantizer, impl.d, impl.nlist, impl.metric_type, _impl=impl)
+    if isinstance(impl, _ivfjit.IndexIVFScalarQuantizer):
+        quantizer = IndexFlat(impl.d, impl.metric_type)
+        return IndexIVFScalarQuantizer(quantizer, impl.d, impl.nlist, impl.qtype,
+                                       impl.metric_type, impl.by_residual, _impl=impl)
     if isinstance(impl, _ivfjit.IndexFlat):
         cls = IndexFlatL2 if impl.metric_type == METRIC_L2 else IndexFlatIP
         index = cls.__new__(cls)
@@ -448,17 +510,26 @@ def write_index(index, path):
     _ivfjit.write_index(index._impl, path, not path.endswith(".ivfjit"))
 
 
+_SQ_FACTORY = {"SQ8": ScalarQuantizer.QT_8bit, "SQfp16": ScalarQuantizer.QT_fp16,
+               "SQbf16": ScalarQuantizer.QT_bf16, "SQ8_direct": ScalarQuantizer.QT_8bit_direct}
+
+
 def index_factory(d, description, metric=METRIC_L2):
-    """"Flat" or "IVF<nlist>,Flat" (Faiss's factory strings for the types ivfjit has)."""
+    """"Flat", "IVF<nlist>,Flat" or "IVF<nlist>,SQ8|SQfp16|SQbf16|SQ8_direct" (Faiss's factory
+    strings for the types ivfjit has)."""
     desc = description.replace(" ", "")
     if desc == "Flat":
         return IndexFlat(d, metric)
-    if desc.startswith("IVF") and desc.endswith(",Flat"):
-        nlist = desc[3:-5]
+    if desc.startswith("IVF") and "," in desc:
+        nlist, codes = desc[3:].split(",", 1)
         if nlist.isdigit() and int(nlist) > 0:
-            return IndexIVFFlat(IndexFlat(d, metric), d, int(nlist), metric)
-    raise ValueError("index_factory: %r is not supported (\"Flat\", \"IVF<n>,Flat\")"
-                     % description)
+            if codes == "Flat":
+                return IndexIVFFlat(IndexFlat(d, metric), d, int(nlist), metric)
+            if codes in _SQ_FACTORY:
+                return IndexIVFScalarQuantizer(IndexFlat(d, metric), d, int(nlist),
+                                               _SQ_FACTORY[codes], metric)
+    raise ValueError("index_factory: %r is not supported (\"Flat\", \"IVF<n>,Flat\", "
+                     "\"IVF<n>,SQ8|SQfp16|SQbf16|SQ8_direct\")" % description)
 
 
 def normalize_L2(x):

@@ -104,23 +104,44 @@ class IndexFlatL2(IndexFlat):
 class IndexFlatIP(IndexFlat):
     def __init__(self, d: int) -> None: ...
 
-class IndexIVFFlat(Index):
+class IndexIVF(Index):
     quantizer: Index
     nprobe: int
     max_codes: int
     search_mode: str
-    def __init__(self, quantizer: Optional[Index], d: int, nlist: int,
-                 metric: int = ...) -> None: ...
     @property
     def nlist(self) -> int: ...
+    @property
+    def code_size(self) -> int: ...
     def make_direct_map(self, *args: Any) -> None: ...
     def set_direct_map_type(self, *args: Any) -> None: ...
     def resolve_mode(self, nq: int, nprobe: int = ...) -> str: ...
     def invlists_sizes(self) -> Ids: ...
     def imbalance_factor(self) -> float: ...
+
+class IndexIVFFlat(IndexIVF):
+    def __init__(self, quantizer: Optional[Index], d: int, nlist: int,
+                 metric: int = ...) -> None: ...
     # ivfjit's own: the fp16 screen of the lists (+50 % memory, same results, faster single
     # queries; docs/spec.md). Not saved with the index.
     fp16_screen: bool
+
+class ScalarQuantizer:
+    QT_8bit: int
+    QT_fp16: int
+    QT_8bit_direct: int
+    QT_bf16: int
+    qtype: int
+    d: int
+    code_size: int
+    trained: Floats
+
+class IndexIVFScalarQuantizer(IndexIVF):
+    sq: ScalarQuantizer
+    def __init__(self, quantizer: Optional[Index], d: int, nlist: int, qtype: int = ...,
+                 metric: int = ..., by_residual: bool = ...) -> None: ...
+    @property
+    def by_residual(self) -> bool: ...
 
 class GpuIndex(Index):
     def to_cpu(self) -> Index: ...

@@ -359,6 +359,80 @@ class IvfTest(unittest.TestCase):
                 ivfjit.read_index(os.path.join(tmp, "f.faiss"), ivfjit.IO_FLAG_MMAP)
 
 
+class IvfSqTest(unittest.TestCase):
+    """IndexIVFScalarQuantizer written as Faiss code, against Debian's faiss 1.7.3 (no bf16:
+    the C++ golden test checks bf16 against faiss-cpu 1.15)."""
+
+    d, nlist = 16, 32
+
+    def setUp(self):
+        self.xb, self.xq = clustered(5000, self.d, 17), clustered(60, self.d, 18)
+
+    def test_same_codes_files_and_results_as_faiss(self):
+        for name in ("QT_8bit", "QT_fp16"):
+            for metric in (faiss.METRIC_L2, faiss.METRIC_INNER_PRODUCT):
+                qtype = getattr(faiss.ScalarQuantizer, name)
+                fq = faiss.IndexFlat(self.d, metric)
+                theirs = faiss.IndexIVFScalarQuantizer(fq, self.d, self.nlist, qtype, metric)
+                theirs.train(self.xb)
+                theirs.add(self.xb)
+                quantizer = ivfjit.IndexFlat(self.d, metric)
+                quantizer.add(fq.reconstruct_n(0, self.nlist))
+                ours = ivfjit.IndexIVFScalarQuantizer(
+                    quantizer, self.d, self.nlist, getattr(ivfjit.ScalarQuantizer, name), metric)
+                self.assertEqual(ours.is_trained, name != "QT_8bit")
+                ours.train(self.xb)          # the ranges only: the quantizer's centroids stay
+                ours.add(self.xb)
+                self.assertTrue(ours.by_residual)
+                self.assertEqual(ours.code_size, theirs.code_size)
+                np.testing.assert_array_equal(ours.sq.trained,
+                                              faiss.vector_to_array(theirs.sq.trained))
+                theirs.nprobe = ours.nprobe = 4
+                Dr, Ir = theirs.search(self.xq, 10)
+                for mode in ("matrix", "csr"):
+                    ours.search_mode = mode
+                    assert_same_knn(self, *ours.search(self.xq, 10), Dr, Ir, rtol=1e-3)
+                with tempfile.TemporaryDirectory() as tmp:
+                    a, b = os.path.join(tmp, "a.faiss"), os.path.join(tmp, "b.faiss")
+                    theirs.nprobe = ours.nprobe = 1
+                    faiss.write_index(theirs, a)
+                    ivfjit.write_index(ours, b)
+                    self.assertEqual(open(a, "rb").read(), open(b, "rb").read(), name)
+                    back = ivfjit.read_index(a)
+                    self.assertIsInstance(back, ivfjit.IndexIVFScalarQuantizer)
+                    self.assertEqual(back.sq.qtype, qtype)
+                    back.nprobe = 4
+                    assert_same_knn(self, *back.search(self.xq, 10), Dr, Ir, rtol=1e-3)
+                    ivfjit.write_index(back, os.path.join(tmp, "c.ivfjit"))
+                    mapped = ivfjit.read_index(os.path.join(tmp, "c.ivfjit"), ivfjit.IO_FLAG_MMAP)
+                    mapped.nprobe = 4
+                    np.testing.assert_array_equal(mapped.search(self.xq, 10)[1],
+                                                  back.search(self.xq, 10)[1])
+
+    def test_factory_memory_and_errors(self):
+        flat = ivfjit.index_factory(self.d, "IVF32,Flat")
+        for desc, share in (("IVF32,SQfp16", 0.5), ("IVF32,SQbf16", 0.5), ("IVF32,SQ8", 0.25)):
+            index = ivfjit.index_factory(self.d, desc)
+            self.assertIsInstance(index, ivfjit.IndexIVFScalarQuantizer)
+            self.assertEqual(index.code_size, int(4 * self.d * share))
+            index.train(self.xb)
+            index.add(self.xb)
+            D, I = index.search(self.xq, 5)
+            self.assertTrue((I >= 0).all())
+            back = index.reconstruct_n(0, 10)
+            self.assertLess(np.abs(back - self.xb[:10]).max(), 0.1)
+        self.assertIsInstance(flat, ivfjit.IndexIVFFlat)
+        with self.assertRaises(ValueError):
+            ivfjit.IndexIVFScalarQuantizer(None, self.d, 4, 1)  # QT_4bit: not supported
+        fp16 = ivfjit.index_factory(self.d, "IVF4,SQfp16")
+        fp16.train(self.xb)
+        huge = self.xb[:2].copy()
+        huge[1, 3] = 1e6
+        with self.assertRaises(ValueError):
+            fp16.add(huge)              # beyond binary16's range: refused, nothing added
+        self.assertEqual(fp16.ntotal, 0)
+
+
 class ApiTest(unittest.TestCase):
     def test_errors_are_python_exceptions(self):
         index = ivfjit.IndexFlatL2(8)
