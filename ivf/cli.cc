@@ -1,6 +1,7 @@
 // ivfjit: build, search, inspect and convert indexes from the shell.
 //
-//   ivfjit build   --base=FILE --nlist=N [--metric=l2|ip] [--train=FILE] [--nprobe=N] --out=INDEX
+//   ivfjit build   --base=FILE --nlist=N [--metric=l2|ip] [--codec=flat|fp16|bf16|sq8|8bit_direct]
+//                  [--train=FILE] [--nprobe=N] --out=INDEX
 //   ivfjit add     --index=INDEX --vectors=FILE [--ids=FILE]
 //   ivfjit search  --index=INDEX --queries=FILE --k=K [--nprobe=N] [--max_codes=M]
 //                  [--mode=auto|csr|matrix] [--allow=IDS | --id_range=A:B] [--mmap]
@@ -11,7 +12,10 @@
 // Vector files: .fvecs, .bvecs, .npy, or MNIST-style *idx3-ubyte[.gz]; ids: .ivecs or .npy.
 // Index files: Faiss's format for names ending in .faiss or .index, ivfjit's own for .ivfjit;
 // any index given to add/search/info may be either (detected by its magic). --nlist=0 builds an
-// exact (Flat) index. Search output: X.ivecs (labels) + X.fvecs (distances), X.npy (labels,
+// exact (Flat) index; --codec stores an IVF's vectors as scalar-quantizer codes
+// (IndexIVFScalarQuantizer, Faiss's IwSq: fp16 / bf16 2 bytes a value, sq8 and 8bit_direct
+// 1 byte; by residual, except 8bit_direct, which codes the integers 0..255 themselves).
+// Search output: X.ivecs (labels) + X.fvecs (distances), X.npy (labels,
 // int64) + X.distances.npy, or "-" for TSV (query, rank, label, distance) on stdout.
 // --allow (ids in .ivecs or .npy) or --id_range (labels A .. B-1) restricts the results to
 // those labels (docs/spec.md, Filtered search). --mmap maps an .ivfjit index read-only and
@@ -45,6 +49,7 @@
 #include "ivf/gpu/gpu_index.h"
 #include "ivf/index_flat.h"
 #include "ivf/index_ivf_flat.h"
+#include "ivf/index_ivf_scalar_quantizer.h"
 #include "ivf/io.h"
 #include "ivf/vector_files.h"
 #include "jit/gpu/gpu_device.h"
@@ -55,8 +60,9 @@ namespace {
 
 constexpr char kUsage[] =
     "usage:\n"
-    "  ivfjit build   --base=FILE --nlist=N [--metric=l2|ip] [--train=FILE] [--nprobe=N] "
-    "--out=INDEX\n"
+    "  ivfjit build   --base=FILE --nlist=N [--metric=l2|ip] "
+    "[--codec=flat|fp16|bf16|sq8|8bit_direct]\n"
+    "                 [--train=FILE] [--nprobe=N] --out=INDEX\n"
     "  ivfjit add     --index=INDEX --vectors=FILE [--ids=FILE]\n"
     "  ivfjit search  --index=INDEX --queries=FILE --k=K [--nprobe=N] [--max_codes=M]\n"
     "                 [--mode=auto|csr|matrix] [--allow=IDS | --id_range=A:B] [--mmap]\n"
@@ -222,13 +228,28 @@ absl::Status Build(const Args& a) {
   const std::optional<Metric> metric = ParseMetric(metric_name);
   if (!metric) return absl::InvalidArgumentError("--metric must be l2 or ip");
   if (nlist < 0) return absl::InvalidArgumentError("--nlist must be >= 0 (0 = exact Flat)");
+  const std::string codec = a.has("codec") ? a.Get("codec") : "flat";
+  const std::optional<QuantizerType> qtype = ParseQuantizerType(codec);
+  if (codec != "flat" && !qtype.has_value()) {
+    throw UsageError("--codec must be flat, fp16, bf16, sq8 or 8bit_direct");
+  }
+  if (qtype.has_value() && nlist == 0) {
+    return absl::InvalidArgumentError("--codec needs an IVF index (--nlist >= 1)");
+  }
   IVFJIT_ASSIGN_OR_RETURN(const FloatMatrix base, ReadRows(a.Path("base"), "base"));
   std::unique_ptr<Index> index;
   if (nlist == 0) {
     IVFJIT_ASSIGN_OR_RETURN(index, IndexFlat::Create(base.cols, *metric));
   } else {
-    IVFJIT_ASSIGN_OR_RETURN(std::unique_ptr<IndexIVFFlat> ivf,
-                            IndexIVFFlat::Create(base.cols, nlist, *metric));
+    std::unique_ptr<IndexIVF> ivf;
+    if (qtype.has_value()) {
+      IVFJIT_ASSIGN_OR_RETURN(
+          ivf, IndexIVFScalarQuantizer::Create(base.cols, nlist, *qtype, *metric,
+                                               /*by_residual=*/*qtype !=
+                                                   QuantizerType::k8bitDirect));
+    } else {
+      IVFJIT_ASSIGN_OR_RETURN(ivf, IndexIVFFlat::Create(base.cols, nlist, *metric));
+    }
     if (a.has("nprobe")) IVFJIT_RETURN_IF_ERROR(ivf->set_nprobe(a.GetInt("nprobe", 1)));
     FloatMatrix train_file;
     const FloatMatrix* train = &base;
@@ -394,7 +415,7 @@ absl::Status Search(const Args& a) {
   const std::string device = a.has("device") ? a.Get("device") : "cpu";
   if (device != "cpu" && device != "gpu") throw UsageError("--device must be cpu or gpu");
   if (device == "gpu") return SearchOnGpu(a, *index, q, k, out);
-  auto* ivf = dynamic_cast<IndexIVFFlat*>(index.get());
+  auto* ivf = dynamic_cast<IndexIVF*>(index.get());
   IVFJIT_ASSIGN_OR_RETURN(IVFSearchParams params, IvfParams(a, ivf != nullptr));
   IVFJIT_ASSIGN_OR_RETURN(const std::unique_ptr<IDSelector> selector, Selector(a));
   params.sel = selector.get();
@@ -418,7 +439,7 @@ absl::Status Info(const Args& a) {
   std::printf("metric\t%s\nd\t%ld\nntotal\t%ld\ntrained\t%s\n",
               std::string(MetricName(index->metric())).c_str(), (long)index->d(),
               (long)index->ntotal(), index->is_trained() ? "yes" : "no");
-  if (auto* ivf = dynamic_cast<IndexIVFFlat*>(index.get())) {
+  if (auto* ivf = dynamic_cast<IndexIVF*>(index.get())) {
     const std::vector<int64_t> sizes = ivf->list_sizes();
     int64_t lo = sizes.empty() ? 0 : sizes[0], hi = 0, empty = 0;
     for (int64_t s : sizes) {
@@ -426,8 +447,14 @@ absl::Status Info(const Args& a) {
       hi = std::max(hi, s);
       empty += s == 0;
     }
-    std::printf("type\tIndexIVFFlat\nnlist\t%ld\nnprobe\t%ld\n", (long)ivf->nlist(),
+    const auto* sq = dynamic_cast<const IndexIVFScalarQuantizer*>(ivf);
+    std::printf("type\t%s\nnlist\t%ld\nnprobe\t%ld\n",
+                sq != nullptr ? "IndexIVFScalarQuantizer" : "IndexIVFFlat", (long)ivf->nlist(),
                 (long)ivf->nprobe());
+    std::printf("codec\t%s\ncode_size\t%ld\n",
+                sq != nullptr ? std::string(QuantizerTypeName(sq->sq().type())).c_str() : "flat",
+                (long)ivf->code_size());
+    if (sq != nullptr) std::printf("by_residual\t%s\n", sq->by_residual() ? "yes" : "no");
     std::printf("list_size_min\t%ld\nlist_size_max\t%ld\nlist_size_mean\t%.2f\n", (long)lo,
                 (long)hi, double(ivf->ntotal()) / ivf->nlist());
     std::printf("empty_lists\t%ld\nimbalance_factor\t%.4f\n", (long)empty,
@@ -460,7 +487,7 @@ int Main(int argc, char** argv) {
   }
   const std::string command = argv[1];
   const std::map<std::string, std::set<std::string>> flags = {
-      {"build", {"base", "nlist", "metric", "train", "nprobe", "out"}},
+      {"build", {"base", "nlist", "metric", "codec", "train", "nprobe", "out"}},
       {"add", {"index", "vectors", "ids"}},
       {"search",
        {"index", "queries", "k", "nprobe", "max_codes", "mode", "allow", "id_range", "mmap",
