@@ -50,6 +50,12 @@ def main():
     out("load_index", "ivf", index_bytes(ivfjit.write_index, ivf, ".ivfjit"))
     empty = ivfjit.IndexIVFFlat(ivfjit.IndexFlatL2(4), 4, 3)
     out("load_index", "ivf_untrained", index_bytes(ivfjit.write_index, empty, ".ivfjit"))
+    for name, qtype in (("sq8", ivfjit.ScalarQuantizer.QT_8bit),
+                        ("sqfp16", ivfjit.ScalarQuantizer.QT_fp16)):
+        sq = ivfjit.IndexIVFScalarQuantizer(ivfjit.IndexFlatL2(4), 4, 2, qtype)
+        sq.train(np.vstack([x] * 8))
+        sq.add(x)
+        out("load_index", "ivf_" + name, index_bytes(ivfjit.write_index, sq, ".ivfjit"))
     # Faiss's format, written by Faiss.
     f = faiss.IndexFlatL2(4)
     f.add(x)
@@ -69,6 +75,12 @@ def main():
     out("faiss_index", "ivf_sparse", index_bytes(faiss.write_index, sparse, ".faiss"))
     fivf.make_direct_map()
     out("faiss_index", "ivf_direct_map", index_bytes(faiss.write_index, fivf, ".faiss"))
+    for name, qtype in (("sq8", faiss.ScalarQuantizer.QT_8bit),
+                        ("sqfp16", faiss.ScalarQuantizer.QT_fp16)):
+        fsq = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatL2(4), 4, 2, qtype)
+        fsq.train(np.vstack([x] * 8))
+        fsq.add(x)
+        out("faiss_index", "ivf_" + name, index_bytes(faiss.write_index, fsq, ".faiss"))
     # Vector and id files; the first byte picks the reader (vector_files_fuzz.cc).
     fv = b"".join(struct.pack("<i", 4) + row.tobytes() for row in x[:3])
     out("vector_files", "fvecs", b"\x00" + fv)
