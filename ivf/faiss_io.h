@@ -5,7 +5,8 @@
 //   IVFJIT_RETURN_IF_ERROR(ivfjit::WriteFaissIndex(**index, "/data/copy.faiss"));
 //   auto any = ivfjit::ReadAnyIndex("/data/unknown.index");    // Faiss or ivfjit, by magic
 //
-// Supported: IndexFlatL2 ("IxF2"), IndexFlatIP ("IxFI") and IndexIVFFlat ("IwFl") with a flat
+// Supported: IndexFlatL2 ("IxF2"), IndexFlatIP ("IxFI"), IndexIVFFlat ("IwFl") and
+// IndexIVFScalarQuantizer ("IwSq": QT_8bit, QT_fp16, QT_8bit_direct, QT_bf16) with a flat
 // quantizer and array inverted lists ("ilar", with the "full" or the "sprs" size table); a
 // stored direct map is read and skipped (ivfjit keeps none) and written as "no map". Other
 // Faiss index types give Unimplemented naming their fourcc. Layout: docs/spec.md.
@@ -30,7 +31,8 @@ namespace ivfjit {
 ABSL_MUST_USE_RESULT absl::StatusOr<std::unique_ptr<Index>> ReadFaissIndex(
     const std::string& path, const LoadOptions& options = {});
 
-// IndexFlat or IndexIVFFlat; written atomically (temporary file + rename).
+// IndexFlat, IndexIVFFlat or IndexIVFScalarQuantizer; written atomically (temporary file +
+// rename), byte for byte as libfaiss writes the same index.
 ABSL_MUST_USE_RESULT absl::Status WriteFaissIndex(const Index& index, const std::string& path);
 
 enum class IndexFileFormat { kIvfjit, kFaiss };

@@ -3,12 +3,15 @@
 // search over the probed lists. IndexIVFFlat stores each vector as it is,
 // IndexIVFScalarQuantizer as a code of fewer bytes; both are used through this class.
 //
-//   ivfjit::IndexIVF& ivf = *flat_or_sq;                  // an IndexIVFFlat or ...ScalarQuantizer
-//   IVFJIT_RETURN_IF_ERROR(ivf.set_nprobe(16));
+//   IVFJIT_ASSIGN_OR_RETURN(std::unique_ptr<ivfjit::IndexIVF> ivf,   // or ...ScalarQuantizer
+//                           ivfjit::IndexIVFFlat::Create(d, /*nlist=*/16, ivfjit::Metric::kL2));
+//   IVFJIT_RETURN_IF_ERROR(ivf->Train(base));                  // base: nb × d floats
+//   IVFJIT_RETURN_IF_ERROR(ivf->Add(base));
+//   IVFJIT_RETURN_IF_ERROR(ivf->set_nprobe(4));
 //   ivfjit::IVFSearchParams params;
-//   params.max_codes = 4096;                               // Faiss's prefix rule
-//   auto result = ivf.Search(queries, /*k=*/10, params);   // queries: nq × d floats
-//   std::vector<int64_t> sizes = ivf.list_sizes();         // nlist
+//   params.max_codes = 4096;                                   // Faiss's prefix rule
+//   IVFJIT_ASSIGN_OR_RETURN(ivfjit::SearchResult result, ivf->Search(queries, 10, params));
+//   std::vector<int64_t> sizes = ivf->list_sizes();            // nlist
 //
 // Search quantizes each query to its nprobe nearest centroids (a GEMM against the centroids
 // and a top-nprobe selection), then scans those lists, whole, in coarse-distance order. Two

@@ -3,9 +3,9 @@
 //
 //   IVFJIT_ASSIGN_OR_RETURN(ivfjit::ScalarQuantizer sq,
 //                           ivfjit::ScalarQuantizer::Create(d, ivfjit::QuantizerType::k8bit));
-//   IVFJIT_RETURN_IF_ERROR(sq.Train(n, x));               // x: n × d; per-dimension min / max
-//   std::vector<uint8_t> codes(n * sq.code_size());
-//   IVFJIT_RETURN_IF_ERROR(sq.Encode(x, n, codes.data()));  // the bytes of Faiss's compute_codes
+//   IVFJIT_RETURN_IF_ERROR(sq.Train(nb, base.data()));    // base: nb × d; per-dimension ranges
+//   std::vector<uint8_t> codes(nb * sq.code_size());
+//   IVFJIT_RETURN_IF_ERROR(sq.Encode(base.data(), nb, codes.data()));  // Faiss's compute_codes
 //
 // Semantics, as Faiss's (docs/spec.md, Scalar quantizer):
 //  - k8bit: trained ranges vmin, vdiff (vmax - vmin) per dimension (Faiss's RS_minmax);
