@@ -399,8 +399,11 @@ absl::StatusOr<std::unique_ptr<Index>> ReadIvf(Reader& r, const Header& h, const
   const bool norms = !sq && h.metric == Metric::kL2;
   if (v1 && src.mapping != nullptr) return NotMappable(r);
   const int64_t centroid_floats = h.trained ? nlist * h.d : 0;
-  // (An untrained index's nlist is not backed by data: each list costs memory even empty.)
-  if (!h.trained && nlist > r.left() / 8) return r.Corrupt("nlist beyond the file");
+  // Every list costs memory even when empty: nlist must be backed by the file (its size and,
+  // trained, its centroid) before the index is made.
+  if (nlist > r.left() / 8 || centroid_floats > (r.left() - 8 * nlist) / 4) {
+    return r.Corrupt("sizes do not match the file size");
+  }
   std::unique_ptr<IndexIVF> index;
   if (sq) {
     IVFJIT_ASSIGN_OR_RETURN(index, ReadSq(r, h, nlist));

@@ -5,27 +5,10 @@
 #include <cmath>
 #include <cstring>
 
-#include "jit/base/number_formats.h"
-
 namespace ivfjit::eager {
 namespace {
 
 using jit::CodeType;
-
-float ScalarValue(CodeType type, const uint8_t* row, int64_t t) {
-  uint16_t v;
-  switch (type) {
-    case CodeType::kUint8:
-      return static_cast<float>(row[t]);
-    case CodeType::kFloat16:
-      std::memcpy(&v, row + 2 * t, 2);
-      return jit::HalfToFloat(v);
-    case CodeType::kBFloat16:
-      std::memcpy(&v, row + 2 * t, 2);
-      return jit::Bf16ToFloat(v);
-  }
-  return 0.0f;
-}
 
 // The row's values t .. t+7 as floats (exact).
 template <CodeType type>
@@ -54,7 +37,7 @@ __attribute__((target("avx2,fma,f16c"))) void Avx2Impl(const uint8_t* codes, int
       _mm256_storeu_ps(o + t, _mm256_fmadd_ps(_mm256_loadu_ps(scale + t), Load8<type>(row, t),
                                               _mm256_loadu_ps(offset + t)));
     }
-    for (; t < d; ++t) o[t] = std::fma(scale[t], ScalarValue(type, row, t), offset[t]);
+    for (; t < d; ++t) o[t] = std::fma(scale[t], CodeValue(type, row, t), offset[t]);
   }
 }
 
@@ -104,7 +87,7 @@ void DecodeRowsScalar(CodeType type, const uint8_t* codes, int64_t n, int64_t d,
   const int64_t bytes = jit::CodeBytes(type, d);
   for (int64_t j = 0; j < n; ++j) {
     for (int64_t t = 0; t < d; ++t) {
-      out[j * d + t] = std::fma(scale[t], ScalarValue(type, codes + j * bytes, t), offset[t]);
+      out[j * d + t] = std::fma(scale[t], CodeValue(type, codes + j * bytes, t), offset[t]);
     }
   }
 }

@@ -9,10 +9,20 @@
 #define IVFJIT_JIT_EAGER_DECODE_H_
 
 #include <cstdint>
+#include <cstring>
 
+#include "jit/base/number_formats.h"
 #include "jit/base/views.h"
 
 namespace ivfjit::eager {
+
+// Value t of a coded row as a float (exact): the binary16 / bfloat16 value or the byte.
+inline float CodeValue(jit::CodeType type, const uint8_t* row, int64_t t) {
+  if (type == jit::CodeType::kUint8) return static_cast<float>(row[t]);
+  uint16_t v;
+  std::memcpy(&v, row + 2 * t, 2);
+  return type == jit::CodeType::kFloat16 ? jit::HalfToFloat(v) : jit::Bf16ToFloat(v);
+}
 
 // codes: n rows of jit::CodeBytes(type, d) bytes; offset, scale: d floats; out: n × d floats,
 // out[j·d + t] = fma(scale[t], value(codes_j[t]), offset[t]).

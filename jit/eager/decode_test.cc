@@ -57,6 +57,43 @@ TEST(DecodeTest, EveryTierDecodesAsTheScalarReference) {
   }
 }
 
+// Distances read straight from codes equal the distances to the decoded rows (offset 0), up to
+// float summation order, in every tier, for every code type and awkward d.
+TEST(DecodeTest, CodedRowsAreDistancesToTheDecodedRows) {
+  std::mt19937 rng(12);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  for (const DistanceKernels* isa : AvailableDistanceKernels()) {
+    for (CodeType type : {CodeType::kFloat16, CodeType::kBFloat16, CodeType::kUint8}) {
+      for (int64_t d : {1, 7, 15, 16, 17, 33, 100, 784}) {
+        const int64_t n = 6;
+        const std::vector<uint8_t> codes = RandomCodes(type, n, d, rng);
+        std::vector<float> zero(d, 0.0f), scale(d), q(d);
+        for (int64_t t = 0; t < d; ++t) {
+          scale[t] = type == CodeType::kUint8 ? std::fabs(normal(rng)) / 255.0f : 1.0f;
+          q[t] = normal(rng);
+        }
+        std::vector<float> rows(n * d), want(n), got(n);
+        DecodeRowsScalar(type, codes.data(), n, d, zero.data(), scale.data(), rows.data());
+        for (bool l2 : {true, false}) {
+          (l2 ? ScalarDistanceKernels().l2_rows : ScalarDistanceKernels().ip_rows)(
+              q.data(), rows.data(), n, d, want.data());
+          (l2 ? isa->coded_l2_rows : isa->coded_ip_rows)(type, q.data(), codes.data(), n, d,
+                                                        scale.data(), got.data());
+          for (int64_t j = 0; j < n; ++j) {
+            double mag = 0;  // the terms' magnitude bounds the summation-order difference
+            for (int64_t t = 0; t < d; ++t) {
+              mag += l2 ? (q[t] - rows[j * d + t]) * (q[t] - rows[j * d + t])
+                        : std::fabs(q[t] * rows[j * d + t]);
+            }
+            EXPECT_NEAR(got[j], want[j], 1e-5 * mag + 1e-30)
+                << isa->isa << " type " << static_cast<int>(type) << " d " << d << " l2 " << l2;
+          }
+        }
+      }
+    }
+  }
+}
+
 TEST(DecodeTest, ValuesAreTheCodesThroughOffsetAndScale) {
   const int64_t d = 3;
   const float offset[d] = {1.0f, -2.0f, 0.5f}, scale[d] = {0.5f, 2.0f, 1.0f};

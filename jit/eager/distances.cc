@@ -83,6 +83,54 @@ struct HalfRow {
   }
 };
 
+// bfloat16 rows: the upper halves of floats (exact).
+struct Bf16Row {
+  const uint16_t* p;
+  void Prefetch(int64_t t) const { __builtin_prefetch(p + t + 2048); }
+  float At(int64_t t) const { return jit::Bf16ToFloat(p[t]); }
+  __attribute__((target("avx2,fma,f16c"))) __m256 Load8(int64_t t) const {
+    const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(p + t));
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+  }
+  __attribute__((target("avx512f"))) __m512 Load16(int64_t t) const {
+    const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + t));
+    return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+  }
+  __attribute__((target("avx512f"))) __m512 Load16(int64_t t, __mmask16, int64_t left) const {
+    alignas(32) uint16_t lanes[16] = {};
+    std::memcpy(lanes, p + t, static_cast<size_t>(std::min<int64_t>(left, 16)) * 2);
+    return Bf16Row{lanes}.Load16(0);
+  }
+};
+
+// Byte rows times a per-dimension scale (sq8 codes): scale[t] · byte, rounded once.
+struct ScaledByteRow {
+  const uint8_t* p;
+  const float* s;
+  void Prefetch(int64_t t) const { __builtin_prefetch(p + t + 1024); }
+  float At(int64_t t) const { return s[t] * static_cast<float>(p[t]); }
+  __attribute__((target("avx2,fma,f16c"))) __m256 Load8(int64_t t) const {
+    uint64_t bytes;
+    std::memcpy(&bytes, p + t, 8);
+    const __m256 v = _mm256_cvtepi32_ps(
+        _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<int64_t>(bytes))));
+    return _mm256_mul_ps(_mm256_loadu_ps(s + t), v);
+  }
+  __attribute__((target("avx512f"))) __m512 Load16(int64_t t) const {
+    const __m512 v = _mm512_cvtepi32_ps(
+        _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p + t))));
+    return _mm512_mul_ps(_mm512_loadu_ps(s + t), v);
+  }
+  __attribute__((target("avx512f"))) __m512 Load16(int64_t t, __mmask16 mask,
+                                                   int64_t left) const {
+    alignas(16) uint8_t lanes[16] = {};
+    std::memcpy(lanes, p + t, static_cast<size_t>(std::min<int64_t>(left, 16)));
+    const __m512 v = _mm512_cvtepi32_ps(
+        _mm512_cvtepu8_epi32(_mm_load_si128(reinterpret_cast<const __m128i*>(lanes))));
+    return _mm512_mul_ps(_mm512_maskz_loadu_ps(mask, s + t), v);
+  }
+};
+
 // AVX2 + FMA (+ F16C): 8 lanes, two accumulators, masked-free tail done in scalar.
 template <Op op, typename Row>
 __attribute__((target("avx2,fma,f16c"))) inline float Avx2Row(const float* q, Row row,
@@ -201,7 +249,68 @@ __attribute__((target("avx512f"))) void Avx512HalfRows(const float* q, const uin
   for (int64_t j = 0; j < n; ++j) out[j] = Avx512Row<op>(q, HalfRow{x + j * d}, d);
 }
 
-constexpr DistanceKernels kScalar = {"scalar", ScalarL2Rows, ScalarIpRows, ScalarNorms, false};
+// Coded rows (decode.h's values; sq8 scaled): one kernel per tier and op over every code type.
+template <Op op>
+void ScalarCodedRows(jit::CodeType type, const float* q, const uint8_t* codes, int64_t n,
+                     int64_t d, const float* scale, float* out) {
+  const int64_t bytes = jit::CodeBytes(type, d);
+  for (int64_t j = 0; j < n; ++j) {
+    const uint8_t* row = codes + j * bytes;
+    float s = 0.0f;
+    for (int64_t t = 0; t < d; ++t) {
+      float x = CodeValue(type, row, t);
+      if (type == jit::CodeType::kUint8) x = scale[t] * x;
+      if constexpr (op == Op::kL2) {
+        const float diff = q[t] - x;
+        s += diff * diff;
+      } else {
+        s += q[t] * x;
+      }
+    }
+    out[j] = s;
+  }
+}
+
+template <Op op>
+__attribute__((target("avx2,fma,f16c"))) void Avx2CodedRows(jit::CodeType type, const float* q,
+                                                            const uint8_t* codes, int64_t n,
+                                                            int64_t d, const float* scale,
+                                                            float* out) {
+  const int64_t bytes = jit::CodeBytes(type, d);
+  for (int64_t j = 0; j < n; ++j) {
+    const uint8_t* row = codes + j * bytes;
+    const auto* half = reinterpret_cast<const uint16_t*>(row);
+    out[j] = type == jit::CodeType::kFloat16    ? Avx2Row<op>(q, HalfRow{half}, d)
+             : type == jit::CodeType::kBFloat16 ? Avx2Row<op>(q, Bf16Row{half}, d)
+                                                : Avx2Row<op>(q, ScaledByteRow{row, scale}, d);
+  }
+}
+
+template <Op op>
+__attribute__((target("avx512f"))) void Avx512CodedRows(jit::CodeType type, const float* q,
+                                                        const uint8_t* codes, int64_t n,
+                                                        int64_t d, const float* scale,
+                                                        float* out) {
+  const int64_t bytes = jit::CodeBytes(type, d);
+  for (int64_t j = 0; j < n; ++j) {
+    const uint8_t* row = codes + j * bytes;
+    const auto* half = reinterpret_cast<const uint16_t*>(row);
+    out[j] = type == jit::CodeType::kFloat16    ? Avx512Row<op>(q, HalfRow{half}, d)
+             : type == jit::CodeType::kBFloat16 ? Avx512Row<op>(q, Bf16Row{half}, d)
+                                                : Avx512Row<op>(q, ScaledByteRow{row, scale}, d);
+  }
+}
+
+constexpr DistanceKernels kScalar = {"scalar",
+                                     ScalarL2Rows,
+                                     ScalarIpRows,
+                                     ScalarNorms,
+                                     false,
+                                     nullptr,
+                                     nullptr,
+                                     DecodeRowsScalar,
+                                     ScalarCodedRows<Op::kL2>,
+                                     ScalarCodedRows<Op::kIp>};
 constexpr DistanceKernels kAvx2 = {"avx2",
                                    Avx2Rows<Op::kL2>,
                                    Avx2Rows<Op::kIp>,
@@ -209,7 +318,9 @@ constexpr DistanceKernels kAvx2 = {"avx2",
                                    false,
                                    Avx2HalfRows<Op::kL2>,
                                    Avx2HalfRows<Op::kIp>,
-                                   DecodeRowsAvx2};
+                                   DecodeRowsAvx2,
+                                   Avx2CodedRows<Op::kL2>,
+                                   Avx2CodedRows<Op::kIp>};
 constexpr DistanceKernels kAvx512 = {"avx512",
                                      Avx512Rows<Op::kL2>,
                                      Avx512Rows<Op::kIp>,
@@ -217,7 +328,9 @@ constexpr DistanceKernels kAvx512 = {"avx512",
                                      true,
                                      Avx512HalfRows<Op::kL2>,
                                      Avx512HalfRows<Op::kIp>,
-                                     DecodeRowsAvx512};
+                                     DecodeRowsAvx512,
+                                     Avx512CodedRows<Op::kL2>,
+                                     Avx512CodedRows<Op::kIp>};
 
 // CPUID leaf 1, ECX bit 29 (clang 16's __builtin_cpu_supports does not know "f16c").
 bool HasF16c() {

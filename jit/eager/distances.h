@@ -22,6 +22,13 @@ using RowsKernel = void (*)(const float* q, const float* x, int64_t n, int64_t d
 using HalfRowsKernel = void (*)(const float* q, const uint16_t* x, int64_t n, int64_t d,
                                 float* out);
 
+// l2_rows / ip_rows over coded rows (codes: n rows of jit::CodeBytes(type, d) bytes) whose
+// values are decode.h's CodeValue, times scale[t] for byte codes (scale: d floats; ignored for
+// binary16 / bfloat16): the distances to the decoded rows less their offset, which callers
+// fold into q (L2: q - offset) or add (IP: q · offset).
+using CodedRowsKernel = void (*)(jit::CodeType type, const float* q, const uint8_t* codes,
+                                 int64_t n, int64_t d, const float* scale, float* out);
+
 struct DistanceKernels {
   const char* isa;        // "avx512", "avx2" or "scalar"
   RowsKernel l2_rows;     // out[j] = sum_t (q[t] - x[j,t])^2
@@ -32,6 +39,8 @@ struct DistanceKernels {
   HalfRowsKernel half_l2_rows = nullptr;
   HalfRowsKernel half_ip_rows = nullptr;
   DecodeKernel decode = DecodeRowsScalar;  // coded rows to floats (decode.h)
+  CodedRowsKernel coded_l2_rows = nullptr;
+  CodedRowsKernel coded_ip_rows = nullptr;
 };
 
 // One search's kernels: an eager instruction-set tier (always there), and the generated

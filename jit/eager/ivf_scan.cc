@@ -70,6 +70,7 @@ class EagerListScan {
       : isa_(isa),
         d_(in.d),
         buf_(static_cast<size_t>(MatrixChunkRows(in.d))),
+        shifted_(static_cast<size_t>(in.d)),
         can_screen_((metric == Metric::kL2 ? isa.half_l2_rows : isa.half_ip_rows) != nullptr &&
                     in.d >= kScreenMinDim) {
     if (can_screen_) screen_.emplace(isa, in.d, in.k);
@@ -78,6 +79,32 @@ class EagerListScan {
   void Start(const float* q) {
     q_ = q;
     if (can_screen_) screen_->Start(q);
+  }
+
+  // A coded list (jit/base/views.h) read in place: distances to the decoded rows without
+  // decoding them — the offset folded into the query (L2: q - offset) or added (IP: q ·
+  // offset), the codes widened (and scaled) in registers. Reads the codes once, at their
+  // size; equal to scanning the decoded rows up to float rounding.
+  void ScanCoded(const ListView& list, TopK<metric>& top) {
+    const float* q = q_;
+    float bias = 0.0f;
+    if constexpr (metric == Metric::kL2) {
+      for (int64_t t = 0; t < d_; ++t) shifted_[t] = q_[t] - list.code_offset[t];
+      q = shifted_.data();
+    } else {
+      isa_.ip_rows(q_, list.code_offset, 1, d_, &bias);
+    }
+    const CodedRowsKernel rows = metric == Metric::kL2 ? isa_.coded_l2_rows : isa_.coded_ip_rows;
+    const int64_t chunk = static_cast<int64_t>(buf_.size());
+    const int64_t bytes = jit::CodeBytes(list.code_type, d_);
+    for (int64_t r0 = 0; r0 < list.size; r0 += chunk) {
+      const int64_t n = std::min(chunk, list.size - r0);
+      rows(list.code_type, q, list.codes + r0 * bytes, n, d_, list.code_scale, buf_.data());
+      if (bias != 0.0f) {
+        for (int64_t j = 0; j < n; ++j) buf_[j] += bias;
+      }
+      PushRow(isa_, buf_.data(), n, list.ids + r0, 0, 0.0f, nullptr, top);
+    }
   }
 
   // The list's rows must stay valid until Finish when the list carries a screen.
@@ -103,6 +130,7 @@ class EagerListScan {
   const DistanceKernels& isa_;
   int64_t d_;
   std::vector<float> buf_;
+  std::vector<float> shifted_;  // the query less a coded list's offset (L2)
   bool can_screen_;
   std::optional<ScreenedScan<metric>> screen_;
   const float* q_ = nullptr;
@@ -118,6 +146,10 @@ void ScanProbes(const Kernels& kernels, const IvfScanInput& in, int64_t i, int64
   for (int64_t p = p0; p < p1; ++p) {
     const int64_t l = in.probes[i * in.nprobe + p];
     if (l < 0 || in.lists[l].size == 0) continue;
+    if (kernels.scan == nullptr && in.lists[l].codes != nullptr && !compact.filtering()) {
+      eager.ScanCoded(in.lists[l], top);
+      continue;
+    }
     compact.ForEachBlock(in.lists[l], [&](const ListView& list) {
       if (kernels.scan != nullptr) {
         kernels.scan(q, list.vectors, list.norms, list.ids, 0, list.size, heap_dist, heap_ids);
