@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""IVF with fewer bytes per vector: recall, batch QPS, single-query latency, add time and
+index memory of IndexIVFFlat (f32) and IndexIVFScalarQuantizer (fp16, bf16, sq8), ivfjit vs
+faiss-cpu with the same code type, on Fashion-MNIST and the seed shape.
+
+  bazel run -c opt //ivf/python:wheel -- --out_dir=/tmp/whl
+  python3 -m venv /tmp/pv && /tmp/pv/bin/pip install faiss-cpu==1.15.1 numpy==1.26.4 \\
+      $(ls /tmp/whl/ivfjit-*.whl)
+  /tmp/pv/bin/python perf/sq_compare.py [--workloads=fmnist,seed] [--record]
+
+Both libraries index the same vectors on the same centroids (faiss-cpu's k-means, computed
+once and saved), so recall differs only by the codes; by_residual (Faiss's default). Each
+(library, codec) runs in a process of its own, one after the other: the ranges' training
+(sq8), one bulk add (timed), then per nprobe a batch of all queries (median of 3 after a
+warm-up) and --singles queries one at a time (median). index_anon_mb is the growth of the
+process's resident anonymous memory over the add — measured, not computed. faiss-cpu runs at
+its OpenBLAS's best core type (perf/peers/blas_core.py). Note faiss-cpu 1.15's bf16 scan
+rounds the query to bf16; ivfjit scores the float query (docs/spec.md).
+Rows ("workload": "sq-<name>") go to stdout and, with --record, to benchmarks.jsonl.
+"""
+import argparse
+import gzip
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+
+import numpy as np
+
+FMNIST = "/usr/share/datasets/fashion-mnist"
+CODECS = ("f32", "fp16", "bf16", "sq8")
+# workload: nlist, k, nprobes
+SHAPES = {"fmnist": (1024, 10, (8, 16)), "seed": (512, 20, (8, 32))}
+
+
+def read_idx(path):
+    with gzip.open(path, "rb") as f:
+        data = f.read()
+    count, rows, cols = (int.from_bytes(data[i:i + 4], "big") for i in (4, 8, 12))
+    return np.frombuffer(data, np.uint8, offset=16).reshape(count, rows * cols).astype(
+        np.float32)
+
+
+def prepare(workload, directory):
+    """base.npy, queries.npy, centroids.npy (faiss-cpu k-means) and truth.npy (exact k-NN)."""
+    os.makedirs(directory, exist_ok=True)
+    if os.path.exists(os.path.join(directory, "truth.npy")):
+        return
+    import faiss
+    nlist, k, _ = SHAPES[workload]
+    if workload == "fmnist":
+        xb = read_idx(os.path.join(FMNIST, "train-images-idx3-ubyte.gz"))
+        xq = read_idx(os.path.join(FMNIST, "t10k-images-idx3-ubyte.gz"))
+    else:  # the seed's headline shape: Gaussian, d 128, nb 262,144, 19,600 queries
+        rng = np.random.default_rng(2024)
+        xb = rng.standard_normal((262144, 128), dtype=np.float32)
+        xq = rng.standard_normal((19600, 128), dtype=np.float32)
+    quantizer = faiss.IndexFlatL2(xb.shape[1])
+    ivf = faiss.IndexIVFFlat(quantizer, xb.shape[1], nlist)
+    ivf.train(xb)
+    exact = faiss.IndexFlatL2(xb.shape[1])
+    exact.add(xb)
+    _, truth = exact.search(xq, k)
+    for name, a in (("base", xb), ("queries", xq), ("truth", truth),
+                    ("centroids", quantizer.reconstruct_n(0, nlist))):
+        np.save(os.path.join(directory, name + ".npy"), a)
+
+
+def anon_mb():
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("RssAnon:"):
+                return int(line.split()[1]) / 1024
+    return -1.0
+
+
+def worker(lib_name, codec, workload, directory, singles):
+    if lib_name == "faiss":
+        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "peers"))
+        import blas_core
+        blas_core.choose_and_reexec()
+    import importlib
+    lib = importlib.import_module(lib_name)
+    nlist, k, nprobes = SHAPES[workload]
+    xb = np.load(os.path.join(directory, "base.npy"))
+    xq = np.load(os.path.join(directory, "queries.npy"))
+    truth = np.load(os.path.join(directory, "truth.npy"))
+    d = xb.shape[1]
+    quantizer = lib.IndexFlatL2(d)
+    quantizer.add(np.load(os.path.join(directory, "centroids.npy")))
+    if codec == "f32":
+        index = lib.IndexIVFFlat(quantizer, d, nlist, lib.METRIC_L2)
+    else:
+        qtype = {"fp16": lib.ScalarQuantizer.QT_fp16, "bf16": lib.ScalarQuantizer.QT_bf16,
+                 "sq8": lib.ScalarQuantizer.QT_8bit}[codec]
+        index = lib.IndexIVFScalarQuantizer(quantizer, d, nlist, qtype, lib.METRIC_L2)
+    t0 = time.perf_counter()
+    if not index.is_trained:
+        index.train(xb)  # the ranges (sq8): the quantizer's centroids are kept
+    train_s = time.perf_counter() - t0
+    before = anon_mb()
+    t0 = time.perf_counter()
+    index.add(xb)
+    add_s = time.perf_counter() - t0
+    index_mb = anon_mb() - before
+    for nprobe in nprobes:
+        index.nprobe = nprobe
+        index.search(xq[:100], k)  # warm-up (and the JIT's compiles)
+        batch = []
+        for _ in range(3):
+            t0 = time.perf_counter()
+            _, found = index.search(xq, k)
+            batch.append(time.perf_counter() - t0)
+        single = []
+        for i in range(singles):
+            t0 = time.perf_counter()
+            index.search(xq[i:i + 1], k)
+            single.append(time.perf_counter() - t0)
+        row = {"workload": "sq-" + workload, "impl": "faiss-cpu" if lib_name == "faiss" else
+               "ivfjit", "version": getattr(lib, "__version__", "?"), "codec": codec,
+               "by_residual": codec != "f32", "nb": len(xb), "d": d, "nlist": nlist,
+               "nq": len(xq), "k": k, "nprobe": nprobe, "threads": lib.omp_get_max_threads(),
+               "recall": float(np.mean([len(set(f) & set(t)) / k for f, t in zip(found, truth)])),
+               "qps": len(xq) / statistics.median(batch),
+               "single_ms": 1e3 * statistics.median(single),
+               "train_s": train_s, "add_s": add_s, "index_anon_mb": index_mb,
+               "code_size": index.code_size}
+        if lib_name == "faiss":
+            row.update(blas_core.row_fields())
+        print(json.dumps(row), flush=True)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--workloads", default="fmnist,seed")
+    ap.add_argument("--codecs", default=",".join(CODECS))
+    ap.add_argument("--libs", default="faiss,ivfjit")
+    ap.add_argument("--singles", type=int, default=300)
+    ap.add_argument("--dir", default="/tmp/ivfjit-sq")
+    ap.add_argument("--record", action="store_true")
+    ap.add_argument("--worker", default="")
+    ap.add_argument("--codec", default="")
+    a = ap.parse_args()
+    if a.worker:
+        worker(a.worker, a.codec, a.workloads, os.path.join(a.dir, a.workloads), a.singles)
+        return
+    run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
+                            text=True, cwd=os.path.dirname(os.path.abspath(__file__))).stdout
+    lines = []
+    for workload in a.workloads.split(","):
+        prepare(workload, os.path.join(a.dir, workload))
+        for codec in a.codecs.split(","):
+            for lib_name in a.libs.split(","):
+                out = subprocess.run(
+                    [sys.executable, os.path.abspath(__file__), "--worker", lib_name, "--codec",
+                     codec, "--workloads", workload, "--dir", a.dir,
+                     "--singles", str(a.singles)], capture_output=True, text=True)
+                sys.stderr.write(out.stderr[-2000:])
+                for line in out.stdout.splitlines():
+                    row = dict(json.loads(line), run_id=run_id, git_commit=commit.strip())
+                    lines.append(json.dumps(row))
+                    print(lines[-1], flush=True)
+    if a.record:
+        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "benchmarks",
+                            "benchmarks.jsonl")
+        with open(path, "a") as f:
+            f.write("".join(line + "\n" for line in lines))
+
+
+if __name__ == "__main__":
+    main()
