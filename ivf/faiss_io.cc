@@ -9,6 +9,7 @@
 #include "ivf/index_flat.h"
 #include "ivf/index_ivf_flat.h"
 #include "ivf/index_ivf_scalar_quantizer.h"
+#include "ivf/index_refine.h"
 #include "ivf/io.h"
 #include "jit/base/binary_io.h"
 #include "jit/base/status_macros.h"
@@ -258,13 +259,15 @@ absl::StatusOr<std::unique_ptr<Index>> ReadIvf(Reader& r, bool scalar_quantizer)
   IVFJIT_RETURN_IF_ERROR(GetSize(r, std::numeric_limits<int64_t>::max(), "nprobe", &nprobe));
   if (nlist < 1) return r.Corrupt("nlist = 0");
   IVFJIT_ASSIGN_OR_RETURN(FlatData quantizer, ReadQuantizer(r, h));
-  const bool trained = h.trained && quantizer.header.ntotal > 0;
-  if (trained && quantizer.header.ntotal != nlist) {
+  // Centroids: whatever the quantizer holds once it holds nlist (as Faiss, which keeps a
+  // quantizer trained before the codes: an sq8 index's ranges may still be untrained).
+  const bool has_centroids = quantizer.header.ntotal > 0;
+  if (has_centroids && quantizer.header.ntotal != nlist) {
     return r.Corrupt("quantizer does not hold nlist centroids");
   }
-  // A trained index's nlist is bounded by the centroids just read; an untrained one's is not
-  // backed by any data, so cap it (each list costs memory even when empty).
-  if (!trained && nlist > (int64_t{1} << 20)) {
+  // With centroids, nlist is bounded by the data just read; without, it is not backed by any
+  // data, so cap it (each list costs memory even when empty).
+  if (!has_centroids && nlist > (int64_t{1} << 20)) {
     return r.Corrupt(absl::StrCat("untrained index with nlist = ", nlist));
   }
   IVFJIT_RETURN_IF_ERROR(SkipDirectMap(r));
@@ -277,16 +280,42 @@ absl::StatusOr<std::unique_ptr<Index>> ReadIvf(Reader& r, bool scalar_quantizer)
   IVFJIT_ASSIGN_OR_RETURN(const std::vector<int64_t> sizes,
                           ReadListSizes(r, h, nlist, index->code_size()));
   IVFJIT_RETURN_IF_ERROR(index->set_nprobe(std::clamp<int64_t>(nprobe, 1, nlist)));
-  if (trained) {
+  if (has_centroids) {
     const absl::Status s = index->SetCentroids(quantizer.vectors);
     if (!s.ok()) return r.Corrupt(std::string(s.message()));
   }
-  if (!index->is_trained() && h.ntotal > 0) return r.Corrupt("untrained index holding vectors");
+  if (index->is_trained() != h.trained) return r.Corrupt("is_trained flag");
   IVFJIT_RETURN_IF_ERROR(ReadLists(r, sizes, h.ntotal, *index));
   return std::unique_ptr<Index>(std::move(index));
 }
 
-absl::StatusOr<std::unique_ptr<Index>> ReadIndex(Reader& r) {
+absl::StatusOr<std::unique_ptr<Index>> ReadIndex(Reader& r, bool nested = false);
+
+// "IxRF" (IndexRefineFlat): header, the base index, the refine index (flat), float k_factor.
+absl::StatusOr<std::unique_ptr<Index>> ReadRefine(Reader& r) {
+  IVFJIT_ASSIGN_OR_RETURN(const FaissHeader h, ReadHeader(r));
+  IVFJIT_ASSIGN_OR_RETURN(std::unique_ptr<Index> base, ReadIndex(r, /*nested=*/true));
+  IVFJIT_ASSIGN_OR_RETURN(std::unique_ptr<Index> refine, ReadIndex(r, /*nested=*/true));
+  float k_factor;
+  IVFJIT_RETURN_IF_ERROR(r.Get(&k_factor));
+  auto* flat = dynamic_cast<IndexFlat*>(refine.get());
+  if (flat == nullptr) {
+    return absl::UnimplementedError(
+        absl::StrCat(r.path(), ": IndexRefine with a non-flat refine index"));
+  }
+  if (base->d() != h.d || base->ntotal() != h.ntotal || base->metric() != h.metric) {
+    return r.Corrupt("refine index header differs from its base index");
+  }
+  refine.release();
+  auto index = IndexRefineFlat::FromParts(std::move(base), std::unique_ptr<IndexFlat>(flat),
+                                          k_factor);
+  if (!index.ok()) return r.Corrupt(std::string(index.status().message()));
+  return std::unique_ptr<Index>(std::move(*index));
+}
+
+// nested: the part of an IndexRefine (which may not itself be one: a file of nested refines
+// would recurse as deep as it is long).
+absl::StatusOr<std::unique_ptr<Index>> ReadIndex(Reader& r, bool nested) {
   char h[4];
   IVFJIT_RETURN_IF_ERROR(r.Bytes(h, 4));
   if (std::memcmp(h, "IxF2", 4) == 0 || std::memcmp(h, "IxFI", 4) == 0) {
@@ -296,8 +325,10 @@ absl::StatusOr<std::unique_ptr<Index>> ReadIndex(Reader& r) {
   }
   if (std::memcmp(h, "IwFl", 4) == 0) return ReadIvf(r, /*scalar_quantizer=*/false);
   if (std::memcmp(h, "IwSq", 4) == 0) return ReadIvf(r, /*scalar_quantizer=*/true);
-  return absl::UnimplementedError(absl::StrCat(
-      r.path(), ": Faiss index type \"", Fourcc(h), "\" is not supported (IxF2, IxFI, IwFl, IwSq are)"));
+  if (std::memcmp(h, "IxRF", 4) == 0 && !nested) return ReadRefine(r);
+  return absl::UnimplementedError(
+      absl::StrCat(r.path(), ": Faiss index type \"", Fourcc(h), "\"", nested ? " inside an IndexRefine" : "",
+                   " is not supported (IxF2, IxFI, IwFl, IwSq, IxRF are)"));
 }
 
 // ------------------------------------------------------------------------------------ write
@@ -371,6 +402,39 @@ void WriteIvf(Writer& w, const IndexIVF& ivf, const IndexIVFScalarQuantizer* sq)
   }
 }
 
+// OkStatus for the index types WriteAny writes; an IndexRefineFlat's base must be one of
+// the others.
+absl::Status CheckWritable(const Index& index, bool nested) {
+  if (dynamic_cast<const IndexFlat*>(&index) != nullptr ||
+      dynamic_cast<const IndexIVFFlat*>(&index) != nullptr ||
+      dynamic_cast<const IndexIVFScalarQuantizer*>(&index) != nullptr) {
+    return absl::OkStatus();
+  }
+  if (const auto* refine = dynamic_cast<const IndexRefineFlat*>(&index); refine && !nested) {
+    return CheckWritable(refine->base_index(), /*nested=*/true);
+  }
+  return absl::UnimplementedError(
+      "WriteFaissIndex: only IndexFlat, IndexIVFFlat, IndexIVFScalarQuantizer and "
+      "IndexRefineFlat (over one of those)");
+}
+
+// Any index CheckWritable accepts (its parts unlocked: they change only under the outer
+// index's writer lock, which the caller's reader lock excludes).
+void WriteAny(Writer& w, const Index& index) {
+  if (const auto* flat = dynamic_cast<const IndexFlat*>(&index)) {
+    WriteFlat(w, flat->metric(), flat->d(), flat->vectors().data(), flat->ntotal());
+  } else if (const auto* refine = dynamic_cast<const IndexRefineFlat*>(&index)) {
+    w.Bytes("IxRF", 4);
+    WriteHeader(w, index.d(), index.ntotal(), index.is_trained(), index.metric());
+    WriteAny(w, refine->base_index());
+    WriteAny(w, refine->refine_index());
+    w.Put(refine->k_factor());
+  } else {
+    WriteIvf(w, dynamic_cast<const IndexIVF&>(index),
+             dynamic_cast<const IndexIVFScalarQuantizer*>(&index));
+  }
+}
+
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<Index>> ReadFaissIndex(const std::string& path,
@@ -393,19 +457,9 @@ absl::StatusOr<std::unique_ptr<Index>> ReadFaissIndex(const std::string& path,
 
 absl::Status WriteFaissIndex(const Index& index, const std::string& path) {
   const std::shared_lock<RwLock> lock = index.ReaderLock();  // no writer meanwhile
-  const auto* flat = dynamic_cast<const IndexFlat*>(&index);
-  const auto* ivf = dynamic_cast<const IndexIVF*>(&index);
-  const auto* sq = dynamic_cast<const IndexIVFScalarQuantizer*>(&index);
-  if (flat == nullptr && dynamic_cast<const IndexIVFFlat*>(&index) == nullptr && sq == nullptr) {
-    return absl::UnimplementedError(
-        "WriteFaissIndex: only IndexFlat, IndexIVFFlat and IndexIVFScalarQuantizer");
-  }
+  IVFJIT_RETURN_IF_ERROR(CheckWritable(index, /*nested=*/false));
   return file_internal::WriteFileAtomically(path, [&](Writer& w) {
-    if (flat != nullptr) {
-      WriteFlat(w, flat->metric(), flat->d(), flat->vectors().data(), flat->ntotal());
-    } else {
-      WriteIvf(w, *ivf, sq);
-    }
+    WriteAny(w, index);
     return absl::OkStatus();
   });
 }
@@ -417,7 +471,7 @@ absl::StatusOr<IndexFileFormat> DetectIndexFileFormat(const std::string& path) {
         IVFJIT_RETURN_IF_ERROR(r.Bytes(h, 4));
         if (std::memcmp(h, "IVFJ", 4) == 0) return IndexFileFormat::kIvfjit;
         for (const char* faiss : {"IxF2", "IxFI", "IwFl", "IxFl", "IvFl", "IxPQ", "IwPQ", "IHNf",
-                                  "IxHE", "IwSq", "IxSQ", "IxMp", "IxM2", "IwRF", "IvFL"}) {
+                                  "IxHE", "IwSq", "IxSQ", "IxMp", "IxM2", "IwRF", "IvFL", "IxRF"}) {
           if (std::memcmp(h, faiss, 4) == 0) return IndexFileFormat::kFaiss;
         }
         return absl::InvalidArgumentError(absl::StrCat(

@@ -5,6 +5,7 @@
 // float rounding (Faiss scores the residual query against the decoded residual, ivfjit the
 // query against centroid + decoded residual: the same number, rounded differently).
 #include <faiss/IndexFlat.h>
+#include <faiss/IndexRefine.h>
 #include <faiss/IndexScalarQuantizer.h>
 #include <faiss/index_io.h>
 #include <faiss/invlists/InvertedLists.h>
@@ -23,6 +24,7 @@
 #include "gtest/gtest.h"
 #include "ivf/faiss_io.h"
 #include "ivf/index_ivf_scalar_quantizer.h"
+#include "ivf/index_refine.h"
 #include "testing/knn_match.h"
 #include "testing/random.h"
 
@@ -199,6 +201,42 @@ TEST(ScalarQuantizerVsFaissTest, CodesOfAnyValueMatchFaiss) {
   ASSERT_TRUE(ours->Encode(data.data(), n, a.data()).ok());
   theirs.compute_codes(data.data(), b.data(), n);
   EXPECT_EQ(a, b);
+}
+
+// IndexRefineFlat over an IVF-SQ index: Faiss's "IxRF" files both ways, byte for byte, and
+// the same re-ranked results.
+TEST(RefineVsFaissTest, FilesAndResults) {
+  const int64_t d = 16, nb = 3000, nq = 50, nlist = 16, k = 5;
+  const std::vector<float> base = ::ivfjit::testing::ClusteredVectors(nb, d, 20, 0.3f, 401);
+  const std::vector<float> q = ::ivfjit::testing::ClusteredVectors(nq, d, 20, 0.3f, 402);
+  faiss::IndexFlatL2 quantizer(d);
+  faiss::IndexIVFScalarQuantizer sq(&quantizer, d, nlist, faiss::ScalarQuantizer::QT_8bit);
+  faiss::IndexRefineFlat theirs(&sq);
+  theirs.k_factor = 4;
+  theirs.train(nb, base.data());
+  theirs.add(nb, base.data());
+  sq.nprobe = 4;
+  std::vector<float> fd(nq * k);
+  std::vector<FaissIdx> fl(nq * k);
+  theirs.search(nq, q.data(), k, fd.data(), fl.data());
+  const std::string path = ::testing::TempDir() + "/refine.faiss";
+  faiss::write_index(&theirs, path.c_str());
+  auto read = ReadFaissIndex(path);
+  ASSERT_TRUE(read.ok()) << read.status();
+  auto* ours = dynamic_cast<IndexRefineFlat*>(read->get());
+  ASSERT_NE(ours, nullptr);
+  EXPECT_EQ(ours->k_factor(), 4.0f);
+  EXPECT_NE(dynamic_cast<IndexIVFScalarQuantizer*>(&ours->base_index()), nullptr);
+  auto got = ours->Search(q, k);
+  ASSERT_TRUE(got.ok());
+  const std::vector<int64_t> fl64(fl.begin(), fl.end());
+  EXPECT_TRUE(KnnResultsAgree(nq, k, got->distances.data(), got->labels.data(), fd.data(),
+                              fl64.data(), Tolerance{1e-5, double(d)}));
+  const std::string copy = ::testing::TempDir() + "/refine_copy.faiss";
+  ASSERT_TRUE(WriteFaissIndex(*ours, copy).ok());
+  EXPECT_EQ(ReadBytes(copy), ReadBytes(path));
+  std::remove(path.c_str());
+  std::remove(copy.c_str());
 }
 
 std::vector<Case> Cases() {

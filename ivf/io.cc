@@ -110,6 +110,7 @@ void WriteSq(Writer& w, const IndexIVFScalarQuantizer& ivf) {
   w.Put(sq.rangestat_arg());
   w.Put(static_cast<int64_t>(sq.trained().size()));
   w.Array(sq.trained().data(), static_cast<int64_t>(sq.trained().size()));
+  w.Put(static_cast<uint8_t>(!ivf.centroids().empty()));  // centroids before ranges: possible
 }
 
 absl::Status WriteBody(Writer& w, const Index& index) {
@@ -362,7 +363,8 @@ absl::StatusOr<std::vector<int64_t>> ReadSizes(Reader& r, const Header& h, int64
 }
 
 // Kind kKindIvfSq's scalar quantizer (WriteSq) and the index it makes.
-absl::StatusOr<std::unique_ptr<IndexIVF>> ReadSq(Reader& r, const Header& h, int64_t nlist) {
+absl::StatusOr<std::unique_ptr<IndexIVF>> ReadSq(Reader& r, const Header& h, int64_t nlist,
+                                                  bool* with_centroids) {
   int32_t qtype, rangestat;
   uint8_t by_residual;
   float rangestat_arg;
@@ -378,6 +380,10 @@ absl::StatusOr<std::unique_ptr<IndexIVF>> ReadSq(Reader& r, const Header& h, int
   if (n_trained < 0 || n_trained > 2 * h.d) return r.Corrupt("scalar quantizer trained size");
   std::vector<float> trained;
   IVFJIT_RETURN_IF_ERROR(r.Array(&trained, n_trained));
+  uint8_t has_centroids;
+  IVFJIT_RETURN_IF_ERROR(r.Get(&has_centroids));
+  if (has_centroids > 1 || (h.trained && has_centroids == 0)) return r.Corrupt("centroids flag");
+  *with_centroids = has_centroids == 1;
   IVFJIT_ASSIGN_OR_RETURN(
       std::unique_ptr<IndexIVFScalarQuantizer> index,
       IndexIVFScalarQuantizer::Create(h.d, nlist, *type, h.metric, by_residual != 0));
@@ -398,18 +404,22 @@ absl::StatusOr<std::unique_ptr<Index>> ReadIvf(Reader& r, const Header& h, const
   const bool v1 = h.version == kPackedVersion, sq = h.kind == kKindIvfSq;
   const bool norms = !sq && h.metric == Metric::kL2;
   if (v1 && src.mapping != nullptr) return NotMappable(r);
-  const int64_t centroid_floats = h.trained ? nlist * h.d : 0;
   // Every list costs memory even when empty: nlist must be backed by the file (its size and,
   // trained, its centroid) before the index is made.
-  if (nlist > r.left() / 8 || centroid_floats > (r.left() - 8 * nlist) / 4) {
+  if (nlist > r.left() / 8 || (h.trained && h.d > (r.left() - 8 * nlist) / 4 / nlist)) {
     return r.Corrupt("sizes do not match the file size");
   }
+  // Centroids are stored when trained (IVF-SQ: when present, which an sq8 index's can be
+  // before its ranges are trained).
+  bool with_centroids = h.trained;
   std::unique_ptr<IndexIVF> index;
   if (sq) {
-    IVFJIT_ASSIGN_OR_RETURN(index, ReadSq(r, h, nlist));
+    IVFJIT_ASSIGN_OR_RETURN(index, ReadSq(r, h, nlist, &with_centroids));
   } else {
     IVFJIT_ASSIGN_OR_RETURN(index, IndexIVFFlat::Create(h.d, nlist, h.metric));
   }
+  const int64_t centroid_floats = with_centroids ? nlist * h.d : 0;
+  if (centroid_floats > (r.left() - 8 * nlist) / 4) return r.Corrupt("sizes do not match");
   const int64_t row_bytes = index->code_size();
   const int64_t per_vector = 8 + row_bytes + (!v1 && norms ? 4 : 0);
   if (4 * centroid_floats + 8 * nlist > r.left() ||
@@ -432,7 +442,7 @@ absl::StatusOr<std::unique_ptr<Index>> ReadIvf(Reader& r, const Header& h, const
     IVFJIT_RETURN_IF_ERROR(CheckFileSize(r, layout));
   }
   IVFJIT_RETURN_IF_ERROR(index->set_nprobe(nprobe));
-  if (h.trained) {
+  if (with_centroids) {
     std::vector<float> centroids;
     IVFJIT_RETURN_IF_ERROR(v1 ? r.Array(&centroids, centroid_floats)
                               : ReadArrayAt(r, layout.centroids, centroid_floats, &centroids));

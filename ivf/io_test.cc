@@ -127,6 +127,31 @@ TEST(IoTest, ScalarQuantizerRoundTripIsExactAndFilesAreChecked) {
   }
 }
 
+// An sq8 index can hold centroids before its ranges are trained (SetCentroids, then Train
+// later): both formats keep them, so Train afterwards keeps them too (as Faiss's would).
+TEST(IoTest, CentroidsBeforeRangesSurviveBothFormats) {
+  const std::vector<float> base = UniformVectors(300, 4, 1);
+  auto trained = IndexIVFScalarQuantizer::Create(4, 6, QuantizerType::k8bit, Metric::kL2);
+  ASSERT_TRUE((*trained)->Train(base).ok());
+  auto index = IndexIVFScalarQuantizer::Create(4, 6, QuantizerType::k8bit, Metric::kL2);
+  ASSERT_TRUE((*index)->SetCentroids((*trained)->centroids()).ok());
+  ASSERT_FALSE((*index)->is_trained());
+  for (const std::string path : {TmpPath("c.ivfjit"), TmpPath("c.faiss")}) {
+    ASSERT_TRUE((path.back() == 't' ? SaveIndex(**index, path) : WriteFaissIndex(**index, path))
+                    .ok());
+    auto loaded = ReadAnyIndex(path);
+    ASSERT_TRUE(loaded.ok()) << loaded.status();
+    auto* sq = dynamic_cast<IndexIVFScalarQuantizer*>(loaded->get());
+    ASSERT_NE(sq, nullptr);
+    EXPECT_FALSE(sq->is_trained());
+    EXPECT_EQ(std::vector<float>(sq->centroids().begin(), sq->centroids().end()),
+              std::vector<float>((*trained)->centroids().begin(), (*trained)->centroids().end()))
+        << path;
+    ASSERT_TRUE(sq->Train(base).ok());
+    EXPECT_EQ(sq->sq().trained(), (*trained)->sq().trained()) << path;
+  }
+}
+
 TEST(IoTest, FlatAndUntrainedRoundTrip) {
   auto flat = IndexFlat::Create(3, Metric::kInnerProduct);
   ASSERT_TRUE(flat.ok());

@@ -10,8 +10,11 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -31,6 +34,7 @@
 #include "ivf/index_flat.h"
 #include "ivf/index_ivf_flat.h"
 #include "ivf/index_ivf_scalar_quantizer.h"
+#include "ivf/index_refine.h"
 #include "ivf/io.h"
 #include "jit/dispatch.h"
 #include "jit/gpu/gpu_device.h"
@@ -420,6 +424,47 @@ void BindIvf(py::module_& m) {
       });
 }
 
+// IndexRefineFlat(base): the C++ index owns its base, and Python holds `base` through a
+// unique_ptr it cannot give away; so the (empty, as Faiss requires) base is copied through a
+// Faiss file, and the Python wrapper re-points its base object at the copy inside.
+void BindRefine(py::module_& m) {
+  py::class_<IndexRefineFlat, Index>(m, "IndexRefineFlat")
+      .def(py::init([](const Index& base) {
+        if (base.ntotal() != 0) {
+          throw py::value_error("IndexRefineFlat: the base index must be empty (as in Faiss)");
+        }
+        char path[] = "/tmp/ivfjit-refine-XXXXXX";
+        const int fd = mkstemp(path);
+        if (fd < 0) throw std::runtime_error("IndexRefineFlat: cannot create a scratch file");
+        close(fd);
+        const absl::Status written = WriteFaissIndex(base, path);
+        absl::StatusOr<std::unique_ptr<Index>> copy =
+            written.ok() ? ReadFaissIndex(path) : absl::StatusOr<std::unique_ptr<Index>>(written);
+        std::remove(path);
+        return Value(IndexRefineFlat::Create(Value(std::move(copy))));
+      }))
+      .def("base_index", [](IndexRefineFlat& i) -> Index& { return i.base_index(); },
+           py::return_value_policy::reference_internal)
+      .def_property(
+          "k_factor", &IndexRefineFlat::k_factor,
+          [](IndexRefineFlat& i, float k_factor) { Check(i.set_k_factor(k_factor)); })
+      .def("search_refine", [](const IndexRefineFlat& i, const FloatArray& x, int64_t k,
+                               float k_factor, int64_t nprobe, int64_t max_codes,
+                               const std::string& mode, const IDSelector* sel) {
+        IVFSearchParams base;
+        base.nprobe = nprobe;
+        base.max_codes = max_codes;
+        base.mode = ModeOf(mode);
+        base.sel = sel;
+        RefineSearchParams params;
+        params.k_factor = k_factor;
+        params.base_params = &base;
+        return SearchChunked(x, i.d(), k, [&](int64_t n, const float* q, float* d, int64_t* l) {
+          return i.Search(n, q, k, d, l, params);
+        });
+      });
+}
+
 // The selectors own copies of their arrays: nothing to keep alive on the Python side.
 void BindSelectors(py::module_& m) {
   py::class_<IDSelector>(m, "IDSelector")
@@ -518,6 +563,7 @@ PYBIND11_MODULE(_ivfjit, m) {
   ivfjit::python::BindIndex(m);
   ivfjit::python::BindFlat(m);
   ivfjit::python::BindIvf(m);
+  ivfjit::python::BindRefine(m);
   ivfjit::python::BindFiles(m);
   ivfjit::python::BindGpu(m);
   ivfjit::python::BindRuntime(m);

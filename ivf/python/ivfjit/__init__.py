@@ -33,7 +33,8 @@ from . import _ivfjit
 
 __all__ = [
     "METRIC_INNER_PRODUCT", "METRIC_L2", "Index", "IndexFlat", "IndexFlatL2", "IndexFlatIP",
-    "IndexIVF", "IndexIVFFlat", "IndexIVFScalarQuantizer", "ScalarQuantizer", "GpuIndex", "SearchParameters", "SearchParametersIVF", "IDSelector",
+    "IndexIVF", "IndexIVFFlat", "IndexIVFScalarQuantizer", "ScalarQuantizer", "IndexRefineFlat",
+    "IndexRefineSearchParameters", "GpuIndex", "SearchParameters", "SearchParametersIVF", "IDSelector",
     "IDSelectorBatch", "IDSelectorArray", "IDSelectorRange", "IDSelectorBitmap", "IDSelectorNot",
     "read_index", "write_index", "index_factory", "normalize_L2", "cvar",
     "omp_set_num_threads", "omp_get_max_threads", "jit_stats", "from_faiss", "to_faiss",
@@ -459,6 +460,55 @@ class IndexIVFScalarQuantizer(IndexIVF):
     by_residual = property(lambda self: self._impl.by_residual)
 
 
+class IndexRefineSearchParameters(SearchParameters):
+    """Search parameters of an IndexRefineFlat (Faiss's): k_factor (0: the index's) and
+    base_index_params (e.g. SearchParametersIVF(nprobe=...); None: the base's own)."""
+
+    def __init__(self, k_factor=0, base_index_params=None, **kwargs):
+        self.k_factor = k_factor
+        self.base_index_params = base_index_params
+        super().__init__(**kwargs)
+
+
+class IndexRefineFlat(Index):
+    """Exact re-ranking (Faiss's IndexRefineFlat): IndexRefineFlat(base_index) keeps float
+    copies of the vectors beside an (empty) base index; a search takes k * k_factor
+    candidates from the base and returns the k best by exact distance. index.k_factor (1 at
+    creation), index.base_index (the base, whose nprobe etc. apply)."""
+
+    def __init__(self, base_index, *, _impl=None):
+        if _impl is None:
+            if not isinstance(base_index, Index):
+                raise TypeError("IndexRefineFlat: the base index must be an ivfjit index")
+            _impl = _ivfjit.IndexRefineFlat(base_index._impl)
+            base_index._impl = _impl.base_index()  # the base lives inside from now on
+        else:
+            base_index = _wrap(_impl.base_index())
+        super().__init__(_impl)
+        self.base_index = base_index
+
+    @property
+    def k_factor(self):
+        return self._impl.k_factor
+
+    @k_factor.setter
+    def k_factor(self, value):
+        self._impl.k_factor = float(value)
+
+    def _search(self, x, k, params):
+        base = self.base_index
+        base_params = getattr(params, "base_index_params", None) if params is not None else None
+        nprobe, max_codes, mode = 0, getattr(base, "max_codes", 0), getattr(base, "search_mode",
+                                                                           "auto")
+        if base_params is not None:
+            nprobe = getattr(base_params, "nprobe", 0) or 0
+            max_codes = getattr(base_params, "max_codes", max_codes)
+            mode = getattr(base_params, "mode", None) or mode
+        k_factor = float(getattr(params, "k_factor", 0) or 0) if params is not None else 0.0
+        sel = _sel_of(base_params) if base_params is not None else _sel_of(params)
+        return self._impl.search_refine(x, k, k_factor, int(nprobe), int(max_codes), mode, sel)
+
+
 class GpuIndex(Index):
     """An index copied to a GPU (index.to_device()): search it like any index; to_cpu()."""
 
@@ -476,6 +526,8 @@ def _wrap(impl):
     if isinstance(impl, _ivfjit.IndexIVFFlat):
         quantizer = IndexFlat(impl.d, impl.metric_type)
         return IndexIVFFlat(quantizer, impl.d, impl.nlist, impl.metric_type, _impl=impl)
+    if isinstance(impl, _ivfjit.IndexRefineFlat):
+        return IndexRefineFlat(None, _impl=impl)
     if isinstance(impl, _ivfjit.IndexIVFScalarQuantizer):
         quantizer = IndexFlat(impl.d, impl.metric_type)
         return IndexIVFScalarQuantizer(quantizer, impl.d, impl.nlist, impl.qtype,

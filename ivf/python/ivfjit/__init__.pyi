@@ -143,6 +143,17 @@ class IndexIVFScalarQuantizer(IndexIVF):
     @property
     def by_residual(self) -> bool: ...
 
+class IndexRefineSearchParameters(SearchParameters):
+    k_factor: float
+    base_index_params: Optional[SearchParameters]
+    def __init__(self, k_factor: float = ..., base_index_params: Optional[SearchParameters] = ...,
+                 **kwargs: Any) -> None: ...
+
+class IndexRefineFlat(Index):
+    base_index: Index
+    k_factor: float
+    def __init__(self, base_index: Index) -> None: ...
+
 class GpuIndex(Index):
     def to_cpu(self) -> Index: ...
 

@@ -409,6 +409,47 @@ class IvfSqTest(unittest.TestCase):
                     np.testing.assert_array_equal(mapped.search(self.xq, 10)[1],
                                                   back.search(self.xq, 10)[1])
 
+    def test_refine_flat_matches_faiss(self):
+        fq = faiss.IndexFlatL2(self.d)
+        fsq = faiss.IndexIVFScalarQuantizer(fq, self.d, self.nlist, faiss.ScalarQuantizer.QT_8bit)
+        theirs = faiss.IndexRefineFlat(fsq)
+        theirs.train(self.xb)
+        theirs.add(self.xb)
+        quantizer = ivfjit.IndexFlatL2(self.d)
+        quantizer.add(fq.reconstruct_n(0, self.nlist))
+        sq = ivfjit.IndexIVFScalarQuantizer(quantizer, self.d, self.nlist,
+                                            ivfjit.ScalarQuantizer.QT_8bit)
+        ours = ivfjit.IndexRefineFlat(sq)
+        self.assertFalse(ours.is_trained)
+        ours.train(self.xb)
+        ours.add(self.xb)
+        self.assertEqual((ours.ntotal, sq.ntotal), (5000, 5000))
+        fsq.nprobe = sq.nprobe = 4              # the base's setting applies, as in Faiss
+        theirs.k_factor = ours.k_factor = 4
+        Dr, Ir = theirs.search(self.xq, 10)
+        assert_same_knn(self, *ours.search(self.xq, 10), Dr, Ir, rtol=1e-5)
+        params = ivfjit.IndexRefineSearchParameters(
+            k_factor=2, base_index_params=ivfjit.SearchParametersIVF(nprobe=8))
+        fparams = faiss.IndexRefineSearchParameters(
+            k_factor=2, base_index_params=faiss.SearchParametersIVF(nprobe=8)) \
+            if hasattr(faiss, "IndexRefineSearchParameters") else None
+        D2, I2 = ours.search(self.xq, 10, params=params)
+        if fparams is not None:
+            assert_same_knn(self, D2, I2, *theirs.search(self.xq, 10, params=fparams), rtol=1e-5)
+        with tempfile.TemporaryDirectory() as tmp:
+            a, b = os.path.join(tmp, "a.faiss"), os.path.join(tmp, "b.faiss")
+            faiss.write_index(theirs, a)
+            back = ivfjit.read_index(a)
+            self.assertIsInstance(back, ivfjit.IndexRefineFlat)
+            self.assertIsInstance(back.base_index, ivfjit.IndexIVFScalarQuantizer)
+            self.assertEqual(back.k_factor, 4)
+            back.base_index.nprobe = 4
+            assert_same_knn(self, *back.search(self.xq, 10), Dr, Ir, rtol=1e-5)
+            ivfjit.write_index(ours, b)
+            self.assertEqual(open(a, "rb").read(), open(b, "rb").read())
+        with self.assertRaises(ValueError):
+            ivfjit.IndexRefineFlat(ours.base_index)      # not empty
+
     def test_factory_memory_and_errors(self):
         flat = ivfjit.index_factory(self.d, "IVF32,Flat")
         for desc, share in (("IVF32,SQfp16", 0.5), ("IVF32,SQbf16", 0.5), ("IVF32,SQ8", 0.25)):
