@@ -12,6 +12,7 @@
 #include "gtest/gtest.h"
 #include "ivf/index_flat.h"
 #include "ivf/index_ivf_flat.h"
+#include "ivf/index_ivf_scalar_quantizer.h"
 #include "jit/kernels.h"
 #include "testing/random.h"
 
@@ -47,7 +48,7 @@ Result RunOp(const Op& op) {
   r.distances.resize(op.nq * op.k);
   r.labels.resize(op.nq * op.k);
   absl::Status s;
-  if (const auto* ivf = dynamic_cast<const IndexIVFFlat*>(op.index)) {
+  if (const auto* ivf = dynamic_cast<const IndexIVF*>(op.index)) {
     IVFSearchParams params;
     params.nprobe = op.nprobe;
     params.mode = op.mode;
@@ -59,9 +60,12 @@ Result RunOp(const Op& op) {
   return r;
 }
 
-// Two IVF indexes (L2 d 24, IP d 40) and a Flat one (IP d 13), on the given provider.
+// Two IVF indexes (L2 d 24, IP d 40), an IVF-SQ one (fp16 codes, L2 d 24: coded lists are
+// decoded in per-thread blocks or read in place) and a Flat one (IP d 13), on the given
+// provider.
 struct Indexes {
   std::unique_ptr<IndexIVFFlat> ivf_l2, ivf_ip;
+  std::unique_ptr<IndexIVFScalarQuantizer> ivf_sq;
   std::unique_ptr<IndexFlat> flat;
   std::vector<float> q24, q40, q13;
 };
@@ -71,15 +75,17 @@ Indexes Build(jit::KernelProvider* provider) {
   const KernelOptions kernels{KernelTier::kDefault, provider};
   x.ivf_l2 = *IndexIVFFlat::Create(24, 16, Metric::kL2);
   x.ivf_ip = *IndexIVFFlat::Create(40, 8, Metric::kInnerProduct);
+  x.ivf_sq = *IndexIVFScalarQuantizer::Create(24, 16, QuantizerType::kFp16, Metric::kL2);
   x.flat = *IndexFlat::Create(13, Metric::kInnerProduct);
   const std::vector<float> b24 = ClusteredVectors(3000, 24, 20, 0.5f, 1);
   const std::vector<float> b40 = ClusteredVectors(2000, 40, 20, 0.5f, 2);
   const std::vector<float> b13 = ClusteredVectors(1500, 13, 20, 0.5f, 3);
   EXPECT_TRUE(x.ivf_l2->Train(b24).ok() && x.ivf_l2->Add(b24).ok());
   EXPECT_TRUE(x.ivf_ip->Train(b40).ok() && x.ivf_ip->Add(b40).ok());
+  EXPECT_TRUE(x.ivf_sq->Train(b24).ok() && x.ivf_sq->Add(b24).ok());
   EXPECT_TRUE(x.flat->Add(b13).ok());
   for (Index* i : {static_cast<Index*>(x.ivf_l2.get()), static_cast<Index*>(x.ivf_ip.get()),
-                   static_cast<Index*>(x.flat.get())}) {
+                   static_cast<Index*>(x.ivf_sq.get()), static_cast<Index*>(x.flat.get())}) {
     EXPECT_TRUE(i->set_kernel_options(kernels).ok());
   }
   x.q24 = ClusteredVectors(100, 24, 20, 0.5f, 4);
@@ -99,6 +105,7 @@ std::vector<Op> Ops(const Indexes& x) {
         for (SearchMode mode : {SearchMode::kAuto, SearchMode::kMatrix, SearchMode::kCsr}) {
           ops.push_back({x.ivf_l2.get(), &x.q24, nq, k, nprobe, mode});
           ops.push_back({x.ivf_ip.get(), &x.q40, nq, k, nprobe, mode});
+          ops.push_back({x.ivf_sq.get(), &x.q24, nq, k, nprobe, mode});
         }
       }
       ops.push_back({x.flat.get(), &x.q13, nq, k, 0, SearchMode::kAuto});

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """IVF with fewer bytes per vector: recall, batch QPS, single-query latency, add time and
-index memory of IndexIVFFlat (f32) and IndexIVFScalarQuantizer (fp16, bf16, sq8), ivfjit vs
+index memory of IndexIVFFlat (f32) and IndexIVFScalarQuantizer (fp16, bf16, sq8; sq8-rr: with
+IndexRefineFlat's exact re-ranking of k · 4 candidates, float copies kept beside), ivfjit vs
 faiss-cpu with the same code type, on Fashion-MNIST and the seed shape.
 
   bazel run -c opt //ivf/python:wheel -- --out_dir=/tmp/whl
@@ -30,7 +31,8 @@ import time
 import numpy as np
 
 FMNIST = "/usr/share/datasets/fashion-mnist"
-CODECS = ("f32", "fp16", "bf16", "sq8")
+CODECS = ("f32", "fp16", "bf16", "sq8", "sq8-rr")  # -rr: IndexRefineFlat, k_factor RR_FACTOR
+RR_FACTOR = 4
 # workload: nlist, k, nprobes
 SHAPES = {"fmnist": (1024, 10, (8, 16)), "seed": (512, 20, (8, 32))}
 
@@ -90,12 +92,17 @@ def worker(lib_name, codec, workload, directory, singles):
     d = xb.shape[1]
     quantizer = lib.IndexFlatL2(d)
     quantizer.add(np.load(os.path.join(directory, "centroids.npy")))
-    if codec == "f32":
+    codes, refine = codec.split("-rr")[0], codec.endswith("-rr")
+    if codes == "f32":
         index = lib.IndexIVFFlat(quantizer, d, nlist, lib.METRIC_L2)
     else:
         qtype = {"fp16": lib.ScalarQuantizer.QT_fp16, "bf16": lib.ScalarQuantizer.QT_bf16,
-                 "sq8": lib.ScalarQuantizer.QT_8bit}[codec]
+                 "sq8": lib.ScalarQuantizer.QT_8bit}[codes]
         index = lib.IndexIVFScalarQuantizer(quantizer, d, nlist, qtype, lib.METRIC_L2)
+    ivf = index
+    if refine:
+        index = lib.IndexRefineFlat(ivf)
+        index.k_factor = RR_FACTOR
     t0 = time.perf_counter()
     if not index.is_trained:
         index.train(xb)  # the ranges (sq8): the quantizer's centroids are kept
@@ -106,7 +113,7 @@ def worker(lib_name, codec, workload, directory, singles):
     add_s = time.perf_counter() - t0
     index_mb = anon_mb() - before
     for nprobe in nprobes:
-        index.nprobe = nprobe
+        ivf.nprobe = nprobe
         index.search(xq[:100], k)  # warm-up (and the JIT's compiles)
         batch = []
         for _ in range(3):
@@ -120,13 +127,13 @@ def worker(lib_name, codec, workload, directory, singles):
             single.append(time.perf_counter() - t0)
         row = {"workload": "sq-" + workload, "impl": "faiss-cpu" if lib_name == "faiss" else
                "ivfjit", "version": getattr(lib, "__version__", "?"), "codec": codec,
-               "by_residual": codec != "f32", "nb": len(xb), "d": d, "nlist": nlist,
+               "by_residual": codes != "f32", "k_factor": RR_FACTOR if refine else None, "nb": len(xb), "d": d, "nlist": nlist,
                "nq": len(xq), "k": k, "nprobe": nprobe, "threads": lib.omp_get_max_threads(),
                "recall": float(np.mean([len(set(f) & set(t)) / k for f, t in zip(found, truth)])),
                "qps": len(xq) / statistics.median(batch),
                "single_ms": 1e3 * statistics.median(single),
                "train_s": train_s, "add_s": add_s, "index_anon_mb": index_mb,
-               "code_size": index.code_size}
+               "code_size": ivf.code_size}
         if lib_name == "faiss":
             row.update(blas_core.row_fields())
         print(json.dumps(row), flush=True)
