@@ -88,7 +88,25 @@ def exact_knn(directory, nb, d):
 
 
 def recall(found, truth):
-    return float(np.mean([len(set(f) & set(t)) / K for f, t in zip(found, truth)]))
+    k = truth.shape[1]
+    return float(np.mean([len(set(f) & set(t)) / k for f, t in zip(found, truth)]))
+
+
+def time_searches(index, queries, k, singles):
+    """After a warm-up (and the JIT's compiles): all queries as one batch, median of 3, and
+    `singles` of them one at a time, median: (the batch's labels, batch s, single-query s)."""
+    index.search(queries[:50], k)
+    batch = []
+    for _ in range(3):
+        t0 = time.perf_counter()
+        _, found = index.search(queries, k)
+        batch.append(time.perf_counter() - t0)
+    single = []
+    for i in range(singles):
+        t0 = time.perf_counter()
+        index.search(queries[i:i + 1], k)
+        single.append(time.perf_counter() - t0)
+    return found, statistics.median(batch), statistics.median(single)
 
 
 def worker(lib_name, directory, nb, d, nlist):
@@ -124,20 +142,9 @@ def worker(lib_name, directory, nb, d, nlist):
     rows = []
     for nprobe in NPROBES:
         index.nprobe = nprobe
-        index.search(queries[:50], K)  # warm-up (and the JIT's compile)
-        batch = []
-        for _ in range(3):
-            t0 = time.perf_counter()
-            _, found = index.search(queries, K)
-            batch.append(time.perf_counter() - t0)
-        single = []
-        for i in range(200):
-            t0 = time.perf_counter()
-            index.search(queries[i:i + 1], K)
-            single.append(time.perf_counter() - t0)
-        rows.append({"nprobe": nprobe, "recall": recall(found, truth),
-                     "qps": NQ / statistics.median(batch),
-                     "single_ms": 1e3 * statistics.median(single)})
+        found, batch_s, single_s = time_searches(index, queries, K, 200)
+        rows.append({"nprobe": nprobe, "recall": recall(found, truth), "qps": NQ / batch_s,
+                     "single_ms": 1e3 * single_s})
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     common = {"workload": "scale", "impl": "faiss-cpu" if lib_name == "faiss" else "ivfjit",
               "version": getattr(lib, "__version__", "?"), "nb": nb, "d": d, "nlist": nlist,

@@ -20,29 +20,23 @@ rounds the query to bf16; ivfjit scores the float query (docs/spec.md).
 Rows ("workload": "sq-<name>") go to stdout and, with --record, to benchmarks.jsonl.
 """
 import argparse
-import gzip
 import json
 import os
-import statistics
 import subprocess
 import sys
 import time
 
 import numpy as np
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from python_compare import read_idx  # noqa: E402  (perf/: the same readers and timers)
+from scale import anon_mb, recall, time_searches  # noqa: E402
+
 FMNIST = "/usr/share/datasets/fashion-mnist"
 CODECS = ("f32", "fp16", "bf16", "sq8", "sq8-rr")  # -rr: IndexRefineFlat, k_factor RR_FACTOR
 RR_FACTOR = 4
 # workload: nlist, k, nprobes
 SHAPES = {"fmnist": (1024, 10, (8, 16)), "seed": (512, 20, (8, 32))}
-
-
-def read_idx(path):
-    with gzip.open(path, "rb") as f:
-        data = f.read()
-    count, rows, cols = (int.from_bytes(data[i:i + 4], "big") for i in (4, 8, 12))
-    return np.frombuffer(data, np.uint8, offset=16).reshape(count, rows * cols).astype(
-        np.float32)
 
 
 def prepare(workload, directory):
@@ -68,14 +62,6 @@ def prepare(workload, directory):
     for name, a in (("base", xb), ("queries", xq), ("truth", truth),
                     ("centroids", quantizer.reconstruct_n(0, nlist))):
         np.save(os.path.join(directory, name + ".npy"), a)
-
-
-def anon_mb():
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("RssAnon:"):
-                return int(line.split()[1]) / 1024
-    return -1.0
 
 
 def worker(lib_name, codec, workload, directory, singles):
@@ -114,24 +100,13 @@ def worker(lib_name, codec, workload, directory, singles):
     index_mb = anon_mb() - before
     for nprobe in nprobes:
         ivf.nprobe = nprobe
-        index.search(xq[:100], k)  # warm-up (and the JIT's compiles)
-        batch = []
-        for _ in range(3):
-            t0 = time.perf_counter()
-            _, found = index.search(xq, k)
-            batch.append(time.perf_counter() - t0)
-        single = []
-        for i in range(singles):
-            t0 = time.perf_counter()
-            index.search(xq[i:i + 1], k)
-            single.append(time.perf_counter() - t0)
+        found, batch_s, single_s = time_searches(index, xq, k, singles)
         row = {"workload": "sq-" + workload, "impl": "faiss-cpu" if lib_name == "faiss" else
                "ivfjit", "version": getattr(lib, "__version__", "?"), "codec": codec,
                "by_residual": codes != "f32", "k_factor": RR_FACTOR if refine else None, "nb": len(xb), "d": d, "nlist": nlist,
                "nq": len(xq), "k": k, "nprobe": nprobe, "threads": lib.omp_get_max_threads(),
-               "recall": float(np.mean([len(set(f) & set(t)) / k for f, t in zip(found, truth)])),
-               "qps": len(xq) / statistics.median(batch),
-               "single_ms": 1e3 * statistics.median(single),
+               "recall": recall(found, truth), "qps": len(xq) / batch_s,
+               "single_ms": 1e3 * single_s,
                "train_s": train_s, "add_s": add_s, "index_anon_mb": index_mb,
                "code_size": ivf.code_size}
         if lib_name == "faiss":
