@@ -105,29 +105,27 @@ absl::Status IndexRefineFlat::DoSearch(int64_t n, const float* x, int64_t k, flo
   std::vector<int64_t> base_labels(base_dist.size());
   IVFJIT_RETURN_IF_ERROR(
       base_->Search(n, x, kb, base_dist.data(), base_labels.data(), base_params));
-  const int64_t d = this->d();
-  const float* vectors = refine_->vectors().data();
+  const jit::BaseView rows{refine_->vectors().data(), nullptr, refine_->ntotal(), d()};
+  const bool l2 = metric() == Metric::kL2;
 #pragma omp parallel if (n > 1)
   {
-    std::vector<int64_t> cand;
-    std::vector<float> rows, out_d(static_cast<size_t>(k));
-    std::vector<int64_t> out_rows(static_cast<size_t>(k));
-#pragma omp for schedule(dynamic, 8)
+    std::vector<float> exact(static_cast<size_t>(kb));
+    std::vector<std::pair<float, int64_t>> scored;
+#pragma omp for schedule(dynamic, 16)
     for (int64_t i = 0; i < n; ++i) {
-      // The candidates in label order, so that equal distances keep the smaller label.
-      cand.assign(base_labels.begin() + i * kb, base_labels.begin() + (i + 1) * kb);
-      cand.erase(std::remove(cand.begin(), cand.end(), int64_t{-1}), cand.end());
-      std::sort(cand.begin(), cand.end());
-      rows.resize(cand.size() * d);
-      for (size_t c = 0; c < cand.size(); ++c) {
-        std::copy(vectors + cand[c] * d, vectors + (cand[c] + 1) * d, rows.data() + c * d);
-      }
-      jit::KnnSearch(kernels(), jit::KnnUse::kExact, metric(), x + i * d, 1,
-                     jit::BaseView{rows.data(), nullptr, static_cast<int64_t>(cand.size()), d},
-                     k, out_d.data(), out_rows.data(), /*threads=*/1);
+      const int64_t* cand = base_labels.data() + i * kb;
+      const int64_t m = std::find(cand, cand + kb, int64_t{-1}) - cand;  // -1 only pads the end
+      jit::RowDistances(kernels(), metric(), x + i * d(), rows, cand, m, exact.data());
+      scored.clear();
+      for (int64_t c = 0; c < m; ++c) scored.emplace_back(l2 ? exact[c] : -exact[c], cand[c]);
+      const int64_t keep = std::min(k, m);
+      std::partial_sort(scored.begin(), scored.begin() + keep, scored.end());
       for (int64_t r = 0; r < k; ++r) {
-        distances[i * k + r] = out_d[r];
-        labels[i * k + r] = out_rows[r] >= 0 ? cand[out_rows[r]] : -1;
+        const bool found = r < keep;
+        labels[i * k + r] = found ? scored[r].second : -1;
+        distances[i * k + r] = !found ? (l2 ? std::numeric_limits<float>::max()
+                                            : -std::numeric_limits<float>::max())
+                                      : (l2 ? scored[r].first : -scored[r].first);
       }
     }
   }

@@ -189,6 +189,13 @@ void Norms(const KernelOptions& options, const float* x, int64_t n, int64_t d, f
   EagerKernels(options).isa->norms(nullptr, x, n, d, out);
 }
 
+void RowDistances(const KernelOptions& options, Metric metric, const float* q,
+                  const BaseView& base, const int64_t* rows, int64_t n, float* out) {
+  const eager::DistanceKernels& isa = *EagerKernels(options).isa;
+  const eager::RowsKernel kernel = metric == Metric::kL2 ? isa.l2_rows : isa.ip_rows;
+  for (int64_t i = 0; i < n; ++i) kernel(q, base.x + rows[i] * base.d, 1, base.d, out + i);
+}
+
 void DecodeRows(const KernelOptions& options, CodeType type, const uint8_t* codes, int64_t n,
                 int64_t d, const float* offset, const float* scale, float* out) {
   EagerKernels(options).isa->decode(type, codes, n, d, offset, scale, out);

@@ -95,6 +95,11 @@ void KnnSearch(const KernelOptions& options, KnnUse use, Metric metric, const fl
 // vectors one at a time or in any batches fills the same lists as one bulk add.
 void AssignNearest(const KernelOptions& options, Metric metric, const float* x, int64_t n,
                    const BaseView& base, int64_t* list_nos);
+// Distances from one query (q: base.d floats) to n rows of base picked by number (rows: n, each
+// in [0, base.n)), into out (n): the eager row kernels' direct float distances, read in place.
+// Exact re-ranking (IndexRefineFlat) scores its candidates with it.
+void RowDistances(const KernelOptions& options, Metric metric, const float* q,
+                  const BaseView& base, const int64_t* rows, int64_t n, float* out);
 // Upper bound, in bytes, of the scratch memory KnnSearch allocates (outputs excluded).
 int64_t KnnScratchBytes(const KernelOptions& options, int64_t n, int64_t nb, int64_t d, int64_t k);
 // Every row with distance < radius (L2) or > radius (IP) of each of n queries (x: n × base.d).
