@@ -284,7 +284,10 @@ absl::StatusOr<std::unique_ptr<Index>> ReadIvf(Reader& r, bool scalar_quantizer)
     const absl::Status s = index->SetCentroids(quantizer.vectors);
     if (!s.ok()) return r.Corrupt(std::string(s.message()));
   }
-  if (index->is_trained() != h.trained) return r.Corrupt("is_trained flag");
+  // (An untrained header over a quantizer holding nlist centroids is valid: Faiss writes it
+  // when the quantizer was filled after the index was made; ivfjit counts it as trained.)
+  if (h.trained && !index->is_trained()) return r.Corrupt("is_trained flag");
+  if (!index->is_trained() && h.ntotal > 0) return r.Corrupt("untrained index holding vectors");
   IVFJIT_RETURN_IF_ERROR(ReadLists(r, sizes, h.ntotal, *index));
   return std::unique_ptr<Index>(std::move(index));
 }

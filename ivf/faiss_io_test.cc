@@ -225,6 +225,25 @@ TEST(FaissIoTest, FlatCountThatOverflowsIsCorrupt) {
   EXPECT_EQ(loaded.status().code(), absl::StatusCode::kDataLoss) << loaded.status();
 }
 
+// Faiss writes is_trained = 0 for an IVF whose quantizer was filled after the IVF was made
+// (its constructor looked at an empty quantizer): the file is valid, the centroids are there.
+TEST(FaissIoTest, QuantizerFilledAfterTheIndexIsRead) {
+  const int64_t d = 8, nlist = 4;
+  faiss::IndexFlatL2 quantizer(d);
+  faiss::IndexIVFFlat theirs(&quantizer, d, nlist);
+  const std::vector<float> centroids = UniformVectors(nlist, d, 77);
+  quantizer.add(nlist, centroids.data());
+  ASSERT_FALSE(theirs.is_trained);
+  const std::string path = TmpPath("late_quantizer.faiss");
+  faiss::write_index(&theirs, path.c_str());
+  auto read = ReadFaissIndex(path);
+  ASSERT_TRUE(read.ok()) << read.status();
+  auto* ivf = dynamic_cast<IndexIVFFlat*>(read->get());
+  ASSERT_NE(ivf, nullptr);
+  EXPECT_EQ(std::vector<float>(ivf->centroids().begin(), ivf->centroids().end()), centroids);
+  EXPECT_TRUE(ivf->is_trained());
+}
+
 TEST(FaissIoTest, UnsupportedTypesNameTheirFourcc) {
   const std::string path = TmpPath("hnsw.faiss");
   WriteBytes(path, std::vector<char>{'I', 'H', 'N', 'f', 0, 0, 0, 0}, 8);
