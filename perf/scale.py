@@ -157,6 +157,34 @@ def worker(lib_name, directory, nb, d, nlist):
         print(json.dumps(dict(common, **r)), flush=True)
 
 
+class WorkerRuns:
+    """A driver's workers, each in a process of its own (this script with --worker ...): their
+    JSON rows stamped with one run id and the commit, printed, and appended to
+    benchmarks/benchmarks.jsonl by record(). Shared by scale.py and sq_compare.py."""
+
+    def __init__(self, script):
+        self.script = os.path.abspath(script)
+        self.run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+        self.commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"],
+                                     capture_output=True, text=True,
+                                     cwd=os.path.dirname(self.script)).stdout.strip()
+        self.lines = []
+
+    def run(self, *args):
+        out = subprocess.run([sys.executable, self.script, *args], capture_output=True,
+                             text=True)
+        sys.stderr.write(out.stderr[-2000:])
+        for line in out.stdout.splitlines():
+            row = dict(json.loads(line), run_id=self.run_id, git_commit=self.commit)
+            self.lines.append(json.dumps(row))
+            print(self.lines[-1], flush=True)
+
+    def record(self):
+        path = os.path.join(os.path.dirname(self.script), "..", "benchmarks", "benchmarks.jsonl")
+        with open(path, "a") as f:
+            f.write("".join(line + "\n" for line in self.lines))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__,
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -176,30 +204,16 @@ def main():
         else:
             worker(a.worker, directory, nb, a.d, nlist_for(nb))
         return
-    run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, cwd=os.path.dirname(os.path.abspath(__file__))).stdout
-    lines = []
+    runs = WorkerRuns(__file__)
     for nb in (int(x) for x in a.nb.split(",")):
         directory = os.path.join(a.dir, str(nb))
         write_data(directory, nb, a.d, nlist_for(nb))
         for lib_name in ["truth"] + a.libs.split(","):
-            out = subprocess.run([sys.executable, os.path.abspath(__file__), "--worker", lib_name,
-                                  "--nb", str(nb), "--d", str(a.d), "--dir", a.dir],
-                                 capture_output=True, text=True)
-            sys.stderr.write(out.stderr[-2000:])
-            for line in out.stdout.splitlines():
-                row = dict(json.loads(line), run_id=run_id, git_commit=commit.strip())
-                lines.append(json.dumps(row))
-                print(lines[-1], flush=True)
+            runs.run("--worker", lib_name, "--nb", str(nb), "--d", str(a.d), "--dir", a.dir)
         if not a.keep_data:
             subprocess.run(["rm", "-rf", directory])
     if a.record:
-        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "benchmarks",
-                            "benchmarks.jsonl")
-        with open(path, "a") as f:
-            f.write("".join(line + "\n" for line in lines))
-
+        runs.record()
 
 if __name__ == "__main__":
     main()

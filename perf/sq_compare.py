@@ -22,7 +22,6 @@ Rows ("workload": "sq-<name>") go to stdout and, with --record, to benchmarks.js
 import argparse
 import json
 import os
-import subprocess
 import sys
 import time
 
@@ -30,7 +29,7 @@ import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from python_compare import read_idx  # noqa: E402  (perf/: the same readers and timers)
-from scale import anon_mb, recall, time_searches  # noqa: E402
+from scale import WorkerRuns, anon_mb, recall, time_searches  # noqa: E402
 
 FMNIST = "/usr/share/datasets/fashion-mnist"
 CODECS = ("f32", "fp16", "bf16", "sq8", "sq8-rr")  # -rr: IndexRefineFlat, k_factor RR_FACTOR
@@ -129,29 +128,15 @@ def main():
     if a.worker:
         worker(a.worker, a.codec, a.workloads, os.path.join(a.dir, a.workloads), a.singles)
         return
-    run_id = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
-    commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], capture_output=True,
-                            text=True, cwd=os.path.dirname(os.path.abspath(__file__))).stdout
-    lines = []
+    runs = WorkerRuns(__file__)
     for workload in a.workloads.split(","):
         prepare(workload, os.path.join(a.dir, workload))
         for codec in a.codecs.split(","):
             for lib_name in a.libs.split(","):
-                out = subprocess.run(
-                    [sys.executable, os.path.abspath(__file__), "--worker", lib_name, "--codec",
-                     codec, "--workloads", workload, "--dir", a.dir,
-                     "--singles", str(a.singles)], capture_output=True, text=True)
-                sys.stderr.write(out.stderr[-2000:])
-                for line in out.stdout.splitlines():
-                    row = dict(json.loads(line), run_id=run_id, git_commit=commit.strip())
-                    lines.append(json.dumps(row))
-                    print(lines[-1], flush=True)
+                runs.run("--worker", lib_name, "--codec", codec, "--workloads", workload,
+                         "--dir", a.dir, "--singles", str(a.singles))
     if a.record:
-        path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "benchmarks",
-                            "benchmarks.jsonl")
-        with open(path, "a") as f:
-            f.write("".join(line + "\n" for line in lines))
-
+        runs.record()
 
 if __name__ == "__main__":
     main()
