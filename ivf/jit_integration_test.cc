@@ -38,7 +38,13 @@ absl::StatusOr<std::unique_ptr<IndexIVFFlat>> TrainedIvf(int64_t d, int64_t nlis
   return index;
 }
 
-KernelOptions Jit(jit::KernelProvider* provider) { return {KernelTier::kDefault, provider}; }
+// The generated kernels (the bf16 screen off, so batches run the generated tile; the "eager"
+// tier below keeps it on where the host has it, so the two are compared too).
+KernelOptions Jit(jit::KernelProvider* provider) {
+  KernelOptions options{KernelTier::kDefault, provider};
+  options.bf16_screen = false;
+  return options;
+}
 const KernelOptions kEager = {KernelTier::kEager};
 
 // Every eager tier this host can run (the best one, then each instruction set), by name.

@@ -5,6 +5,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "jit/dispatch.h"
+#include "jit/eager/bf16_dots.h"
+#include "jit/eager/bf16_knn.h"
 #include "jit/eager/distances.h"
 #include "jit/eager/fork_cost.h"
 #include "jit/eager/knn.h"
@@ -113,6 +115,19 @@ eager::Kernels EagerKernels(const KernelOptions& options) {
 
 }  // namespace dispatch_internal
 
+namespace {
+
+// Whether an exact batch scores its rows in bfloat16 first (jit/eager/bf16_knn.h): where the
+// host has the instructions, the tier is the best one, and the float path would be the GEMM.
+bool ScreensInBf16(const KernelOptions& options, int64_t n, const BaseView& base, int64_t k) {
+  return options.bf16_screen &&
+         (options.tier == KernelTier::kDefault || options.tier == KernelTier::kEager) &&
+         eager::BestBf16Dots() != nullptr && eager::Bf16ScreenPays(n, base.n, base.d) &&
+         eager::PlanKnn(n, base.n, base.d, k, 1, /*tile=*/false).use_gemm;
+}
+
+}  // namespace
+
 using dispatch_internal::EagerKernels;
 using dispatch_internal::MayCompileNow;
 using dispatch_internal::ProviderOf;
@@ -146,6 +161,11 @@ void dispatch_internal::KnnSearchWithThreads(const KernelOptions& options, KnnUs
                                              int64_t* labels, int threads) {
   eager::Kernels kernels = EagerKernels(options);
   kernels.threads = threads;
+  if (ScreensInBf16(options, n, base, k) &&
+      eager::Bf16ScreenedKnn(*eager::BestBf16Dots(), *kernels.isa, metric, x, n, base, k,
+                             distances, labels, threads)) {
+    return;
+  }
   KernelProvider* provider = base.n == 0 ? nullptr : ProviderOf(options);
   if (provider != nullptr) {
     // Batches: the generated inner-product tile in place of sgemm; tiny batches: the fused

@@ -49,6 +49,10 @@ struct KernelOptions {
   // With kDefault: the provider of generated kernels, owned by the caller and outliving the
   // index; null = jit::KernelProvider::Default() (IVFJIT_JIT). Ignored by the eager tiers.
   jit::KernelProvider* provider = nullptr;
+  // With kDefault or kEager: exact batches (k-NN, the coarse step, assignment) may score rows
+  // in bfloat16 first where the host has AMX or AVX512-BF16, with the same results
+  // (jit/eager/bf16_knn.h; IVFJIT_BF16=off turns it off process-wide). false: float only.
+  bool bf16_screen = true;
 };
 
 // How an IVF search scans its lists (docs/spec.md): "matrix" scans each query's lists on their
