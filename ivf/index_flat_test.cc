@@ -291,6 +291,30 @@ TEST(IndexFlatTest, LargeBatchIsTiledWithBoundedScratch) {
                               truth.labels.data(), Tolerance{1e-5, double(d)}));
 }
 
+// A batch the bf16 screen takes where the host has AMX (jit/eager/bf16_knn.h; elsewhere the
+// float GEMM path): its scratch stays within the bound, and its results agree with the float
+// path's (the screen's are the direct path's exact floats).
+TEST(IndexFlatTest, Bf16ScreenScratchWithinTheBoundAndResultsAgree) {
+  const int64_t d = 64, nb = 20000, nq = 3000, k = 10;
+  const std::vector<float> base = UniformVectors(nb, d, 18);
+  const std::vector<float> q = UniformVectors(nq, d, 19);
+  auto index = MakeIndex(d, Metric::kL2, base);
+  ASSERT_TRUE(index->set_kernel_options({KernelTier::kEager}).ok());
+  const int64_t bound = index->SearchScratchBytes(nq, k);
+  std::vector<float> dist(nq * k), float_dist(nq * k);
+  std::vector<int64_t> labels(nq * k), float_labels(nq * k);
+  const int64_t before = g_live_bytes.load();
+  g_peak_bytes = before;
+  ASSERT_TRUE(index->Search(nq, q.data(), k, dist.data(), labels.data()).ok());
+  EXPECT_LE(g_peak_bytes.load() - before, bound + (64 << 10)) << "scratch beyond the bound";
+  KernelOptions float_only{KernelTier::kEager};
+  float_only.bf16_screen = false;
+  ASSERT_TRUE(index->set_kernel_options(float_only).ok());
+  ASSERT_TRUE(index->Search(nq, q.data(), k, float_dist.data(), float_labels.data()).ok());
+  EXPECT_TRUE(KnnResultsAgree(nq, k, dist.data(), labels.data(), float_dist.data(),
+                              float_labels.data(), Tolerance{1e-5, double(d)}));
+}
+
 }  // namespace
 }  // namespace ivfjit
 

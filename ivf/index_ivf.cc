@@ -168,11 +168,15 @@ void IndexIVF::AppendAssigned(int64_t n, const uint8_t* rows, const float* x, co
   }
   lists_.Reserve(extra);  // the only step that can fail; content is unchanged if it does
   const int64_t code_size = lists_.row_bytes();
-  for (int64_t i = 0; i < n; ++i) {
-    lists_.AppendReserved(list_nos[i], rows + i * code_size, ids[i], norms[i],
-                          half.empty() ? nullptr : half.data() + i * d(),
-                          half.empty() ? 0.0f : half_err[i]);
-  }
+  // Each thread appends the rows of its own range of lists, in input order.
+  jit::ParallelRanges(nlist_, n * code_size, [&](int64_t l0, int64_t l1) {
+    for (int64_t i = 0; i < n; ++i) {
+      if (list_nos[i] < l0 || list_nos[i] >= l1) continue;
+      lists_.AppendReserved(list_nos[i], rows + i * code_size, ids[i], norms[i],
+                            half.empty() ? nullptr : half.data() + i * d(),
+                            half.empty() ? 0.0f : half_err[i]);
+    }
+  });
   max_id_ = std::max(max_id_, *std::max_element(ids, ids + n));
   set_ntotal(ntotal() + n);
 }

@@ -1,4 +1,6 @@
 // Kernel tiers, exact search, range search and norms. The IVF operations: ivf_dispatch.cc.
+#include <omp.h>
+
 #include <algorithm>
 #include <atomic>
 #include <string>
@@ -190,9 +192,17 @@ int64_t KnnScratchBytes(const KernelOptions& options, int64_t n, int64_t nb, int
   // The tile's plan where the generated tile may run, and sgemm's in case its compile fails.
   KernelProvider* provider = ProviderOf(options);
   const int threads = eager::KernelThreads();
-  const int64_t gemm = eager::PlanKnn(n, nb, d, k, threads, /*tile=*/false).scratch_bytes;
-  if (provider == nullptr || !provider->GeneratesTile()) return gemm;
-  return std::max(gemm, eager::PlanKnn(n, nb, d, k, threads, /*tile=*/true).scratch_bytes);
+  int64_t bytes = eager::PlanKnn(n, nb, d, k, threads, /*tile=*/false).scratch_bytes;
+  if (provider != nullptr && provider->GeneratesTile()) {
+    bytes = std::max(bytes, eager::PlanKnn(n, nb, d, k, threads, /*tile=*/true).scratch_bytes);
+  }
+  // The bf16 screen where it may run (whatever nq: a larger batch may take it).
+  if (options.bf16_screen &&
+      (options.tier == KernelTier::kDefault || options.tier == KernelTier::kEager) &&
+      eager::BestBf16Dots() != nullptr && eager::Bf16ScreenPays(eager::kBf16MinQueries, nb, d)) {
+    bytes = std::max(bytes, eager::Bf16ScratchBytes(nb, d, k, threads));
+  }
+  return bytes;
 }
 
 void RangeSearch(const KernelOptions& options, Metric metric, const float* x, int64_t n,
@@ -205,8 +215,26 @@ void RangeSearch(const KernelOptions& options, Metric metric, const float* x, in
   eager::RangeSearch(*EagerKernels(options).isa, metric, x, n, base, radius, out);
 }
 
+void ParallelRanges(int64_t n, int64_t work, const std::function<void(int64_t, int64_t)>& body) {
+  if (n <= 0) return;
+  const int threads = work >= kMinParallelWork ? eager::KernelThreads() : 1;
+  if (threads <= 1) {
+    body(0, n);
+    return;
+  }
+#pragma omp parallel num_threads(threads)
+  {
+    const int64_t t = omp_get_thread_num(), nt = omp_get_num_threads();
+    const int64_t begin = n * t / nt, end = n * (t + 1) / nt;
+    if (begin < end) body(begin, end);
+  }
+}
+
 void Norms(const KernelOptions& options, const float* x, int64_t n, int64_t d, float* out) {
-  EagerKernels(options).isa->norms(nullptr, x, n, d, out);
+  const eager::RowsKernel norms = EagerKernels(options).isa->norms;
+  ParallelRanges(n, n * d * 4, [&](int64_t i0, int64_t i1) {
+    norms(nullptr, x + i0 * d, i1 - i0, d, out + i0);
+  });
 }
 
 void RowDistances(const KernelOptions& options, Metric metric, const float* q,

@@ -17,6 +17,7 @@
 #define IVFJIT_JIT_DISPATCH_H_
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 
 #include "absl/base/attributes.h"
@@ -111,6 +112,12 @@ int64_t KnnScratchBytes(const KernelOptions& options, int64_t n, int64_t nb, int
 void RangeSearch(const KernelOptions& options, Metric metric, const float* x, int64_t n,
                  const BaseView& base, float radius, RangeResults* out,
                  const IdFilter* filter = nullptr);
+// Runs body(begin, end) on contiguous ranges covering [0, n), one per OpenMP thread when the
+// work (bytes or operations, the caller's measure) is at least kMinParallelWork, else once
+// on the calling thread. For library work beside the kernels that splits cleanly (an IVF add
+// copying rows into lists, each thread owning a range of lists).
+inline constexpr int64_t kMinParallelWork = int64_t{4} << 20;
+void ParallelRanges(int64_t n, int64_t work, const std::function<void(int64_t, int64_t)>& body);
 // Squared L2 norms of n rows (x: n × d) into out (n floats).
 void Norms(const KernelOptions& options, const float* x, int64_t n, int64_t d, float* out);
 // Decodes n coded rows (codes: n × CodeBytes(type, d) bytes) into out (n × d floats):

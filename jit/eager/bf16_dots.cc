@@ -11,7 +11,6 @@
 #include <cstring>
 #include <limits>
 
-#include "jit/base/number_formats.h"
 
 namespace ivfjit::eager {
 namespace {
@@ -179,20 +178,6 @@ const Bf16Dots* BestBf16Dots() {
   return kBest;
 }
 
-void PackBf16Panel(const float* x, int64_t n, int64_t d, uint16_t* out) {
-  const int64_t dp = Bf16PaddedDim(d), steps = dp / kBf16DimBlock;
-  const int64_t blocks = (n + kBf16RowBlock - 1) / kBf16RowBlock;
-  std::fill(out, out + blocks * Bf16BlockValues(dp), uint16_t{0});
-  for (int64_t j = 0; j < n; ++j) {
-    const int64_t b = j / kBf16RowBlock, half = (j % kBf16RowBlock) / 16, c = j % 16;
-    uint16_t* base = out + b * Bf16BlockValues(dp) + half * steps * kStepValues;
-    for (int64_t t = 0; t < d; ++t) {
-      const int64_t s = t / kBf16DimBlock, pair = (t % kBf16DimBlock) / 2;
-      base[s * kStepValues + pair * 32 + c * 2 + (t & 1)] = jit::FloatToBf16(x[j * d + t]);
-    }
-  }
-}
-
 namespace {
 
 // Rounds 16 floats to bfloat16 (nearest even; the values are finite or the caller does not
@@ -233,6 +218,38 @@ __attribute__((target("avx512f,avx512bw,avx512vl"))) Bf16RowNorms RoundRow(const
 }
 
 }  // namespace
+
+// One row's values into its panel column (rows of 16 pairs 64 bytes apart): 16 pairs of
+// dimensions per scatter.
+__attribute__((target("avx512f,avx512bw,avx512vl"))) void PackRow(const float* x, int64_t d,
+                                                                  int64_t steps,
+                                                                  uint16_t* column) {
+  const __m512i pairs = _mm512_mullo_epi32(
+      _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
+      _mm512_set1_epi32(16));  // pair p of a step lands p · 64 bytes (16 dwords) further
+  __m512 unused = _mm512_setzero_ps();
+  for (int64_t s = 0; s < steps; ++s) {
+    const int64_t t = s * kBf16DimBlock;
+    const int64_t left = std::max<int64_t>(0, std::min<int64_t>(kBf16DimBlock, d - t));
+    const __mmask16 m0 = static_cast<__mmask16>(left >= 16 ? 0xffff : (1u << left) - 1);
+    const __mmask16 m1 =
+        static_cast<__mmask16>(left <= 16 ? 0 : left >= 32 ? 0xffff : (1u << (left - 16)) - 1);
+    const __m256i lo = Round16(_mm512_maskz_loadu_ps(m0, x + t), &unused, &unused, &unused);
+    const __m256i hi = Round16(_mm512_maskz_loadu_ps(m1, x + t + 16), &unused, &unused, &unused);
+    const __m512i both = _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1);
+    _mm512_i32scatter_epi32(column + s * kStepValues, pairs, both, 4);
+  }
+}
+
+void PackBf16Panel(const float* x, int64_t n, int64_t d, uint16_t* out) {
+  const int64_t dp = Bf16PaddedDim(d), steps = dp / kBf16DimBlock;
+  const int64_t blocks = (n + kBf16RowBlock - 1) / kBf16RowBlock;
+  std::fill(out, out + blocks * Bf16BlockValues(dp), uint16_t{0});
+  for (int64_t j = 0; j < n; ++j) {
+    const int64_t b = j / kBf16RowBlock, half = (j % kBf16RowBlock) / 16, c = j % 16;
+    PackRow(x + j * d, d, steps, out + b * Bf16BlockValues(dp) + half * steps * kStepValues + 2 * c);
+  }
+}
 
 void Bf16QueryRows(const float* x, int64_t n, int64_t d, uint16_t* q, Bf16RowNorms* norms) {
   const int64_t dp = Bf16PaddedDim(d);

@@ -208,6 +208,20 @@ bool Bf16ScreenPays(int64_t nq, int64_t nb, int64_t d) {
          blocks * Bf16BlockValues(Bf16PaddedDim(d)) * 2 <= kBf16MaxPanelBytes;
 }
 
+int64_t Bf16ScratchBytes(int64_t nb, int64_t d, int64_t k, int threads) {
+  const int64_t dp = Bf16PaddedDim(d), kk = std::min(k, nb);
+  const int64_t blocks = (nb + kBf16RowBlock - 1) / kBf16RowBlock;
+  const int64_t chunk = std::min(kChunkRows, blocks * kBf16RowBlock);
+  const int64_t shared = blocks * Bf16BlockValues(dp) * 2 + nb * 4;
+  // A query's candidates: pruned when past prune_at (<= 2 max(kMaxCandidates, 8 kk)), after
+  // at most one chunk's rows more; a vector's capacity is at most twice its size.
+  const int64_t candidates =
+      2 * (2 * std::max(kMaxCandidates, 8 * kk) + chunk) * int64_t{sizeof(Candidate)};
+  const int64_t per_thread = kBf16QueryBlock * (dp * 2 + chunk * 4 + candidates +
+                                                int64_t{sizeof(QueryScreen)});
+  return shared + std::max(threads, 1) * per_thread;
+}
+
 bool Bf16ScreenedKnn(const Bf16Dots& dots, const DistanceKernels& isa, Metric metric,
                      const float* q, int64_t nq, const jit::BaseView& base, int64_t k,
                      float* distances, int64_t* labels, int threads) {

@@ -34,11 +34,16 @@ namespace ivfjit::eager {
 // docs/spec.md, The bf16 screen): batches of at least kBf16MinQueries, rows long enough that
 // the products outweigh the per-row selection, and a base whose bfloat16 panel (packed once
 // per search) stays below kBf16MaxPanelBytes.
-inline constexpr int64_t kBf16MinQueries = 32;
+inline constexpr int64_t kBf16MinQueries = 128;
 inline constexpr int64_t kBf16MinDim = 32;
 inline constexpr int64_t kBf16MinRows = 256;
 inline constexpr int64_t kBf16MaxPanelBytes = int64_t{64} << 20;
 bool Bf16ScreenPays(int64_t nq, int64_t nb, int64_t d);
+
+// Upper bound, in bytes, of the scratch Bf16ScreenedKnn allocates (outputs excluded): the
+// panel and the rows' norms, and per thread a query block, a block of scores and each
+// query's candidates (at most max(8,192, 8 k) kept before the query is scored whole).
+int64_t Bf16ScratchBytes(int64_t nb, int64_t d, int64_t k, int threads);
 
 // The exact k-NN of nq queries (q: nq × base.d) as the direct path computes it: distances /
 // labels nq × k (caller-owned), best first, labels row numbers, −1 / the worst sentinel past
