@@ -23,6 +23,7 @@
 // --device=gpu searches a copy of the index on the first GPU (docs/gpu.md); without one it is
 // an error ("no device: ..."), never a silent CPU fallback.
 // Errors: one line on stderr and exit status 1 (2 for usage); no partial output file is left.
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -52,6 +53,7 @@
 #include "ivf/index_ivf_scalar_quantizer.h"
 #include "ivf/io.h"
 #include "ivf/vector_files.h"
+#include "ivf/shards.h"
 #include "jit/gpu/gpu_device.h"
 #include "jit/base/status_macros.h"
 
@@ -69,6 +71,8 @@ constexpr char kUsage[] =
     "                 [--device=cpu|gpu] --out=FILE|-\n"
     "  ivfjit info    --index=INDEX\n"
     "  ivfjit convert --in=FILE --out=FILE\n"
+    "  ivfjit shard   --index=INDEX --shards=N --out=DIR   (for mpirun ... search: "
+    "docs/scale.md)\n"
     "vectors: .fvecs .bvecs .npy *idx3-ubyte[.gz]; ids: .ivecs .npy; "
     "indexes: .faiss/.index (Faiss) or .ivfjit\n";
 
@@ -397,9 +401,45 @@ absl::Status SearchOnGpu(const Args& a, const Index& index, const FloatMatrix& q
   return WriteSearchOutput(out, result);
 }
 
-absl::Status Search(const Args& a) {
+bool IsShardDirectory(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode) &&
+         ::stat((path + "/manifest.txt").c_str(), &st) == 0;
+}
+
+// search --index=DIR on shards, every rank of an MPI job running it (docs/scale.md).
+absl::Status SearchShards(const Args& a, ShardedSearcher* sharded, int64_t k,
+                          const std::string& out) {
+  if (sharded == nullptr) {
+    return absl::FailedPreconditionError(
+        absl::StrCat(a.Path("index"), " holds shards: search them with `mpirun -np N "
+                     "ivfjit_mpi search ...` (docs/scale.md)"));
+  }
+  if (a.has("device") || a.has("mmap")) {
+    return absl::InvalidArgumentError("--device and --mmap do not apply to shards");
+  }
+  IVFJIT_ASSIGN_OR_RETURN(const ShardManifest manifest, ReadShardManifest(a.Path("index")));
+  IVFJIT_ASSIGN_OR_RETURN(const FloatMatrix q, ReadRows(a.Path("queries"), "queries"));
+  if (q.cols != manifest.d) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("queries have d = ", q.cols, ", the index has d = ", manifest.d));
+  }
+  IVFJIT_ASSIGN_OR_RETURN(IVFSearchParams params, IvfParams(a, !manifest.flat));
+  IVFJIT_ASSIGN_OR_RETURN(const std::unique_ptr<IDSelector> selector, Selector(a));
+  params.sel = selector.get();
+  if (sharded->rank() == 0) {
+    Progress(absl::StrCat("searching ", q.rows, " queries on ", manifest.shards,
+                          " shards, k = ", k));
+  }
+  IVFJIT_ASSIGN_OR_RETURN(const SearchResult result,
+                          sharded->Search(a.Path("index"), q, k, params));
+  return sharded->rank() == 0 ? WriteSearchOutput(out, result) : absl::OkStatus();
+}
+
+absl::Status Search(const Args& a, ShardedSearcher* sharded) {
   const int64_t k = a.GetInt("k", 0, /*required=*/true);
   const std::string out = a.Path("out");
+  if (IsShardDirectory(a.Path("index"))) return SearchShards(a, sharded, k, out);
   LoadOptions load;
   if (a.has("mmap")) {
     const std::string v = a.Get("mmap");
@@ -478,9 +518,26 @@ absl::Status Convert(const Args& a) {
   return WriteVectors(out, m);
 }
 
+// Shard r of N: the vectors whose label is ≡ r (mod N), IVF shards with every centroid
+// (ivf/shards.h); DIR/manifest.txt and DIR/shard-R-of-N.ivfjit.
+absl::Status Shard(const Args& a) {
+  const int64_t shards = a.GetInt("shards", 0, /*required=*/true);
+  if (shards < 1 || shards > kMaxShards) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--shards=", shards, " outside [1, ", kMaxShards, "]"));
+  }
+  IVFJIT_ASSIGN_OR_RETURN(std::unique_ptr<Index> index, LoadAny(a.Path("index")));
+  const std::string out = a.Path("out");
+  Progress(absl::StrCat("writing ", shards, " shards to ", out));
+  IVFJIT_RETURN_IF_ERROR(WriteShards(*index, shards, out));
+  std::printf("%ld shards of %ld vectors in %s\n", static_cast<long>(shards),
+              static_cast<long>(index->ntotal()), out.c_str());
+  return absl::OkStatus();
+}
+
 }  // namespace
 
-int Main(int argc, char** argv) {
+int Main(int argc, char** argv, ShardedSearcher* sharded) {
   if (argc < 2 || std::string(argv[1]) == "--help" || std::string(argv[1]) == "help") {
     std::fputs(kUsage, argc < 2 ? stderr : stdout);
     return argc < 2 ? 2 : 0;
@@ -494,6 +551,7 @@ int Main(int argc, char** argv) {
         "device", "out"}},
       {"info", {"index"}},
       {"convert", {"in", "out"}},
+      {"shard", {"index", "shards", "out"}},
   };
   const auto it = flags.find(command);
   if (it == flags.end()) {
@@ -505,9 +563,10 @@ int Main(int argc, char** argv) {
     const Args args = Parse(argc, argv, it->second);
     if (command == "build") status = Build(args);
     if (command == "add") status = Add(args);
-    if (command == "search") status = Search(args);
+    if (command == "search") status = Search(args, sharded);
     if (command == "info") status = Info(args);
     if (command == "convert") status = Convert(args);
+    if (command == "shard") status = Shard(args);
   } catch (const UsageError& e) {
     std::fprintf(stderr, "ivfjit %s: %s\n", command.c_str(), e.what());
     return 2;
@@ -515,7 +574,10 @@ int Main(int argc, char** argv) {
     status = absl::ResourceExhaustedError("out of memory");
   }
   if (!status.ok()) {
-    std::fprintf(stderr, "ivfjit %s: error: %s\n", command.c_str(), status.ToString().c_str());
+    if (sharded == nullptr || sharded->rank() == 0) {
+      std::fprintf(stderr, "ivfjit %s: error: %s\n", command.c_str(),
+                   status.ToString().c_str());
+    }
     return 1;
   }
   return 0;

@@ -140,6 +140,29 @@ TEST(CliTest, BuildSearchInfoConvertAdd) {
 
 // --codec builds an IndexIVFScalarQuantizer (Faiss's IwSq); info names it, libfaiss reads
 // the file, search and convert work as for IndexIVFFlat.
+// shard writes a directory that only the MPI driver searches (mpi/cli_mpi_test.sh searches
+// it under mpirun); bad shard counts are errors.
+TEST(CliTest, ShardWritesADirectoryThePlainCliRefusesToSearch) {
+  WriteData();
+  CliRun r = Cli("build --base=" + Tmp("base.fvecs") + " --nlist=8 --out=" + Tmp("s.ivfjit"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  r = Cli("shard --index=" + Tmp("s.ivfjit") + " --shards=3 --out=" + Tmp("s.shards"));
+  ASSERT_EQ(r.status, 0) << r.err;
+  EXPECT_NE(r.out.find("3 shards of 2000 vectors"), std::string::npos) << r.out;
+  for (int s = 0; s < 3; ++s) {
+    EXPECT_TRUE(Exists(Tmp("s.shards/shard-" + std::to_string(s) + "-of-3.ivfjit")));
+  }
+  r = Cli("search --index=" + Tmp("s.shards") + " --queries=" + Tmp("queries.npy") +
+          " --k=5 --out=" + Tmp("s.ivecs"));
+  EXPECT_EQ(r.status, 1);
+  EXPECT_NE(r.err.find("mpirun"), std::string::npos) << r.err;
+  EXPECT_FALSE(Exists(Tmp("s.ivecs")));
+  r = Cli("shard --index=" + Tmp("s.ivfjit") + " --shards=0 --out=" + Tmp("z.shards"));
+  EXPECT_EQ(r.status, 1) << r.err;
+  r = Cli("shard --index=" + Tmp("s.ivfjit") + " --out=" + Tmp("z.shards"));
+  EXPECT_EQ(r.status, 2) << r.err;
+}
+
 TEST(CliTest, BuildWithACodec) {
   WriteData();
   for (const char* codec : {"fp16", "sq8", "bf16"}) {

@@ -37,6 +37,9 @@ PACKAGES=(
   libhiprtc-builtins5
   rocm-device-libs
   libamd-comgr2
+  # Sharded search over MPI (mpi/, docs/scale.md): OpenMPI's headers, library and mpirun.
+  libopenmpi-dev
+  openmpi-bin
 )
 
 missing=()

@@ -169,3 +169,31 @@ local_gpu_toolchains = repository_rule(
     local = True,  # re-detect on every fetch: install_deps.sh may have added the HIP packages
     doc = "Detects the CUDA toolkit and Debian's HIP headers; both are optional.",
 )
+
+def _mpi_impl(rctx):
+    libdir = _multiarch_libdir(rctx)
+    include = libdir + "/openmpi/include"
+    has_mpi = rctx.path(include + "/mpi.h").exists and rctx.path(libdir + "/libmpi.so").exists
+    build = ['package(default_visibility = ["//visibility:public"])']
+    if has_mpi:
+        rctx.symlink(include, "mpi_include")
+        build.append("""
+cc_library(
+    name = "mpi",
+    hdrs = glob(["mpi_include/**/*.h"]),
+    includes = ["mpi_include"],
+    # The C API only: OpenMPI's deprecated C++ bindings (libmpi_cxx) are not used.
+    defines = ["OMPI_SKIP_MPICXX"],
+    linkopts = ["-L{libdir}", "-lmpi"],
+)
+""".format(libdir = libdir))
+    else:
+        build.append('cc_library(name = "mpi")')
+    rctx.file("BUILD", "\n".join(build))
+    rctx.file("defs.bzl", "HAS_MPI = %s\n" % has_mpi)
+
+local_mpi = repository_rule(
+    implementation = _mpi_impl,
+    local = True,  # re-detect on every fetch: install_deps.sh may have added OpenMPI
+    doc = "Detects Debian's OpenMPI (libopenmpi-dev); optional: without it mpi/ builds nothing.",
+)

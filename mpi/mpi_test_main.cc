@@ -1,0 +1,22 @@
+// gtest under mpirun: every rank runs every test (the tests are collective); rank 0 writes
+// the XML report, and the process exits non-zero on every rank if any rank failed.
+#include <mpi.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "gtest/gtest.h"
+
+int main(int argc, char** argv) {
+  if (argc > 1 && std::strcmp(argv[1], "--probe") == 0) return 0;  // built with MPI
+  MPI_Init(&argc, &argv);
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  if (rank != 0) unsetenv("XML_OUTPUT_FILE");
+  ::testing::InitGoogleTest(&argc, argv);
+  const int failed = RUN_ALL_TESTS() != 0 ? 1 : 0;
+  int any = 0;
+  MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  MPI_Finalize();
+  return any;
+}
