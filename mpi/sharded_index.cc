@@ -277,7 +277,8 @@ absl::StatusOr<RangeSearchResult> ShardedIndex::RangeSearch(absl::Span<const flo
   if (manifest_.flat) {
     for (int64_t& l : labels) l = l * shards_ + rank_;
   }
-  std::vector<char> send((n + 1) * 8 + labels.size() * 12);
+  // Padded to 8 bytes, so that the next rank's block (gathered right after) stays aligned.
+  std::vector<char> send(((n + 1) * 8 + labels.size() * 12 + 7) / 8 * 8);
   std::memcpy(send.data(), mine->lims.data(), (n + 1) * 8);
   std::memcpy(send.data() + (n + 1) * 8, labels.data(), labels.size() * 8);
   std::memcpy(send.data() + (n + 1) * 8 + labels.size() * 8, mine->distances.data(),
