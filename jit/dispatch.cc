@@ -160,12 +160,12 @@ void KnnSearch(const KernelOptions& options, KnnUse use, Metric metric, const fl
 void dispatch_internal::KnnSearchWithThreads(const KernelOptions& options, KnnUse use,
                                              Metric metric, const float* x, int64_t n,
                                              const BaseView& base, int64_t k, float* distances,
-                                             int64_t* labels, int threads) {
+                                             int64_t* labels, int threads, bool set_only) {
   eager::Kernels kernels = EagerKernels(options);
   kernels.threads = threads;
   if (ScreensInBf16(options, n, base, k) &&
       eager::Bf16ScreenedKnn(*eager::BestBf16Dots(), *kernels.isa, metric, x, n, base, k,
-                             distances, labels, threads)) {
+                             distances, labels, threads, set_only)) {
     return;
   }
   KernelProvider* provider = base.n == 0 ? nullptr : ProviderOf(options);

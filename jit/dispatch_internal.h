@@ -49,9 +49,13 @@ class RunningSearch {
 int ThreadBudget(int requested, bool small);
 
 // KnnSearch with the thread budget decided (no RunningSearch of its own).
+// set_only: the caller needs the k best as a set (an IVF search's probes without max_codes):
+// labels exact, their order and distances approximate where the bf16 screen runs
+// (jit/eager/bf16_knn.h).
 void KnnSearchWithThreads(const KernelOptions& options, KnnUse use, Metric metric,
                           const float* x, int64_t n, const BaseView& base, int64_t k,
-                          float* distances, int64_t* labels, int threads);
+                          float* distances, int64_t* labels, int threads,
+                          bool set_only = false);
 
 // Exact k-NN / range search restricted to the rows `filter` (active) allows: blocks of rows,
 // each block's allowed rows compacted (a block allowed whole is searched in place), searched

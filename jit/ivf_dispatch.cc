@@ -38,13 +38,15 @@ struct ChunkScratch {
 };
 
 // The nprobe nearest lists of n queries (x: n × d) into scratch.probes (n × nprobe).
+// ordered: best first (the max_codes prefix rule needs it); otherwise the set only (the scans'
+// results do not depend on the probes' order: docs/spec.md, Coarse quantization).
 void Quantize(const KernelOptions& options, const IvfView& ivf, const float* x, int64_t n,
-              int64_t nprobe, int threads, ChunkScratch& s) {
+              int64_t nprobe, int threads, ChunkScratch& s, bool ordered) {
   s.coarse_dist.resize(static_cast<size_t>(n * nprobe));
   s.probes.resize(static_cast<size_t>(n * nprobe));
   dispatch_internal::KnnSearchWithThreads(options, KnnUse::kCoarse, ivf.metric, x, n,
                                           ivf.centroids, nprobe, s.coarse_dist.data(),
-                                          s.probes.data(), threads);
+                                          s.probes.data(), threads, /*set_only=*/!ordered);
 }
 
 eager::IvfScanInput ScanInput(const IvfView& ivf, const float* x, int64_t n, int64_t k,
@@ -101,7 +103,7 @@ void SearchChunk(const KernelOptions& options, const IvfView& ivf, const float* 
                  ChunkScratch& s, float* distances, int64_t* labels, IVFSearchStats* stats,
                  const IdFilter* filter) {
   const int64_t nlist = ivf.centroids.n, d = ivf.centroids.d, bytes = ivf.ntotal * d * 4;
-  Quantize(options, ivf, x, n, nprobe, threads, s);
+  Quantize(options, ivf, x, n, nprobe, threads, s, /*ordered=*/max_codes > 0);
   eager::IvfScanInput in = ScanInput(ivf, x, n, k, s, nprobe, filter);
   const bool pruned = ApplyMaxCodes(ivf, n, nprobe, max_codes, s);
   in.scan_count = pruned ? s.scan_count.data() : nullptr;
@@ -157,7 +159,7 @@ void IvfRangeSearch(const KernelOptions& options, const IvfView& ivf, const floa
   const dispatch_internal::RunningSearch running;
   ChunkScratch scratch;
   Quantize(options, ivf, x, n, nprobe, dispatch_internal::ThreadBudget(0, /*small=*/false),
-           scratch);
+           scratch, /*ordered=*/false);
   eager::IvfRangeScan(*EagerKernels(options).isa,
                       ScanInput(ivf, x, n, /*k=*/0, scratch, nprobe, filter), radius, out);
 }

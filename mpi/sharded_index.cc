@@ -256,6 +256,79 @@ absl::StatusOr<SearchResult> ShardedIndex::Search(absl::Span<const float> querie
   return result;
 }
 
+absl::StatusOr<SearchResult> ShardedIndex::SearchEveryRank(absl::Span<const float> queries,
+                                                           int64_t k,
+                                                           const SearchParams& params) const {
+  if (k <= 0) return absl::InvalidArgumentError(absl::StrCat("k = ", k, " must be positive"));
+  absl::Status local = absl::OkStatus();
+  if (queries.size() % static_cast<size_t>(d()) != 0) {
+    local = absl::InvalidArgumentError(absl::StrCat(
+        queries.size(), " floats is not a multiple of d = ", d(), " (wrong dimension?)"));
+  }
+  IVFJIT_RETURN_IF_ERROR(Agree(comm_, rank_, local));
+  // Every rank's query count, then every rank's queries on every rank.
+  const int64_t mine = static_cast<int64_t>(queries.size()) / d();
+  std::vector<int64_t> counts(static_cast<size_t>(shards_));
+  MPI_Allgather(&mine, 1, MPI_INT64_T, counts.data(), 1, MPI_INT64_T, comm_);
+  std::vector<int64_t> first(static_cast<size_t>(shards_) + 1, 0);
+  for (int r = 0; r < shards_; ++r) first[r + 1] = first[r] + counts[r];
+  const int64_t total = first[shards_], kk = std::min(k, std::max<int64_t>(ntotal_, 1));
+  if (total * std::max(d(), kk * 8) > INT_MAX) {
+    return absl::ResourceExhaustedError("SearchEveryRank: beyond 2 GiB of queries or results");
+  }
+  std::vector<float> q(static_cast<size_t>(total * d()));
+  std::vector<int> byte_counts(shards_), byte_displs(shards_);
+  for (int r = 0; r < shards_; ++r) {
+    byte_counts[r] = static_cast<int>(counts[r] * d() * 4);
+    byte_displs[r] = static_cast<int>(first[r] * d() * 4);
+  }
+  MPI_Allgatherv(queries.data(), static_cast<int>(mine * d() * 4), MPI_BYTE, q.data(),
+                 byte_counts.data(), byte_displs.data(), MPI_BYTE, comm_);
+  // Each rank's queries searched as the whole index would search that batch alone: an auto
+  // mode resolved by their own rank for their count.
+  std::vector<float> dist(static_cast<size_t>(total * kk));
+  std::vector<int64_t> labels(static_cast<size_t>(total * kk));
+  std::unique_ptr<IDSelector> local_sel;
+  for (int r = 0; r < shards_; ++r) {  // every r, even after an error: ShardParams is collective
+    absl::StatusOr<std::unique_ptr<SearchParams>> p =
+        ShardParams(*shard_, ntotal_, counts[r], shards_, params, rank_, r, comm_, &local_sel);
+    if (local.ok()) local = p.status();
+    if (local.ok() && counts[r] > 0) {
+      local = shard_->Search(counts[r], q.data() + first[r] * d(), kk,
+                             dist.data() + first[r] * kk, labels.data() + first[r] * kk, **p);
+    }
+  }
+  IVFJIT_RETURN_IF_ERROR(Agree(comm_, rank_, local));
+  if (manifest_.flat) {
+    for (int64_t& l : labels) l = l < 0 ? l : l * shards_ + rank_;
+  }
+  // Rank r's results go back to rank r: from every shard, a block of counts[r] × kk.
+  std::vector<float> got_d(static_cast<size_t>(shards_ * mine * kk));
+  std::vector<int64_t> got_l(got_d.size());
+  std::vector<int> send_counts(shards_), send_displs(shards_), recv_counts(shards_),
+      recv_displs(shards_);
+  for (int r = 0; r < shards_; ++r) {
+    send_counts[r] = static_cast<int>(counts[r] * kk);
+    send_displs[r] = static_cast<int>(first[r] * kk);
+    recv_counts[r] = static_cast<int>(mine * kk);
+    recv_displs[r] = static_cast<int>(r * mine * kk);
+  }
+  MPI_Alltoallv(dist.data(), send_counts.data(), send_displs.data(), MPI_FLOAT, got_d.data(),
+                recv_counts.data(), recv_displs.data(), MPI_FLOAT, comm_);
+  MPI_Alltoallv(labels.data(), send_counts.data(), send_displs.data(), MPI_INT64_T,
+                got_l.data(), recv_counts.data(), recv_displs.data(), MPI_INT64_T, comm_);
+  SearchResult result;
+  result.nq = mine;
+  result.k = kk;
+  result.distances.resize(static_cast<size_t>(mine * kk));
+  result.labels.resize(static_cast<size_t>(mine * kk));
+  for (int64_t i = 0; i < mine; ++i) {
+    MergeKnn(metric(), got_d.data(), got_l.data(), shards_, mine, kk, i,
+             result.distances.data() + i * kk, result.labels.data() + i * kk);
+  }
+  return result;
+}
+
 absl::StatusOr<RangeSearchResult> ShardedIndex::RangeSearch(absl::Span<const float> queries,
                                                             float radius,
                                                             const SearchParams& params,

@@ -56,6 +56,14 @@ class ShardedIndex {
       absl::Span<const float> queries, int64_t k, const SearchParams& params = SearchParams(),
       int root = 0) const;
 
+  // The same with queries from every rank: each rank passes its own (any number, none
+  // included) and receives their merged results; every rank's queries are searched by every
+  // shard as the whole index would search that rank's batch alone. k and params as above,
+  // the same on every rank.
+  ABSL_MUST_USE_RESULT absl::StatusOr<SearchResult> SearchEveryRank(
+      absl::Span<const float> queries, int64_t k,
+      const SearchParams& params = SearchParams()) const;
+
   // Every vector within radius of the root's queries, in ascending label order per query
   // (as Index::RangeSearch), on the root; an empty result elsewhere.
   ABSL_MUST_USE_RESULT absl::StatusOr<RangeSearchResult> RangeSearch(

@@ -146,6 +146,32 @@ TEST(ShardedIndexTest, SearchEqualsTheWholeIndex) {
   }
 }
 
+// Queries from every rank (rank 1 none): each rank's results are what the whole index gives
+// for its own batch.
+TEST(ShardedIndexTest, QueriesFromEveryRank) {
+  const std::vector<float> q = ClusteredVectors(400, kD, 40, 0.4f, 15);
+  for (Kind kind : {Kind::kFlat, Kind::kIvfFlat}) {
+    std::unique_ptr<Index> whole = Whole(kind, Metric::kL2);
+    auto sharded = ShardAndOpen(*whole, "every_" + std::to_string(static_cast<int>(kind)));
+    ASSERT_TRUE(sharded.ok()) << sharded.status();
+    const int64_t n = Rank() == 1 ? 0 : 7 + 97 * Rank();  // matrix and csr batches
+    const auto mine = absl::MakeConstSpan(q.data() + Rank() * kD, n * kD);
+    IVFSearchParams params;
+    params.nprobe = 5;
+    auto got = (*sharded)->SearchEveryRank(mine, 10, params);
+    ASSERT_TRUE(got.ok()) << got.status();
+    ASSERT_EQ(got->nq, n);
+    if (n == 0) continue;
+    auto want = whole->Search(mine, 10, params);
+    ASSERT_TRUE(want.ok());
+    EXPECT_EQ(got->labels, want->labels) << "rank " << Rank();
+    EXPECT_EQ(std::memcmp(got->distances.data(), want->distances.data(),
+                          got->distances.size() * sizeof(float)),
+              0)
+        << "rank " << Rank();
+  }
+}
+
 TEST(ShardedIndexTest, AddsGoToTheOwningShardAndFailedAddsChangeNothing) {
   const std::vector<float> more = ClusteredVectors(200, kD, 40, 0.4f, 13);
   const std::vector<float> q = ClusteredVectors(50, kD, 40, 0.4f, 14);

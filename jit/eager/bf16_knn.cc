@@ -113,24 +113,36 @@ class QueryScreen {
   }
 
   // Writes the query's top k in float (isa's row kernel over the surviving candidates, or
-  // over every row when the candidates overflowed).
+  // over every row when the candidates overflowed). set_only: the same k rows, but those
+  // certainly among them whatever their float distances (fewer than k others within the
+  // width) first, unscored, with approximate distances (offset + s for L2, −s for inner
+  // product); only the others are scored in float, for the remaining places.
   template <Metric metric>
-  void Finish(const DistanceKernels& isa, const float* q, const jit::BaseView& base) {
+  void Finish(const DistanceKernels& isa, const float* q, const jit::BaseView& base,
+              bool set_only, float offset) {
     const RowsKernel rows = metric == Metric::kL2 ? isa.l2_rows : isa.ip_rows;
     const float reach = Reach(TopK<Metric::kL2>::Resume(dist_, ids_, kk_).threshold(), width_);
-    TopK<metric> top(dist_, ids_, kk_);
     float v;
     if (overflow_) {
+      TopK<metric> top(dist_, ids_, kk_);
       for (int64_t j = 0; j < base.n; ++j) {
         rows(q, base.x + j * base.d, 1, base.d, &v);
         top.Push(v, j);
       }
-    } else {
-      Prune(reach);
-      for (const Candidate& c : candidates_) {
-        rows(q, base.x + c.row * base.d, 1, base.d, &v);
-        top.Push(v, c.row);
-      }
+      top.Finish();
+      return;
+    }
+    Prune(reach);
+    const int64_t certain = set_only ? CertainPrefix() : 0;
+    for (int64_t c = 0; c < certain; ++c) {
+      dist_[c] = metric == Metric::kL2 ? offset + candidates_[c].s : -candidates_[c].s;
+      ids_[c] = candidates_[c].row;
+    }
+    if (certain == kk_) return;
+    TopK<metric> top(dist_ + certain, ids_ + certain, kk_ - certain);
+    for (size_t c = static_cast<size_t>(certain); c < candidates_.size(); ++c) {
+      rows(q, base.x + candidates_[c].row * base.d, 1, base.d, &v);
+      top.Push(v, candidates_[c].row);
     }
     top.Finish();
   }
@@ -149,6 +161,25 @@ class QueryScreen {
     prune_at_ = std::max(prune_at_, 2 * size);
   }
 
+  // Sorts the candidates by (s, row) and returns how many lead them with fewer than kk
+  // others within the width of their own score: whatever the float distances, no kk rows can
+  // be better than one of them (rows past the candidates are beyond T + width, and each of
+  // these scores at most T), so they are in the top kk. A prefix: the count only grows.
+  int64_t CertainPrefix() {
+    std::sort(candidates_.begin(), candidates_.end(), [](const Candidate& a, const Candidate& b) {
+      return a.s < b.s || (a.s == b.s && a.row < b.row);
+    });
+    const int64_t n = static_cast<int64_t>(candidates_.size());
+    int64_t certain = 0, within = 0;  // within: candidates with s <= s_i + width
+    for (int64_t i = 0; i < n && certain < kk_; ++i) {
+      const double limit = static_cast<double>(candidates_[i].s) + width_;
+      while (within < n && static_cast<double>(candidates_[within].s) <= limit) ++within;
+      if (within - 1 >= kk_) break;  // kk others could be as good
+      ++certain;
+    }
+    return certain;
+  }
+
   float* dist_ = nullptr;
   int64_t* ids_ = nullptr;
   int64_t kk_ = 0;
@@ -163,7 +194,7 @@ template <Metric metric>
 void ScreenBlocks(const Bf16Dots& dots, const DistanceKernels& isa, const float* q, int64_t nq,
                   const jit::BaseView& base, const uint16_t* panel, const float* norms,
                   const Bf16RowNorms& x_max, int64_t k, int64_t kk, float* distances,
-                  int64_t* labels, int threads) {
+                  int64_t* labels, int threads, bool set_only) {
   const int64_t d = base.d, dp = Bf16PaddedDim(d);
   const int64_t blocks = (nq + kBf16QueryBlock - 1) / kBf16QueryBlock;
   const int64_t chunk = std::min(kChunkRows, (base.n + kBf16RowBlock - 1) / kBf16RowBlock *
@@ -194,7 +225,8 @@ void ScreenBlocks(const Bf16Dots& dots, const DistanceKernels& isa, const float*
         }
       }
       for (int64_t a = 0; a < nqb; ++a) {
-        screens[a].Finish<metric>(isa, q + (i0 + a) * d, base);
+        const float offset = static_cast<float>(q_norms[a].norm * q_norms[a].norm);
+        screens[a].Finish<metric>(isa, q + (i0 + a) * d, base, set_only, offset);
       }
     }
   }
@@ -224,7 +256,7 @@ int64_t Bf16ScratchBytes(int64_t nb, int64_t d, int64_t k, int threads) {
 
 bool Bf16ScreenedKnn(const Bf16Dots& dots, const DistanceKernels& isa, Metric metric,
                      const float* q, int64_t nq, const jit::BaseView& base, int64_t k,
-                     float* distances, int64_t* labels, int threads) {
+                     float* distances, int64_t* labels, int threads, bool set_only) {
   if (nq <= 0 || base.n <= 0 || k <= 0) return false;
   const int max_threads = std::max(1, omp_get_max_threads());
   threads = threads > 0 ? std::min(threads, max_threads) : max_threads;
@@ -249,10 +281,10 @@ bool Bf16ScreenedKnn(const Bf16Dots& dots, const DistanceKernels& isa, Metric me
   }
   if (metric == Metric::kL2) {
     ScreenBlocks<Metric::kL2>(dots, isa, q, nq, base, panel.data(), norms.data(), x_max, k, kk,
-                              distances, labels, threads);
+                              distances, labels, threads, set_only);
   } else {
     ScreenBlocks<Metric::kInnerProduct>(dots, isa, q, nq, base, panel.data(), norms.data(),
-                                        x_max, k, kk, distances, labels, threads);
+                                        x_max, k, kk, distances, labels, threads, set_only);
   }
   return true;
 }

@@ -50,9 +50,14 @@ int64_t Bf16ScratchBytes(int64_t nb, int64_t d, int64_t k, int threads);
 // min(k, base.n). threads: the most OpenMP threads (0: all). Returns false, having written
 // nothing, when the base holds values the bound cannot cover (non-finite, or norms beyond
 // float); queries with such values are scored in float whole.
+// set_only: the same k rows per query, but as a set: the rows certainly among them whatever
+// their float distances (fewer than k others within the width of their score) come first,
+// unscored, with approximate distances; only the others are scored in float, for the
+// remaining places (best first among themselves). For an IVF search's probes, whose order
+// and distances its scans do not use.
 bool Bf16ScreenedKnn(const Bf16Dots& dots, const DistanceKernels& isa, Metric metric,
                      const float* q, int64_t nq, const jit::BaseView& base, int64_t k,
-                     float* distances, int64_t* labels, int threads);
+                     float* distances, int64_t* labels, int threads, bool set_only = false);
 
 }  // namespace ivfjit::eager
 

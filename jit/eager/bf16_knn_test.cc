@@ -1,5 +1,6 @@
 #include "jit/eager/bf16_knn.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -125,6 +126,40 @@ TEST_P(Bf16KnnTest, SameBitsAsTheDirectPathAcrossShapes) {
                                  std::to_string(d) + " n " + std::to_string(n) + " k " +
                                  std::to_string(k));
         }
+      }
+    }
+  }
+}
+
+// set_only: the same k rows as the direct path, as a set.
+TEST_P(Bf16KnnTest, SetOnlyGivesTheSameRows) {
+  const Bf16Dots& dots = *GetParam();
+  const DistanceKernels& isa = BestDistanceKernels();
+  for (Metric metric : {Metric::kL2, Metric::kInnerProduct}) {
+    for (int64_t k : {1, 8, 40}) {
+      Data data = Clustered(3000, 64, 96, 2.0f, static_cast<uint32_t>(k));
+      // Some duplicated rows: ties the set must break by row number as the direct path does.
+      for (int64_t j = 0; j < 200; ++j) {
+        std::copy_n(data.x.begin() + j * 96, 96, data.x.begin() + (j + 1000) * 96);
+      }
+      const jit::BaseView base{data.x.data(), nullptr, data.n, data.d};
+      std::vector<float> dist(data.nq * k), want_dist(data.nq * k);
+      std::vector<int64_t> ids(data.nq * k), want_ids(data.nq * k);
+      ASSERT_TRUE(Bf16ScreenedKnn(dots, isa, metric, data.q.data(), data.nq, base, k,
+                                  dist.data(), ids.data(), 0, /*set_only=*/true));
+      if (metric == Metric::kL2) {
+        Direct<Metric::kL2>(isa, data.q.data(), data.nq, base, k, want_dist.data(),
+                            want_ids.data());
+      } else {
+        Direct<Metric::kInnerProduct>(isa, data.q.data(), data.nq, base, k, want_dist.data(),
+                                      want_ids.data());
+      }
+      for (int64_t i = 0; i < data.nq; ++i) {
+        std::vector<int64_t> got(ids.begin() + i * k, ids.begin() + (i + 1) * k);
+        std::vector<int64_t> want(want_ids.begin() + i * k, want_ids.begin() + (i + 1) * k);
+        std::sort(got.begin(), got.end());
+        std::sort(want.begin(), want.end());
+        ASSERT_EQ(got, want) << dots.name << " k " << k << " query " << i;
       }
     }
   }
