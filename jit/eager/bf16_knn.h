@@ -37,7 +37,7 @@ namespace ivfjit::eager {
 inline constexpr int64_t kBf16MinQueries = 128;
 inline constexpr int64_t kBf16MinDim = 32;
 inline constexpr int64_t kBf16MinRows = 256;
-inline constexpr int64_t kBf16MaxPanelBytes = int64_t{64} << 20;
+inline constexpr int64_t kBf16MaxPanelBytes = int64_t{256} << 20;
 bool Bf16ScreenPays(int64_t nq, int64_t nb, int64_t d);
 
 // Upper bound, in bytes, of the scratch Bf16ScreenedKnn allocates (outputs excluded): the
