@@ -277,7 +277,9 @@ absl::Status IndexIVF::DoSearch(int64_t n, const float* x, int64_t k, float* dis
   const IVFSearchParams params = AsIvfParams(search_params);
   IVFJIT_ASSIGN_OR_RETURN(const int64_t nprobe, ResolveNprobe(params, nprobe(), nlist_));
   std::vector<jit::ListView> views;
-  jit::IvfSearch(kernels(), View(views), x, n, k, nprobe, params.max_codes, params.mode,
+  jit::IvfView view = View(views);
+  view.max_codes_sizes = params.max_codes_list_sizes;
+  jit::IvfSearch(kernels(), view, x, n, k, nprobe, params.max_codes, params.mode,
                  distances, labels, params.stats, params.threads, FilterOf(params));
   return absl::OkStatus();
 }

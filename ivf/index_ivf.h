@@ -51,6 +51,10 @@ struct IVFSearchParams : SearchParams {
   // When set, the search adds its work counts (Faiss's indexIVF_stats) to *stats; the caller
   // owns it and synchronizes concurrent searches that share one.
   IVFSearchStats* stats = nullptr;
+  // With max_codes: the list sizes (nlist entries, caller-owned) its prefix rule counts
+  // instead of the index's own. A shard of a larger index (mpi/sharded_index.h) passes the
+  // whole index's, so that it scans the probes the whole index would. Null: the index's own.
+  const int64_t* max_codes_list_sizes = nullptr;
 };
 
 // The IVF parameters of `params`: itself when it is an IVFSearchParams, else the defaults with

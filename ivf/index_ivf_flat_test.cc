@@ -127,6 +127,34 @@ TEST(IndexIVFFlatTest, MaxCodesPrefixRuleAtTheBoundary) {
 
 // A max_codes that prunes no query takes the unlimited route (stats.pruned stays 0) with the
 // unlimited results; one that prunes counts the queries it cut.
+// max_codes_list_sizes: the prefix rule counts the given sizes, not the index's (a shard
+// counts its whole index's). With every list "holding" max_codes, only the nearest list is
+// scanned: the nprobe = 1 search.
+TEST(IndexIVFFlatTest, MaxCodesCountsGivenListSizes) {
+  const int64_t d = 8, nlist = 16;
+  const std::vector<float> base = ClusteredVectors(2000, d, 16, 0.3f, 41);
+  const std::vector<float> q = ClusteredVectors(50, d, 16, 0.3f, 42);
+  auto index = Build(d, nlist, Metric::kL2, base);
+  const std::vector<int64_t> sizes(nlist, 1000);
+  IVFSearchParams given;
+  given.nprobe = 6;
+  given.max_codes = 1000;
+  given.max_codes_list_sizes = sizes.data();
+  IVFSearchStats stats;
+  given.stats = &stats;
+  IVFSearchParams one;
+  one.nprobe = 1;
+  auto got = index->Search(q, 10, given);
+  auto want = index->Search(q, 10, one);
+  ASSERT_TRUE(got.ok() && want.ok());
+  EXPECT_EQ(got->labels, want->labels);
+  EXPECT_EQ(stats.pruned, 50);
+  given.max_codes_list_sizes = nullptr;  // the index's own (~125 per list): more lists
+  auto own = index->Search(q, 10, given);
+  ASSERT_TRUE(own.ok());
+  EXPECT_NE(own->labels, want->labels);
+}
+
 TEST(IndexIVFFlatTest, MaxCodesThatPrunesNothingTakesTheUnlimitedRoute) {
   auto index = LineIndex();
   const std::vector<float> queries = {0.0f, 31.0f, 15.0f};

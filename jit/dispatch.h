@@ -138,6 +138,9 @@ struct IvfView {
   BaseView centroids;
   const ListView* lists = nullptr;
   int64_t ntotal = 0;
+  // The list sizes (nlist) the max_codes rule counts; null: the lists' own. A shard of a
+  // larger index counts the whole index's, so that it scans the probes the whole would.
+  const int64_t* max_codes_sizes = nullptr;
 };
 
 // IVF k-NN of n queries (x: n × d): the nprobe nearest lists of each (coarse quantization),

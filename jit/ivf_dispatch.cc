@@ -74,7 +74,11 @@ bool ApplyMaxCodes(const IvfView& ivf, int64_t n, int64_t nprobe, int64_t max_co
   bool pruned = false;
   for (int64_t i = 0; i < n; ++i) {
     s.scan_count[i] = MaxCodesProbes(s.probes.data() + i * nprobe, nprobe, max_codes,
-                                     [&](int64_t l) { return ivf.lists[l].size; });
+                                     [&](int64_t l) {
+                                       return ivf.max_codes_sizes != nullptr
+                                                  ? ivf.max_codes_sizes[l]
+                                                  : ivf.lists[l].size;
+                                     });
     pruned = pruned || s.scan_count[i] < nprobe;
   }
   return pruned;

@@ -123,7 +123,18 @@ ShardedIndex::ShardedIndex(MPI_Comm comm, int rank, int shards, const ShardManif
       shards_(shards),
       manifest_(manifest),
       shard_(std::move(shard)),
-      ntotal_(ntotal) {}
+      ntotal_(ntotal) {
+  SumListSizes();
+}
+
+void ShardedIndex::SumListSizes() {
+  const auto* ivf = dynamic_cast<const IndexIVF*>(shard_.get());
+  if (ivf == nullptr) return;
+  const std::vector<int64_t> mine = ivf->list_sizes();
+  list_sizes_.assign(mine.size(), 0);
+  MPI_Allreduce(mine.data(), list_sizes_.data(), static_cast<int>(mine.size()), MPI_INT64_T,
+                MPI_SUM, comm_);
+}
 
 absl::StatusOr<std::unique_ptr<ShardedIndex>> ShardedIndex::Open(MPI_Comm comm,
                                                                  const std::string& dir,
@@ -194,19 +205,19 @@ SearchParams FlatParams(const Index& shard, int shards, int rank, const SearchPa
   return p;
 }
 
+// list_sizes: the whole index's (nlist), for the max_codes rule.
 absl::StatusOr<std::unique_ptr<SearchParams>> ShardParams(const Index& shard, int64_t ntotal,
                                                           int64_t n, int shards,
                                                           const SearchParams& params, int rank,
                                                           int root, MPI_Comm comm,
+                                                          const int64_t* list_sizes,
                                                           std::unique_ptr<IDSelector>* local) {
   const auto* ivf = dynamic_cast<const IndexIVF*>(&shard);
   if (ivf == nullptr) {
     return std::make_unique<SearchParams>(FlatParams(shard, shards, rank, params, local));
   }
   auto p = std::make_unique<IVFSearchParams>(AsIvfParams(params));
-  if (p->max_codes > 0 && shards > 1) {
-    return absl::UnimplementedError("max_codes in a sharded search (docs/scale.md)");
-  }
+  p->max_codes_list_sizes = list_sizes;
   int mode = 0;
   if (rank == root) {
     const int64_t nprobe = p->nprobe == 0 ? ivf->nprobe() : p->nprobe;
@@ -231,7 +242,8 @@ absl::StatusOr<SearchResult> ShardedIndex::Search(absl::Span<const float> querie
   std::vector<int64_t> labels(static_cast<size_t>(n * kk));
   std::unique_ptr<IDSelector> local_sel;
   absl::StatusOr<std::unique_ptr<SearchParams>> p =
-      ShardParams(*shard_, ntotal_, n, shards_, params, rank_, root, comm_, &local_sel);
+      ShardParams(*shard_, ntotal_, n, shards_, params, rank_, root, comm_, list_sizes_.data(),
+                  &local_sel);
   absl::Status local = p.status();
   if (local.ok()) local = shard_->Search(n, q.data(), kk, dist.data(), labels.data(), **p);
   IVFJIT_RETURN_IF_ERROR(Agree(comm_, rank_, local));
@@ -291,7 +303,8 @@ absl::StatusOr<SearchResult> ShardedIndex::SearchEveryRank(absl::Span<const floa
   std::unique_ptr<IDSelector> local_sel;
   for (int r = 0; r < shards_; ++r) {  // every r, even after an error: ShardParams is collective
     absl::StatusOr<std::unique_ptr<SearchParams>> p =
-        ShardParams(*shard_, ntotal_, counts[r], shards_, params, rank_, r, comm_, &local_sel);
+        ShardParams(*shard_, ntotal_, counts[r], shards_, params, rank_, r, comm_,
+                    list_sizes_.data(), &local_sel);
     if (local.ok()) local = p.status();
     if (local.ok() && counts[r] > 0) {
       local = shard_->Search(counts[r], q.data() + first[r] * d(), kk,
@@ -435,6 +448,7 @@ absl::Status ShardedIndex::AddRouted(absl::Span<const float> x, absl::Span<const
     return agreed;
   }
   ntotal_ += n;
+  SumListSizes();
   return absl::OkStatus();
 }
 

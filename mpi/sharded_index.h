@@ -20,6 +20,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/base/attributes.h"
 #include "absl/status/status.h"
@@ -48,10 +49,9 @@ class ShardedIndex {
 
   // k nearest neighbours of the root's queries (n × d; other ranks' spans are ignored): on
   // the root the merged result (min(k, max(ntotal, 1)) columns, as Index::Search), elsewhere
-  // an empty result (nq = 0). params (IVFSearchParams for IVF shards) as on one index, except
-  // max_codes (Unimplemented with more than one shard: its prefix rule needs every shard's
-  // list sizes); an auto mode is resolved on the root for the whole index, so every shard
-  // scans as the unsharded index would.
+  // an empty result (nq = 0). params (IVFSearchParams for IVF shards) as on one index: an
+  // auto mode is resolved on the root for the whole index, and max_codes counts the whole
+  // index's list sizes, so every shard scans what the unsharded index would.
   ABSL_MUST_USE_RESULT absl::StatusOr<SearchResult> Search(
       absl::Span<const float> queries, int64_t k, const SearchParams& params = SearchParams(),
       int root = 0) const;
@@ -89,12 +89,16 @@ class ShardedIndex {
                                               absl::Span<const int64_t> ids, bool with_ids,
                                               int root);
 
+  // The whole index's list sizes (IVF shards), summed over the ranks: the max_codes rule's.
+  void SumListSizes();
+
   MPI_Comm comm_;
   int rank_;
   int shards_;
   ShardManifest manifest_;
   std::unique_ptr<Index> shard_;
   int64_t ntotal_;
+  std::vector<int64_t> list_sizes_;
 };
 
 }  // namespace ivfjit

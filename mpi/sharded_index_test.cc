@@ -113,10 +113,13 @@ TEST(ShardedIndexTest, SearchEqualsTheWholeIndex) {
               params.nprobe = 4;
               params.mode = mode;
               params.sel = sel;
+              // max_codes: the prefix rule on the whole index's list sizes (~94 per list).
+              params.max_codes = (nq == 7 && kind != Kind::kFlat) ? 150 : 0;
               const std::string what = name + " nq " + std::to_string(nq) + " k " +
                                        std::to_string(k) + " mode " +
                                        std::string(SearchModeName(mode)) +
-                                       (sel != nullptr ? " filtered" : "");
+                                       (sel != nullptr ? " filtered" : "") +
+                                       (params.max_codes > 0 ? " max_codes" : "");
               auto queries = absl::MakeConstSpan(q.data(), nq * kD);
               auto want = whole->Search(queries, k, params);
               ASSERT_TRUE(want.ok()) << want.status();
@@ -237,13 +240,6 @@ TEST(ShardedIndexTest, BadQueriesFailEveryRank) {
   EXPECT_EQ((*sharded)->Search(q, 5).status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_EQ((*sharded)->Search(absl::MakeConstSpan(q.data(), kD), 0).status().code(),
             absl::StatusCode::kInvalidArgument);
-  IVFSearchParams params;
-  params.max_codes = 100;
-  if (Size() > 1) {
-    q[3] = 0.5f;
-    EXPECT_EQ((*sharded)->Search(q, 5, params).status().code(),
-              absl::StatusCode::kUnimplemented);
-  }
 }
 
 }  // namespace
