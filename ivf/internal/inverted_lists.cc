@@ -1,21 +1,79 @@
 #include "ivf/internal/inverted_lists.h"
 
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <cstring>
 #include <new>
+#include <utility>
 
 namespace ivfjit::ivf_internal {
 
+namespace {
+
+size_t PageBytes(size_t bytes) {
+  const size_t page = static_cast<size_t>(sysconf(_SC_PAGESIZE));
+  return (bytes + page - 1) / page * page;
+}
+
+}  // namespace
+
+template <typename T>
+AlignedArray<T>& AlignedArray<T>::operator=(AlignedArray&& other) noexcept {
+  if (this != &other) {
+    Release();
+    data_ = std::exchange(other.data_, nullptr);
+    capacity_ = std::exchange(other.capacity_, 0);
+    mapped_bytes_ = std::exchange(other.mapped_bytes_, 0);
+  }
+  return *this;
+}
+
+template <typename T>
+void AlignedArray<T>::Release() noexcept {
+  if (data_ != nullptr) {
+    if (mapped_bytes_ > 0) {
+      munmap(data_, mapped_bytes_);
+    } else {
+      std::free(data_);
+    }
+  }
+  data_ = nullptr;
+  capacity_ = 0;
+  mapped_bytes_ = 0;
+}
+
 template <typename T>
 void AlignedArray<T>::Reallocate(int64_t capacity, int64_t keep) {
+  const size_t bytes = (static_cast<size_t>(std::max<int64_t>(capacity, 0)) * sizeof(T) + 63) /
+                       64 * 64;
+  if (bytes >= static_cast<size_t>(kMappedArrayBytes)) {
+    const size_t map_bytes = PageBytes(bytes);
+    void* fresh;
+    if (mapped_bytes_ > 0) {  // grow or shrink in place, or move the pages
+      fresh = mremap(data_, mapped_bytes_, map_bytes, MREMAP_MAYMOVE);
+      if (fresh == MAP_FAILED) throw std::bad_alloc();
+    } else {
+      fresh = mmap(nullptr, map_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
+                   0);
+      if (fresh == MAP_FAILED) throw std::bad_alloc();
+      if (keep > 0) std::memcpy(fresh, data_, static_cast<size_t>(keep) * sizeof(T));
+      Release();
+    }
+    data_ = static_cast<T*>(fresh);
+    capacity_ = capacity;
+    mapped_bytes_ = map_bytes;
+    return;
+  }
   T* fresh = nullptr;
   if (capacity > 0) {
-    const size_t bytes = (static_cast<size_t>(capacity) * sizeof(T) + 63) / 64 * 64;
     fresh = static_cast<T*>(std::aligned_alloc(64, bytes));
     if (fresh == nullptr) throw std::bad_alloc();
-    if (keep > 0) std::memcpy(fresh, data_.get(), static_cast<size_t>(keep) * sizeof(T));
+    if (keep > 0) std::memcpy(fresh, data_, static_cast<size_t>(keep) * sizeof(T));
   }
-  data_.reset(fresh);
+  Release();
+  data_ = fresh;
   capacity_ = capacity;
 }
 
@@ -31,33 +89,19 @@ InvertedLists::InvertedLists(int64_t nlist, int64_t d, bool with_norms, int64_t 
       lists_(static_cast<size_t>(nlist)) {}
 
 void InvertedLists::Resize(List& list, int64_t capacity) {
-  // Allocate all three blocks before installing any, so a failure changes nothing.
-  AlignedArray<uint8_t> rows;
-  AlignedArray<int64_t> ids;
-  AlignedArray<float> norms;
-  AlignedArray<uint16_t> half;
-  AlignedArray<float> half_err;
-  rows.Reallocate(capacity * row_bytes_, 0);
-  ids.Reallocate(capacity, 0);
-  if (with_norms_) norms.Reallocate(capacity, 0);
+  // Each block is resized in place (mremap, or a copy of its first `size` entries). The ids
+  // block's capacity is the list's: it grows last and shrinks first, so that if any step
+  // fails the list keeps its content and every block still holds its capacity (some merely
+  // with room to spare).
+  const bool shrink = capacity < list.ids.capacity();
+  if (shrink) list.ids.Reallocate(capacity, list.size);
+  list.rows.Reallocate(capacity * row_bytes_, list.size * row_bytes_);
+  if (with_norms_) list.norms.Reallocate(capacity, list.size);
   if (with_half_) {
-    half.Reallocate(capacity * d_, 0);
-    half_err.Reallocate(capacity, 0);
+    list.half.Reallocate(capacity * d_, list.size * d_);
+    list.half_err.Reallocate(capacity, list.size);
   }
-  if (list.size > 0) {
-    std::memcpy(rows.data(), list.rows.data(), static_cast<size_t>(list.size * row_bytes_));
-    std::memcpy(ids.data(), list.ids.data(), sizeof(int64_t) * list.size);
-    if (with_norms_) std::memcpy(norms.data(), list.norms.data(), sizeof(float) * list.size);
-    if (with_half_) {
-      std::memcpy(half.data(), list.half.data(), sizeof(uint16_t) * list.size * d_);
-      std::memcpy(half_err.data(), list.half_err.data(), sizeof(float) * list.size);
-    }
-  }
-  list.rows = std::move(rows);
-  list.ids = std::move(ids);
-  list.norms = std::move(norms);
-  list.half = std::move(half);
-  list.half_err = std::move(half_err);
+  if (!shrink) list.ids.Reallocate(capacity, list.size);
 }
 
 void InvertedLists::Reserve(const std::vector<int64_t>& extra) {

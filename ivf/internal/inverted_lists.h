@@ -11,16 +11,22 @@
 
 namespace ivfjit::ivf_internal {
 
-// A 64-byte aligned array of trivially copyable T with explicit capacity.
+// A 64-byte aligned array of trivially copyable T with explicit capacity. Arrays of at least
+// kMappedArrayBytes live in their own anonymous mapping (page-aligned) and grow with mremap:
+// the kernel moves the pages instead of copying them, so lists growing batch after batch cost
+// no copies (a list's rows are most of an index), and the old and new blocks never coexist.
+inline constexpr int64_t kMappedArrayBytes = int64_t{64} << 10;
+
 template <typename T>
 class AlignedArray {
  public:
   AlignedArray() = default;
-  AlignedArray(AlignedArray&&) noexcept = default;
-  AlignedArray& operator=(AlignedArray&&) noexcept = default;
+  AlignedArray(AlignedArray&& other) noexcept { *this = std::move(other); }
+  AlignedArray& operator=(AlignedArray&& other) noexcept;
+  ~AlignedArray() { Release(); }
 
-  T* data() noexcept { return data_.get(); }
-  const T* data() const noexcept { return data_.get(); }
+  T* data() noexcept { return data_; }
+  const T* data() const noexcept { return data_; }
   int64_t capacity() const noexcept { return capacity_; }
 
   // Reallocates to exactly `capacity` elements keeping the first `keep`; throws bad_alloc and
@@ -28,11 +34,11 @@ class AlignedArray {
   void Reallocate(int64_t capacity, int64_t keep);
 
  private:
-  struct Free {
-    void operator()(T* p) const noexcept { std::free(p); }
-  };
-  std::unique_ptr<T, Free> data_;
+  void Release() noexcept;
+
+  T* data_ = nullptr;
   int64_t capacity_ = 0;
+  size_t mapped_bytes_ = 0;  // > 0: data_ is an anonymous mapping of this many bytes
 };
 
 class InvertedLists {

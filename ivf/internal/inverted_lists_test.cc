@@ -43,6 +43,48 @@ TEST(InvertedListsTest, GrowthIsAmortizedAndSlackBounded) {
   EXPECT_LE(bulk.memory_bytes(), raw + 256);
 }
 
+// Lists past kMappedArrayBytes grow in their own mapping (mremap) without losing content,
+// across the threshold both ways, and move with their array.
+TEST(InvertedListsTest, LargeListsGrowInPlaceKeepingTheirContent) {
+  const int64_t d = 64;  // 256-byte rows: the threshold is crossed at 256 rows
+  InvertedLists lists(2, d, /*with_norms=*/true);
+  std::vector<float> row(d);
+  int64_t n = 0;
+  for (int batch = 0; batch < 40; ++batch) {
+    lists.Reserve({100, 1});
+    for (int i = 0; i < 100; ++i, ++n) {
+      for (int64_t t = 0; t < d; ++t) row[t] = static_cast<float>(n * d + t);
+      lists.AppendReserved(0, row.data(), n, static_cast<float>(n));
+    }
+    lists.AppendReserved(1, row.data(), 100000 + batch, 1.0f);
+  }
+  ASSERT_EQ(lists.size(0), 4000);
+  for (int64_t j = 0; j < 4000; j += 37) {
+    EXPECT_EQ(lists.ids(0)[j], j);
+    EXPECT_EQ(lists.norms(0)[j], static_cast<float>(j));
+    EXPECT_EQ(lists.vectors(0)[j * d + 5], static_cast<float>(j * d + 5));
+  }
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(lists.vectors(0)) % 64, 0u);
+  EXPECT_EQ(lists.ids(1)[39], 100039);
+  // Shrinking below the threshold (removing most rows) keeps the rest.
+  lists.RemoveIf([](int64_t id) { return id >= 10 && id < 100000; });
+  ASSERT_EQ(lists.size(0), 10);
+  EXPECT_EQ(lists.vectors(0)[9 * d + 1], static_cast<float>(9 * d + 1));
+
+  AlignedArray<float> a;
+  a.Reallocate(100000, 0);  // mapped
+  a.data()[99999] = 7.0f;
+  a.data()[3] = 3.0f;
+  a.Reallocate(200000, 100000);
+  EXPECT_EQ(a.data()[99999], 7.0f);
+  AlignedArray<float> b = std::move(a);
+  EXPECT_EQ(a.data(), nullptr);
+  EXPECT_EQ(b.data()[3], 3.0f);
+  b.Reallocate(10, 10);  // back below the threshold
+  EXPECT_EQ(b.data()[3], 3.0f);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(b.data()) % 64, 0u);
+}
+
 TEST(InvertedListsTest, RemoveIfCompactsInOrder) {
   InvertedLists lists(2, 1, /*with_norms=*/true);
   lists.Reserve({5, 1});
