@@ -155,8 +155,6 @@ absl::Status IndexIVF::CheckIdsAreNew(int64_t n, const int64_t* ids) const {
 
 void IndexIVF::AppendAssigned(int64_t n, const uint8_t* rows, const float* x, const int64_t* ids,
                               const int64_t* list_nos) {
-  std::vector<int64_t> extra(static_cast<size_t>(nlist_), 0);
-  for (int64_t i = 0; i < n; ++i) ++extra[list_nos[i]];
   std::vector<float> norms(static_cast<size_t>(n), 0.0f);
   if (lists_.with_norms()) jit::Norms(kernels(), x, n, d(), norms.data());
   std::vector<uint16_t> half;
@@ -166,7 +164,22 @@ void IndexIVF::AppendAssigned(int64_t n, const uint8_t* rows, const float* x, co
     half_err.resize(static_cast<size_t>(n));
     jit::EncodeScreen(metric(), x, n, d(), half.data(), half_err.data());
   }
-  lists_.Reserve(extra);  // the only step that can fail; content is unchanged if it does
+  // The only step that can fail; content is unchanged if it does. A small add names the
+  // lists it touches (a single vector's add then costs O(1), not O(nlist)).
+  if (n * 8 < nlist_) {
+    std::vector<int64_t> touched(list_nos, list_nos + n);
+    std::sort(touched.begin(), touched.end());
+    std::vector<std::pair<int64_t, int64_t>> extra;
+    for (int64_t l : touched) {
+      if (extra.empty() || extra.back().first != l) extra.emplace_back(l, 0);
+      ++extra.back().second;
+    }
+    lists_.ReserveLists(extra);
+  } else {
+    std::vector<int64_t> extra(static_cast<size_t>(nlist_), 0);
+    for (int64_t i = 0; i < n; ++i) ++extra[list_nos[i]];
+    lists_.Reserve(extra);
+  }
   const int64_t code_size = lists_.row_bytes();
   // Each thread appends the rows of its own range of lists, in input order.
   jit::ParallelRanges(nlist_, n * code_size, [&](int64_t l0, int64_t l1) {

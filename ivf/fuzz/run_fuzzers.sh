@@ -3,13 +3,14 @@
 # scratch copy of its corpus; prints each target's final stats line. Findings (crash-*, oom-*,
 # timeout-*, leak-*) are left in $OUT (default /tmp/ivfjit-fuzz). See docs/reliability.md.
 #   ivf/fuzz/run_fuzzers.sh [SECONDS [TARGET...]]
-# TARGET: load_index, faiss_index, vector_files, blob_cache, cli_args (default: all).
+# TARGET: load_index, faiss_index, vector_files, shard_manifest, blob_cache, cli_args
+# (default: all).
 set -uo pipefail
 cd "$(dirname "$0")/../.."
 seconds=${1:-60}
 shift || true
 targets=("$@")
-[[ ${#targets[@]} -eq 0 ]] && targets=(load_index faiss_index vector_files blob_cache cli_args)
+[[ ${#targets[@]} -eq 0 ]] && targets=(load_index faiss_index vector_files shard_manifest blob_cache cli_args)
 out=${OUT:-/tmp/ivfjit-fuzz}
 bazel build --config=fuzz //ivf/fuzz/... //jit/internal:blob_cache_fuzz || exit 1
 bin=$(bazel info --config=fuzz bazel-bin)

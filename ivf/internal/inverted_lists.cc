@@ -105,13 +105,18 @@ void InvertedLists::Resize(List& list, int64_t capacity) {
 }
 
 void InvertedLists::Reserve(const std::vector<int64_t>& extra) {
-  for (size_t l = 0; l < lists_.size(); ++l) {
-    List& list = lists_[l];
-    const int64_t need = list.size + extra[l];
-    const int64_t cap = list.ids.capacity();
-    if (need <= cap) continue;
-    Resize(list, std::max(need, cap + cap / 8));
-  }
+  for (size_t l = 0; l < lists_.size(); ++l) ReserveOne(static_cast<int64_t>(l), extra[l]);
+}
+
+void InvertedLists::ReserveLists(const std::vector<std::pair<int64_t, int64_t>>& extra) {
+  for (const auto& [l, count] : extra) ReserveOne(l, count);
+}
+
+void InvertedLists::ReserveOne(int64_t l, int64_t extra) {
+  List& list = lists_[l];
+  const int64_t need = list.size + extra;
+  const int64_t cap = list.ids.capacity();
+  if (need > cap) Resize(list, std::max(need, cap + cap / 8));
 }
 
 void InvertedLists::AppendReserved(int64_t l, const void* row, int64_t id, float norm,

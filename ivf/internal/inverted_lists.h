@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <utility>
 #include <vector>
 
 namespace ivfjit::ivf_internal {
@@ -93,6 +94,8 @@ class InvertedLists {
   // small adds); a list that receives more than it holds is sized exactly. Throws bad_alloc,
   // leaving every list's content unchanged.
   void Reserve(const std::vector<int64_t>& extra);
+  // The same for the lists named: (list, extra) pairs (a small add touches few of them).
+  void ReserveLists(const std::vector<std::pair<int64_t, int64_t>>& extra);
 
   // Makes an empty list a read-only view of arrays owned elsewhere (a mapped file): rows
   // size × row_bytes, ids size, norms size (with_norms; else ignored). Such lists must not be
@@ -129,6 +132,7 @@ class InvertedLists {
     const float* external_norms = nullptr;
   };
   void Resize(List& list, int64_t capacity);
+  void ReserveOne(int64_t list, int64_t extra);
 
   int64_t d_;
   int64_t row_bytes_;
