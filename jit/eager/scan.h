@@ -59,15 +59,21 @@ __attribute__((target("avx512f"))) void PushRowAvx512(const float* row, int64_t 
   const __m512 minus_two = _mm512_set1_ps(-2.0f);
   const __m512 zero = _mm512_setzero_ps();
   alignas(64) float lanes[16];
-  int64_t j = 0;
-  for (; j + 16 <= n; j += 16) {
-    __m512 v = _mm512_loadu_ps(row + j);
+  // 16 entries at a time; the last (n % 16) under a mask, so that the short rows of filtered
+  // scans (a list's allowed rows) are gated 16-wide too. The same bits as PushRowGeneric:
+  // 2 · row is exact, so the fused form rounds once, as the separate one does.
+  for (int64_t j = 0; j < n; j += 16) {
+    const __mmask16 valid =
+        n - j >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << (n - j)) - 1);
+    __m512 v = _mm512_maskz_loadu_ps(valid, row + j);
     if (x_norms != nullptr) {
-      v = _mm512_fmadd_ps(minus_two, v, _mm512_add_ps(qn, _mm512_loadu_ps(x_norms + j)));
+      v = _mm512_fmadd_ps(minus_two, v,
+                          _mm512_add_ps(qn, _mm512_maskz_loadu_ps(valid, x_norms + j)));
       // (maskz: GCC 12's _mm512_max_ps reads an "undefined" register and warns about it)
       v = _mm512_maskz_max_ps(__mmask16(0xFFFF), v, zero);
     }
-    __mmask16 pass = _mm512_cmp_ps_mask(v, _mm512_set1_ps(top.threshold()), kPredicate);
+    __mmask16 pass =
+        _mm512_mask_cmp_ps_mask(valid, v, _mm512_set1_ps(top.threshold()), kPredicate);
     if (pass == 0) continue;
     _mm512_store_ps(lanes, v);
     while (pass != 0) {
@@ -76,8 +82,6 @@ __attribute__((target("avx512f"))) void PushRowAvx512(const float* row, int64_t 
       pass &= pass - 1;
     }
   }
-  PushRowGeneric(row + j, n - j, ids == nullptr ? nullptr : ids + j, j0 + j, q_norm,
-                 x_norms == nullptr ? nullptr : x_norms + j, top);
 }
 
 // Pushes row entries [0, n) into top: labels ids[j] (or j0 + j when ids is null); row holds
