@@ -5,10 +5,13 @@
 // Searching every shard and merging their top-k by (distance, label) gives the unsharded
 // index's results. Nothing here needs MPI: the CLI's `shard` command writes the files.
 //
-//   IVFJIT_RETURN_IF_ERROR(ivfjit::WriteShards(*index, /*shards=*/4, "/data/fmnist.shards"));
+//   IVFJIT_ASSIGN_OR_RETURN(std::unique_ptr<ivfjit::IndexFlat> index,
+//                           ivfjit::IndexFlat::Create(d, ivfjit::Metric::kL2));
+//   IVFJIT_RETURN_IF_ERROR(index->Add(base));                   // base: nb × d floats
+//   IVFJIT_RETURN_IF_ERROR(ivfjit::WriteShards(*index, /*shards=*/4, "/data/base.shards"));
 //   IVFJIT_ASSIGN_OR_RETURN(ivfjit::ShardManifest manifest,
-//                           ivfjit::ReadShardManifest("/data/fmnist.shards"));
-//   auto shard = ivfjit::LoadIndex(ivfjit::ShardPath("/data/fmnist.shards", 0, manifest.shards));
+//                           ivfjit::ReadShardManifest("/data/base.shards"));
+//   auto shard = ivfjit::LoadIndex(ivfjit::ShardPath("/data/base.shards", 0, manifest.shards));
 #ifndef IVFJIT_IVF_SHARDS_H_
 #define IVFJIT_IVF_SHARDS_H_
 
