@@ -19,6 +19,9 @@ int main(int argc, char** argv) {
     unsetenv("TEST_PREMATURE_EXIT_FILE");
   }
   ::testing::InitGoogleTest(&argc, argv);
+  // gtest read XML_OUTPUT_FILE into its output flag during static initialization already:
+  // clear the flag too, or every rank writes (and garbles) the one report.
+  if (rank != 0) GTEST_FLAG_SET(output, "");
   const int failed = RUN_ALL_TESTS() != 0 ? 1 : 0;
   int any = 0;
   MPI_Allreduce(&failed, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
