@@ -119,12 +119,18 @@ eager::Kernels EagerKernels(const KernelOptions& options) {
 
 namespace {
 
-// Whether an exact batch scores its rows in bfloat16 first (jit/eager/bf16_knn.h): where the
-// host has the instructions, the tier is the best one, and the float path would be the GEMM.
-bool ScreensInBf16(const KernelOptions& options, int64_t n, const BaseView& base, int64_t k) {
+// Whether the bf16 screen (jit/eager/bf16_knn.h) may run n queries against nb rows of d:
+// the options allow it, the tier is the best one, the host has the instructions, it pays.
+bool Bf16ScreenAllowed(const KernelOptions& options, int64_t n, int64_t nb, int64_t d) {
   return options.bf16_screen &&
          (options.tier == KernelTier::kDefault || options.tier == KernelTier::kEager) &&
-         eager::BestBf16Dots() != nullptr && eager::Bf16ScreenPays(n, base.n, base.d) &&
+         eager::BestBf16Dots() != nullptr && eager::Bf16ScreenPays(n, nb, d);
+}
+
+// Whether an exact batch scores its rows in bfloat16 first: allowed, and the float path
+// would be the GEMM.
+bool ScreensInBf16(const KernelOptions& options, int64_t n, const BaseView& base, int64_t k) {
+  return Bf16ScreenAllowed(options, n, base.n, base.d) &&
          eager::PlanKnn(n, base.n, base.d, k, 1, /*tile=*/false).use_gemm;
 }
 
@@ -197,9 +203,7 @@ int64_t KnnScratchBytes(const KernelOptions& options, int64_t n, int64_t nb, int
     bytes = std::max(bytes, eager::PlanKnn(n, nb, d, k, threads, /*tile=*/true).scratch_bytes);
   }
   // The bf16 screen where it may run (whatever nq: a larger batch may take it).
-  if (options.bf16_screen &&
-      (options.tier == KernelTier::kDefault || options.tier == KernelTier::kEager) &&
-      eager::BestBf16Dots() != nullptr && eager::Bf16ScreenPays(eager::kBf16MinQueries, nb, d)) {
+  if (Bf16ScreenAllowed(options, eager::kBf16MinQueries, nb, d)) {
     bytes = std::max(bytes, eager::Bf16ScratchBytes(nb, d, k, threads));
   }
   return bytes;
