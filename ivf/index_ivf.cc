@@ -103,7 +103,10 @@ absl::Status IndexIVF::SetCentroidsLocked(absl::Span<const float> centroids) {
     std::vector<uint16_t> half(c.size());
     std::vector<float> half_err(static_cast<size_t>(nlist_));
     jit::EncodeScreen(metric(), c.data(), nlist_, d(), half.data(), half_err.data());
+    jit::RowProjection projection;  // stays empty where the centroids do not suit one
+    (void)jit::BuildProjection(metric(), c.data(), nlist_, d(), &projection);
     centroids_ = std::move(c);
+    centroid_projection_ = std::move(projection);
     centroid_norms_ = std::move(norms);
     centroid_half_ = std::move(half);
     centroid_half_err_ = std::move(half_err);
@@ -397,6 +400,7 @@ jit::BaseView IndexIVF::CentroidView() const {
     view.half = centroid_half_.data();
     view.half_err = centroid_half_err_.data();
   }
+  if (centroid_projection_.m > 0) view.projection = &centroid_projection_;
   return view;
 }
 
@@ -404,7 +408,7 @@ int64_t IndexIVF::memory_bytes() const noexcept {
   return lists_.memory_bytes() + extra_memory_bytes() +
          4 * static_cast<int64_t>(centroids_.capacity() + centroid_norms_.capacity() +
                                   centroid_half_err_.capacity()) +
-         2 * static_cast<int64_t>(centroid_half_.capacity());
+         2 * static_cast<int64_t>(centroid_half_.capacity()) + centroid_projection_.bytes();
 }
 
 }  // namespace ivfjit

@@ -203,6 +203,9 @@ class IndexIVF : public Index {
   // coarse step of small searches reads them instead of the floats (same results).
   std::vector<uint16_t> centroid_half_;
   std::vector<float> centroid_half_err_;
+  // The centroids' projected-bound screen (jit::BuildProjection; m == 0 where they do not
+  // suit one): single queries and batches read most centroids on 32-64 dimensions.
+  jit::RowProjection centroid_projection_;
   int64_t max_id_ = -1;  // largest label ever added (an upper bound after removals)
 };
 

@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstdlib>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -12,6 +13,7 @@
 #include "jit/eager/distances.h"
 #include "jit/eager/fork_cost.h"
 #include "jit/eager/knn.h"
+#include "jit/eager/projection.h"
 #include "jit/eager/screen.h"
 #include "jit/dispatch_internal.h"
 #include "jit/kernels.h"
@@ -134,6 +136,23 @@ bool ScreensInBf16(const KernelOptions& options, int64_t n, const BaseView& base
          eager::PlanKnn(n, base.n, base.d, k, 1, /*tile=*/false).use_gemm;
 }
 
+// Whether an L2 search of n queries for k rows of base, on `threads` threads (0: all), reads
+// them through its projected-bound screen: single queries and small batches (the direct
+// path's sizes) that run on one thread — concurrent serving, one OpenMP thread. (A batch's
+// float path reads each row once per block of queries, where the screen's rows scored in full
+// are each query's own, fetched from L3: no gain; a single query with both cores splits the
+// float path's rows between them, which measured as fast: docs/spec.md.)
+bool ProjectsRows(const KernelOptions& options, Metric metric, int64_t n, const BaseView& base,
+                  int64_t k, int threads) {
+  static const bool kOff = [] {
+    const char* env = std::getenv("IVFJIT_PROJECTION");
+    return env != nullptr && std::string(env) == "off";
+  }();
+  return options.projection_screen && !kOff && metric == Metric::kL2 &&
+         n < eager::kGemmMinQueries && (threads == 1 || eager::KernelThreads() == 1) &&
+         eager::ProjectionPays(base, k);
+}
+
 }  // namespace
 
 using dispatch_internal::EagerKernels;
@@ -172,6 +191,10 @@ void dispatch_internal::KnnSearchWithThreads(const KernelOptions& options, KnnUs
   if (ScreensInBf16(options, n, base, k) &&
       eager::Bf16ScreenedKnn(*eager::BestBf16Dots(), *kernels.isa, metric, x, n, base, k,
                              distances, labels, threads, set_only)) {
+    return;
+  }
+  if (ProjectsRows(options, metric, n, base, k, threads) &&
+      eager::ProjectedKnn(*kernels.isa, x, n, base, k, distances, labels, threads)) {
     return;
   }
   KernelProvider* provider = base.n == 0 ? nullptr : ProviderOf(options);
@@ -256,6 +279,10 @@ void DecodeRows(const KernelOptions& options, CodeType type, const uint8_t* code
 void EncodeScreen(Metric metric, const float* x, int64_t n, int64_t d, uint16_t* half,
                   float* err) {
   eager::EncodeHalfRows(metric, x, n, d, half, err);
+}
+
+bool BuildProjection(Metric metric, const float* x, int64_t n, int64_t d, RowProjection* out) {
+  return metric == Metric::kL2 && eager::BuildProjection(x, n, d, out);
 }
 
 }  // namespace jit

@@ -54,6 +54,11 @@ struct KernelOptions {
   // in bfloat16 first where the host has AMX or AVX512-BF16, with the same results
   // (jit/eager/bf16_knn.h; IVFJIT_BF16=off turns it off process-wide). false: float only.
   bool bf16_screen = true;
+  // L2 searches of rows that carry a projected-bound screen (BaseView::projection; an IVF
+  // index's centroids where they suit one) read most rows on a few projected dimensions,
+  // with the same results (jit/eager/projection.h; IVFJIT_PROJECTION=off turns it off
+  // process-wide). false: every row in full.
+  bool projection_screen = true;
 };
 
 // How an IVF search scans its lists (docs/spec.md): "matrix" scans each query's lists on their
@@ -130,6 +135,10 @@ void DecodeRows(const KernelOptions& options, CodeType type, const uint8_t* code
 // carry it read them at half the bytes, with results identical to a search without it.
 void EncodeScreen(Metric metric, const float* x, int64_t n, int64_t d, uint16_t* half,
                   float* err);
+// The projected-bound screen of n rows (x: n × d) into out, for BaseView::projection
+// (jit/eager/projection.h): true where the rows suit one (L2, at least 256 rows of at least
+// 128 dimensions whose spread lies mostly in 32-64 directions), else false, out untouched.
+bool BuildProjection(Metric metric, const float* x, int64_t n, int64_t d, RowProjection* out);
 
 // An inverted-file index as its searches see it, caller-owned: nlist centroids (centroids.n =
 // nlist, with their norms) and nlist lists (lists[l], indexed by list number), ntotal vectors.

@@ -202,3 +202,96 @@ TEST(DispatchTest, AssignNearestIsTheCanonicalNearestWhateverTheBatch) {
 
 }  // namespace
 }  // namespace ivfjit::jit
+
+namespace ivfjit::jit {
+namespace {
+
+// Rows spread along a few directions (as IVF centroids of image-like data are).
+std::vector<float> FewDirections(int64_t n, int64_t d, uint32_t seed) {
+  const std::vector<float> dirs = ::ivfjit::testing::UniformVectors(8, d, seed);
+  const std::vector<float> weights = ::ivfjit::testing::UniformVectors(n, 8, seed + 1);
+  const std::vector<float> noise = ::ivfjit::testing::UniformVectors(n, d, seed + 2);
+  std::vector<float> x(static_cast<size_t>(n * d));
+  for (int64_t i = 0; i < n; ++i) {
+    for (int64_t t = 0; t < d; ++t) {
+      float v = 0.01f * noise[i * d + t];
+      for (int r = 0; r < 8; ++r) v += weights[i * 8 + r] * dirs[r * d + t] / (1 + r);
+      x[i * d + t] = v;
+    }
+  }
+  return x;
+}
+
+// The projected-bound screen runs for L2 searches of a few queries on one thread, with the
+// float path's results bit for bit; a sabotaged screen shows where it runs and where not.
+TEST(DispatchTest, ProjectedScreenRunsWhereItShouldWithTheSameResults) {
+  const int64_t n = 1024, d = 192, k = 16;
+  const std::vector<float> x = FewDirections(n, d, 40);
+  const std::vector<float> q = FewDirections(7, d, 50);
+  RowProjection projection;
+  ASSERT_TRUE(BuildProjection(Metric::kL2, x.data(), n, d, &projection));
+  EXPECT_FALSE(BuildProjection(Metric::kInnerProduct, x.data(), n, d, &projection));
+  BaseView plain{x.data(), nullptr, n, d};
+  BaseView screened = plain;
+  screened.projection = &projection;
+  KernelOptions off;
+  off.projection_screen = false;
+  for (KernelTier tier : {KernelTier::kDefault, KernelTier::kEager, KernelTier::kEagerScalar}) {
+    KernelOptions on;
+    on.tier = off.tier = tier;
+    for (int64_t nq : {1, 7}) {
+      std::vector<float> want_d(nq * k), got_d(nq * k);
+      std::vector<int64_t> want_l(nq * k), got_l(nq * k);
+      KnnSearch(off, KnnUse::kCoarse, Metric::kL2, q.data(), nq, screened, k, want_d.data(),
+                want_l.data(), /*threads=*/1);
+      KnnSearch(on, KnnUse::kCoarse, Metric::kL2, q.data(), nq, screened, k, got_d.data(),
+                got_l.data(), /*threads=*/1);
+      EXPECT_EQ(got_l, want_l) << KernelTierName(tier) << " nq " << nq;
+      EXPECT_EQ(got_d, want_d) << KernelTierName(tier) << " nq " << nq;
+    }
+  }
+  // Sabotaged: every row's projection at the query's, every residual bound huge — rows are
+  // pruned that should not be. Its results differ exactly where the screen runs.
+  RowProjection broken = projection;
+  std::vector<float> p(broken.m);
+  for (int64_t j = 0; j < broken.m; ++j) {
+    double s = 0;
+    for (int64_t t = 0; t < d; ++t) {
+      s += double(broken.basis[j * d + t]) * (q[t] - broken.mean[t]);
+    }
+    for (int64_t i = 0; i < n; ++i) broken.rows[j * n + i] = static_cast<float>(s);
+  }
+  for (int64_t i = 0; i < n; ++i) broken.resid_lo[i] = broken.resid_hi[i] = (i % 2) * 1e6f;
+  BaseView sabotaged = plain;
+  sabotaged.projection = &broken;
+  auto labels = [&](const KernelOptions& options, Metric metric, int threads, int64_t nq) {
+    std::vector<float> dist(nq * k);
+    std::vector<int64_t> ids(nq * k);
+    KnnSearch(options, KnnUse::kCoarse, metric, q.data(), nq, sabotaged, k, dist.data(),
+              ids.data(), threads);
+    return ids;
+  };
+  auto exact = [&](Metric metric, int64_t nq) {
+    std::vector<float> dist(nq * k);
+    std::vector<int64_t> ids(nq * k);
+    KnnSearch(off, KnnUse::kCoarse, metric, q.data(), nq, plain, k, dist.data(), ids.data(), 1);
+    return ids;
+  };
+  const KernelOptions on;
+  off.tier = KernelTier::kDefault;
+  EXPECT_NE(labels(on, Metric::kL2, 1, 1), exact(Metric::kL2, 1)) << "the screen did not run";
+  EXPECT_EQ(labels(off, Metric::kL2, 1, 1), exact(Metric::kL2, 1));
+  EXPECT_EQ(labels(on, Metric::kInnerProduct, 1, 1), exact(Metric::kInnerProduct, 1));
+  // Batches take the float path whatever the threads.
+  const std::vector<float> many = FewDirections(64, d, 60);
+  std::vector<float> d1(64 * k), d2(64 * k);
+  std::vector<int64_t> l1(64 * k), l2(64 * k);
+  KnnSearch(on, KnnUse::kCoarse, Metric::kL2, many.data(), 64, sabotaged, k, d1.data(),
+            l1.data(), 1);
+  KnnSearch(off, KnnUse::kCoarse, Metric::kL2, many.data(), 64, plain, k, d2.data(), l2.data(),
+            1);
+  EXPECT_EQ(l1, l2);
+}
+
+}  // namespace
+}  // namespace ivfjit::jit

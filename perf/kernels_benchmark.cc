@@ -9,6 +9,8 @@
 #include "jit/eager/scan.h"
 #include "jit/eager/topk.h"
 #include "jit/eager/gemm.h"
+#include "jit/eager/projection.h"
+#include "testing/fashion_mnist.h"
 #include "testing/random.h"
 
 namespace ivfjit::eager {
@@ -76,6 +78,50 @@ void BM_Sgemm(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * 2 * nq * nx * d);
 }
 BENCHMARK(BM_Sgemm)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+// The coarse step of an IVF search over Fashion-MNIST-like centroids (1,024 training images,
+// d 784), k = nprobe: the projected-bound screen (arg 1 = 1) against the float path (0).
+void BM_ProjectedCoarse(benchmark::State& state) {
+  static const auto* const data = [] {
+    auto* pair = new std::pair<testing::Dataset, testing::Dataset>;
+    auto train = testing::LoadFashionMnist(testing::FashionMnistSplit::kTrain);
+    auto test = testing::LoadFashionMnist(testing::FashionMnistSplit::kTest);
+    if (train.ok() && test.ok()) *pair = {std::move(*train), std::move(*test)};
+    return pair;
+  }();
+  if (data->first.n == 0) {
+    state.SkipWithError("Fashion-MNIST not installed");
+    return;
+  }
+  const int64_t nq = state.range(0), k = state.range(1), n = 1024, d = 784;
+  static jit::RowProjection projection;
+  if (projection.m == 0 && !BuildProjection(data->first.x.data(), n, d, &projection)) {
+    state.SkipWithError("no projection");
+    return;
+  }
+  jit::BaseView base{data->first.x.data(), nullptr, n, d};
+  if (state.range(2) == 1) base.projection = &projection;
+  std::vector<float> dist(nq * k);
+  std::vector<int64_t> labels(nq * k);
+  const Kernels kernels{&BestDistanceKernels()};
+  ProjectionStats stats;
+  for (auto _ : state) {
+    if (base.projection == nullptr ||
+        !ProjectedKnn(BestDistanceKernels(), data->second.x.data(), nq, base, k, dist.data(),
+                      labels.data(), 0, &stats)) {
+      KnnSearch(kernels, Metric::kL2, data->second.x.data(), nq, base, k, dist.data(),
+                labels.data());
+    }
+  }
+  if (stats.queries > 0) {
+    state.counters["rows_scored"] = static_cast<double>(stats.rows_scored) / stats.queries;
+  }
+  state.SetItemsProcessed(state.iterations() * nq);
+}
+BENCHMARK(BM_ProjectedCoarse)
+    ->ArgsProduct({{1, 10000}, {1, 16}, {0, 1}})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
 
 }  // namespace
 }  // namespace ivfjit::eager

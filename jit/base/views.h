@@ -25,6 +25,9 @@ inline int64_t CodeBytes(CodeType type, int64_t d) {
 // null (then computed per block where an L2 search needs them). half / half_err (optional,
 // both or neither): the rows as binary16 (n × d) and n rounding bounds, the fp16 screen of
 // jit/eager/screen.h, which small searches use to read fewer bytes with the same results.
+// projection (optional): the rows' projected-bound screen (RowProjection below), with which
+// L2 searches read most rows on a few projected dimensions, with the same results.
+struct RowProjection;
 struct BaseView {
   const float* x = nullptr;
   const float* norms = nullptr;
@@ -32,6 +35,28 @@ struct BaseView {
   int64_t d = 0;
   const uint16_t* half = nullptr;
   const float* half_err = nullptr;
+  const RowProjection* projection = nullptr;
+};
+
+// The projected-bound screen of n rows of d (jit/eager/projection.h; built by
+// jit::BuildProjection), owned by whoever owns the rows. With mean μ and m orthonormal
+// directions P (their span Π): rows[j · n + i] = P_j (x_i − μ) (column-major: the rows'
+// bounds are computed 16 rows to a vector), and resid_lo[i] <= |(I − Π)(x_i − μ)| <=
+// resid_hi[i]. m == 0: none.
+struct RowProjection {
+  int64_t m = 0;
+  std::vector<float> mean;      // d
+  std::vector<float> basis;     // m × d, rows orthonormal up to eps
+  std::vector<float> rows;      // m × n, each value within 2^-24 relative of the exact one
+  std::vector<float> resid_lo;  // n
+  std::vector<float> resid_hi;  // n
+  double eps = 0;               // |P Pᵀ − I|₂ <= eps
+  double radius = 0;            // max_i |x_i − μ| (an upper bound)
+  double captured = 0;          // Σ|P(x_i − μ)|² / Σ|x_i − μ|² (how well P fits the rows)
+  int64_t bytes() const {
+    return 4 * static_cast<int64_t>(mean.capacity() + basis.capacity() + rows.capacity() +
+                                    resid_lo.capacity() + resid_hi.capacity());
+  }
 };
 
 // One inverted list, caller-owned: vectors size × d, ids size, norms size (null for inner
