@@ -137,11 +137,10 @@ bool ScreensInBf16(const KernelOptions& options, int64_t n, const BaseView& base
 }
 
 // Whether an L2 search of n queries for k rows of base, on `threads` threads (0: all), reads
-// them through its projected-bound screen: single queries and small batches (the direct
-// path's sizes) that run on one thread — concurrent serving, one OpenMP thread. (A batch's
-// float path reads each row once per block of queries, where the screen's rows scored in full
-// are each query's own, fetched from L3: no gain; a single query with both cores splits the
-// float path's rows between them, which measured as fast: docs/spec.md.)
+// them through its projected-bound screen: batches (in blocks, each row read once per block),
+// and single queries and small batches that run on one thread — concurrent serving, one
+// OpenMP thread. (A single query with both cores splits the float path's rows between them,
+// which measured as fast here: docs/spec.md, The projected-bound screen.)
 bool ProjectsRows(const KernelOptions& options, Metric metric, int64_t n, const BaseView& base,
                   int64_t k, int threads) {
   static const bool kOff = [] {
@@ -149,7 +148,8 @@ bool ProjectsRows(const KernelOptions& options, Metric metric, int64_t n, const 
     return env != nullptr && std::string(env) == "off";
   }();
   return options.projection_screen && !kOff && metric == Metric::kL2 &&
-         n < eager::kGemmMinQueries && (threads == 1 || eager::KernelThreads() == 1) &&
+         (n >= eager::kProjectionBlockMinQueries || threads == 1 ||
+          eager::KernelThreads() == 1) &&
          eager::ProjectionPays(base, k);
 }
 

@@ -2,6 +2,8 @@
 // auto-mode thresholds and the max_codes prefix rule.
 #include "jit/dispatch.h"
 
+#include <omp.h>
+
 #include <fstream>
 #include <memory>
 #include <string>
@@ -282,15 +284,31 @@ TEST(DispatchTest, ProjectedScreenRunsWhereItShouldWithTheSameResults) {
   EXPECT_NE(labels(on, Metric::kL2, 1, 1), exact(Metric::kL2, 1)) << "the screen did not run";
   EXPECT_EQ(labels(off, Metric::kL2, 1, 1), exact(Metric::kL2, 1));
   EXPECT_EQ(labels(on, Metric::kInnerProduct, 1, 1), exact(Metric::kInnerProduct, 1));
-  // Batches take the float path whatever the threads.
+  // A single query with several threads splits the float path instead.
+  if (omp_get_max_threads() > 1) {
+    EXPECT_EQ(labels(on, Metric::kL2, 2, 1), exact(Metric::kL2, 1));
+  }
+  // Batches take the screen whatever the threads.
   const std::vector<float> many = FewDirections(64, d, 60);
-  std::vector<float> d1(64 * k), d2(64 * k);
-  std::vector<int64_t> l1(64 * k), l2(64 * k);
+  std::vector<float> d1(64 * k), d2(64 * k), d3(64 * k);
+  std::vector<int64_t> l1(64 * k), l2(64 * k), l3(64 * k);
   KnnSearch(on, KnnUse::kCoarse, Metric::kL2, many.data(), 64, sabotaged, k, d1.data(),
-            l1.data(), 1);
+            l1.data(), 2);
   KnnSearch(off, KnnUse::kCoarse, Metric::kL2, many.data(), 64, plain, k, d2.data(), l2.data(),
-            1);
-  EXPECT_EQ(l1, l2);
+            2);
+  EXPECT_NE(l1, l2);
+  KnnSearch(on, KnnUse::kCoarse, Metric::kL2, many.data(), 64, screened, k, d3.data(),
+            l3.data(), 2);
+  // The direct path's rows and bits (one query at a time), not the GEMM's (the norm
+  // expansion, which rounds differently).
+  for (int64_t i = 0; i < 64; ++i) {
+    std::vector<float> want_d(k);
+    std::vector<int64_t> want_l(k);
+    KnnSearch(off, KnnUse::kCoarse, Metric::kL2, many.data() + i * d, 1, plain, k,
+              want_d.data(), want_l.data(), 1);
+    EXPECT_EQ(std::vector<int64_t>(l3.begin() + i * k, l3.begin() + (i + 1) * k), want_l) << i;
+    EXPECT_EQ(std::vector<float>(d3.begin() + i * k, d3.begin() + (i + 1) * k), want_d) << i;
+  }
 }
 
 }  // namespace

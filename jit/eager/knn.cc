@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "jit/eager/distances.h"
@@ -284,6 +285,35 @@ void KnnSearchImpl(const Kernels& kernels, const float* q, int64_t nq, const Bas
   DirectKnn<metric>(kernels, q, nq, base, k, kk, threads, distances, labels);
 }
 
+// The largest |x| over the rows of base (inflated past the norms' own rounding).
+double MaxRowNorm(const DistanceKernels& isa, const BaseView& base) {
+  std::vector<float> computed;
+  const float* norms = base.norms;
+  if (norms == nullptr) {
+    computed.resize(static_cast<size_t>(base.n));
+    isa.norms(nullptr, base.x, base.n, base.d, computed.data());
+    norms = computed.data();
+  }
+  double max_norm = 0;
+  for (int64_t j = 0; j < base.n; ++j) max_norm = std::max<double>(max_norm, norms[j]);
+  const double g = (base.d + 8) * 0x1p-24 / (1 - (base.d + 8) * 0x1p-24);
+  return std::sqrt(max_norm * (1 + 2 * g)) * (1 + 1e-6);
+}
+
+// How far the GEMM's and the row kernel's float distances of q (d floats) to a row of norm
+// at most x_max can each be from the exact one, summed, doubled for safety: L2
+// (γ + 4u)(|q| + X)², IP (γ + 2u)|q| X, γ = (d + 8)u / (1 − (d + 8)u).
+double RoundingMargin(Metric metric, const DistanceKernels& isa, const float* q, int64_t d,
+                      double x_max) {
+  float q2 = 0;
+  isa.norms(nullptr, q, 1, d, &q2);
+  const double u = 0x1p-24, g = (d + 8) * u / (1 - (d + 8) * u);
+  const double qn = std::sqrt(q2 * (1 + 2 * g)) * (1 + 1e-6);
+  const double e = metric == Metric::kL2 ? (g + 4 * u) * (qn + x_max) * (qn + x_max)
+                                         : (g + 2 * u) * qn * x_max;
+  return 4 * e;
+}
+
 template <Metric metric>
 void RangeSearchImpl(const DistanceKernels& isa, const float* q, int64_t nq,
                      const BaseView& base, float radius, RangeResults* out) {
@@ -314,12 +344,33 @@ void RangeSearchImpl(const DistanceKernels& isa, const float* q, int64_t nq,
     out->lims[i + 1] = static_cast<int64_t>(out->labels.size());
   };
   if (plan.use_gemm) {
+    // The GEMM's distances (the norm expansion, whose bits depend on sgemm's blocking of the
+    // base on some hosts) only pick candidates: every one within the two evaluations'
+    // rounding distance of the radius is decided, and kept with, the row kernel's distance —
+    // the direct path's, whatever the batch or the rows beside (docs/spec.md, Range search).
+    const RowsKernel rows_kernel = metric == Metric::kL2 ? isa.l2_rows : isa.ip_rows;
+    const double x_max = MaxRowNorm(isa, base);
     std::vector<Hits> block(static_cast<size_t>(plan.query_block));
     ForEachGemmTile(
         isa, metric, q, nq, base, plan,
-        [&](int64_t i, int64_t j0, const float* row, int64_t count, float q_norm,
+        [&](int64_t i, int64_t j0, const float* row, int64_t count, float,
             const float* x_norms) {
-          collect(block[i % plan.query_block], j0, row, count, q_norm, x_norms);
+          const float* qi = q + i * base.d;
+          const double margin = RoundingMargin(metric, isa, qi, base.d, x_max);
+          const float loose = static_cast<float>(
+              metric == Metric::kL2 ? radius + margin : radius - margin);
+          Hits& hits = block[i % plan.query_block];
+          float q_norm = 0;
+          if (x_norms != nullptr) isa.norms(nullptr, qi, 1, base.d, &q_norm);
+          for (int64_t j = 0; j < count; ++j) {
+            if (!O::Better(TileDistance(row, j, q_norm, x_norms), loose)) continue;
+            float v = 0;
+            rows_kernel(qi, base.x + (j0 + j) * base.d, 1, base.d, &v);
+            if (O::Better(v, radius)) {
+              hits.ids.push_back(j0 + j);
+              hits.dist.push_back(v);
+            }
+          }
         },
         [&](int64_t i0, int64_t i1) {
           for (int64_t i = i0; i < i1; ++i) {

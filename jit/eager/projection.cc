@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <random>
 #include <utility>
@@ -158,23 +159,23 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void BoundRows(
 struct Scratch {
   std::vector<float> w, p, lb;
   std::vector<uint8_t> seen;
-  std::vector<std::pair<float, int64_t>> heap, cand, best;
+  std::vector<std::pair<float, int64_t>> cand, best;
+  std::vector<int32_t> rows;
 };
 
 // s.lb[i] = the lower bound of row i's float distance to q (projection.h). false: q beyond
 // the bound's reach.
-bool LowerBounds(const DistanceKernels& isa, const float* q, const BaseView& base, Scratch& s) {
+// w (d) and p (m): scratch.
+bool LowerBounds(const DistanceKernels& isa, const float* q, const BaseView& base, float* w,
+                 float* p, float* lb) {
   const RowProjection& pr = *base.projection;
   const int64_t n = base.n, d = base.d, m = pr.m;
-  s.w.resize(static_cast<size_t>(d));
-  s.p.resize(static_cast<size_t>(m));
-  s.lb.resize(static_cast<size_t>(n));
-  for (int64_t t = 0; t < d; ++t) s.w[t] = q[t] - pr.mean[t];
+  for (int64_t t = 0; t < d; ++t) w[t] = q[t] - pr.mean[t];
   float w2 = 0, p2 = 0;
-  isa.norms(nullptr, s.w.data(), 1, d, &w2);
+  isa.norms(nullptr, w, 1, d, &w2);
   if (!(w2 <= kMaxNorm * kMaxNorm)) return false;  // also NaN
-  isa.ip_rows(s.w.data(), pr.basis.data(), m, d, s.p.data());
-  isa.norms(nullptr, s.p.data(), 1, m, &p2);
+  isa.ip_rows(w, pr.basis.data(), m, d, p);
+  isa.norms(nullptr, p, 1, m, &p2);
   if (!std::isfinite(p2)) return false;
   const double eps = pr.eps, g = Gamma(d + 4);
   // |q − μ|² (the true value, from the float sum of the rounded differences).
@@ -198,8 +199,7 @@ bool LowerBounds(const DistanceKernels& isa, const float* q, const BaseView& bas
   c.k2 = RoundUp((1 / kDelta - 1) * e * e / (1 + eps));
   c.k3 = RoundDown((1 - Gamma(d + 3)) * (1 - 16 * kU));
   c.k4 = 0x1p-100f;  // the float distance's subnormal rounding, and more
-  BoundRows(s.p.data(), pr.rows.data(), pr.resid_lo.data(), pr.resid_hi.data(), m, n, c,
-            s.lb.data());
+  BoundRows(p, pr.rows.data(), pr.resid_lo.data(), pr.resid_hi.data(), m, n, c, lb);
   return true;
 }
 
@@ -215,41 +215,90 @@ void Insert(std::vector<std::pair<float, int64_t>>& best, int64_t k, float v, in
   if (static_cast<int64_t>(best.size()) > k) best.pop_back();
 }
 
-bool SearchOne(const DistanceKernels& isa, const float* q, const BaseView& base, int64_t k,
-               float* distances, int64_t* labels, Scratch& s, int64_t* scored) {
-  if (!LowerBounds(isa, q, base, s)) return false;
-  const int64_t n = base.n, d = base.d;
-  // The k rows of least bound (a max-heap on (bound, row)).
-  s.heap.clear();
-  for (int64_t i = 0; i < n; ++i) {
-    const std::pair<float, int64_t> e{s.lb[i], i};
-    if (static_cast<int64_t>(s.heap.size()) < k) {
-      s.heap.push_back(e);
-      std::push_heap(s.heap.begin(), s.heap.end(), Before);
-    } else if (Before(e, s.heap.front())) {
-      std::pop_heap(s.heap.begin(), s.heap.end(), Before);
-      s.heap.back() = e;
-      std::push_heap(s.heap.begin(), s.heap.end(), Before);
+// Float order as unsigned integer order (finite values; −0 just below +0).
+uint32_t OrderKey(float v) {
+  uint32_t b;
+  std::memcpy(&b, &v, 4);
+  return (b & 0x80000000u) != 0 ? ~b : (b | 0x80000000u);
+}
+float FromOrderKey(uint32_t key) {
+  const uint32_t b = (key & 0x80000000u) != 0 ? (key & 0x7fffffffu) : ~key;
+  float v;
+  std::memcpy(&v, &b, 4);
+  return v;
+}
+
+// A t with at least k and about at most 1.5 k + 2 of the n (finite) values lb at or below it
+// (more only on ties), 1 <= k <= n: bisection over their order keys, each step one
+// vectorized count.
+__attribute__((target_clones("avx512f", "avx2", "default"))) float KthLeast(const float* lb,
+                                                                             int64_t n,
+                                                                             int64_t k) {
+  float lo_v = lb[0], hi_v = lb[0];
+#pragma omp simd reduction(min : lo_v) reduction(max : hi_v)
+  for (int64_t j = 0; j < n; ++j) {
+    lo_v = std::min(lo_v, lb[j]);
+    hi_v = std::max(hi_v, lb[j]);
+  }
+  uint32_t lo = OrderKey(lo_v), hi = OrderKey(hi_v);
+  while (lo < hi) {
+    const uint32_t mid = lo + (hi - lo) / 2;
+    const float t = FromOrderKey(mid);
+    int64_t count = 0;
+#pragma omp simd reduction(+ : count)
+    for (int64_t j = 0; j < n; ++j) count += lb[j] <= t ? 1 : 0;
+    if (count >= k) {
+      hi = mid;
+      if (count <= k + k / 2 + 2) break;
+    } else {
+      lo = mid + 1;
     }
   }
+  return FromOrderKey(hi);
+}
+
+// The rows j < n with lb[j] <= t and (seen null or seen[j] == 0) into rows (n + 1 entries),
+// in order; returns their count. Branch-free: most rows fail the test.
+int64_t CollectAtMost(const float* lb, const uint8_t* seen, int64_t n, float t, int32_t* rows) {
+  int64_t count = 0;
+  for (int64_t j = 0; j < n; ++j) {
+    rows[count] = static_cast<int32_t>(j);
+    count += (lb[j] <= t) & (seen == nullptr || seen[j] == 0);
+  }
+  return count;
+}
+
+bool SearchOne(const DistanceKernels& isa, const float* q, const BaseView& base, int64_t k,
+               float* distances, int64_t* labels, Scratch& s, int64_t* scored) {
+  const int64_t n = base.n, d = base.d;
+  s.w.resize(static_cast<size_t>(d));
+  s.p.resize(static_cast<size_t>(base.projection->m));
+  s.lb.resize(static_cast<size_t>(n));
+  if (!LowerBounds(isa, q, base, s.w.data(), s.p.data(), s.lb.data())) return false;
   s.best.clear();
   s.seen.resize(static_cast<size_t>(n));
+  s.rows.resize(static_cast<size_t>(n + 1));
   auto score = [&](int64_t row) {
     float v = 0;
     isa.l2_rows(q, base.x + row * d, 1, d, &v);
     Insert(s.best, k, v, row);
     ++*scored;
   };
-  for (const auto& e : s.heap) {
-    score(e.second);
-    s.seen[e.second] = 1;
+  // The k rows of least bound (more on ties), then every other row within the k-th best
+  // distance so far, in order of bound.
+  const int64_t first = CollectAtMost(s.lb.data(), nullptr, n, KthLeast(s.lb.data(), n, k),
+                                      s.rows.data());
+  for (int64_t i = 0; i < first; ++i) {
+    score(s.rows[i]);
+    s.seen[s.rows[i]] = 1;
   }
   float t = s.best.back().first;  // k <= n / 8: best holds k rows
   s.cand.clear();
-  for (int64_t i = 0; i < n; ++i) {
-    if (s.lb[i] <= t && s.seen[i] == 0) s.cand.push_back({s.lb[i], i});
-  }
-  for (const auto& e : s.heap) s.seen[e.second] = 0;
+  for (int64_t i = 0; i < first; ++i) s.cand.push_back({0.0f, s.rows[i]});
+  const int64_t others = CollectAtMost(s.lb.data(), s.seen.data(), n, t, s.rows.data());
+  for (const auto& e : s.cand) s.seen[e.second] = 0;
+  s.cand.clear();
+  for (int64_t i = 0; i < others; ++i) s.cand.push_back({s.lb[s.rows[i]], s.rows[i]});
   std::sort(s.cand.begin(), s.cand.end(), Before);
   for (const auto& e : s.cand) {
     if (e.first > t) break;  // this row and every later one: strictly worse than k others
@@ -259,6 +308,86 @@ bool SearchOne(const DistanceKernels& isa, const float* q, const BaseView& base,
   for (int64_t j = 0; j < k; ++j) {
     distances[j] = s.best[j].first;
     labels[j] = s.best[j].second;
+  }
+  return true;
+}
+
+// Batches: blocks of kBlockQueries queries, whose rows to score are gathered first and scored
+// row by row (a row read once for all the block's queries that need it), in two rounds: each
+// query's k rows of least bound, which give its T; then its other rows with L <= T.
+constexpr int64_t kBlockQueries = 32;
+
+struct BlockScratch {
+  std::vector<float> w, p, lb;  // d, m, block × n
+  std::vector<uint8_t> seen;    // block × n
+  std::vector<std::vector<std::pair<float, int64_t>>> best;  // per query
+  std::vector<int32_t> rows, pair_row, pair_query, start, order;
+};
+
+// Scores the block's pairs (s.pair_row[i], s.pair_query[i]) grouped by row into s.best.
+void ScorePairs(const DistanceKernels& isa, const float* q, const BaseView& base, int64_t k,
+                BlockScratch& s, int64_t* scored) {
+  const int64_t n = base.n, d = base.d, pairs = static_cast<int64_t>(s.pair_row.size());
+  s.start.assign(static_cast<size_t>(n + 1), 0);
+  for (int64_t i = 0; i < pairs; ++i) ++s.start[s.pair_row[i] + 1];
+  for (int64_t j = 0; j < n; ++j) s.start[j + 1] += s.start[j];
+  s.order.resize(static_cast<size_t>(pairs));
+  for (int64_t i = 0; i < pairs; ++i) s.order[s.start[s.pair_row[i]]++] = static_cast<int32_t>(i);
+  for (int64_t i = 0; i < pairs; ++i) {
+    const int64_t row = s.pair_row[s.order[i]], query = s.pair_query[s.order[i]];
+    float v = 0;
+    isa.l2_rows(q + query * d, base.x + row * d, 1, d, &v);
+    Insert(s.best[query], k, v, row);
+  }
+  *scored += pairs;
+}
+
+bool SearchBlock(const DistanceKernels& isa, const float* q, int64_t nb, const BaseView& base,
+                 int64_t k, float* distances, int64_t* labels, BlockScratch& s,
+                 int64_t* scored) {
+  const int64_t n = base.n, d = base.d;
+  s.w.resize(static_cast<size_t>(d));
+  s.p.resize(static_cast<size_t>(base.projection->m));
+  s.lb.resize(static_cast<size_t>(nb * n));
+  s.seen.resize(static_cast<size_t>(nb * n));
+  s.best.resize(static_cast<size_t>(nb));
+  for (int64_t i = 0; i < nb; ++i) {
+    if (!LowerBounds(isa, q + i * d, base, s.w.data(), s.p.data(), s.lb.data() + i * n)) {
+      return false;
+    }
+  }
+  s.pair_row.clear();
+  s.pair_query.clear();
+  s.rows.resize(static_cast<size_t>(n + 1));
+  for (int64_t i = 0; i < nb; ++i) {  // round one: the k rows of least bound (more on ties)
+    const float* lb = s.lb.data() + i * n;
+    const int64_t count = CollectAtMost(lb, nullptr, n, KthLeast(lb, n, k), s.rows.data());
+    for (int64_t r = 0; r < count; ++r) {
+      s.pair_row.push_back(s.rows[r]);
+      s.pair_query.push_back(static_cast<int32_t>(i));
+      s.seen[i * n + s.rows[r]] = 1;
+    }
+    s.best[i].clear();
+  }
+  ScorePairs(isa, q, base, k, s, scored);
+  const std::vector<int32_t> first_rows = s.pair_row, first_queries = s.pair_query;
+  s.pair_row.clear();
+  s.pair_query.clear();
+  for (int64_t i = 0; i < nb; ++i) {  // round two: every other row within its T
+    const int64_t count = CollectAtMost(s.lb.data() + i * n, s.seen.data() + i * n, n,
+                                        s.best[i].back().first, s.rows.data());
+    for (int64_t r = 0; r < count; ++r) {
+      s.pair_row.push_back(s.rows[r]);
+      s.pair_query.push_back(static_cast<int32_t>(i));
+    }
+  }
+  for (size_t i = 0; i < first_rows.size(); ++i) s.seen[first_queries[i] * n + first_rows[i]] = 0;
+  ScorePairs(isa, q, base, k, s, scored);
+  for (int64_t i = 0; i < nb; ++i) {
+    for (int64_t j = 0; j < k; ++j) {
+      distances[i * k + j] = s.best[i][j].first;
+      labels[i * k + j] = s.best[i][j].second;
+    }
   }
   return true;
 }
@@ -320,10 +449,8 @@ bool BuildProjection(const float* x, int64_t n, int64_t d, RowProjection* out) {
 
 bool ProjectedLowerBounds(const DistanceKernels& isa, const float* q, const BaseView& base,
                           float* lb) {
-  Scratch s;
-  if (!LowerBounds(isa, q, base, s)) return false;
-  std::copy(s.lb.begin(), s.lb.end(), lb);
-  return true;
+  std::vector<float> w(static_cast<size_t>(base.d)), p(static_cast<size_t>(base.projection->m));
+  return LowerBounds(isa, q, base, w.data(), p.data(), lb);
 }
 
 bool ProjectedKnn(const DistanceKernels& isa, const float* q, int64_t nq, const BaseView& base,
@@ -344,7 +471,24 @@ bool ProjectedKnn(const DistanceKernels& isa, const float* q, int64_t nq, const 
     scored.fetch_add(local, std::memory_order_relaxed);
   };
   const int nt = nq < 8 ? 1 : (threads > 0 ? threads : KernelThreads());
-  if (nt <= 1) {
+  if (nq >= kProjectionBlockMinQueries) {
+    const int64_t blocks = (nq + kBlockQueries - 1) / kBlockQueries;
+#pragma omp parallel num_threads(nt)
+    {
+      thread_local BlockScratch s;
+      int64_t local = 0;
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t b = 0; b < blocks; ++b) {
+        if (!ok.load(std::memory_order_relaxed)) continue;
+        const int64_t i0 = b * kBlockQueries, nb = std::min(kBlockQueries, nq - i0);
+        if (!SearchBlock(isa, q + i0 * d, nb, base, k, distances + i0 * k, labels + i0 * k, s,
+                         &local)) {
+          ok.store(false, std::memory_order_relaxed);
+        }
+      }
+      scored.fetch_add(local, std::memory_order_relaxed);
+    }
+  } else if (nt <= 1) {
     run(0, nq, 1);
   } else {
 #pragma omp parallel num_threads(nt)

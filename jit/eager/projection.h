@@ -52,6 +52,10 @@ inline bool ProjectionPays(const jit::BaseView& base, int64_t k) {
   return base.projection != nullptr && base.projection->m > 0 && k > 0 && 8 * k <= base.n;
 }
 
+// Batches of at least this many queries are scored in blocks, each row read once for every
+// query of a block that needs it (projection.cc).
+inline constexpr int64_t kProjectionBlockMinQueries = 20;
+
 // Counts of one search, for tests and benchmarks.
 struct ProjectionStats {
   int64_t queries = 0;
