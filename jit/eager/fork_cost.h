@@ -11,6 +11,7 @@
 #ifndef IVFJIT_JIT_EAGER_FORK_COST_H_
 #define IVFJIT_JIT_EAGER_FORK_COST_H_
 
+#include <chrono>
 #include <cstdint>
 
 namespace ivfjit::eager {
@@ -36,6 +37,31 @@ inline void RecordFork(double us) {
   if (c.last >= 0) c.us = us < c.last ? us : c.last;
   c.last = us;
 }
+
+// Times how long a single query's parallel region took to start its last thread, for the
+// calling thread's guard: construct before the region, call Started(thread, threads) first
+// thing inside it; the destructor records the fork (regions of one thread record nothing).
+class ForkTimer {
+ public:
+  explicit ForkTimer(bool single_query)
+      : single_(single_query), start_(std::chrono::steady_clock::now()) {}
+  void Started(int thread, int threads) {
+    if (single_ && thread > 0 && thread == threads - 1) {
+      us_ = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - start_)
+                .count();
+    }
+  }
+  ~ForkTimer() {
+    if (us_ >= 0) RecordFork(us_);
+  }
+  ForkTimer(const ForkTimer&) = delete;
+  ForkTimer& operator=(const ForkTimer&) = delete;
+
+ private:
+  const bool single_;
+  const std::chrono::steady_clock::time_point start_;
+  double us_ = -1;
+};
 
 }  // namespace ivfjit::eager
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "jit/eager/distances.h"
+#include "jit/eager/fork_cost.h"
 #include "jit/eager/gemm.h"
 #include "jit/eager/scan.h"
 #include "jit/eager/screen.h"
@@ -56,9 +57,11 @@ void ForEachDirectChunk(const DistanceKernels& isa, Metric metric, const float* 
                         const BaseView& base, int threads, Visit&& visit) {
   const RowsKernel rows_kernel = metric == Metric::kL2 ? isa.l2_rows : isa.ip_rows;
   const int64_t chunk = DirectChunkRows(base.d);
+  ForkTimer fork(nq == 1);
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
     const int t = omp_get_thread_num();
+    fork.Started(t, omp_get_num_threads());
     const auto [begin, end] = ThreadRange(base.n, t, omp_get_num_threads());
     std::vector<float> dist(
         static_cast<size_t>(std::min(chunk, std::max<int64_t>(end - begin, 0))));
@@ -169,9 +172,11 @@ template <Metric metric>
 void ScreenedDirect(const DistanceKernels& isa, const float* q, int64_t nq, const BaseView& base,
                     int64_t kk, int threads, float* part_dist, int64_t* part_ids) {
   const int64_t chunk = DirectChunkRows(base.d), d = base.d;
+  ForkTimer fork(nq == 1);
 #pragma omp parallel num_threads(threads) if (threads > 1)
   {
     const int t = omp_get_thread_num();
+    fork.Started(t, omp_get_num_threads());
     const auto [begin, end] = ThreadRange(base.n, t, omp_get_num_threads());
     std::vector<ScreenedScan<metric>> scans;
     for (int64_t i = 0; i < nq; ++i) scans.emplace_back(isa, d, kk);
@@ -212,9 +217,11 @@ void DirectKnn(const Kernels& kernels, const float* q, int64_t nq, const BaseVie
     // Same traversal (contiguous base share per thread, L2-sized chunks, every query per
     // chunk), with the generated kernel fusing distances and the gated push.
     const int64_t chunk = DirectChunkRows(base.d);
+    ForkTimer fork(nq == 1);
 #pragma omp parallel num_threads(threads) if (threads > 1)
     {
       const int t = omp_get_thread_num();
+      fork.Started(t, omp_get_num_threads());
       const auto [begin, end] = ThreadRange(base.n, t, omp_get_num_threads());
       for (int64_t j0 = begin; j0 < end; j0 += chunk) {
         const int64_t count = std::min(chunk, end - j0);

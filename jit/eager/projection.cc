@@ -312,10 +312,12 @@ bool SearchOne(const DistanceKernels& isa, const float* q, const BaseView& base,
   return true;
 }
 
-// Batches: blocks of kBlockQueries queries, whose rows to score are gathered first and scored
+// Batches: blocks of BlockQueries(n) queries, whose rows to score are gathered first and scored
 // row by row (a row read once for all the block's queries that need it), in two rounds: each
 // query's k rows of least bound, which give its T; then its other rows with L <= T.
-constexpr int64_t kBlockQueries = 32;
+// At most 32, and the block's bounds (and row marks) within about 1 MiB of each thread's
+// scratch, whatever the number of rows.
+int64_t BlockQueries(int64_t n) { return std::clamp<int64_t>((int64_t{1} << 18) / n, 1, 32); }
 
 struct BlockScratch {
   std::vector<float> w, p, lb;  // d, m, block × n
@@ -472,7 +474,7 @@ bool ProjectedKnn(const DistanceKernels& isa, const float* q, int64_t nq, const 
   };
   const int nt = nq < 8 ? 1 : (threads > 0 ? threads : KernelThreads());
   if (nq >= kProjectionBlockMinQueries) {
-    const int64_t blocks = (nq + kBlockQueries - 1) / kBlockQueries;
+    const int64_t block = BlockQueries(base.n), blocks = (nq + block - 1) / block;
 #pragma omp parallel num_threads(nt)
     {
       thread_local BlockScratch s;
@@ -480,7 +482,7 @@ bool ProjectedKnn(const DistanceKernels& isa, const float* q, int64_t nq, const 
 #pragma omp for schedule(dynamic, 1)
       for (int64_t b = 0; b < blocks; ++b) {
         if (!ok.load(std::memory_order_relaxed)) continue;
-        const int64_t i0 = b * kBlockQueries, nb = std::min(kBlockQueries, nq - i0);
+        const int64_t i0 = b * block, nb = std::min(block, nq - i0);
         if (!SearchBlock(isa, q + i0 * d, nb, base, k, distances + i0 * k, labels + i0 * k, s,
                          &local)) {
           ok.store(false, std::memory_order_relaxed);

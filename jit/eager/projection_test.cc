@@ -173,6 +173,15 @@ TEST(ProjectionTest, TiesAreDecidedByRowAsTheDirectPathDoes) {
   for (int64_t k : {1, 8, 20, 100}) ExpectSameAsDirect(data, pr, k, 2, "duplicates");
 }
 
+// Many rows: smaller blocks of queries (their bounds stay within a thread's scratch).
+TEST(ProjectionTest, ManyRowsSameAsTheDirectPath) {
+  const Data data = LowRank(16384, 50, 128, 6, 0.01f, 1, 31);
+  RowProjection pr;
+  ASSERT_TRUE(BuildProjection(data.x.data(), data.n, data.d, &pr));
+  EXPECT_EQ(pr.m, 32);
+  ExpectSameAsDirect(data, pr, 8, 2, "16,384 rows");
+}
+
 TEST(ProjectionTest, ScoresFewRowsOnStructuredData) {
   const Data data = LowRank(1024, 200, 784, 20, 0.01f, 1, 9);
   RowProjection pr;
