@@ -1,4 +1,8 @@
-// Inner-product tiles through BLAS sgemm: the batched half of exact and IVF search.
+// Inner-product tiles: the batched half of exact and IVF search on the eager tier (the JIT's
+// generated tile replaces it where it runs). Register-blocked AVX-512 / AVX2 kernels of our
+// own, not BLAS: a pair's bits depend only on d and the instruction set, never on the tile's
+// shape (OpenBLAS's sgemm kernels for Haswell and Zen give a row different bits in different
+// batches), and no BLAS core misdetection slows them.
 //
 //   std::vector<float> tile(nq * nx);
 //   ivfjit::eager::InnerProductTile(q, nq, x, nx, d, tile.data());  // tile[i * nx + j] = <q_i,
@@ -11,7 +15,7 @@
 namespace ivfjit::eager {
 
 // q: nq × d, x: nx × d (row-major, caller-owned); tile: nq × nx, row-major, caller-owned.
-// nq, nx and d must fit in int (BLAS's LP64 interface); callers tile larger problems.
+// Uses every OpenMP thread for large tiles called outside a parallel region.
 // The same tile from a generated kernel (IpTileKernel in distances.h; one fixed d,
 // jit/cpu/cpu_jit.h): tile[a * n + j] = qs[a] · x_j; qs: g pointers to d floats each (no
 // gather), x: n × d, tile: g × n row-major; outer (0 or 1): which of its two forms runs —

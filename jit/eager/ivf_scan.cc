@@ -122,6 +122,37 @@ class EagerListScan {
     }
   }
 
+  // A float list (no fp16 screen) under a filter, read in place: no copy of the allowed rows.
+  // Half or more allowed: every row's distance in chunks, the others' replaced by the worst
+  // value (which never enters a top-k) before the push; fewer: each allowed row on its own.
+  // The same distances (the row kernel's bits do not depend on the rows beside) and so the
+  // same top-k as scanning the allowed rows compacted.
+  void ScanAllowed(const ListView& list, const jit::IdFilter& filter, TopK<metric>& top) {
+    allowed_.resize(static_cast<size_t>(list.size));
+    const int64_t m = jit::AllowedRows(filter, list.ids, list.size, allowed_.data());
+    if (m == 0) return;
+    const RowsKernel rows = metric == Metric::kL2 ? isa_.l2_rows : isa_.ip_rows;
+    if (2 * m < list.size) {
+      for (int64_t a = 0; a < m; ++a) {
+        const int64_t r = allowed_[a];
+        float v = 0;
+        rows(q_, list.vectors + r * d_, 1, d_, &v);
+        top.Push(v, list.ids[r]);
+      }
+      return;
+    }
+    const int64_t chunk = static_cast<int64_t>(buf_.size());
+    masked_.resize(buf_.size());
+    int64_t a = 0;
+    for (int64_t r0 = 0; r0 < list.size; r0 += chunk) {
+      const int64_t n = std::min(chunk, list.size - r0);
+      rows(q_, list.vectors + r0 * d_, n, d_, buf_.data());
+      std::fill(masked_.begin(), masked_.begin() + n, ResultOrder<metric>::kWorst);
+      for (; a < m && allowed_[a] < r0 + n; ++a) masked_[allowed_[a] - r0] = buf_[allowed_[a] - r0];
+      PushRow(isa_, masked_.data(), n, list.ids + r0, 0, 0.0f, nullptr, top);
+    }
+  }
+
   void Finish(TopK<metric>& top) {
     if (can_screen_) screen_->Flush(top);
   }
@@ -131,6 +162,8 @@ class EagerListScan {
   int64_t d_;
   std::vector<float> buf_;
   std::vector<float> shifted_;  // the query less a coded list's offset (L2)
+  std::vector<float> masked_;   // ScanAllowed's chunk, disallowed rows at the worst value
+  std::vector<int64_t> allowed_;
   bool can_screen_;
   std::optional<ScreenedScan<metric>> screen_;
   const float* q_ = nullptr;
@@ -148,6 +181,11 @@ void ScanProbes(const Kernels& kernels, const IvfScanInput& in, int64_t i, int64
     if (l < 0 || in.lists[l].size == 0) continue;
     if (kernels.scan == nullptr && in.lists[l].codes != nullptr && !compact.filtering()) {
       eager.ScanCoded(in.lists[l], top);
+      continue;
+    }
+    if (kernels.scan == nullptr && compact.filtering() && in.lists[l].codes == nullptr &&
+        in.lists[l].half == nullptr) {
+      eager.ScanAllowed(in.lists[l], *in.filter, top);
       continue;
     }
     compact.ForEachBlock(in.lists[l], [&](const ListView& list) {
