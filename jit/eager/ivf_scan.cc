@@ -123,8 +123,10 @@ class EagerListScan {
   }
 
   // A float list (no fp16 screen) under a filter, read in place: no copy of the allowed rows.
-  // Half or more allowed: every row's distance in chunks, the others' replaced by the worst
-  // value (which never enters a top-k) before the push; fewer: each allowed row on its own.
+  // Rows of at least 64 values: each allowed row on its own (a scan is bound by the bytes it
+  // reads, and skipped rows are not read: 50 % allowed, Fashion-MNIST nprobe 16, one query
+  // 0.157 -> 0.136 ms); short rows with half or more allowed: every row's distance in chunks,
+  // the others' replaced by the worst value (which never enters a top-k) before the push.
   // The same distances (the row kernel's bits do not depend on the rows beside) and so the
   // same top-k as scanning the allowed rows compacted.
   void ScanAllowed(const ListView& list, const jit::IdFilter& filter, TopK<metric>& top) {
@@ -132,7 +134,7 @@ class EagerListScan {
     const int64_t m = jit::AllowedRows(filter, list.ids, list.size, allowed_.data());
     if (m == 0) return;
     const RowsKernel rows = metric == Metric::kL2 ? isa_.l2_rows : isa_.ip_rows;
-    if (2 * m < list.size) {
+    if (d_ >= 64 || 2 * m < list.size) {
       for (int64_t a = 0; a < m; ++a) {
         const int64_t r = allowed_[a];
         float v = 0;
