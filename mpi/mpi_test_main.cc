@@ -18,9 +18,11 @@ int main(int argc, char** argv) {
     unsetenv("XML_OUTPUT_FILE");
     unsetenv("TEST_PREMATURE_EXIT_FILE");
   }
+  // gtest read XML_OUTPUT_FILE into its output flag during static initialization already,
+  // and InitGoogleTest installs the XML writer from that flag: clear it before, or every rank
+  // writes (and garbles) the one report (cleared after too, should a version re-read it).
+  if (rank != 0) GTEST_FLAG_SET(output, "");
   ::testing::InitGoogleTest(&argc, argv);
-  // gtest read XML_OUTPUT_FILE into its output flag during static initialization already:
-  // clear the flag too, or every rank writes (and garbles) the one report.
   if (rank != 0) GTEST_FLAG_SET(output, "");
   const int failed = RUN_ALL_TESTS() != 0 ? 1 : 0;
   int any = 0;
