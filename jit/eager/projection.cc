@@ -126,9 +126,10 @@ struct BoundConstants {
 // lb[i] for the n rows (proj: m × n, m a multiple of 4; lo / hi: n): first â²_i =
 // Σ_j (p[j] − proj[j · n + i])² (any order of the sums: the bound covers every one), then the
 // bound, in blocks that stay in L1, 16 rows per vector where the host has AVX-512.
-__attribute__((target_clones("avx512f", "avx2", "default"))) void BoundRows(
-    const float* p, const float* proj, const float* lo, const float* hi, int64_t m, int64_t n,
-    BoundConstants c, float* lb) {
+__attribute__((always_inline)) inline void BoundRowsBody(const float* p, const float* proj,
+                                                         const float* lo, const float* hi,
+                                                         int64_t m, int64_t n, BoundConstants c,
+                                                         float* lb) {
   constexpr int64_t kBlock = 512;
   for (int64_t i0 = 0; i0 < n; i0 += kBlock) {
     const int64_t nb = std::min(kBlock, n - i0);
@@ -153,6 +154,40 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) void BoundRows(
       out[i] = (lp + b * b) * c.k3 - c.k4;
     }
   }
+}
+
+// One copy of each per instruction set, chosen once (ISA-targeted copies instead of
+// target_clones: its ifunc resolvers run before ThreadSanitizer's runtime is up and crash it).
+using BoundRowsFn = void (*)(const float*, const float*, const float*, const float*, int64_t,
+                             int64_t, BoundConstants, float*);
+__attribute__((target("avx512f"))) void BoundRowsAvx512(const float* p, const float* proj,
+                                                        const float* lo, const float* hi,
+                                                        int64_t m, int64_t n, BoundConstants c,
+                                                        float* lb) {
+  BoundRowsBody(p, proj, lo, hi, m, n, c, lb);
+}
+__attribute__((target("avx2"))) void BoundRowsAvx2(const float* p, const float* proj,
+                                                   const float* lo, const float* hi, int64_t m,
+                                                   int64_t n, BoundConstants c, float* lb) {
+  BoundRowsBody(p, proj, lo, hi, m, n, c, lb);
+}
+void BoundRowsScalar(const float* p, const float* proj, const float* lo, const float* hi,
+                     int64_t m, int64_t n, BoundConstants c, float* lb) {
+  BoundRowsBody(p, proj, lo, hi, m, n, c, lb);
+}
+
+// The copy for this host's widest vectors among avx512 / avx2 / scalar.
+template <typename Fn>
+Fn ForHost(Fn avx512, Fn avx2, Fn scalar) {
+  __builtin_cpu_init();
+  if (__builtin_cpu_supports("avx512f")) return avx512;
+  return __builtin_cpu_supports("avx2") ? avx2 : scalar;
+}
+
+void BoundRows(const float* p, const float* proj, const float* lo, const float* hi, int64_t m,
+               int64_t n, BoundConstants c, float* lb) {
+  static const BoundRowsFn fn = ForHost(BoundRowsAvx512, BoundRowsAvx2, BoundRowsScalar);
+  fn(p, proj, lo, hi, m, n, c, lb);
 }
 
 // Per query: the constants of its rows' bounds and its projection.
@@ -231,9 +266,8 @@ float FromOrderKey(uint32_t key) {
 // A t with at least k and about at most 1.5 k + 2 of the n (finite) values lb at or below it
 // (more only on ties), 1 <= k <= n: bisection over their order keys, each step one
 // vectorized count.
-__attribute__((target_clones("avx512f", "avx2", "default"))) float KthLeast(const float* lb,
-                                                                             int64_t n,
-                                                                             int64_t k) {
+__attribute__((always_inline)) inline float KthLeastBody(const float* lb, int64_t n,
+                                                        int64_t k) {
   float lo_v = lb[0], hi_v = lb[0];
 #pragma omp simd reduction(min : lo_v) reduction(max : hi_v)
   for (int64_t j = 0; j < n; ++j) {
@@ -255,6 +289,17 @@ __attribute__((target_clones("avx512f", "avx2", "default"))) float KthLeast(cons
     }
   }
   return FromOrderKey(hi);
+}
+__attribute__((target("avx512f"))) float KthLeastAvx512(const float* lb, int64_t n, int64_t k) {
+  return KthLeastBody(lb, n, k);
+}
+__attribute__((target("avx2"))) float KthLeastAvx2(const float* lb, int64_t n, int64_t k) {
+  return KthLeastBody(lb, n, k);
+}
+float KthLeastScalar(const float* lb, int64_t n, int64_t k) { return KthLeastBody(lb, n, k); }
+float KthLeast(const float* lb, int64_t n, int64_t k) {
+  static const auto fn = ForHost(KthLeastAvx512, KthLeastAvx2, KthLeastScalar);
+  return fn(lb, n, k);
 }
 
 // The rows j < n with lb[j] <= t and (seen null or seen[j] == 0) into rows (n + 1 entries),
