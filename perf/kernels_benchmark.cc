@@ -10,6 +10,7 @@
 #include "jit/eager/topk.h"
 #include "jit/eager/gemm.h"
 #include "jit/eager/projection.h"
+#include "ivf/kmeans.h"
 #include "testing/fashion_mnist.h"
 #include "testing/random.h"
 
@@ -81,35 +82,56 @@ BENCHMARK(BM_Sgemm)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 // The coarse step of an IVF search over Fashion-MNIST-like centroids (1,024 training images,
 // d 784), k = nprobe: the projected-bound screen (arg 1 = 1) against the float path (0).
+// The coarse step of an IVF index over Fashion-MNIST: nq test queries against 1,024
+// centroids, the k nearest, with (range 2 = 1) or without the projected-bound screen;
+// centroids (range 3): 0 = the first 1,024 training rows, 1 = k-means's (what an index has).
 void BM_ProjectedCoarse(benchmark::State& state) {
-  static const auto* const data = [] {
-    auto* pair = new std::pair<testing::Dataset, testing::Dataset>;
+  struct Data {
+    testing::Dataset train, test;
+    std::vector<float> centroids[2];
+    jit::RowProjection projection[2];
+  };
+  constexpr int64_t n = 1024, d = 784;
+  static Data* const data = [] {
+    auto* data = new Data;
     auto train = testing::LoadFashionMnist(testing::FashionMnistSplit::kTrain);
     auto test = testing::LoadFashionMnist(testing::FashionMnistSplit::kTest);
-    if (train.ok() && test.ok()) *pair = {std::move(*train), std::move(*test)};
-    return pair;
+    if (!train.ok() || !test.ok()) return data;
+    data->train = std::move(*train);
+    data->test = std::move(*test);
+    data->centroids[0].assign(data->train.x.begin(), data->train.x.begin() + n * d);
+    auto km = KMeans(data->train.n, data->train.x.data(), d, n);
+    if (km.ok()) data->centroids[1] = std::move(km->centroids);
+    for (int c = 0; c < 2; ++c) {
+      if (!data->centroids[c].empty()) {
+        BuildProjection(data->centroids[c].data(), n, d, &data->projection[c]);
+      }
+    }
+    return data;
   }();
-  if (data->first.n == 0) {
+  const int source = static_cast<int>(state.range(3));
+  if (data->centroids[source].empty()) {
     state.SkipWithError("Fashion-MNIST not installed");
     return;
   }
-  const int64_t nq = state.range(0), k = state.range(1), n = 1024, d = 784;
-  static jit::RowProjection projection;
-  if (projection.m == 0 && !BuildProjection(data->first.x.data(), n, d, &projection)) {
-    state.SkipWithError("no projection");
-    return;
+  const int64_t nq = state.range(0), k = state.range(1);
+  jit::BaseView base{data->centroids[source].data(), nullptr, n, d};
+  if (state.range(2) == 1) {
+    if (data->projection[source].m == 0) {
+      state.SkipWithError("no projection");
+      return;
+    }
+    base.projection = &data->projection[source];
   }
-  jit::BaseView base{data->first.x.data(), nullptr, n, d};
-  if (state.range(2) == 1) base.projection = &projection;
   std::vector<float> dist(nq * k);
   std::vector<int64_t> labels(nq * k);
   const Kernels kernels{&BestDistanceKernels()};
   ProjectionStats stats;
   for (auto _ : state) {
     if (base.projection == nullptr ||
-        !ProjectedKnn(BestDistanceKernels(), data->second.x.data(), nq, base, k, dist.data(),
+        !ProjectedKnn(BestDistanceKernels(), data->test.x.data(), nq, base, k, dist.data(),
                       labels.data(), 0, &stats)) {
-      KnnSearch(kernels, Metric::kL2, data->second.x.data(), nq, base, k, dist.data(),
+      KnnSearch(kernels, Metric::kL2, data->test.x.data(), nq, base, k, dist.data(),
                 labels.data());
     }
   }
@@ -119,7 +141,7 @@ void BM_ProjectedCoarse(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * nq);
 }
 BENCHMARK(BM_ProjectedCoarse)
-    ->ArgsProduct({{1, 10000}, {1, 16}, {0, 1}})
+    ->ArgsProduct({{1, 10000}, {1, 16}, {0, 1}, {0, 1}})
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 

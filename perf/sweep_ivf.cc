@@ -276,12 +276,12 @@ std::vector<Row> ServeRows(const Workload& w, const SweepOptions& opt,
 }
 
 // Filtered rows: per --selectivity, a bitmap allowing that share of the labels, given to
-// ivfjit (auto mode) and Faiss alike; recall against the exact neighbours among the allowed.
+// ivfjit (auto mode, or the --modes given) and Faiss alike; recall against the exact neighbours among the allowed.
 std::vector<Row> FilteredRows(const Workload& w, const SweepOptions& opt, Indexes& x,
                               const Row& proto, IvfArtifacts* artifacts) {
   std::vector<Row> rows;
   SweepOptions auto_only = opt;
-  auto_only.modes = {"auto"};
+  if (auto_only.modes.empty()) auto_only.modes = {"auto"};
   for (double s : opt.selectivities) {
     FilterArtifact f;
     f.selectivity = s;
@@ -310,7 +310,7 @@ std::vector<Row> FilteredRows(const Workload& w, const SweepOptions& opt, Indexe
         for (size_t m = 0; m < impls.size(); ++m) {
           Row r = proto;
           r.impl = impls[m].impl;
-          r.mode = impls[m].impl == "ivfjit" ? "auto" : "-";
+          r.mode = impls[m].mode;
           r.jit = impls[m].jit;
           r.nq = nq, r.nprobe = nprobe, r.selectivity = s;
           r.recall = testing::RecallAtK(found[m].data(), f.truth.data(), nrec, w.k);

@@ -40,22 +40,25 @@ struct BaseView {
 
 // The projected-bound screen of n rows of d (jit/eager/projection.h; built by
 // jit::BuildProjection), owned by whoever owns the rows. With mean μ and m orthonormal
-// directions P (their span Π): rows[j · n + i] = P_j (x_i − μ) (column-major: the rows'
-// bounds are computed 16 rows to a vector), and resid_lo[i] <= |(I − Π)(x_i − μ)| <=
-// resid_hi[i]. m == 0: none.
+// directions P (their span Π): c_i = P (x_i − μ), kept in panels of 16 rows (row i's value j
+// at rows[(i / 16) · 16m + 16 j + i % 16]: a panel's bounds are computed 16 rows to a
+// vector), norms[i] = |c_i|², and resid_lo[i] <= |(I − Π)(x_i − μ)| <= resid_hi[i]; every
+// per-row array padded with zeros to n16 = n rounded up to 16 rows. m == 0: none.
 struct RowProjection {
   int64_t m = 0;
   std::vector<float> mean;      // d
   std::vector<float> basis;     // m × d, rows orthonormal up to eps
-  std::vector<float> rows;      // m × n, each value within 2^-24 relative of the exact one
-  std::vector<float> resid_lo;  // n
-  std::vector<float> resid_hi;  // n
+  std::vector<float> rows;      // n16 × m in panels, each within 2^-24 relative of the exact one
+  std::vector<float> norms;     // n16: |c_i|² of the float values, within 2^-24 relative
+  std::vector<float> resid_lo;  // n16
+  std::vector<float> resid_hi;  // n16
   double eps = 0;               // |P Pᵀ − I|₂ <= eps
   double radius = 0;            // max_i |x_i − μ| (an upper bound)
   double captured = 0;          // Σ|P(x_i − μ)|² / Σ|x_i − μ|² (how well P fits the rows)
   int64_t bytes() const {
     return 4 * static_cast<int64_t>(mean.capacity() + basis.capacity() + rows.capacity() +
-                                    resid_lo.capacity() + resid_hi.capacity());
+                                    norms.capacity() + resid_lo.capacity() +
+                                    resid_hi.capacity());
   }
 };
 

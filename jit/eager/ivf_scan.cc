@@ -251,6 +251,28 @@ int Threads(const Kernels& kernels) {
   return kernels.threads > 0 ? std::min(kernels.threads, most) : most;
 }
 
+// The order a matrix scan takes a batch's queries in: grouped by the least list each probes
+// (queries near one another probe mostly the same lists, so one query's lists are still in
+// cache for the next: with a selective filter, the allowed rows are read from memory about
+// once per group instead of once per query). Results do not depend on the order.
+std::vector<int32_t> ProbeOrder(const IvfScanInput& in) {
+  std::vector<int32_t> order(static_cast<size_t>(in.nq));
+  std::vector<int64_t> start(static_cast<size_t>(in.nlist + 1), 0);
+  std::vector<int64_t> key(static_cast<size_t>(in.nq));
+  for (int64_t i = 0; i < in.nq; ++i) {
+    int64_t least = in.nlist - 1;
+    for (int64_t p = 0; p < ScanCount(in, i); ++p) {
+      const int64_t l = in.probes[i * in.nprobe + p];
+      if (l >= 0) least = std::min(least, l);
+    }
+    key[i] = least;
+    ++start[least + 1];
+  }
+  std::partial_sum(start.begin(), start.end(), start.begin());
+  for (int64_t i = 0; i < in.nq; ++i) order[start[key[i]]++] = static_cast<int32_t>(i);
+  return order;
+}
+
 template <Metric metric>
 void MatrixImpl(const Kernels& kernels, const IvfScanInput& in, float* distances,
                 int64_t* labels) {
@@ -275,6 +297,7 @@ void MatrixImpl(const Kernels& kernels, const IvfScanInput& in, float* distances
       return;
     }
   }
+  const std::vector<int32_t> order = ProbeOrder(in);
   if (kernels.scan != nullptr) {
     // The generated kernel fuses distances and the gated top-k push for this (d, k); L2 lists
     // always carry their norms.
@@ -282,7 +305,8 @@ void MatrixImpl(const Kernels& kernels, const IvfScanInput& in, float* distances
     {
       ListCompactor compact = ScanCompactor<metric>(kernels, in);
 #pragma omp for schedule(dynamic, 4)
-      for (int64_t i = 0; i < in.nq; ++i) {
+      for (int64_t j = 0; j < in.nq; ++j) {
+        const int64_t i = order[j];
         TopK<metric> top(distances + i * in.k, labels + i * in.k, in.k);
         const int64_t count = ScanCount(in, i);
         for (int64_t p = 0; p < count; ++p) {
@@ -303,7 +327,8 @@ void MatrixImpl(const Kernels& kernels, const IvfScanInput& in, float* distances
     EagerListScan<metric> eager(*kernels.isa, in);
     ListCompactor compact = ScanCompactor<metric>(kernels, in);
 #pragma omp for schedule(dynamic, 4)
-    for (int64_t i = 0; i < in.nq; ++i) {
+    for (int64_t j = 0; j < in.nq; ++j) {
+      const int64_t i = order[j];
       TopK<metric> top(distances + i * in.k, labels + i * in.k, in.k);
       ScanProbes(kernels, in, i, 0, ScanCount(in, i), eager, compact, top, nullptr, nullptr);
       top.Finish();

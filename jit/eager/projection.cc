@@ -1,5 +1,6 @@
 #include "jit/eager/projection.h"
 
+#include <immintrin.h>
 #include <omp.h>
 
 #include <algorithm>
@@ -118,76 +119,114 @@ double BasisError(const std::vector<float>& p, int64_t m, int64_t d) {
   return std::sqrt(sum) * (1 + 1e-9) + 1e-15;
 }
 
-// The constants of one query's bounds (LowerBounds).
+// The constants of one query's bounds (QueryBounds): p2 = the float sum of squares of its
+// projection p; g: the slack of the expanded square (BoundPanels).
 struct BoundConstants {
-  float k1, k2, k3, k4, r_lo, r_hi;
+  float k1, k2, k3, k4, r_lo, r_hi, p2, g;
 };
 
-// lb[i] for the n rows (proj: m × n, m a multiple of 4; lo / hi: n): first â²_i =
-// Σ_j (p[j] − proj[j · n + i])² (any order of the sums: the bound covers every one), then the
-// bound, in blocks that stay in L1, 16 rows per vector where the host has AVX-512.
-__attribute__((always_inline)) inline void BoundRowsBody(const float* p, const float* proj,
-                                                         const float* lo, const float* hi,
-                                                         int64_t m, int64_t n, BoundConstants c,
-                                                         float* lb) {
-  constexpr int64_t kBlock = 512;
-  for (int64_t i0 = 0; i0 < n; i0 += kBlock) {
-    const int64_t nb = std::min(kBlock, n - i0);
-    float* out = lb + i0;
-    for (int64_t i = 0; i < nb; ++i) out[i] = 0;
-    for (int64_t j = 0; j < m; j += 4) {
-      const float p0 = p[j], p1 = p[j + 1], p2 = p[j + 2], p3 = p[j + 3];
-      const float* c0 = proj + j * n + i0;
-      const float* c1 = c0 + n;
-      const float* c2 = c1 + n;
-      const float* c3 = c2 + n;
-#pragma omp simd
-      for (int64_t i = 0; i < nb; ++i) {
-        const float t0 = p0 - c0[i], t1 = p1 - c1[i], t2 = p2 - c2[i], t3 = p3 - c3[i];
-        out[i] += (t0 * t0 + t1 * t1) + (t2 * t2 + t3 * t3);
-      }
+// Sixteen floats, one AVX-512 register (two AVX2 ones, four SSE ones in the baseline copy).
+// (Its helpers are always inlined: no V16 crosses a call; BUILD turns -Wpsabi off.)
+typedef float V16 __attribute__((vector_size(64)));
+__attribute__((always_inline)) inline V16 Load16(const float* p) {
+  V16 v;
+  std::memcpy(&v, p, sizeof(v));
+  return v;
+}
+__attribute__((always_inline)) inline V16 Max16(V16 a, V16 b) { return a > b ? a : b; }
+
+// lb[q][i] for Q queries (p[q]: m values, c[q]) and the rows of panels [0, panels) of pr:
+// with a = Σ_j p_j c_j (the float sum, any order), â² >= (p2 + |c|² − 2a) − g (p2 + |c|²)
+// for the float vectors p and c (g = 2 γ(m + 8) covers the sums' and this expression's
+// roundings: docs/spec.md), then the bound. Each panel's m × 16 values are read once for
+// the Q queries, held in Q accumulators.
+template <int Q>
+__attribute__((always_inline)) inline void BoundPanelsBody(const float* const* p,
+                                                           const BoundConstants* c,
+                                                           const RowProjection& pr,
+                                                           int64_t panels, float* const* lb) {
+  const int64_t m = pr.m;
+  for (int64_t b = 0; b < panels; ++b) {
+    const float* rows = pr.rows.data() + b * 16 * m;
+    V16 acc[Q];
+#pragma GCC unroll 8
+    for (int q = 0; q < Q; ++q) acc[q] = V16{};
+    for (int64_t j = 0; j < m; ++j) {
+      const V16 x = Load16(rows + 16 * j);
+#pragma GCC unroll 8
+      for (int q = 0; q < Q; ++q) acc[q] += p[q][j] * x;
     }
-#pragma omp simd
-    for (int64_t i = 0; i < nb; ++i) {
-      const float lp = std::max(0.0f, c.k1 * out[i] - c.k2);
-      const float b = std::max(std::max(c.r_lo - hi[i0 + i], lo[i0 + i] - c.r_hi), 0.0f);
-      out[i] = (lp + b * b) * c.k3 - c.k4;
+    const V16 c2 = Load16(pr.norms.data() + 16 * b);
+    const V16 lo = Load16(pr.resid_lo.data() + 16 * b);
+    const V16 hi = Load16(pr.resid_hi.data() + 16 * b);
+#pragma GCC unroll 8
+    for (int q = 0; q < Q; ++q) {
+      const BoundConstants& k = c[q];
+      const V16 s = k.p2 + c2;
+      const V16 a2 = Max16((s - 2.0f * acc[q]) - k.g * s, V16{});
+      const V16 lp = Max16(k.k1 * a2 - k.k2, V16{});
+      const V16 r = Max16(Max16(k.r_lo - hi, lo - k.r_hi), V16{});
+      const V16 out = (lp + r * r) * k.k3 - k.k4;
+      std::memcpy(lb[q] + 16 * b, &out, sizeof(out));
     }
   }
 }
 
-// One copy of each per instruction set, chosen once (ISA-targeted copies instead of
-// target_clones: its ifunc resolvers run before ThreadSanitizer's runtime is up and crash it).
-using BoundRowsFn = void (*)(const float*, const float*, const float*, const float*, int64_t,
-                             int64_t, BoundConstants, float*);
-__attribute__((target("avx512f"))) void BoundRowsAvx512(const float* p, const float* proj,
-                                                        const float* lo, const float* hi,
-                                                        int64_t m, int64_t n, BoundConstants c,
-                                                        float* lb) {
-  BoundRowsBody(p, proj, lo, hi, m, n, c, lb);
-}
-__attribute__((target("avx2"))) void BoundRowsAvx2(const float* p, const float* proj,
-                                                   const float* lo, const float* hi, int64_t m,
-                                                   int64_t n, BoundConstants c, float* lb) {
-  BoundRowsBody(p, proj, lo, hi, m, n, c, lb);
-}
-void BoundRowsScalar(const float* p, const float* proj, const float* lo, const float* hi,
-                     int64_t m, int64_t n, BoundConstants c, float* lb) {
-  BoundRowsBody(p, proj, lo, hi, m, n, c, lb);
+// nq queries (p: nq × m, c: nq) into lb (nq rows of stride ld >= the panels' rows), Q at a
+// time.
+template <int Q>
+__attribute__((always_inline)) inline void BoundRowsBody(const float* p, const BoundConstants* c,
+                                                         int64_t nq, const RowProjection& pr,
+                                                         float* lb, int64_t ld) {
+  const int64_t m = pr.m, panels = static_cast<int64_t>(pr.norms.size()) / 16;
+  int64_t i = 0;
+  for (; i + Q <= nq; i += Q) {
+    const float* ps[Q];
+    float* outs[Q];
+    for (int q = 0; q < Q; ++q) {
+      ps[q] = p + (i + q) * m;
+      outs[q] = lb + (i + q) * ld;
+    }
+    BoundPanelsBody<Q>(ps, c + i, pr, panels, outs);
+  }
+  for (; i < nq; ++i) {
+    const float* ps[1] = {p + i * m};
+    float* outs[1] = {lb + i * ld};
+    BoundPanelsBody<1>(ps, c + i, pr, panels, outs);
+  }
 }
 
-// The copy for this host's widest vectors among avx512 / avx2 / scalar.
+// One copy per instruction set (targeted copies, not target_clones: its ifunc resolvers run
+// before ThreadSanitizer's runtime is up and crash it).
+using BoundRowsFn = void (*)(const float*, const BoundConstants*, int64_t, const RowProjection&,
+                             float*, int64_t);
+__attribute__((target("avx512f"))) void BoundRowsAvx512(const float* p, const BoundConstants* c,
+                                                        int64_t nq, const RowProjection& pr,
+                                                        float* lb, int64_t ld) {
+  BoundRowsBody<8>(p, c, nq, pr, lb, ld);
+}
+__attribute__((target("avx2,fma"))) void BoundRowsAvx2(const float* p, const BoundConstants* c,
+                                                       int64_t nq, const RowProjection& pr,
+                                                       float* lb, int64_t ld) {
+  BoundRowsBody<4>(p, c, nq, pr, lb, ld);
+}
+void BoundRowsScalar(const float* p, const BoundConstants* c, int64_t nq,
+                     const RowProjection& pr, float* lb, int64_t ld) {
+  BoundRowsBody<2>(p, c, nq, pr, lb, ld);
+}
+
+// The copy of a kernel for the instruction set of the search's eager tier (so that a test
+// of each tier runs each copy).
 template <typename Fn>
-Fn ForHost(Fn avx512, Fn avx2, Fn scalar) {
-  __builtin_cpu_init();
-  if (__builtin_cpu_supports("avx512f")) return avx512;
-  return __builtin_cpu_supports("avx2") ? avx2 : scalar;
+Fn ForTier(const DistanceKernels& isa, Fn avx512, Fn avx2, Fn scalar) {
+  if (isa.avx512) return avx512;
+  return std::strcmp(isa.isa, "avx2") == 0 ? avx2 : scalar;
 }
 
-void BoundRows(const float* p, const float* proj, const float* lo, const float* hi, int64_t m,
-               int64_t n, BoundConstants c, float* lb) {
-  static const BoundRowsFn fn = ForHost(BoundRowsAvx512, BoundRowsAvx2, BoundRowsScalar);
-  fn(p, proj, lo, hi, m, n, c, lb);
+void BoundRows(const DistanceKernels& isa, const float* p, const BoundConstants* c, int64_t nq,
+               const RowProjection& pr, float* lb, int64_t ld) {
+  ForTier<BoundRowsFn>(isa, BoundRowsAvx512, BoundRowsAvx2, BoundRowsScalar)(p, c, nq, pr, lb,
+                                                                             ld);
 }
 
 // Per query: the constants of its rows' bounds and its projection.
@@ -198,18 +237,14 @@ struct Scratch {
   std::vector<int32_t> rows;
 };
 
-// s.lb[i] = the lower bound of row i's float distance to q (projection.h). false: q beyond
-// the bound's reach.
-// w (d) and p (m): scratch.
-bool LowerBounds(const DistanceKernels& isa, const float* q, const BaseView& base, float* w,
-                 float* p, float* lb) {
-  const RowProjection& pr = *base.projection;
-  const int64_t n = base.n, d = base.d, m = pr.m;
-  for (int64_t t = 0; t < d; ++t) w[t] = q[t] - pr.mean[t];
+// The constants of the bounds of the query q (d values) whose w = q − μ (d) and float
+// projection p = P w (m) are given. false: q beyond the bound's reach.
+bool QueryBounds(const DistanceKernels& isa, const RowProjection& pr, const float* w,
+                 const float* p, int64_t d, BoundConstants* out) {
+  const int64_t m = pr.m;
   float w2 = 0, p2 = 0;
   isa.norms(nullptr, w, 1, d, &w2);
   if (!(w2 <= kMaxNorm * kMaxNorm)) return false;  // also NaN
-  isa.ip_rows(w, pr.basis.data(), m, d, p);
   isa.norms(nullptr, p, 1, m, &p2);
   if (!std::isfinite(p2)) return false;
   const double eps = pr.eps, g = Gamma(d + 4);
@@ -223,18 +258,32 @@ bool LowerBounds(const DistanceKernels& isa, const float* q, const BaseView& bas
   const double p_hi = std::sqrt(p2 / (1 - gm)) + e_q;
   // r_q² = |q − μ|² − |Π(q − μ)|², |Π y|² within [|P y|²/(1 + eps), |P y|²/(1 − eps)].
   const double slack = 1e-12 * w2_hi;
-  const float r_lo = RoundDown(std::sqrt(std::max(0.0, w2_lo - p_hi * p_hi / (1 - eps) - slack)));
-  const float r_hi = RoundUp(std::sqrt(std::max(0.0, w2_hi - p_lo * p_lo / (1 + eps) + slack)));
+  BoundConstants& c = *out;
+  c.r_lo = RoundDown(std::sqrt(std::max(0.0, w2_lo - p_hi * p_hi / (1 - eps) - slack)));
+  c.r_hi = RoundUp(std::sqrt(std::max(0.0, w2_hi - p_lo * p_lo / (1 + eps) + slack)));
   // A row's projection is within 2u|x − μ| of the exact one: E bounds both errors.
   const double e = e_q + 2 * kU * pr.radius;
-  BoundConstants c;
-  c.r_lo = r_lo;
-  c.r_hi = r_hi;
   c.k1 = RoundDown((1 - kDelta) / ((1 + Gamma(m + 3)) * (1 + eps)) * (1 - 8 * kU));
   c.k2 = RoundUp((1 / kDelta - 1) * e * e / (1 + eps));
   c.k3 = RoundDown((1 - Gamma(d + 3)) * (1 - 16 * kU));
   c.k4 = 0x1p-100f;  // the float distance's subnormal rounding, and more
-  BoundRows(p, pr.rows.data(), pr.resid_lo.data(), pr.resid_hi.data(), m, n, c, lb);
+  c.p2 = p2;
+  c.g = RoundUp(2 * Gamma(m + 8));
+  return true;
+}
+
+// The rows' bounds (lb: base.n rounded up to 16) of one query q (w: d and p: m, scratch).
+// false: q beyond the bound's reach.
+bool LowerBounds(const DistanceKernels& isa, const float* q, const BaseView& base, float* w,
+                 float* p, float* lb) {
+  const RowProjection& pr = *base.projection;
+  const float* mean = pr.mean.data();
+#pragma omp simd
+  for (int64_t t = 0; t < base.d; ++t) w[t] = q[t] - mean[t];
+  isa.ip_rows(w, pr.basis.data(), pr.m, base.d, p);
+  BoundConstants c;
+  if (!QueryBounds(isa, pr, w, p, base.d, &c)) return false;
+  BoundRows(isa, p, &c, 1, pr, lb, 0);
   return true;
 }
 
@@ -297,32 +346,60 @@ __attribute__((target("avx2"))) float KthLeastAvx2(const float* lb, int64_t n, i
   return KthLeastBody(lb, n, k);
 }
 float KthLeastScalar(const float* lb, int64_t n, int64_t k) { return KthLeastBody(lb, n, k); }
-float KthLeast(const float* lb, int64_t n, int64_t k) {
-  static const auto fn = ForHost(KthLeastAvx512, KthLeastAvx2, KthLeastScalar);
-  return fn(lb, n, k);
+float KthLeast(const DistanceKernels& isa, const float* lb, int64_t n, int64_t k) {
+  return ForTier(isa, KthLeastAvx512, KthLeastAvx2, KthLeastScalar)(lb, n, k);
 }
 
-// The rows j < n with lb[j] <= t and (seen null or seen[j] == 0) into rows (n + 1 entries),
+// The rows j < n with lb[j] <= t and (seen null or seen[j] == 0) into rows (n + 16 entries),
 // in order; returns their count. Branch-free: most rows fail the test.
-int64_t CollectAtMost(const float* lb, const uint8_t* seen, int64_t n, float t, int32_t* rows) {
+// (Rows from j0.)
+int64_t CollectAtMostScalar(const float* lb, const uint8_t* seen, int64_t j0, int64_t n,
+                            float t, int32_t* rows) {
   int64_t count = 0;
-  for (int64_t j = 0; j < n; ++j) {
+  for (int64_t j = j0; j < n; ++j) {
     rows[count] = static_cast<int32_t>(j);
     count += (lb[j] <= t) & (seen == nullptr || seen[j] == 0);
   }
   return count;
 }
-
+// Sixteen rows a step: one compare, and for the few steps with a row to keep, their indices
+// compressed in a register and stored whole (the 16 entries of slack).
+__attribute__((target("avx512f"))) int64_t CollectAtMostAvx512(const float* lb,
+                                                               const uint8_t* seen, int64_t n,
+                                                               float t, int32_t* rows) {
+  const __m512 tv = _mm512_set1_ps(t);
+  const __m512i step = _mm512_set1_epi32(16);
+  __m512i index = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+  int64_t count = 0, j = 0;
+  for (; j + 16 <= n; j += 16, index = _mm512_add_epi32(index, step)) {
+    __mmask16 keep = _mm512_cmp_ps_mask(_mm512_loadu_ps(lb + j), tv, _CMP_LE_OQ);
+    if (keep == 0) continue;
+    if (seen != nullptr) {
+      const __m128i marks = _mm_loadu_si128(reinterpret_cast<const __m128i*>(seen + j));
+      const int marked = _mm_movemask_epi8(_mm_cmpgt_epi8(marks, _mm_setzero_si128()));
+      keep &= static_cast<__mmask16>(~marked);
+      if (keep == 0) continue;
+    }
+    _mm512_storeu_si512(rows + count, _mm512_maskz_compress_epi32(keep, index));
+    count += __builtin_popcount(keep);
+  }
+  return count + CollectAtMostScalar(lb, seen, j, n, t, rows + count);
+}
+int64_t CollectAtMost(const DistanceKernels& isa, const float* lb, const uint8_t* seen,
+                      int64_t n, float t, int32_t* rows) {
+  return isa.avx512 ? CollectAtMostAvx512(lb, seen, n, t, rows)
+                    : CollectAtMostScalar(lb, seen, 0, n, t, rows);
+}
 bool SearchOne(const DistanceKernels& isa, const float* q, const BaseView& base, int64_t k,
                float* distances, int64_t* labels, Scratch& s, int64_t* scored) {
   const int64_t n = base.n, d = base.d;
   s.w.resize(static_cast<size_t>(d));
   s.p.resize(static_cast<size_t>(base.projection->m));
-  s.lb.resize(static_cast<size_t>(n));
+  s.lb.resize(base.projection->norms.size());
   if (!LowerBounds(isa, q, base, s.w.data(), s.p.data(), s.lb.data())) return false;
   s.best.clear();
   s.seen.resize(static_cast<size_t>(n));
-  s.rows.resize(static_cast<size_t>(n + 1));
+  s.rows.resize(static_cast<size_t>(n + 16));
   auto score = [&](int64_t row) {
     float v = 0;
     isa.l2_rows(q, base.x + row * d, 1, d, &v);
@@ -331,8 +408,8 @@ bool SearchOne(const DistanceKernels& isa, const float* q, const BaseView& base,
   };
   // The k rows of least bound (more on ties), then every other row within the k-th best
   // distance so far, in order of bound.
-  const int64_t first = CollectAtMost(s.lb.data(), nullptr, n, KthLeast(s.lb.data(), n, k),
-                                      s.rows.data());
+  const int64_t first = CollectAtMost(isa, s.lb.data(), nullptr, n,
+                                      KthLeast(isa, s.lb.data(), n, k), s.rows.data());
   for (int64_t i = 0; i < first; ++i) {
     score(s.rows[i]);
     s.seen[s.rows[i]] = 1;
@@ -340,7 +417,7 @@ bool SearchOne(const DistanceKernels& isa, const float* q, const BaseView& base,
   float t = s.best.back().first;  // k <= n / 8: best holds k rows
   s.cand.clear();
   for (int64_t i = 0; i < first; ++i) s.cand.push_back({0.0f, s.rows[i]});
-  const int64_t others = CollectAtMost(s.lb.data(), s.seen.data(), n, t, s.rows.data());
+  const int64_t others = CollectAtMost(isa, s.lb.data(), s.seen.data(), n, t, s.rows.data());
   for (const auto& e : s.cand) s.seen[e.second] = 0;
   s.cand.clear();
   for (int64_t i = 0; i < others; ++i) s.cand.push_back({s.lb[s.rows[i]], s.rows[i]});
@@ -365,7 +442,8 @@ bool SearchOne(const DistanceKernels& isa, const float* q, const BaseView& base,
 int64_t BlockQueries(int64_t n) { return std::clamp<int64_t>((int64_t{1} << 18) / n, 1, 32); }
 
 struct BlockScratch {
-  std::vector<float> w, p, lb;  // d, m, block × n
+  std::vector<float> w, p, lb;  // block × d, block × m, block × (n rounded up to 16)
+  std::vector<BoundConstants> c;  // block
   std::vector<uint8_t> seen;    // block × n
   std::vector<std::vector<std::pair<float, int64_t>>> best;  // per query
   std::vector<int32_t> rows, pair_row, pair_query, start, order;
@@ -392,23 +470,34 @@ void ScorePairs(const DistanceKernels& isa, const float* q, const BaseView& base
 bool SearchBlock(const DistanceKernels& isa, const float* q, int64_t nb, const BaseView& base,
                  int64_t k, float* distances, int64_t* labels, BlockScratch& s,
                  int64_t* scored) {
-  const int64_t n = base.n, d = base.d;
-  s.w.resize(static_cast<size_t>(d));
-  s.p.resize(static_cast<size_t>(base.projection->m));
-  s.lb.resize(static_cast<size_t>(nb * n));
+  const RowProjection& pr = *base.projection;
+  const int64_t n = base.n, d = base.d, m = pr.m, ld = static_cast<int64_t>(pr.norms.size());
+  s.w.resize(static_cast<size_t>(nb * d));
+  s.p.resize(static_cast<size_t>(nb * m));
+  s.c.resize(static_cast<size_t>(nb));
+  s.lb.resize(static_cast<size_t>(nb * ld));
   s.seen.resize(static_cast<size_t>(nb * n));
   s.best.resize(static_cast<size_t>(nb));
+  // The block's projections in one tile (each value a float sum of d products, as
+  // QueryBounds assumes), then every row's bounds, each panel of rows read once.
+  float* w = s.w.data();
+  const float* mean = pr.mean.data();
   for (int64_t i = 0; i < nb; ++i) {
-    if (!LowerBounds(isa, q + i * d, base, s.w.data(), s.p.data(), s.lb.data() + i * n)) {
-      return false;
-    }
+#pragma omp simd
+    for (int64_t t = 0; t < d; ++t) w[i * d + t] = q[i * d + t] - mean[t];
   }
+  InnerProductTile(s.w.data(), nb, pr.basis.data(), m, d, s.p.data());
+  for (int64_t i = 0; i < nb; ++i) {
+    if (!QueryBounds(isa, pr, s.w.data() + i * d, s.p.data() + i * m, d, &s.c[i])) return false;
+  }
+  BoundRows(isa, s.p.data(), s.c.data(), nb, pr, s.lb.data(), ld);
   s.pair_row.clear();
   s.pair_query.clear();
-  s.rows.resize(static_cast<size_t>(n + 1));
+  s.rows.resize(static_cast<size_t>(n + 16));
   for (int64_t i = 0; i < nb; ++i) {  // round one: the k rows of least bound (more on ties)
-    const float* lb = s.lb.data() + i * n;
-    const int64_t count = CollectAtMost(lb, nullptr, n, KthLeast(lb, n, k), s.rows.data());
+    const float* lb = s.lb.data() + i * ld;
+    const int64_t count =
+        CollectAtMost(isa, lb, nullptr, n, KthLeast(isa, lb, n, k), s.rows.data());
     for (int64_t r = 0; r < count; ++r) {
       s.pair_row.push_back(s.rows[r]);
       s.pair_query.push_back(static_cast<int32_t>(i));
@@ -421,7 +510,7 @@ bool SearchBlock(const DistanceKernels& isa, const float* q, int64_t nb, const B
   s.pair_row.clear();
   s.pair_query.clear();
   for (int64_t i = 0; i < nb; ++i) {  // round two: every other row within its T
-    const int64_t count = CollectAtMost(s.lb.data() + i * n, s.seen.data() + i * n, n,
+    const int64_t count = CollectAtMost(isa, s.lb.data() + i * ld, s.seen.data() + i * n, n,
                                         s.best[i].back().first, s.rows.data());
     for (int64_t r = 0; r < count; ++r) {
       s.pair_row.push_back(s.rows[r]);
@@ -462,21 +551,26 @@ bool BuildProjection(const float* x, int64_t n, int64_t d, RowProjection* out) {
   if (!LeadingDirections(a, at, n, d, m, &pr.basis)) return false;
   pr.eps = BasisError(pr.basis, m, d);
   if (pr.eps > 1e-3) return false;
-  pr.rows.resize(static_cast<size_t>(n * m));
-  pr.resid_lo.resize(static_cast<size_t>(n));
-  pr.resid_hi.resize(static_cast<size_t>(n));
+  const int64_t n16 = (n + 15) / 16 * 16;  // padding rows: zeros
+  pr.rows.assign(static_cast<size_t>(n16 * m), 0.0f);
+  pr.norms.assign(static_cast<size_t>(n16), 0.0f);
+  pr.resid_lo.assign(static_cast<size_t>(n16), 0.0f);
+  pr.resid_hi.assign(static_cast<size_t>(n16), 0.0f);
   std::vector<double> v(static_cast<size_t>(d)), basis(pr.basis.begin(), pr.basis.end());
   double total = 0, inside = 0, radius = 0;
   for (int64_t i = 0; i < n; ++i) {
     for (int64_t t = 0; t < d; ++t) v[t] = static_cast<double>(x[i * d + t]) - mean[t];
     const double v2 = Dot(v.data(), v.data(), d);
     if (!(v2 <= kMaxNorm * kMaxNorm)) return false;
-    double p2 = 0;
+    double p2 = 0, c2 = 0;
     for (int64_t j = 0; j < m; ++j) {
       const double pj = Dot(basis.data() + j * d, v.data(), d);
-      pr.rows[j * n + i] = static_cast<float>(pj);
+      const float stored = static_cast<float>(pj);
+      pr.rows[(i / 16) * 16 * m + j * 16 + i % 16] = stored;
       p2 += pj * pj;
+      c2 += static_cast<double>(stored) * stored;
     }
+    pr.norms[i] = static_cast<float>(c2);
     // Double rounding, far below 1e-12 of |x − μ|², covered by the slack.
     const double slack = 1e-12 * v2;
     pr.resid_lo[i] = RoundDown(std::sqrt(std::max(0.0, v2 - p2 / (1 - pr.eps) - slack)));
@@ -497,7 +591,10 @@ bool BuildProjection(const float* x, int64_t n, int64_t d, RowProjection* out) {
 bool ProjectedLowerBounds(const DistanceKernels& isa, const float* q, const BaseView& base,
                           float* lb) {
   std::vector<float> w(static_cast<size_t>(base.d)), p(static_cast<size_t>(base.projection->m));
-  return LowerBounds(isa, q, base, w.data(), p.data(), lb);
+  std::vector<float> padded(base.projection->norms.size());
+  if (!LowerBounds(isa, q, base, w.data(), p.data(), padded.data())) return false;
+  std::copy(padded.begin(), padded.begin() + base.n, lb);
+  return true;
 }
 
 bool ProjectedKnn(const DistanceKernels& isa, const float* q, int64_t nq, const BaseView& base,
