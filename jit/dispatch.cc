@@ -136,20 +136,17 @@ bool ScreensInBf16(const KernelOptions& options, int64_t n, const BaseView& base
          eager::PlanKnn(n, base.n, base.d, k, 1, /*tile=*/false).use_gemm;
 }
 
-// Whether an L2 search of n queries for k rows of base, on `threads` threads (0: all), reads
-// them through its projected-bound screen: batches (in blocks, each row read once per block),
-// and single queries and small batches that run on one thread — concurrent serving, one
-// OpenMP thread. (A single query with both cores splits the float path's rows between them,
-// which measured as fast here: docs/spec.md, The projected-bound screen.)
-bool ProjectsRows(const KernelOptions& options, Metric metric, int64_t n, const BaseView& base,
-                  int64_t k, int threads) {
+// Whether an L2 search of n queries for k rows of base reads them through its projected-bound
+// screen: batches (in blocks, each row read once per block) and single queries, on any number
+// of threads (a single query's screened coarse step on one thread beats the float path split
+// across two with its fork: docs/spec.md, The projected-bound screen).
+bool ProjectsRows(const KernelOptions& options, Metric metric, const BaseView& base,
+                  int64_t k) {
   static const bool kOff = [] {
     const char* env = std::getenv("IVFJIT_PROJECTION");
     return env != nullptr && std::string(env) == "off";
   }();
   return options.projection_screen && !kOff && metric == Metric::kL2 &&
-         (n >= eager::kProjectionBlockMinQueries || threads == 1 ||
-          eager::KernelThreads() == 1) &&
          eager::ProjectionPays(base, k);
 }
 
@@ -193,7 +190,7 @@ void dispatch_internal::KnnSearchWithThreads(const KernelOptions& options, KnnUs
                              distances, labels, threads, set_only)) {
     return;
   }
-  if (ProjectsRows(options, metric, n, base, k, threads) &&
+  if (ProjectsRows(options, metric, base, k) &&
       eager::ProjectedKnn(*kernels.isa, x, n, base, k, distances, labels, threads)) {
     return;
   }
