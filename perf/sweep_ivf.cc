@@ -280,8 +280,8 @@ std::vector<Row> ServeRows(const Workload& w, const SweepOptions& opt,
 std::vector<Row> FilteredRows(const Workload& w, const SweepOptions& opt, Indexes& x,
                               const Row& proto, IvfArtifacts* artifacts) {
   std::vector<Row> rows;
-  SweepOptions auto_only = opt;
-  if (auto_only.modes.empty()) auto_only.modes = {"auto"};
+  SweepOptions filtered_opt = opt;
+  if (filtered_opt.modes.empty()) filtered_opt.modes = {"auto"};
   for (double s : opt.selectivities) {
     FilterArtifact f;
     f.selectivity = s;
@@ -299,7 +299,7 @@ std::vector<Row> FilteredRows(const Workload& w, const SweepOptions& opt, Indexe
     Check(truth.status());
     f.truth = std::move(truth->labels);
     for (int64_t nprobe : opt.nprobes.empty() ? w.nprobes : opt.nprobes) {
-      const std::vector<Impl> impls = MakeImpls(w, auto_only, x, nprobe, 0, {&ours, &theirs});
+      const std::vector<Impl> impls = MakeImpls(w, filtered_opt, x, nprobe, 0, {&ours, &theirs});
       for (int64_t nq : opt.nqs.empty() ? w.nqs : opt.nqs) {
         nq = std::min(nq, w.nq);
         const int64_t nrec = nq == 1 ? std::min<int64_t>(opt.single_queries, w.nq) : nq;

@@ -18,6 +18,24 @@ namespace {
 // Rows per block: the block's rows (~128 KiB) stay in L2 while every query passes over them.
 int64_t RowBlock(int64_t d) { return std::max<int64_t>(4, (int64_t{128} << 10) / (4 * d)); }
 
+// One step of a 16-lane block: lanes t .. t + 15 under `lanes` (the others read as zero).
+template <int A, int B>
+__attribute__((target("avx512f"), always_inline)) inline void Step16(const float* q,
+                                                                     const float* x, int64_t d,
+                                                                     int64_t t, __mmask16 lanes,
+                                                                     __m512 (&acc)[A][B]) {
+  __m512 qa[A], xb[B];
+#pragma GCC unroll 8
+  for (int a = 0; a < A; ++a) qa[a] = _mm512_maskz_loadu_ps(lanes, q + a * d + t);
+#pragma GCC unroll 8
+  for (int b = 0; b < B; ++b) xb[b] = _mm512_maskz_loadu_ps(lanes, x + b * d + t);
+#pragma GCC unroll 8
+  for (int a = 0; a < A; ++a) {
+#pragma GCC unroll 8
+    for (int b = 0; b < B; ++b) acc[a][b] = _mm512_fmadd_ps(qa[a], xb[b], acc[a][b]);
+  }
+}
+
 template <int A, int B>
 __attribute__((target("avx512f"), always_inline)) inline void Block16(const float* q,
                                                                       const float* x, int64_t d,
@@ -30,30 +48,8 @@ __attribute__((target("avx512f"), always_inline)) inline void Block16(const floa
 #pragma GCC unroll 8
     for (int b = 0; b < B; ++b) acc[a][b] = _mm512_setzero_ps();
   }
-  for (int64_t t = 0; t < full; t += 16) {
-    __m512 qa[A], xb[B];
-#pragma GCC unroll 8
-    for (int a = 0; a < A; ++a) qa[a] = _mm512_loadu_ps(q + a * d + t);
-#pragma GCC unroll 8
-    for (int b = 0; b < B; ++b) xb[b] = _mm512_loadu_ps(x + b * d + t);
-#pragma GCC unroll 8
-    for (int a = 0; a < A; ++a) {
-#pragma GCC unroll 8
-      for (int b = 0; b < B; ++b) acc[a][b] = _mm512_fmadd_ps(qa[a], xb[b], acc[a][b]);
-    }
-  }
-  if (tail != 0) {
-    __m512 qa[A], xb[B];
-#pragma GCC unroll 8
-    for (int a = 0; a < A; ++a) qa[a] = _mm512_maskz_loadu_ps(tail, q + a * d + full);
-#pragma GCC unroll 8
-    for (int b = 0; b < B; ++b) xb[b] = _mm512_maskz_loadu_ps(tail, x + b * d + full);
-#pragma GCC unroll 8
-    for (int a = 0; a < A; ++a) {
-#pragma GCC unroll 8
-      for (int b = 0; b < B; ++b) acc[a][b] = _mm512_fmadd_ps(qa[a], xb[b], acc[a][b]);
-    }
-  }
+  for (int64_t t = 0; t < full; t += 16) Step16<A, B>(q, x, d, t, 0xFFFF, acc);
+  if (tail != 0) Step16<A, B>(q, x, d, full, tail, acc);
 #pragma GCC unroll 8
   for (int a = 0; a < A; ++a) {
 #pragma GCC unroll 8
