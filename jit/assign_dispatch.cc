@@ -72,6 +72,10 @@ int64_t Decide(Metric metric, const float* q, const BaseView& base, const float*
 
 }  // namespace
 
+// Rows are assigned in chunks that stay in the last-level cache between the passes over them
+// (the fast search, their norms, the decisions): bulk adds read each vector from memory once.
+constexpr int64_t kAssignChunkBytes = int64_t{8} << 20;
+
 void AssignNearest(const KernelOptions& options, Metric metric, const float* x, int64_t n,
                    const BaseView& base, int64_t* list_nos) {
   if (n <= 0) return;
@@ -80,9 +84,6 @@ void AssignNearest(const KernelOptions& options, Metric metric, const float* x, 
     return;
   }
   const int64_t m = std::min(kCandidates, base.n), d = base.d;
-  std::vector<float> dist(static_cast<size_t>(n * m));
-  std::vector<int64_t> labels(static_cast<size_t>(n * m));
-  KnnSearch(options, KnnUse::kCoarse, metric, x, n, base, m, dist.data(), labels.data());
   double max_norm = 0;  // |x|² of the longest centroid
   if (base.norms != nullptr) {
     for (int64_t c = 0; c < base.n; ++c) max_norm = std::max<double>(max_norm, base.norms[c]);
@@ -94,13 +95,22 @@ void AssignNearest(const KernelOptions& options, Metric metric, const float* x, 
   // Norms as computed carry their own rounding (relative γ_d): inflated to stay bounds.
   const double inflate = 1 + 2 * Gamma(d) + 1e-6;
   const double b = std::sqrt(max_norm * inflate);
-  std::vector<float> q_norms(static_cast<size_t>(n));
-  Norms(options, x, n, d, q_norms.data());
-#pragma omp parallel for schedule(static) if (n >= 4096)
-  for (int64_t i = 0; i < n; ++i) {
-    const float margin = Margin(metric, std::sqrt(q_norms[i] * inflate), b, d);
-    list_nos[i] = Decide(metric, x + i * d, base, dist.data() + i * m, labels.data() + i * m, m,
-                         margin);
+  const int64_t chunk = std::max<int64_t>(4096, kAssignChunkBytes / (4 * d));
+  const int64_t rows = std::min(n, chunk);
+  std::vector<float> dist(static_cast<size_t>(rows * m));
+  std::vector<int64_t> labels(static_cast<size_t>(rows * m));
+  std::vector<float> q_norms(static_cast<size_t>(rows));
+  for (int64_t i0 = 0; i0 < n; i0 += chunk) {
+    const int64_t nc = std::min(chunk, n - i0);
+    const float* xc = x + i0 * d;
+    KnnSearch(options, KnnUse::kCoarse, metric, xc, nc, base, m, dist.data(), labels.data());
+    Norms(options, xc, nc, d, q_norms.data());
+#pragma omp parallel for schedule(static) if (nc >= 4096)
+    for (int64_t i = 0; i < nc; ++i) {
+      const float margin = Margin(metric, std::sqrt(q_norms[i] * inflate), b, d);
+      list_nos[i0 + i] = Decide(metric, xc + i * d, base, dist.data() + i * m,
+                                labels.data() + i * m, m, margin);
+    }
   }
 }
 

@@ -49,14 +49,21 @@ void AlignedArray<T>::Reallocate(int64_t capacity, int64_t keep) {
   const size_t bytes = (static_cast<size_t>(std::max<int64_t>(capacity, 0)) * sizeof(T) + 63) /
                        64 * 64;
   if (bytes >= static_cast<size_t>(kMappedArrayBytes)) {
-    const size_t map_bytes = PageBytes(bytes);
+    // Growth within the mapping's address space needs no call; past it, or on a shrink (which
+    // returns the pages), the mapping is resized to twice the bytes asked (address space only:
+    // untouched pages take no memory) or exactly.
+    if (mapped_bytes_ > 0 && capacity >= capacity_ && bytes <= mapped_bytes_) {
+      capacity_ = capacity;
+      return;
+    }
+    const size_t map_bytes = PageBytes(capacity >= capacity_ ? 2 * bytes : bytes);
     void* fresh;
     if (mapped_bytes_ > 0) {  // grow or shrink in place, or move the pages
       fresh = mremap(data_, mapped_bytes_, map_bytes, MREMAP_MAYMOVE);
       if (fresh == MAP_FAILED) throw std::bad_alloc();
     } else {
-      fresh = mmap(nullptr, map_bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1,
-                   0);
+      fresh = mmap(nullptr, map_bytes, PROT_READ | PROT_WRITE,
+                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
       if (fresh == MAP_FAILED) throw std::bad_alloc();
       if (keep > 0) std::memcpy(fresh, data_, static_cast<size_t>(keep) * sizeof(T));
       Release();

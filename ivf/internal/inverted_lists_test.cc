@@ -85,6 +85,32 @@ TEST(InvertedListsTest, LargeListsGrowInPlaceKeepingTheirContent) {
   EXPECT_EQ(reinterpret_cast<uintptr_t>(b.data()) % 64, 0u);
 }
 
+// A mapped array's growth reserves twice the bytes of address space: growing within it is
+// free (the block does not move, its content stays), a shrink gives the pages back.
+TEST(InvertedListsTest, MappedGrowthWithinItsReservationDoesNotMove) {
+  AlignedArray<float> a;
+  a.Reallocate(100000, 0);
+  a.data()[99999] = 7.0f;
+  const float* before = a.data();
+  a.Reallocate(150000, 100000);  // within the 800,000 bytes reserved
+  EXPECT_EQ(a.data(), before);
+  EXPECT_EQ(a.capacity(), 150000);
+  a.data()[149999] = 8.0f;
+  a.Reallocate(199999, 150000);
+  EXPECT_EQ(a.data(), before);
+  EXPECT_EQ(a.data()[99999], 7.0f);
+  EXPECT_EQ(a.data()[149999], 8.0f);
+  a.Reallocate(300000, 199999);  // past it: resized (perhaps moved), content kept
+  EXPECT_EQ(a.capacity(), 300000);
+  EXPECT_EQ(a.data()[149999], 8.0f);
+  a.data()[299999] = 9.0f;
+  a.Reallocate(50000, 50000);  // a shrink, still mapped
+  EXPECT_EQ(a.capacity(), 50000);
+  EXPECT_EQ(a.data()[49999], 0.0f);
+  a.Reallocate(160000, 50000);  // the given-back pages come back zeroed
+  EXPECT_EQ(a.data()[149999], 0.0f);
+}
+
 TEST(InvertedListsTest, RemoveIfCompactsInOrder) {
   InvertedLists lists(2, 1, /*with_norms=*/true);
   lists.Reserve({5, 1});

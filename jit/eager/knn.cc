@@ -129,6 +129,8 @@ void TileKnn(const Kernels& kernels, const float* q, int64_t nq, const BaseView&
   const int64_t blocks = (nq + query_block - 1) / query_block;
   const int64_t base_block = std::min(kTileBaseBlock, base.n);
   const int64_t outer = UseOuterTile(nq, KernelThreads()) ? 1 : 0;
+  // The first block meets empty heaps: bounded first (scan.h, PushFreshRowAvx512).
+  const bool fresh_gate = isa.avx512 && kk <= 4 && base_block >= 64;
 #pragma omp parallel num_threads(threads) if (blocks > 1)
   {
     std::vector<const float*> qs(static_cast<size_t>(query_block));
@@ -146,8 +148,12 @@ void TileKnn(const Kernels& kernels, const float* q, int64_t nq, const BaseView&
         for (int64_t a = 0; a < nqb; ++a) {
           const int64_t i = i0 + a;
           TopK<metric> top = TopK<metric>::Resume(distances + i * k, labels + i * k, kk);
-          PushRow(isa, tile.data() + a * nbb, nbb, nullptr, j0, q_norms[a],
-                  metric == Metric::kL2 ? base.norms + j0 : nullptr, top);
+          const float* x_norms = metric == Metric::kL2 ? base.norms + j0 : nullptr;
+          if (fresh_gate && j0 == 0) {
+            PushFreshRowAvx512(tile.data() + a * nbb, nbb, j0, q_norms[a], x_norms, kk, top);
+          } else {
+            PushRow(isa, tile.data() + a * nbb, nbb, nullptr, j0, q_norms[a], x_norms, top);
+          }
         }
       }
       for (int64_t i = i0; i < i0 + nqb; ++i) {

@@ -11,7 +11,9 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <cstdint>
+#include <limits>
 
 #include "jit/eager/distances.h"
 #include "jit/eager/topk.h"
@@ -49,11 +51,13 @@ void PushRowGeneric(const float* row, int64_t n, const int64_t* ids, int64_t j0,
   }
 }
 
+// bound: entries worse than it are skipped (PushFreshRowAvx512's; by default ±infinity, none).
 template <Metric metric>
-__attribute__((target("avx512f"))) void PushRowAvx512(const float* row, int64_t n,
-                                                      const int64_t* ids, int64_t j0,
-                                                      float q_norm, const float* x_norms,
-                                                      TopK<metric>& top) {
+__attribute__((target("avx512f"))) void PushRowAvx512(
+    const float* row, int64_t n, const int64_t* ids, int64_t j0, float q_norm,
+    const float* x_norms, TopK<metric>& top,
+    float bound = metric == Metric::kL2 ? std::numeric_limits<float>::infinity()
+                                        : -std::numeric_limits<float>::infinity()) {
   constexpr int kPredicate = metric == Metric::kL2 ? _CMP_LE_OQ : _CMP_GE_OQ;
   const __m512 qn = _mm512_set1_ps(q_norm);
   const __m512 minus_two = _mm512_set1_ps(-2.0f);
@@ -72,8 +76,9 @@ __attribute__((target("avx512f"))) void PushRowAvx512(const float* row, int64_t 
       // (maskz: GCC 12's _mm512_max_ps reads an "undefined" register and warns about it)
       v = _mm512_maskz_max_ps(__mmask16(0xFFFF), v, zero);
     }
-    __mmask16 pass =
-        _mm512_mask_cmp_ps_mask(valid, v, _mm512_set1_ps(top.threshold()), kPredicate);
+    const float threshold = metric == Metric::kL2 ? std::min(top.threshold(), bound)
+                                                  : std::max(top.threshold(), bound);
+    __mmask16 pass = _mm512_mask_cmp_ps_mask(valid, v, _mm512_set1_ps(threshold), kPredicate);
     if (pass == 0) continue;
     _mm512_store_ps(lanes, v);
     while (pass != 0) {
@@ -82,6 +87,71 @@ __attribute__((target("avx512f"))) void PushRowAvx512(const float* row, int64_t 
       pass &= pass - 1;
     }
   }
+}
+
+// Lane-wise better / worse of two vectors of distances (no NaN), and a compare-exchange
+// leaving the better in a.
+template <Metric metric>
+__attribute__((target("avx512f"), always_inline)) inline __m512 LaneBetter(__m512 a, __m512 b) {
+  return metric == Metric::kL2 ? _mm512_min_ps(a, b) : _mm512_max_ps(a, b);
+}
+template <Metric metric>
+__attribute__((target("avx512f"), always_inline)) inline void LaneExchange(__m512& a, __m512& b) {
+  const __m512 better = LaneBetter<metric>(a, b);
+  b = metric == Metric::kL2 ? _mm512_max_ps(a, b) : _mm512_min_ps(a, b);
+  a = better;
+}
+
+// PushRowAvx512 for a row that meets a heap still filling (a tile's first block), where
+// nearly every entry would improve the heap: a first pass keeps each lane's 4 best entries,
+// among which are the row's 4 best, so their k-th best is the row's; the second pass pushes
+// only the entries within it. Entries past it cannot enter (k better ones exist), so the heap
+// ends as PushRowAvx512 leaves it. Labels j0 + j; row (n entries) is overwritten with its
+// distances when x_norms is given (as PushRowAvx512 computes them). 1 ≤ k ≤ 4.
+template <Metric metric>
+__attribute__((target("avx512f"))) void PushFreshRowAvx512(float* row, int64_t n, int64_t j0,
+                                                           float q_norm, const float* x_norms,
+                                                           int64_t k, TopK<metric>& top) {
+  constexpr bool kL2 = metric == Metric::kL2;
+  const __m512 worst = _mm512_set1_ps(kL2 ? std::numeric_limits<float>::infinity()
+                                          : -std::numeric_limits<float>::infinity());
+  const __m512 qn = _mm512_set1_ps(q_norm);
+  const __m512 minus_two = _mm512_set1_ps(-2.0f);
+  const __m512 zero = _mm512_setzero_ps();
+  __m512 best[4] = {worst, worst, worst, worst};  // per lane, best first
+  for (int64_t j = 0; j < n; j += 16) {
+    const __mmask16 valid =
+        n - j >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << (n - j)) - 1);
+    __m512 v = _mm512_maskz_loadu_ps(valid, row + j);
+    if (x_norms != nullptr) {  // PushRowAvx512's arithmetic, stored for the second pass
+      v = _mm512_fmadd_ps(minus_two, v,
+                          _mm512_add_ps(qn, _mm512_maskz_loadu_ps(valid, x_norms + j)));
+      v = _mm512_maskz_max_ps(__mmask16(0xFFFF), v, zero);
+      _mm512_mask_storeu_ps(row + j, valid, v);
+    }
+    // Padding lanes and NaN (never pushed) enter the network as the worst value.
+    const __mmask16 ordered = _mm512_mask_cmp_ps_mask(valid, v, v, _CMP_ORD_Q);
+    __m512 w = _mm512_mask_blend_ps(ordered, worst, v);
+    for (__m512& b : best) LaneExchange<metric>(b, w);
+  }
+  // The 4 best of all lanes (the row's own: its 4 best are among the lanes'), by halving:
+  // lane l's sorted 4 merged with lane l + h's (a bitonic merge), h = 8, 4, 2, 1.
+  for (int h = 8; h >= 1; h /= 2) {
+    __m512 other[4];
+    for (int i = 0; i < 4; ++i) {
+      other[i] = h == 8   ? _mm512_shuffle_f32x4(best[i], best[i], 0x4E)
+                 : h == 4 ? _mm512_shuffle_f32x4(best[i], best[i], 0xB1)
+                 : h == 2 ? _mm512_permute_ps(best[i], 0x4E)
+                          : _mm512_permute_ps(best[i], 0xB1);
+    }
+    for (int i = 0; i < 4; ++i) best[i] = LaneBetter<metric>(best[i], other[3 - i]);  // bitonic
+    LaneExchange<metric>(best[0], best[2]);
+    LaneExchange<metric>(best[1], best[3]);
+    LaneExchange<metric>(best[0], best[1]);
+    LaneExchange<metric>(best[2], best[3]);
+  }
+  const float bound = _mm512_cvtss_f32(best[k - 1]);
+  PushRowAvx512(row, n, nullptr, j0, 0.0f, nullptr, top, bound);
 }
 
 // Pushes row entries [0, n) into top: labels ids[j] (or j0 + j when ids is null); row holds
