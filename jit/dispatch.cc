@@ -3,7 +3,9 @@
 
 #include <algorithm>
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
+#include <limits>
 #include <string>
 
 #include "absl/strings/str_cat.h"
@@ -95,10 +97,28 @@ std::atomic<int> g_running_searches{0};
 RunningSearch::RunningSearch() { g_running_searches.fetch_add(1, std::memory_order_relaxed); }
 RunningSearch::~RunningSearch() { g_running_searches.fetch_sub(1, std::memory_order_relaxed); }
 
+namespace {
+// When two searches last ran at once (steady clock, ns).
+std::atomic<int64_t> g_last_overlap_ns{std::numeric_limits<int64_t>::min() / 2};
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+}  // namespace
+
 int ThreadBudget(int requested, bool small) {
   if (requested > 0) return requested;
-  if (g_running_searches.load(std::memory_order_relaxed) > 1) return 1;
-  return small && !eager::ForkIsCheap() ? 1 : 0;
+  if (g_running_searches.load(std::memory_order_relaxed) > 1) {
+    g_last_overlap_ns.store(NowNs(), std::memory_order_relaxed);
+    return 1;
+  }
+  if (!small) return 0;
+  if (NowNs() - g_last_overlap_ns.load(std::memory_order_relaxed) < kQuietMillis * 1000000) {
+    return 1;
+  }
+  return eager::ForkIsCheap() ? 0 : 1;
 }
 
 KernelProvider* ProviderOf(const KernelOptions& options) {

@@ -44,8 +44,11 @@ class RunningSearch {
 // The threads a search may use: `requested` when > 0; otherwise all of OpenMP's (0) when it
 // runs alone, one when other searches run beside it (they already share the cores, and each
 // caller's OpenMP team would oversubscribe them), and one for a small search (`small`: a
-// single query's worth of work) on a thread whose OpenMP forks were slow (fork_cost.h).
+// single query's worth of work) when searches overlapped in the last kQuietMillis (a server
+// under load: a split would take cores its other requests use) or on a thread whose OpenMP
+// forks were slow (fork_cost.h).
 // Call with a RunningSearch alive.
+inline constexpr int64_t kQuietMillis = 20;
 int ThreadBudget(int requested, bool small);
 
 // KnnSearch with the thread budget decided (no RunningSearch of its own).

@@ -3,7 +3,6 @@
 #include <omp.h>
 
 #include <algorithm>
-#include <chrono>
 #include <numeric>
 #include <optional>
 #include <utility>
@@ -12,10 +11,10 @@
 #include "jit/base/status_macros.h"
 #include "jit/eager/distances.h"
 #include "jit/eager/filtered_list.h"
-#include "jit/eager/fork_cost.h"
 #include "jit/eager/gemm.h"
 #include "jit/eager/scan.h"
 #include "jit/eager/screen.h"
+#include "jit/eager/shares.h"
 #include "jit/eager/topk.h"
 
 namespace ivfjit::eager {
@@ -214,16 +213,10 @@ void MatrixOneQueryParallel(const Kernels& kernels, const IvfScanInput& in, floa
   }
   std::vector<float> part_dist(static_cast<size_t>(threads * k));
   std::vector<int64_t> part_ids(part_dist.size());
-  const auto fork = std::chrono::steady_clock::now();
-  double fork_us = 0;
-#pragma omp parallel num_threads(threads)
-  {
-    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-    if (t == nt - 1) {  // how long the last worker took to start
-      fork_us = std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - fork)
-                    .count();
-    }
-    // Probes [p0, p1): those whose first row falls in this thread's share of the rows.
+  // Shares run on this thread and on whichever helpers are free (shares.h): no fork waits.
+  RunShares(threads, threads, [&](int t) {
+    const int nt = threads;
+    // Probes [p0, p1): those whose first row falls in this share of the rows.
     const int64_t lo = rows_before[count] * t / nt, hi = rows_before[count] * (t + 1) / nt;
     const int64_t p0 = std::lower_bound(rows_before.begin(), rows_before.end() - 1, lo) -
                        rows_before.begin();
@@ -236,8 +229,7 @@ void MatrixOneQueryParallel(const Kernels& kernels, const IvfScanInput& in, floa
     int64_t* hi_ids = part_ids.data() + t * k;
     TopK<metric> top(hd, hi_ids, k);
     ScanProbes(kernels, in, 0, p0, p1, eager, compact, top, hd, hi_ids);
-  }
-  RecordFork(fork_us);
+  });
   TopK<metric> top(distances, labels, k);
   for (int64_t e = 0; e < threads * k; ++e) {
     if (part_ids[e] >= 0) top.Push(part_dist[e], part_ids[e]);
