@@ -94,7 +94,9 @@ namespace {
 std::atomic<int> g_running_searches{0};
 }  // namespace
 
-RunningSearch::RunningSearch() { g_running_searches.fetch_add(1, std::memory_order_relaxed); }
+RunningSearch::RunningSearch() : pass_(jit_internal::ProcessSearchGate()) {
+  g_running_searches.fetch_add(1, std::memory_order_relaxed);
+}
 RunningSearch::~RunningSearch() { g_running_searches.fetch_sub(1, std::memory_order_relaxed); }
 
 namespace {

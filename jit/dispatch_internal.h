@@ -6,6 +6,7 @@
 
 #include "jit/dispatch.h"
 #include "jit/eager/distances.h"
+#include "jit/internal/search_gate.h"
 
 namespace ivfjit::jit::dispatch_internal {
 
@@ -32,13 +33,18 @@ inline bool MayCompileNow(int64_t work) { return work >= (int64_t{1} << 28); }
 inline constexpr int64_t kSmallSearchWork = int64_t{8} << 20;
 inline bool IsSmallSearch(int64_t n, int64_t work) { return n == 1 && work < kSmallSearchWork; }
 
-// Counts the searches running in the process while it lives (one per public operation).
+// Counts the searches running in the process while it lives (one per public operation),
+// after admitting it through the process's search gate (jit/internal/search_gate.h: at most
+// as many searches as CPUs run at once, the others wait in order).
 class RunningSearch {
  public:
   RunningSearch();
   ~RunningSearch();
   RunningSearch(const RunningSearch&) = delete;
   RunningSearch& operator=(const RunningSearch&) = delete;
+
+ private:
+  jit_internal::SearchGate::Pass pass_;
 };
 
 // The threads a search may use: `requested` when > 0; otherwise all of OpenMP's (0) when it
