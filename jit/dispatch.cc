@@ -1,5 +1,6 @@
 // Kernel tiers, exact search, range search and norms. The IVF operations: ivf_dispatch.cc.
 #include <omp.h>
+#include <pthread.h>
 
 #include <algorithm>
 #include <atomic>
@@ -92,6 +93,9 @@ const eager::DistanceKernels* IsaOf(KernelTier tier) {
 
 namespace {
 std::atomic<int> g_running_searches{0};
+// A child of fork() runs none of the parent's searches.
+[[maybe_unused]] const bool g_reset_in_child =
+    pthread_atfork(nullptr, nullptr, [] { g_running_searches.store(0); }) == 0;
 }  // namespace
 
 RunningSearch::RunningSearch() : pass_(jit_internal::ProcessSearchGate()) {

@@ -6,6 +6,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <mutex>
+#include <pthread.h>
 #include <thread>
 
 namespace ivfjit::eager {
@@ -38,9 +39,16 @@ class InJob {
 
 class Helpers {
  public:
+  // Never destroyed: its threads outlive main. A child of fork() has none of the parent's
+  // helpers (and perhaps a mutex a helper held): it starts a pool of its own.
   static Helpers& Get() {
-    static Helpers* helpers = new Helpers;  // never destroyed: its threads outlive main
-    return *helpers;
+    static const bool installed = [] {
+      current_.store(new Helpers);
+      pthread_atfork(nullptr, nullptr, [] { current_.store(new Helpers); });
+      return true;
+    }();
+    (void)installed;
+    return *current_.load(std::memory_order_acquire);
   }
 
   void Run(int shares, int threads, absl::FunctionRef<void(int)> body) {
@@ -126,6 +134,7 @@ class Helpers {
     sleepers_.fetch_sub(1, std::memory_order_relaxed);
   }
 
+  static std::atomic<Helpers*> current_;
   std::mutex slot_;  // held by the one running job's caller
   uint64_t generation_ = 0;  // under slot_
   const absl::FunctionRef<void(int)>* body_ = nullptr;  // set under slot_, before word_
@@ -137,6 +146,8 @@ class Helpers {
   std::mutex mu_;  // starting helpers; sleeping
   std::condition_variable wake_;
 };
+
+std::atomic<Helpers*> Helpers::current_{nullptr};
 
 }  // namespace
 

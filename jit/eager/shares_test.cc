@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "testing/child_process.h"
 
 namespace ivfjit::eager {
 namespace {
@@ -71,6 +72,20 @@ TEST(RunSharesTest, NestedCallsRunInline) {
   RunShares(2, 2, [&](int) { RunShares(3, 2, [&](int) { inner.fetch_add(1); }); });
   EXPECT_EQ(inner.load(), 6);
 }
+
+#if !defined(__SANITIZE_THREAD__)
+// A forked child (none of the parent's helpers are in it) still runs every share, and its own
+// helpers join in.
+TEST(RunSharesTest, AForkedChildRunsItsShares) {
+  RunShares(2, 2, [](int) {});  // the parent's helpers exist
+  const int status = testing::RunInChild([] {
+    std::atomic<int> runs{0};
+    for (int round = 0; round < 100; ++round) RunShares(4, 2, [&](int) { runs.fetch_add(1); });
+    return runs.load() == 400 ? 0 : 3;
+  });
+  EXPECT_EQ(status, 0) << "-1: the child hung";
+}
+#endif
 
 }  // namespace
 }  // namespace ivfjit::eager

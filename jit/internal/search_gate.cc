@@ -1,6 +1,7 @@
 #include "jit/internal/search_gate.h"
 
 #include <linux/futex.h>
+#include <pthread.h>
 #include <sched.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -93,9 +94,24 @@ int64_t SearchGate::running() const {
   return running_;
 }
 
+namespace {
+
+std::atomic<SearchGate*> g_gate{nullptr};
+
+// A child of fork() has only the forking thread: the parent's running searches and waiters
+// are not there to leave, so it starts with a gate of its own (the parent's is abandoned).
+void FreshGateInChild() { g_gate.store(new SearchGate(DefaultPermits())); }
+
+}  // namespace
+
 SearchGate& ProcessSearchGate() {
-  static SearchGate* gate = new SearchGate(DefaultPermits());
-  return *gate;
+  static const bool installed = [] {
+    g_gate.store(new SearchGate(DefaultPermits()));
+    pthread_atfork(nullptr, nullptr, &FreshGateInChild);
+    return true;
+  }();
+  (void)installed;
+  return *g_gate.load(std::memory_order_acquire);
 }
 
 }  // namespace ivfjit::jit_internal

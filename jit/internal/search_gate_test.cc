@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "testing/child_process.h"
 
 namespace ivfjit::jit_internal {
 namespace {
@@ -76,6 +77,32 @@ TEST(SearchGateTest, NestedPassesAndNoLimit) {
   std::thread([&] { SearchGate::Pass b(open); }).join();
   EXPECT_EQ(open.running(), 0);
 }
+
+#if !defined(__SANITIZE_THREAD__)
+// A child forked while the parent's searches hold every permit (and more wait) has a gate of
+// its own: its searches do not wait for searches that are not in it.
+TEST(SearchGateTest, AForkedChildDoesNotWaitForTheParentsSearches) {
+  SearchGate& gate = ProcessSearchGate();
+  std::atomic<int> inside{0};
+  std::atomic<bool> release{false};
+  std::vector<std::thread> holders;
+  for (int t = 0; t < gate.permits() + 2; ++t) {
+    holders.emplace_back([&] {
+      SearchGate::Pass pass(ProcessSearchGate());
+      inside.fetch_add(1);
+      while (!release.load()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    });
+  }
+  while (inside.load() < gate.permits()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  const int status = testing::RunInChild([] {
+    { SearchGate::Pass pass(ProcessSearchGate()); }
+    return ProcessSearchGate().running() == 0 ? 0 : 3;
+  });
+  EXPECT_EQ(status, 0) << "-1: the child's search waited for the parent's";
+  release.store(true);
+  for (std::thread& t : holders) t.join();
+}
+#endif
 
 }  // namespace
 }  // namespace ivfjit::jit_internal
