@@ -96,14 +96,7 @@ std::atomic<int> g_running_searches{0};
 // A child of fork() runs none of the parent's searches.
 [[maybe_unused]] const bool g_reset_in_child =
     pthread_atfork(nullptr, nullptr, [] { g_running_searches.store(0); }) == 0;
-}  // namespace
 
-RunningSearch::RunningSearch() : pass_(jit_internal::ProcessSearchGate()) {
-  g_running_searches.fetch_add(1, std::memory_order_relaxed);
-}
-RunningSearch::~RunningSearch() { g_running_searches.fetch_sub(1, std::memory_order_relaxed); }
-
-namespace {
 // When two searches last ran at once (steady clock, ns).
 std::atomic<int64_t> g_last_overlap_ns{std::numeric_limits<int64_t>::min() / 2};
 
@@ -113,6 +106,11 @@ int64_t NowNs() {
       .count();
 }
 }  // namespace
+
+RunningSearch::RunningSearch() : pass_(jit_internal::ProcessSearchGate()) {
+  g_running_searches.fetch_add(1, std::memory_order_relaxed);
+}
+RunningSearch::~RunningSearch() { g_running_searches.fetch_sub(1, std::memory_order_relaxed); }
 
 int ThreadBudget(int requested, bool small) {
   if (requested > 0) return requested;

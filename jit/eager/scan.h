@@ -51,6 +51,24 @@ void PushRowGeneric(const float* row, int64_t n, const int64_t* ids, int64_t j0,
   }
 }
 
+// Entries [j, j + 16) of a row (fewer at its end: `valid`), as TileDistance computes them:
+// the row's values, or with x_norms the clamped L2 distances |q|² + |x|² − 2·row (2·row is
+// exact, so the fused form rounds once, as the separate one does).
+__attribute__((target("avx512f"), always_inline)) inline __m512 RowEntries16(
+    const float* row, int64_t n, int64_t j, float q_norm, const float* x_norms,
+    __mmask16* valid) {
+  *valid = n - j >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << (n - j)) - 1);
+  __m512 v = _mm512_maskz_loadu_ps(*valid, row + j);
+  if (x_norms != nullptr) {
+    v = _mm512_fmadd_ps(_mm512_set1_ps(-2.0f), v,
+                        _mm512_add_ps(_mm512_set1_ps(q_norm),
+                                      _mm512_maskz_loadu_ps(*valid, x_norms + j)));
+    // (maskz: GCC 12's _mm512_max_ps reads an "undefined" register and warns about it)
+    v = _mm512_maskz_max_ps(__mmask16(0xFFFF), v, _mm512_setzero_ps());
+  }
+  return v;
+}
+
 // bound: entries worse than it are skipped (PushFreshRowAvx512's; by default ±infinity, none).
 template <Metric metric>
 __attribute__((target("avx512f"))) void PushRowAvx512(
@@ -59,23 +77,13 @@ __attribute__((target("avx512f"))) void PushRowAvx512(
     float bound = metric == Metric::kL2 ? std::numeric_limits<float>::infinity()
                                         : -std::numeric_limits<float>::infinity()) {
   constexpr int kPredicate = metric == Metric::kL2 ? _CMP_LE_OQ : _CMP_GE_OQ;
-  const __m512 qn = _mm512_set1_ps(q_norm);
-  const __m512 minus_two = _mm512_set1_ps(-2.0f);
-  const __m512 zero = _mm512_setzero_ps();
   alignas(64) float lanes[16];
   // 16 entries at a time; the last (n % 16) under a mask, so that the short rows of filtered
   // scans (a list's allowed rows) are gated 16-wide too. The same bits as PushRowGeneric:
   // 2 · row is exact, so the fused form rounds once, as the separate one does.
   for (int64_t j = 0; j < n; j += 16) {
-    const __mmask16 valid =
-        n - j >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << (n - j)) - 1);
-    __m512 v = _mm512_maskz_loadu_ps(valid, row + j);
-    if (x_norms != nullptr) {
-      v = _mm512_fmadd_ps(minus_two, v,
-                          _mm512_add_ps(qn, _mm512_maskz_loadu_ps(valid, x_norms + j)));
-      // (maskz: GCC 12's _mm512_max_ps reads an "undefined" register and warns about it)
-      v = _mm512_maskz_max_ps(__mmask16(0xFFFF), v, zero);
-    }
+    __mmask16 valid;
+    const __m512 v = RowEntries16(row, n, j, q_norm, x_norms, &valid);
     const float threshold = metric == Metric::kL2 ? std::min(top.threshold(), bound)
                                                   : std::max(top.threshold(), bound);
     __mmask16 pass = _mm512_mask_cmp_ps_mask(valid, v, _mm512_set1_ps(threshold), kPredicate);
@@ -115,20 +123,11 @@ __attribute__((target("avx512f"))) void PushFreshRowAvx512(float* row, int64_t n
   constexpr bool kL2 = metric == Metric::kL2;
   const __m512 worst = _mm512_set1_ps(kL2 ? std::numeric_limits<float>::infinity()
                                           : -std::numeric_limits<float>::infinity());
-  const __m512 qn = _mm512_set1_ps(q_norm);
-  const __m512 minus_two = _mm512_set1_ps(-2.0f);
-  const __m512 zero = _mm512_setzero_ps();
   __m512 best[4] = {worst, worst, worst, worst};  // per lane, best first
   for (int64_t j = 0; j < n; j += 16) {
-    const __mmask16 valid =
-        n - j >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1u << (n - j)) - 1);
-    __m512 v = _mm512_maskz_loadu_ps(valid, row + j);
-    if (x_norms != nullptr) {  // PushRowAvx512's arithmetic, stored for the second pass
-      v = _mm512_fmadd_ps(minus_two, v,
-                          _mm512_add_ps(qn, _mm512_maskz_loadu_ps(valid, x_norms + j)));
-      v = _mm512_maskz_max_ps(__mmask16(0xFFFF), v, zero);
-      _mm512_mask_storeu_ps(row + j, valid, v);
-    }
+    __mmask16 valid;
+    const __m512 v = RowEntries16(row, n, j, q_norm, x_norms, &valid);
+    if (x_norms != nullptr) _mm512_mask_storeu_ps(row + j, valid, v);  // for the second pass
     // Padding lanes and NaN (never pushed) enter the network as the worst value.
     const __mmask16 ordered = _mm512_mask_cmp_ps_mask(valid, v, v, _CMP_ORD_Q);
     __m512 w = _mm512_mask_blend_ps(ordered, worst, v);
