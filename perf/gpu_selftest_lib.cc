@@ -12,6 +12,7 @@
 #include "ivf/id_selector.h"
 #include "ivf/index_flat.h"
 #include "ivf/index_ivf_flat.h"
+#include "ivf/index_ivf_scalar_quantizer.h"
 #include "ivf/vector_files.h"
 #include "testing/knn_compare.h"
 #include "testing/random.h"
@@ -48,14 +49,25 @@ Peak PeakOf(const std::string& name) {
   return {};
 }
 
+// An IVF-Flat index over testing::ClusteredVectors(nb, d, nlist, 0.3f, seed).
 std::unique_ptr<IndexIVFFlat> BuildIvf(int64_t d, int64_t nlist, int64_t nb, Metric metric,
-                                       uint64_t seed, bool gaussian) {
+                                       uint64_t seed) {
   auto index = IndexIVFFlat::Create(d, nlist, metric);
   if (!index.ok()) return nullptr;
-  const std::vector<float> base = gaussian
-                                      ? testing::GaussianVectors(nb, d, seed)
-                                      : testing::ClusteredVectors(nb, d, nlist, 0.3f, seed);
+  const std::vector<float> base = testing::ClusteredVectors(nb, d, nlist, 0.3f, seed);
   if (!(*index)->Train(base).ok() || !(*index)->Add(base).ok()) return nullptr;
+  return std::move(*index);
+}
+
+// An IVF-SQ index over the same centroids and vectors as `flat` (whose base is `base`).
+std::unique_ptr<IndexIVFScalarQuantizer> BuildSq(const IndexIVFFlat& flat, QuantizerType type,
+                                                 const std::vector<float>& base) {
+  auto index = IndexIVFScalarQuantizer::Create(flat.d(), flat.nlist(), type, flat.metric());
+  if (!index.ok() || !(*index)->SetCentroids(flat.centroids()).ok() ||
+      !(*index)->Train(base).ok() || !(*index)->Add(base).ok() ||
+      !(*index)->set_nprobe(flat.nprobe()).ok()) {
+    return nullptr;
+  }
   return std::move(*index);
 }
 
@@ -117,6 +129,17 @@ class Runner {
     Check(cpu, "IVFFlat", 16, 10, &not_range, "not-range");
   }
 
+  // IVF-SQ (coded lists decoded on the device): each code type against the CPU's IVF-SQ.
+  void CheckSq(const IndexIVFFlat& flat, const std::vector<float>& base) {
+    for (QuantizerType type : {QuantizerType::kFp16, QuantizerType::kBf16, QuantizerType::k8bit}) {
+      std::unique_ptr<IndexIVFScalarQuantizer> sq = BuildSq(flat, type, base);
+      if (sq == nullptr) return Fail("build sq index", absl::InternalError("train/add"));
+      const std::string kind = absl::StrCat("IVFSQ-", QuantizerTypeName(type));
+      Check(*sq, kind.c_str(), 16, 10);
+      Check(*sq, kind.c_str(), 16, options_.ks.back());
+    }
+  }
+
   void CheckRange(const IndexIVFFlat& cpu) {
     absl::StatusOr<std::unique_ptr<GpuIndex>> gpu = GpuIndex::Create(cpu, &device_);
     if (!gpu.ok()) return Fail("copy to device", gpu.status());
@@ -145,10 +168,11 @@ class Runner {
   void CorrectnessGrid() {
     for (int64_t d : options_.dims) {
       for (Metric metric : {Metric::kL2, Metric::kInnerProduct}) {
-        std::unique_ptr<IndexIVFFlat> ivf = BuildIvf(d, 64, options_.nb, metric, 10 + d, false);
+        std::unique_ptr<IndexIVFFlat> ivf = BuildIvf(d, 64, options_.nb, metric, 10 + d);
         if (ivf == nullptr) return Fail("build cpu index", absl::InternalError("train/add"));
         for (int64_t k : options_.ks) Check(*ivf, "IVFFlat", 16, k);
         CheckSelectors(*ivf);
+        CheckSq(*ivf, testing::ClusteredVectors(options_.nb, d, 64, 0.3f, 10 + d));
         if (!ivf->set_nprobe(16).ok()) return Fail("nprobe", absl::InternalError("nprobe"));
         CheckRange(*ivf);
         auto flat = IndexFlat::Create(d, metric);
@@ -160,20 +184,40 @@ class Runner {
       }
     }
     if (options_.wide_case) {
-      std::unique_ptr<IndexIVFFlat> wide = BuildIvf(17, 4096, 60000, Metric::kL2, 5, false);
+      std::unique_ptr<IndexIVFFlat> wide = BuildIvf(17, 4096, 60000, Metric::kL2, 5);
       if (wide == nullptr) return Fail("build wide index", absl::InternalError("train/add"));
       Check(*wide, "IVFFlat", 4096, 4096);
     }
   }
 
   void Timing() {
-    const int64_t d = 128, nlist = 512, nprobe = 32, k = 20;
-    std::unique_ptr<IndexIVFFlat> cpu =
-        BuildIvf(d, nlist, options_.timing_nb, Metric::kL2, 1, /*gaussian=*/true);
-    if (cpu == nullptr) return Fail("build seed index", absl::InternalError("train/add"));
-    if (!cpu->set_nprobe(nprobe).ok()) return;
-    if (!options_.dump_dir.empty()) Dump(*cpu);
-    absl::StatusOr<std::unique_ptr<GpuIndex>> gpu = GpuIndex::Create(*cpu, &device_);
+    const int64_t d = 128, nlist = 512, nprobe = 32;
+    const std::vector<float> base = testing::GaussianVectors(options_.timing_nb, d, 1);
+    auto cpu = IndexIVFFlat::Create(d, nlist, Metric::kL2);
+    if (!cpu.ok() || !(*cpu)->Train(base).ok() || !(*cpu)->Add(base).ok() ||
+        !(*cpu)->set_nprobe(nprobe).ok()) {
+      return Fail("build seed index", absl::InternalError("train/add"));
+    }
+    if (!options_.dump_dir.empty()) Dump(**cpu);
+    TimeIndex(**cpu, "IVFFlat", 4.0);
+    // The same lists as binary16 codes (half the bytes to read).
+    std::unique_ptr<IndexIVFScalarQuantizer> fp16 = BuildSq(**cpu, QuantizerType::kFp16, base);
+    if (fp16 == nullptr) return Fail("build seed fp16 index", absl::InternalError("add"));
+    TimeIndex(*fp16, "IVFSQ-fp16", 2.0);
+    const jit::GpuStats stats = device_.stats();
+    out_ << absl::StrFormat(
+                R"({"event":"modules","compiles":%d,"compile_ms":%.1f,"disk_hits":%d,)"
+                R"("memory_hits":%d,"fallbacks":%d})",
+                stats.compiles, stats.compile_ms, stats.disk_hits, stats.memory_hits,
+                stats.fallbacks)
+         << "\n";
+  }
+
+  // Median search times of `cpu` copied to the device (k 20, the seed's queries) at each
+  // timing nq, with the CPU's time and agreement; value_bytes: bytes of one stored value.
+  void TimeIndex(const IndexIVF& cpu, const char* kind, double value_bytes) {
+    const int64_t d = cpu.d(), k = 20;
+    absl::StatusOr<std::unique_ptr<GpuIndex>> gpu = GpuIndex::Create(cpu, &device_);
     if (!gpu.ok()) return Fail("copy seed index", gpu.status());
     const Peak peak = PeakOf(device_.name());
     for (int64_t nq : options_.timing_nqs) {
@@ -198,12 +242,12 @@ class Runner {
       const double rounds = options_.repeat;
       const double codes = (after.codes_scanned - before.codes_scanned) / rounds;
       const double cents = (after.centroids_scored - before.centroids_scored) / rounds;
-      const double bytes = (codes + cents) * d * 4.0;  // vectors read, once each
+      const double bytes = (codes * value_bytes + cents * 4.0) * d;  // read once each
       const double flops = (codes + cents) * d * 3.0;  // sub, mul, add per component
       const double gb_s = bytes / (median * 1e6), tflops = flops / (median * 1e9);
       // CPU on the same host, for reference, and the GPU/CPU agreement on this shape.
       const auto t0 = std::chrono::steady_clock::now();
-      status = cpu->Search(nq, queries.data(), k, cd.data(), ci.data());
+      status = cpu.Search(nq, queries.data(), k, cd.data(), ci.data());
       const double cpu_ms =
           std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0)
               .count();
@@ -211,30 +255,25 @@ class Runner {
       const std::string why = testing::KnnDisagreement(nq, k, gd.data(), gi.data(), cd.data(),
                                                        ci.data(), {1e-4, 4.0 * d});
       failures_ += !why.empty();
-      if (!options_.dump_dir.empty() && nq == options_.timing_nqs.back()) {
+      if (!options_.dump_dir.empty() && nq == options_.timing_nqs.back() &&
+          std::string(kind) == "IVFFlat") {
         // The CPU's answer, for torch_baseline.py's agreement check.
         const absl::Status s = WriteIds(options_.dump_dir + "/cpu_labels.npy", IdMatrix{nq, k, ci});
         if (!s.ok()) Fail("dump", s);
       }
       out_ << absl::StrFormat(
-                  R"({"event":"timing","impl":"ivfjit-gpu","workload":"seed","device":"%s",)"
-                  R"("arch":"%s","d":%d,"nb":%d,"nlist":%d,"nprobe":%d,"k":%d,"nq":%d,)"
-                  R"("search_ms":%.4f,"search_ms_min":%.4f,"qps":%.1f,"repeat":%d,)"
+                  R"({"event":"timing","impl":"ivfjit-gpu","workload":"seed","index":"%s",)"
+                  R"("device":"%s","arch":"%s","d":%d,"nb":%d,"nlist":%d,"nprobe":%d,"k":%d,)"
+                  R"("nq":%d,"search_ms":%.4f,"search_ms_min":%.4f,"qps":%.1f,"repeat":%d,)"
                   R"("gb_s":%.1f,"peak_gb_s":%.0f,"bw_fraction":%.3f,"tflops":%.2f,)"
                   R"("peak_tflops":%.1f,"cpu_ms":%.3f,"cpu_qps":%.1f,"agrees_with_cpu":%s})",
-                  Escape(device_.name()), device_.arch(), d, options_.timing_nb, nlist, nprobe,
-                  k, nq, median, ms.front(), nq / (median / 1e3), options_.repeat, gb_s,
-                  peak.gb_s, peak.gb_s > 0 ? gb_s / peak.gb_s : -1.0, tflops, peak.tflops,
-                  cpu_ms, nq / (cpu_ms / 1e3), why.empty() ? "true" : "false")
+                  kind, Escape(device_.name()), device_.arch(), d, cpu.ntotal(),
+                  cpu.nlist(), cpu.nprobe(), k, nq, median, ms.front(), nq / (median / 1e3),
+                  options_.repeat, gb_s, peak.gb_s, peak.gb_s > 0 ? gb_s / peak.gb_s : -1.0,
+                  tflops, peak.tflops, cpu_ms, nq / (cpu_ms / 1e3),
+                  why.empty() ? "true" : "false")
            << "\n";
     }
-    const jit::GpuStats stats = device_.stats();
-    out_ << absl::StrFormat(
-                R"({"event":"modules","compiles":%d,"compile_ms":%.1f,"disk_hits":%d,)"
-                R"("memory_hits":%d,"fallbacks":%d})",
-                stats.compiles, stats.compile_ms, stats.disk_hits, stats.memory_hits,
-                stats.fallbacks)
-         << "\n";
   }
 
   // The seed data set for perf/torch_baseline.py: vectors in list order with their list

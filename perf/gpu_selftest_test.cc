@@ -34,6 +34,9 @@ TEST(GpuSelfTest, PassesOnTheEmulator) {
   EXPECT_NE(text.find(R"("event":"device","vendor":"emulator")"), std::string::npos);
   EXPECT_NE(text.find(R"("index":"IVFFlat-range")"), std::string::npos);
   EXPECT_NE(text.find(R"("event":"timing")"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"("index":"IVFSQ-fp16","metric")"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"("index":"IVFSQ-sq8","metric")"), std::string::npos) << text;
+  EXPECT_NE(text.find(R"("workload":"seed","index":"IVFSQ-fp16")"), std::string::npos) << text;
   EXPECT_EQ(text.find(R"("ok":false)"), std::string::npos) << text;
   EXPECT_NE(text.find(R"("failures":0)"), std::string::npos);
   for (const char* file : {"base.npy", "ids.npy", "list_offsets.npy", "centroids.npy",

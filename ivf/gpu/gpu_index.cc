@@ -1,10 +1,14 @@
 #include "ivf/gpu/gpu_index.h"
 
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 #include <numeric>
 
 #include "absl/strings/str_cat.h"
 #include "ivf/index_flat.h"
+#include "ivf/index_ivf_scalar_quantizer.h"
+#include "jit/base/number_formats.h"
 #include "jit/base/status_macros.h"
 
 // Copying indexes to and from the device, and the Index methods other than searches
@@ -14,6 +18,22 @@ namespace ivfjit {
 absl::StatusOr<std::unique_ptr<GpuIndex>> ToDevice(const Index& index, jit::GpuDevice* device) {
   return GpuIndex::Create(index, device);
 }
+
+namespace {
+
+jit::GpuCode CodeOf(jit::CodeType type) {
+  switch (type) {
+    case jit::CodeType::kFloat16:
+      return jit::GpuCode::kFloat16;
+    case jit::CodeType::kBFloat16:
+      return jit::GpuCode::kBfloat16;
+    case jit::CodeType::kUint8:
+      return jit::GpuCode::kUint8;
+  }
+  return jit::GpuCode::kFloat;
+}
+
+}  // namespace
 
 absl::StatusOr<std::unique_ptr<GpuIndex>> GpuIndex::Create(const Index& index,
                                                            jit::GpuDevice* device,
@@ -29,58 +49,94 @@ absl::StatusOr<std::unique_ptr<GpuIndex>> GpuIndex::Create(const Index& index,
   if (options.scratch_bytes < 0) {
     return absl::InvalidArgumentError("GpuIndex: scratch_bytes < 0");
   }
+  const auto* ivf = dynamic_cast<const IndexIVF*>(&index);
+  const auto* sq = dynamic_cast<const IndexIVFScalarQuantizer*>(&index);
+  const auto* flat = dynamic_cast<const IndexFlat*>(&index);
+  if (flat == nullptr && dynamic_cast<const IndexIVFFlat*>(&index) == nullptr && sq == nullptr) {
+    return absl::UnimplementedError(
+        "GpuIndex: only IndexFlat, IndexIVFFlat and IndexIVFScalarQuantizer can be copied");
+  }
   const std::shared_lock<RwLock> lock = index.ReaderLock();  // a consistent copy
   auto gpu = std::unique_ptr<GpuIndex>(new GpuIndex(index.d(), index.metric(), device));
   gpu->options_ = options;
-  const int64_t d = index.d();
-  std::vector<float> data;
+  gpu->row_bytes_ = 4 * index.d();
+  std::vector<uint8_t> data;  // the rows as stored: floats or codes
   std::vector<int64_t> ids;
-  std::vector<float> centroids;
-  if (const auto* ivf = dynamic_cast<const IndexIVFFlat*>(&index)) {
+  if (ivf != nullptr) {
     gpu->ivf_ = true;
     gpu->nlist_ = ivf->nlist();
     gpu->nprobe_ = ivf->nprobe();
-    centroids.assign(ivf->centroids().begin(), ivf->centroids().end());
+    gpu->row_bytes_ = ivf->code_size();
     gpu->list_offsets_.assign(1, 0);
-    data.reserve(static_cast<size_t>(index.ntotal() * d));
+    data.reserve(static_cast<size_t>(index.ntotal() * gpu->row_bytes_));
     ids.reserve(static_cast<size_t>(index.ntotal()));
     for (int64_t l = 0; l < ivf->nlist(); ++l) {
-      const absl::Span<const float> v = ivf->list_vectors(l);
+      const absl::Span<const uint8_t> rows = ivf->list_codes(l);
       const absl::Span<const int64_t> li = ivf->list_ids(l);
-      data.insert(data.end(), v.begin(), v.end());
+      data.insert(data.end(), rows.begin(), rows.end());
       ids.insert(ids.end(), li.begin(), li.end());
       gpu->list_offsets_.push_back(static_cast<int64_t>(ids.size()));
     }
-  } else if (const auto* flat = dynamic_cast<const IndexFlat*>(&index)) {
-    data.assign(flat->vectors().begin(), flat->vectors().end());
+    if (sq != nullptr) gpu->SetDecoding(*sq);
+  } else {
+    const absl::Span<const float> v = flat->vectors();
+    const auto* bytes = reinterpret_cast<const uint8_t*>(v.data());
+    data.assign(bytes, bytes + v.size() * sizeof(float));
     ids.resize(static_cast<size_t>(index.ntotal()));
     std::iota(ids.begin(), ids.end(), int64_t{0});
     gpu->list_offsets_ = {0, index.ntotal()};
-  } else {
-    return absl::UnimplementedError("GpuIndex: only IndexFlat and IndexIVFFlat can be copied");
   }
   for (int64_t l = 0; l < gpu->nlist_; ++l) {
     gpu->largest_lists_.push_back(gpu->list_offsets_[l + 1] - gpu->list_offsets_[l]);
   }
   std::sort(gpu->largest_lists_.rbegin(), gpu->largest_lists_.rend());
-  auto upload = [&](jit::GpuDevice::Buffer* buffer, const void* host,
-                    size_t bytes) -> absl::Status {
-    IVFJIT_ASSIGN_OR_RETURN(*buffer, device->Alloc(bytes));
-    return device->Upload(buffer->data(), host, bytes);
-  };
-  IVFJIT_RETURN_IF_ERROR(upload(&gpu->data_, data.data(), data.size() * sizeof(float)));
-  IVFJIT_RETURN_IF_ERROR(upload(&gpu->ids_, ids.data(), ids.size() * sizeof(int64_t)));
-  IVFJIT_RETURN_IF_ERROR(upload(&gpu->offsets_, gpu->list_offsets_.data(),
-                                gpu->list_offsets_.size() * sizeof(int64_t)));
-  if (gpu->ivf_) {
-    IVFJIT_RETURN_IF_ERROR(
-        upload(&gpu->centroids_, centroids.data(), centroids.size() * sizeof(float)));
-    const int64_t centroid_offsets[2] = {0, gpu->nlist_};
-    IVFJIT_RETURN_IF_ERROR(
-        upload(&gpu->centroid_offsets_, centroid_offsets, sizeof(centroid_offsets)));
-  }
+  IVFJIT_RETURN_IF_ERROR(gpu->Upload(data, ids, ivf != nullptr ? ivf->centroids()
+                                                               : absl::Span<const float>()));
   gpu->set_ntotal(index.ntotal());
   return gpu;
+}
+
+void GpuIndex::SetDecoding(const IndexIVFScalarQuantizer& index) {
+  const ScalarQuantizer& sq = index.sq();
+  code_ = CodeOf(sq.code_type());
+  sq_ = sq;
+  by_residual_ = index.by_residual();
+  // The CPU index's own decoding (IndexIVFScalarQuantizer::UpdateDecoding), so the device
+  // decodes each value to the same float.
+  const int64_t lists = by_residual_ ? nlist_ : 1;
+  offset_stride_ = by_residual_ ? d() : 0;
+  host_offsets_.resize(static_cast<size_t>(lists * d()));
+  host_scale_.resize(static_cast<size_t>(d()));
+  for (int64_t l = 0; l < lists; ++l) {
+    sq.DecodeAffine(by_residual_ ? index.centroids().data() + l * d() : nullptr,
+                    host_offsets_.data() + l * d(), host_scale_.data());
+  }
+}
+
+absl::Status GpuIndex::Upload(const std::vector<uint8_t>& data, const std::vector<int64_t>& ids,
+                              absl::Span<const float> centroids) {
+  auto upload = [&](jit::GpuDevice::Buffer* buffer, const void* host,
+                    size_t bytes) -> absl::Status {
+    IVFJIT_ASSIGN_OR_RETURN(*buffer, device_->Alloc(bytes));
+    return device_->Upload(buffer->data(), host, bytes);
+  };
+  IVFJIT_RETURN_IF_ERROR(upload(&data_, data.data(), data.size()));
+  IVFJIT_RETURN_IF_ERROR(upload(&ids_, ids.data(), ids.size() * sizeof(int64_t)));
+  IVFJIT_RETURN_IF_ERROR(
+      upload(&offsets_, list_offsets_.data(), list_offsets_.size() * sizeof(int64_t)));
+  if (code_ != jit::GpuCode::kFloat) {
+    IVFJIT_RETURN_IF_ERROR(
+        upload(&code_offsets_, host_offsets_.data(), host_offsets_.size() * sizeof(float)));
+    IVFJIT_RETURN_IF_ERROR(
+        upload(&code_scale_, host_scale_.data(), host_scale_.size() * sizeof(float)));
+  }
+  if (ivf_) {
+    IVFJIT_RETURN_IF_ERROR(
+        upload(&centroids_, centroids.data(), centroids.size() * sizeof(float)));
+    const int64_t centroid_offsets[2] = {0, nlist_};
+    IVFJIT_RETURN_IF_ERROR(upload(&centroid_offsets_, centroid_offsets, sizeof(centroid_offsets)));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status GpuIndex::set_nprobe(int64_t nprobe) {
@@ -98,32 +154,63 @@ absl::Status GpuIndex::DoReconstruct(int64_t label, float* out) const {
     return absl::NotFoundError(absl::StrCat("GpuIndex: label ", label, " not in the index"));
   }
   const int64_t row = it - ids.begin();
-  return device_->Download(out, data_.as<float>() + row * d(),
-                           static_cast<size_t>(d()) * sizeof(float));
+  std::vector<uint8_t> bytes(static_cast<size_t>(row_bytes_));
+  IVFJIT_RETURN_IF_ERROR(
+      device_->Download(bytes.data(), data_.as<uint8_t>() + row * row_bytes_, bytes.size()));
+  if (code_ == jit::GpuCode::kFloat) {
+    std::memcpy(out, bytes.data(), bytes.size());
+    return absl::OkStatus();
+  }
+  // The row's list (the last whose first row is at or before it), then the CPU's decoding.
+  const int64_t list =
+      std::upper_bound(list_offsets_.begin(), list_offsets_.end(), row) - list_offsets_.begin() - 1;
+  const float* offset = host_offsets_.data() + list * offset_stride_;
+  for (int64_t t = 0; t < d(); ++t) {
+    float v;
+    if (code_ == jit::GpuCode::kUint8) {
+      v = static_cast<float>(bytes[t]);
+    } else {
+      uint16_t h;
+      std::memcpy(&h, bytes.data() + 2 * t, 2);
+      v = code_ == jit::GpuCode::kFloat16 ? jit::HalfToFloat(h) : jit::Bf16ToFloat(h);
+    }
+    out[t] = std::fma(host_scale_[t], v, offset[t]);
+  }
+  return absl::OkStatus();
 }
 
 absl::StatusOr<std::unique_ptr<Index>> GpuIndex::ToCpu() const {
-  std::vector<float> data(static_cast<size_t>(ntotal() * d()));
+  std::vector<uint8_t> data(static_cast<size_t>(ntotal() * row_bytes_));
   std::vector<int64_t> ids(static_cast<size_t>(ntotal()));
-  IVFJIT_RETURN_IF_ERROR(device_->Download(data.data(), data_.data(), data.size() * 4));
+  IVFJIT_RETURN_IF_ERROR(device_->Download(data.data(), data_.data(), data.size()));
   IVFJIT_RETURN_IF_ERROR(device_->Download(ids.data(), ids_.data(), ids.size() * 8));
   if (!ivf_) {
     IVFJIT_ASSIGN_OR_RETURN(std::unique_ptr<IndexFlat> flat, IndexFlat::Create(d(), metric()));
-    IVFJIT_RETURN_IF_ERROR(flat->Add(ntotal(), data.data()));
+    IVFJIT_RETURN_IF_ERROR(flat->Add(ntotal(), reinterpret_cast<const float*>(data.data())));
     return std::unique_ptr<Index>(std::move(flat));
   }
   std::vector<float> centroids(static_cast<size_t>(nlist_ * d()));
   IVFJIT_RETURN_IF_ERROR(
       device_->Download(centroids.data(), centroids_.data(), centroids.size() * 4));
-  IVFJIT_ASSIGN_OR_RETURN(std::unique_ptr<IndexIVFFlat> ivf,
-                          IndexIVFFlat::Create(d(), nlist_, metric()));
+  std::unique_ptr<IndexIVF> ivf;
+  if (sq_.has_value()) {
+    IVFJIT_ASSIGN_OR_RETURN(ivf, IndexIVFScalarQuantizer::Create(d(), nlist_, sq_->type(),
+                                                                 metric(), by_residual_));
+    if (sq_->needs_training()) {
+      IVFJIT_RETURN_IF_ERROR(static_cast<IndexIVFScalarQuantizer&>(*ivf).SetQuantizerTrained(
+          sq_->trained(), sq_->rangestat(), sq_->rangestat_arg()));
+    }
+  } else {
+    IVFJIT_ASSIGN_OR_RETURN(ivf, IndexIVFFlat::Create(d(), nlist_, metric()));
+  }
   IVFJIT_RETURN_IF_ERROR(ivf->SetCentroids(centroids));
   IVFJIT_RETURN_IF_ERROR(ivf->set_nprobe(nprobe_));
   std::vector<int64_t> list_nos(static_cast<size_t>(ntotal()));
   for (int64_t l = 0; l < nlist_; ++l) {
     std::fill(list_nos.begin() + list_offsets_[l], list_nos.begin() + list_offsets_[l + 1], l);
   }
-  IVFJIT_RETURN_IF_ERROR(ivf->AddPreassigned(ntotal(), data.data(), ids.data(), list_nos.data()));
+  IVFJIT_RETURN_IF_ERROR(
+      ivf->AddPreassignedCodes(ntotal(), data.data(), ids.data(), list_nos.data()));
   return std::unique_ptr<Index>(std::move(ivf));
 }
 

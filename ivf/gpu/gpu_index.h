@@ -1,5 +1,8 @@
-// An IndexFlat or IndexIVFFlat copied to a GPU and searched there with run-time compiled
-// kernels (jit/gpu): the same answers as the CPU index (docs/gpu.md).
+// An IndexFlat, IndexIVFFlat or IndexIVFScalarQuantizer copied to a GPU and searched there
+// with run-time compiled kernels (jit/gpu): the same answers as the CPU index (docs/gpu.md).
+// An IVF-SQ index's lists stay coded on the device (fp16 / bf16: half the bytes, sq8 /
+// 8bit_direct: a quarter) and are decoded by the scans as they read them, to the values the
+// CPU decodes.
 //
 //   IVFJIT_ASSIGN_OR_RETURN(auto cpu_index, ivfjit::IndexFlat::Create(d, ivfjit::Metric::kL2));
 //   IVFJIT_RETURN_IF_ERROR(cpu_index->Add(base));
@@ -22,6 +25,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "absl/base/attributes.h"
@@ -30,9 +34,14 @@
 #include "absl/synchronization/mutex.h"
 #include "ivf/index.h"
 #include "ivf/index_ivf_flat.h"
+#include "ivf/index_ivf_scalar_quantizer.h"
+#include "ivf/scalar_quantizer.h"
 #include "jit/gpu/gpu_device.h"
 
 namespace ivfjit {
+namespace jit {
+struct GpuCodedRows;  // jit/gpu/gpu_kernels.h
+}  // namespace jit
 
 // How list rows are scored: per query (each (query, list) pair reads the list: best for few
 // queries), or list-major (up to 32 queries probing one list read it once: best for batches).
@@ -58,13 +67,15 @@ struct GpuSearchStats {
 
 class GpuIndex final : public Index {
  public:
-  // Copies `index` (an IndexFlat or IndexIVFFlat, trained) to `device`. ResourceExhausted if
-  // it does not fit; Unimplemented for other index types.
+  // Copies `index` (an IndexFlat, IndexIVFFlat or IndexIVFScalarQuantizer, trained) to
+  // `device`. ResourceExhausted if it does not fit; Unimplemented for other index types.
   ABSL_MUST_USE_RESULT static absl::StatusOr<std::unique_ptr<GpuIndex>> Create(
       const Index& index, jit::GpuDevice* device, const GpuIndexOptions& options = {});
   ~GpuIndex() override;
 
   bool is_ivf() const noexcept { return ivf_; }
+  // How the lists' rows are held on the device (kFloat unless copied from an IVF-SQ index).
+  jit::GpuCode code() const noexcept { return code_; }
   int64_t nlist() const noexcept { return nlist_; }
   int64_t nprobe() const noexcept { return nprobe_; }
   ABSL_MUST_USE_RESULT absl::Status set_nprobe(int64_t nprobe);
@@ -106,6 +117,11 @@ class GpuIndex final : public Index {
   struct Scratch;
   struct Plan;
   GpuIndex(int64_t d, Metric metric, jit::GpuDevice* device);
+  // Create's steps: how an IVF-SQ index's codes decode (host side), then every device copy.
+  void SetDecoding(const IndexIVFScalarQuantizer& index);
+  ABSL_MUST_USE_RESULT absl::Status Upload(const std::vector<uint8_t>& data,
+                                           const std::vector<int64_t>& ids,
+                                           absl::Span<const float> centroids);
   Plan MakePlan(int64_t n, int64_t k, int64_t nprobe) const;
   // Bytes of each scratch slot (Scratch's buffers) for q queries of the plan's shape.
   static constexpr int kScratchSlots = 22;
@@ -121,6 +137,9 @@ class GpuIndex final : public Index {
   // Range search's count and fill passes over one scanned chunk, appended to result.
   absl::Status RangeChunk(const jit::GpuModule& module, int64_t nc, uint32_t limit,
                           RangeSearchResult* result) const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Where the scans read stored rows from (data_ as floats, or the coded rows).
+  const float* FloatRows() const;
+  jit::GpuCodedRows CodedRows() const;
   // Scans one chunk of queries (already on the device at dq) into scratch's candidate rows.
   ABSL_MUST_USE_RESULT absl::Status ScanChunk(const jit::GpuModule& module, const Plan& plan,
                                               const float* dq, int64_t nc, int64_t max_codes) const
@@ -157,7 +176,17 @@ class GpuIndex final : public Index {
   int64_t nprobe_ = 1;
   std::vector<int64_t> list_offsets_;        // nlist + 1, host copy
   std::vector<int64_t> largest_lists_;       // list sizes, descending
-  jit::GpuDevice::Buffer data_;              // ntotal × d, lists back to back
+  jit::GpuDevice::Buffer data_;              // ntotal rows of row_bytes_, lists back to back
+  // Coded rows (an IVF-SQ index's): the code, how rows decode (jit::GpuCodedRows; host
+  // copies for Reconstruct) and the quantizer (for ToCpu).
+  jit::GpuCode code_ = jit::GpuCode::kFloat;
+  int64_t row_bytes_ = 0;
+  int64_t offset_stride_ = 0;
+  std::vector<float> host_offsets_, host_scale_;
+  jit::GpuDevice::Buffer code_offsets_;      // (nlist or 1) × d
+  jit::GpuDevice::Buffer code_scale_;        // d
+  std::optional<ScalarQuantizer> sq_;
+  bool by_residual_ = false;
   jit::GpuDevice::Buffer ids_;               // ntotal labels
   jit::GpuDevice::Buffer offsets_;           // nlist + 1
   jit::GpuDevice::Buffer centroids_;         // nlist × d (IVF)

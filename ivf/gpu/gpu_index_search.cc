@@ -250,7 +250,8 @@ absl::Status GpuIndex::ScanChunk(const jit::GpuModule& module, const Plan& plan,
     return ScanGrouped(module, first, dq, nc, nprobe, std::min<int>(splits, kMaxGridY));
   }
   scan.queries = dq;
-  scan.data = data_.as<float>();
+  scan.data = FloatRows();
+  scan.coded = CodedRows();
   scan.list_offsets = offsets_.as<i64>();
   scan.nprobe = static_cast<int>(nprobe);
   scan.splits = splits;
@@ -259,6 +260,20 @@ absl::Status GpuIndex::ScanChunk(const jit::GpuModule& module, const Plan& plan,
   scan.keys = s.get<uint32_t>(Scratch::kKeys);
   scan.pos = s.get<int32_t>(Scratch::kPos);
   return jit::LaunchScan(*device_, module, static_cast<unsigned>(nprobe * splits), nc, scan);
+}
+
+const float* GpuIndex::FloatRows() const {
+  return code_ == jit::GpuCode::kFloat ? data_.as<float>() : nullptr;
+}
+
+jit::GpuCodedRows GpuIndex::CodedRows() const {
+  jit::GpuCodedRows coded;
+  if (code_ == jit::GpuCode::kFloat) return coded;
+  coded.codes = data_.as<uint8_t>();
+  coded.offset = code_offsets_.as<float>();
+  coded.offset_stride = offset_stride_;
+  coded.scale = code_scale_.as<float>();
+  return coded;
 }
 
 bool GpuIndex::Grouped(int64_t pairs, int64_t lists) const {
@@ -293,7 +308,8 @@ absl::Status GpuIndex::ScanGrouped(const jit::GpuModule& module,
   group_begin.push_back(first[nlist_]);
   jit::GpuGroupedScanArgs a;
   a.queries = dq;
-  a.data = data_.as<float>();
+  a.data = FloatRows();
+  a.coded = CodedRows();
   a.list_offsets = offsets_.as<i64>();
   a.group_list = s.get<int32_t>(Scratch::kGroupList);
   a.group_begin = s.get<int32_t>(Scratch::kGroupBegin);
@@ -320,7 +336,7 @@ absl::Status GpuIndex::ForEachScannedChunk(
     const IDSelector* sel,
     absl::FunctionRef<absl::Status(const jit::GpuModule&, int64_t i0, int64_t nc)> visit) const {
   IVFJIT_ASSIGN_OR_RETURN(const jit::GpuModule* module,
-                          device_->Kernels({metric(), d(), k, nprobe}));
+                          device_->Kernels({metric(), d(), k, nprobe, code_}));
   DeviceFilter filter;
   if (sel != nullptr) {
     IVFJIT_ASSIGN_OR_RETURN(filter, ToDevice(*device_, *sel));

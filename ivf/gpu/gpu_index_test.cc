@@ -12,10 +12,12 @@
 #include <thread>
 #include <vector>
 
+#include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
 #include "ivf/id_selector.h"
 #include "ivf/index_flat.h"
 #include "ivf/index_ivf_flat.h"
+#include "ivf/index_ivf_scalar_quantizer.h"
 #include "jit/gpu/gpu_device.h"
 #include "jit/gpu/emulator.h"
 #include "testing/files.h"
@@ -87,8 +89,9 @@ class GpuIndexTest : public ::testing::TestWithParam<Param> {
 };
 
 // Runs both searches and compares them.
+// scale: the squared norm the vectors' rounding grows with (0: 4 d, for values about 1).
 void ExpectSameSearch(const Index& cpu, const GpuIndex& gpu, int64_t nq, int64_t k,
-                      const IVFSearchParams& params, uint64_t seed) {
+                      const IVFSearchParams& params, uint64_t seed, double scale = 0) {
   const std::vector<float> queries = testing::UniformVectors(nq, cpu.d(), seed);
   std::vector<float> cd(nq * k), gd(nq * k);
   std::vector<int64_t> ci(nq * k), gi(nq * k);
@@ -97,7 +100,7 @@ void ExpectSameSearch(const Index& cpu, const GpuIndex& gpu, int64_t nq, int64_t
   const absl::Status status = gpu.Search(nq, queries.data(), k, gd.data(), gi.data(), params);
   ASSERT_TRUE(status.ok()) << status;
   EXPECT_TRUE(testing::KnnResultsAgree(nq, k, gd.data(), gi.data(), cd.data(), ci.data(),
-                                       testing::Tolerance{1e-4, 4.0 * cpu.d()}));
+                                       testing::Tolerance{1e-4, scale > 0 ? scale : 4.0 * cpu.d()}));
 }
 
 TEST_P(GpuIndexTest, IvfMatchesTheCpuAcrossShapes) {
@@ -298,6 +301,108 @@ TEST_P(GpuIndexTest, BadInputIsRejectedAndChangesNothing) {
   EXPECT_EQ((*gpu)->ntotal(), 0);
   ASSERT_TRUE((*gpu)->Search(1, q.data(), 10, d.data(), l.data()).ok());
   EXPECT_EQ(l[0], -1);
+}
+
+// IVF-SQ: the lists stay coded on the device and decode to the CPU's values.
+struct SqCase {
+  QuantizerType type;
+  bool by_residual;
+  Metric metric;
+  float value_scale = 1;  // vectors scaled by it (2e-5: binary16 subnormals)
+};
+
+std::string SqName(const SqCase& c) {
+  return absl::StrCat(QuantizerTypeName(c.type), c.by_residual ? " residual " : " direct ",
+                      MetricName(c.metric), " values x", c.value_scale);
+}
+
+// 8bit_direct codes hold integers in [0, 256): the vectors are scaled into that range.
+std::unique_ptr<IndexIVFScalarQuantizer> MakeSq(const SqCase& c, int64_t d, int64_t nb,
+                                                uint64_t seed) {
+  auto index = IndexIVFScalarQuantizer::Create(d, 16, c.type, c.metric, c.by_residual);
+  EXPECT_TRUE(index.ok()) << index.status();
+  std::vector<float> base = testing::ClusteredVectors(nb, d, 16, 0.3f, seed);
+  if (c.type == QuantizerType::k8bitDirect) {
+    for (float& v : base) v = std::clamp(std::floor((v + 2.0f) * 60.0f), 0.0f, 255.0f);
+  }
+  for (float& v : base) v *= c.value_scale;
+  EXPECT_TRUE((*index)->Train(base).ok());
+  const absl::Status added = (*index)->Add(base);
+  EXPECT_TRUE(added.ok()) << added;
+  return std::move(*index);
+}
+
+const SqCase kSqCases[] = {
+    {QuantizerType::kFp16, true, Metric::kL2},     {QuantizerType::kFp16, false, Metric::kInnerProduct},
+    {QuantizerType::kBf16, true, Metric::kInnerProduct}, {QuantizerType::kBf16, false, Metric::kL2},
+    {QuantizerType::k8bit, true, Metric::kL2},     {QuantizerType::k8bit, false, Metric::kInnerProduct},
+    {QuantizerType::k8bit, true, Metric::kInnerProduct},
+    {QuantizerType::k8bitDirect, false, Metric::kL2},
+    {QuantizerType::kFp16, false, Metric::kInnerProduct, 2e-5f},
+};
+
+TEST_P(GpuIndexTest, IvfSqMatchesTheCpuWithCodedLists) {
+  for (const SqCase& c : kSqCases) {
+    SCOPED_TRACE(SqName(c));
+    // d 17 / k 10 / nprobe 8 is built into the emulator specialized for fp16 L2 and u8 IP.
+    std::unique_ptr<IndexIVFScalarQuantizer> cpu = MakeSq(c, 17, 1500, 71);
+    absl::StatusOr<std::unique_ptr<GpuIndex>> gpu = ToGpu(*cpu);
+    ASSERT_TRUE(gpu.ok()) << gpu.status();
+    EXPECT_NE((*gpu)->code(), jit::GpuCode::kFloat);
+    const double scale =
+        c.type == QuantizerType::k8bitDirect ? 4.0 * 17 * 255 * 255 : 4.0 * 17 * c.value_scale;
+    ExpectSameSearch(*cpu, **gpu, /*nq=*/6, 10, Probes(8, 0), 72, scale);
+    ExpectSameSearch(*cpu, **gpu, /*nq=*/3, 4, Probes(3, 0), 73, scale);
+    // Decoding: the device's rows are the CPU's decoded vectors, bit for bit.
+    std::vector<float> row(17), want(17);
+    for (int64_t label : {0, 777, 1499}) {
+      ASSERT_TRUE((*gpu)->Reconstruct(label, row.data()).ok());
+      ASSERT_TRUE(cpu->Reconstruct(label, want.data()).ok());
+      EXPECT_EQ(row, want) << "label " << label;
+    }
+  }
+}
+
+TEST_P(GpuIndexTest, IvfSqFiltersRangesAndRoundTrips) {
+  const SqCase c{QuantizerType::k8bit, true, Metric::kL2};
+  std::unique_ptr<IndexIVFScalarQuantizer> cpu = MakeSq(c, 17, 1500, 81);
+  ASSERT_TRUE(cpu->set_nprobe(5).ok());
+  absl::StatusOr<std::unique_ptr<GpuIndex>> gpu = ToGpu(*cpu);
+  ASSERT_TRUE(gpu.ok()) << gpu.status();
+  const IDSelectorRange range(200, 700);
+  IVFSearchParams filtered = Probes(5, 0);
+  filtered.sel = &range;
+  ExpectSameSearch(*cpu, **gpu, /*nq=*/4, 10, filtered, 82);
+  const std::vector<float> queries = testing::UniformVectors(3, 17, 83);
+  absl::StatusOr<SearchResult> near = cpu->Search(queries, 21);
+  ASSERT_TRUE(near.ok());
+  // 20 results for the first query, the radius halfway to the 21st (not on a distance, where
+  // the two devices' roundings could fall on either side of it).
+  const float radius = 0.5f * (near->distances[19] + near->distances[20]);
+  absl::StatusOr<RangeSearchResult> want = cpu->RangeSearch(queries, radius);
+  absl::StatusOr<RangeSearchResult> got = (*gpu)->RangeSearch(queries, radius);
+  ASSERT_TRUE(want.ok() && got.ok());
+  EXPECT_EQ(got->lims, want->lims);
+  EXPECT_EQ(got->labels, want->labels);
+  // Back on the CPU: the same type, quantizer, lists and codes, so the same answers.
+  absl::StatusOr<std::unique_ptr<Index>> back = (*gpu)->ToCpu();
+  ASSERT_TRUE(back.ok()) << back.status();
+  auto* sq = dynamic_cast<IndexIVFScalarQuantizer*>(back->get());
+  ASSERT_NE(sq, nullptr);
+  EXPECT_EQ(sq->sq().type(), QuantizerType::k8bit);
+  EXPECT_EQ(sq->sq().trained(), cpu->sq().trained());
+  EXPECT_TRUE(sq->by_residual());
+  EXPECT_EQ(sq->nprobe(), 5);
+  ASSERT_EQ(sq->list_sizes(), cpu->list_sizes());
+  for (int64_t l = 0; l < 16; ++l) {
+    const absl::Span<const uint8_t> a = sq->list_codes(l), b = cpu->list_codes(l);
+    EXPECT_TRUE(std::equal(a.begin(), a.end(), b.begin(), b.end())) << "list " << l;
+  }
+  absl::StatusOr<SearchResult> a = cpu->Search(queries, 10);
+  absl::StatusOr<SearchResult> b = sq->Search(queries, 10);
+  ASSERT_TRUE(a.ok() && b.ok());
+  EXPECT_EQ(a->labels, b->labels);
+  EXPECT_EQ(a->distances, b->distances);
 }
 
 INSTANTIATE_TEST_SUITE_P(

@@ -32,6 +32,10 @@ const char* GpuKernelName(GpuKernel kernel) {
       return "ivf_filter_bitmap";
     case GpuKernel::kFilterHash:
       return "ivf_filter_hash";
+    case GpuKernel::kScanCodes:
+      return "ivf_scan_codes";
+    case GpuKernel::kScanGroupedCodes:
+      return "ivf_scan_grouped_codes";
   }
   return "unknown";
 }
@@ -172,7 +176,7 @@ absl::StatusOr<std::unique_ptr<GpuModule>> GpuDevice::Build(const GpuKernelSpec&
 }
 
 absl::StatusOr<const GpuModule*> GpuDevice::Kernels(const GpuKernelSpec& requested) {
-  const GpuKernelSpec generic{requested.metric, 0, 0, 0};
+  const GpuKernelSpec generic = requested.Generic();
   GpuKernelSpec spec = requested;
   if (!options_.specialize || requested.d > kGpuMaxSpecializedD ||
       requested.k > kGpuMaxSpecializedK || requested.nprobe > kGpuMaxSpecializedK ||

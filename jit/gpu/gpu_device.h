@@ -70,8 +70,10 @@ enum class GpuKernel {
   kFilterRange,
   kFilterBitmap,
   kFilterHash,
+  kScanCodes,
+  kScanGroupedCodes,
 };
-inline constexpr int kNumGpuKernels = 9;
+inline constexpr int kNumGpuKernels = 11;
 const char* GpuKernelName(GpuKernel kernel);
 
 // A loaded module: unloaded when it goes away (its GpuDevice owns it). Launch its kernels

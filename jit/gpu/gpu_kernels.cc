@@ -3,6 +3,8 @@
 #include <cstring>
 #include <type_traits>
 
+#include "jit/base/status_macros.h"
+
 namespace ivfjit::jit {
 namespace {
 
@@ -43,20 +45,58 @@ class GpuKernelLauncher {
   }
 };
 
+namespace {
+
+absl::Status CheckRows(const GpuModule& module, const float* data, const GpuCodedRows& coded) {
+  if (coded.codes == nullptr) return absl::OkStatus();
+  if (module.spec().code == GpuCode::kFloat) {
+    return absl::InvalidArgumentError("GPU scan: coded rows given to a module for float rows");
+  }
+  if (data != nullptr || coded.offset == nullptr || coded.scale == nullptr) {
+    return absl::InvalidArgumentError("GPU scan: coded rows need offset and scale, not data");
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status LaunchScan(GpuDevice& device, const GpuModule& module, unsigned grid_x,
                         unsigned nq, const GpuScanArgs& a) {
-  void* args[] = {Arg(a.queries), Arg(a.data),   Arg(a.list_offsets), Arg(a.probes),
-                  Arg(a.probe_start), Arg(a.nprobe), Arg(a.splits), Arg(a.d),
-                  Arg(a.stride), Arg(a.keys), Arg(a.pos)};
-  return GpuKernelLauncher::Launch(device, module, GpuKernel::kScan, grid_x, nq, args);
+  IVFJIT_RETURN_IF_ERROR(CheckRows(module, a.data, a.coded));
+  const GpuCodedRows& c = a.coded;
+  if (c.codes == nullptr) {
+    void* args[] = {Arg(a.queries),     Arg(a.data),   Arg(a.list_offsets), Arg(a.probes),
+                    Arg(a.probe_start), Arg(a.nprobe), Arg(a.splits),       Arg(a.d),
+                    Arg(a.stride),      Arg(a.keys),   Arg(a.pos)};
+    return GpuKernelLauncher::Launch(device, module, GpuKernel::kScan, grid_x, nq, args);
+  }
+  const unsigned char* codes = c.codes;
+  void* args[] = {Arg(a.queries), Arg(codes),    Arg(a.list_offsets),    Arg(a.probes),
+                  Arg(a.probe_start), Arg(a.nprobe), Arg(a.splits),   Arg(a.d),
+                  Arg(a.stride),  Arg(a.keys),   Arg(a.pos),           Arg(c.offset),
+                  Arg(c.offset_stride), Arg(c.scale)};
+  return GpuKernelLauncher::Launch(device, module, GpuKernel::kScanCodes, grid_x, nq, args);
 }
 
 absl::Status LaunchGroupedScan(GpuDevice& device, const GpuModule& module, unsigned groups,
                                unsigned splits, const GpuGroupedScanArgs& a) {
-  void* args[] = {Arg(a.queries),    Arg(a.data),       Arg(a.list_offsets), Arg(a.group_list),
-                  Arg(a.group_begin), Arg(a.pair_query), Arg(a.pair_out),     Arg(a.splits),
-                  Arg(a.d),          Arg(a.keys),       Arg(a.pos)};
-  return GpuKernelLauncher::Launch(device, module, GpuKernel::kScanGrouped, groups, splits,
+  IVFJIT_RETURN_IF_ERROR(CheckRows(module, a.data, a.coded));
+  const GpuCodedRows& c = a.coded;
+  if (c.codes == nullptr) {
+    void* args[] = {Arg(a.queries),     Arg(a.data),       Arg(a.list_offsets),
+                    Arg(a.group_list),  Arg(a.group_begin), Arg(a.pair_query),
+                    Arg(a.pair_out),    Arg(a.splits),     Arg(a.d),
+                    Arg(a.keys),        Arg(a.pos)};
+    return GpuKernelLauncher::Launch(device, module, GpuKernel::kScanGrouped, groups, splits,
+                                     args);
+  }
+  const unsigned char* codes = c.codes;
+  void* args[] = {Arg(a.queries),    Arg(codes),         Arg(a.list_offsets),
+                  Arg(a.group_list), Arg(a.group_begin), Arg(a.pair_query),
+                  Arg(a.pair_out),   Arg(a.splits),      Arg(a.d),
+                  Arg(a.keys),       Arg(a.pos),         Arg(c.offset),
+                  Arg(c.offset_stride), Arg(c.scale)};
+  return GpuKernelLauncher::Launch(device, module, GpuKernel::kScanGroupedCodes, groups, splits,
                                    args);
 }
 

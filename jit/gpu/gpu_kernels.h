@@ -28,10 +28,22 @@ using GpuI64 = long long;  // the kernels' ivf_i64
 inline constexpr unsigned kGpuBlock = 256;  // threads per block: 8 warps of 32, 4 of 64
 inline constexpr int32_t kGpuGroup = 32;    // (query, list) pairs per grouped-scan block
 
-// ivf_scan, grid (nprobe · splits, nq): one warp per row of each probed list.
+// Coded list rows (an IVF-SQ index's): when `codes` is set, the scans read it instead of
+// `data`, with the module's code (GpuKernelSpec::code; a float module is refused). Row r is
+// d values of GpuCodeBytes(code) bytes at codes + r · d · GpuCodeBytes(code); value t of a
+// row of list l decodes as fma(scale[t], value, offset[l · offset_stride + t]).
+struct GpuCodedRows {
+  const uint8_t* codes = nullptr;  // rows × d values, the lists back to back
+  const float* offset = nullptr;   // (nlist or 1) × d: by list (offset_stride d) or one
+  GpuI64 offset_stride = 0;        // d, or 0: one offset row for every list
+  const float* scale = nullptr;    // d
+};
+
+// ivf_scan (ivf_scan_codes), grid (nprobe · splits, nq): one warp per row of each probed list.
 struct GpuScanArgs {
   const float* queries = nullptr;       // nq × d
-  const float* data = nullptr;          // rows × d, the lists back to back
+  const float* data = nullptr;          // rows × d, the lists back to back (float rows)
+  GpuCodedRows coded;                   // coded rows instead (coded.codes set)
   const GpuI64* list_offsets = nullptr;  // nlist + 1
   const int32_t* probes = nullptr;      // nq × nprobe list numbers, -1: not scanned
   const GpuI64* probe_start = nullptr;  // nq × nprobe: each probe's first candidate slot
@@ -43,11 +55,12 @@ struct GpuScanArgs {
   int32_t* pos = nullptr;               // nq × stride row positions (out)
 };
 
-// ivf_scan_grouped, grid (groups, splits), kGpuBlock threads: list-major scan of groups of up
-// to kGpuGroup (query, list) pairs probing one list.
+// ivf_scan_grouped (ivf_scan_grouped_codes), grid (groups, splits), kGpuBlock threads:
+// list-major scan of groups of up to kGpuGroup (query, list) pairs probing one list.
 struct GpuGroupedScanArgs {
   const float* queries = nullptr;        // nq × d
-  const float* data = nullptr;           // rows × d
+  const float* data = nullptr;           // rows × d (float rows)
+  GpuCodedRows coded;                    // coded rows instead (coded.codes set)
   const GpuI64* list_offsets = nullptr;  // nlist + 1
   const int32_t* group_list = nullptr;   // groups: each group's list
   const int32_t* group_begin = nullptr;  // groups + 1: each group's first pair
@@ -110,6 +123,7 @@ struct GpuFilterArgs {
   IdFilter filter;
 };
 
+// The scans: InvalidArgument for coded rows on a float module (or float rows given no data).
 ABSL_MUST_USE_RESULT absl::Status LaunchScan(GpuDevice& device, const GpuModule& module,
                                              unsigned grid_x, unsigned nq,
                                              const GpuScanArgs& args);

@@ -1,8 +1,9 @@
 // ivfjit's GPU kernels (CUDA / HIP). Not compiled on its own: the build embeds this file after
 // order_key.inc into kernel_source.cc, and GenerateKernelSource puts a dialect prelude (warp
-// size, shuffle, float bit casts, ivf_i32 / ivf_u32 / ivf_i64) and the specialization
-// (IVF_L2, IVF_D, IVF_K, IVF_NPROBE) in front. The launches and their exact argument types
-// live in gpu_kernels.h / gpu_kernels.cc (one place for the ABI); docs/gpu.md has the design.
+// size, shuffle, float bit casts, fused multiply-add, ivf_i32 / ivf_u32 / ivf_i64) and the
+// specialization (IVF_L2, IVF_D, IVF_K, IVF_NPROBE, IVF_CODE) in front. The launches and
+// their exact argument types live in gpu_kernels.h / gpu_kernels.cc (one place for the ABI);
+// docs/gpu.md has the design.
 //
 // Candidates are (order key, row position) pairs: the key is the distance mapped to a uint32
 // whose unsigned order is the result order (ascending L2, descending IP; order_key.inc), so
@@ -25,15 +26,54 @@ IVF_DEVICE bool ivf_before(ivf_u32 ka, ivf_i64 ia, ivf_u32 kb, ivf_i64 ib) {
   return ka < kb || (ka == kb && ia < ib);
 }
 
+// A stored value as a float. CODE 0: rows of floats. Coded rows (IVF_CODE of the spec:
+// 1 binary16, 2 bfloat16, 3 bytes) decode as fma(scale[t], value, offset[t]), the value
+// widened exactly — the CPU's decoding (jit/eager/decode.h), so a decoded row is the CPU's
+// bit for bit. offset: the list's (its centroid folded in) or the index's; scale: d.
+IVF_DEVICE float ivf_half_value(ivf_u32 h) {
+  const ivf_u32 sign = (h & 0x8000u) << 16;
+  const ivf_u32 e = (h >> 10) & 31u;
+  const ivf_u32 m = h & 1023u;
+  if (e == 0u) {  // zero or subnormal: m * 2^-24, exact in float
+    const float v = (float)m * 5.9604644775390625e-8f;
+    return sign != 0u ? -v : v;
+  }
+  if (e == 31u) return ivf_u2f(sign | 0x7f800000u | (m << 13));
+  return ivf_u2f(sign | ((e + 112u) << 23) | (m << 13));
+}
+
+template <int CODE>
+IVF_DEVICE float ivf_value(const unsigned char* row, int t, const float* offset,
+                           const float* scale) {
+  if (CODE == 0) return ((const float*)row)[t];
+  float v;
+  if (CODE == 3) {
+    v = (float)row[t];
+  } else {
+    const ivf_u32 bits = ((const unsigned short*)row)[t];
+    v = CODE == 1 ? ivf_half_value(bits) : ivf_u2f(bits << 16);
+  }
+  return ivf_fma(scale[t], v, offset[t]);
+}
+
+template <int CODE>
+IVF_DEVICE ivf_i64 ivf_row_bytes(int d) {
+  return (ivf_i64)d * (CODE == 0 ? 4 : CODE == 3 ? 1 : 2);
+}
+
 // One warp per stored row of the probed lists. grid.x = nprobe * splits (split s of a list
 // scans the s-th of `splits` equal parts of it), grid.y = query.
-//   queries      nq x d            data        rows x d (lists back to back)
+//   queries      nq x d            data        rows of ivf_row_bytes (lists back to back)
 //   list_offsets nlist + 1         probes      nq x nprobe list numbers, -1 = not scanned
 //   probe_start  nq x nprobe: where each probed list's candidates start in the query's row
 //   keys, pos    nq x stride candidate rows (written at probe_start + row in list)
-IVF_KERNEL void ivf_scan(const float* queries, const float* data, const ivf_i64* list_offsets,
-                         const ivf_i32* probes, const ivf_i64* probe_start, int nprobe,
-                         int splits, int d_arg, ivf_i64 stride, ivf_u32* keys, ivf_i32* pos) {
+//   offset       coded rows: list l's offsets at offset + l * offset_stride (d each); scale d
+template <int CODE>
+IVF_DEVICE void ivf_scan_rows(const float* queries, const unsigned char* data,
+                              const ivf_i64* list_offsets, const ivf_i32* probes,
+                              const ivf_i64* probe_start, int nprobe, int splits, int d_arg,
+                              ivf_i64 stride, ivf_u32* keys, ivf_i32* pos, const float* offset,
+                              ivf_i64 offset_stride, const float* scale) {
   const int d = IVF_D > 0 ? IVF_D : d_arg;
   const ivf_i64 q = blockIdx.y;
   const int probe = blockIdx.x / splits;
@@ -49,10 +89,11 @@ IVF_KERNEL void ivf_scan(const float* queries, const float* data, const ivf_i64*
   const int warp = threadIdx.x / IVF_WARP;
   const int nwarps = blockDim.x / IVF_WARP;
   const float* query = queries + q * d;
+  const float* off = CODE == 0 ? offset : offset + list * offset_stride;
   ivf_u32* out_keys = keys + q * stride + probe_start[q * nprobe + probe];
   ivf_i32* out_pos = pos + q * stride + probe_start[q * nprobe + probe];
   for (ivf_i64 r = r0 + warp; r < r1; r += nwarps) {
-    const float* x = data + (begin + r) * d;
+    const unsigned char* x = data + (begin + r) * ivf_row_bytes<CODE>(d);
     float acc = 0.0f;
 #if IVF_D > 0
     IVF_UNROLL
@@ -60,11 +101,12 @@ IVF_KERNEL void ivf_scan(const float* queries, const float* data, const ivf_i64*
 #else
     for (int i = lane; i < d; i += IVF_WARP) {
 #endif
+      const float xi = ivf_value<CODE>(x, i, off, scale);
 #if IVF_L2
-      const float t = query[i] - x[i];
+      const float t = query[i] - xi;
       acc += t * t;
 #else
-      acc += query[i] * x[i];
+      acc += query[i] * xi;
 #endif
     }
     acc = ivf_warp_sum(acc);
@@ -75,21 +117,42 @@ IVF_KERNEL void ivf_scan(const float* queries, const float* data, const ivf_i64*
   }
 }
 
+// Float rows: the centroids (coarse step), IndexFlat, IndexIVFFlat.
+IVF_KERNEL void ivf_scan(const float* queries, const float* data, const ivf_i64* list_offsets,
+                         const ivf_i32* probes, const ivf_i64* probe_start, int nprobe,
+                         int splits, int d_arg, ivf_i64 stride, ivf_u32* keys, ivf_i32* pos) {
+  ivf_scan_rows<0>(queries, (const unsigned char*)data, list_offsets, probes, probe_start,
+                   nprobe, splits, d_arg, stride, keys, pos, 0, 0, 0);
+}
+
+// Coded rows of the spec's code (IVF_CODE).
+IVF_KERNEL void ivf_scan_codes(const float* queries, const unsigned char* data,
+                               const ivf_i64* list_offsets, const ivf_i32* probes,
+                               const ivf_i64* probe_start, int nprobe, int splits, int d_arg,
+                               ivf_i64 stride, ivf_u32* keys, ivf_i32* pos, const float* offset,
+                               ivf_i64 offset_stride, const float* scale) {
+  ivf_scan_rows<IVF_CODE>(queries, data, list_offsets, probes, probe_start, nprobe, splits,
+                          d_arg, stride, keys, pos, offset, offset_stride, scale);
+}
+
 // List-major scan for batches: one block per (group of up to 32 (query, probe) pairs that probe
 // the same list, split of that list). The list's rows are read once per group instead of once
 // per query: 64-row tiles and the group's queries are staged in shared memory 64 dimensions at
-// a time, and each of the 256 threads accumulates 2 rows x 4 queries. Needs blockDim.x = 256.
+// a time (coded rows decoded as they are staged), and each of the 256 threads accumulates
+// 2 rows x 4 queries. Needs blockDim.x = 256.
 //   group_list  groups: the list of each group    group_begin  groups + 1: its pairs
 //   pair_query  pairs: the query (row of queries)  pair_out     pairs: where the pair's
 //               candidates start in keys / pos (query row * stride + probe start)
 #define IVF_G 32
 #define IVF_T 64
 #define IVF_DC 64
-IVF_KERNEL void ivf_scan_grouped(const float* queries, const float* data,
-                                 const ivf_i64* list_offsets, const ivf_i32* group_list,
-                                 const ivf_i32* group_begin, const ivf_i32* pair_query,
-                                 const ivf_i64* pair_out, int splits, int d_arg, ivf_u32* keys,
-                                 ivf_i32* pos) {
+template <int CODE>
+IVF_DEVICE void ivf_scan_grouped_rows(const float* queries, const unsigned char* data,
+                                      const ivf_i64* list_offsets, const ivf_i32* group_list,
+                                      const ivf_i32* group_begin, const ivf_i32* pair_query,
+                                      const ivf_i64* pair_out, int splits, int d_arg,
+                                      ivf_u32* keys, ivf_i32* pos, const float* offset,
+                                      ivf_i64 offset_stride, const float* scale) {
   __shared__ float qs[IVF_G][IVF_DC + 1];
   __shared__ float xs[IVF_T][IVF_DC + 1];
   const int d = IVF_D > 0 ? IVF_D : d_arg;
@@ -102,6 +165,7 @@ IVF_KERNEL void ivf_scan_grouped(const float* queries, const float* data,
   const ivf_i64 part = (size + splits - 1) / splits;
   const ivf_i64 r0 = (ivf_i64)blockIdx.y * part;
   const ivf_i64 r1 = r0 + part < size ? r0 + part : size;
+  const float* off = CODE == 0 ? offset : offset + list * offset_stride;
   const int tid = threadIdx.x;
   const int row = tid % 32;    // tile rows row and row + 32
   const int slot = tid / 32;   // group queries slot, slot + 8, slot + 16, slot + 24
@@ -118,7 +182,10 @@ IVF_KERNEL void ivf_scan_grouped(const float* queries, const float* data,
       }
       for (int i = tid; i < IVF_T * IVF_DC; i += blockDim.x) {
         const int r = i / IVF_DC, c = i % IVF_DC;
-        xs[r][c] = (t0 + r < r1 && c < dc) ? data[(begin + t0 + r) * d + c0 + c] : 0.0f;
+        xs[r][c] = (t0 + r < r1 && c < dc)
+                       ? ivf_value<CODE>(data + (begin + t0 + r) * ivf_row_bytes<CODE>(d),
+                                         c0 + c, off, scale)
+                       : 0.0f;
       }
       __syncthreads();
       for (int c = 0; c < dc; ++c) {
@@ -150,6 +217,27 @@ IVF_KERNEL void ivf_scan_grouped(const float* queries, const float* data,
       }
     }
   }
+}
+
+IVF_KERNEL void ivf_scan_grouped(const float* queries, const float* data,
+                                 const ivf_i64* list_offsets, const ivf_i32* group_list,
+                                 const ivf_i32* group_begin, const ivf_i32* pair_query,
+                                 const ivf_i64* pair_out, int splits, int d_arg, ivf_u32* keys,
+                                 ivf_i32* pos) {
+  ivf_scan_grouped_rows<0>(queries, (const unsigned char*)data, list_offsets, group_list,
+                           group_begin, pair_query, pair_out, splits, d_arg, keys, pos, 0, 0,
+                           0);
+}
+
+IVF_KERNEL void ivf_scan_grouped_codes(const float* queries, const unsigned char* data,
+                                       const ivf_i64* list_offsets, const ivf_i32* group_list,
+                                       const ivf_i32* group_begin, const ivf_i32* pair_query,
+                                       const ivf_i64* pair_out, int splits, int d_arg,
+                                       ivf_u32* keys, ivf_i32* pos, const float* offset,
+                                       ivf_i64 offset_stride, const float* scale) {
+  ivf_scan_grouped_rows<IVF_CODE>(queries, data, list_offsets, group_list, group_begin,
+                                  pair_query, pair_out, splits, d_arg, keys, pos, offset,
+                                  offset_stride, scale);
 }
 
 // The `sel` best of one row's n candidates, sorted, into out (sel entries; missing results

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "jit/gpu/gpu_device.h"
 #include "jit/gpu/internal/rtc.h"
 #include "jit/gpu/kernel_source.h"
 
@@ -19,6 +20,11 @@ std::vector<GpuKernelSpec> Grid() {
   for (int64_t d : {1, 17, 128, 784}) {
     for (const auto& sel : kSel)
       specs.push_back({d % 2 == 0 ? Metric::kL2 : Metric::kInnerProduct, d, sel[0], sel[1]});
+  }
+  // Coded lists: each code's generic module and a specialization.
+  for (GpuCode code : {GpuCode::kFloat16, GpuCode::kBfloat16, GpuCode::kUint8}) {
+    for (Metric m : {Metric::kL2, Metric::kInnerProduct}) specs.push_back({m, 0, 0, 0, code});
+    specs.push_back({Metric::kL2, 128, 10, 32, code});
   }
   return specs;
 }
@@ -38,9 +44,9 @@ void CompileGrid(RtcCompiler& rtc, const std::vector<std::string>& archs) {
       ASSERT_TRUE(code.ok()) << code.status();
       EXPECT_TRUE(IsElf(*code)) << "not an ELF code object, " << code->size() << " bytes";
       // Every kernel GpuDevice looks up is in the module's symbol table.
-      for (const char* kernel : {"ivf_scan", "ivf_scan_grouped", "ivf_select_k",
-                                 "ivf_select_nprobe", "ivf_range_count", "ivf_range_fill"}) {
-        EXPECT_NE(code->find(std::string(kernel) + '\0'), std::string::npos) << kernel;
+      for (int i = 0; i < kNumGpuKernels; ++i) {
+        const std::string kernel = GpuKernelName(static_cast<GpuKernel>(i));
+        EXPECT_NE(code->find(kernel + '\0'), std::string::npos) << kernel;
       }
     }
   }
@@ -113,7 +119,13 @@ TEST(KernelSource, BakesTheSpecializationIn) {
   EXPECT_NE(cuda.find("__shfl_xor_sync"), std::string::npos);
   EXPECT_NE(hip.find("__AMDGCN_WAVEFRONT_SIZE"), std::string::npos);
   EXPECT_EQ(spec.Name(), "l2_d17_k10_p32");
-  EXPECT_EQ(spec.ToString(), "metric=l2|d=17|k=10|nprobe=32");
+  EXPECT_EQ(spec.ToString(), "metric=l2|d=17|k=10|nprobe=32|code=f32");
+  EXPECT_NE(specialized.find("#define IVF_CODE 0\n"), std::string::npos);
+  const GpuKernelSpec coded{Metric::kL2, 17, 10, 32, GpuCode::kBfloat16};
+  EXPECT_EQ(coded.Name(), "l2_d17_k10_p32_bf16");
+  EXPECT_EQ(coded.ToString(), "metric=l2|d=17|k=10|nprobe=32|code=bf16");
+  EXPECT_NE(KernelBody(coded).find("#define IVF_CODE 2\n"), std::string::npos);
+  EXPECT_EQ(coded.Generic(), (GpuKernelSpec{Metric::kL2, 0, 0, 0, GpuCode::kBfloat16}));
 }
 
 }  // namespace

@@ -26,14 +26,15 @@ struct Adapt<void (*)(Ts...)> {
 };
 
 #define IVFJIT_EMU_ADAPT(fn) (&Adapt<decltype(&fn)>::Call<&fn>)
-#define IVFJIT_EMU_MODULE(metric, d, k, nprobe)                                              \
+#define IVFJIT_EMU_MODULE(metric, d, k, nprobe, code)                                        \
   inline gpu_internal::EmuModule Module() {                                                  \
-    return {GpuKernelSpec{metric, d, k, nprobe},                                             \
+    return {GpuKernelSpec{metric, d, k, nprobe, code},                                       \
             {IVFJIT_EMU_ADAPT(ivf_scan), IVFJIT_EMU_ADAPT(ivf_select_k),                     \
              IVFJIT_EMU_ADAPT(ivf_select_nprobe), IVFJIT_EMU_ADAPT(ivf_range_count),         \
              IVFJIT_EMU_ADAPT(ivf_range_fill), IVFJIT_EMU_ADAPT(ivf_scan_grouped),            \
              IVFJIT_EMU_ADAPT(ivf_filter_range), IVFJIT_EMU_ADAPT(ivf_filter_bitmap),          \
-             IVFJIT_EMU_ADAPT(ivf_filter_hash)}};                                              \
+             IVFJIT_EMU_ADAPT(ivf_filter_hash), IVFJIT_EMU_ADAPT(ivf_scan_codes),              \
+             IVFJIT_EMU_ADAPT(ivf_scan_grouped_codes)}};                                       \
   }
 
 }  // namespace ivfjit::jit::emu_kernels

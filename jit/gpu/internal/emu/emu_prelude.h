@@ -4,6 +4,7 @@
 #ifndef IVFJIT_JIT_GPU_INTERNAL_EMU_EMU_PRELUDE_H_
 #define IVFJIT_JIT_GPU_INTERNAL_EMU_EMU_PRELUDE_H_
 
+#include <cmath>
 #include <cstring>
 
 #include "jit/gpu/internal/emu/fibers.h"
@@ -39,6 +40,7 @@ inline float ivf_u2f(ivf_u32 u) {
   std::memcpy(&f, &u, sizeof(f));
   return f;
 }
+inline float ivf_fma(float a, float b, float c) { return std::fma(a, b, c); }
 // Fibers never run at the same time, so a plain increment is atomic here.
 inline ivf_u32 ivf_atomic_inc(ivf_u32* p) { return (*p)++; }
 
