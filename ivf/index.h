@@ -169,6 +169,9 @@ class Index {
   }
   // Exclusive access, for subclasses' own modifying methods (searches hold ReaderLock()).
   std::unique_lock<RwLock> WriterLock() { return std::unique_lock(mu_); }
+  // Modifications so far (exclusive acquisitions of the lock): constant while a caller holds
+  // ReaderLock(), so state derived from the index can be cached under it.
+  uint64_t modifications() const noexcept { return mu_.exclusive_count(); }
   // Makes the index a read-only view of `mapping` (kept alive as long as the index).
   void set_mapping(std::shared_ptr<const void> mapping) { mapping_ = std::move(mapping); }
   // FailedPrecondition naming `what` when the index is mapped; OkStatus otherwise. Every

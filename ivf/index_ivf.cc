@@ -265,18 +265,27 @@ absl::Status IndexIVF::AddPreassignedCodes(int64_t n, const uint8_t* codes, cons
   });
 }
 
-jit::IvfView IndexIVF::View(std::vector<jit::ListView>& views) const {
-  views.resize(static_cast<size_t>(nlist_));
-  for (int64_t l = 0; l < nlist_; ++l) {
-    views[l] = jit::ListView();
-    FillListView(l, views[l]);
-    views[l].ids = lists_.ids(l);
-    views[l].size = lists_.size(l);
+jit::IvfView IndexIVF::View() const {
+  // Searches hold the lock shared, so no modification runs meanwhile and modifications()
+  // stays put: the views built at this count are the lists' until the next one.
+  const uint64_t at = modifications() + 1;
+  if (views_at_.load(std::memory_order_acquire) != at) {
+    std::lock_guard<std::mutex> lock(views_mu_);
+    if (views_at_.load(std::memory_order_relaxed) != at) {
+      views_.resize(static_cast<size_t>(nlist_));
+      for (int64_t l = 0; l < nlist_; ++l) {
+        views_[l] = jit::ListView();
+        FillListView(l, views_[l]);
+        views_[l].ids = lists_.ids(l);
+        views_[l].size = lists_.size(l);
+      }
+      views_at_.store(at, std::memory_order_release);
+    }
   }
   jit::IvfView ivf;
   ivf.metric = metric();
   ivf.centroids = CentroidView();
-  ivf.lists = views.data();
+  ivf.lists = views_.data();
   ivf.ntotal = ntotal();
   return ivf;
 }
@@ -292,8 +301,7 @@ absl::Status IndexIVF::DoSearch(int64_t n, const float* x, int64_t k, float* dis
                                 int64_t* labels, const SearchParams& search_params) const {
   const IVFSearchParams params = AsIvfParams(search_params);
   IVFJIT_ASSIGN_OR_RETURN(const int64_t nprobe, ResolveNprobe(params, nprobe(), nlist_));
-  std::vector<jit::ListView> views;
-  jit::IvfView view = View(views);
+  jit::IvfView view = View();
   view.max_codes_sizes = params.max_codes_list_sizes;
   jit::IvfSearch(kernels(), view, x, n, k, nprobe, params.max_codes, params.mode,
                  distances, labels, params.stats, params.threads, FilterOf(params));
@@ -305,8 +313,7 @@ absl::Status IndexIVF::DoRangeSearch(int64_t n, const float* x, float radius,
                                      RangeSearchResult* result) const {
   const IVFSearchParams params = AsIvfParams(search_params);
   IVFJIT_ASSIGN_OR_RETURN(const int64_t nprobe, ResolveNprobe(params, nprobe(), nlist_));
-  std::vector<jit::ListView> views;
-  jit::IvfRangeSearch(kernels(), View(views), x, n, nprobe, radius, result, FilterOf(params));
+  jit::IvfRangeSearch(kernels(), View(), x, n, nprobe, radius, result, FilterOf(params));
   return absl::OkStatus();
 }
 

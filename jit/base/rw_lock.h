@@ -11,7 +11,9 @@
 #ifndef IVFJIT_JIT_BASE_RW_LOCK_H_
 #define IVFJIT_JIT_BASE_RW_LOCK_H_
 
+#include <atomic>
 #include <condition_variable>
+#include <cstdint>
 #include <mutex>
 
 namespace ivfjit {
@@ -33,12 +35,17 @@ class RwLock {
     changed_.wait(lock, [this] { return !writing_ && readers_ == 0; });
     --waiting_writers_;
     writing_ = true;
+    exclusive_count_.fetch_add(1, std::memory_order_relaxed);
   }
   void unlock() {
     std::lock_guard<std::mutex> lock(mu_);
     writing_ = false;
     changed_.notify_all();
   }
+  // How many times the lock was taken exclusively: while a thread holds it shared, the count
+  // it reads changes only after it lets go (what a modification invalidates can be cached
+  // under the count it was built at).
+  uint64_t exclusive_count() const { return exclusive_count_.load(std::memory_order_relaxed); }
 
  private:
   std::mutex mu_;
@@ -46,6 +53,7 @@ class RwLock {
   int readers_ = 0;          // guarded by mu_
   int waiting_writers_ = 0;  // guarded by mu_
   bool writing_ = false;     // guarded by mu_
+  std::atomic<uint64_t> exclusive_count_{0};
 };
 
 }  // namespace ivfjit
