@@ -1,14 +1,13 @@
 #include "ivf/gpu/gpu_index.h"
 
 #include <algorithm>
-#include <cmath>
 #include <cstring>
 #include <numeric>
 
 #include "absl/strings/str_cat.h"
 #include "ivf/index_flat.h"
 #include "ivf/index_ivf_scalar_quantizer.h"
-#include "jit/base/number_formats.h"
+#include "jit/dispatch.h"
 #include "jit/base/status_macros.h"
 
 // Copying indexes to and from the device, and the Index methods other than searches
@@ -164,18 +163,8 @@ absl::Status GpuIndex::DoReconstruct(int64_t label, float* out) const {
   // The row's list (the last whose first row is at or before it), then the CPU's decoding.
   const int64_t list =
       std::upper_bound(list_offsets_.begin(), list_offsets_.end(), row) - list_offsets_.begin() - 1;
-  const float* offset = host_offsets_.data() + list * offset_stride_;
-  for (int64_t t = 0; t < d(); ++t) {
-    float v;
-    if (code_ == jit::GpuCode::kUint8) {
-      v = static_cast<float>(bytes[t]);
-    } else {
-      uint16_t h;
-      std::memcpy(&h, bytes.data() + 2 * t, 2);
-      v = code_ == jit::GpuCode::kFloat16 ? jit::HalfToFloat(h) : jit::Bf16ToFloat(h);
-    }
-    out[t] = std::fma(host_scale_[t], v, offset[t]);
-  }
+  jit::DecodeRows(kernels(), sq_->code_type(), bytes.data(), 1, d(),
+                  host_offsets_.data() + list * offset_stride_, host_scale_.data(), out);
   return absl::OkStatus();
 }
 
