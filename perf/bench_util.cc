@@ -77,10 +77,11 @@ std::vector<Timing> TimeAlternating(const std::vector<std::function<void()>>& fn
   // let them finish, so that the timed rounds measure the steady state and not LLVM running
   // on the other core (a seed-shape filtered row measured 0.14x with a compile beside it).
   jit::KernelProvider::Default().WaitForBackgroundCompiles();
-  while (static_cast<int>(ms[0].size()) < std::max(repeat, 1) &&
-         (ms[0].empty() || spent < budget_ms)) {
-    spent += round(ms.data());
-  }
+  auto more = [&] {
+    const int timed = static_cast<int>(ms[0].size());
+    return timed < std::max(repeat, 1) || (spent < kMinTimedMs && timed < kMaxTimedRounds);
+  };
+  while (more() && (ms[0].empty() || spent < budget_ms)) spent += round(ms.data());
   const int timed = static_cast<int>(ms[0].size());
   std::vector<Timing> out;
   for (auto& m : ms) {

@@ -52,12 +52,16 @@ struct Timing {
   int warmup = 0, repeat = 0;  // rounds actually run untimed / timed
 };
 
-// The timing policy (docs/benchmarks.md): `warmup` untimed rounds then up to `repeat` timed
-// rounds, the median reported. A warmup round that takes longer than kLongRoundMs is kept as a
-// timed round instead (cold-cache effects are noise at that length), and no new round starts
-// once the timed rounds add up to budget_ms (at least one timed round always runs).
+// The timing policy (docs/benchmarks.md): `warmup` untimed rounds then at least `repeat` timed
+// rounds, the median reported; short rounds go on until the timed ones add up to kMinTimedMs
+// (at most kMaxTimedRounds: the median of three sub-millisecond rounds is one scheduler hiccup
+// away from 2×). A warmup round that takes longer than kLongRoundMs is kept as a timed round
+// instead (cold-cache effects are noise at that length), and no new round starts once the
+// timed rounds add up to budget_ms (at least one timed round always runs).
 inline constexpr double kLongRoundMs = 2000;
 inline constexpr double kRoundBudgetMs = 15000;
+inline constexpr double kMinTimedMs = 200;
+inline constexpr int kMaxTimedRounds = 200;
 
 // Runs each function in turn, round after round (alternating implementations so that machine
 // noise hits all of them alike), and returns one Timing per function, following the policy.
