@@ -60,6 +60,7 @@ struct Timing {
 // timed rounds add up to budget_ms (at least one timed round always runs).
 inline constexpr double kLongRoundMs = 2000;
 inline constexpr double kRoundBudgetMs = 15000;
+// perf/peers/run_peer.py times the peers with the same two values (MIN_TIMED_S, MAX_ROUNDS).
 inline constexpr double kMinTimedMs = 200;
 inline constexpr int kMaxTimedRounds = 200;
 

@@ -7,8 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "ivf/index_flat.h"
 #include "ivf/index_ivf_scalar_quantizer.h"
-#include "jit/dispatch.h"
 #include "jit/base/status_macros.h"
+#include "jit/dispatch.h"
 
 // Copying indexes to and from the device, and the Index methods other than searches
 // (searches: gpu_index_search.cc).

@@ -56,6 +56,8 @@ def set_centroids(index, centroids):
 
 # Short rounds repeat until they add up to MIN_TIMED_S (at most MAX_ROUNDS of them): the median
 # of a few sub-millisecond rounds is one scheduler hiccup away from 2x (docs/benchmarks.md).
+# The sweep's own rounds follow the same rule: keep these equal to perf/bench_util.h's
+# kMinTimedMs / kMaxTimedRounds, so that both sides of a comparison are timed alike.
 MIN_TIMED_S = 0.2
 MAX_ROUNDS = 200
 
