@@ -267,6 +267,43 @@ TEST_P(FilteredSearchTest, IvfProbingEveryListEqualsBruteForce) {
   }
 }
 
+// A csr batch large enough for the generated tile's outer-product form (150 queries a list)
+// over lists a filter leaves from 1 to ~90 rows: the tile's form (the dot-product one under a
+// filter, jit/eager/ivf_scan.cc) never follows the thread count — one thread and two give
+// the same bits — and the results are the unfiltered search's, filtered.
+TEST_P(FilteredSearchTest, CsrBatchOfSmallFilteredListsIsExactAndThreadIndependent) {
+  auto index = SparseIvf();
+  ASSERT_TRUE(index.ok()) << index.status();
+  ASSERT_TRUE((*index)->set_kernel_options(KernelOptions{KernelTier::kDefault, jit_.get()}).ok());
+  constexpr int64_t kBatch = 600;
+  const std::vector<float> q = ivfjit::testing::ClusteredVectors(kBatch, kD, kNlist, 0.3f, 13);
+  IVFSearchParams unfiltered;
+  unfiltered.nprobe = 8;
+  auto full = (*index)->Search(q, kNb, unfiltered);
+  ASSERT_TRUE(full.ok());
+  for (double fraction : {0.01, 0.1, 0.2, 0.5, 1.0}) {
+    for (const Case& c : Selectors(fraction, kNb, IvfLabel)) {
+      if (c.name != "bitmap" && c.name != "range") continue;
+      SCOPED_TRACE(absl::StrCat(fraction, " ", c.name));
+      std::vector<float> ref_d;
+      std::vector<int64_t> ref_l;
+      FilterReference(*full, *c.sel, metric(), kK, &ref_d, &ref_l);
+      IVFSearchParams params = unfiltered;
+      params.mode = SearchMode::kCsr;
+      params.sel = c.sel.get();
+      params.threads = 1;
+      auto one = (*index)->Search(q, kK, params);
+      params.threads = 2;
+      auto two = (*index)->Search(q, kK, params);
+      ASSERT_TRUE(one.ok() && two.ok());
+      EXPECT_EQ(one->labels, two->labels);
+      EXPECT_EQ(one->distances, two->distances);
+      EXPECT_TRUE(KnnResultsAgree(kBatch, kK, two->distances.data(), two->labels.data(),
+                                  ref_d.data(), ref_l.data(), Tolerance{1e-4, 10.0}));
+    }
+  }
+}
+
 TEST_P(FilteredSearchTest, EmptyAllowListGivesOnlyPadding) {
   auto flat = IndexFlat::Create(kD, metric());
   ASSERT_TRUE(flat.ok());

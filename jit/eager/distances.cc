@@ -42,6 +42,11 @@ void ScalarNorms(const float*, const float* x, int64_t n, int64_t d, float* out)
   }
 }
 
+void ScalarL2Pairs(const float* const* q, const float* const* x, int64_t n, int64_t d,
+                   float* out) {
+  for (int64_t i = 0; i < n; ++i) ScalarL2Rows(q[i], x[i], 1, d, out + i);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The SIMD tiers read rows through a loader: float rows as they are, binary16 rows widened to
 // float (F16C's vcvtph2ps, exact). The arithmetic, and so every result, is the same for both.
@@ -196,6 +201,60 @@ __attribute__((target("avx2,fma,f16c"))) void Avx2HalfRows(const float* q, const
   for (int64_t j = 0; j < n; ++j) out[j] = Avx2Row<op>(q, HalfRow{x + j * d}, d);
 }
 
+// acc += (q − x)² over 8 lanes.
+__attribute__((target("avx2,fma"), always_inline)) inline void Avx2L2Step(const float* q,
+                                                                         const float* x,
+                                                                         __m256& acc) {
+  const __m256 diff = _mm256_sub_ps(_mm256_loadu_ps(q), _mm256_loadu_ps(x));
+  acc = _mm256_fmadd_ps(diff, diff, acc);
+}
+
+// Avx2Row<Op::kL2>'s end for one pair: its 8-wide rest into acc0, the reduction, the scalar rest.
+__attribute__((target("avx2,fma"))) float Avx2L2Finish(const float* q, const float* x, int64_t t,
+                                                       int64_t d, __m256 acc0, __m256 acc1) {
+  for (; t + 8 <= d; t += 8) Avx2L2Step(q + t, x + t, acc0);
+  acc0 = _mm256_add_ps(acc0, acc1);
+  __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc0), _mm256_extractf128_ps(acc0, 1));
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
+  float total = _mm_cvtss_f32(s);
+  for (; t < d; ++t) {
+    const float diff = q[t] - x[t];
+    total += diff * diff;
+  }
+  return total;
+}
+
+// Four pairs at once, each with Avx2Row<Op::kL2>'s operations in its order (the same bits);
+// the eight accumulators named one by one so that they stay in registers.
+__attribute__((target("avx2,fma,f16c"))) void Avx2L2Pairs(const float* const* q,
+                                                         const float* const* x, int64_t n,
+                                                         int64_t d, float* out) {
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const float *q0 = q[i], *q1 = q[i + 1], *q2 = q[i + 2], *q3 = q[i + 3];
+    const float *x0 = x[i], *x1 = x[i + 1], *x2 = x[i + 2], *x3 = x[i + 3];
+    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    __m256 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    int64_t t = 0;
+    for (; t + 16 <= d; t += 16) {
+      Avx2L2Step(q0 + t, x0 + t, a0);
+      Avx2L2Step(q0 + t + 8, x0 + t + 8, b0);
+      Avx2L2Step(q1 + t, x1 + t, a1);
+      Avx2L2Step(q1 + t + 8, x1 + t + 8, b1);
+      Avx2L2Step(q2 + t, x2 + t, a2);
+      Avx2L2Step(q2 + t + 8, x2 + t + 8, b2);
+      Avx2L2Step(q3 + t, x3 + t, a3);
+      Avx2L2Step(q3 + t + 8, x3 + t + 8, b3);
+    }
+    out[i] = Avx2L2Finish(q0, x0, t, d, a0, b0);
+    out[i + 1] = Avx2L2Finish(q1, x1, t, d, a1, b1);
+    out[i + 2] = Avx2L2Finish(q2, x2, t, d, a2, b2);
+    out[i + 3] = Avx2L2Finish(q3, x3, t, d, a3, b3);
+  }
+  for (; i < n; ++i) out[i] = Avx2Row<Op::kL2>(q[i], FloatRow{x[i]}, d);
+}
+
 // ---------------------------------------------------------------------------------------------
 // AVX-512: 16 lanes, two accumulators, masked tail (no scalar remainder loop).
 
@@ -241,6 +300,56 @@ template <Op op>
 __attribute__((target("avx512f"))) void Avx512Rows(const float* q, const float* x, int64_t n,
                                                    int64_t d, float* out) {
   for (int64_t j = 0; j < n; ++j) out[j] = Avx512Row<op>(q, FloatRow{x + j * d}, d);
+}
+
+// acc += (q − x)² over 16 lanes (the lanes outside mask read as 0).
+__attribute__((target("avx512f"), always_inline)) inline void Avx512L2Step(const float* q,
+                                                                          const float* x,
+                                                                          __mmask16 mask,
+                                                                          __m512& acc) {
+  const __m512 diff = mask == 0xFFFF
+                          ? _mm512_sub_ps(_mm512_loadu_ps(q), _mm512_loadu_ps(x))
+                          : _mm512_sub_ps(_mm512_maskz_loadu_ps(mask, q),
+                                          _mm512_maskz_loadu_ps(mask, x));
+  acc = _mm512_fmadd_ps(diff, diff, acc);
+}
+
+// Four pairs at once, each with Avx512Row<Op::kL2>'s operations in its order (the same bits);
+// the eight accumulators named one by one so that they stay in registers.
+__attribute__((target("avx512f"))) void Avx512L2Pairs(const float* const* q,
+                                                     const float* const* x, int64_t n, int64_t d,
+                                                     float* out) {
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const float *q0 = q[i], *q1 = q[i + 1], *q2 = q[i + 2], *q3 = q[i + 3];
+    const float *x0 = x[i], *x1 = x[i + 1], *x2 = x[i + 2], *x3 = x[i + 3];
+    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+    __m512 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+    int64_t t = 0;
+    for (; t + 32 <= d; t += 32) {
+      Avx512L2Step(q0 + t, x0 + t, 0xFFFF, a0);
+      Avx512L2Step(q0 + t + 16, x0 + t + 16, 0xFFFF, b0);
+      Avx512L2Step(q1 + t, x1 + t, 0xFFFF, a1);
+      Avx512L2Step(q1 + t + 16, x1 + t + 16, 0xFFFF, b1);
+      Avx512L2Step(q2 + t, x2 + t, 0xFFFF, a2);
+      Avx512L2Step(q2 + t + 16, x2 + t + 16, 0xFFFF, b2);
+      Avx512L2Step(q3 + t, x3 + t, 0xFFFF, a3);
+      Avx512L2Step(q3 + t + 16, x3 + t + 16, 0xFFFF, b3);
+    }
+    for (; t < d; t += 16) {
+      const int64_t left = d - t;
+      const __mmask16 mask = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u);
+      Avx512L2Step(q0 + t, x0 + t, mask, a0);
+      Avx512L2Step(q1 + t, x1 + t, mask, a1);
+      Avx512L2Step(q2 + t, x2 + t, mask, a2);
+      Avx512L2Step(q3 + t, x3 + t, mask, a3);
+    }
+    out[i] = _mm512_reduce_add_ps(_mm512_add_ps(a0, b0));
+    out[i + 1] = _mm512_reduce_add_ps(_mm512_add_ps(a1, b1));
+    out[i + 2] = _mm512_reduce_add_ps(_mm512_add_ps(a2, b2));
+    out[i + 3] = _mm512_reduce_add_ps(_mm512_add_ps(a3, b3));
+  }
+  for (; i < n; ++i) out[i] = Avx512Row<Op::kL2>(q[i], FloatRow{x[i]}, d);
 }
 
 template <Op op>
@@ -310,7 +419,8 @@ constexpr DistanceKernels kScalar = {"scalar",
                                      nullptr,
                                      DecodeRowsScalar,
                                      ScalarCodedRows<Op::kL2>,
-                                     ScalarCodedRows<Op::kIp>};
+                                     ScalarCodedRows<Op::kIp>,
+                                     ScalarL2Pairs};
 constexpr DistanceKernels kAvx2 = {"avx2",
                                    Avx2Rows<Op::kL2>,
                                    Avx2Rows<Op::kIp>,
@@ -320,7 +430,8 @@ constexpr DistanceKernels kAvx2 = {"avx2",
                                    Avx2HalfRows<Op::kIp>,
                                    DecodeRowsAvx2,
                                    Avx2CodedRows<Op::kL2>,
-                                   Avx2CodedRows<Op::kIp>};
+                                   Avx2CodedRows<Op::kIp>,
+                                   Avx2L2Pairs};
 constexpr DistanceKernels kAvx512 = {"avx512",
                                      Avx512Rows<Op::kL2>,
                                      Avx512Rows<Op::kIp>,
@@ -330,7 +441,8 @@ constexpr DistanceKernels kAvx512 = {"avx512",
                                      Avx512HalfRows<Op::kIp>,
                                      DecodeRowsAvx512,
                                      Avx512CodedRows<Op::kL2>,
-                                     Avx512CodedRows<Op::kIp>};
+                                     Avx512CodedRows<Op::kIp>,
+                                     Avx512L2Pairs};
 
 // CPUID leaf 1, ECX bit 29 (clang 16's __builtin_cpu_supports does not know "f16c").
 bool HasF16c() {

@@ -28,6 +28,10 @@ using HalfRowsKernel = void (*)(const float* q, const uint16_t* x, int64_t n, in
 // fold into q (L2: q - offset) or add (IP: q · offset).
 using CodedRowsKernel = void (*)(jit::CodeType type, const float* q, const uint8_t* codes,
                                  int64_t n, int64_t d, const float* scale, float* out);
+// out[i] = l2_rows(q[i], x[i], 1, d) for n pairs (q, x: n pointers to d floats each), bit for
+// bit: the SIMD tiers run four pairs at once (one pair alone is two chains of dependent adds).
+using PairsKernel = void (*)(const float* const* q, const float* const* x, int64_t n, int64_t d,
+                             float* out);
 
 struct DistanceKernels {
   const char* isa;        // "avx512", "avx2" or "scalar"
@@ -41,6 +45,7 @@ struct DistanceKernels {
   DecodeKernel decode = DecodeRowsScalar;  // coded rows to floats (decode.h)
   CodedRowsKernel coded_l2_rows = nullptr;
   CodedRowsKernel coded_ip_rows = nullptr;
+  PairsKernel l2_pairs = nullptr;
 };
 
 // One search's kernels: an eager instruction-set tier (always there), and the generated

@@ -2,6 +2,8 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstring>
+#include <string>
 #include <random>
 #include <vector>
 
@@ -62,6 +64,35 @@ TEST(DistancesTest, EveryTierMatchesReferenceOnAwkwardDims) {
           EXPECT_NEAR(out[j], want, 1e-6 * std::sqrt(double(d)) * (magnitude + 1e-30))
               << "op " << which << " row " << j;
         }
+      }
+    }
+  }
+}
+
+// Pairs (any query with any row, in any order, some shared) give l2_rows's bits for each pair,
+// in every tier: four-pair groups and the one-pair rest alike (11 pairs).
+TEST(DistancesTest, L2PairsEqualRowsBitForBit) {
+  constexpr int64_t kVectors = 6, kPairs = 11;
+  for (const DistanceKernels* k : AvailableDistanceKernels()) {
+    ASSERT_NE(k->l2_pairs, nullptr) << k->isa;
+    for (int64_t d : kDims) {
+      SCOPED_TRACE(std::string(k->isa) + " d=" + std::to_string(d));
+      const std::vector<float> qs = Random(kVectors * d, 7 + d);
+      std::vector<float> xs = Random(kVectors * d, 300 + d);
+      for (int64_t t = 0; t < d; ++t) xs[t] *= 1e3f;  // one row of another scale
+      std::vector<const float*> q(kPairs), x(kPairs);
+      for (int64_t i = 0; i < kPairs; ++i) {
+        q[i] = qs.data() + (i * 5 % kVectors) * d;
+        x[i] = xs.data() + (i * 7 / 3 % kVectors) * d;
+      }
+      std::vector<float> out(kPairs + 1, -7.0f);
+      k->l2_pairs(q.data(), x.data(), kPairs, d, out.data());
+      EXPECT_EQ(out[kPairs], -7.0f);
+      for (int64_t i = 0; i < kPairs; ++i) {
+        float want = 0;
+        k->l2_rows(q[i], x[i], 1, d, &want);
+        EXPECT_EQ(std::memcmp(&out[i], &want, 4), 0)
+            << "pair " << i << ": " << out[i] << " vs " << want;
       }
     }
   }

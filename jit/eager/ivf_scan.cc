@@ -398,93 +398,102 @@ std::vector<int64_t> ListShares(const IvfScanInput& in, const std::vector<int64_
   return bounds;
 }
 
+// One thread's csr scan: the (query, list) pairs of a grouping, list by list, the list's
+// (allowed) rows against its queries in tiles, pushed into the queries' heaps.
 template <Metric metric>
-void CsrImpl(const Kernels& kernels, const IvfScanInput& in, float* distances,
-             int64_t* labels) {
-  const int64_t d = in.d, k = in.k;
-  const DistanceKernels& isa = *kernels.isa;
-  const std::vector<uint8_t> outer =
-      kernels.tile != nullptr ? OuterTileLists(in) : std::vector<uint8_t>();
-  const int threads = in.nq > 1 ? Threads(kernels) : 1;
-  const bool by_lists = threads > 1 && in.nq * k * threads <= kCsrListSplitMaxEntries &&
-                        in.nq * in.nprobe <= kCsrListSplitMaxPairsPerList * in.nlist;
-  std::vector<float> query_norms(static_cast<size_t>(metric == Metric::kL2 ? in.nq : 0));
-  if (metric == Metric::kL2) isa.norms(nullptr, in.queries, in.nq, d, query_norms.data());
-  // By lists: every thread's own top-k of every query (merged after), the groups of all
-  // queries, the lists' shares.
-  std::vector<int64_t> all_offsets, all_members, shares;
-  std::vector<float> part_dist(static_cast<size_t>(by_lists ? threads * in.nq * k : 0));
-  std::vector<int64_t> part_ids(part_dist.size());
-  if (by_lists) {
-    GroupByList(in, 0, in.nq, all_offsets, all_members);
-    shares = ListShares(in, all_offsets, threads);
-  }
-  // One share of the work: queries [q0, q1) over every list, or every query over lists
-  // [l0, l1) into share s's own heaps.
-  const auto run = [&](int s, int ns) {
-    const int64_t q0 = by_lists ? 0 : in.nq * s / ns, q1 = by_lists ? in.nq : in.nq * (s + 1) / ns;
-    const int64_t l0 = by_lists ? shares[s] : 0, l1 = by_lists ? shares[s + 1] : in.nlist;
-    float* dist = by_lists ? part_dist.data() + s * in.nq * k : distances;
-    int64_t* ids = by_lists ? part_ids.data() + s * in.nq * k : labels;
-    std::vector<int64_t> own_offsets, own_members;
-    if (!by_lists) GroupByList(in, q0, q1, own_offsets, own_members);
-    const std::vector<int64_t>& offsets = by_lists ? all_offsets : own_offsets;
-    const std::vector<int64_t>& members = by_lists ? all_members : own_members;
-    // sgemm needs the group's queries gathered into one block; the generated tile reads them
-    // in place through pointers.
-    std::vector<float> block(
-        kernels.tile != nullptr ? 0 : static_cast<size_t>(kCsrQueryBlock * d));
-    std::vector<const float*> group(static_cast<size_t>(kCsrQueryBlock));
-    std::vector<float> tile(static_cast<size_t>(kCsrQueryBlock * kCsrRowBlock));
-    for (int64_t i = q0; i < q1; ++i) TopK<metric>(dist + i * k, ids + i * k, k);
-    // (L2 tiles add the rows' norms: decoded blocks get theirs.)
-    ListCompactor compact(in.filter, d, &isa, metric == Metric::kL2);
+class CsrScanner {
+ public:
+  CsrScanner(const Kernels& kernels, const IvfScanInput& in, const std::vector<uint8_t>& outer,
+             const float* query_norms)
+      : kernels_(kernels),
+        in_(in),
+        outer_(outer),
+        query_norms_(query_norms),
+        // (L2 tiles add the rows' norms: decoded blocks get theirs.)
+        compact_(in.filter, in.d, kernels.isa, metric == Metric::kL2),
+        // sgemm needs the group's queries gathered into one block; the generated tile reads
+        // them in place through pointers.
+        block_(kernels.tile != nullptr ? 0 : static_cast<size_t>(kCsrQueryBlock * in.d)),
+        group_(static_cast<size_t>(kCsrQueryBlock)),
+        tile_(static_cast<size_t>(kCsrQueryBlock * kCsrRowBlock)) {}
+
+  // Lists [l0, l1) of the grouping (GroupByList's offsets / members) into the heaps dist / ids
+  // (nq × k, indexed by query).
+  void Scan(const std::vector<int64_t>& offsets, const std::vector<int64_t>& members,
+            int64_t l0, int64_t l1, float* dist, int64_t* ids) {
+    const int64_t d = in_.d, k = in_.k;
     for (int64_t l = l0; l < l1; ++l) {
-      if (in.lists[l].size == 0 || offsets[l] == offsets[l + 1]) continue;
-      compact.ForEachBlock(in.lists[l], [&](const ListView& list) {
+      if (in_.lists[l].size == 0 || offsets[l] == offsets[l + 1]) continue;
+      compact_.ForEachBlock(in_.lists[l], [&](const ListView& list) {
         IVFJIT_CHECK(metric != Metric::kL2 || list.norms != nullptr);
         for (int64_t m0 = offsets[l]; m0 < offsets[l + 1]; m0 += kCsrQueryBlock) {
           const int64_t g = std::min(kCsrQueryBlock, offsets[l + 1] - m0);
           for (int64_t a = 0; a < g; ++a) {
-            group[a] = in.queries + members[m0 + a] * d;
-            if (kernels.tile == nullptr) std::copy(group[a], group[a] + d, block.data() + a * d);
+            group_[a] = in_.queries + members[m0 + a] * d;
+            if (kernels_.tile == nullptr) {
+              std::copy(group_[a], group_[a] + d, block_.data() + a * d);
+            }
           }
           for (int64_t r0 = 0; r0 < list.size; r0 += kCsrRowBlock) {
             const int64_t nr = std::min(kCsrRowBlock, list.size - r0);
             const float* x = list.vectors + r0 * d;
-            if (kernels.tile != nullptr) {
-              kernels.tile(group.data(), g, x, nr, tile.data(), outer[l]);
+            if (kernels_.tile != nullptr) {
+              // Under a filter the dot-product form: a list's allowed rows are often a few,
+              // and the outer form scores blocks of 2·W rows (up to 32 times the work). The
+              // form must not follow a list's row count (a shard holds part of each list, and
+              // a pair's distance may not depend on its neighbours: docs/scale.md).
+              kernels_.tile(group_.data(), g, x, nr, tile_.data(),
+                            outer_[l] && !compact_.filtering());
             } else {
-              InnerProductTile(block.data(), g, x, nr, d, tile.data());
+              InnerProductTile(block_.data(), g, x, nr, d, tile_.data());
             }
             for (int64_t a = 0; a < g; ++a) {
               const int64_t i = members[m0 + a];
               TopK<metric> top = TopK<metric>::Resume(dist + i * k, ids + i * k, k);
-              PushRow(isa, tile.data() + a * nr, nr, list.ids + r0, 0,
-                      metric == Metric::kL2 ? query_norms[i] : 0.0f,
+              PushRow(*kernels_.isa, tile_.data() + a * nr, nr, list.ids + r0, 0,
+                      metric == Metric::kL2 ? query_norms_[i] : 0.0f,
                       metric == Metric::kL2 ? list.norms + r0 : nullptr, top);
             }
           }
         }
       });
     }
-    if (!by_lists) {
-      for (int64_t i = q0; i < q1; ++i) TopK<metric>::Resume(dist + i * k, ids + i * k, k).Finish();
-    }
-  };
-#pragma omp parallel num_threads(threads) if (threads > 1)
+  }
+
+ private:
+  const Kernels& kernels_;
+  const IvfScanInput& in_;
+  const std::vector<uint8_t>& outer_;
+  const float* query_norms_;
+  ListCompactor compact_;
+  std::vector<float> block_;
+  std::vector<const float*> group_;
+  std::vector<float> tile_;
+};
+
+// csr split by lists: every thread scans its share of the lists for every query into heaps
+// of its own, merged after into the k best of all, in (distance, label) order — the same as
+// one heap over every list.
+template <Metric metric>
+void CsrByLists(const Kernels& kernels, const IvfScanInput& in, const std::vector<uint8_t>& outer,
+                const float* query_norms, int threads, float* distances, int64_t* labels) {
+  const int64_t k = in.k;
+  std::vector<int64_t> offsets, members;
+  GroupByList(in, 0, in.nq, offsets, members);
+  const std::vector<int64_t> shares = ListShares(in, offsets, threads);
+  std::vector<float> part_dist(static_cast<size_t>(threads * in.nq * k));
+  std::vector<int64_t> part_ids(part_dist.size());
+#pragma omp parallel num_threads(threads)
   {
-    const int nt = omp_get_num_threads(), t = omp_get_thread_num();
+    CsrScanner<metric> scanner(kernels, in, outer, query_norms);
     // The lists' shares were cut for `threads`: a team given fewer takes them in turn.
-    if (by_lists) {
-      for (int s = t; s < threads; s += nt) run(s, threads);
-    } else {
-      run(t, nt);
+    for (int s = omp_get_thread_num(); s < threads; s += omp_get_num_threads()) {
+      float* dist = part_dist.data() + s * in.nq * k;
+      int64_t* ids = part_ids.data() + s * in.nq * k;
+      for (int64_t i = 0; i < in.nq; ++i) TopK<metric>(dist + i * k, ids + i * k, k);
+      scanner.Scan(offsets, members, shares[s], shares[s + 1], dist, ids);
     }
   }
-  if (!by_lists) return;
-  // The k best of each query's per-thread bests: the k best of all, in (distance, label)
-  // order — the same as one heap over every list.
   for (int64_t i = 0; i < in.nq; ++i) {
     TopK<metric> top(distances + i * k, labels + i * k, k);
     for (int t = 0; t < threads; ++t) {
@@ -494,6 +503,37 @@ void CsrImpl(const Kernels& kernels, const IvfScanInput& in, float* distances,
       }
     }
     top.Finish();
+  }
+}
+
+template <Metric metric>
+void CsrImpl(const Kernels& kernels, const IvfScanInput& in, float* distances,
+             int64_t* labels) {
+  const int64_t d = in.d, k = in.k;
+  const std::vector<uint8_t> outer =
+      kernels.tile != nullptr ? OuterTileLists(in) : std::vector<uint8_t>();
+  const int threads = in.nq > 1 ? Threads(kernels) : 1;
+  std::vector<float> query_norms(static_cast<size_t>(metric == Metric::kL2 ? in.nq : 0));
+  if (metric == Metric::kL2) kernels.isa->norms(nullptr, in.queries, in.nq, d, query_norms.data());
+  if (threads > 1 && in.nq * k * threads <= kCsrListSplitMaxEntries &&
+      in.nq * in.nprobe <= kCsrListSplitMaxPairsPerList * in.nlist) {
+    CsrByLists<metric>(kernels, in, outer, query_norms.data(), threads, distances, labels);
+    return;
+  }
+  // Split by queries: a contiguous share of the queries per thread, grouped by list and
+  // scanned into the queries' own heaps.
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    const int64_t nt = omp_get_num_threads(), t = omp_get_thread_num();
+    const int64_t q0 = in.nq * t / nt, q1 = in.nq * (t + 1) / nt;
+    for (int64_t i = q0; i < q1; ++i) TopK<metric>(distances + i * k, labels + i * k, k);
+    std::vector<int64_t> offsets, members;
+    GroupByList(in, q0, q1, offsets, members);
+    CsrScanner<metric>(kernels, in, outer, query_norms.data())
+        .Scan(offsets, members, 0, in.nlist, distances, labels);
+    for (int64_t i = q0; i < q1; ++i) {
+      TopK<metric>::Resume(distances + i * k, labels + i * k, k).Finish();
+    }
   }
 }
 

@@ -231,7 +231,7 @@ void BoundRows(const DistanceKernels& isa, const float* p, const BoundConstants*
 
 // Per query: the constants of its rows' bounds and its projection.
 struct Scratch {
-  std::vector<float> w, p, lb;
+  std::vector<float> w, p, lb, values;
   std::vector<uint8_t> seen;
   std::vector<std::pair<float, int64_t>> cand, best;
   std::vector<int32_t> rows;
@@ -312,42 +312,39 @@ float FromOrderKey(uint32_t key) {
   return v;
 }
 
-// A t with at least k and about at most 1.5 k + 2 of the n (finite) values lb at or below it
-// (more only on ties), 1 <= k <= n: bisection over their order keys, each step one
-// vectorized count.
-__attribute__((always_inline)) inline float KthLeastBody(const float* lb, int64_t n,
-                                                        int64_t k) {
-  float lo_v = lb[0], hi_v = lb[0];
-#pragma omp simd reduction(min : lo_v) reduction(max : hi_v)
-  for (int64_t j = 0; j < n; ++j) {
-    lo_v = std::min(lo_v, lb[j]);
-    hi_v = std::max(hi_v, lb[j]);
+// A t with at least k of the n (finite) values lb at or below it, 1 <= k <= n (scratch: n
+// floats), and on spread values not many more: the k-th least of the minima of g >= 2k disjoint
+// strided groups (values j, j + g, j + 2g, … for j < g) — k distinct values lie at or below it.
+// One pass over lb and a selection among g.
+__attribute__((always_inline)) inline float KthLeastBody(const float* lb, int64_t n, int64_t k,
+                                                        float* scratch) {
+  const int64_t g = std::min(n, std::max<int64_t>(16, (2 * k + 15) / 16 * 16));
+  float* mins = scratch;
+  std::copy(lb, lb + g, mins);
+  int64_t j = g;
+  for (; j + g <= n; j += g) {
+#pragma omp simd
+    for (int64_t a = 0; a < g; ++a) mins[a] = std::min(mins[a], lb[j + a]);
   }
-  uint32_t lo = OrderKey(lo_v), hi = OrderKey(hi_v);
-  while (lo < hi) {
-    const uint32_t mid = lo + (hi - lo) / 2;
-    const float t = FromOrderKey(mid);
-    int64_t count = 0;
-#pragma omp simd reduction(+ : count)
-    for (int64_t j = 0; j < n; ++j) count += lb[j] <= t ? 1 : 0;
-    if (count >= k) {
-      hi = mid;
-      if (count <= k + k / 2 + 2) break;
-    } else {
-      lo = mid + 1;
-    }
-  }
-  return FromOrderKey(hi);
+  for (int64_t a = 0; j + a < n; ++a) mins[a] = std::min(mins[a], lb[j + a]);
+  std::nth_element(mins, mins + k - 1, mins + g);
+  return mins[k - 1];
 }
-__attribute__((target("avx512f"))) float KthLeastAvx512(const float* lb, int64_t n, int64_t k) {
-  return KthLeastBody(lb, n, k);
+__attribute__((target("avx512f"))) float KthLeastAvx512(const float* lb, int64_t n, int64_t k,
+                                                       float* scratch) {
+  return KthLeastBody(lb, n, k, scratch);
 }
-__attribute__((target("avx2"))) float KthLeastAvx2(const float* lb, int64_t n, int64_t k) {
-  return KthLeastBody(lb, n, k);
+__attribute__((target("avx2"))) float KthLeastAvx2(const float* lb, int64_t n, int64_t k,
+                                                   float* scratch) {
+  return KthLeastBody(lb, n, k, scratch);
 }
-float KthLeastScalar(const float* lb, int64_t n, int64_t k) { return KthLeastBody(lb, n, k); }
-float KthLeast(const DistanceKernels& isa, const float* lb, int64_t n, int64_t k) {
-  return ForTier(isa, KthLeastAvx512, KthLeastAvx2, KthLeastScalar)(lb, n, k);
+float KthLeastScalar(const float* lb, int64_t n, int64_t k, float* scratch) {
+  return KthLeastBody(lb, n, k, scratch);
+}
+float KthLeast(const DistanceKernels& isa, const float* lb, int64_t n, int64_t k,
+               std::vector<float>& scratch) {
+  scratch.resize(static_cast<size_t>(n));
+  return ForTier(isa, KthLeastAvx512, KthLeastAvx2, KthLeastScalar)(lb, n, k, scratch.data());
 }
 
 // The rows j < n with lb[j] <= t and (seen null or seen[j] == 0) into rows (n + 16 entries),
@@ -362,8 +359,8 @@ int64_t CollectAtMostScalar(const float* lb, const uint8_t* seen, int64_t j0, in
   }
   return count;
 }
-// Sixteen rows a step: one compare, and for the few steps with a row to keep, their indices
-// compressed in a register and stored whole (the 16 entries of slack).
+// Sixteen rows a step: one compare, the indices kept compressed in a register and stored
+// whole (the 16 entries of slack).
 __attribute__((target("avx512f"))) int64_t CollectAtMostAvx512(const float* lb,
                                                                const uint8_t* seen, int64_t n,
                                                                float t, int32_t* rows) {
@@ -371,14 +368,13 @@ __attribute__((target("avx512f"))) int64_t CollectAtMostAvx512(const float* lb,
   const __m512i step = _mm512_set1_epi32(16);
   __m512i index = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
   int64_t count = 0, j = 0;
+  // No branch on the masks: a few percent of rows pass, spread at random.
   for (; j + 16 <= n; j += 16, index = _mm512_add_epi32(index, step)) {
     __mmask16 keep = _mm512_cmp_ps_mask(_mm512_loadu_ps(lb + j), tv, _CMP_LE_OQ);
-    if (keep == 0) continue;
     if (seen != nullptr) {
       const __m128i marks = _mm_loadu_si128(reinterpret_cast<const __m128i*>(seen + j));
       const int marked = _mm_movemask_epi8(_mm_cmpgt_epi8(marks, _mm_setzero_si128()));
       keep &= static_cast<__mmask16>(~marked);
-      if (keep == 0) continue;
     }
     _mm512_storeu_si512(rows + count, _mm512_maskz_compress_epi32(keep, index));
     count += __builtin_popcount(keep);
@@ -409,7 +405,7 @@ bool SearchOne(const DistanceKernels& isa, const float* q, const BaseView& base,
   // The k rows of least bound (more on ties), then every other row within the k-th best
   // distance so far, in order of bound.
   const int64_t first = CollectAtMost(isa, s.lb.data(), nullptr, n,
-                                      KthLeast(isa, s.lb.data(), n, k), s.rows.data());
+                                      KthLeast(isa, s.lb.data(), n, k, s.values), s.rows.data());
   for (int64_t i = 0; i < first; ++i) {
     score(s.rows[i]);
     s.seen[s.rows[i]] = 1;
@@ -439,18 +435,21 @@ bool SearchOne(const DistanceKernels& isa, const float* q, const BaseView& base,
 // query's k rows of least bound, which give its T; then its other rows with L <= T.
 // At most 32, and the block's bounds (and row marks) within about 1 MiB of each thread's
 // scratch, whatever the number of rows.
-int64_t BlockQueries(int64_t n) { return std::clamp<int64_t>((int64_t{1} << 18) / n, 1, 32); }
+int64_t BlockQueries(int64_t n) { return std::clamp<int64_t>((int64_t{1} << 20) / n, 1, 64); }
 
 struct BlockScratch {
   std::vector<float> w, p, lb;  // block × d, block × m, block × (n rounded up to 16)
+  std::vector<float> values;    // n
   std::vector<BoundConstants> c;  // block
   std::vector<uint8_t> seen;    // block × n
   std::vector<std::vector<std::pair<float, int64_t>>> best;  // per query
   std::vector<int32_t> rows, pair_row, pair_query, start, order;
 };
 
-// Scores the block's pairs (s.pair_row[i], s.pair_query[i]) grouped by row into s.best.
-void ScorePairs(const DistanceKernels& isa, const float* q, const BaseView& base, int64_t k,
+// Scores the block's pairs (s.pair_row[i], s.pair_query[i]), grouped by row (a row read once
+// for the block's queries that need it) and four at a time (isa.l2_pairs), appending each
+// (distance, row) to its query's s.best.
+void ScorePairs(const DistanceKernels& isa, const float* q, const BaseView& base,
                 BlockScratch& s, int64_t* scored) {
   const int64_t n = base.n, d = base.d, pairs = static_cast<int64_t>(s.pair_row.size());
   s.start.assign(static_cast<size_t>(n + 1), 0);
@@ -458,13 +457,35 @@ void ScorePairs(const DistanceKernels& isa, const float* q, const BaseView& base
   for (int64_t j = 0; j < n; ++j) s.start[j + 1] += s.start[j];
   s.order.resize(static_cast<size_t>(pairs));
   for (int64_t i = 0; i < pairs; ++i) s.order[s.start[s.pair_row[i]]++] = static_cast<int32_t>(i);
-  for (int64_t i = 0; i < pairs; ++i) {
-    const int64_t row = s.pair_row[s.order[i]], query = s.pair_query[s.order[i]];
-    float v = 0;
-    isa.l2_rows(q + query * d, base.x + row * d, 1, d, &v);
-    Insert(s.best[query], k, v, row);
+  constexpr int64_t kChunk = 64;
+  const float* qs[kChunk];
+  const float* xs[kChunk];
+  float v[kChunk];
+  for (int64_t i0 = 0; i0 < pairs; i0 += kChunk) {
+    const int64_t c = std::min(kChunk, pairs - i0);
+    for (int64_t a = 0; a < c; ++a) {
+      const int32_t e = s.order[i0 + a];
+      qs[a] = q + s.pair_query[e] * d;
+      xs[a] = base.x + int64_t{s.pair_row[e]} * d;
+    }
+    isa.l2_pairs(qs, xs, c, d, v);
+    for (int64_t a = 0; a < c; ++a) {
+      const int32_t e = s.order[i0 + a];
+      s.best[s.pair_query[e]].push_back({v[a], s.pair_row[e]});
+    }
   }
   *scored += pairs;
+}
+
+// Keeps the k best of best (at least k entries), the k-th best last; sorted by (distance,
+// row) when `sorted`.
+void KeepBest(std::vector<std::pair<float, int64_t>>& best, int64_t k, bool sorted) {
+  const auto before = [](const std::pair<float, int64_t>& a, const std::pair<float, int64_t>& b) {
+    return a.first < b.first || (a.first == b.first && a.second < b.second);
+  };
+  std::nth_element(best.begin(), best.begin() + (k - 1), best.end(), before);
+  best.resize(static_cast<size_t>(k));
+  if (sorted) std::sort(best.begin(), best.end(), before);
 }
 
 bool SearchBlock(const DistanceKernels& isa, const float* q, int64_t nb, const BaseView& base,
@@ -497,7 +518,7 @@ bool SearchBlock(const DistanceKernels& isa, const float* q, int64_t nb, const B
   for (int64_t i = 0; i < nb; ++i) {  // round one: the k rows of least bound (more on ties)
     const float* lb = s.lb.data() + i * ld;
     const int64_t count =
-        CollectAtMost(isa, lb, nullptr, n, KthLeast(isa, lb, n, k), s.rows.data());
+        CollectAtMost(isa, lb, nullptr, n, KthLeast(isa, lb, n, k, s.values), s.rows.data());
     for (int64_t r = 0; r < count; ++r) {
       s.pair_row.push_back(s.rows[r]);
       s.pair_query.push_back(static_cast<int32_t>(i));
@@ -505,7 +526,8 @@ bool SearchBlock(const DistanceKernels& isa, const float* q, int64_t nb, const B
     }
     s.best[i].clear();
   }
-  ScorePairs(isa, q, base, k, s, scored);
+  ScorePairs(isa, q, base, s, scored);
+  for (int64_t i = 0; i < nb; ++i) KeepBest(s.best[i], k, false);  // round one: >= k rows
   const std::vector<int32_t> first_rows = s.pair_row, first_queries = s.pair_query;
   s.pair_row.clear();
   s.pair_query.clear();
@@ -518,8 +540,9 @@ bool SearchBlock(const DistanceKernels& isa, const float* q, int64_t nb, const B
     }
   }
   for (size_t i = 0; i < first_rows.size(); ++i) s.seen[first_queries[i] * n + first_rows[i]] = 0;
-  ScorePairs(isa, q, base, k, s, scored);
+  ScorePairs(isa, q, base, s, scored);
   for (int64_t i = 0; i < nb; ++i) {
+    KeepBest(s.best[i], k, true);
     for (int64_t j = 0; j < k; ++j) {
       distances[i * k + j] = s.best[i][j].first;
       labels[i * k + j] = s.best[i][j].second;
