@@ -47,6 +47,11 @@ void ScalarL2Pairs(const float* const* q, const float* const* x, int64_t n, int6
   for (int64_t i = 0; i < n; ++i) ScalarL2Rows(q[i], x[i], 1, d, out + i);
 }
 
+void ScalarIpPairs(const float* const* q, const float* const* x, int64_t n, int64_t d,
+                   float* out) {
+  for (int64_t i = 0; i < n; ++i) ScalarIpRows(q[i], x[i], 1, d, out + i);
+}
+
 // ---------------------------------------------------------------------------------------------
 // The SIMD tiers read rows through a loader: float rows as they are, binary16 rows widened to
 // float (F16C's vcvtph2ps, exact). The arithmetic, and so every result, is the same for both.
@@ -189,70 +194,99 @@ __attribute__((target("avx2,fma,f16c"))) inline float Avx2Row(const float* q, Ro
   return total;
 }
 
+// One 8-lane step of Avx2Row<op> over float rows: acc += (q − x)², q · x or x².
 template <Op op>
-__attribute__((target("avx2,fma,f16c"))) void Avx2Rows(const float* q, const float* x, int64_t n,
-                                                  int64_t d, float* out) {
-  for (int64_t j = 0; j < n; ++j) out[j] = Avx2Row<op>(q, FloatRow{x + j * d}, d);
+__attribute__((target("avx2,fma"), always_inline)) inline void Avx2Step(const float* q,
+                                                                       const float* x,
+                                                                       __m256& acc) {
+  const __m256 r = _mm256_loadu_ps(x);
+  if constexpr (op == Op::kL2) {
+    const __m256 diff = _mm256_sub_ps(_mm256_loadu_ps(q), r);
+    acc = _mm256_fmadd_ps(diff, diff, acc);
+  } else if constexpr (op == Op::kIp) {
+    acc = _mm256_fmadd_ps(_mm256_loadu_ps(q), r, acc);
+  } else {
+    acc = _mm256_fmadd_ps(r, r, acc);
+  }
 }
 
+// Avx2Row<op>'s end for one float row: its 8-wide rest into acc0, the reduction, the scalar
+// rest.
 template <Op op>
-__attribute__((target("avx2,fma,f16c"))) void Avx2HalfRows(const float* q, const uint16_t* x,
-                                                           int64_t n, int64_t d, float* out) {
-  for (int64_t j = 0; j < n; ++j) out[j] = Avx2Row<op>(q, HalfRow{x + j * d}, d);
-}
-
-// acc += (q − x)² over 8 lanes.
-__attribute__((target("avx2,fma"), always_inline)) inline void Avx2L2Step(const float* q,
-                                                                         const float* x,
-                                                                         __m256& acc) {
-  const __m256 diff = _mm256_sub_ps(_mm256_loadu_ps(q), _mm256_loadu_ps(x));
-  acc = _mm256_fmadd_ps(diff, diff, acc);
-}
-
-// Avx2Row<Op::kL2>'s end for one pair: its 8-wide rest into acc0, the reduction, the scalar rest.
-__attribute__((target("avx2,fma"))) float Avx2L2Finish(const float* q, const float* x, int64_t t,
-                                                       int64_t d, __m256 acc0, __m256 acc1) {
-  for (; t + 8 <= d; t += 8) Avx2L2Step(q + t, x + t, acc0);
+__attribute__((target("avx2,fma"))) float Avx2Finish(const float* q, const float* x, int64_t t,
+                                                     int64_t d, __m256 acc0, __m256 acc1) {
+  for (; t + 8 <= d; t += 8) Avx2Step<op>(q + t, x + t, acc0);
   acc0 = _mm256_add_ps(acc0, acc1);
   __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc0), _mm256_extractf128_ps(acc0, 1));
   s = _mm_add_ps(s, _mm_movehl_ps(s, s));
   s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
   float total = _mm_cvtss_f32(s);
   for (; t < d; ++t) {
-    const float diff = q[t] - x[t];
-    total += diff * diff;
+    if constexpr (op == Op::kL2) {
+      const float diff = q[t] - x[t];
+      total += diff * diff;
+    } else if constexpr (op == Op::kIp) {
+      total += q[t] * x[t];
+    } else {
+      total += x[t] * x[t];
+    }
   }
   return total;
 }
 
-// Four pairs at once, each with Avx2Row<Op::kL2>'s operations in its order (the same bits);
-// the eight accumulators named one by one so that they stay in registers.
-__attribute__((target("avx2,fma,f16c"))) void Avx2L2Pairs(const float* const* q,
-                                                         const float* const* x, int64_t n,
-                                                         int64_t d, float* out) {
-  int64_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const float *q0 = q[i], *q1 = q[i + 1], *q2 = q[i + 2], *q3 = q[i + 3];
-    const float *x0 = x[i], *x1 = x[i + 1], *x2 = x[i + 2], *x3 = x[i + 3];
-    __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    __m256 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-    int64_t t = 0;
-    for (; t + 16 <= d; t += 16) {
-      Avx2L2Step(q0 + t, x0 + t, a0);
-      Avx2L2Step(q0 + t + 8, x0 + t + 8, b0);
-      Avx2L2Step(q1 + t, x1 + t, a1);
-      Avx2L2Step(q1 + t + 8, x1 + t + 8, b1);
-      Avx2L2Step(q2 + t, x2 + t, a2);
-      Avx2L2Step(q2 + t + 8, x2 + t + 8, b2);
-      Avx2L2Step(q3 + t, x3 + t, a3);
-      Avx2L2Step(q3 + t + 8, x3 + t + 8, b3);
-    }
-    out[i] = Avx2L2Finish(q0, x0, t, d, a0, b0);
-    out[i + 1] = Avx2L2Finish(q1, x1, t, d, a1, b1);
-    out[i + 2] = Avx2L2Finish(q2, x2, t, d, a2, b2);
-    out[i + 3] = Avx2L2Finish(q3, x3, t, d, a3, b3);
+// Four float rows at once (q[r] against x[r]), each with Avx2Row<op>'s operations in its
+// order — the same bits — but eight independent chains of adds instead of two (one row is
+// bound by the adds' latency), the accumulators named one by one so that they stay in
+// registers.
+template <Op op>
+__attribute__((target("avx2,fma"))) void Avx2Four(const float* const* q, const float* const* x,
+                                                  int64_t d, float* out) {
+  const float *q0 = q[0], *q1 = q[1], *q2 = q[2], *q3 = q[3];
+  const float *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
+  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  __m256 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+  int64_t t = 0;
+  for (; t + 16 <= d; t += 16) {
+    Avx2Step<op>(q0 + t, x0 + t, a0);
+    Avx2Step<op>(q0 + t + 8, x0 + t + 8, b0);
+    Avx2Step<op>(q1 + t, x1 + t, a1);
+    Avx2Step<op>(q1 + t + 8, x1 + t + 8, b1);
+    Avx2Step<op>(q2 + t, x2 + t, a2);
+    Avx2Step<op>(q2 + t + 8, x2 + t + 8, b2);
+    Avx2Step<op>(q3 + t, x3 + t, a3);
+    Avx2Step<op>(q3 + t + 8, x3 + t + 8, b3);
   }
-  for (; i < n; ++i) out[i] = Avx2Row<Op::kL2>(q[i], FloatRow{x[i]}, d);
+  out[0] = Avx2Finish<op>(q0, x0, t, d, a0, b0);
+  out[1] = Avx2Finish<op>(q1, x1, t, d, a1, b1);
+  out[2] = Avx2Finish<op>(q2, x2, t, d, a2, b2);
+  out[3] = Avx2Finish<op>(q3, x3, t, d, a3, b3);
+}
+
+template <Op op>
+__attribute__((target("avx2,fma,f16c"))) void Avx2Rows(const float* q, const float* x, int64_t n,
+                                                  int64_t d, float* out) {
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const float* qs[4] = {q, q, q, q};
+    const float* xs[4] = {x + j * d, x + (j + 1) * d, x + (j + 2) * d, x + (j + 3) * d};
+    Avx2Four<op>(qs, xs, d, out + j);
+  }
+  for (; j < n; ++j) out[j] = Avx2Row<op>(q, FloatRow{x + j * d}, d);
+}
+
+template <Op op>
+__attribute__((target("avx2,fma,f16c"))) void Avx2Pairs(const float* const* q,
+                                                       const float* const* x, int64_t n,
+                                                       int64_t d, float* out) {
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) Avx2Four<op>(q + i, x + i, d, out + i);
+  for (; i < n; ++i) out[i] = Avx2Row<op>(q[i], FloatRow{x[i]}, d);
+}
+
+template <Op op>
+__attribute__((target("avx2,fma,f16c"))) void Avx2HalfRows(const float* q, const uint16_t* x,
+                                                           int64_t n, int64_t d, float* out) {
+  for (int64_t j = 0; j < n; ++j) out[j] = Avx2Row<op>(q, HalfRow{x + j * d}, d);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -296,60 +330,82 @@ __attribute__((target("avx512f"))) inline float Avx512Row(const float* q, Row ro
   return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 }
 
+// One 16-lane step of Avx512Row<op> over float rows (the lanes outside mask read as 0):
+// acc += (q − x)², q · x or x².
+template <Op op>
+__attribute__((target("avx512f"), always_inline)) inline void Avx512Step(const float* q,
+                                                                        const float* x,
+                                                                        __mmask16 mask,
+                                                                        __m512& acc) {
+  const bool full = mask == 0xFFFF;
+  const __m512 r = full ? _mm512_loadu_ps(x) : _mm512_maskz_loadu_ps(mask, x);
+  if constexpr (op == Op::kNorm) {
+    acc = _mm512_fmadd_ps(r, r, acc);
+    return;
+  }
+  const __m512 qv = full ? _mm512_loadu_ps(q) : _mm512_maskz_loadu_ps(mask, q);
+  if constexpr (op == Op::kL2) {
+    const __m512 diff = _mm512_sub_ps(qv, r);
+    acc = _mm512_fmadd_ps(diff, diff, acc);
+  } else {
+    acc = _mm512_fmadd_ps(qv, r, acc);
+  }
+}
+
+// Four float rows at once (q[r] against x[r]), each with Avx512Row<op>'s operations in its
+// order — the same bits — but eight independent chains of adds instead of two (one row is
+// bound by the adds' latency), the accumulators named one by one so that they stay in
+// registers.
+template <Op op>
+__attribute__((target("avx512f"))) void Avx512Four(const float* const* q, const float* const* x,
+                                                   int64_t d, float* out) {
+  const float *q0 = q[0], *q1 = q[1], *q2 = q[2], *q3 = q[3];
+  const float *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
+  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
+  __m512 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
+  int64_t t = 0;
+  for (; t + 32 <= d; t += 32) {
+    Avx512Step<op>(q0 + t, x0 + t, 0xFFFF, a0);
+    Avx512Step<op>(q0 + t + 16, x0 + t + 16, 0xFFFF, b0);
+    Avx512Step<op>(q1 + t, x1 + t, 0xFFFF, a1);
+    Avx512Step<op>(q1 + t + 16, x1 + t + 16, 0xFFFF, b1);
+    Avx512Step<op>(q2 + t, x2 + t, 0xFFFF, a2);
+    Avx512Step<op>(q2 + t + 16, x2 + t + 16, 0xFFFF, b2);
+    Avx512Step<op>(q3 + t, x3 + t, 0xFFFF, a3);
+    Avx512Step<op>(q3 + t + 16, x3 + t + 16, 0xFFFF, b3);
+  }
+  for (; t < d; t += 16) {
+    const int64_t left = d - t;
+    const __mmask16 mask = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u);
+    Avx512Step<op>(q0 + t, x0 + t, mask, a0);
+    Avx512Step<op>(q1 + t, x1 + t, mask, a1);
+    Avx512Step<op>(q2 + t, x2 + t, mask, a2);
+    Avx512Step<op>(q3 + t, x3 + t, mask, a3);
+  }
+  out[0] = _mm512_reduce_add_ps(_mm512_add_ps(a0, b0));
+  out[1] = _mm512_reduce_add_ps(_mm512_add_ps(a1, b1));
+  out[2] = _mm512_reduce_add_ps(_mm512_add_ps(a2, b2));
+  out[3] = _mm512_reduce_add_ps(_mm512_add_ps(a3, b3));
+}
+
 template <Op op>
 __attribute__((target("avx512f"))) void Avx512Rows(const float* q, const float* x, int64_t n,
                                                    int64_t d, float* out) {
-  for (int64_t j = 0; j < n; ++j) out[j] = Avx512Row<op>(q, FloatRow{x + j * d}, d);
-}
-
-// acc += (q − x)² over 16 lanes (the lanes outside mask read as 0).
-__attribute__((target("avx512f"), always_inline)) inline void Avx512L2Step(const float* q,
-                                                                          const float* x,
-                                                                          __mmask16 mask,
-                                                                          __m512& acc) {
-  const __m512 diff = mask == 0xFFFF
-                          ? _mm512_sub_ps(_mm512_loadu_ps(q), _mm512_loadu_ps(x))
-                          : _mm512_sub_ps(_mm512_maskz_loadu_ps(mask, q),
-                                          _mm512_maskz_loadu_ps(mask, x));
-  acc = _mm512_fmadd_ps(diff, diff, acc);
-}
-
-// Four pairs at once, each with Avx512Row<Op::kL2>'s operations in its order (the same bits);
-// the eight accumulators named one by one so that they stay in registers.
-__attribute__((target("avx512f"))) void Avx512L2Pairs(const float* const* q,
-                                                     const float* const* x, int64_t n, int64_t d,
-                                                     float* out) {
-  int64_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const float *q0 = q[i], *q1 = q[i + 1], *q2 = q[i + 2], *q3 = q[i + 3];
-    const float *x0 = x[i], *x1 = x[i + 1], *x2 = x[i + 2], *x3 = x[i + 3];
-    __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-    __m512 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-    int64_t t = 0;
-    for (; t + 32 <= d; t += 32) {
-      Avx512L2Step(q0 + t, x0 + t, 0xFFFF, a0);
-      Avx512L2Step(q0 + t + 16, x0 + t + 16, 0xFFFF, b0);
-      Avx512L2Step(q1 + t, x1 + t, 0xFFFF, a1);
-      Avx512L2Step(q1 + t + 16, x1 + t + 16, 0xFFFF, b1);
-      Avx512L2Step(q2 + t, x2 + t, 0xFFFF, a2);
-      Avx512L2Step(q2 + t + 16, x2 + t + 16, 0xFFFF, b2);
-      Avx512L2Step(q3 + t, x3 + t, 0xFFFF, a3);
-      Avx512L2Step(q3 + t + 16, x3 + t + 16, 0xFFFF, b3);
-    }
-    for (; t < d; t += 16) {
-      const int64_t left = d - t;
-      const __mmask16 mask = left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1u);
-      Avx512L2Step(q0 + t, x0 + t, mask, a0);
-      Avx512L2Step(q1 + t, x1 + t, mask, a1);
-      Avx512L2Step(q2 + t, x2 + t, mask, a2);
-      Avx512L2Step(q3 + t, x3 + t, mask, a3);
-    }
-    out[i] = _mm512_reduce_add_ps(_mm512_add_ps(a0, b0));
-    out[i + 1] = _mm512_reduce_add_ps(_mm512_add_ps(a1, b1));
-    out[i + 2] = _mm512_reduce_add_ps(_mm512_add_ps(a2, b2));
-    out[i + 3] = _mm512_reduce_add_ps(_mm512_add_ps(a3, b3));
+  int64_t j = 0;
+  for (; j + 4 <= n; j += 4) {
+    const float* qs[4] = {q, q, q, q};
+    const float* xs[4] = {x + j * d, x + (j + 1) * d, x + (j + 2) * d, x + (j + 3) * d};
+    Avx512Four<op>(qs, xs, d, out + j);
   }
-  for (; i < n; ++i) out[i] = Avx512Row<Op::kL2>(q[i], FloatRow{x[i]}, d);
+  for (; j < n; ++j) out[j] = Avx512Row<op>(q, FloatRow{x + j * d}, d);
+}
+
+template <Op op>
+__attribute__((target("avx512f"))) void Avx512Pairs(const float* const* q, const float* const* x,
+                                                    int64_t n, int64_t d, float* out) {
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) Avx512Four<op>(q + i, x + i, d, out + i);
+  for (; i < n; ++i) out[i] = Avx512Row<op>(q[i], FloatRow{x[i]}, d);
 }
 
 template <Op op>
@@ -420,7 +476,8 @@ constexpr DistanceKernels kScalar = {"scalar",
                                      DecodeRowsScalar,
                                      ScalarCodedRows<Op::kL2>,
                                      ScalarCodedRows<Op::kIp>,
-                                     ScalarL2Pairs};
+                                     ScalarL2Pairs,
+                                     ScalarIpPairs};
 constexpr DistanceKernels kAvx2 = {"avx2",
                                    Avx2Rows<Op::kL2>,
                                    Avx2Rows<Op::kIp>,
@@ -431,7 +488,8 @@ constexpr DistanceKernels kAvx2 = {"avx2",
                                    DecodeRowsAvx2,
                                    Avx2CodedRows<Op::kL2>,
                                    Avx2CodedRows<Op::kIp>,
-                                   Avx2L2Pairs};
+                                   Avx2Pairs<Op::kL2>,
+                                   Avx2Pairs<Op::kIp>};
 constexpr DistanceKernels kAvx512 = {"avx512",
                                      Avx512Rows<Op::kL2>,
                                      Avx512Rows<Op::kIp>,
@@ -442,7 +500,8 @@ constexpr DistanceKernels kAvx512 = {"avx512",
                                      DecodeRowsAvx512,
                                      Avx512CodedRows<Op::kL2>,
                                      Avx512CodedRows<Op::kIp>,
-                                     Avx512L2Pairs};
+                                     Avx512Pairs<Op::kL2>,
+                                     Avx512Pairs<Op::kIp>};
 
 // CPUID leaf 1, ECX bit 29 (clang 16's __builtin_cpu_supports does not know "f16c").
 bool HasF16c() {

@@ -28,8 +28,9 @@ using HalfRowsKernel = void (*)(const float* q, const uint16_t* x, int64_t n, in
 // fold into q (L2: q - offset) or add (IP: q · offset).
 using CodedRowsKernel = void (*)(jit::CodeType type, const float* q, const uint8_t* codes,
                                  int64_t n, int64_t d, const float* scale, float* out);
-// out[i] = l2_rows(q[i], x[i], 1, d) for n pairs (q, x: n pointers to d floats each), bit for
-// bit: the SIMD tiers run four pairs at once (one pair alone is two chains of dependent adds).
+// out[i] = l2_rows(q[i], x[i], 1, d) (ip_rows for ip_pairs) for n pairs (q, x: n pointers to
+// d floats each), bit for bit: the SIMD tiers run four pairs at once (one pair alone is two
+// chains of dependent adds), as their rows kernels run four rows.
 using PairsKernel = void (*)(const float* const* q, const float* const* x, int64_t n, int64_t d,
                              float* out);
 
@@ -46,6 +47,7 @@ struct DistanceKernels {
   CodedRowsKernel coded_l2_rows = nullptr;
   CodedRowsKernel coded_ip_rows = nullptr;
   PairsKernel l2_pairs = nullptr;
+  PairsKernel ip_pairs = nullptr;
 };
 
 // One search's kernels: an eager instruction-set tier (always there), and the generated

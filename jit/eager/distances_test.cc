@@ -69,30 +69,50 @@ TEST(DistancesTest, EveryTierMatchesReferenceOnAwkwardDims) {
   }
 }
 
-// Pairs (any query with any row, in any order, some shared) give l2_rows's bits for each pair,
-// in every tier: four-pair groups and the one-pair rest alike (11 pairs).
-TEST(DistancesTest, L2PairsEqualRowsBitForBit) {
+// A row's distance does not depend on the rows beside it (the SIMD tiers run four rows at
+// once): rows kernels over 11 rows give each row the bits of a call for that row alone; and
+// pairs (any query with any row, in any order, some shared) give the rows kernel's bits for
+// each pair. Every tier, op and awkward d.
+TEST(DistancesTest, RowsAndPairsEqualOneRowCallsBitForBit) {
   constexpr int64_t kVectors = 6, kPairs = 11;
   for (const DistanceKernels* k : AvailableDistanceKernels()) {
     ASSERT_NE(k->l2_pairs, nullptr) << k->isa;
+    ASSERT_NE(k->ip_pairs, nullptr) << k->isa;
+    const RowsKernel rows_kernels[3] = {k->l2_rows, k->ip_rows, k->norms};
+    const PairsKernel pairs_kernels[2] = {k->l2_pairs, k->ip_pairs};
     for (int64_t d : kDims) {
       SCOPED_TRACE(std::string(k->isa) + " d=" + std::to_string(d));
       const std::vector<float> qs = Random(kVectors * d, 7 + d);
-      std::vector<float> xs = Random(kVectors * d, 300 + d);
+      std::vector<float> xs = Random(kPairs * d, 300 + d);
       for (int64_t t = 0; t < d; ++t) xs[t] *= 1e3f;  // one row of another scale
+      auto one = [&](RowsKernel kernel, const float* q, const float* x) {
+        float v = 0;
+        kernel(q, x, 1, d, &v);
+        return v;
+      };
+      auto same_bits = [](float a, float b) { return std::memcmp(&a, &b, 4) == 0; };
+      for (int which = 0; which < 3; ++which) {
+        std::vector<float> out(kPairs + 1, -7.0f);
+        rows_kernels[which](qs.data(), xs.data(), kPairs, d, out.data());
+        EXPECT_EQ(out[kPairs], -7.0f);
+        for (int64_t j = 0; j < kPairs; ++j) {
+          const float want = one(rows_kernels[which], qs.data(), xs.data() + j * d);
+          EXPECT_TRUE(same_bits(out[j], want)) << "op " << which << " row " << j;
+        }
+      }
       std::vector<const float*> q(kPairs), x(kPairs);
       for (int64_t i = 0; i < kPairs; ++i) {
         q[i] = qs.data() + (i * 5 % kVectors) * d;
-        x[i] = xs.data() + (i * 7 / 3 % kVectors) * d;
+        x[i] = xs.data() + (i * 7 / 3 % kPairs) * d;
       }
-      std::vector<float> out(kPairs + 1, -7.0f);
-      k->l2_pairs(q.data(), x.data(), kPairs, d, out.data());
-      EXPECT_EQ(out[kPairs], -7.0f);
-      for (int64_t i = 0; i < kPairs; ++i) {
-        float want = 0;
-        k->l2_rows(q[i], x[i], 1, d, &want);
-        EXPECT_EQ(std::memcmp(&out[i], &want, 4), 0)
-            << "pair " << i << ": " << out[i] << " vs " << want;
+      for (int which = 0; which < 2; ++which) {
+        std::vector<float> out(kPairs + 1, -7.0f);
+        pairs_kernels[which](q.data(), x.data(), kPairs, d, out.data());
+        EXPECT_EQ(out[kPairs], -7.0f);
+        for (int64_t i = 0; i < kPairs; ++i) {
+          const float want = one(rows_kernels[which], q[i], x[i]);
+          EXPECT_TRUE(same_bits(out[i], want)) << "op " << which << " pair " << i;
+        }
       }
     }
   }

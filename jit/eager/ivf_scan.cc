@@ -122,7 +122,7 @@ class EagerListScan {
   }
 
   // A float list (no fp16 screen) under a filter, read in place: no copy of the allowed rows.
-  // Rows of at least 64 values: each allowed row on its own (a scan is bound by the bytes it
+  // Rows of at least 64 values: only the allowed rows (a scan is bound by the bytes it
   // reads, and skipped rows are not read: 50 % allowed, Fashion-MNIST nprobe 16, one query
   // 0.157 -> 0.136 ms); short rows with half or more allowed: every row's distance in chunks,
   // the others' replaced by the worst value (which never enters a top-k) before the push.
@@ -134,11 +134,18 @@ class EagerListScan {
     if (m == 0) return;
     const RowsKernel rows = metric == Metric::kL2 ? isa_.l2_rows : isa_.ip_rows;
     if (d_ >= 64 || 2 * m < list.size) {
-      for (int64_t a = 0; a < m; ++a) {
-        const int64_t r = allowed_[a];
-        float v = 0;
-        rows(q_, list.vectors + r * d_, 1, d_, &v);
-        top.Push(v, list.ids[r]);
+      // The allowed rows a chunk at a time through the pairs kernel (rows_'s bits, four rows
+      // at once).
+      const PairsKernel pairs = metric == Metric::kL2 ? isa_.l2_pairs : isa_.ip_pairs;
+      constexpr int64_t kChunk = 16;  // buf_ holds at least 16
+      const float* qs[kChunk];
+      const float* xs[kChunk];
+      std::fill(qs, qs + kChunk, q_);
+      for (int64_t a0 = 0; a0 < m; a0 += kChunk) {
+        const int64_t n = std::min(kChunk, m - a0);
+        for (int64_t a = 0; a < n; ++a) xs[a] = list.vectors + allowed_[a0 + a] * d_;
+        pairs(qs, xs, n, d_, buf_.data());
+        for (int64_t a = 0; a < n; ++a) top.Push(buf_[a], list.ids[allowed_[a0 + a]]);
       }
       return;
     }
