@@ -3,6 +3,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <iterator>
 #include <string>
 #include <random>
 #include <vector>
@@ -72,7 +73,7 @@ TEST(DistancesTest, EveryTierMatchesReferenceOnAwkwardDims) {
 // A row's distance does not depend on the rows beside it (the SIMD tiers run four rows at
 // once): rows kernels over 11 rows give each row the bits of a call for that row alone; and
 // pairs (any query with any row, in any order, some shared) give the rows kernel's bits for
-// each pair. Every tier, op and awkward d.
+// each pair. Every tier, op and awkward d (and d around the pairs' four-way threshold, 256).
 TEST(DistancesTest, RowsAndPairsEqualOneRowCallsBitForBit) {
   constexpr int64_t kVectors = 6, kPairs = 11;
   for (const DistanceKernels* k : AvailableDistanceKernels()) {
@@ -80,7 +81,9 @@ TEST(DistancesTest, RowsAndPairsEqualOneRowCallsBitForBit) {
     ASSERT_NE(k->ip_pairs, nullptr) << k->isa;
     const RowsKernel rows_kernels[3] = {k->l2_rows, k->ip_rows, k->norms};
     const PairsKernel pairs_kernels[2] = {k->l2_pairs, k->ip_pairs};
-    for (int64_t d : kDims) {
+    std::vector<int64_t> dims(std::begin(kDims), std::end(kDims));
+    dims.insert(dims.end(), {255, 256, 257, 300, 512});  // around the four-way threshold
+    for (int64_t d : dims) {
       SCOPED_TRACE(std::string(k->isa) + " d=" + std::to_string(d));
       const std::vector<float> qs = Random(kVectors * d, 7 + d);
       std::vector<float> xs = Random(kPairs * d, 300 + d);
