@@ -239,7 +239,7 @@ __attribute__((target("avx2,fma"))) float Avx2Finish(const float* q, const float
   return total;
 }
 
-// Four float rows at once (q[r] against x[r]), each with Avx2Row<op>'s operations in its
+// Four pairs of float rows at once (q[r] against x[r]), each with Avx2Row<op>'s operations in its
 // order — the same bits — but eight independent chains of adds instead of two (one row is
 // bound by the adds' latency), the accumulators named one by one so that they stay in
 // registers.
@@ -352,7 +352,7 @@ __attribute__((target("avx512f"), always_inline)) inline void Avx512Step(const f
   }
 }
 
-// Four float rows at once (q[r] against x[r]), each with Avx512Row<op>'s operations in its
+// Four pairs of float rows at once (q[r] against x[r]), each with Avx512Row<op>'s operations in its
 // order — the same bits — but eight independent chains of adds instead of two (one row is
 // bound by the adds' latency), the accumulators named one by one so that they stay in
 // registers.

@@ -428,8 +428,8 @@ bool SearchOne(const DistanceKernels& isa, const float* q, const BaseView& base,
     Insert(s.best, k, v, row);
     ++*scored;
   };
-  // The k rows of least bound (more on ties), then every other row within the k-th best
-  // distance so far, in order of bound.
+  // The rows at or below KthLeast's first bound (at least the k of least bound), then every
+  // other row within the k-th best distance so far, in order of bound.
   const int64_t first = CollectAtMost(isa, s.lb.data(), nullptr, n,
                                       KthLeast(isa, s.lb.data(), n, k, s.values), s.rows.data());
   for (int64_t i = 0; i < first; ++i) {
@@ -458,7 +458,8 @@ bool SearchOne(const DistanceKernels& isa, const float* q, const BaseView& base,
 
 // Batches: blocks of BlockQueries(n) queries, whose rows to score are gathered first and scored
 // row by row (a row read once for all the block's queries that need it), in two rounds: each
-// query's k rows of least bound, which give its T; then its other rows with L <= T.
+// query's rows at or below KthLeast's bound (at least its k of least bound), which give its
+// T; then its other rows with L <= T.
 // At most 64, and the block's bounds (and row marks) within about 1 MiB of each thread's
 // scratch, whatever the number of rows.
 int64_t BlockQueries(int64_t n) { return std::clamp<int64_t>((int64_t{1} << 18) / n, 1, 64); }
@@ -545,7 +546,7 @@ bool SearchBlock(const DistanceKernels& isa, const float* q, int64_t nb, const B
   s.pair_row.clear();
   s.pair_query.clear();
   s.rows.resize(static_cast<size_t>(n + 16));
-  for (int64_t i = 0; i < nb; ++i) {  // round one: the k rows of least bound (more on ties)
+  for (int64_t i = 0; i < nb; ++i) {  // round one: at least the k rows of least bound
     const float* lb = s.lb.data() + i * ld;
     const int64_t count =
         CollectAtMost(isa, lb, nullptr, n, KthLeast(isa, lb, n, k, s.values), s.rows.data());

@@ -8,10 +8,11 @@
 // B = max(0, r_q − r_x, r_x − r_q), r_y = |(I − Π)(y − μ)| (triangle inequality). P v is the
 // query's projection P(q − μ), computed per query in float, less the row's, kept from the
 // build; every float rounding on the way is bounded, so a row's bound L is at most the float
-// distance the direct path's row kernel (isa.l2_rows) computes. Each query scores in full its
-// k rows of least L, T = the k-th best of them, then every other row with L <= T in order of
-// L, T tightening, stopping at the first L > T: a row left out is strictly worse than k rows
-// scored, so the top-k left, ordered by (distance, row), is the direct path's, bit for bit
+// distance the direct path's row kernel (isa.l2_rows) computes. Each query scores in full at
+// least its k rows of least L, T = the k-th best of them, then every other row with L <= T
+// (in order of L, T tightening, stopping at the first L > T): a row left out is strictly
+// worse than k rows scored, so the top-k left, ordered by (distance, row), is the direct
+// path's, bit for bit
 // (docs/spec.md, The projected-bound screen).
 //
 //   ivfjit::jit::RowProjection projection;
