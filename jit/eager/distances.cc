@@ -239,9 +239,9 @@ __attribute__((target("avx2,fma"))) float Avx2Finish(const float* q, const float
   return total;
 }
 
-// Four pairs of float rows at once (q[r] against x[r]), each with Avx2Row<op>'s operations in its
-// order — the same bits — but eight independent chains of adds instead of two (one row is
-// bound by the adds' latency), the accumulators named one by one so that they stay in
+// Four pairs of float rows at once (q[r] against x[r]), each with Avx2Row<op>'s operations
+// in its order — the same bits — but eight independent chains of adds instead of two (one
+// row is bound by the adds' latency), the accumulators named one by one so that they stay in
 // registers.
 template <Op op>
 __attribute__((target("avx2,fma"))) void Avx2Four(const float* const* q, const float* const* x,
@@ -352,9 +352,9 @@ __attribute__((target("avx512f"), always_inline)) inline void Avx512Step(const f
   }
 }
 
-// Four pairs of float rows at once (q[r] against x[r]), each with Avx512Row<op>'s operations in its
-// order — the same bits — but eight independent chains of adds instead of two (one row is
-// bound by the adds' latency), the accumulators named one by one so that they stay in
+// Four pairs of float rows at once (q[r] against x[r]), each with Avx512Row<op>'s operations
+// in its order — the same bits — but eight independent chains of adds instead of two (one
+// row is bound by the adds' latency), the accumulators named one by one so that they stay in
 // registers.
 template <Op op>
 __attribute__((target("avx512f"))) void Avx512Four(const float* const* q, const float* const* x,
