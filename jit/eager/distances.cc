@@ -194,78 +194,6 @@ __attribute__((target("avx2,fma,f16c"))) inline float Avx2Row(const float* q, Ro
   return total;
 }
 
-// Pairs of rows of at least this many values run four at once: shorter rows' chains are
-// short, and the core overlaps consecutive pairs by itself (rows kernels over contiguous
-// rows, d 128: 26–29 µs for 4,096 rows one at a time, 30–31 four at once).
-constexpr int64_t kFourRowsMinDim = 256;
-
-// One 8-lane step of Avx2Row<op> over float rows: acc += (q − x)², q · x or x².
-template <Op op>
-__attribute__((target("avx2,fma"), always_inline)) inline void Avx2Step(const float* q,
-                                                                       const float* x,
-                                                                       __m256& acc) {
-  const __m256 r = _mm256_loadu_ps(x);
-  if constexpr (op == Op::kL2) {
-    const __m256 diff = _mm256_sub_ps(_mm256_loadu_ps(q), r);
-    acc = _mm256_fmadd_ps(diff, diff, acc);
-  } else if constexpr (op == Op::kIp) {
-    acc = _mm256_fmadd_ps(_mm256_loadu_ps(q), r, acc);
-  } else {
-    acc = _mm256_fmadd_ps(r, r, acc);
-  }
-}
-
-// Avx2Row<op>'s end for one float row: its 8-wide rest into acc0, the reduction, the scalar
-// rest.
-template <Op op>
-__attribute__((target("avx2,fma"))) float Avx2Finish(const float* q, const float* x, int64_t t,
-                                                     int64_t d, __m256 acc0, __m256 acc1) {
-  for (; t + 8 <= d; t += 8) Avx2Step<op>(q + t, x + t, acc0);
-  acc0 = _mm256_add_ps(acc0, acc1);
-  __m128 s = _mm_add_ps(_mm256_castps256_ps128(acc0), _mm256_extractf128_ps(acc0, 1));
-  s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 1));
-  float total = _mm_cvtss_f32(s);
-  for (; t < d; ++t) {
-    if constexpr (op == Op::kL2) {
-      const float diff = q[t] - x[t];
-      total += diff * diff;
-    } else if constexpr (op == Op::kIp) {
-      total += q[t] * x[t];
-    } else {
-      total += x[t] * x[t];
-    }
-  }
-  return total;
-}
-
-// Four pairs of float rows at once (q[r] against x[r]), each with Avx2Row<op>'s operations
-// in its order — the same bits — but eight independent chains of adds instead of two (one
-// row is bound by the adds' latency), the accumulators named one by one so that they stay in
-// registers.
-template <Op op>
-__attribute__((target("avx2,fma"))) void Avx2Four(const float* const* q, const float* const* x,
-                                                  int64_t d, float* out) {
-  const float *q0 = q[0], *q1 = q[1], *q2 = q[2], *q3 = q[3];
-  const float *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
-  __m256 a0 = _mm256_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-  __m256 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
-  int64_t t = 0;
-  for (; t + 16 <= d; t += 16) {
-    Avx2Step<op>(q0 + t, x0 + t, a0);
-    Avx2Step<op>(q0 + t + 8, x0 + t + 8, b0);
-    Avx2Step<op>(q1 + t, x1 + t, a1);
-    Avx2Step<op>(q1 + t + 8, x1 + t + 8, b1);
-    Avx2Step<op>(q2 + t, x2 + t, a2);
-    Avx2Step<op>(q2 + t + 8, x2 + t + 8, b2);
-    Avx2Step<op>(q3 + t, x3 + t, a3);
-    Avx2Step<op>(q3 + t + 8, x3 + t + 8, b3);
-  }
-  out[0] = Avx2Finish<op>(q0, x0, t, d, a0, b0);
-  out[1] = Avx2Finish<op>(q1, x1, t, d, a1, b1);
-  out[2] = Avx2Finish<op>(q2, x2, t, d, a2, b2);
-  out[3] = Avx2Finish<op>(q3, x3, t, d, a3, b3);
-}
 
 // (One row at a time: see Avx512Rows.)
 template <Op op>
@@ -278,9 +206,7 @@ template <Op op>
 __attribute__((target("avx2,fma,f16c"))) void Avx2Pairs(const float* const* q,
                                                        const float* const* x, int64_t n,
                                                        int64_t d, float* out) {
-  int64_t i = 0;
-  for (; d >= kFourRowsMinDim && i + 4 <= n; i += 4) Avx2Four<op>(q + i, x + i, d, out + i);
-  for (; i < n; ++i) out[i] = Avx2Row<op>(q[i], FloatRow{x[i]}, d);
+  for (int64_t i = 0; i < n; ++i) out[i] = Avx2Row<op>(q[i], FloatRow{x[i]}, d);
 }
 
 template <Op op>
@@ -330,19 +256,21 @@ __attribute__((target("avx512f"))) inline float Avx512Row(const float* q, Row ro
   return _mm512_reduce_add_ps(_mm512_add_ps(acc0, acc1));
 }
 
+// Pairs of rows of at least this many values run four at once: shorter rows' chains are
+// short, and the core overlaps consecutive pairs by itself (rows kernels over contiguous
+// rows, d 128: 26–29 µs for 4,096 rows one at a time, 30–31 four at once).
+constexpr int64_t kFourRowsMinDim = 256;
+
 // One 16-lane step of Avx512Row<op> over float rows (the lanes outside mask read as 0):
-// acc += (q − x)², q · x or x².
+// acc += (q − x)² or q · x.
 template <Op op>
 __attribute__((target("avx512f"), always_inline)) inline void Avx512Step(const float* q,
                                                                         const float* x,
                                                                         __mmask16 mask,
                                                                         __m512& acc) {
+  static_assert(op != Op::kNorm, "pairs are L2 or inner products");
   const bool full = mask == 0xFFFF;
   const __m512 r = full ? _mm512_loadu_ps(x) : _mm512_maskz_loadu_ps(mask, x);
-  if constexpr (op == Op::kNorm) {
-    acc = _mm512_fmadd_ps(r, r, acc);
-    return;
-  }
   const __m512 qv = full ? _mm512_loadu_ps(q) : _mm512_maskz_loadu_ps(mask, q);
   if constexpr (op == Op::kL2) {
     const __m512 diff = _mm512_sub_ps(qv, r);

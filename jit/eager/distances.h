@@ -29,9 +29,9 @@ using HalfRowsKernel = void (*)(const float* q, const uint16_t* x, int64_t n, in
 using CodedRowsKernel = void (*)(jit::CodeType type, const float* q, const uint8_t* codes,
                                  int64_t n, int64_t d, const float* scale, float* out);
 // out[i] = l2_rows(q[i], x[i], 1, d) (ip_rows for ip_pairs) for n pairs (q, x: n pointers to
-// d floats each), bit for bit: the SIMD tiers run four pairs of d >= 256 at once (one pair
-// alone is two chains of dependent adds; rows scattered in memory, read one at a time, wait
-// on them).
+// d floats each), bit for bit: the AVX-512 tier runs four pairs of d >= 256 at once (one
+// pair alone is two chains of dependent adds; rows scattered in memory, read one at a time,
+// wait on them).
 using PairsKernel = void (*)(const float* const* q, const float* const* x, int64_t n, int64_t d,
                              float* out);
 

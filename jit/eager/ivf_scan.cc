@@ -450,7 +450,7 @@ class CsrScanner {
               // form must not follow a list's row count (a shard holds part of each list, and
               // a pair's distance may not depend on its neighbours: docs/scale.md).
               kernels_.tile(group_.data(), g, x, nr, tile_.data(),
-                            outer_[l] && !compact_.filtering());
+                            !compact_.filtering() && outer_[l]);
             } else {
               InnerProductTile(block_.data(), g, x, nr, d, tile_.data());
             }
@@ -517,8 +517,10 @@ template <Metric metric>
 void CsrImpl(const Kernels& kernels, const IvfScanInput& in, float* distances,
              int64_t* labels) {
   const int64_t d = in.d, k = in.k;
+  // (Under a filter the tile runs its dot-product form only: CsrScanner::Scan.)
+  const bool filtering = in.filter != nullptr && in.filter->active();
   const std::vector<uint8_t> outer =
-      kernels.tile != nullptr ? OuterTileLists(in) : std::vector<uint8_t>();
+      kernels.tile != nullptr && !filtering ? OuterTileLists(in) : std::vector<uint8_t>();
   const int threads = in.nq > 1 ? Threads(kernels) : 1;
   std::vector<float> query_norms(static_cast<size_t>(metric == Metric::kL2 ? in.nq : 0));
   if (metric == Metric::kL2) kernels.isa->norms(nullptr, in.queries, in.nq, d, query_norms.data());
