@@ -10,6 +10,8 @@
 #include "jit/eager/topk.h"
 #include "jit/eager/gemm.h"
 #include "jit/eager/projection.h"
+#include "ivf/index_ivf_flat.h"
+#include "ivf/index_ivf_scalar_quantizer.h"
 #include "ivf/kmeans.h"
 #include "testing/fashion_mnist.h"
 #include "testing/random.h"
@@ -142,6 +144,55 @@ void BM_ProjectedCoarse(benchmark::State& state) {
 }
 BENCHMARK(BM_ProjectedCoarse)
     ->ArgsProduct({{1, 10000}, {1, 16}, {0, 1}, {0, 1}})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+
+// One query at a time against an IVF index of the seed's shape (Gaussian, 262,144 × 128, 512
+// lists, k 20): range 0 = the lists' codes (0 f32 IndexIVFFlat, 1 fp16, 2 bf16, 3 sq8),
+// range 1 = nprobe, range 2 = threads (0: all). Queries taken in turn from 2,000, so that
+// the probed lists come from memory as in serving.
+void BM_IvfSingleQuery(benchmark::State& state) {
+  constexpr int64_t nb = 262144, d = 128, nlist = 512, k = 20, nq = 2000;
+  static const std::vector<float>* const base =
+      new std::vector<float>(testing::GaussianVectors(nb, d, 2024));
+  static const std::vector<float>* const queries =
+      new std::vector<float>(testing::GaussianVectors(nq, d, 2025));
+  static std::unique_ptr<IndexIVF>* const indexes = new std::unique_ptr<IndexIVF>[4];
+  const int codec = static_cast<int>(state.range(0));
+  std::unique_ptr<IndexIVF>& index = indexes[codec];
+  if (index == nullptr) {
+    absl::StatusOr<std::unique_ptr<IndexIVF>> made;
+    if (codec == 0) {
+      made = IndexIVFFlat::Create(d, nlist, Metric::kL2);
+    } else {
+      const QuantizerType type[] = {QuantizerType::kFp16, QuantizerType::kFp16,
+                                    QuantizerType::kBf16, QuantizerType::k8bit};
+      made = IndexIVFScalarQuantizer::Create(d, nlist, type[codec], Metric::kL2);
+    }
+    if (!made.ok() || !(*made)->Train(*base).ok() || !(*made)->Add(*base).ok()) {
+      state.SkipWithError("index not built");
+      return;
+    }
+    index = std::move(*made);
+  }
+  IVFSearchParams params;
+  params.nprobe = state.range(1);
+  params.threads = static_cast<int>(state.range(2));
+  std::vector<float> dist(k);
+  std::vector<int64_t> labels(k);
+  int64_t i = 0;
+  for (auto _ : state) {
+    if (!index->Search(1, queries->data() + (i % nq) * d, k, dist.data(), labels.data(), params)
+             .ok()) {
+      state.SkipWithError("search failed");
+      return;
+    }
+    ++i;
+  }
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_IvfSingleQuery)
+    ->ArgsProduct({{0, 1, 2, 3}, {8, 32}, {1, 0}})
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 
