@@ -11,6 +11,7 @@
 #include "jit/eager/gemm.h"
 #include "jit/eager/projection.h"
 #include "ivf/index_ivf_flat.h"
+#include "ivf/id_selector.h"
 #include "ivf/index_ivf_scalar_quantizer.h"
 #include "ivf/kmeans.h"
 #include "testing/fashion_mnist.h"
@@ -194,6 +195,51 @@ void BM_IvfSingleQuery(benchmark::State& state) {
 BENCHMARK(BM_IvfSingleQuery)
     ->ArgsProduct({{0, 1, 2, 3}, {8, 32}, {1, 0}})
     ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+
+// A Fashion-MNIST batch of 10,000 queries (IndexIVFFlat, nlist 1,024, k 10) under a bitmap
+// allowing every 1 / range 0 of the labels (1: none filtered), nprobe range 1, mode range 2
+// (0 auto, 1 matrix, 2 csr): the sweep's filtered rows, alone.
+void BM_FilteredIvfBatch(benchmark::State& state) {
+  static IndexIVFFlat* const index = [] () -> IndexIVFFlat* {
+    auto train = testing::LoadFashionMnist(testing::FashionMnistSplit::kTrain);
+    if (!train.ok()) return nullptr;
+    auto made = IndexIVFFlat::Create(train->d, 1024, Metric::kL2);
+    if (!made.ok() || !(*made)->Train(train->x).ok() || !(*made)->Add(train->x).ok()) {
+      return nullptr;
+    }
+    return made->release();
+  }();
+  static const testing::Dataset* const test = [] {
+    auto test = testing::LoadFashionMnist(testing::FashionMnistSplit::kTest);
+    return test.ok() ? new testing::Dataset(std::move(*test)) : nullptr;
+  }();
+  if (index == nullptr || test == nullptr) {
+    state.SkipWithError("Fashion-MNIST not installed");
+    return;
+  }
+  const int64_t every = state.range(0), k = 10;
+  std::vector<uint8_t> bits(static_cast<size_t>((index->ntotal() + 7) / 8), 0);
+  for (int64_t id = 0; id < index->ntotal(); id += every) bits[id >> 3] |= uint8_t(1u << (id & 7));
+  const IDSelectorBitmap selector(bits);
+  IVFSearchParams params;
+  params.nprobe = state.range(1);
+  params.mode = state.range(2) == 0 ? SearchMode::kAuto
+                : state.range(2) == 1 ? SearchMode::kMatrix : SearchMode::kCsr;
+  if (every > 1) params.sel = &selector;
+  std::vector<float> dist(test->n * k);
+  std::vector<int64_t> labels(test->n * k);
+  for (auto _ : state) {
+    if (!index->Search(test->n, test->x.data(), k, dist.data(), labels.data(), params).ok()) {
+      state.SkipWithError("search failed");
+      return;
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * test->n);
+}
+BENCHMARK(BM_FilteredIvfBatch)
+    ->ArgsProduct({{100, 10, 2}, {8, 16}, {1, 2}})
+    ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
 }  // namespace
