@@ -26,20 +26,6 @@ int64_t MatrixChunkRows(int64_t d) { return std::max<int64_t>(16, (64 << 10) / (
 constexpr int64_t kCsrQueryBlock = 256;
 constexpr int64_t kCsrRowBlock = 1024;
 
-// Requests the lines of n labels (a chunk's ids, read by the pushes after its distances): an
-// inverted list's ids lie apart from its vectors, and a push that waited for its own line
-// cost as much as ~25 rows' distances (measured).
-// (An asm prefetch: GCC 12's dead-code elimination removes a loop of __builtin_prefetch alone.)
-template <typename T>
-void PrefetchLines(const T* p, int64_t n) {
-  const int64_t per_line = 64 / static_cast<int64_t>(sizeof(T));
-  for (int64_t j = 0; j < n; j += per_line) {
-    asm volatile("prefetcht0 %0" : : "m"(p[j]));
-  }
-  if (n > 0) asm volatile("prefetcht0 %0" : : "m"(p[n - 1]));
-}
-void PrefetchLabels(const int64_t* ids, int64_t n) { PrefetchLines(ids, n); }
-
 int64_t ScanCount(const IvfScanInput& in, int64_t i) {
   return in.scan_count != nullptr ? in.scan_count[i] : in.nprobe;
 }
@@ -102,10 +88,7 @@ class EagerListScan {
     const float* q = q_;
     float bias = 0.0f;
     if constexpr (metric == Metric::kL2) {
-      float* shifted = shifted_.data();
-      const float* offset = list.code_offset;
-#pragma omp simd
-      for (int64_t t = 0; t < d_; ++t) shifted[t] = q_[t] - offset[t];
+      for (int64_t t = 0; t < d_; ++t) shifted_[t] = q_[t] - list.code_offset[t];
       q = shifted_.data();
     } else {
       isa_.ip_rows(q_, list.code_offset, 1, d_, &bias);
@@ -115,7 +98,6 @@ class EagerListScan {
     const int64_t bytes = jit::CodeBytes(list.code_type, d_);
     for (int64_t r0 = 0; r0 < list.size; r0 += chunk) {
       const int64_t n = std::min(chunk, list.size - r0);
-      PrefetchLabels(list.ids + r0, n);
       rows(list.code_type, q, list.codes + r0 * bytes, n, d_, list.code_scale, buf_.data());
       if (bias != 0.0f) {
         for (int64_t j = 0; j < n; ++j) buf_[j] += bias;
@@ -134,7 +116,6 @@ class EagerListScan {
     const RowsKernel rows = metric == Metric::kL2 ? isa_.l2_rows : isa_.ip_rows;
     for (int64_t r0 = 0; r0 < list.size; r0 += chunk) {
       const int64_t n = std::min(chunk, list.size - r0);
-      PrefetchLabels(list.ids + r0, n);
       rows(q_, list.vectors + r0 * d_, n, d_, buf_.data());
       PushRow(isa_, buf_.data(), n, list.ids + r0, 0, 0.0f, nullptr, top);
     }
@@ -178,7 +159,6 @@ class EagerListScan {
     int64_t a = 0;
     for (int64_t r0 = 0; r0 < list.size; r0 += chunk) {
       const int64_t n = std::min(chunk, list.size - r0);
-      PrefetchLabels(list.ids + r0, n);
       rows(q_, list.vectors + r0 * d_, n, d_, buf_.data());
       std::fill(masked_.begin(), masked_.begin() + n, ResultOrder<metric>::kWorst);
       for (; a < m && allowed[a] < r0 + n; ++a) masked_[allowed[a] - r0] = buf_[allowed[a] - r0];
@@ -204,8 +184,8 @@ class EagerListScan {
 
 // The allowed rows of every list a batch probes, found once for all of its queries (a matrix
 // scan of a batch under a filter; each query's own pass over its lists' ids cost more than
-// its distances at 1 % selectivity: Fashion-MNIST, 10,000 queries, nprobe 16, measured in
-// docs/benchmarks.md). Lists no query probes are not read.
+// its distances at 1 % selectivity: docs/spec.md, Scan strategies). Lists no query probes
+// are not read.
 class AllowedRowsTable {
  public:
   explicit AllowedRowsTable(const IvfScanInput& in)
@@ -236,15 +216,8 @@ class AllowedRowsTable {
   std::vector<int64_t> rows_;     // positions in their list
 };
 
-// Requests the offset row of query i's probe p when it is a coded list's.
-void PrefetchOffsets(const IvfScanInput& in, int64_t i, int64_t p) {
-  const int64_t l = in.probes[i * in.nprobe + p];
-  if (l >= 0 && in.lists[l].codes != nullptr && in.lists[l].code_offset != nullptr) {
-    PrefetchLines(in.lists[l].code_offset, in.d);
-  }
-}
-
-// Scans probes [p0, p1) of query i into top (the generated kernel, or the eager scan).
+// Scans probes [p0, p1) of query i into top (the generated kernel, or the eager scan);
+// allowed: the batch's allowed rows per list under a filter, or null.
 template <Metric metric>
 void ScanProbes(const Kernels& kernels, const IvfScanInput& in, int64_t i, int64_t p0,
                 int64_t p1, EagerListScan<metric>& eager, ListCompactor& compact,
@@ -255,10 +228,6 @@ void ScanProbes(const Kernels& kernels, const IvfScanInput& in, int64_t i, int64
   for (int64_t p = p0; p < p1; ++p) {
     const int64_t l = in.probes[i * in.nprobe + p];
     if (l < 0 || in.lists[l].size == 0) continue;
-    // A coded list's offset row (its centroid, by residual: nlist × d floats apart from the
-    // codes) is read before its first row: requested (all at once) one list ahead.
-    if (p == p0) PrefetchOffsets(in, i, p);
-    if (p + 1 < p1) PrefetchOffsets(in, i, p + 1);
     if (kernels.scan == nullptr && in.lists[l].codes != nullptr && !compact.filtering()) {
       eager.ScanCoded(in.lists[l], top);
       continue;
