@@ -26,6 +26,13 @@ int64_t MatrixChunkRows(int64_t d) { return std::max<int64_t>(16, (64 << 10) / (
 constexpr int64_t kCsrQueryBlock = 256;
 constexpr int64_t kCsrRowBlock = 1024;
 
+// Requests the lines of p[0 .. n). (An asm prefetch: GCC 12 removes a loop whose only
+// statement is __builtin_prefetch.)
+void PrefetchLines(const float* p, int64_t n) {
+  for (int64_t j = 0; j < n; j += 16) asm volatile("prefetcht0 %0" : : "m"(p[j]));
+  if (n > 0) asm volatile("prefetcht0 %0" : : "m"(p[n - 1]));
+}
+
 int64_t ScanCount(const IvfScanInput& in, int64_t i) {
   return in.scan_count != nullptr ? in.scan_count[i] : in.nprobe;
 }
@@ -88,7 +95,10 @@ class EagerListScan {
     const float* q = q_;
     float bias = 0.0f;
     if constexpr (metric == Metric::kL2) {
-      for (int64_t t = 0; t < d_; ++t) shifted_[t] = q_[t] - list.code_offset[t];
+      float* shifted = shifted_.data();
+      const float* offset = list.code_offset;
+#pragma omp simd
+      for (int64_t t = 0; t < d_; ++t) shifted[t] = q_[t] - offset[t];
       q = shifted_.data();
     } else {
       isa_.ip_rows(q_, list.code_offset, 1, d_, &bias);
@@ -216,6 +226,17 @@ class AllowedRowsTable {
   std::vector<int64_t> rows_;     // positions in their list
 };
 
+// Requests the offset row of query i's probe p when it is a coded list's: by residual its
+// centroid, nlist × d floats apart from the codes, read before the list's first row
+// (Fashion-MNIST fp16 single queries, 6 alternating runs: faster in 5 at nprobe 8, medians
+// 0.047 → 0.044 ms; in 4 at nprobe 16, medians within the noise).
+void PrefetchOffsets(const IvfScanInput& in, int64_t i, int64_t p) {
+  const int64_t l = in.probes[i * in.nprobe + p];
+  if (l >= 0 && in.lists[l].codes != nullptr && in.lists[l].code_offset != nullptr) {
+    PrefetchLines(in.lists[l].code_offset, in.d);
+  }
+}
+
 // Scans probes [p0, p1) of query i into top (the generated kernel, or the eager scan);
 // allowed: the batch's allowed rows per list under a filter, or null.
 template <Metric metric>
@@ -228,6 +249,8 @@ void ScanProbes(const Kernels& kernels, const IvfScanInput& in, int64_t i, int64
   for (int64_t p = p0; p < p1; ++p) {
     const int64_t l = in.probes[i * in.nprobe + p];
     if (l < 0 || in.lists[l].size == 0) continue;
+    if (p == p0) PrefetchOffsets(in, i, p);  // (one list ahead from then on)
+    if (p + 1 < p1) PrefetchOffsets(in, i, p + 1);
     if (kernels.scan == nullptr && in.lists[l].codes != nullptr && !compact.filtering()) {
       eager.ScanCoded(in.lists[l], top);
       continue;
