@@ -238,7 +238,7 @@ void BM_FilteredIvfBatch(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * test->n);
 }
 BENCHMARK(BM_FilteredIvfBatch)
-    ->ArgsProduct({{100, 10, 2}, {8, 16}, {1, 2}})
+    ->ArgsProduct({{100, 50, 20, 10, 2}, {8, 16}, {1, 2}})
     ->Unit(benchmark::kMillisecond)
     ->UseRealTime();
 
