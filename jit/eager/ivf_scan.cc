@@ -37,6 +37,18 @@ int64_t ScanCount(const IvfScanInput& in, int64_t i) {
   return in.scan_count != nullptr ? in.scan_count[i] : in.nprobe;
 }
 
+// visit(i, l) for every list l that query i in [q0, q1) scans, in query then probe order.
+template <typename Visit>
+void ForEachProbe(const IvfScanInput& in, int64_t q0, int64_t q1, Visit&& visit) {
+  for (int64_t i = q0; i < q1; ++i) {
+    const int64_t count = ScanCount(in, i);
+    for (int64_t p = 0; p < count; ++p) {
+      const int64_t l = in.probes[i * in.nprobe + p];
+      if (l >= 0) visit(i, l);
+    }
+  }
+}
+
 // The list reader of a matrix scan: coded lists decoded by the eager tier, with norms where
 // the generated L2 scan reads them.
 template <Metric metric>
@@ -52,10 +64,7 @@ void ForEachProbedChunk(const DistanceKernels& isa, const IvfScanInput& in, int6
   const RowsKernel rows = in.metric == Metric::kL2 ? isa.l2_rows : isa.ip_rows;
   const int64_t chunk = static_cast<int64_t>(buf.size());
   const float* q = in.queries + i * in.d;
-  const int64_t count = ScanCount(in, i);
-  for (int64_t p = 0; p < count; ++p) {
-    const int64_t l = in.probes[i * in.nprobe + p];
-    if (l < 0) continue;
+  ForEachProbe(in, i, i + 1, [&](int64_t, int64_t l) {
     compact.ForEachBlock(in.lists[l], [&](const ListView& list) {
       for (int64_t r0 = 0; r0 < list.size; r0 += chunk) {
         const int64_t n = std::min(chunk, list.size - r0);
@@ -63,7 +72,7 @@ void ForEachProbedChunk(const DistanceKernels& isa, const IvfScanInput& in, int6
         visit(list, r0, buf.data(), n);
       }
     });
-  }
+  });
 }
 
 // One thread's eager list scans of one query at a time: chunks of exact distances pushed
@@ -192,24 +201,21 @@ class EagerListScan {
   const float* q_ = nullptr;
 };
 
-// The allowed rows of every list a batch probes, found once for all of its queries (a matrix
-// scan of a batch under a filter; each query's own pass over its lists' ids cost more than
-// its distances at 1 % selectivity: docs/spec.md, Scan strategies). Lists no query probes
-// are not read.
+// The allowed rows of every float list a batch probes, found once for all of its queries (a
+// matrix scan of a batch under a filter; each query's own pass over its lists' ids cost more
+// than its distances at 1 % selectivity: docs/spec.md, Scan strategies). Lists no query
+// probes, and those ScanAllowed does not read (coded, or with the fp16 screen: compacted
+// instead), are left out (count 0).
 class AllowedRowsTable {
  public:
   explicit AllowedRowsTable(const IvfScanInput& in)
       : offsets_(static_cast<size_t>(in.nlist) + 1, 0) {
     std::vector<uint8_t> probed(static_cast<size_t>(in.nlist), 0);
-    for (int64_t i = 0; i < in.nq; ++i) {
-      for (int64_t p = 0; p < ScanCount(in, i); ++p) {
-        const int64_t l = in.probes[i * in.nprobe + p];
-        if (l >= 0) probed[l] = 1;
-      }
-    }
+    ForEachProbe(in, 0, in.nq, [&](int64_t, int64_t l) { probed[l] = 1; });
     for (int64_t l = 0; l < in.nlist; ++l) {
       const int64_t start = offsets_[l];
-      if (probed[l] && in.lists[l].size > 0) {
+      const ListView& list = in.lists[l];
+      if (probed[l] && list.size > 0 && list.codes == nullptr && list.half == nullptr) {
         rows_.resize(static_cast<size_t>(start + in.lists[l].size));
         const int64_t m = jit::AllowedRows(*in.filter, in.lists[l].ids, in.lists[l].size,
                                            rows_.data() + start);
@@ -328,10 +334,7 @@ std::vector<int32_t> ProbeOrder(const IvfScanInput& in) {
   std::vector<int64_t> key(static_cast<size_t>(in.nq));
   for (int64_t i = 0; i < in.nq; ++i) {
     int64_t least = in.nlist - 1;
-    for (int64_t p = 0; p < ScanCount(in, i); ++p) {
-      const int64_t l = in.probes[i * in.nprobe + p];
-      if (l >= 0) least = std::min(least, l);
-    }
+    ForEachProbe(in, i, i + 1, [&](int64_t, int64_t l) { least = std::min(least, l); });
     key[i] = least;
     ++start[least + 1];
   }
@@ -375,15 +378,13 @@ void MatrixImpl(const Kernels& kernels, const IvfScanInput& in, float* distances
       for (int64_t j = 0; j < in.nq; ++j) {
         const int64_t i = order[j];
         TopK<metric> top(distances + i * in.k, labels + i * in.k, in.k);
-        const int64_t count = ScanCount(in, i);
-        for (int64_t p = 0; p < count; ++p) {
-          const int64_t l = in.probes[i * in.nprobe + p];
-          if (l < 0 || in.lists[l].size == 0) continue;
+        ForEachProbe(in, i, i + 1, [&](int64_t, int64_t l) {
+          if (in.lists[l].size == 0) return;
           compact.ForEachBlock(in.lists[l], [&](const ListView& list) {
             kernels.scan(in.queries + i * in.d, list.vectors, list.norms, list.ids, 0,
                          list.size, distances + i * in.k, labels + i * in.k);
           });
-        }
+        });
         top.Finish();
       }
     }
@@ -411,23 +412,11 @@ void MatrixImpl(const Kernels& kernels, const IvfScanInput& in, float* distances
 void GroupByList(const IvfScanInput& in, int64_t q0, int64_t q1, std::vector<int64_t>& offsets,
                  std::vector<int64_t>& members) {
   offsets.assign(static_cast<size_t>(in.nlist + 1), 0);
-  for (int64_t i = q0; i < q1; ++i) {
-    const int64_t count = ScanCount(in, i);
-    for (int64_t p = 0; p < count; ++p) {
-      const int64_t l = in.probes[i * in.nprobe + p];
-      if (l >= 0) ++offsets[l + 1];
-    }
-  }
+  ForEachProbe(in, q0, q1, [&](int64_t, int64_t l) { ++offsets[l + 1]; });
   std::partial_sum(offsets.begin(), offsets.end(), offsets.begin());
   members.resize(static_cast<size_t>(offsets.back()));
   std::vector<int64_t> fill(offsets.begin(), offsets.end() - 1);
-  for (int64_t i = q0; i < q1; ++i) {
-    const int64_t count = ScanCount(in, i);
-    for (int64_t p = 0; p < count; ++p) {
-      const int64_t l = in.probes[i * in.nprobe + p];
-      if (l >= 0) members[fill[l]++] = i;
-    }
-  }
+  ForEachProbe(in, q0, q1, [&](int64_t i, int64_t l) { members[fill[l]++] = i; });
 }
 
 // Per list, whether the generated tile runs its outer-product form: from the number of
@@ -435,12 +424,7 @@ void GroupByList(const IvfScanInput& in, int64_t q0, int64_t q1, std::vector<int
 // distances' bits do not depend on the thread split; jit/eager/gemm.h).
 std::vector<uint8_t> OuterTileLists(const IvfScanInput& in) {
   std::vector<int64_t> count(static_cast<size_t>(in.nlist), 0);
-  for (int64_t i = 0; i < in.nq; ++i) {
-    for (int64_t p = 0; p < ScanCount(in, i); ++p) {
-      const int64_t l = in.probes[i * in.nprobe + p];
-      if (l >= 0) ++count[l];
-    }
-  }
+  ForEachProbe(in, 0, in.nq, [&](int64_t, int64_t l) { ++count[l]; });
   const int max_threads = std::max(1, omp_get_max_threads());
   std::vector<uint8_t> outer(count.size());
   for (size_t l = 0; l < count.size(); ++l) outer[l] = UseOuterTile(count[l], max_threads);
