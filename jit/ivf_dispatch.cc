@@ -62,6 +62,7 @@ eager::IvfScanInput ScanInput(const IvfView& ivf, const float* x, int64_t n, int
   in.lists = ivf.lists;
   in.nlist = ivf.centroids.n;
   in.filter = filter;
+  in.prefetch_lists = ivf.ntotal * in.d * int64_t{4} > eager::kPrefetchIndexBytes;
   return in;
 }
 

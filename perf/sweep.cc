@@ -61,6 +61,8 @@ ABSL_FLAG(std::string, clients, "",
           "single queries, then batches of 8, against one index for --serve_seconds)");
 ABSL_FLAG(double, serve_seconds, 2.0, "duration of each serving row");
 ABSL_FLAG(int64_t, grid_max_nb, 1000000, "grid: skip the cell groups with more vectors");
+ABSL_FLAG(std::string, grid_groups, "",
+          "grid: comma list of NB:D:NLIST cell groups to run (empty: every group)");
 ABSL_FLAG(std::string, add_batch, "",
           "comma list of add batch sizes (0 = all vectors at once): IVF rows of the time to add "
           "every base vector to a trained index in batches of that size, ivfjit vs Faiss");
@@ -173,6 +175,10 @@ std::vector<Row> RunGrid(const SweepOptions& opt, const std::string& argv0) {
   std::vector<Row> rows;
   for (Workload& w : GridWorkloads()) {
     if (w.nb > absl::GetFlag(FLAGS_grid_max_nb)) continue;
+    const std::string groups = absl::GetFlag(FLAGS_grid_groups);
+    const std::string group = absl::StrCat(w.nb, ":", w.d, ":", w.nlist);
+    const std::vector<std::string> wanted = absl::StrSplit(groups, ',', absl::SkipEmpty());
+    if (!wanted.empty() && std::find(wanted.begin(), wanted.end(), group) == wanted.end()) continue;
     std::fprintf(stderr, "[sweep] grid: nb %ld, d %ld, nlist %ld\n", (long)w.nb, (long)w.d,
                  (long)w.nlist);
     FillGrid(w);

@@ -241,6 +241,10 @@ void PrefetchOffsets(const IvfScanInput& in, int64_t i, int64_t p) {
   if (l >= 0 && in.lists[l].codes != nullptr && in.lists[l].code_offset != nullptr) {
     PrefetchLines(in.lists[l].code_offset, in.d);
   }
+  if (l >= 0 && in.prefetch_lists && in.lists[l].codes == nullptr &&
+      in.lists[l].half == nullptr && in.lists[l].size * in.d <= kPrefetchListFloats) {
+    PrefetchLines(in.lists[l].vectors, in.lists[l].size * in.d);
+  }
 }
 
 // Scans probes [p0, p1) of query i into top (the generated kernel, or the eager scan);

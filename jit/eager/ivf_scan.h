@@ -44,7 +44,14 @@ struct IvfScanInput {
   // Null or inactive: every row; else only rows whose ids it allows are scanned (each list's
   // allowed rows are compacted first: filtered_list.h).
   const jit::IdFilter* filter = nullptr;
+  // The lists lie beyond the caches (an index of more than kPrefetchIndexBytes): a matrix
+  // scan requests each short list (up to kPrefetchListFloats) while the one before is scanned.
+  bool prefetch_lists = false;
 };
+
+// Measured on the grid (docs/jit.md, Short lists from memory).
+inline constexpr int64_t kPrefetchIndexBytes = int64_t{32} << 20;
+inline constexpr int64_t kPrefetchListFloats = 8192;
 
 // Both write distances/labels (nq × k, caller-owned), best first, padded with -1. matrix runs
 // kernels.scan (built for (metric, d, k)) where given; csr runs kernels.tile (built for d)
