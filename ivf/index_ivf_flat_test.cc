@@ -381,6 +381,39 @@ TEST(IndexIVFFlatTest, AutoPicksCsrForLargeGroups) {
   EXPECT_EQ((*index)->ResolveMode(10000, params), SearchMode::kMatrix);
 }
 
+TEST(IndexIVFFlatTest, AutoPicksMatrixWhenAFilterLeavesAFewRowsPerList) {
+  auto index = IndexIVFFlat::Create(4, 10, Metric::kL2);
+  ASSERT_TRUE(index.ok());
+  const std::vector<float> x = testing::GaussianVectors(1000, 4, 7);
+  ASSERT_TRUE((*index)->Train(x).ok());
+  ASSERT_TRUE((*index)->Add(x).ok());
+  ASSERT_TRUE((*index)->set_kernel_options({KernelTier::kEager}).ok());
+  IVFSearchParams params;
+  params.nprobe = 10;
+  ASSERT_EQ((*index)->ResolveMode(10000, params), SearchMode::kCsr);
+  // At most kMatrixMaxAllowedPerList (2) allowed vectors per list on average: matrix.
+  const IDSelectorRange twenty(0, 20), twenty_one(0, 21), most(0, 980);
+  const IDSelectorNot last_twenty(&most);
+  params.sel = &twenty;
+  EXPECT_EQ((*index)->ResolveMode(10000, params), SearchMode::kMatrix);
+  params.sel = &last_twenty;
+  EXPECT_EQ((*index)->ResolveMode(10000, params), SearchMode::kMatrix);
+  params.sel = &twenty_one;
+  EXPECT_EQ((*index)->ResolveMode(10000, params), SearchMode::kCsr);
+  // Both modes return the filtered neighbours; auto's search equals its resolved mode's.
+  const std::vector<float> q = testing::GaussianVectors(200, 4, 8);
+  for (const IDSelector* sel : std::vector<const IDSelector*>{&twenty, &last_twenty}) {
+    params.sel = sel;
+    params.mode = SearchMode::kAuto;
+    auto autos = (*index)->Search(q, 5, params);
+    params.mode = SearchMode::kMatrix;
+    auto matrix = (*index)->Search(q, 5, params);
+    ASSERT_TRUE(autos.ok() && matrix.ok());
+    EXPECT_EQ(autos->labels, matrix->labels);
+    EXPECT_EQ(autos->distances, matrix->distances);
+  }
+}
+
 }  // namespace
 }  // namespace ivfjit
 

@@ -171,9 +171,13 @@ void IvfRangeSearch(const KernelOptions& options, const IvfView& ivf, const floa
 // average of kCsrMinAvgGroup queries per list, kCsrMinAvgGroupTile when the generated tile
 // kernel runs csr's tiles — kCsrMinAvgGroupCached for an index of at most
 // kCsrCachedIndexBytes, which stays in cache, where matrix's re-reading of a list for each
-// query costs little (the grid: docs/spec.md).
+// query costs little (the grid: docs/spec.md). allowed: under a filter, the vectors it
+// allows (NominalAllowed, of the whole index), else -1; auto takes matrix when at most
+// kMatrixMaxAllowedPerList of them fall to a list on average (a batch then reads a few rows
+// of each probed list, which matrix finds once per batch: docs/spec.md, Filtered search).
 SearchMode ResolveIvfMode(const KernelOptions& options, SearchMode mode, int64_t nq, int64_t nprobe,
-                          int64_t nlist, int64_t index_bytes);
+                          int64_t nlist, int64_t index_bytes, int64_t allowed = -1);
+inline constexpr int64_t kMatrixMaxAllowedPerList = 2;
 inline constexpr double kCsrMinAvgGroup = 8.0;
 inline constexpr double kCsrMinAvgGroupTile = 1.5;
 inline constexpr double kCsrMinAvgGroupCached = 4.0;

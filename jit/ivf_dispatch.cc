@@ -22,8 +22,9 @@ constexpr int64_t kPairsPerChunk = int64_t{1} << 19;
 // auto: csr when the average number of queries per probed list, nq · nprobe / nlist, reaches
 // the threshold measured for the tile that runs csr's tiles (docs/spec.md).
 SearchMode Resolve(SearchMode mode, int64_t nq, int64_t nprobe, int64_t nlist, bool jit_tile,
-                   int64_t index_bytes) {
+                   int64_t index_bytes, int64_t allowed) {
   if (mode != SearchMode::kAuto) return mode;
+  if (allowed >= 0 && allowed <= kMatrixMaxAllowedPerList * nlist) return SearchMode::kMatrix;
   const double avg_group = static_cast<double>(nq) * nprobe / static_cast<double>(nlist);
   const double threshold = !jit_tile                             ? kCsrMinAvgGroup
                            : index_bytes <= kCsrCachedIndexBytes ? kCsrMinAvgGroupCached
@@ -108,6 +109,9 @@ void SearchChunk(const KernelOptions& options, const IvfView& ivf, const float* 
                  ChunkScratch& s, float* distances, int64_t* labels, IVFSearchStats* stats,
                  const IdFilter* filter) {
   const int64_t nlist = ivf.centroids.n, d = ivf.centroids.d, bytes = ivf.ntotal * d * 4;
+  const int64_t allowed = mode == SearchMode::kAuto && filter != nullptr && filter->active()
+                              ? NominalAllowed(*filter, ivf.ntotal)
+                              : -1;
   Quantize(options, ivf, x, n, nprobe, threads, s, /*ordered=*/max_codes > 0);
   eager::IvfScanInput in = ScanInput(ivf, x, n, k, s, nprobe, filter);
   const bool pruned = ApplyMaxCodes(ivf, n, nprobe, max_codes, s);
@@ -120,10 +124,11 @@ void SearchChunk(const KernelOptions& options, const IvfView& ivf, const float* 
   // it; auto picks csr for smaller groups with it than without it (eager tier, tile not
   // generated here, or its compile failed).
   if (provider != nullptr && provider->GeneratesTile() &&
-      Resolve(mode, n, nprobe, nlist, /*jit_tile=*/true, bytes) == SearchMode::kCsr) {
+      Resolve(mode, n, nprobe, nlist, /*jit_tile=*/true, bytes, allowed) == SearchMode::kCsr) {
     kernels.tile = provider->IpTile(d);
   }
-  if (Resolve(mode, n, nprobe, nlist, kernels.tile != nullptr, bytes) == SearchMode::kCsr) {
+  if (Resolve(mode, n, nprobe, nlist, kernels.tile != nullptr, bytes, allowed) ==
+      SearchMode::kCsr) {
     eager::IvfScanCsr(kernels, in, distances, labels);
     return;
   }
@@ -137,10 +142,10 @@ void SearchChunk(const KernelOptions& options, const IvfView& ivf, const float* 
 }  // namespace
 
 SearchMode ResolveIvfMode(const KernelOptions& options, SearchMode mode, int64_t nq,
-                          int64_t nprobe, int64_t nlist, int64_t index_bytes) {
+                          int64_t nprobe, int64_t nlist, int64_t index_bytes, int64_t allowed) {
   KernelProvider* provider = ProviderOf(options);
   return Resolve(mode, nq, nprobe, nlist, provider != nullptr && provider->GeneratesTile(),
-                 index_bytes);
+                 index_bytes, allowed);
 }
 
 void IvfSearch(const KernelOptions& options, const IvfView& ivf, const float* x, int64_t n,

@@ -221,8 +221,15 @@ absl::StatusOr<std::unique_ptr<SearchParams>> ShardParams(const Index& shard, in
   int mode = 0;
   if (rank == root) {
     const int64_t nprobe = p->nprobe == 0 ? ivf->nprobe() : p->nprobe;
+    // The selector's share of the whole index (never the root's own rows): auto decides as
+    // the whole index would.
+    const int64_t allowed =
+        p->sel != nullptr && p->sel->filter().active()
+            ? jit::NominalAllowed(p->sel->filter(), ntotal)
+            : -1;
     mode = static_cast<int>(jit::ResolveIvfMode(shard.kernel_options(), p->mode, n, nprobe,
-                                                ivf->nlist(), ntotal * ivf->code_size()));
+                                                ivf->nlist(), ntotal * ivf->code_size(),
+                                                allowed));
   }
   MPI_Bcast(&mode, 1, MPI_INT, root, comm);
   p->mode = static_cast<SearchMode>(mode);

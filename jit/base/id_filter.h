@@ -124,6 +124,33 @@ inline int64_t AllowedRows(const IdFilter& f, const int64_t* ids, int64_t n, int
   });
 }
 
+// How many of the ids 0 .. ntotal − 1 the filter allows (a range's overlap with them, a
+// bitmap's set bits among them, a set's members among them; negated: ntotal less that). Read
+// from the filter alone, never from an index's ids: auto's filtered rule (jit/dispatch.h)
+// takes it as the allowed share of an index, so that a sharded index's root, holding only
+// its own rows, decides as the whole index would. O(the filter's size).
+inline int64_t NominalAllowed(const IdFilter& f, int64_t ntotal) {
+  if (ntotal <= 0) return 0;
+  int64_t members = ntotal;
+  if (f.kind == IdFilterKind::kRange) {
+    const int64_t lo = f.lo < 0 ? 0 : f.lo, hi = f.hi < ntotal ? f.hi : ntotal;
+    members = hi > lo ? hi - lo : 0;
+  } else if (f.kind == IdFilterKind::kBitmap) {
+    members = 0;
+    const int64_t full = ntotal / 8 < f.nbytes ? ntotal / 8 : f.nbytes;
+    for (int64_t b = 0; b < full; ++b) members += __builtin_popcount(f.bits[b]);
+    if (full < f.nbytes && ntotal % 8 != 0) {
+      members += __builtin_popcount(f.bits[full] & ((1u << (ntotal % 8)) - 1u));
+    }
+  } else if (f.kind == IdFilterKind::kHash) {
+    members = 0;
+    for (uint64_t s = 0; s <= f.mask; ++s) {
+      members += f.table[s] >= 0 && f.table[s] < ntotal ? 1 : 0;
+    }
+  }
+  return f.negate && f.kind != IdFilterKind::kNone ? ntotal - members : members;
+}
+
 }  // namespace ivfjit::jit
 
 #endif  // IVFJIT_JIT_BASE_ID_FILTER_H_

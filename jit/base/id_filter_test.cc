@@ -68,6 +68,33 @@ TEST(IdFilterTest, HashTableFindsItsIdsOnly) {
   EXPECT_TRUE(f.Allows(kEmptyIdSlot));
 }
 
+TEST(IdFilterTest, NominalAllowedCountsTheAllowedIdsBelowNtotal) {
+  const std::vector<uint8_t> bits = {0b10100101, 0b01111110, 0b00000011};
+  std::vector<int64_t> table(8, kEmptyIdSlot);
+  for (int64_t id : {int64_t{3}, int64_t{-2}, int64_t{9}, int64_t{40}}) {
+    uint64_t s = IdHash(id) & 7;
+    while (table[s] != kEmptyIdSlot) s = (s + 1) & 7;
+    table[s] = id;
+  }
+  std::vector<IdFilter> filters(5);
+  filters[0].kind = IdFilterKind::kRange, filters[0].lo = -4, filters[0].hi = 13;
+  filters[1].kind = IdFilterKind::kRange, filters[1].lo = 5, filters[1].hi = 100;
+  filters[2].kind = IdFilterKind::kBitmap, filters[2].bits = bits.data(), filters[2].nbytes = 3;
+  filters[3].kind = IdFilterKind::kHash, filters[3].table = table.data(), filters[3].mask = 7;
+  for (IdFilter f : filters) {
+    for (bool negate : {false, true}) {
+      f.negate = negate && f.active();
+      for (int64_t ntotal : {0, 1, 7, 8, 9, 12, 13, 17, 23, 24, 25, 64}) {
+        int64_t expected = 0;
+        for (int64_t id = 0; id < ntotal; ++id) expected += f.Allows(id) ? 1 : 0;
+        EXPECT_EQ(NominalAllowed(f, ntotal), expected)
+            << "kind " << static_cast<int>(f.kind) << " negate " << f.negate << " ntotal "
+            << ntotal;
+      }
+    }
+  }
+}
+
 TEST(IdFilterTest, AllowedRowsKeepsOrderWithIdsOrPositions) {
   IdFilter f;
   f.kind = IdFilterKind::kRange;

@@ -48,6 +48,7 @@ struct RowProjection {
   int64_t m = 0;
   std::vector<float> mean;      // d
   std::vector<float> basis;     // m × d, rows orthonormal up to eps
+  std::vector<float> basis_t;   // d × m: basis transposed (batches' projections read it)
   std::vector<float> rows;      // n16 × m in panels, each within 2^-24 relative of the exact one
   std::vector<float> norms;     // n16: |c_i|² of the float values, within 2^-24 relative
   std::vector<float> resid_lo;  // n16
@@ -56,7 +57,8 @@ struct RowProjection {
   double radius = 0;            // max_i |x_i − μ| (an upper bound)
   double captured = 0;          // Σ|P(x_i − μ)|² / Σ|x_i − μ|² (how well P fits the rows)
   int64_t bytes() const {
-    return 4 * static_cast<int64_t>(mean.capacity() + basis.capacity() + rows.capacity() +
+    return 4 * static_cast<int64_t>(mean.capacity() + basis.capacity() + basis_t.capacity() +
+                                    rows.capacity() +
                                     norms.capacity() + resid_lo.capacity() +
                                     resid_hi.capacity());
   }

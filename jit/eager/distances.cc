@@ -284,15 +284,25 @@ __attribute__((target("avx512f"), always_inline)) inline void Avx512Step(const f
 // in its order — the same bits — but eight independent chains of adds instead of two (one
 // row is bound by the adds' latency), the accumulators named one by one so that they stay in
 // registers.
+// next (null: none): the four rows of the next call, requested a line apiece as these are
+// read (rows scattered in L3 or memory: the projected coarse step's candidates, a filtered
+// scan's allowed rows).
 template <Op op>
 __attribute__((target("avx512f"))) void Avx512Four(const float* const* q, const float* const* x,
-                                                   int64_t d, float* out) {
+                                                   int64_t d, float* out,
+                                                   const float* const* next) {
   const float *q0 = q[0], *q1 = q[1], *q2 = q[2], *q3 = q[3];
   const float *x0 = x[0], *x1 = x[1], *x2 = x[2], *x3 = x[3];
   __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
   __m512 b0 = a0, b1 = a0, b2 = a0, b3 = a0;
   int64_t t = 0;
   for (; t + 32 <= d; t += 32) {
+    if (next != nullptr) {
+      for (int r = 0; r < 4; ++r) {
+        asm volatile("prefetcht0 %0" : : "m"(next[r][t]));
+        asm volatile("prefetcht0 %0" : : "m"(next[r][t + 16]));
+      }
+    }
     Avx512Step<op>(q0 + t, x0 + t, 0xFFFF, a0);
     Avx512Step<op>(q0 + t + 16, x0 + t + 16, 0xFFFF, b0);
     Avx512Step<op>(q1 + t, x1 + t, 0xFFFF, a1);
@@ -330,7 +340,7 @@ __attribute__((target("avx512f"))) void Avx512Pairs(const float* const* q, const
                                                     int64_t n, int64_t d, float* out) {
   int64_t i = 0;
   for (; d >= kFourRowsMinDim && i + 4 <= n; i += 4) {
-    Avx512Four<op>(q + i, x + i, d, out + i);
+    Avx512Four<op>(q + i, x + i, d, out + i, i + 8 <= n ? x + i + 4 : nullptr);
   }
   for (; i < n; ++i) out[i] = Avx512Row<op>(q[i], FloatRow{x[i]}, d);
 }

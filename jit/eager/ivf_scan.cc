@@ -33,6 +33,11 @@ void PrefetchLines(const float* p, int64_t n) {
   if (n > 0) asm volatile("prefetcht0 %0" : : "m"(p[n - 1]));
 }
 
+bool Filtering(const IvfScanInput& in) { return in.filter != nullptr && in.filter->active(); }
+
+// A filtered batch requests at most this many allowed rows of the next probed list.
+constexpr int64_t kPrefetchAllowedRows = 4;
+
 int64_t ScanCount(const IvfScanInput& in, int64_t i) {
   return in.scan_count != nullptr ? in.scan_count[i] : in.nprobe;
 }
@@ -232,18 +237,26 @@ class AllowedRowsTable {
   std::vector<int64_t> rows_;     // positions in their list
 };
 
-// Requests the offset row of query i's probe p when it is a coded list's: by residual its
-// centroid, nlist × d floats apart from the codes, read before the list's first row
-// (Fashion-MNIST fp16 single queries, 6 alternating runs: faster in 5 at nprobe 8, medians
-// 0.047 → 0.044 ms; in 4 at nprobe 16, medians within the noise).
-void PrefetchOffsets(const IvfScanInput& in, int64_t i, int64_t p) {
+// Requests what query i's probe p reads first, while the probe before is scanned: a coded
+// list's offset row (by residual its centroid, nlist × d floats apart from the codes:
+// Fashion-MNIST fp16 single queries, 6 alternating runs, faster in 5 at nprobe 8, medians
+// 0.047 → 0.044 ms); under a filter the list's allowed rows (allowed: the batch's table, or
+// null); else a short float list of an index beyond the caches (in.prefetch_lists) whole.
+void PrefetchProbe(const IvfScanInput& in, int64_t i, int64_t p,
+                   const AllowedRowsTable* allowed) {
   const int64_t l = in.probes[i * in.nprobe + p];
-  if (l >= 0 && in.lists[l].codes != nullptr && in.lists[l].code_offset != nullptr) {
-    PrefetchLines(in.lists[l].code_offset, in.d);
-  }
-  if (l >= 0 && in.prefetch_lists && in.lists[l].codes == nullptr &&
-      in.lists[l].half == nullptr && in.lists[l].size * in.d <= kPrefetchListFloats) {
-    PrefetchLines(in.lists[l].vectors, in.lists[l].size * in.d);
+  if (l < 0) return;
+  const ListView& list = in.lists[l];
+  if (list.codes != nullptr) {
+    if (list.code_offset != nullptr) PrefetchLines(list.code_offset, in.d);
+  } else if (allowed != nullptr) {
+    const int64_t count = std::min(allowed->count(l), kPrefetchAllowedRows);
+    for (int64_t r = 0; r < count; ++r) {
+      PrefetchLines(list.vectors + allowed->rows(l)[r] * in.d, in.d);
+    }
+  } else if (in.prefetch_lists && list.half == nullptr && !Filtering(in) &&
+             list.size * in.d <= kPrefetchListFloats) {
+    PrefetchLines(list.vectors, list.size * in.d);
   }
 }
 
@@ -259,8 +272,8 @@ void ScanProbes(const Kernels& kernels, const IvfScanInput& in, int64_t i, int64
   for (int64_t p = p0; p < p1; ++p) {
     const int64_t l = in.probes[i * in.nprobe + p];
     if (l < 0 || in.lists[l].size == 0) continue;
-    if (p == p0) PrefetchOffsets(in, i, p);  // (one list ahead from then on)
-    if (p + 1 < p1) PrefetchOffsets(in, i, p + 1);
+    if (p == p0) PrefetchProbe(in, i, p, allowed);  // (one list ahead from then on)
+    if (p + 1 < p1) PrefetchProbe(in, i, p + 1, allowed);
     if (kernels.scan == nullptr && in.lists[l].codes != nullptr && !compact.filtering()) {
       eager.ScanCoded(in.lists[l], top);
       continue;
@@ -359,7 +372,7 @@ void MatrixImpl(const Kernels& kernels, const IvfScanInput& in, float* distances
     for (int64_t p = 0; p < ScanCount(in, 0); ++p) {
       if (in.probes[p] < 0) continue;
       const ListView& list = in.lists[in.probes[p]];
-      if (in.filter == nullptr || !in.filter->active()) {
+      if (!Filtering(in)) {
         rows += list.size;
         continue;
       }
@@ -395,7 +408,7 @@ void MatrixImpl(const Kernels& kernels, const IvfScanInput& in, float* distances
     return;
   }
   std::optional<AllowedRowsTable> allowed;
-  if (in.nq > 1 && in.filter != nullptr && in.filter->active()) allowed.emplace(in);
+  if (in.nq > 1 && Filtering(in)) allowed.emplace(in);
 #pragma omp parallel num_threads(threads) if (in.nq > 1)
   {
     EagerListScan<metric> eager(*kernels.isa, in);

@@ -464,6 +464,60 @@ bool SearchOne(const DistanceKernels& isa, const float* q, const BaseView& base,
 // scratch, whatever the number of rows.
 int64_t BlockQueries(int64_t n) { return std::clamp<int64_t>((int64_t{1} << 18) / n, 1, 64); }
 
+// G queries' projections (w: G × d, p: G × 16·M16) from the basis transposed (bt: d ×
+// 16·M16): the G × M16 sums in registers, one FMA per (query, direction vector, t), t = 0 ..
+// d − 1 in order; each value a float sum of d products (QueryBounds's assumption).
+template <int M16, int G>
+__attribute__((target("avx512f"))) inline void ProjectGroupAvx512(const float* w, const float* bt,
+                                                                  int64_t d, float* p) {
+  __m512 acc[G][M16];
+#pragma GCC unroll 16
+  for (int g = 0; g < G; ++g) {
+#pragma GCC unroll 4
+    for (int j = 0; j < M16; ++j) acc[g][j] = _mm512_setzero_ps();
+  }
+  for (int64_t t = 0; t < d; ++t) {
+    __m512 b[M16];
+#pragma GCC unroll 4
+    for (int j = 0; j < M16; ++j) b[j] = _mm512_loadu_ps(bt + (t * M16 + j) * 16);
+#pragma GCC unroll 16
+    for (int g = 0; g < G; ++g) {
+      const __m512 v = _mm512_set1_ps(w[g * d + t]);
+#pragma GCC unroll 4
+      for (int j = 0; j < M16; ++j) acc[g][j] = _mm512_fmadd_ps(v, b[j], acc[g][j]);
+    }
+  }
+#pragma GCC unroll 16
+  for (int g = 0; g < G; ++g) {
+#pragma GCC unroll 4
+    for (int j = 0; j < M16; ++j) _mm512_storeu_ps(p + (g * M16 + j) * 16, acc[g][j]);
+  }
+}
+
+// p = W Bᵀ for nb queries (w: nb × d, p: nb × 16·M16), 24 accumulators a group.
+template <int M16>
+__attribute__((target("avx512f"))) void ProjectAvx512(const float* w, int64_t nb, const float* bt,
+                                                      int64_t d, float* p) {
+  constexpr int kGroup = 24 / M16;
+  int64_t i = 0;
+  for (; i + kGroup <= nb; i += kGroup) {
+    ProjectGroupAvx512<M16, kGroup>(w + i * d, bt, d, p + i * 16 * M16);
+  }
+  for (; i < nb; ++i) ProjectGroupAvx512<M16, 1>(w + i * d, bt, d, p + i * 16 * M16);
+}
+
+// The projections of a block's nb queries (w: nb × d) into p (nb × m): the outer-product
+// kernel on AVX-512 hosts for m of 32 or 64 (a batch of 10,000 Fashion-MNIST queries
+// projections: ~2x faster than the tile), else one inner-product tile.
+void ProjectBlock(const DistanceKernels& isa, const RowProjection& pr, const float* w,
+                  int64_t nb, int64_t d, float* p) {
+  if (isa.avx512 && pr.basis_t.size() == pr.basis.size() && (pr.m == 32 || pr.m == 64)) {
+    (pr.m == 64 ? ProjectAvx512<4> : ProjectAvx512<2>)(w, nb, pr.basis_t.data(), d, p);
+    return;
+  }
+  InnerProductTile(w, nb, pr.basis.data(), pr.m, d, p);
+}
+
 struct BlockScratch {
   std::vector<float> w, p, lb;  // block × d, block × m, block × (n rounded up to 16)
   std::vector<float> values;    // n
@@ -538,7 +592,7 @@ bool SearchBlock(const DistanceKernels& isa, const float* q, int64_t nb, const B
 #pragma omp simd
     for (int64_t t = 0; t < d; ++t) w[i * d + t] = q[i * d + t] - mean[t];
   }
-  InnerProductTile(s.w.data(), nb, pr.basis.data(), m, d, s.p.data());
+  ProjectBlock(isa, pr, s.w.data(), nb, d, s.p.data());
   for (int64_t i = 0; i < nb; ++i) {
     if (!QueryBounds(isa, pr, s.w.data() + i * d, s.p.data() + i * m, d, &s.c[i])) return false;
   }
@@ -605,6 +659,10 @@ bool BuildProjection(const float* x, int64_t n, int64_t d, RowProjection* out) {
   if (!LeadingDirections(a, at, n, d, m, &pr.basis)) return false;
   pr.eps = BasisError(pr.basis, m, d);
   if (pr.eps > 1e-3) return false;
+  pr.basis_t.resize(pr.basis.size());
+  for (int64_t j = 0; j < m; ++j) {
+    for (int64_t t = 0; t < d; ++t) pr.basis_t[t * m + j] = pr.basis[j * d + t];
+  }
   const int64_t n16 = (n + 15) / 16 * 16;  // padding rows: zeros
   pr.rows.assign(static_cast<size_t>(n16 * m), 0.0f);
   pr.norms.assign(static_cast<size_t>(n16), 0.0f);
