@@ -50,8 +50,8 @@ struct IvfScanInput {
 };
 
 // Measured on the grid (docs/jit.md, Short lists from memory).
-inline constexpr int64_t kPrefetchIndexBytes = int64_t{32} << 20;
-inline constexpr int64_t kPrefetchListFloats = 8192;
+inline constexpr int64_t kPrefetchIndexBytes = int64_t{64} << 20;
+inline constexpr int64_t kPrefetchListFloats = 16384;
 
 // Both write distances/labels (nq × k, caller-owned), best first, padded with -1. matrix runs
 // kernels.scan (built for (metric, d, k)) where given; csr runs kernels.tile (built for d)
