@@ -35,7 +35,7 @@ void BM_L2Rows(benchmark::State& state) {
   state.SetLabel(tables[tier]->isa);
   state.SetItemsProcessed(state.iterations() * n * d);  // multiply-adds
 }
-BENCHMARK(BM_L2Rows)->ArgsProduct({{128, 784}, {0, 1, 2}});
+BENCHMARK(BM_L2Rows)->ArgsProduct({{32, 128, 784}, {0, 1, 2}});
 
 // Threshold-gated top-k push of a 4,096-entry distance row (the scan's inner loop).
 void BM_PushRow(benchmark::State& state) {
