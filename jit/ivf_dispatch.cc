@@ -1,6 +1,7 @@
 // IVF search: coarse quantization, the max_codes prefix rule, and the list scan in the mode
 // (and with the kernels) chosen here.
 #include <algorithm>
+#include <limits>
 #include <vector>
 
 #include "jit/dispatch.h"
@@ -109,9 +110,14 @@ void SearchChunk(const KernelOptions& options, const IvfView& ivf, const float* 
                  ChunkScratch& s, float* distances, int64_t* labels, IVFSearchStats* stats,
                  const IdFilter* filter) {
   const int64_t nlist = ivf.centroids.n, d = ivf.centroids.d, bytes = ivf.ntotal * d * 4;
-  const int64_t allowed = mode == SearchMode::kAuto && filter != nullptr && filter->active()
-                              ? NominalAllowed(*filter, ivf.ntotal)
-                              : -1;
+  // (The selector's count only where it can change auto's answer: where the lowest csr
+  // threshold would take csr. Single queries never pay for it.)
+  const int64_t allowed =
+      mode == SearchMode::kAuto && filter != nullptr && filter->active() &&
+              Resolve(mode, n, nprobe, nlist, /*jit_tile=*/true,
+                      std::numeric_limits<int64_t>::max(), -1) == SearchMode::kCsr
+          ? NominalAllowed(*filter, ivf.ntotal)
+          : -1;
   Quantize(options, ivf, x, n, nprobe, threads, s, /*ordered=*/max_codes > 0);
   eager::IvfScanInput in = ScanInput(ivf, x, n, k, s, nprobe, filter);
   const bool pruned = ApplyMaxCodes(ivf, n, nprobe, max_codes, s);

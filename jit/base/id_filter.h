@@ -18,6 +18,7 @@
 #define IVFJIT_JIT_BASE_ID_FILTER_H_
 
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <type_traits>
 
@@ -138,7 +139,13 @@ inline int64_t NominalAllowed(const IdFilter& f, int64_t ntotal) {
   } else if (f.kind == IdFilterKind::kBitmap) {
     members = 0;
     const int64_t full = ntotal / 8 < f.nbytes ? ntotal / 8 : f.nbytes;
-    for (int64_t b = 0; b < full; ++b) members += __builtin_popcount(f.bits[b]);
+    int64_t b = 0;
+    for (; b + 8 <= full; b += 8) {
+      uint64_t word;
+      std::memcpy(&word, f.bits + b, 8);
+      members += __builtin_popcountll(word);
+    }
+    for (; b < full; ++b) members += __builtin_popcount(f.bits[b]);
     if (full < f.nbytes && ntotal % 8 != 0) {
       members += __builtin_popcount(f.bits[full] & ((1u << (ntotal % 8)) - 1u));
     }
