@@ -293,6 +293,7 @@ jit::IvfView IndexIVF::View() const {
   ivf.centroids = CentroidView();
   ivf.lists = views_.data();
   ivf.ntotal = ntotal();
+  ivf.code_size = code_size();
   return ivf;
 }
 

@@ -286,6 +286,38 @@ TEST(IndexIVFScalarQuantizerTest, CodedRowsTakeTheirShareOfTheFloatsMemory) {
   }
 }
 
+// auto sizes a coded index by its codes, in ResolveMode and in the search alike: an SQ8
+// index whose codes stay in cache (6.4 MB) but whose floats would not (25.6 MB) takes the
+// cached index's threshold (csr from 4 queries a list), and its search runs the mode
+// ResolveMode reports (a sharded index's root resolves auto for every shard with it).
+TEST(IndexIVFScalarQuantizerTest, AutoSizesTheIndexByItsCodes) {
+  const int64_t d = 64, nb = 100000, nlist = 100;
+  jit::KernelProviderOptions options;
+  options.cpu.cache_dir = "";
+  const std::unique_ptr<jit::KernelProvider> provider = jit::KernelProvider::Create(options);
+  if (!provider->enabled() || !provider->GeneratesTile()) GTEST_SKIP() << "no generated tile";
+  const std::vector<float> base = ClusteredVectors(nb, d, nlist, 0.3f, 9);
+  auto sq = IndexIVFScalarQuantizer::Create(d, nlist, QuantizerType::k8bit, Metric::kL2);
+  ASSERT_TRUE(sq.ok());
+  ASSERT_TRUE((*sq)->Train(base).ok());
+  ASSERT_TRUE((*sq)->Add(base).ok());
+  ASSERT_TRUE((*sq)->set_kernel_options({KernelTier::kDefault, provider.get()}).ok());
+  IVFSearchParams params;
+  params.nprobe = 10;  // 30 queries: 3 a list, past the tile's 1.5, short of the cached 4
+  EXPECT_EQ((*sq)->ResolveMode(30, params), SearchMode::kMatrix);
+  EXPECT_EQ((*sq)->ResolveMode(40, params), SearchMode::kCsr);
+  const std::vector<float> q = ClusteredVectors(30, d, nlist, 0.3f, 10);
+  auto autos = (*sq)->Search(q, 5, params);
+  params.mode = SearchMode::kMatrix;
+  auto matrix = (*sq)->Search(q, 5, params);
+  params.mode = SearchMode::kCsr;
+  auto csr = (*sq)->Search(q, 5, params);
+  ASSERT_TRUE(autos.ok() && matrix.ok() && csr.ok());
+  ASSERT_NE(matrix->distances, csr->distances) << "the modes round alike: no telling apart";
+  EXPECT_EQ(autos->distances, matrix->distances);
+  EXPECT_EQ(autos->labels, matrix->labels);
+}
+
 TEST(IndexIVFScalarQuantizerTest, BadInputIsRefused) {
   EXPECT_FALSE(IndexIVFScalarQuantizer::Create(0, 4, QuantizerType::kFp16, Metric::kL2).ok());
   EXPECT_FALSE(IndexIVFScalarQuantizer::Create(4, 0, QuantizerType::kFp16, Metric::kL2).ok());

@@ -147,6 +147,9 @@ struct IvfView {
   BaseView centroids;
   const ListView* lists = nullptr;
   int64_t ntotal = 0;
+  // Bytes one stored vector takes (its code); 0: d × 4. auto sizes the index as ntotal ×
+  // code_size, as IndexIVF::ResolveMode and a sharded index's root do.
+  int64_t code_size = 0;
   // The list sizes (nlist) the max_codes rule counts; null: the lists' own. A shard of a
   // larger index counts the whole index's, so that it scans the probes the whole would.
   const int64_t* max_codes_sizes = nullptr;

@@ -109,7 +109,8 @@ void SearchChunk(const KernelOptions& options, const IvfView& ivf, const float* 
                  int64_t k, int64_t nprobe, int64_t max_codes, SearchMode mode, int threads,
                  ChunkScratch& s, float* distances, int64_t* labels, IVFSearchStats* stats,
                  const IdFilter* filter) {
-  const int64_t nlist = ivf.centroids.n, d = ivf.centroids.d, bytes = ivf.ntotal * d * 4;
+  const int64_t nlist = ivf.centroids.n, d = ivf.centroids.d;
+  const int64_t bytes = ivf.ntotal * (ivf.code_size > 0 ? ivf.code_size : d * 4);
   // (The selector's count only where it can change auto's answer: where the lowest csr
   // threshold would take csr. Single queries never pay for it.)
   const int64_t allowed =

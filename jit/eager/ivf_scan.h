@@ -49,7 +49,7 @@ struct IvfScanInput {
   bool prefetch_lists = false;
 };
 
-// Measured on the grid (docs/jit.md, Short lists from memory).
+// Measured on the grid (docs/jit.md, Session 17).
 inline constexpr int64_t kPrefetchIndexBytes = int64_t{64} << 20;
 inline constexpr int64_t kPrefetchListFloats = 16384;
 

@@ -507,8 +507,8 @@ __attribute__((target("avx512f"))) void ProjectAvx512(const float* w, int64_t nb
 }
 
 // The projections of a block's nb queries (w: nb × d) into p (nb × m): the outer-product
-// kernel on AVX-512 hosts for m of 32 or 64 (a batch of 10,000 Fashion-MNIST queries
-// projections: ~2x faster than the tile), else one inner-product tile.
+// kernel on AVX-512 hosts for m of 32 or 64 (Fashion-MNIST batches: about twice the tile's
+// rate), else one inner-product tile.
 void ProjectBlock(const DistanceKernels& isa, const RowProjection& pr, const float* w,
                   int64_t nb, int64_t d, float* p) {
   if (isa.avx512 && pr.basis_t.size() == pr.basis.size() && (pr.m == 32 || pr.m == 64)) {
