@@ -18,12 +18,6 @@ const jit::IdFilter* FilterOf(const SearchParams& params) {
   return params.sel != nullptr ? &params.sel->filter() : nullptr;
 }
 
-// The vectors of ntotal a search's selector allows, for auto's filtered rule (-1: none).
-int64_t AllowedOf(const SearchParams& params, int64_t ntotal) {
-  const jit::IdFilter* filter = FilterOf(params);
-  return filter != nullptr && filter->active() ? jit::NominalAllowed(*filter, ntotal) : -1;
-}
-
 }  // namespace
 
 IndexIVF::IndexIVF(int64_t d, int64_t nlist, Metric metric, int64_t code_size, bool with_norms)
@@ -301,7 +295,8 @@ SearchMode IndexIVF::ResolveMode(int64_t nq, const IVFSearchParams& params) cons
   std::shared_lock<RwLock> lock = ReaderLock();
   return jit::ResolveIvfMode(kernels(), params.mode, nq,
                              params.nprobe == 0 ? nprobe() : params.nprobe, nlist_,
-                             ntotal() * code_size(), AllowedOf(params, ntotal()));
+                             ntotal() * code_size(),
+                             jit::NominalAllowedOrNone(FilterOf(params), ntotal()));
 }
 
 absl::Status IndexIVF::DoSearch(int64_t n, const float* x, int64_t k, float* distances,

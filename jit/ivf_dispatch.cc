@@ -114,10 +114,10 @@ void SearchChunk(const KernelOptions& options, const IvfView& ivf, const float* 
   // (The selector's count only where it can change auto's answer: where the lowest csr
   // threshold would take csr. Single queries never pay for it.)
   const int64_t allowed =
-      mode == SearchMode::kAuto && filter != nullptr && filter->active() &&
+      mode == SearchMode::kAuto &&
               Resolve(mode, n, nprobe, nlist, /*jit_tile=*/true,
                       std::numeric_limits<int64_t>::max(), -1) == SearchMode::kCsr
-          ? NominalAllowed(*filter, ivf.ntotal)
+          ? NominalAllowedOrNone(filter, ivf.ntotal)
           : -1;
   Quantize(options, ivf, x, n, nprobe, threads, s, /*ordered=*/max_codes > 0);
   eager::IvfScanInput in = ScanInput(ivf, x, n, k, s, nprobe, filter);

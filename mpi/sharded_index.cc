@@ -224,9 +224,7 @@ absl::StatusOr<std::unique_ptr<SearchParams>> ShardParams(const Index& shard, in
     // The selector's share of the whole index (never the root's own rows): auto decides as
     // the whole index would.
     const int64_t allowed =
-        p->sel != nullptr && p->sel->filter().active()
-            ? jit::NominalAllowed(p->sel->filter(), ntotal)
-            : -1;
+        jit::NominalAllowedOrNone(p->sel != nullptr ? &p->sel->filter() : nullptr, ntotal);
     mode = static_cast<int>(jit::ResolveIvfMode(shard.kernel_options(), p->mode, n, nprobe,
                                                 ivf->nlist(), ntotal * ivf->code_size(),
                                                 allowed));

@@ -158,6 +158,12 @@ inline int64_t NominalAllowed(const IdFilter& f, int64_t ntotal) {
   return f.negate && f.kind != IdFilterKind::kNone ? ntotal - members : members;
 }
 
+// NominalAllowed of a search's filter, or -1 where there is none (null or inactive): the
+// `allowed` argument of jit::ResolveIvfMode.
+inline int64_t NominalAllowedOrNone(const IdFilter* f, int64_t ntotal) {
+  return f != nullptr && f->active() ? NominalAllowed(*f, ntotal) : -1;
+}
+
 }  // namespace ivfjit::jit
 
 #endif  // IVFJIT_JIT_BASE_ID_FILTER_H_
