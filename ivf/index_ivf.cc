@@ -288,6 +288,9 @@ jit::IvfView IndexIVF::View() const {
   ivf.lists = views_.data();
   ivf.ntotal = ntotal();
   ivf.code_size = code_size();
+  // Coded lists carry their decoding's offsets (every list's, or none's: FillListView).
+  ivf.coded = nlist_ > 0 && views_[0].code_offset != nullptr;
+  ivf.code_type = nlist_ > 0 ? views_[0].code_type : jit::CodeType::kFloat16;
   return ivf;
 }
 

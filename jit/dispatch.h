@@ -150,6 +150,10 @@ struct IvfView {
   // Bytes one stored vector takes (its code); 0: d × 4. auto sizes the index as ntotal ×
   // code_size, as IndexIVF::ResolveMode and a sharded index's root do.
   int64_t code_size = 0;
+  // Lists of codes (IVF-SQ; every list's ListView::code_type is code_type): the matrix scan
+  // may run the kernel generated for that type (KernelProvider::CodedScanTopK).
+  bool coded = false;
+  CodeType code_type = CodeType::kFloat16;
   // The list sizes (nlist) the max_codes rule counts; null: the lists' own. A shard of a
   // larger index counts the whole index's, so that it scans the probes the whole would.
   const int64_t* max_codes_sizes = nullptr;

@@ -141,7 +141,11 @@ void SearchChunk(const KernelOptions& options, const IvfView& ivf, const float* 
   }
   if (provider != nullptr) {
     const int64_t work = n * nprobe * std::max<int64_t>(1, ivf.ntotal / nlist) * d;
-    kernels.scan = provider->ScanTopK(ivf.metric, d, k, MayCompileNow(work));
+    if (ivf.coded) {
+      kernels.coded_scan = provider->CodedScanTopK(ivf.metric, d, k, ivf.code_type);
+    } else {
+      kernels.scan = provider->ScanTopK(ivf.metric, d, k, MayCompileNow(work));
+    }
   }
   eager::IvfScanMatrix(kernels, in, distances, labels);
 }

@@ -13,6 +13,8 @@ const char* KernelOpName(KernelOp op) {
       return "coarse_topn";
     case KernelOp::kIpTile:
       return "ip_tile";
+    case KernelOp::kCodedScanTopK:
+      return "coded_scan_topk";
   }
   return "unknown";
 }

@@ -22,18 +22,19 @@ enum class KernelOp {
   kScanTopK,      // fused rows scan + threshold-gated top-k of fixed (d, k)
   kCoarseTopN,    // the same over the centroids, selecting the top nprobe lists
   kIpTile,        // tile[a][j] = q_a · x_j for g queries × n rows of fixed d (csr search)
+  kCodedScanTopK,  // kScanTopK over coded rows (dtype fp16 / bf16 / u8), decoded in registers
 };
 
 // Bumped whenever the generator's output for a key changes; part of every key.
-inline constexpr int kGeneratorVersion = 11;
+inline constexpr int kGeneratorVersion = 12;
 
 struct KernelKey {
   KernelOp op = KernelOp::kScanTopK;
   Metric metric = Metric::kL2;
   int64_t d = 0;
-  int64_t k = 0;         // top-k size (kScanTopK); 0 otherwise
+  int64_t k = 0;         // top-k size (kScanTopK, kCodedScanTopK); 0 otherwise
   int64_t nprobe = 0;    // selection size (kCoarseTopN); 0 otherwise
-  std::string dtype = "f32";
+  std::string dtype = "f32";  // the rows' type: f32, or a coded scan's fp16 / bf16 / u8
   std::string target;        // CPU name + sorted enabled features of the host
   std::string llvm_version;  // LLVM_VERSION_STRING of the compiler
   int generator_version = kGeneratorVersion;

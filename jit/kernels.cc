@@ -88,6 +88,10 @@ void* KernelProvider::CompileNow(const KernelKey& key) {
     absl::StatusOr<IpTileFn> f = jit_->GetIpTile(key);
     return f.ok() ? reinterpret_cast<void*>(*f) : nullptr;
   }
+  if (key.op == KernelOp::kCodedScanTopK) {
+    absl::StatusOr<CodedScanFn> f = jit_->GetCodedScanTopK(key);
+    return f.ok() ? reinterpret_cast<void*>(*f) : nullptr;
+  }
   absl::StatusOr<ScanTopKFn> f = jit_->GetScanTopK(key);
   return f.ok() ? reinterpret_cast<void*>(*f) : nullptr;
 }
@@ -164,6 +168,17 @@ ScanTopKFn KernelProvider::CoarseTopN(Metric metric, int64_t d, int64_t nprobe,
                                       bool may_block) {
   return reinterpret_cast<ScanTopKFn>(
       GetScan(KernelOp::kCoarseTopN, metric, d, nprobe, may_block));
+}
+
+CodedScanFn KernelProvider::CodedScanTopK(Metric metric, int64_t d, int64_t k, CodeType type) {
+  if (!GeneratesCodedScans()) return reinterpret_cast<CodedScanFn>(Fallback());
+  KernelKey key = jit_->MakeKey(KernelOp::kCodedScanTopK, metric, d, k);
+  key.dtype = CodeTypeName(type);
+  return reinterpret_cast<CodedScanFn>(Get(key, /*may_block=*/true));
+}
+
+bool KernelProvider::GeneratesCodedScans() const {
+  return jit_ != nullptr && (options_.scan_kernels || jit_->targets_avx2());
 }
 
 bool KernelProvider::GeneratesTile() const {

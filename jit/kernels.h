@@ -19,8 +19,9 @@
 // compile on a background thread and runs eager until the kernel is ready.
 //
 // The process's default provider follows IVFJIT_JIT: unset or "auto" generates the kernels
-// that beat the eager ones on the measured profile (the inner-product tile of batch searches,
-// on hosts with AVX2 or AVX-512: docs/jit.md), "on" every kernel (the fused scans too), "off" none.
+// that beat the eager ones on the measured profile (the inner-product tile of batch searches
+// and the coded scans of IVF-SQ lists, on hosts with AVX2 or AVX-512: docs/jit.md), "on"
+// every kernel (the float fused scans too), "off" none.
 // Indexes choose their provider or an eager tier through Index::set_kernel_options.
 #ifndef IVFJIT_JIT_KERNELS_H_
 #define IVFJIT_JIT_KERNELS_H_
@@ -35,16 +36,17 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
+#include "jit/base/views.h"
 #include "jit/cpu/cpu_jit.h"
 
 namespace ivfjit::jit {
 
 struct KernelProviderOptions {
   bool enabled = true;         // false: every request falls back to eager
-  // false (IVFJIT_JIT=auto, the default): only the inner-product tile is generated, and only
-  // where the JIT targets AVX2 or AVX-512 — where it was measured to beat sgemm (AVX2 code:
-  // against OpenBLAS's Haswell kernels, docs/jit.md); ScanTopK and CoarseTopN fall back to
-  // eager.
+  // false (IVFJIT_JIT=auto, the default): only the inner-product tile and the coded scans are
+  // generated, and only where the JIT targets AVX2 or AVX-512 — where they were measured to
+  // beat sgemm (AVX2 code: against OpenBLAS's Haswell kernels) and the eager coded rows
+  // (docs/jit.md); ScanTopK and CoarseTopN fall back to eager.
   bool scan_kernels = true;
   bool background = true;      // false: non-blocking requests compile synchronously too
   CpuJitOptions cpu;
@@ -79,6 +81,14 @@ class KernelProvider {
   // Null means "run the eager kernel". may_block: the caller can afford a compile now.
   ScanTopKFn ScanTopK(Metric metric, int64_t d, int64_t k, bool may_block);
   ScanTopKFn CoarseTopN(Metric metric, int64_t d, int64_t nprobe, bool may_block);
+  // The fused scan over an IVF-SQ index's coded rows, codes decoded in registers: generated
+  // where the tile is (IVFJIT_JIT auto on AVX2 / AVX-512 hosts, or on), measured faster than
+  // the eager coded row kernels (docs/jit.md, Coded lists). Compiled on the calling thread at
+  // first use, as the tile is, so that a search's exact distances never depend on a
+  // background compile's progress.
+  CodedScanFn CodedScanTopK(Metric metric, int64_t d, int64_t k, CodeType type);
+  // Whether CodedScanTopK can return a kernel at all.
+  bool GeneratesCodedScans() const;
   // Inner products only (L2 callers add the norms): keyed with metric=ip for both metrics.
   // Always compiled (or loaded) on the calling thread at first use — once per d per process,
   // 12-17 ms, or well under a millisecond from the disk cache — so that which kernel a batch

@@ -39,6 +39,10 @@ TEST(KernelProviderTest, WithoutScanKernelsOnlyTheTileIsGenerated) {
   EXPECT_EQ(p->stats().fallbacks, 2);
   EXPECT_EQ(p->stats().jit.compiles, 1);
   EXPECT_FALSE(p->stats().scan_kernels);
+  // The coded scans go with the tile (measured faster than the eager coded rows).
+  EXPECT_TRUE(p->GeneratesCodedScans());
+  EXPECT_NE(p->CodedScanTopK(Metric::kL2, 16, 10, CodeType::kUint8), nullptr);
+  EXPECT_EQ(p->stats().jit.compiles, 2);
 }
 
 TEST(KernelProviderTest, WithoutScanKernelsTheTileNeedsAvx2) {
@@ -55,10 +59,15 @@ TEST(KernelProviderTest, WithoutScanKernelsTheTileNeedsAvx2) {
   auto p = KernelProvider::Create(options);
   ASSERT_TRUE(p->enabled()) << p->disabled_reason();
   EXPECT_EQ(p->IpTile(16), nullptr);
-  EXPECT_EQ(p->stats().fallbacks, 1);
+  EXPECT_EQ(p->CodedScanTopK(Metric::kL2, 16, 10, CodeType::kFloat16), nullptr);
+  EXPECT_EQ(p->stats().fallbacks, 2);
   EXPECT_EQ(p->stats().jit.compiles, 0);
-  options.scan_kernels = true;  // IVFJIT_JIT=on generates it anyway
+  options.scan_kernels = true;  // IVFJIT_JIT=on generates them anyway
   EXPECT_NE(KernelProvider::Create(options)->IpTile(16), nullptr);
+  EXPECT_NE(
+      KernelProvider::Create(options)->CodedScanTopK(Metric::kInnerProduct, 16, 10,
+                                                     CodeType::kBFloat16),
+      nullptr);
 }
 
 TEST(KernelProviderTest, SingleQueriesCompileInTheBackgroundBatchesCompileAtOnce) {

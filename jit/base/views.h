@@ -21,6 +21,11 @@ inline int64_t CodeBytes(CodeType type, int64_t d) {
   return type == CodeType::kUint8 ? d : 2 * d;
 }
 
+// The type's name in generated kernels' keys (KernelKey::dtype): "fp16", "bf16" or "u8".
+inline const char* CodeTypeName(CodeType type) {
+  return type == CodeType::kFloat16 ? "fp16" : type == CodeType::kBFloat16 ? "bf16" : "u8";
+}
+
 // Rows to search, caller-owned. x: n × d row-major. norms: n squared L2 norms of the rows, or
 // null (then computed per block where an L2 search needs them). half / half_err (optional,
 // both or neither): the rows as binary16 (n × d) and n rounding bounds, the fp16 screen of

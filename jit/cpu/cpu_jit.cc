@@ -164,7 +164,7 @@ KernelKey CpuJit::MakeKey(KernelOp op, Metric metric, int64_t d, int64_t selecti
   key.op = op;
   key.metric = metric;
   key.d = d;
-  if (op == KernelOp::kScanTopK) key.k = selection;
+  if (op == KernelOp::kScanTopK || op == KernelOp::kCodedScanTopK) key.k = selection;
   if (op == KernelOp::kCoarseTopN) key.nprobe = selection;
   key.target = impl_->target;
   key.llvm_version = LLVM_VERSION_STRING;
@@ -201,8 +201,11 @@ absl::StatusOr<void*> CpuJit::Impl::Compile(const KernelKey& key, bool* from_dis
   if (options.inject_compile_failure) {
     return absl::InternalError("JIT compile failure injected (test hook)");
   }
-  const bool selects = key.op == KernelOp::kScanTopK || key.op == KernelOp::kCoarseTopN;
-  if (key.d < 1 || key.d > 65536 || (selects && key.selection() < 1)) {
+  const bool coded = key.op == KernelOp::kCodedScanTopK;
+  const bool selects = coded || key.op == KernelOp::kScanTopK || key.op == KernelOp::kCoarseTopN;
+  const bool known_type = coded ? key.dtype == "fp16" || key.dtype == "bf16" || key.dtype == "u8"
+                                : key.dtype == "f32" || key.dtype == "f32-warmup";
+  if (key.d < 1 || key.d > 65536 || (selects && key.selection() < 1) || !known_type) {
     return absl::InvalidArgumentError(absl::StrCat("no kernel for ", key.ToString()));
   }
   auto context = std::make_unique<llvm::LLVMContext>();
@@ -291,6 +294,13 @@ absl::StatusOr<ScanTopKFn> CpuJit::GetScanTopK(const KernelKey& key) {
   absl::StatusOr<void*> fn = GetKernel(key);
   if (!fn.ok()) return fn.status();
   return reinterpret_cast<ScanTopKFn>(*fn);
+}
+
+absl::StatusOr<CodedScanFn> CpuJit::GetCodedScanTopK(const KernelKey& key) {
+  if (key.op != KernelOp::kCodedScanTopK) return absl::InvalidArgumentError("not a coded scan");
+  absl::StatusOr<void*> fn = GetKernel(key);
+  if (!fn.ok()) return fn.status();
+  return reinterpret_cast<CodedScanFn>(*fn);
 }
 
 absl::Status CpuJit::WarmUp() {

@@ -36,6 +36,9 @@ using ScanTopKFn = eager::ScanKernel;
 // Inner-product tile: tile[a * n + j] = qs[a] · x_j for a < g, j < n. qs: g pointers to d
 // floats each; x: n × d rows; tile: g × n floats, row-major.
 using IpTileFn = eager::IpTileKernel;
+// Fused scan + top-k over coded rows (fp16 / bf16 / u8 codes decoded in registers): the
+// contract of eager::CodedScanKernel.
+using CodedScanFn = eager::CodedScanKernel;
 
 struct CpuJitOptions {
   // Disk cache directory: nullopt = $IVFJIT_CACHE_DIR, else $XDG_CACHE_HOME/ivfjit, else
@@ -65,12 +68,14 @@ class CpuJit {
   CpuJit(const CpuJit&) = delete;
   CpuJit& operator=(const CpuJit&) = delete;
 
-  // A key for this host: target and LLVM version filled in.
+  // A key for this host: target and LLVM version filled in (set dtype for a coded scan).
   KernelKey MakeKey(KernelOp op, Metric metric, int64_t d, int64_t selection) const;
 
   ABSL_MUST_USE_RESULT absl::StatusOr<ScanTopKFn> GetScanTopK(
       const KernelKey& key);  // kScanTopK or kCoarseTopN
   ABSL_MUST_USE_RESULT absl::StatusOr<IpTileFn> GetIpTile(const KernelKey& key);  // kIpTile
+  // kCodedScanTopK with dtype "fp16", "bf16" or "u8" (jit::CodeTypeName).
+  ABSL_MUST_USE_RESULT absl::StatusOr<CodedScanFn> GetCodedScanTopK(const KernelKey& key);
 
   // True if the disk cache holds an entry for the key (not yet validated: a corrupt entry still
   // gets recompiled by GetScanTopK / GetIpTile).

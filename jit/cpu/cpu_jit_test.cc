@@ -8,12 +8,15 @@
 
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <string>
 #include <thread>
 #include <vector>
 
 #include "gtest/gtest.h"
 #include "testing/knn_match.h"
+#include "jit/base/number_formats.h"
+#include "jit/base/views.h"
 #include "jit/eager/distances.h"
 #include "jit/eager/gemm.h"
 #include "jit/eager/scan.h"
@@ -163,6 +166,82 @@ TEST(CpuJitTest, CoarseTopNMatchesEager) {
   }
 }
 
+// The coded scan against the eager coded row kernel (decode.h's values, offset folded into q,
+// bias added for IP) + the eager top-k, two calls into one heap as over two lists. Values in
+// [0, 1) as in CompareScan (bytes: codes times a scale of at most 1/255).
+template <Metric metric>
+void CompareCodedScan(CpuJit& jit, CodeType type, int64_t d, int64_t k) {
+  constexpr bool kL2 = metric == Metric::kL2;
+  SCOPED_TRACE(::testing::Message() << (kL2 ? "L2" : "IP") << " " << CodeTypeName(type)
+                                    << " d=" << d << " k=" << k);
+  KernelKey key = jit.MakeKey(KernelOp::kCodedScanTopK, metric, d, k);
+  key.dtype = CodeTypeName(type);
+  auto fn = jit.GetCodedScanTopK(key);
+  ASSERT_TRUE(fn.ok()) << fn.status();
+  const int64_t n = 700, bytes = CodeBytes(type, d);
+  const std::vector<float> q = UniformVectors(1, d, 5 * d + k);
+  const std::vector<float> values = UniformVectors(n, d, 13 * d + k);
+  const std::vector<float> scale_values = UniformVectors(1, d, 3 * d);
+  std::vector<uint8_t> codes(n * bytes);
+  std::vector<float> scale(d);
+  for (int64_t t = 0; t < d; ++t) scale[t] = (0.25f + 0.75f * scale_values[t]) / 255;
+  for (int64_t e = 0; e < n * d; ++e) {
+    if (type == CodeType::kUint8) {
+      codes[e] = static_cast<uint8_t>(values[e] * 256);
+      continue;
+    }
+    const uint16_t h = type == CodeType::kFloat16 ? FloatToHalf(values[e]) : FloatToBf16(values[e]);
+    std::memcpy(codes.data() + 2 * e, &h, 2);
+  }
+  std::vector<int64_t> ids(n);
+  for (int64_t j = 0; j < n; ++j) ids[j] = 5 * j + 2;
+  const float bias = kL2 ? 0.0f : 0.375f;
+  const float* sc = type == CodeType::kUint8 ? scale.data() : nullptr;
+  std::vector<float> jd(k), ed(k), row(n);
+  std::vector<int64_t> ji(k), ei(k);
+  eager::TopK<metric> jt(jd.data(), ji.data(), k);
+  (*fn)(q.data(), codes.data(), sc, bias, ids.data(), n / 2, jd.data(), ji.data());
+  (*fn)(q.data(), codes.data() + (n / 2) * bytes, sc, bias, ids.data() + n / 2, n - n / 2,
+        jd.data(), ji.data());
+  jt.Finish();
+  const eager::DistanceKernels& kernels = eager::BestDistanceKernels();
+  ASSERT_NE(kernels.coded_l2_rows, nullptr);
+  (kL2 ? kernels.coded_l2_rows : kernels.coded_ip_rows)(type, q.data(), codes.data(), n, d, sc,
+                                                         row.data());
+  for (float& v : row) v += bias;
+  eager::TopK<metric> et(ed.data(), ei.data(), k);
+  eager::PushRow(kernels, row.data(), n, ids.data(), 0, 0.0f, nullptr, et);
+  et.Finish();
+  EXPECT_TRUE(::ivfjit::testing::KnnResultsAgree(1, k, jd.data(), ji.data(), ed.data(),
+                                                 ei.data(), {1e-5, d / 4.0}));
+}
+
+void CompareCodedScans(CpuJit& jit, const std::vector<int64_t>& dims) {
+  for (CodeType type : {CodeType::kFloat16, CodeType::kBFloat16, CodeType::kUint8}) {
+    for (int64_t d : dims) {
+      for (int64_t k : {1, 10, 100}) {
+        CompareCodedScan<Metric::kL2>(jit, type, d, k);
+        CompareCodedScan<Metric::kInnerProduct>(jit, type, d, k);
+      }
+    }
+  }
+}
+
+TEST(CpuJitTest, CodedScanTopKMatchesEagerCodedRows) {
+  auto jit = MemoryOnlyJit();
+  CompareCodedScans(*jit, {1, 2, 7, 15, 16, 17, 33, 128, 129, 300, 784});
+  // Keyed per code type, apart from the float scan.
+  KernelKey fp16 = jit->MakeKey(KernelOp::kCodedScanTopK, Metric::kL2, 64, 10);
+  fp16.dtype = "fp16";
+  KernelKey bf16 = fp16;
+  bf16.dtype = "bf16";
+  EXPECT_NE(fp16.Hash(), bf16.Hash());
+  EXPECT_NE(fp16.Hash(), jit->MakeKey(KernelOp::kScanTopK, Metric::kL2, 64, 10).Hash());
+  KernelKey bad = fp16;
+  bad.dtype = "f32";  // a coded scan of floats does not exist
+  EXPECT_FALSE(jit->GetCodedScanTopK(bad).ok());
+}
+
 // What a host without AVX-512 would run (LLVM told to drop it): 16-wide vectors split into
 // AVX2 halves, the same results.
 TEST(CpuJitTest, KernelsWithoutAvx512MatchEager) {
@@ -184,6 +263,7 @@ TEST(CpuJitTest, KernelsWithoutAvx512MatchEager) {
       CompareScan<Metric::kInnerProduct>(**jit, KernelOp::kScanTopK, d, k, /*with_ids=*/false);
     }
   }
+  CompareCodedScans(**jit, {1, 17, 128, 784});
 }
 
 TEST(CpuJitTest, EightThreadsAskingForOneKernelCompileItOnce) {

@@ -32,6 +32,9 @@ absl::StatusOr<IpTileFn> CpuJit::GetIpTile(const KernelKey&) {
 absl::StatusOr<ScanTopKFn> CpuJit::GetScanTopK(const KernelKey&) {
   return absl::UnavailableError("no CPU JIT in this build");
 }
+absl::StatusOr<CodedScanFn> CpuJit::GetCodedScanTopK(const KernelKey&) {
+  return absl::UnavailableError("no CPU JIT in this build");
+}
 bool CpuJit::OnDisk(const KernelKey&) const { return false; }
 absl::Status CpuJit::WarmUp() { return absl::UnavailableError("no CPU JIT in this build"); }
 JitStats CpuJit::stats() const { return {}; }

@@ -58,10 +58,20 @@ using ScanKernel = void (*)(const float* q, const float* x, const float* x_norms
                             int64_t* heap_ids);
 using IpTileKernel = void (*)(const float* const* qs, int64_t g, const float* x, int64_t n,
                               float* tile, int64_t outer);
+// A fused scan + top-k over coded rows (generated per metric, d, k and code type): pushes
+// (dist_j, ids[j]) for j < n into the TopK whose arrays are heap_dist / heap_ids, with
+// dist_j = sum_t (q[t] - v_jt)^2 (L2) or bias + sum_t q[t] v_jt (IP), v_jt decode.h's
+// CodeValue(type, row j, t), times scale[t] for byte codes (scale: d floats; null otherwise).
+// Callers fold the list's offset into q (L2: q - offset) or bias (IP: q · offset), as the
+// eager CodedRowsKernel's do. codes: n rows of jit::CodeBytes(type, d) bytes; ids: n labels.
+using CodedScanKernel = void (*)(const float* q, const uint8_t* codes, const float* scale,
+                                 float bias, const int64_t* ids, int64_t n, float* heap_dist,
+                                 int64_t* heap_ids);
 struct Kernels {
   const DistanceKernels* isa = nullptr;  // required
   ScanKernel scan = nullptr;             // fused scan + top-k for (metric, d, selection size)
   IpTileKernel tile = nullptr;           // inner-product tile for d
+  CodedScanKernel coded_scan = nullptr;  // fused scan + top-k over the index's coded rows
   int threads = 0;                       // threads the search may use; 0: OpenMP's maximum
 };
 

@@ -104,8 +104,9 @@ class EagerListScan {
   // A coded list (jit/base/views.h) read in place: distances to the decoded rows without
   // decoding them — the offset folded into the query (L2: q - offset) or added (IP: q ·
   // offset), the codes widened (and scaled) in registers. Reads the codes once, at their
-  // size; equal to scanning the decoded rows up to float rounding.
-  void ScanCoded(const ListView& list, TopK<metric>& top) {
+  // size; equal to scanning the decoded rows up to float rounding. generated: the fused
+  // kernel for this index's code type (distances and the gated push in one pass), or null.
+  void ScanCoded(const ListView& list, CodedScanKernel generated, TopK<metric>& top) {
     const float* q = q_;
     float bias = 0.0f;
     if constexpr (metric == Metric::kL2) {
@@ -116,6 +117,11 @@ class EagerListScan {
       q = shifted_.data();
     } else {
       isa_.ip_rows(q_, list.code_offset, 1, d_, &bias);
+    }
+    if (generated != nullptr) {
+      generated(q, list.codes, list.code_scale, bias, list.ids, list.size, top.heap_dist(),
+                top.heap_ids());
+      return;
     }
     const CodedRowsKernel rows = metric == Metric::kL2 ? isa_.coded_l2_rows : isa_.coded_ip_rows;
     const int64_t chunk = static_cast<int64_t>(buf_.size());
@@ -275,7 +281,7 @@ void ScanProbes(const Kernels& kernels, const IvfScanInput& in, int64_t i, int64
     if (p == p0) PrefetchProbe(in, i, p, allowed);  // (one list ahead from then on)
     if (p + 1 < p1) PrefetchProbe(in, i, p + 1, allowed);
     if (kernels.scan == nullptr && in.lists[l].codes != nullptr && !compact.filtering()) {
-      eager.ScanCoded(in.lists[l], top);
+      eager.ScanCoded(in.lists[l], kernels.coded_scan, top);
       continue;
     }
     if (kernels.scan == nullptr && compact.filtering() && in.lists[l].codes == nullptr &&

@@ -53,6 +53,11 @@ class TopK {
   // The distance a candidate must beat (or tie with a smaller id) to enter.
   float threshold() const { return dist_[0]; }
 
+  // The heap's arrays, for a generated kernel that pushes into them with the same rule
+  // (the heap lives in them alone: pushes of either kind may interleave).
+  float* heap_dist() const { return dist_; }
+  int64_t* heap_ids() const { return ids_; }
+
   // Offers one candidate; O(log k) when it enters, O(1) otherwise.
   void Push(float d, int64_t id) {
     if (!O::Before(d, id, dist_[0], ids_[0])) return;

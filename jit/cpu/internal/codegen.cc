@@ -55,10 +55,20 @@ constexpr int kTileQueries = 4;
 constexpr int kTileRows = 4;
 static_assert(kTileQueries * kTileRows == 16, "one 16-lane vector of sums per block");
 
+// How the rows a kernel reads are stored: floats, or a coded scan's codes.
+enum class RowCodeKind { kF32, kFp16, kBf16, kU8 };
+
+RowCodeKind RowCode(const KernelKey& key) {
+  if (key.op != KernelOp::kCodedScanTopK) return RowCodeKind::kF32;
+  if (key.dtype == "fp16") return RowCodeKind::kFp16;
+  if (key.dtype == "bf16") return RowCodeKind::kBf16;
+  return RowCodeKind::kU8;
+}
+
 class Generator {
  public:
   Generator(const KernelKey& key, llvm::LLVMContext& ctx, llvm::Module& module)
-      : key_(key), ctx_(ctx), module_(module), b_(ctx) {
+      : key_(key), code_(RowCode(key)), ctx_(ctx), module_(module), b_(ctx) {
     llvm::FastMathFlags fmf;
     fmf.setAllowReassoc();   // the reductions reassociate (vectorized sums)
     fmf.setAllowContract();  // a * b + c may become an FMA
@@ -87,7 +97,7 @@ class Generator {
                                              const std::vector<Piece>& pieces, int chains) {
     if (pieces.size() > kUnrollPieces) return PairAccumulatorsBlocked(qs, rows, chains);
     Accumulators acc(qs.size() * rows.size(), {nullptr, nullptr});
-    AccumulatePieces(qs, rows, pieces, chains, acc);
+    AccumulatePieces(qs, rows, pieces, chains, acc, row_scale_);
     return MergeChains(acc);
   }
 
@@ -123,10 +133,12 @@ class Generator {
     llvm::Value* offset = b_.CreateMul(c, b_.getInt64(block));
     std::vector<llvm::Value*> qb, rb;
     for (llvm::Value* q : qs) qb.push_back(b_.CreateInBoundsGEP(f32_, q, offset));
-    for (llvm::Value* row : rows) rb.push_back(b_.CreateInBoundsGEP(f32_, row, offset));
+    for (llvm::Value* row : rows) rb.push_back(b_.CreateInBoundsGEP(RowType(), row, offset));
+    llvm::Value* scale_block =
+        row_scale_ == nullptr ? nullptr : b_.CreateInBoundsGEP(f32_, row_scale_, offset);
     std::vector<Piece> pieces;
     for (int64_t i = 0; i < kBlockPieces; ++i) pieces.push_back({16 * i, 16});
-    AccumulatePieces(qb, rb, pieces, chains, acc);
+    AccumulatePieces(qb, rb, pieces, chains, acc, scale_block);
     llvm::Value* next = b_.CreateAdd(c, b_.getInt64(1));
     llvm::BasicBlock* body_end = b_.GetInsertBlock();
     c->addIncoming(next, body_end);
@@ -140,20 +152,22 @@ class Generator {
     for (const Piece& p : Pieces(key_.d - blocks * block)) {
       rest.push_back({p.offset + blocks * block, p.width});
     }
-    AccumulatePieces(qs, rows, rest, chains, acc);
+    AccumulatePieces(qs, rows, rest, chains, acc, row_scale_);
     return MergeChains(acc);
   }
 
   // Accumulates the pieces into acc (pair a · R + r): with two chains the 16-wide pieces
   // alternate between them; narrower pieces are widened (zeros above) and added to chain 0.
+  // Coded rows are decoded piece by piece (LoadRowPiece; scale: byte codes' scale at the
+  // rows' offset 0).
   void AccumulatePieces(const std::vector<llvm::Value*>& qs,
                         const std::vector<llvm::Value*>& rows, const std::vector<Piece>& pieces,
-                        int chains, Accumulators& acc) {
+                        int chains, Accumulators& acc, llvm::Value* scale) {
     int chain = 0;
     for (size_t i = 0; i < pieces.size(); ++i) {
       std::vector<llvm::Value*> qp, xp;
       for (llvm::Value* q : qs) qp.push_back(LoadPiece(q, pieces[i]));
-      for (llvm::Value* row : rows) xp.push_back(LoadPiece(row, pieces[i]));
+      for (llvm::Value* row : rows) xp.push_back(LoadRowPiece(row, pieces[i], scale));
       const bool wide = pieces[i].width == 16;
       for (size_t a = 0; a < qs.size(); ++a) {
         for (size_t r = 0; r < rows.size(); ++r) {
@@ -332,21 +346,34 @@ class Generator {
   // accumulator is stored, and the sixteen are reduced together by a tree (Combine, h = 8,
   // 4, 2, 1) into one vector of sixteen distances, compared with the threshold at once; the
   // heap is touched only for the lanes that pass.
+  //
+  // Coded rows (kCodedScanTopK): void(q, codes, scale, float bias, ids, n, heap_dist,
+  // heap_ids), eager::CodedScanKernel's contract — rows decoded piece by piece in registers,
+  // L2 summed directly as (q - v)^2 (no norms), IP plus bias; labels ids[j].
   void ScanTopK() {
-    auto* fn_ty = llvm::FunctionType::get(
-        b_.getVoidTy(), {ptr_, ptr_, ptr_, ptr_, i64_, i64_, ptr_, ptr_}, false);
+    const bool coded = code_ != RowCodeKind::kF32;
+    llvm::Type* arg3 = coded ? f32_ : static_cast<llvm::Type*>(ptr_);
+    llvm::Type* arg4 = coded ? static_cast<llvm::Type*>(ptr_) : i64_;
+    auto* fn_ty = llvm::FunctionType::get(b_.getVoidTy(),
+                                          {ptr_, ptr_, ptr_, arg3, arg4, i64_, ptr_, ptr_}, false);
     llvm::Function* fn = NewFunction(fn_ty);
-    for (unsigned a : {0u, 1u, 2u, 3u}) {
+    for (unsigned a : {0u, 1u, 2u, coded ? 4u : 3u}) {
       fn->addParamAttr(a, llvm::Attribute::NoAlias);
       fn->addParamAttr(a, llvm::Attribute::ReadOnly);
     }
     Scan s;
     s.fn = fn;
-    s.q = fn->getArg(0), s.x = fn->getArg(1), s.x_norms = fn->getArg(2);
+    s.q = fn->getArg(0), s.x = fn->getArg(1);
+    s.x_norms = coded ? nullptr : fn->getArg(2);
+    s.bias = coded ? fn->getArg(3) : nullptr;
+    if (code_ == RowCodeKind::kU8) row_scale_ = fn->getArg(2);
+    llvm::Value* ids = fn->getArg(coded ? 4 : 3);
+    llvm::Value* j0 = coded ? static_cast<llvm::Value*>(b_.getInt64(0)) : fn->getArg(4);
     s.n = fn->getArg(5);
     // L2 as |q|^2 + |x|^2 - 2 q·x with the rows' stored norms: one multiply-add per component
     // instead of a subtract and a multiply-add (eager::TileDistance's formula, clamped at 0).
-    dot_products_ = true;
+    // Coded rows have no stored norms: (q - v)^2 summed directly.
+    dot_products_ = !coded;
     const llvm::FunctionCallee push = PushCallee();
     s.pieces = Pieces(key_.d);
     auto* entry = llvm::BasicBlock::Create(ctx_, "entry", fn);
@@ -361,9 +388,10 @@ class Generator {
     s.parts_ty = llvm::ArrayType::get(s.vec16, 16);
 
     b_.SetInsertPoint(entry);
-    s.q_norm = l2() ? Reduce(RowAccumulators(s.q, {s.q}, s.pieces)[0]) : nullptr;  // q·q
+    // q·q (float rows only: coded L2 sums (q - v)^2 directly).
+    s.q_norm = l2() && !coded ? Reduce(RowAccumulators(s.q, {s.q}, s.pieces)[0]) : nullptr;
     llvm::Value* threshold0 = b_.CreateAlignedLoad(f32_, fn->getArg(6), llvm::Align(4));
-    llvm::Value* has_ids = b_.CreateICmpNE(fn->getArg(3), llvm::ConstantPointerNull::get(ptr_));
+    llvm::Value* has_ids = b_.CreateICmpNE(ids, llvm::ConstantPointerNull::get(ptr_));
     s.lanes = b_.CreateAlloca(s.lanes_ty);
     s.parts = b_.CreateAlloca(s.parts_ty);
     s.last = b_.CreateSub(s.n, b_.getInt64(1));
@@ -371,7 +399,7 @@ class Generator {
     b_.CreateAlignedStore(llvm::ConstantAggregateZero::get(s.parts_ty), s.parts, llvm::Align(4));
     llvm::BasicBlock* entry_end = b_.GetInsertBlock();  // |q|^2 may have added a d loop
     b_.CreateCondBr(b_.CreateICmpSGT(s.n, b_.getInt64(0)), s.chunk, s.done);
-    s.gate = {has_ids, fn->getArg(3), fn->getArg(4), fn->getArg(6), fn->getArg(7), push};
+    s.gate = {has_ids, ids, j0, fn->getArg(6), fn->getArg(7), push};
 
     b_.SetInsertPoint(s.chunk);
     s.cj = b_.CreatePHI(i64_, 2, "cj");
@@ -397,7 +425,7 @@ class Generator {
   };
   struct Scan {
     llvm::Function* fn;
-    llvm::Value *q, *x, *x_norms, *n, *q_norm, *lanes, *parts, *last;
+    llvm::Value *q, *x, *x_norms, *bias, *n, *q_norm, *lanes, *parts, *last;
     std::vector<Piece> pieces;
     llvm::BasicBlock *chunk, *row, *reduce, *lanes_loop, *latch, *done;
     llvm::FixedVectorType* vec16;
@@ -435,7 +463,7 @@ class Generator {
     llvm::PHINode* i = b_.CreatePHI(i64_, 2, "block");
     i->addIncoming(b_.getInt64(0), s.chunk);
     llvm::Value* j = AddClamped(b_.CreateAdd(s.cj, i), 0, s.last);
-    llvm::Value* row = b_.CreateInBoundsGEP(f32_, s.x, b_.CreateMul(j, b_.getInt64(key_.d)));
+    llvm::Value* row = b_.CreateInBoundsGEP(RowType(), s.x, b_.CreateMul(j, b_.getInt64(key_.d)));
     llvm::Value* acc = RowAccumulators(s.q, {row}, s.pieces)[0];
     b_.CreateAlignedStore(acc, b_.CreateInBoundsGEP(s.parts_ty, s.parts, {b_.getInt64(0), i}),
                           llvm::Align(4));
@@ -462,7 +490,8 @@ class Generator {
     for (int l = 0; l < 16; ++l) iota.push_back(b_.getInt64(l));
     llvm::Value* valid = b_.CreateICmpSLT(llvm::ConstantVector::get(iota),
                                           b_.CreateVectorSplat(16, b_.CreateSub(s.n, s.cj)));
-    if (l2()) {
+    if (s.bias != nullptr && !l2()) dv = b_.CreateFAdd(dv, b_.CreateVectorSplat(16, s.bias));
+    if (l2() && s.x_norms != nullptr) {
       // dist = max(|q|^2 + |x_j|^2 - 2 q·x_j, 0); norms past the end are not read.
       llvm::Value* xn = b_.CreateMaskedLoad(s.vec16, b_.CreateInBoundsGEP(f32_, s.x_norms, s.cj),
                                             llvm::Align(4), valid,
@@ -555,6 +584,44 @@ class Generator {
     return b_.CreateAlignedLoad(llvm::FixedVectorType::get(f32_, p.width), at, llvm::Align(4));
   }
 
+  // A piece of a row as floats: loaded as it is, or decoded from its codes exactly as
+  // decode.h's CodeValue does (binary16 widened, bfloat16 as a float's upper half, bytes
+  // converted and multiplied by scale).
+  llvm::Value* LoadRowPiece(llvm::Value* row, const Piece& p, llvm::Value* scale) {
+    if (code_ == RowCodeKind::kF32) return LoadPiece(row, p);
+    llvm::Type* elem = RowType();
+    llvm::Type* ty = p.width == 1 ? elem : llvm::FixedVectorType::get(elem, p.width);
+    llvm::Value* raw = b_.CreateAlignedLoad(
+        ty, b_.CreateInBoundsGEP(elem, row, b_.getInt64(p.offset)), llvm::Align(1));
+    llvm::Type* out = p.width == 1 ? f32_ : llvm::FixedVectorType::get(f32_, p.width);
+    switch (code_) {
+      case RowCodeKind::kFp16:
+        return b_.CreateFPExt(raw, out);
+      case RowCodeKind::kBf16: {
+        llvm::Type* wide = p.width == 1 ? static_cast<llvm::Type*>(b_.getInt32Ty())
+                                        : llvm::FixedVectorType::get(b_.getInt32Ty(), p.width);
+        llvm::Value* bits = b_.CreateShl(b_.CreateZExt(raw, wide), 16);
+        return b_.CreateBitCast(bits, out);
+      }
+      default:
+        return b_.CreateFMul(b_.CreateUIToFP(raw, out), LoadPiece(scale, p));
+    }
+  }
+
+  // The element type rows are read as: float, half (fp16), i16 (bf16) or i8.
+  llvm::Type* RowType() {
+    switch (code_) {
+      case RowCodeKind::kFp16:
+        return b_.getHalfTy();
+      case RowCodeKind::kBf16:
+        return b_.getInt16Ty();
+      case RowCodeKind::kU8:
+        return b_.getInt8Ty();
+      default:
+        return f32_;
+    }
+  }
+
   llvm::Value* MulAdd(llvm::Value* a, llvm::Value* b, llvm::Value* c) {
     return b_.CreateIntrinsic(llvm::Intrinsic::fmuladd, {a->getType()}, {a, b, c});
   }
@@ -569,6 +636,9 @@ class Generator {
   bool l2() const { return key_.metric == Metric::kL2; }
 
   const KernelKey& key_;
+  const RowCodeKind code_;
+  // Byte codes' per-dimension scale (the coded scan's argument), or null.
+  llvm::Value* row_scale_ = nullptr;
   // Accumulate q·x even for L2 (the scan kernel turns it into |q|^2 + |x|^2 - 2 q·x).
   bool dot_products_ = false;
   llvm::LLVMContext& ctx_;

@@ -31,6 +31,9 @@ bool TargetHasFeature(std::string_view features, std::string_view feature);
 //   q: d floats; x: n × d rows; x_norms: the n rows' squared norms (L2: required; IP: unused,
 //   may be null); ids: n labels or null (labels j0 + j); heap_*: the selection-size arrays of
 //   a TopK (threshold at [0]).
+//   kCodedScanTopK (dtype fp16 / bf16 / u8): eager::CodedScanKernel's
+//     void(const float* q, const uint8* codes, const float* scale, float bias,
+//          const int64* ids, int64 n, float* heap_dist, int64* heap_ids)
 //   kIpTile: void(const float* const* qs, int64 g, const float* x, int64 n, float* tile,
 //                 int64 outer)
 //   tile[a * n + j] = qs[a] · x_j; outer != 0: the outer-product form (see jit/eager/gemm.h).
