@@ -125,56 +125,90 @@ struct BoundConstants {
   float k1, k2, k3, k4, r_lo, r_hi, p2, g;
 };
 
-// Sixteen floats, one AVX-512 register (two AVX2 ones, four SSE ones in the baseline copy).
-// (Its helpers are always inlined: no V16 crosses a call; BUILD turns -Wpsabi off.)
-typedef float V16 __attribute__((vector_size(64)));
-__attribute__((always_inline)) inline V16 Load16(const float* p) {
-  V16 v;
+// Vectors of L floats: one register of the copy's instruction set — 16 (AVX-512), 8 (AVX2), 4
+// (the SSE baseline). A panel's 16 rows are H = 16 / L of them. (Until 2026-12-03 every copy
+// used 16-float vectors, which GCC lowers in an AVX2 function through the stack, not as two
+// registers: on an AVX2-only host the bounds were half of an IVF add's time, and
+// BM_ProjectedCoarse ran 70 µs one query / 150 ms 10,000 against 12–18 µs / 49–70 ms so.)
+// The helpers are always inlined: no vector crosses a call; BUILD turns -Wpsabi off.
+// (Spelled per width: GCC drops vector_size on an alias template of a dependent width.)
+template <int L>
+struct VecOf;
+template <>
+struct VecOf<16> {
+  typedef float type __attribute__((vector_size(64)));
+};
+template <>
+struct VecOf<8> {
+  typedef float type __attribute__((vector_size(32)));
+};
+template <>
+struct VecOf<4> {
+  typedef float type __attribute__((vector_size(16)));
+};
+template <typename V>
+__attribute__((always_inline)) inline V LoadV(const float* p) {
+  V v;
   std::memcpy(&v, p, sizeof(v));
   return v;
 }
-__attribute__((always_inline)) inline V16 Max16(V16 a, V16 b) { return a > b ? a : b; }
+template <typename V>
+__attribute__((always_inline)) inline V MaxV(V a, V b) {
+  return a > b ? a : b;
+}
 
 // lb[q][i] for Q queries (p[q]: m values, c[q]) and the rows of panels [0, panels) of pr:
 // with a = Σ_j p_j c_j (the float sum, any order), â² >= (p2 + |c|² − 2a) − g (p2 + |c|²)
 // for the float vectors p and c (g = 2 γ(m + 8) covers the sums' and this expression's
 // roundings: docs/spec.md), then the bound. Each panel's m × 16 values are read once for
-// the Q queries, held in Q accumulators.
-template <int Q>
+// the Q queries, held in H × Q accumulators of L lanes.
+template <int L, int Q>
 __attribute__((always_inline)) inline void BoundPanelsBody(const float* const* p,
                                                            const BoundConstants* c,
                                                            const RowProjection& pr,
                                                            int64_t panels, float* const* lb) {
+  using V = typename VecOf<L>::type;
+  constexpr int H = 16 / L;
   const int64_t m = pr.m;
   for (int64_t b = 0; b < panels; ++b) {
     const float* rows = pr.rows.data() + b * 16 * m;
-    V16 acc[Q];
+    V acc[H][Q];
+#pragma GCC unroll 4
+    for (int h = 0; h < H; ++h) {
 #pragma GCC unroll 8
-    for (int q = 0; q < Q; ++q) acc[q] = V16{};
-    for (int64_t j = 0; j < m; ++j) {
-      const V16 x = Load16(rows + 16 * j);
-#pragma GCC unroll 8
-      for (int q = 0; q < Q; ++q) acc[q] += p[q][j] * x;
+      for (int q = 0; q < Q; ++q) acc[h][q] = V{};
     }
-    const V16 c2 = Load16(pr.norms.data() + 16 * b);
-    const V16 lo = Load16(pr.resid_lo.data() + 16 * b);
-    const V16 hi = Load16(pr.resid_hi.data() + 16 * b);
+    for (int64_t j = 0; j < m; ++j) {
+#pragma GCC unroll 4
+      for (int h = 0; h < H; ++h) {
+        const V x = LoadV<V>(rows + 16 * j + L * h);
 #pragma GCC unroll 8
-    for (int q = 0; q < Q; ++q) {
-      const BoundConstants& k = c[q];
-      const V16 s = k.p2 + c2;
-      const V16 a2 = Max16((s - 2.0f * acc[q]) - k.g * s, V16{});
-      const V16 lp = Max16(k.k1 * a2 - k.k2, V16{});
-      const V16 r = Max16(Max16(k.r_lo - hi, lo - k.r_hi), V16{});
-      const V16 out = (lp + r * r) * k.k3 - k.k4;
-      std::memcpy(lb[q] + 16 * b, &out, sizeof(out));
+        for (int q = 0; q < Q; ++q) acc[h][q] += p[q][j] * x;
+      }
+    }
+#pragma GCC unroll 4
+    for (int h = 0; h < H; ++h) {
+      const int64_t at = 16 * b + L * h;
+      const V c2 = LoadV<V>(pr.norms.data() + at);
+      const V lo = LoadV<V>(pr.resid_lo.data() + at);
+      const V hi = LoadV<V>(pr.resid_hi.data() + at);
+#pragma GCC unroll 8
+      for (int q = 0; q < Q; ++q) {
+        const BoundConstants& k = c[q];
+        const V s = k.p2 + c2;
+        const V a2 = MaxV((s - 2.0f * acc[h][q]) - k.g * s, V{});
+        const V lp = MaxV(k.k1 * a2 - k.k2, V{});
+        const V r = MaxV(MaxV(k.r_lo - hi, lo - k.r_hi), V{});
+        const V out = (lp + r * r) * k.k3 - k.k4;
+        std::memcpy(lb[q] + at, &out, sizeof(out));
+      }
     }
   }
 }
 
 // nq queries (p: nq × m, c: nq) into lb (nq rows of stride ld >= the panels' rows), Q at a
 // time.
-template <int Q>
+template <int L, int Q>
 __attribute__((always_inline)) inline void BoundRowsBody(const float* p, const BoundConstants* c,
                                                          int64_t nq, const RowProjection& pr,
                                                          float* lb, int64_t ld) {
@@ -187,12 +221,12 @@ __attribute__((always_inline)) inline void BoundRowsBody(const float* p, const B
       ps[q] = p + (i + q) * m;
       outs[q] = lb + (i + q) * ld;
     }
-    BoundPanelsBody<Q>(ps, c + i, pr, panels, outs);
+    BoundPanelsBody<L, Q>(ps, c + i, pr, panels, outs);
   }
   for (; i < nq; ++i) {
     const float* ps[1] = {p + i * m};
     float* outs[1] = {lb + i * ld};
-    BoundPanelsBody<1>(ps, c + i, pr, panels, outs);
+    BoundPanelsBody<L, 1>(ps, c + i, pr, panels, outs);
   }
 }
 
@@ -203,16 +237,16 @@ using BoundRowsFn = void (*)(const float*, const BoundConstants*, int64_t, const
 __attribute__((target("avx512f"))) void BoundRowsAvx512(const float* p, const BoundConstants* c,
                                                         int64_t nq, const RowProjection& pr,
                                                         float* lb, int64_t ld) {
-  BoundRowsBody<8>(p, c, nq, pr, lb, ld);
+  BoundRowsBody<16, 8>(p, c, nq, pr, lb, ld);
 }
 __attribute__((target("avx2,fma"))) void BoundRowsAvx2(const float* p, const BoundConstants* c,
                                                        int64_t nq, const RowProjection& pr,
                                                        float* lb, int64_t ld) {
-  BoundRowsBody<4>(p, c, nq, pr, lb, ld);
+  BoundRowsBody<8, 4>(p, c, nq, pr, lb, ld);
 }
 void BoundRowsScalar(const float* p, const BoundConstants* c, int64_t nq,
                      const RowProjection& pr, float* lb, int64_t ld) {
-  BoundRowsBody<2>(p, c, nq, pr, lb, ld);
+  BoundRowsBody<4, 2>(p, c, nq, pr, lb, ld);
 }
 
 // The copy of a kernel for the instruction set of the search's eager tier (so that a test
