@@ -426,7 +426,8 @@ constexpr DistanceKernels kAvx2 = {"avx2",
                                    Avx2CodedRows<Op::kL2>,
                                    Avx2CodedRows<Op::kIp>,
                                    Avx2Pairs<Op::kL2>,
-                                   Avx2Pairs<Op::kIp>};
+                                   Avx2Pairs<Op::kIp>,
+                                   true};
 constexpr DistanceKernels kAvx512 = {"avx512",
                                      Avx512Rows<Op::kL2>,
                                      Avx512Rows<Op::kIp>,
@@ -438,7 +439,8 @@ constexpr DistanceKernels kAvx512 = {"avx512",
                                      Avx512CodedRows<Op::kL2>,
                                      Avx512CodedRows<Op::kIp>,
                                      Avx512Pairs<Op::kL2>,
-                                     Avx512Pairs<Op::kIp>};
+                                     Avx512Pairs<Op::kIp>,
+                                     true};
 
 // CPUID leaf 1, ECX bit 29 (clang 16's __builtin_cpu_supports does not know "f16c").
 bool HasF16c() {

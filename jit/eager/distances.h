@@ -49,6 +49,7 @@ struct DistanceKernels {
   CodedRowsKernel coded_ip_rows = nullptr;
   PairsKernel l2_pairs = nullptr;
   PairsKernel ip_pairs = nullptr;
+  bool avx2 = false;  // the top-k gates may use 8-wide AVX2 compares (scan.h)
 };
 
 // One search's kernels: an eager instruction-set tier (always there), and the generated

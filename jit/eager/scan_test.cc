@@ -105,5 +105,45 @@ TEST(PushFreshRowTest, BestEntriesInOneLaneOrTheTail) {
   }
 }
 
+// PushRowAvx2 leaves the heap exactly as PushRowGeneric does (ties, NaN, ±infinity, clamped
+// L2 entries, labels from ids or j0), over n around the 8-wide blocks and k up to 64.
+template <Metric metric>
+void CheckAvx2(int64_t n, int64_t k, uint32_t seed, bool ties, bool with_norms, bool with_ids) {
+  const Row row = MakeRow(n, seed, ties);
+  const float* norms = with_norms ? row.norms.data() : nullptr;
+  std::vector<int64_t> ids(n);
+  // Descending: a later entry tying the k-th enters by its smaller id.
+  for (int64_t j = 0; j < n; ++j) ids[j] = 7 * (n - j) + 3;
+  const int64_t* labels = with_ids ? ids.data() : nullptr;
+  std::vector<float> want_d(k), got_d(k);
+  std::vector<int64_t> want_i(k), got_i(k);
+  TopK<metric> want(want_d.data(), want_i.data(), k);
+  TopK<metric> got(got_d.data(), got_i.data(), k);
+  PushRowGeneric(row.values.data(), n, labels, 40, 3.0f, norms, want);
+  PushRowAvx2(row.values.data(), n, labels, 40, 3.0f, norms, got);
+  want.Finish();
+  got.Finish();
+  for (int64_t r = 0; r < k; ++r) {
+    EXPECT_EQ(got_i[r], want_i[r]) << "n " << n << " k " << k << " rank " << r;
+    EXPECT_EQ(got_d[r], want_d[r]) << "n " << n << " k " << k << " rank " << r;
+  }
+}
+
+TEST(PushRowTest, Avx2GateLeavesTheGenericHeap) {
+  if (!__builtin_cpu_supports("avx2")) GTEST_SKIP() << "no AVX2 on this host";
+  uint32_t seed = 1000;
+  for (int64_t n : {1, 7, 8, 9, 15, 16, 17, 100, 512}) {
+    for (int64_t k : {1, 4, 10, 64}) {
+      for (bool ties : {false, true}) {
+        for (bool with_ids : {false, true}) {
+          CheckAvx2<Metric::kL2>(n, k, ++seed, ties, /*with_norms=*/true, with_ids);
+          CheckAvx2<Metric::kL2>(n, k, ++seed, ties, /*with_norms=*/false, with_ids);
+          CheckAvx2<Metric::kInnerProduct>(n, k, ++seed, ties, /*with_norms=*/false, with_ids);
+        }
+      }
+    }
+  }
+}
+
 }  // namespace
 }  // namespace ivfjit::eager
