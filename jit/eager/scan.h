@@ -51,6 +51,18 @@ void PushRowGeneric(const float* row, int64_t n, const int64_t* ids, int64_t j0,
   }
 }
 
+// Pushes the entries of a gated block whose lanes (bit l of pass: entry j + l, distance
+// lanes[l]) passed the threshold, lowest lane first.
+template <Metric metric>
+inline void PushPassingLanes(const float* lanes, unsigned pass, const int64_t* ids, int64_t j0,
+                             int64_t j, TopK<metric>& top) {
+  while (pass != 0) {
+    const int lane = __builtin_ctz(pass);
+    top.Push(lanes[lane], TileLabel(ids, j0, j + lane));
+    pass &= pass - 1;
+  }
+}
+
 // Entries [j, j + 16) of a row (fewer at its end: `valid`), as TileDistance computes them:
 // the row's values, or with x_norms the clamped L2 distances |q|² + |x|² − 2·row (2·row is
 // exact, so the fused form rounds once, as the separate one does).
@@ -89,11 +101,7 @@ __attribute__((target("avx512f"))) void PushRowAvx512(
     __mmask16 pass = _mm512_mask_cmp_ps_mask(valid, v, _mm512_set1_ps(threshold), kPredicate);
     if (pass == 0) continue;
     _mm512_store_ps(lanes, v);
-    while (pass != 0) {
-      const int lane = __builtin_ctz(pass);
-      top.Push(lanes[lane], TileLabel(ids, j0, j + lane));
-      pass &= pass - 1;
-    }
+    PushPassingLanes(lanes, pass, ids, j0, j, top);
   }
 }
 
@@ -114,15 +122,11 @@ __attribute__((target("avx2"))) void PushRowAvx2(const float* row, int64_t n, co
       const __m256 s = _mm256_add_ps(_mm256_set1_ps(q_norm), _mm256_loadu_ps(x_norms + j));
       v = _mm256_max_ps(_mm256_sub_ps(s, _mm256_add_ps(v, v)), _mm256_setzero_ps());
     }
-    int pass =
-        _mm256_movemask_ps(_mm256_cmp_ps(v, _mm256_set1_ps(top.threshold()), kPredicate));
+    const unsigned pass = static_cast<unsigned>(
+        _mm256_movemask_ps(_mm256_cmp_ps(v, _mm256_set1_ps(top.threshold()), kPredicate)));
     if (pass == 0) continue;
     _mm256_store_ps(lanes, v);
-    while (pass != 0) {
-      const int lane = __builtin_ctz(pass);
-      top.Push(lanes[lane], TileLabel(ids, j0, j + lane));
-      pass &= pass - 1;
-    }
+    PushPassingLanes(lanes, pass, ids, j0, j, top);
   }
   if (j < n) {
     PushRowGeneric(row + j, n - j, ids == nullptr ? nullptr : ids + j, j0 + j, q_norm,
