@@ -177,9 +177,8 @@ CodedScanFn KernelProvider::CodedScanTopK(Metric metric, int64_t d, int64_t k, C
   return reinterpret_cast<CodedScanFn>(Get(key, /*may_block=*/true));
 }
 
-bool KernelProvider::GeneratesCodedScans() const {
-  return jit_ != nullptr && (options_.scan_kernels || jit_->targets_avx2());
-}
+// Where the tile is generated: both were measured against the eager kernels on that rule.
+bool KernelProvider::GeneratesCodedScans() const { return GeneratesTile(); }
 
 bool KernelProvider::GeneratesTile() const {
   return jit_ != nullptr && (options_.scan_kernels || jit_->targets_avx2());
