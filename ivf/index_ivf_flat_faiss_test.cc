@@ -183,6 +183,13 @@ INSTANTIATE_TEST_SUITE_P(Metrics, IvfVsFaissTest,
 // Recall@10 on Fashion-MNIST, nlist = 1024: ivfjit trained by its own k-means against Faiss
 // trained by its own; the acceptance bound is 0.005.
 TEST(IvfRecallTest, FashionMnistRecallMatchesFaiss) {
+#if defined(__SANITIZE_ADDRESS__)
+  // Two trainings of 1,024 centroids on 60,000 × 784, the exact ground truth and 30,000
+  // searches: ~95 s plain, past the test's 900 s under AddressSanitizer on a 2-core host. The
+  // comparison runs in CI's plain and JIT-off legs; the code it runs is covered under ASan by
+  // the smaller tests.
+  GTEST_SKIP() << "too slow under AddressSanitizer (run in the plain and jit-off legs)";
+#endif
   auto base = ::ivfjit::testing::LoadFashionMnist(::ivfjit::testing::FashionMnistSplit::kTrain);
   auto queries =
       ::ivfjit::testing::LoadFashionMnist(::ivfjit::testing::FashionMnistSplit::kTest);
