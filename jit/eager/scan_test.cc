@@ -33,6 +33,16 @@ Row MakeRow(int64_t n, uint32_t seed, bool ties) {
   return row;
 }
 
+// Two finished heaps of k entries hold the same entries, rank by rank, bit for bit.
+void ExpectSameEntries(int64_t n, int64_t k, const std::vector<float>& got_d,
+                       const std::vector<int64_t>& got_i, const std::vector<float>& want_d,
+                       const std::vector<int64_t>& want_i) {
+  for (int64_t r = 0; r < k; ++r) {
+    EXPECT_EQ(got_i[r], want_i[r]) << "n " << n << " k " << k << " rank " << r;
+    EXPECT_EQ(got_d[r], want_d[r]) << "n " << n << " k " << k << " rank " << r;
+  }
+}
+
 // PushFreshRowAvx512 leaves the heap exactly as PushRowGeneric does, on an empty heap and on
 // one already holding entries (a resumed block), for every k it takes.
 template <Metric metric>
@@ -56,10 +66,7 @@ void CheckFresh(int64_t n, int64_t k, uint32_t seed, bool ties, bool with_norms,
   PushFreshRowAvx512(scratch.data(), n, j0, q_norm, norms, k, got);
   want.Finish();
   got.Finish();
-  for (int64_t r = 0; r < k; ++r) {
-    EXPECT_EQ(got_i[r], want_i[r]) << "n " << n << " k " << k << " rank " << r;
-    EXPECT_EQ(got_d[r], want_d[r]) << "n " << n << " k " << k << " rank " << r;
-  }
+  ExpectSameEntries(n, k, got_d, got_i, want_d, want_i);
 }
 
 TEST(PushFreshRowTest, SameHeapAsThePlainPush) {
@@ -123,10 +130,7 @@ void CheckAvx2(int64_t n, int64_t k, uint32_t seed, bool ties, bool with_norms, 
   PushRowAvx2(row.values.data(), n, labels, 40, 3.0f, norms, got);
   want.Finish();
   got.Finish();
-  for (int64_t r = 0; r < k; ++r) {
-    EXPECT_EQ(got_i[r], want_i[r]) << "n " << n << " k " << k << " rank " << r;
-    EXPECT_EQ(got_d[r], want_d[r]) << "n " << n << " k " << k << " rank " << r;
-  }
+  ExpectSameEntries(n, k, got_d, got_i, want_d, want_i);
 }
 
 TEST(PushRowTest, Avx2GateLeavesTheGenericHeap) {
