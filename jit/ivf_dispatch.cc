@@ -140,10 +140,10 @@ void SearchChunk(const KernelOptions& options, const IvfView& ivf, const float* 
     return;
   }
   if (provider != nullptr) {
-    const int64_t work = n * nprobe * std::max<int64_t>(1, ivf.ntotal / nlist) * d;
     if (ivf.coded) {
       kernels.coded_scan = provider->CodedScanTopK(ivf.metric, d, k, ivf.code_type);
     } else {
+      const int64_t work = n * nprobe * std::max<int64_t>(1, ivf.ntotal / nlist) * d;
       kernels.scan = provider->ScanTopK(ivf.metric, d, k, MayCompileNow(work));
     }
   }
