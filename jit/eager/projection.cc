@@ -441,10 +441,49 @@ __attribute__((target("avx512f"))) int64_t CollectAtMostAvx512(const float* lb,
   }
   return count + CollectAtMostScalar(lb, seen, j, n, t, rows + count);
 }
+// For each 8-bit mask, the positions of its set bits in order, a byte each (AVX2 has no
+// compress: a permutation from this table does it).
+struct CompressTable {
+  uint64_t positions[256];
+};
+constexpr CompressTable MakeCompressTable() {
+  CompressTable table{};
+  for (int mask = 0; mask < 256; ++mask) {
+    int count = 0;
+    for (int b = 0; b < 8; ++b) {
+      if ((mask >> b) & 1) table.positions[mask] |= uint64_t(b) << (8 * count++);
+    }
+  }
+  return table;
+}
+constexpr CompressTable kCompress = MakeCompressTable();
+
+// Eight rows a step, as CollectAtMostAvx512 does sixteen: the kept rows' indices from the
+// table, stored whole (the 16 entries of slack).
+__attribute__((target("avx2"))) int64_t CollectAtMostAvx2(const float* lb, const uint8_t* seen,
+                                                          int64_t n, float t, int32_t* rows) {
+  const __m256 tv = _mm256_set1_ps(t);
+  int64_t count = 0, j = 0;
+  for (; j + 8 <= n; j += 8) {
+    int keep = _mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(lb + j), tv, _CMP_LE_OQ));
+    if (seen != nullptr) {
+      int64_t marks;
+      std::memcpy(&marks, seen + j, 8);
+      keep &= ~_mm_movemask_epi8(_mm_cmpgt_epi8(_mm_cvtsi64_si128(marks), _mm_setzero_si128()));
+    }
+    const __m128i at = _mm_cvtsi64_si128(static_cast<int64_t>(kCompress.positions[keep]));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(rows + count),
+                        _mm256_add_epi32(_mm256_set1_epi32(static_cast<int32_t>(j)),
+                                         _mm256_cvtepu8_epi32(at)));
+    count += __builtin_popcount(static_cast<unsigned>(keep));
+  }
+  return count + CollectAtMostScalar(lb, seen, j, n, t, rows + count);
+}
 int64_t CollectAtMost(const DistanceKernels& isa, const float* lb, const uint8_t* seen,
                       int64_t n, float t, int32_t* rows) {
-  return isa.avx512 ? CollectAtMostAvx512(lb, seen, n, t, rows)
-                    : CollectAtMostScalar(lb, seen, 0, n, t, rows);
+  if (isa.avx512) return CollectAtMostAvx512(lb, seen, n, t, rows);
+  if (isa.avx2) return CollectAtMostAvx2(lb, seen, n, t, rows);
+  return CollectAtMostScalar(lb, seen, 0, n, t, rows);
 }
 bool SearchOne(const DistanceKernels& isa, const float* q, const BaseView& base, int64_t k,
                float* distances, int64_t* labels, Scratch& s, int64_t* scored) {
@@ -540,14 +579,70 @@ __attribute__((target("avx512f"))) void ProjectAvx512(const float* w, int64_t nb
   for (; i < nb; ++i) ProjectGroupAvx512<M16, 1>(w + i * d, bt, d, p + i * 16 * M16);
 }
 
+// The AVX2 form (16 registers): G queries × M8 vectors of 8 directions, columns c0 · 8 ..
+// (c0 + M8) · 8 of the m, with ProjectGroupAvx512's order (one FMA per value and t, t in order).
+template <int M8, int G>
+__attribute__((target("avx2,fma"))) inline void ProjectGroupAvx2(const float* w, const float* bt,
+                                                                 int64_t m, int64_t c0,
+                                                                 int64_t d, float* p) {
+  __m256 acc[G][M8];
+#pragma GCC unroll 4
+  for (int g = 0; g < G; ++g) {
+#pragma GCC unroll 4
+    for (int j = 0; j < M8; ++j) acc[g][j] = _mm256_setzero_ps();
+  }
+  const float* b = bt + c0 * 8;
+  for (int64_t t = 0; t < d; ++t, b += m) {
+    __m256 v[G];
+#pragma GCC unroll 4
+    for (int g = 0; g < G; ++g) v[g] = _mm256_broadcast_ss(w + g * d + t);
+#pragma GCC unroll 4
+    for (int j = 0; j < M8; ++j) {
+      const __m256 bj = _mm256_loadu_ps(b + j * 8);
+#pragma GCC unroll 4
+      for (int g = 0; g < G; ++g) acc[g][j] = _mm256_fmadd_ps(v[g], bj, acc[g][j]);
+    }
+  }
+#pragma GCC unroll 4
+  for (int g = 0; g < G; ++g) {
+#pragma GCC unroll 4
+    for (int j = 0; j < M8; ++j) _mm256_storeu_ps(p + g * m + (c0 + j) * 8, acc[g][j]);
+  }
+}
+
+// p = W Bᵀ for nb queries (w: nb × d, p: nb × m, m a multiple of 32): three queries × 32
+// directions a pass (12 accumulators).
+__attribute__((target("avx2,fma"))) void ProjectAvx2(const float* w, int64_t nb,
+                                                     const float* bt, int64_t m, int64_t d,
+                                                     float* p) {
+  constexpr int kGroup = 3, kM8 = 4;
+  int64_t i = 0;
+  for (; i + kGroup <= nb; i += kGroup) {
+    for (int64_t c0 = 0; c0 < m / 8; c0 += kM8) {
+      ProjectGroupAvx2<kM8, kGroup>(w + i * d, bt, m, c0, d, p + i * m);
+    }
+  }
+  for (; i < nb; ++i) {
+    for (int64_t c0 = 0; c0 < m / 8; c0 += kM8) {
+      ProjectGroupAvx2<kM8, 1>(w + i * d, bt, m, c0, d, p + i * m);
+    }
+  }
+}
+
 // The projections of a block's nb queries (w: nb × d) into p (nb × m): the outer-product
-// kernel on AVX-512 hosts for m of 32 or 64 (Fashion-MNIST batches: about twice the tile's
-// rate), else one inner-product tile.
+// kernels on AVX-512 and AVX2 hosts for m of 32 or 64 (Fashion-MNIST batches: about twice
+// the tile's rate on AVX-512), else one inner-product tile.
 void ProjectBlock(const DistanceKernels& isa, const RowProjection& pr, const float* w,
                   int64_t nb, int64_t d, float* p) {
-  if (isa.avx512 && pr.basis_t.size() == pr.basis.size() && (pr.m == 32 || pr.m == 64)) {
-    (pr.m == 64 ? ProjectAvx512<4> : ProjectAvx512<2>)(w, nb, pr.basis_t.data(), d, p);
-    return;
+  if (pr.basis_t.size() == pr.basis.size() && (pr.m == 32 || pr.m == 64)) {
+    if (isa.avx512) {
+      (pr.m == 64 ? ProjectAvx512<4> : ProjectAvx512<2>)(w, nb, pr.basis_t.data(), d, p);
+      return;
+    }
+    if (isa.avx2) {
+      ProjectAvx2(w, nb, pr.basis_t.data(), pr.m, d, p);
+      return;
+    }
   }
   InnerProductTile(w, nb, pr.basis.data(), pr.m, d, p);
 }
