@@ -62,11 +62,31 @@ def probe(d=128, runs=8):
     return corename(), 2.0 * 1024 * 4096 * d / best / 1e9
 
 
+def _host_runs(cand):
+    """Whether this CPU has the instructions of a core type's kernels (OpenBLAS takes a forced
+    core type whatever the CPU; on an AVX2-only host a SkylakeX run can die of SIGILL)."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            flags = next((line.split(":", 1)[1].split() for line in f
+                          if line.startswith("flags")), [])
+    except OSError:
+        return not cand
+    flags = set(flags)
+    avx2 = {"avx2", "fma"} <= flags
+    avx512 = avx2 and {"avx512f", "avx512bw", "avx512dq", "avx512vl"} <= flags
+    needs = {"": True, "Haswell": avx2, "Zen": avx2, "SkylakeX": avx512,
+             "Cooperlake": avx512 and "avx512_bf16" in flags,
+             "SapphireRapids": avx512 and {"avx512_bf16", "avx512_fp16"} <= flags}
+    return needs.get(cand, False)
+
+
 def choose_and_reexec():
     if "OPENBLAS_CORETYPE" in os.environ or _CHOSEN in os.environ:
         return
     results = []  # (candidate, core, gflops)
     for cand in CANDIDATES:
+        if not _host_runs(cand):
+            continue
         env = dict(os.environ)
         env["OPENBLAS_CORETYPE"] = cand
         if not cand:
