@@ -115,8 +115,12 @@ void ForEachGemmTile(const DistanceKernels& isa, Metric metric, const float* q, 
 // kernel's register block), each scoring its block against the base kTileBaseBlock rows at a
 // time (a 256 KiB tile per thread) and pushing into the block's heaps. No BLAS thread pool is
 // involved, so nothing spins between this and the list scans that follow in an IVF search.
-constexpr int64_t kTileQueryBlock = 64;
-constexpr int64_t kTileBaseBlock = 1024;
+// (128 × 512 since session 19, was 64 × 1,024: each row panel the outer form transposes
+// serves twice the queries, and 512 rows of d 128 stay in a 512 KiB L2 — on the Zen 3 host a
+// 4,096-query coarse step over 10,000 centroids of d 128 120–178 → 109–143 ms, Fashion-MNIST's
+// exact batch of 10,000 10.2–10.5 → 8.3–8.5 s; docs/jit.md, Session 19.)
+constexpr int64_t kTileQueryBlock = 128;
+constexpr int64_t kTileBaseBlock = 512;
 
 template <Metric metric>
 void TileKnn(const Kernels& kernels, const float* q, int64_t nq, const BaseView& base, int64_t k,
