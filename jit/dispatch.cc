@@ -224,7 +224,7 @@ void dispatch_internal::KnnSearchWithThreads(const KernelOptions& options, KnnUs
     // scan (exact search) or top-nprobe selection (coarse), compiled now only when the search
     // is large enough to amortize it.
     const int64_t selection = std::min(k, base.n);
-    if (eager::PlanKnn(n, base.n, base.d, k, 1, /*tile=*/false).use_gemm) {
+    if (eager::PlanKnn(n, base.n, base.d, k, 1, /*tile=*/true).use_tile) {
       kernels.tile = provider->IpTile(base.d);
     } else if (use == KnnUse::kExact) {
       kernels.scan =

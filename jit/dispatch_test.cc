@@ -96,6 +96,45 @@ TEST(DispatchTest, ExactSearchInEveryTierMatchesBruteForce) {
   EXPECT_EQ(provider->stats().jit.compile_failures, 0);
 }
 
+// Small batches (kTileMinQueries ≤ nq < 20) run the generated tile where it is generated, their
+// rows split across threads when there are fewer query blocks than threads: the brute-force
+// answer, and the same bits on one thread as on all of them.
+TEST(DispatchTest, SmallBatchesOnTheTileMatchBruteForceWhateverTheThreads) {
+  KernelProviderOptions popt;
+  popt.background = false;
+  popt.cpu.cache_dir = "";
+  auto provider = KernelProvider::Create(popt);
+  const KernelOptions options{KernelTier::kDefault, provider.get()};
+  // Rows for four splits of whole blocks, and work enough for every thread at nq 4
+  // (eager::ThreadsFor).
+  const int64_t d = 32, nb = 4 * 512 + 77, k = 5;
+  const std::vector<float> base = ClusteredVectors(nb, d, 30, 0.5f, 3);
+  std::vector<float> norms(nb);
+  Norms({KernelTier::kEagerScalar}, base.data(), nb, d, norms.data());
+  for (int64_t nq : {4, 5, 19}) {
+    const std::vector<float> q = ClusteredVectors(nq, d, 30, 0.5f, 4 + nq);
+    for (Metric metric : {Metric::kL2, Metric::kInnerProduct}) {
+      SCOPED_TRACE(::testing::Message() << "nq=" << nq << " " << MetricName(metric));
+      const auto truth = ::ivfjit::testing::BruteForceKnn(metric, base.data(), nb, q.data(), nq,
+                                                           d, k);
+      std::vector<float> dist(nq * k), dist1(nq * k);
+      std::vector<int64_t> labels(nq * k), labels1(nq * k);
+      KnnSearch(options, KnnUse::kCoarse, metric, q.data(), nq, {base.data(), norms.data(), nb, d},
+                k, dist.data(), labels.data());
+      KnnSearch(options, KnnUse::kCoarse, metric, q.data(), nq, {base.data(), norms.data(), nb, d},
+                k, dist1.data(), labels1.data(), /*threads=*/1);
+      EXPECT_TRUE(::ivfjit::testing::KnnResultsAgree(nq, k, dist.data(), labels.data(),
+                                                     truth.distances.data(), truth.labels.data(),
+                                                     {1e-5, 4.0 * d}));
+      EXPECT_EQ(labels, labels1);
+      EXPECT_EQ(dist, dist1);
+    }
+  }
+  // The tile ran (it is compiled at first use on the calling thread) where it is generated.
+  EXPECT_EQ(provider->stats().jit.compiles > 0, provider->GeneratesTile());
+  EXPECT_EQ(provider->stats().jit.compile_failures, 0);
+}
+
 TEST(DispatchTest, AutoModeThresholdsFollowTheTileThatRuns) {
   // avg_group = nq · nprobe / nlist; nprobe 10 of 100 lists; an index beyond the cache.
   const int64_t big = kCsrCachedIndexBytes + 1, cached = kCsrCachedIndexBytes;

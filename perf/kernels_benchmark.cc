@@ -4,6 +4,7 @@
 
 #include <vector>
 
+#include "jit/dispatch.h"
 #include "jit/eager/distances.h"
 #include "jit/eager/knn.h"
 #include "jit/eager/scan.h"
@@ -240,6 +241,39 @@ void BM_FilteredIvfBatch(benchmark::State& state) {
 BENCHMARK(BM_FilteredIvfBatch)
     ->ArgsProduct({{100, 50, 20, 10, 2}, {8, 16}, {1, 2}})
     ->Unit(benchmark::kMillisecond)
+    ->UseRealTime();
+
+// The coarse step of the grid's slowest cells (docs/benchmarks.md, The grid): nq queries
+// against 10,000 uniform centroids of d 128 (no projected screen applies), the nprobe nearest,
+// through the dispatch layer with its default kernels (generated where they pay). Items:
+// queries.
+void BM_CoarseStep(benchmark::State& state) {
+  const int64_t nq = state.range(0), nprobe = state.range(1), n = 10000, d = 128;
+  static const std::vector<float>* const centroids =
+      new std::vector<float>(::ivfjit::testing::UniformVectors(n, d, 8));
+  static const std::vector<float>* const norms = [] {
+    auto* v = new std::vector<float>(n);
+    BestDistanceKernels().norms(nullptr, centroids->data(), n, d, v->data());
+    return v;
+  }();
+  const std::vector<float> q = ::ivfjit::testing::UniformVectors(nq, d, 9);
+  std::vector<float> dist(nq * nprobe);
+  std::vector<int64_t> labels(nq * nprobe);
+  const jit::BaseView base{centroids->data(), norms->data(), n, d};
+  for (int warm = 0; warm < 3; ++warm) {  // compiles outside the timing
+    jit::KnnSearch(KernelOptions{}, jit::KnnUse::kCoarse, Metric::kL2, q.data(), nq, base,
+                   nprobe, dist.data(), labels.data());
+  }
+  for (auto _ : state) {
+    jit::KnnSearch(KernelOptions{}, jit::KnnUse::kCoarse, Metric::kL2, q.data(), nq, base,
+                   nprobe, dist.data(), labels.data());
+    benchmark::DoNotOptimize(labels.data());
+  }
+  state.SetItemsProcessed(state.iterations() * nq);
+}
+BENCHMARK(BM_CoarseStep)
+    ->ArgsProduct({{1, 2, 4, 16, 64, 4096}, {1, 8}})
+    ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 
 }  // namespace

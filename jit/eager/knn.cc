@@ -110,60 +110,111 @@ void ForEachGemmTile(const DistanceKernels& isa, Metric metric, const float* q, 
   }
 }
 
-// The GEMM path with a generated tile kernel: blocks of up to kTileQueryBlock queries spread
-// over the OpenMP threads (at least one block per thread, in multiples of 4 queries: the
-// kernel's register block), each scoring its block against the base kTileBaseBlock rows at a
-// time (a 256 KiB tile per thread) and pushing into the block's heaps. No BLAS thread pool is
-// involved, so nothing spins between this and the list scans that follow in an IVF search.
-// (128 × 512 since session 19, was 64 × 1,024: each row panel the outer form transposes
-// serves twice the queries, and 512 rows of d 128 stay in a 512 KiB L2 — on the Zen 3 host a
-// 4,096-query coarse step over 10,000 centroids of d 128 120–178 → 109–143 ms, Fashion-MNIST's
-// exact batch of 10,000 10.2–10.5 → 8.3–8.5 s; docs/jit.md, Session 19.)
+// TileKnn's blocks: up to 128 queries × 512 base rows a tile. (128 × 512 since session 19, was
+// 64 × 1,024: each row panel the outer form transposes serves twice the queries, and 512 rows
+// of d 128 stay in a 512 KiB L2 — on the Zen 3 host a 4,096-query coarse step over 10,000
+// centroids of d 128 120–178 → 109–143 ms, Fashion-MNIST's exact batch of 10,000 10.2–10.5 →
+// 8.3–8.5 s; docs/jit.md, Session 19.)
 constexpr int64_t kTileQueryBlock = 128;
 constexpr int64_t kTileBaseBlock = 512;
 
+// Merges the heaps of `parts` shares of the base (part p's heap of query i at
+// (p · nq + i) · kk, begun, not finished) into each query's k best, best first.
+template <Metric metric>
+void MergeParts(const float* part_dist, const int64_t* part_ids, int64_t parts, int64_t nq,
+                int64_t k, int64_t kk, float* distances, int64_t* labels) {
+  for (int64_t i = 0; i < nq; ++i) {
+    TopK<metric> top(distances + i * k, labels + i * k, kk);
+    for (int64_t p = 0; p < parts; ++p) {
+      const int64_t at = (p * nq + i) * kk;
+      for (int64_t r = 0; r < kk; ++r) {
+        if (part_ids[at + r] >= 0) top.Push(part_dist[at + r], part_ids[at + r]);
+      }
+    }
+    top.Finish();
+  }
+}
+
+// Ranges of base rows each query block's rows are split into across threads: 1 while there
+// are at least as many blocks as threads; else enough for every thread (small batches), each
+// range at least one base block long.
+int64_t TileSplits(int64_t blocks, int64_t nb, int threads, int64_t base_block) {
+  if (blocks >= threads) return 1;
+  return std::max<int64_t>(1, std::min<int64_t>(threads / blocks, nb / base_block));
+}
+
+// One query block (qs: nqb queries, their norms for L2) against base rows [r0, r1), pushed into
+// the block's heaps (heap a at dist + a · stride, ids likewise; begun, not finished).
+template <Metric metric>
+void TileRows(const Kernels& kernels, const float* const* qs, int64_t nqb, const float* q_norms,
+              const BaseView& base, int64_t r0, int64_t r1, int64_t base_block, int64_t outer,
+              bool fresh_gate, int64_t kk, float* tile, float* dist, int64_t* ids,
+              int64_t stride) {
+  for (int64_t j0 = r0; j0 < r1; j0 += base_block) {
+    const int64_t nbb = std::min(base_block, r1 - j0);
+    kernels.tile(qs, nqb, base.x + j0 * base.d, nbb, tile, outer);
+    const float* x_norms = metric == Metric::kL2 ? base.norms + j0 : nullptr;
+    for (int64_t a = 0; a < nqb; ++a) {
+      TopK<metric> top = TopK<metric>::Resume(dist + a * stride, ids + a * stride, kk);
+      if (fresh_gate && j0 == r0) {
+        PushFreshRowAvx512(tile + a * nbb, nbb, j0, q_norms[a], x_norms, kk, top);
+      } else {
+        PushRow(*kernels.isa, tile + a * nbb, nbb, nullptr, j0, q_norms[a], x_norms, top);
+      }
+    }
+  }
+}
+
+// The GEMM path with a generated tile kernel: blocks of up to kTileQueryBlock queries spread
+// over the OpenMP threads (at least one block per thread, in multiples of 4 queries: the
+// kernel's register block), each scoring its block against the base kTileBaseBlock rows at a
+// time (a 256 KiB tile per thread) and pushing into the block's heaps; with fewer blocks than
+// threads (small batches), each block's rows split across them too, into heaps of their own
+// that are merged after (the same k best whatever the split). No BLAS thread pool is involved,
+// so nothing spins between this and the list scans that follow in an IVF search.
 template <Metric metric>
 void TileKnn(const Kernels& kernels, const float* q, int64_t nq, const BaseView& base, int64_t k,
              int64_t kk, float* distances, int64_t* labels) {
   const DistanceKernels& isa = *kernels.isa;
   const int64_t d = base.d;
   const int threads = ThreadsFor(nq, base, kernels.threads);
-  const int64_t per_thread = (nq + threads - 1) / threads;
-  const int64_t query_block = std::min(kTileQueryBlock, (per_thread + 3) / 4 * 4);
+  const KnnPlan plan = PlanKnn(nq, base.n, d, k, threads, /*tile=*/true);
+  const int64_t query_block = plan.query_block, base_block = plan.base_block;
   const int64_t blocks = (nq + query_block - 1) / query_block;
-  const int64_t base_block = std::min(kTileBaseBlock, base.n);
+  const int64_t splits = TileSplits(blocks, base.n, threads, base_block);
   const int64_t outer = UseOuterTile(nq, KernelThreads()) ? 1 : 0;
   // The first block meets empty heaps: bounded first (scan.h, PushFreshRowAvx512).
   const bool fresh_gate = isa.avx512 && kk <= 4 && base_block >= 64;
-#pragma omp parallel num_threads(threads) if (blocks > 1)
+  // Split heaps: splits × nq × kk (none when the blocks' heaps are the output rows).
+  std::vector<float> part_dist(static_cast<size_t>(splits > 1 ? splits * nq * kk : 0));
+  std::vector<int64_t> part_ids(part_dist.size());
+#pragma omp parallel num_threads(threads) if (blocks * splits > 1)
   {
     std::vector<const float*> qs(static_cast<size_t>(query_block));
     std::vector<float> q_norms(static_cast<size_t>(query_block));
     std::vector<float> tile(static_cast<size_t>(query_block * base_block));
 #pragma omp for schedule(dynamic, 1)
-    for (int64_t b = 0; b < blocks; ++b) {
+    for (int64_t task = 0; task < blocks * splits; ++task) {
+      const int64_t b = task / splits, s = task % splits;
       const int64_t i0 = b * query_block, nqb = std::min(query_block, nq - i0);
       for (int64_t a = 0; a < nqb; ++a) qs[a] = q + (i0 + a) * d;
       if (metric == Metric::kL2) isa.norms(nullptr, q + i0 * d, nqb, d, q_norms.data());
-      for (int64_t i = i0; i < i0 + nqb; ++i) TopK<metric>(distances + i * k, labels + i * k, kk);
-      for (int64_t j0 = 0; j0 < base.n; j0 += base_block) {
-        const int64_t nbb = std::min(base_block, base.n - j0);
-        kernels.tile(qs.data(), nqb, base.x + j0 * d, nbb, tile.data(), outer);
+      float* dist = splits > 1 ? part_dist.data() + (s * nq + i0) * kk : distances + i0 * k;
+      int64_t* ids = splits > 1 ? part_ids.data() + (s * nq + i0) * kk : labels + i0 * k;
+      const int64_t stride = splits > 1 ? kk : k;
+      for (int64_t a = 0; a < nqb; ++a) TopK<metric>(dist + a * stride, ids + a * stride, kk);
+      TileRows<metric>(kernels, qs.data(), nqb, q_norms.data(), base, base.n * s / splits,
+                       base.n * (s + 1) / splits, base_block, outer, fresh_gate, kk,
+                       tile.data(), dist, ids, stride);
+      if (splits == 1) {
         for (int64_t a = 0; a < nqb; ++a) {
-          const int64_t i = i0 + a;
-          TopK<metric> top = TopK<metric>::Resume(distances + i * k, labels + i * k, kk);
-          const float* x_norms = metric == Metric::kL2 ? base.norms + j0 : nullptr;
-          if (fresh_gate && j0 == 0) {
-            PushFreshRowAvx512(tile.data() + a * nbb, nbb, j0, q_norms[a], x_norms, kk, top);
-          } else {
-            PushRow(isa, tile.data() + a * nbb, nbb, nullptr, j0, q_norms[a], x_norms, top);
-          }
+          TopK<metric>::Resume(dist + a * stride, ids + a * stride, kk).Finish();
         }
       }
-      for (int64_t i = i0; i < i0 + nqb; ++i) {
-        TopK<metric>::Resume(distances + i * k, labels + i * k, kk).Finish();
-      }
     }
+  }
+  if (splits > 1) {
+    MergeParts<metric>(part_dist.data(), part_ids.data(), splits, nq, k, kk, distances, labels);
   }
 }
 
@@ -252,16 +303,7 @@ void DirectKnn(const Kernels& kernels, const float* q, int64_t nq, const BaseVie
                          PushRow(isa, row, count, nullptr, j0, 0.0f, nullptr, top);
                        });
   }
-  for (int64_t i = 0; i < nq; ++i) {
-    TopK<metric> top(distances + i * k, labels + i * k, kk);
-    for (int t = 0; t < threads; ++t) {
-      const int64_t s = (t * nq + i) * kk;
-      for (int64_t r = 0; r < kk; ++r) {
-        if (part_ids[s + r] >= 0) top.Push(part_dist[s + r], part_ids[s + r]);
-      }
-    }
-    top.Finish();
-  }
+  MergeParts<metric>(part_dist.data(), part_ids.data(), threads, nq, k, kk, distances, labels);
 }
 
 template <Metric metric>
@@ -423,13 +465,17 @@ KnnPlan PlanKnn(int64_t nq, int64_t nb, int64_t d, int64_t k, int threads, bool 
   KnnPlan plan;
   const int64_t kk = std::min(k, nb);
   plan.use_gemm = nq >= kGemmMinQueries && d >= kGemmMinDim;
-  plan.use_tile = plan.use_gemm && tile;
+  plan.use_tile = tile && nq >= kTileMinQueries && d >= kGemmMinDim;
   if (plan.use_tile) {
-    // TileKnn: per thread, a block of query pointers, their norms and one tile.
+    // TileKnn: per thread, a block of query pointers, their norms and one tile; heaps per
+    // split of the rows when they are split.
     const int64_t per_thread = (nq + threads - 1) / threads;
     plan.query_block = std::min(kTileQueryBlock, (per_thread + 3) / 4 * 4);
     plan.base_block = std::min(std::max<int64_t>(nb, 1), kTileBaseBlock);
-    plan.scratch_bytes = threads * (12 * plan.query_block + 4 * plan.query_block * plan.base_block);
+    const int64_t blocks = (nq + plan.query_block - 1) / plan.query_block;
+    const int64_t splits = TileSplits(blocks, nb, threads, plan.base_block);
+    const int64_t per_thread_bytes = 12 * plan.query_block + 4 * plan.query_block * plan.base_block;
+    plan.scratch_bytes = threads * per_thread_bytes + (splits > 1 ? 12 * splits * nq * kk : 0);
   } else if (plan.use_gemm) {
     plan.query_block = std::min(nq, kGemmQueryBlock);
     plan.base_block = std::min(std::max<int64_t>(nb, 1), kGemmBaseBlock);

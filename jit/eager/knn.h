@@ -40,6 +40,10 @@ struct KnnPlan {
 inline constexpr int64_t kGemmMinQueries = 20;
 // Dimensions below this use the direct loop whatever nq is (sgemm does not pay).
 inline constexpr int64_t kGemmMinDim = 8;
+// With a generated tile kernel (Kernels::tile), batches from this many queries take the tile
+// path (below kGemmMinQueries too: the tile scores several queries per row read, where the
+// direct loop scores one; docs/spec.md, Exact search).
+inline constexpr int64_t kTileMinQueries = 4;
 
 // tile: a generated tile kernel would run the GEMM path (its blocks and scratch differ).
 KnnPlan PlanKnn(int64_t nq, int64_t nb, int64_t d, int64_t k, int threads, bool tile);

@@ -50,11 +50,12 @@ class OuterTile {
   // One block of 2·W rows from jb: every panel of d packed, then every query block scored.
   void RowBlock(llvm::Value* jb, llvm::BasicBlock* exit) {
     llvm::Value* last_row = b_.CreateSub(args_.n, b_.getInt64(1));
-    std::vector<llvm::Value*> rows;
-    for (int r = 0; r < rows_; ++r) {
+    std::vector<llvm::Value*> rows, next_rows;
+    for (int r = 0; r < 2 * rows_; ++r) {
       llvm::Value* jr = b_.CreateAdd(jb, b_.getInt64(r));
       jr = b_.CreateSelect(b_.CreateICmpSGT(jr, last_row), last_row, jr);
-      rows.push_back(b_.CreateInBoundsGEP(f32_, args_.x, b_.CreateMul(jr, b_.getInt64(d_))));
+      (r < rows_ ? rows : next_rows)
+          .push_back(b_.CreateInBoundsGEP(f32_, args_.x, b_.CreateMul(jr, b_.getInt64(d_))));
     }
     llvm::Value* row_mask[2] = {LaneMask(b_.CreateSub(args_.n, jb)),
                                 LaneMask(b_.CreateSub(args_.n, b_.CreateAdd(jb, b_.getInt64(w_))))};
@@ -65,7 +66,7 @@ class OuterTile {
     llvm::Value* len = b_.CreateSub(b_.getInt64(d_), k0);
     len = b_.CreateSelect(b_.CreateICmpSGT(len, b_.getInt64(kPanelColumns)),
                           b_.getInt64(kPanelColumns), len);
-    Pack(rows, k0, len);
+    Pack(rows, next_rows, k0, len);
     QueryBlocks(jb, kb, k0, len, row_mask, panel_latch);
 
     b_.SetInsertPoint(panel_latch);
@@ -73,8 +74,12 @@ class OuterTile {
   }
 
   // panel[c · 2W + r] = x_(jb + r)[k0 + c] for c < len rounded up to W (zeros past d): W × W
-  // pieces loaded from W rows and transposed in registers.
-  void Pack(const std::vector<llvm::Value*>& rows, llvm::Value* k0, llvm::Value* len) {
+  // pieces loaded from W rows and transposed in registers. The same columns of the next
+  // block's rows are requested meanwhile: rows come from L3 or memory (an IVF search's
+  // centroids), and without the requests the packing's loads took ~15 % of a coarse step's
+  // time (docs/jit.md, Session 20).
+  void Pack(const std::vector<llvm::Value*>& rows, const std::vector<llvm::Value*>& next_rows,
+            llvm::Value* k0, llvm::Value* len) {
     auto* after = Block("outer_pack_done");
     llvm::Value* pieces = b_.CreateUDiv(b_.CreateAdd(len, b_.getInt64(w_ - 1)), b_.getInt64(w_));
     llvm::PHINode* p = BeginLoop("piece");
@@ -86,7 +91,16 @@ class OuterTile {
       std::vector<llvm::Value*> piece;
       for (int t = 0; t < w_; ++t) {
         llvm::Value* at = b_.CreateInBoundsGEP(f32_, rows[v * w_ + t], col);
-        piece.push_back(b_.CreateMaskedLoad(vec_, at, llvm::Align(4), mask, zero));
+        // d a multiple of W: every piece is whole (plain loads, which the hardware
+        // prefetchers follow).
+        llvm::Value* loaded =
+            d_ % w_ == 0 ? b_.CreateAlignedLoad(vec_, at, llvm::Align(4))
+                         : static_cast<llvm::Value*>(
+                               b_.CreateMaskedLoad(vec_, at, llvm::Align(4), mask, zero));
+        piece.push_back(loaded);
+        b_.CreateIntrinsic(llvm::Intrinsic::prefetch, {ptr_},
+                           {b_.CreateInBoundsGEP(f32_, next_rows[v * w_ + t], col),
+                            b_.getInt32(0), b_.getInt32(3), b_.getInt32(1)});
       }
       piece = Transpose(std::move(piece));
       for (int t = 0; t < w_; ++t) {
@@ -151,9 +165,26 @@ class OuterTile {
     EndLoop(k, 1, len, after);
 
     b_.SetInsertPoint(after);
+    // Plain stores where the block is whole (masked stores are microcoded on AMD's cores:
+    // ~12 cycles each on Zen 3, a fifth of the block's time at d 128; docs/jit.md).
+    llvm::Value* whole = b_.CreateAnd(
+        b_.CreateICmpSLE(b_.CreateAdd(jb, b_.getInt64(rows_)), args_.n),
+        b_.CreateICmpSLE(b_.CreateAdd(ab, b_.getInt64(queries_)), args_.g));
+    auto* plain = Block("outer_store_plain");
+    auto* masked = Block("outer_store_masked");
+    auto* stored = Block("outer_stored");
+    b_.CreateCondBr(whole, plain, masked);
+    b_.SetInsertPoint(plain);
+    for (size_t i = 0; i < next.size(); ++i) {
+      b_.CreateAlignedStore(next[i], out[i], llvm::Align(4));
+    }
+    b_.CreateBr(stored);
+    b_.SetInsertPoint(masked);
     for (size_t i = 0; i < next.size(); ++i) {
       b_.CreateMaskedStore(next[i], out[i], llvm::Align(4), masks[i]);
     }
+    b_.CreateBr(stored);
+    b_.SetInsertPoint(stored);
     EndLoop(ab, queries_, args_.g, exit);
   }
 
