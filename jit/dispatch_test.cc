@@ -139,21 +139,32 @@ TEST(DispatchTest, AutoModeThresholdsFollowTheTileThatRuns) {
   // avg_group = nq · nprobe / nlist; nprobe 10 of 100 lists; an index beyond the cache.
   const int64_t big = kCsrCachedIndexBytes + 1, cached = kCsrCachedIndexBytes;
   const KernelOptions eager = {KernelTier::kEager};
-  EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kAuto, 79, 10, 100, big), SearchMode::kMatrix);
-  EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kAuto, 80, 10, 100, big), SearchMode::kCsr);
-  EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kAuto, 80, 10, 100, cached), SearchMode::kCsr);
-  EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kMatrix, 10000, 10, 100, big), SearchMode::kMatrix);
-  EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kCsr, 1, 10, 100, big), SearchMode::kCsr);
+  EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kAuto, 79, 10, 100, big, 512), SearchMode::kMatrix);
+  EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kAuto, 80, 10, 100, big, 512), SearchMode::kCsr);
+  EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kAuto, 80, 10, 100, cached, 512), SearchMode::kCsr);
+  EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kMatrix, 10000, 10, 100, big, 512),
+            SearchMode::kMatrix);
+  EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kCsr, 1, 10, 100, big, 512), SearchMode::kCsr);
   KernelProviderOptions popt;
   popt.cpu.cache_dir = "";
   auto provider = KernelProvider::Create(popt);  // scan kernels on: the tile on any host
   ASSERT_TRUE(provider->enabled()) << provider->disabled_reason();
   const KernelOptions jit = {KernelTier::kDefault, provider.get()};
-  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 14, 10, 100, big), SearchMode::kMatrix);
-  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 15, 10, 100, big), SearchMode::kCsr);
+  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 14, 10, 100, big, 512), SearchMode::kMatrix);
+  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 15, 10, 100, big, 512), SearchMode::kCsr);
   // A cached index: csr from 4 queries per list.
-  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 39, 10, 100, cached), SearchMode::kMatrix);
-  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 40, 10, 100, cached), SearchMode::kCsr);
+  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 39, 10, 100, cached, 512), SearchMode::kMatrix);
+  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 40, 10, 100, cached, 512), SearchMode::kCsr);
+  // Wide rows in an index that streams from memory: csr from one query per list.
+  const int64_t wide = kCsrWideIndexBytes, row = kCsrWideRowBytes;
+  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 9, 10, 100, wide, row), SearchMode::kMatrix);
+  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 10, 10, 100, wide, row), SearchMode::kCsr);
+  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 10, 10, 100, wide - 1, row),
+            SearchMode::kMatrix);
+  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 10, 10, 100, wide, row - 4),
+            SearchMode::kMatrix);
+  EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kAuto, 10, 10, 100, wide, row),
+            SearchMode::kMatrix);
 }
 
 TEST(DispatchTest, MaxCodesPrefixRule) {
