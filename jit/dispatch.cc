@@ -220,18 +220,21 @@ void dispatch_internal::KnnSearchWithThreads(const KernelOptions& options, KnnUs
   }
   KernelProvider* provider = base.n == 0 ? nullptr : ProviderOf(options);
   if (provider != nullptr) {
-    // Batches: the generated inner-product tile in place of sgemm; tiny batches: the fused
+    // Batches (from kTileMinQueries): the generated inner-product tile in place of sgemm;
+    // smaller ones, and those below 20 queries where the tile is not generated: the fused
     // scan (exact search) or top-nprobe selection (coarse), compiled now only when the search
     // is large enough to amortize it.
     const int64_t selection = std::min(k, base.n);
     if (eager::PlanKnn(n, base.n, base.d, k, 1, /*tile=*/true).use_tile) {
       kernels.tile = provider->IpTile(base.d);
-    } else if (use == KnnUse::kExact) {
-      kernels.scan =
-          provider->ScanTopK(metric, base.d, selection, MayCompileNow(n * base.n * base.d));
-    } else {
-      kernels.scan =
-          provider->CoarseTopN(metric, base.d, selection, MayCompileNow(n * base.n * base.d));
+    }
+    const bool direct = kernels.tile == nullptr &&
+                        !eager::PlanKnn(n, base.n, base.d, k, 1, /*tile=*/false).use_gemm;
+    const bool now = MayCompileNow(n * base.n * base.d);
+    if (direct && use == KnnUse::kExact) {
+      kernels.scan = provider->ScanTopK(metric, base.d, selection, now);
+    } else if (direct) {
+      kernels.scan = provider->CoarseTopN(metric, base.d, selection, now);
     }
   }
   eager::KnnSearch(kernels, metric, x, n, base, k, distances, labels);
