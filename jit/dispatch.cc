@@ -225,11 +225,9 @@ void dispatch_internal::KnnSearchWithThreads(const KernelOptions& options, KnnUs
     // scan (exact search) or top-nprobe selection (coarse), compiled now only when the search
     // is large enough to amortize it.
     const int64_t selection = std::min(k, base.n);
-    if (eager::PlanKnn(n, base.n, base.d, k, 1, /*tile=*/true).use_tile) {
-      kernels.tile = provider->IpTile(base.d);
-    }
-    const bool direct = kernels.tile == nullptr &&
-                        !eager::PlanKnn(n, base.n, base.d, k, 1, /*tile=*/false).use_gemm;
+    const eager::KnnPlan plan = eager::PlanKnn(n, base.n, base.d, k, 1, /*tile=*/true);
+    if (plan.use_tile) kernels.tile = provider->IpTile(base.d);
+    const bool direct = kernels.tile == nullptr && !plan.use_gemm;
     const bool now = MayCompileNow(n * base.n * base.d);
     if (direct && use == KnnUse::kExact) {
       kernels.scan = provider->ScanTopK(metric, base.d, selection, now);

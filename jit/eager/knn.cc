@@ -172,16 +172,15 @@ void TileRows(const Kernels& kernels, const float* const* qs, int64_t nqb, const
 // threads (small batches), each block's rows split across them too, into heaps of their own
 // that are merged after (the same k best whatever the split). No BLAS thread pool is involved,
 // so nothing spins between this and the list scans that follow in an IVF search.
+// plan: PlanKnn's for this search on `threads` threads, with use_tile.
 template <Metric metric>
 void TileKnn(const Kernels& kernels, const float* q, int64_t nq, const BaseView& base, int64_t k,
-             int64_t kk, float* distances, int64_t* labels) {
+             int64_t kk, const KnnPlan& plan, int threads, float* distances, int64_t* labels) {
   const DistanceKernels& isa = *kernels.isa;
   const int64_t d = base.d;
-  const int threads = ThreadsFor(nq, base, kernels.threads);
-  const KnnPlan plan = PlanKnn(nq, base.n, d, k, threads, /*tile=*/true);
   const int64_t query_block = plan.query_block, base_block = plan.base_block;
   const int64_t blocks = (nq + query_block - 1) / query_block;
-  const int64_t splits = TileSplits(blocks, base.n, threads, base_block);
+  const int64_t splits = plan.splits;
   const int64_t outer = UseOuterTile(nq, KernelThreads()) ? 1 : 0;
   // The first block meets empty heaps: bounded first (scan.h, PushFreshRowAvx512).
   const bool fresh_gate = isa.avx512 && kk <= 4 && base_block >= 64;
@@ -322,7 +321,7 @@ void KnnSearchImpl(const Kernels& kernels, const float* q, int64_t nq, const Bas
   const bool tile = kernels.tile != nullptr && (metric != Metric::kL2 || base.norms != nullptr);
   const KnnPlan plan = PlanKnn(nq, base.n, base.d, k, threads, tile);
   if (plan.use_tile) {
-    TileKnn<metric>(kernels, q, nq, base, k, kk, distances, labels);
+    TileKnn<metric>(kernels, q, nq, base, k, kk, plan, threads, distances, labels);
     return;
   }
   if (plan.use_gemm) {
@@ -473,9 +472,10 @@ KnnPlan PlanKnn(int64_t nq, int64_t nb, int64_t d, int64_t k, int threads, bool 
     plan.query_block = std::min(kTileQueryBlock, (per_thread + 3) / 4 * 4);
     plan.base_block = std::min(std::max<int64_t>(nb, 1), kTileBaseBlock);
     const int64_t blocks = (nq + plan.query_block - 1) / plan.query_block;
-    const int64_t splits = TileSplits(blocks, nb, threads, plan.base_block);
+    plan.splits = TileSplits(blocks, nb, threads, plan.base_block);
     const int64_t per_thread_bytes = 12 * plan.query_block + 4 * plan.query_block * plan.base_block;
-    plan.scratch_bytes = threads * per_thread_bytes + (splits > 1 ? 12 * splits * nq * kk : 0);
+    plan.scratch_bytes =
+        threads * per_thread_bytes + (plan.splits > 1 ? 12 * plan.splits * nq * kk : 0);
   } else if (plan.use_gemm) {
     plan.query_block = std::min(nq, kGemmQueryBlock);
     plan.base_block = std::min(std::max<int64_t>(nb, 1), kGemmBaseBlock);

@@ -33,6 +33,7 @@ struct KnnPlan {
   int64_t query_block = 0;    // queries per tile
   int64_t base_block = 0;     // base rows per tile
   bool use_tile = false;      // the GEMM path runs a generated tile kernel (not sgemm)
+  int64_t splits = 1;         // tile path: ranges each query block's base rows split into
   int64_t scratch_bytes = 0;  // upper bound of the scratch memory the search allocates
 };
 
