@@ -8,7 +8,9 @@
 
 #include "gtest/gtest.h"
 #include "ivf/index_flat.h"
+#include "ivf/id_selector.h"
 #include "ivf/index_ivf_flat.h"
+#include "ivf/index_ivf_scalar_quantizer.h"
 #include "jit/kernels.h"
 #include "testing/knn_match.h"
 #include "testing/random.h"
@@ -222,6 +224,105 @@ TEST(JitIntegrationTest, SingleQuerySplitOverThreadsEqualsOneThread) {
           ASSERT_TRUE((*index)->Search(1, q.data() + i * d, k, d2.data(), l2.data(), params).ok());
           ASSERT_EQ(l1, l2);
           ASSERT_EQ(d1, d2);
+        }
+      }
+    }
+  }
+}
+
+// One exact query split over threads (the base in contiguous shares, a heap each, merged on
+// the library's helper threads): plain and fp16-screened rows, eager and generated kernels,
+// the same bits on 2 and 3 threads as on one.
+TEST(JitIntegrationTest, FlatSingleQuerySplitEqualsOneThread) {
+  const int64_t d = 64, nb = 20000;  // 1.3 M multiply-adds: above the split threshold
+  const std::vector<float> base = ClusteredVectors(nb, d, 40, 0.5f, 13);
+  const std::vector<float> q = ClusteredVectors(8, d, 40, 0.5f, 14);
+  auto provider = SyncProvider();
+  for (Metric metric : {Metric::kL2, Metric::kInnerProduct}) {
+    auto index = IndexFlat::Create(d, metric);
+    ASSERT_TRUE(index.ok());
+    ASSERT_TRUE((*index)->Add(base).ok());
+    for (bool screen : {false, true}) {
+      ASSERT_TRUE((*index)->SetFp16Screen(screen).ok());
+      for (const auto& [tier_name, tier] :
+           std::vector<std::pair<const char*, KernelOptions>>{{"eager", kEager},
+                                                               {"jit", Jit(provider.get())}}) {
+        ASSERT_TRUE((*index)->set_kernel_options(tier).ok());
+        for (int64_t k : {1, 10, 100}) {
+          SCOPED_TRACE(::testing::Message() << tier_name << " screen=" << screen << " k=" << k);
+          for (int64_t i = 0; i < 8; ++i) {
+            const auto query = absl::MakeConstSpan(q.data() + i * d, d);
+            SearchParams params;
+            params.threads = 1;
+            auto one = (*index)->Search(query, k, params);
+            ASSERT_TRUE(one.ok()) << one.status();
+            for (int threads : {2, 3}) {
+              params.threads = threads;
+              auto split = (*index)->Search(query, k, params);
+              ASSERT_TRUE(split.ok()) << split.status();
+              ASSERT_EQ(one->labels, split->labels) << threads << " threads";
+              ASSERT_EQ(one->distances, split->distances) << threads << " threads";
+            }
+          }
+        }
+      }
+    }
+  }
+}
+
+// The shares of one query's rows may begin and end inside a list (one probed list of ~5,000
+// rows is split too): float lists with and without the fp16 screen, fp16 and 8-bit codes,
+// with and without a filter, the same bits on 2 and 3 threads as on one.
+TEST(JitIntegrationTest, SingleQuerySplitInsideListsEqualsOneThread) {
+  const int64_t d = 96, nb = 20000, nlist = 4;
+  const std::vector<float> base = ClusteredVectors(nb, d, 40, 0.5f, 11);
+  const std::vector<float> q = ClusteredVectors(6, d, 40, 0.5f, 12);
+  auto provider = SyncProvider();
+  const IDSelectorRange three_quarters(0, nb * 3 / 4);
+  for (Metric metric : {Metric::kL2, Metric::kInnerProduct}) {
+    std::vector<std::pair<const char*, std::unique_ptr<IndexIVF>>> indexes;
+    auto flat = TrainedIvf(d, nlist, metric, base);
+    auto screened = TrainedIvf(d, nlist, metric, base);
+    ASSERT_TRUE(flat.ok() && screened.ok());
+    ASSERT_TRUE((*screened)->SetFp16Screen(true).ok());
+    indexes.emplace_back("flat", std::move(*flat));
+    indexes.emplace_back("fp16 screen", std::move(*screened));
+    for (QuantizerType type : {QuantizerType::kFp16, QuantizerType::k8bit}) {
+      auto sq = IndexIVFScalarQuantizer::Create(d, nlist, type, metric);
+      ASSERT_TRUE(sq.ok());
+      ASSERT_TRUE((*sq)->Train(base).ok());
+      ASSERT_TRUE((*sq)->Add(base).ok());
+      indexes.emplace_back(type == QuantizerType::kFp16 ? "sq fp16" : "sq8", std::move(*sq));
+    }
+    for (auto& [index_name, index] : indexes) {
+      for (const auto& [tier_name, tier] :
+           std::vector<std::pair<const char*, KernelOptions>>{{"eager", kEager},
+                                                               {"jit", Jit(provider.get())}}) {
+        ASSERT_TRUE(index->set_kernel_options(tier).ok());
+        for (const IDSelector* sel : {static_cast<const IDSelector*>(nullptr),
+                                      static_cast<const IDSelector*>(&three_quarters)}) {
+          for (int64_t nprobe : {1, 2}) {
+            SCOPED_TRACE(::testing::Message() << index_name << " " << tier_name << " nprobe="
+                                              << nprobe << " filter=" << (sel != nullptr));
+            IVFSearchParams params;
+            params.nprobe = nprobe;
+            params.sel = sel;
+            params.mode = SearchMode::kMatrix;
+            const int64_t k = 20;
+            for (int64_t i = 0; i < 6; ++i) {
+              const auto query = absl::MakeConstSpan(q.data() + i * d, d);
+              params.threads = 1;
+              auto one = index->Search(query, k, params);
+              ASSERT_TRUE(one.ok()) << one.status();
+              for (int threads : {2, 3}) {
+                params.threads = threads;
+                auto split = index->Search(query, k, params);
+                ASSERT_TRUE(split.ok()) << split.status();
+                ASSERT_EQ(one->labels, split->labels) << threads << " threads";
+                ASSERT_EQ(one->distances, split->distances) << threads << " threads";
+              }
+            }
+          }
         }
       }
     }

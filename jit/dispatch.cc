@@ -14,7 +14,6 @@
 #include "jit/eager/bf16_dots.h"
 #include "jit/eager/bf16_knn.h"
 #include "jit/eager/distances.h"
-#include "jit/eager/fork_cost.h"
 #include "jit/eager/knn.h"
 #include "jit/eager/projection.h"
 #include "jit/eager/screen.h"
@@ -119,10 +118,10 @@ int ThreadBudget(int requested, bool small) {
     return 1;
   }
   if (!small) return 0;
-  if (NowNs() - g_last_overlap_ns.load(std::memory_order_relaxed) < kQuietMillis * 1000000) {
-    return 1;
-  }
-  return eager::ForkIsCheap() ? 0 : 1;
+  return NowNs() - g_last_overlap_ns.load(std::memory_order_relaxed) <
+                 kQuietMillis * 1000000
+             ? 1
+             : 0;
 }
 
 KernelProvider* ProviderOf(const KernelOptions& options) {

@@ -51,8 +51,7 @@ class RunningSearch {
 // runs alone, one when other searches run beside it (they already share the cores, and each
 // caller's OpenMP team would oversubscribe them), and one for a small search (`small`: a
 // single query's worth of work) when searches overlapped in the last kQuietMillis (a server
-// under load: a split would take cores its other requests use) or on a thread whose OpenMP
-// forks were slow (fork_cost.h).
+// under load: a split would take cores its other requests use).
 // Call with a RunningSearch alive.
 inline constexpr int64_t kQuietMillis = 20;
 int ThreadBudget(int requested, bool small);

@@ -38,8 +38,8 @@ TEST(DispatchTest, TiersAreNamedAndCheckedAgainstTheHost) {
   }
 }
 
-// The binary runs GCC's libgomp and nothing else: the single-query split's fork-cost guard is
-// tuned to libgomp, and a second runtime (LLVM's libomp, whose directory also holds a
+// The binary runs GCC's libgomp and nothing else: the thread budget and the batches' splits
+// are tuned to libgomp, and a second runtime (LLVM's libomp, whose directory also holds a
 // libgomp.so symlink next to libLLVM) would mean two thread pools and libomp's abort at exit.
 TEST(DispatchTest, OneOpenMpRuntimeLibgomp) {
   std::ifstream maps("/proc/self/maps");

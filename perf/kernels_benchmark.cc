@@ -2,12 +2,14 @@
 // Throughput of the eager kernels per instruction-set tier, and of the IVF list scans.
 #include <benchmark/benchmark.h>
 
+#include <algorithm>
 #include <vector>
 
 #include "jit/dispatch.h"
 #include "jit/eager/distances.h"
 #include "jit/eager/knn.h"
 #include "jit/eager/scan.h"
+#include "jit/eager/shares.h"
 #include "jit/eager/topk.h"
 #include "jit/eager/gemm.h"
 #include "jit/eager/projection.h"
@@ -149,6 +151,26 @@ BENCHMARK(BM_ProjectedCoarse)
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 
+// The benchmark's loop: one query per iteration, taken in turn from queries (rows of d).
+// Returns the queries searched (the loop stops at a failed search, marked as an error).
+int64_t SearchOneAtATime(benchmark::State& state, const IndexIVF& index,
+                         const std::vector<float>& queries, int64_t d, int64_t k,
+                         const IVFSearchParams& params) {
+  const int64_t nq = static_cast<int64_t>(queries.size()) / d;
+  std::vector<float> dist(k);
+  std::vector<int64_t> labels(k);
+  int64_t i = 0;
+  for (auto _ : state) {
+    if (!index.Search(1, queries.data() + (i % nq) * d, k, dist.data(), labels.data(), params)
+             .ok()) {
+      state.SkipWithError("search failed");
+      break;
+    }
+    ++i;
+  }
+  return i;
+}
+
 // One query at a time against an IVF index of the seed's shape (Gaussian, 262,144 × 128, 512
 // lists, k 20): range 0 = the lists' codes (0 f32 IndexIVFFlat, 1 fp16, 2 bf16, 3 sq8),
 // range 1 = nprobe, range 2 = threads (0: all). Queries taken in turn from 2,000, so that
@@ -180,17 +202,7 @@ void BM_IvfSingleQuery(benchmark::State& state) {
   IVFSearchParams params;
   params.nprobe = state.range(1);
   params.threads = static_cast<int>(state.range(2));
-  std::vector<float> dist(k);
-  std::vector<int64_t> labels(k);
-  int64_t i = 0;
-  for (auto _ : state) {
-    if (!index->Search(1, queries->data() + (i % nq) * d, k, dist.data(), labels.data(), params)
-             .ok()) {
-      state.SkipWithError("search failed");
-      return;
-    }
-    ++i;
-  }
+  SearchOneAtATime(state, *index, *queries, d, k, params);
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_IvfSingleQuery)
@@ -273,6 +285,43 @@ void BM_CoarseStep(benchmark::State& state) {
 }
 BENCHMARK(BM_CoarseStep)
     ->ArgsProduct({{1, 2, 4, 16, 64, 4096}, {1, 8}})
+    ->Unit(benchmark::kMicrosecond)
+    ->UseRealTime();
+
+// The grid's slowest single queries (docs/benchmarks.md, The grid): one query at a time
+// against 100,000 clustered vectors of d 768 in 1,000 lists (~100 rows of 3 KB each, 300 MB:
+// lists come from memory), k 10; range 0 = nprobe, range 1 = threads (0: all). Counters:
+// helper_shares, shares of a query run on a helper thread (shares.h) per query; list_bytes,
+// the lists read per second.
+void BM_WideSingleQuery(benchmark::State& state) {
+  constexpr int64_t nb = 100000, d = 768, nlist = 1000, k = 10, nq = 1000;
+  static const std::vector<float>* const queries =
+      new std::vector<float>(::ivfjit::testing::ClusteredVectors(nq, d, nlist, 0.3f, 31));
+  static IndexIVFFlat* const index = []() -> IndexIVFFlat* {
+    const std::vector<float> base = ::ivfjit::testing::ClusteredVectors(nb, d, nlist, 0.3f, 30);
+    auto made = IndexIVFFlat::Create(d, nlist, Metric::kL2);
+    if (!made.ok() || !(*made)->Train(base).ok() || !(*made)->Add(base).ok()) return nullptr;
+    return made->release();
+  }();
+  if (index == nullptr) {
+    state.SkipWithError("index not built");
+    return;
+  }
+  IVFSearchParams params;
+  params.nprobe = state.range(0);
+  params.threads = static_cast<int>(state.range(1));
+  IVFSearchStats stats;
+  params.stats = &stats;
+  const long helped = HelperSharesRun();
+  const int64_t searched = SearchOneAtATime(state, *index, *queries, d, k, params);
+  state.counters["helper_shares"] = benchmark::Counter(
+      static_cast<double>(HelperSharesRun() - helped) / std::max<int64_t>(searched, 1));
+  state.counters["list_bytes"] = benchmark::Counter(static_cast<double>(stats.ndis * d * 4),
+                                                    benchmark::Counter::kIsRate);
+  state.SetItemsProcessed(state.iterations());
+}
+BENCHMARK(BM_WideSingleQuery)
+    ->ArgsProduct({{8, 64}, {1, 2}})
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 

@@ -91,6 +91,20 @@ struct ListView {
   const float* code_scale = nullptr;
 };
 
+// Rows [r0, r1) of `list` (rows of d values or codes) as a list of their own: the same
+// offset and scale, every per-row pointer moved to row r0. 0 <= r0 <= r1 <= list.size.
+inline ListView ListRows(const ListView& list, int64_t d, int64_t r0, int64_t r1) {
+  ListView rows = list;
+  rows.size = r1 - r0;
+  if (list.vectors != nullptr) rows.vectors = list.vectors + r0 * d;
+  if (list.norms != nullptr) rows.norms = list.norms + r0;
+  if (list.ids != nullptr) rows.ids = list.ids + r0;
+  if (list.half != nullptr) rows.half = list.half + r0 * d;
+  if (list.half_err != nullptr) rows.half_err = list.half_err + r0;
+  if (list.codes != nullptr) rows.codes = list.codes + r0 * CodeBytes(list.code_type, d);
+  return rows;
+}
+
 // Range-search results in Faiss's layout: for query i, entries lims[i] .. lims[i+1] of labels
 // and distances, in ascending label order.
 struct RangeResults {

@@ -266,46 +266,63 @@ void PrefetchProbe(const IvfScanInput& in, int64_t i, int64_t p,
   }
 }
 
+// A share of one query's rows: before[p] rows precede probe p's list in the concatenation
+// of its probed lists (count + 1 entries), of which the share is rows [lo, hi).
+struct RowShare {
+  const int64_t* before;
+  int64_t lo, hi;
+};
+
 // Scans probes [p0, p1) of query i into top (the generated kernel, or the eager scan);
-// allowed: the batch's allowed rows per list under a filter, or null.
+// allowed: the batch's allowed rows per list under a filter, or null; share: only the rows
+// of that share (then allowed is null), or null: whole lists.
 template <Metric metric>
 void ScanProbes(const Kernels& kernels, const IvfScanInput& in, int64_t i, int64_t p0,
                 int64_t p1, EagerListScan<metric>& eager, ListCompactor& compact,
                 TopK<metric>& top, float* heap_dist, int64_t* heap_ids,
-                const AllowedRowsTable* allowed = nullptr) {
+                const AllowedRowsTable* allowed = nullptr, const RowShare* share = nullptr) {
   const float* q = in.queries + i * in.d;
   eager.Start(q);
   for (int64_t p = p0; p < p1; ++p) {
     const int64_t l = in.probes[i * in.nprobe + p];
-    if (l < 0 || in.lists[l].size == 0) continue;
+    if (l < 0) continue;
+    ListView list = in.lists[l];
+    if (share != nullptr) {
+      const int64_t b = share->before[p];
+      list = jit::ListRows(list, in.d, std::clamp<int64_t>(share->lo - b, 0, list.size),
+                           std::clamp<int64_t>(share->hi - b, 0, list.size));
+    }
+    if (list.size == 0) continue;
     if (p == p0) PrefetchProbe(in, i, p, allowed);  // (one list ahead from then on)
     if (p + 1 < p1) PrefetchProbe(in, i, p + 1, allowed);
-    if (kernels.scan == nullptr && in.lists[l].codes != nullptr && !compact.filtering()) {
-      eager.ScanCoded(in.lists[l], kernels.coded_scan, top);
+    if (kernels.scan == nullptr && list.codes != nullptr && !compact.filtering()) {
+      eager.ScanCoded(list, kernels.coded_scan, top);
       continue;
     }
-    if (kernels.scan == nullptr && compact.filtering() && in.lists[l].codes == nullptr &&
-        in.lists[l].half == nullptr) {
+    if (kernels.scan == nullptr && compact.filtering() && list.codes == nullptr &&
+        list.half == nullptr) {
       if (allowed != nullptr) {
-        eager.ScanAllowed(in.lists[l], allowed->rows(l), allowed->count(l), top);
+        eager.ScanAllowed(list, allowed->rows(l), allowed->count(l), top);
       } else {
-        eager.ScanAllowed(in.lists[l], *in.filter, top);
+        eager.ScanAllowed(list, *in.filter, top);
       }
       continue;
     }
-    compact.ForEachBlock(in.lists[l], [&](const ListView& list) {
+    compact.ForEachBlock(list, [&](const ListView& rows) {
       if (kernels.scan != nullptr) {
-        kernels.scan(q, list.vectors, list.norms, list.ids, 0, list.size, heap_dist, heap_ids);
+        kernels.scan(q, rows.vectors, rows.norms, rows.ids, 0, rows.size, heap_dist, heap_ids);
       } else {
-        eager.Scan(list, top);
+        eager.Scan(rows, top);
       }
     });
   }
   eager.Finish(top);
 }
 
-// One query on `threads` threads: contiguous shares of its probes with about equal rows, a
-// heap per thread, merged — the same k best under the (distance, label) order as one thread.
+// One query on `threads` threads: its probed lists' rows in contiguous shares of equal
+// size (a share may begin or end inside a list: one long list is split too), a heap per
+// thread, merged — the same k best under the (distance, label) order as one thread (a
+// row's distance does not depend on the rows scanned beside it).
 template <Metric metric>
 void MatrixOneQueryParallel(const Kernels& kernels, const IvfScanInput& in, float* distances,
                             int64_t* labels, int threads) {
@@ -319,20 +336,20 @@ void MatrixOneQueryParallel(const Kernels& kernels, const IvfScanInput& in, floa
   std::vector<int64_t> part_ids(part_dist.size());
   // Shares run on this thread and on whichever helpers are free (shares.h): no fork waits.
   RunShares(threads, threads, [&](int t) {
-    const int nt = threads;
-    // Probes [p0, p1): those whose first row falls in this share of the rows.
-    const int64_t lo = rows_before[count] * t / nt, hi = rows_before[count] * (t + 1) / nt;
-    const int64_t p0 = std::lower_bound(rows_before.begin(), rows_before.end() - 1, lo) -
+    const RowShare share{rows_before.data(), rows_before[count] * t / threads,
+                         rows_before[count] * (t + 1) / threads};
+    // Probes [p0, p1): those with rows in [lo, hi).
+    const int64_t p0 = std::upper_bound(rows_before.begin(), rows_before.end(), share.lo) -
+                       rows_before.begin() - 1;
+    const int64_t p1 = std::lower_bound(rows_before.begin(), rows_before.end() - 1, share.hi) -
                        rows_before.begin();
-    const int64_t p1 = t + 1 == nt ? count
-                                   : std::lower_bound(rows_before.begin(), rows_before.end() - 1,
-                                                      hi) - rows_before.begin();
     EagerListScan<metric> eager(*kernels.isa, in);
     ListCompactor compact = ScanCompactor<metric>(kernels, in);
     float* hd = part_dist.data() + t * k;
     int64_t* hi_ids = part_ids.data() + t * k;
     TopK<metric> top(hd, hi_ids, k);
-    ScanProbes(kernels, in, 0, p0, p1, eager, compact, top, hd, hi_ids);
+    ScanProbes(kernels, in, 0, std::max<int64_t>(p0, 0), p1, eager, compact, top, hd, hi_ids,
+               nullptr, &share);
   });
   TopK<metric> top(distances, labels, k);
   for (int64_t e = 0; e < threads * k; ++e) {

@@ -7,10 +7,10 @@
 #include <vector>
 
 #include "jit/eager/distances.h"
-#include "jit/eager/fork_cost.h"
 #include "jit/eager/gemm.h"
 #include "jit/eager/scan.h"
 #include "jit/eager/screen.h"
+#include "jit/eager/shares.h"
 
 namespace ivfjit::eager {
 namespace {
@@ -33,11 +33,10 @@ void FillSentinels(float* dist, int64_t* ids, int64_t count) {
   std::fill(ids, ids + count, int64_t{-1});
 }
 
-// Below this many multiply-adds a search runs on one thread: the fork costs more than it
+// Below this many multiply-adds a search runs on one thread: the split costs more than it
 // saves. Measured (sweep, Fashion-MNIST single query, 2 threads): the coarse step, 1,024
 // centroids × 784 = 0.8 M, 0.201 -> 0.141 ms per query split over both threads (with the
-// scan split too); the earlier 8 M bound assumed sleeping workers, but a serving loop keeps
-// libgomp's workers spinning between queries.
+// scan split too); the earlier 8 M bound assumed sleeping workers.
 constexpr int64_t kMinParallelWork = int64_t{256} << 10;
 
 int ThreadsFor(int64_t nq, const BaseView& base, int max_threads) {
@@ -50,6 +49,21 @@ std::pair<int64_t, int64_t> ThreadRange(int64_t n, int t, int nt) {
   return {n * t / nt, n * (t + 1) / nt};
 }
 
+// Runs body(t, nt) for t in [0, nt): a single query's shares (nt = threads) on the helper
+// pool (shares.h) — no wait for a sleeping worker, and no OpenMP team left spinning on the
+// cores that its list scan's shares, on the same pool, need next (with one: 100,000 × 768 in
+// 1,000 lists, nprobe 8, two threads read the lists no faster than one); a batch's on an
+// OpenMP team.
+template <typename Body>
+void ForEachShare(int64_t nq, int threads, Body&& body) {
+  if (nq == 1 || threads <= 1) {
+    RunShares(threads, threads, [&](int t) { body(t, threads); });
+    return;
+  }
+#pragma omp parallel num_threads(threads)
+  body(omp_get_thread_num(), omp_get_num_threads());
+}
+
 // Calls visit(thread, query, j0, distances, count) for every chunk of base rows, the base split
 // across threads in contiguous ranges (so each thread sees its rows in ascending order).
 template <typename Visit>
@@ -57,12 +71,8 @@ void ForEachDirectChunk(const DistanceKernels& isa, Metric metric, const float* 
                         const BaseView& base, int threads, Visit&& visit) {
   const RowsKernel rows_kernel = metric == Metric::kL2 ? isa.l2_rows : isa.ip_rows;
   const int64_t chunk = DirectChunkRows(base.d);
-  ForkTimer fork(nq == 1);
-#pragma omp parallel num_threads(threads) if (threads > 1)
-  {
-    const int t = omp_get_thread_num();
-    fork.Started(t, omp_get_num_threads());
-    const auto [begin, end] = ThreadRange(base.n, t, omp_get_num_threads());
+  ForEachShare(nq, threads, [&](int t, int nt) {
+    const auto [begin, end] = ThreadRange(base.n, t, nt);
     std::vector<float> dist(
         static_cast<size_t>(std::min(chunk, std::max<int64_t>(end - begin, 0))));
     for (int64_t j0 = begin; j0 < end; j0 += chunk) {
@@ -72,7 +82,7 @@ void ForEachDirectChunk(const DistanceKernels& isa, Metric metric, const float* 
         visit(t, i, j0, dist.data(), count);
       }
     }
-  }
+  });
 }
 
 // Calls visit(i, j0, inner_products, count, q_norm, x_norms) for every (query, base block) tile
@@ -232,12 +242,8 @@ template <Metric metric>
 void ScreenedDirect(const DistanceKernels& isa, const float* q, int64_t nq, const BaseView& base,
                     int64_t kk, int threads, float* part_dist, int64_t* part_ids) {
   const int64_t chunk = DirectChunkRows(base.d), d = base.d;
-  ForkTimer fork(nq == 1);
-#pragma omp parallel num_threads(threads) if (threads > 1)
-  {
-    const int t = omp_get_thread_num();
-    fork.Started(t, omp_get_num_threads());
-    const auto [begin, end] = ThreadRange(base.n, t, omp_get_num_threads());
+  ForEachShare(nq, threads, [&](int t, int nt) {
+    const auto [begin, end] = ThreadRange(base.n, t, nt);
     std::vector<ScreenedScan<metric>> scans;
     for (int64_t i = 0; i < nq; ++i) scans.emplace_back(isa, d, kk);
     for (int64_t i = 0; i < nq; ++i) scans[i].Start(q + i * d);
@@ -255,7 +261,7 @@ void ScreenedDirect(const DistanceKernels& isa, const float* q, int64_t nq, cons
           TopK<metric>::Resume(part_dist + (t * nq + i) * kk, part_ids + (t * nq + i) * kk, kk);
       scans[i].Flush(top);
     }
-  }
+  });
 }
 
 // The direct path: each thread keeps a heap per query over its share of the base; then merge.
@@ -277,12 +283,8 @@ void DirectKnn(const Kernels& kernels, const float* q, int64_t nq, const BaseVie
     // Same traversal (contiguous base share per thread, L2-sized chunks, every query per
     // chunk), with the generated kernel fusing distances and the gated push.
     const int64_t chunk = DirectChunkRows(base.d);
-    ForkTimer fork(nq == 1);
-#pragma omp parallel num_threads(threads) if (threads > 1)
-    {
-      const int t = omp_get_thread_num();
-      fork.Started(t, omp_get_num_threads());
-      const auto [begin, end] = ThreadRange(base.n, t, omp_get_num_threads());
+    ForEachShare(nq, threads, [&](int t, int nt) {
+      const auto [begin, end] = ThreadRange(base.n, t, nt);
       for (int64_t j0 = begin; j0 < end; j0 += chunk) {
         const int64_t count = std::min(chunk, end - j0);
         for (int64_t i = 0; i < nq; ++i) {
@@ -292,7 +294,7 @@ void DirectKnn(const Kernels& kernels, const float* q, int64_t nq, const BaseVie
                       part_dist.data() + s, part_ids.data() + s);
         }
       }
-    }
+    });
   } else {
     ForEachDirectChunk(isa, metric, q, nq, base, threads,
                        [&](int t, int64_t i, int64_t j0, const float* row, int64_t count) {
