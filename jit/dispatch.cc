@@ -118,10 +118,9 @@ int ThreadBudget(int requested, bool small) {
     return 1;
   }
   if (!small) return 0;
-  return NowNs() - g_last_overlap_ns.load(std::memory_order_relaxed) <
-                 kQuietMillis * 1000000
-             ? 1
-             : 0;
+  const bool loaded =
+      NowNs() - g_last_overlap_ns.load(std::memory_order_relaxed) < kQuietMillis * 1000000;
+  return loaded ? 1 : 0;
 }
 
 KernelProvider* ProviderOf(const KernelOptions& options) {
