@@ -121,6 +121,9 @@ BENCHMARK(BM_IpTile)
     ->ArgsProduct({{0, 1, 2}, {784}, {39}, {59}})
     ->ArgsProduct({{0, 1, 2}, {128}, {256}, {512}})
     ->ArgsProduct({{0, 1, 2}, {128}, {8}, {512}})
+    // TileKnn's blocks at a short d (the coarse step of an index of d 32): the register block's
+    // set-up and stores weigh most where its column loop is shortest.
+    ->ArgsProduct({{0, 1, 2}, {32}, {128}, {512}})
     // TileKnn's blocks (the coarse step and exact batches): 64 queries × 1,024 rows.
     ->ArgsProduct({{0, 1, 2}, {96, 128, 784}, {64}, {1024}});
 

@@ -113,35 +113,30 @@ class OuterTile {
   }
 
   // For each block of M queries: 2·M accumulators (starting from the tile's partial sums
-  // after the first panel) walk the panel's len columns; masked stores keep rows ≥ n and
-  // queries ≥ g out of the tile.
+  // after the first panel) walk the panel's len columns. A whole block (M queries and 2·W
+  // rows inside the tile) loads and stores plainly; a block at the tile's last queries or
+  // rows clamps its query pointers and masks its loads and stores (masked stores are
+  // microcoded on AMD's cores: ~12 cycles each on Zen 3). The masks and the tile's addresses
+  // are made where they are used, not kept across the loop: kept, they spilled ~300
+  // instructions of set-up per block, ~10 % of a block's time at d 128 (docs/jit.md).
   void QueryBlocks(llvm::Value* jb, llvm::Value* kb, llvm::Value* k0, llvm::Value* len,
                    llvm::Value* const row_mask[2], llvm::BasicBlock* exit) {
     auto* after = Block("outer_k_done");
     llvm::PHINode* ab = BeginLoop("ab");
-    llvm::Value* last_query = b_.CreateSub(args_.g, b_.getInt64(1));
     llvm::Value* first = b_.CreateICmpEQ(kb, b_.getInt64(0));
-    llvm::Value* zero = llvm::ConstantAggregateZero::get(vec_);
-    std::vector<llvm::Value*> q, init, out, masks;
-    for (int a = 0; a < queries_; ++a) {
-      llvm::Value* ia = b_.CreateAdd(ab, b_.getInt64(a));
-      llvm::Value* clamped = b_.CreateSelect(b_.CreateICmpSGT(ia, last_query), last_query, ia);
-      llvm::Value* qa = b_.CreateAlignedLoad(ptr_, b_.CreateInBoundsGEP(ptr_, args_.qs, clamped),
-                                             llvm::Align(8));
-      q.push_back(b_.CreateInBoundsGEP(f32_, qa, k0));
-      llvm::Value* live = b_.CreateVectorSplat(w_, b_.CreateICmpSLT(ia, args_.g));
-      for (int v = 0; v < 2; ++v) {
-        // Not inbounds: a masked-off query past g has no row in the tile.
-        llvm::Value* at = b_.CreateGEP(
-            f32_, args_.tile,
-            b_.CreateAdd(b_.CreateMul(ia, args_.n), b_.CreateAdd(jb, b_.getInt64(v * w_))));
-        llvm::Value* m = b_.CreateAnd(row_mask[v], live);
-        llvm::Value* partial = b_.CreateMaskedLoad(vec_, at, llvm::Align(4), m, zero);
-        init.push_back(b_.CreateSelect(first, zero, partial));
-        out.push_back(at);
-        masks.push_back(m);
-      }
-    }
+    llvm::Value* whole = b_.CreateAnd(
+        b_.CreateICmpSLE(b_.CreateAdd(jb, b_.getInt64(rows_)), args_.n),
+        b_.CreateICmpSLE(b_.CreateAdd(ab, b_.getInt64(queries_)), args_.g));
+    auto* plain_in = Block("outer_init_plain");
+    auto* masked_in = Block("outer_init_masked");
+    auto* joined = Block("outer_init_done");
+    b_.CreateCondBr(whole, plain_in, masked_in);
+    const BlockStart plain = Start(plain_in, ab, jb, k0, first, nullptr, joined);
+    const BlockStart masked = Start(masked_in, ab, jb, k0, first, row_mask, joined);
+    b_.SetInsertPoint(joined);
+    std::vector<llvm::Value*> q = Join(plain, masked, &BlockStart::q);
+    std::vector<llvm::Value*> init = Join(plain, masked, &BlockStart::init);
+
     llvm::BasicBlock* block = b_.GetInsertBlock();
     llvm::PHINode* k = BeginLoop("k");
     std::vector<llvm::PHINode*> acc;
@@ -165,27 +160,94 @@ class OuterTile {
     EndLoop(k, 1, len, after);
 
     b_.SetInsertPoint(after);
-    // Plain stores where the block is whole (masked stores are microcoded on AMD's cores:
-    // ~12 cycles each on Zen 3, a fifth of the block's time at d 128; docs/jit.md).
-    llvm::Value* whole = b_.CreateAnd(
-        b_.CreateICmpSLE(b_.CreateAdd(jb, b_.getInt64(rows_)), args_.n),
-        b_.CreateICmpSLE(b_.CreateAdd(ab, b_.getInt64(queries_)), args_.g));
-    auto* plain = Block("outer_store_plain");
-    auto* masked = Block("outer_store_masked");
+    auto* plain_out = Block("outer_store_plain");
+    auto* masked_out = Block("outer_store_masked");
     auto* stored = Block("outer_stored");
-    b_.CreateCondBr(whole, plain, masked);
-    b_.SetInsertPoint(plain);
-    for (size_t i = 0; i < next.size(); ++i) {
-      b_.CreateAlignedStore(next[i], out[i], llvm::Align(4));
+    b_.CreateCondBr(whole, plain_out, masked_out);
+    b_.SetInsertPoint(plain_out);
+    for (int a = 0; a < queries_; ++a) {
+      for (int v = 0; v < 2; ++v) {
+        b_.CreateAlignedStore(next[2 * a + v], TileAt(ab, a, jb, v), llvm::Align(4));
+      }
     }
     b_.CreateBr(stored);
-    b_.SetInsertPoint(masked);
-    for (size_t i = 0; i < next.size(); ++i) {
-      b_.CreateMaskedStore(next[i], out[i], llvm::Align(4), masks[i]);
+    b_.SetInsertPoint(masked_out);
+    for (int a = 0; a < queries_; ++a) {
+      for (int v = 0; v < 2; ++v) {
+        b_.CreateMaskedStore(next[2 * a + v], TileAt(ab, a, jb, v), llvm::Align(4),
+                             TileMask(ab, a, row_mask[v]));
+      }
     }
     b_.CreateBr(stored);
     b_.SetInsertPoint(stored);
     EndLoop(ab, queries_, args_.g, exit);
+  }
+
+  // What a query block starts from: its M query pointers (at column k0) and 2·M partial sums,
+  // made in block `in`, which ends in `end` with a branch to the join.
+  struct BlockStart {
+    std::vector<llvm::Value*> q, init;
+    llvm::BasicBlock* end;
+  };
+
+  // The start of the query block at ab in `in`: plain (row_mask null; the block is whole) or
+  // clamped and masked. The partial sums are zero in the first panel.
+  BlockStart Start(llvm::BasicBlock* in, llvm::Value* ab, llvm::Value* jb, llvm::Value* k0,
+                   llvm::Value* first, llvm::Value* const* row_mask, llvm::BasicBlock* join) {
+    b_.SetInsertPoint(in);
+    BlockStart start;
+    llvm::Value* last_query = b_.CreateSub(args_.g, b_.getInt64(1));
+    llvm::Value* zero = llvm::ConstantAggregateZero::get(vec_);
+    for (int a = 0; a < queries_; ++a) {
+      llvm::Value* ia = b_.CreateAdd(ab, b_.getInt64(a));
+      if (row_mask != nullptr) {
+        ia = b_.CreateSelect(b_.CreateICmpSGT(ia, last_query), last_query, ia);
+      }
+      llvm::Value* qa = b_.CreateAlignedLoad(ptr_, b_.CreateInBoundsGEP(ptr_, args_.qs, ia),
+                                             llvm::Align(8));
+      start.q.push_back(b_.CreateInBoundsGEP(f32_, qa, k0));
+      for (int v = 0; v < 2; ++v) {
+        llvm::Value* at = TileAt(ab, a, jb, v);
+        llvm::Value* partial =
+            row_mask == nullptr
+                ? static_cast<llvm::Value*>(b_.CreateAlignedLoad(vec_, at, llvm::Align(4)))
+                : b_.CreateMaskedLoad(vec_, at, llvm::Align(4), TileMask(ab, a, row_mask[v]),
+                                      zero);
+        start.init.push_back(b_.CreateSelect(first, zero, partial));
+      }
+    }
+    start.end = b_.GetInsertBlock();
+    b_.CreateBr(join);
+    return start;
+  }
+
+  // Phis (at the insert point) joining field `what` of the two starts.
+  std::vector<llvm::Value*> Join(const BlockStart& x, const BlockStart& y,
+                                 std::vector<llvm::Value*> BlockStart::*what) {
+    std::vector<llvm::Value*> out;
+    for (size_t i = 0; i < (x.*what).size(); ++i) {
+      llvm::PHINode* phi = b_.CreatePHI((x.*what)[i]->getType(), 2);
+      phi->addIncoming((x.*what)[i], x.end);
+      phi->addIncoming((y.*what)[i], y.end);
+      out.push_back(phi);
+    }
+    return out;
+  }
+
+  // &tile[(ab + a) · n + jb + v · W]. Not inbounds: a masked-off query past g has no row in
+  // the tile.
+  llvm::Value* TileAt(llvm::Value* ab, int a, llvm::Value* jb, int v) {
+    llvm::Value* ia = b_.CreateAdd(ab, b_.getInt64(a));
+    return b_.CreateGEP(
+        f32_, args_.tile,
+        b_.CreateAdd(b_.CreateMul(ia, args_.n), b_.CreateAdd(jb, b_.getInt64(v * w_))));
+  }
+
+  // The lanes of query ab + a's half v that lie in the tile: its rows below n (row_mask) if
+  // the query is below g.
+  llvm::Value* TileMask(llvm::Value* ab, int a, llvm::Value* row_mask) {
+    llvm::Value* ia = b_.CreateAdd(ab, b_.getInt64(a));
+    return b_.CreateAnd(row_mask, b_.CreateVectorSplat(w_, b_.CreateICmpSLT(ia, args_.g)));
   }
 
   // A counted loop: branches into a new block whose phi (returned) starts at 0 ...
