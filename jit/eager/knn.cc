@@ -50,10 +50,10 @@ std::pair<int64_t, int64_t> ThreadRange(int64_t n, int t, int nt) {
 }
 
 // Runs body(t, nt) for t in [0, nt): a single query's shares (nt = threads) on the helper
-// pool (shares.h) — no wait for a sleeping worker, and no OpenMP team left spinning on the
-// cores that its list scan's shares, on the same pool, need next (with one: 100,000 × 768 in
-// 1,000 lists, nprobe 8, two threads read the lists no faster than one); a batch's on an
-// OpenMP team.
+// pool (shares.h) — no wait for a sleeping worker, and no OpenMP worker left spinning on the
+// core that its list scan's shares, on the same pool, need next (with an OpenMP team here:
+// 100,000 × 768 in 1,000 lists, nprobe 8, two threads read the lists no faster than one); a
+// batch's on an OpenMP team.
 template <typename Body>
 void ForEachShare(int64_t nq, int threads, Body&& body) {
   if (nq == 1 || threads <= 1) {
