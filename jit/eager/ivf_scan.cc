@@ -338,7 +338,7 @@ void MatrixOneQueryParallel(const Kernels& kernels, const IvfScanInput& in, floa
   RunShares(threads, threads, [&](int t) {
     const RowShare share{rows_before.data(), rows_before[count] * t / threads,
                          rows_before[count] * (t + 1) / threads};
-    // Probes [p0, p1): those with rows in [lo, hi).
+    // Probes [p0, p1): those with rows in [lo, hi) (p0 >= 0: rows_before[0] = 0 <= lo).
     const int64_t p0 = std::upper_bound(rows_before.begin(), rows_before.end(), share.lo) -
                        rows_before.begin() - 1;
     const int64_t p1 = std::lower_bound(rows_before.begin(), rows_before.end() - 1, share.hi) -
@@ -348,8 +348,7 @@ void MatrixOneQueryParallel(const Kernels& kernels, const IvfScanInput& in, floa
     float* hd = part_dist.data() + t * k;
     int64_t* hi_ids = part_ids.data() + t * k;
     TopK<metric> top(hd, hi_ids, k);
-    ScanProbes(kernels, in, 0, std::max<int64_t>(p0, 0), p1, eager, compact, top, hd, hi_ids,
-               nullptr, &share);
+    ScanProbes(kernels, in, 0, p0, p1, eager, compact, top, hd, hi_ids, nullptr, &share);
   });
   TopK<metric> top(distances, labels, k);
   for (int64_t e = 0; e < threads * k; ++e) {
