@@ -207,12 +207,16 @@ void dispatch_internal::KnnSearchWithThreads(const KernelOptions& options, KnnUs
                                              int64_t* labels, int threads, bool set_only) {
   eager::Kernels kernels = EagerKernels(options);
   kernels.threads = threads;
+  // The bf16 screen first where it runs, except that AVX512-BF16's yields to the projected
+  // screen where that one runs (bf16_dots.h).
+  const bool projects = ProjectsRows(options, metric, base, k);
   if (ScreensInBf16(options, n, base, k) &&
+      !(projects && eager::BestBf16Dots()->yields_to_projection) &&
       eager::Bf16ScreenedKnn(*eager::BestBf16Dots(), *kernels.isa, metric, x, n, base, k,
                              distances, labels, threads, set_only)) {
     return;
   }
-  if (ProjectsRows(options, metric, base, k) &&
+  if (projects &&
       eager::ProjectedKnn(*kernels.isa, x, n, base, k, distances, labels, threads)) {
     return;
   }

@@ -44,14 +44,19 @@ struct Bf16Dots {
   // its release); null when none is needed. Use Bf16DotsThread.
   void (*begin_thread)() = nullptr;
   void (*end_thread)() = nullptr;
+  // Whether an L2 batch that the centroids' projected-bound screen takes (projection.h: IVF
+  // coarse steps and adds' assignment) runs that screen instead of this one (measured faster
+  // there on Zen 4: docs/spec.md, The bf16 screen).
+  bool yields_to_projection = false;
 };
 
 // The implementation searches use (null: none, and bf16_knn.h is never used): AMX where the
-// CPU has it and the OS granted the process its tile state (Linux arch_prctl, asked once).
-// AVX512-BF16 is not used by default: on the development host (a Xeon retiring one vdpbf16ps
-// per cycle, the rate of its two float FMA ports) it ran at half the float tile's speed
-// (docs/spec.md, The bf16 screen). IVFJIT_BF16 overrides: "off" (none), "amx" or
-// "avx512bf16" (that one, where the host runs it).
+// CPU has it and the OS granted the process its tile state (Linux arch_prctl, asked once);
+// else AVX512-BF16 on AMD's cores (Zen 4: two vdpbf16ps per cycle, twice the float FMAs'
+// multiply-adds; exact Flat batches 1.8× faster, k-means 2.1×). Intel's AVX512-BF16 without
+// AMX retires one vdpbf16ps per cycle, no more multiply-adds than its two float FMA ports: not
+// used by default (docs/spec.md, The bf16 screen). IVFJIT_BF16 overrides: "off" (none), "amx"
+// or "avx512bf16" (that one, where the host runs it).
 const Bf16Dots* BestBf16Dots();
 // Every implementation this host runs, whether used by default or not (tests, benchmarks).
 const std::vector<const Bf16Dots*>& HostBf16Dots();

@@ -1,7 +1,10 @@
 #include "jit/eager/bf16_knn.h"
 
+#include <cpuid.h>
+
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <random>
@@ -207,16 +210,35 @@ INSTANTIATE_TEST_SUITE_P(Host, Bf16KnnTest, ::testing::ValuesIn(HostBf16Dots()),
                          });
 GTEST_ALLOW_UNINSTANTIATED_PARAMETERIZED_TEST(Bf16KnnTest);
 
-TEST(Bf16DotsTest, SearchesUseAmxWhereTheHostHasIt) {
+// CPUID leaf 0's vendor string, read here independently of bf16_dots.cc.
+bool VendorIsAmd() {
+  unsigned a, b, c, d;
+  if (__get_cpuid(0, &a, &b, &c, &d) == 0) return false;
+  char vendor[13] = {};
+  std::memcpy(vendor, &b, 4);
+  std::memcpy(vendor + 4, &d, 4);
+  std::memcpy(vendor + 8, &c, 4);
+  return std::string(vendor) == "AuthenticAMD";
+}
+
+TEST(Bf16DotsTest, SearchesUseAmxElseAmdsAvx512Bf16) {
   if (HostBf16Dots().empty()) {
     GTEST_SKIP() << "this host has neither AMX-BF16 nor AVX512-BF16: the bf16 screen is unused";
+  }
+  if (const char* env = std::getenv("IVFJIT_BF16"); env != nullptr && env[0] != '\0') {
+    GTEST_SKIP() << "IVFJIT_BF16 is set: the default is not in use";
   }
   const Bf16Dots* best = BestBf16Dots();
   if (std::string(HostBf16Dots().front()->name) == "amx") {
     ASSERT_NE(best, nullptr);
     EXPECT_STREQ(best->name, "amx");
+    EXPECT_FALSE(best->yields_to_projection);
+  } else if (VendorIsAmd()) {
+    ASSERT_NE(best, nullptr);
+    EXPECT_STREQ(best->name, "avx512bf16");
+    EXPECT_TRUE(best->yields_to_projection);
   } else {
-    EXPECT_EQ(best, nullptr) << "AVX512-BF16 alone is not used by default";
+    EXPECT_EQ(best, nullptr) << "Intel's AVX512-BF16 alone is not used by default";
   }
 }
 
