@@ -182,7 +182,16 @@ std::vector<Timing> TimeImpls(const Workload& w, const SweepOptions& opt,
         found[m].assign(labels.begin(), labels.begin() + nq * k);
       });
     }
-    return TimeAlternating(fns, opt.warmup, opt.repeat);
+    // Each implementation (ivfjit's modes, the in-process libfaiss) in rounds of its own, in
+    // its steady state as a service repeating one of them has it, and as the peers are timed
+    // in their own processes. Alternating them (until 2026-12-04) charged the one after csr
+    // for the caches csr's buffers evicted: 1M × 32 in 10,000 lists, 16 queries, matrix 0.16
+    // ms after itself and 0.25–0.31 ms after csr (docs/benchmarks.md, The grid).
+    std::vector<Timing> out;
+    for (const std::function<void()>& fn : fns) {
+      out.push_back(TimeAlternating({fn}, opt.warmup, opt.repeat).front());
+    }
+    return out;
   }
   // Each implementation answers all the queries one at a time, with its own data warm (as a
   // service running one library would), two rounds alternating.
