@@ -184,9 +184,9 @@ std::vector<Timing> TimeImpls(const Workload& w, const SweepOptions& opt,
     }
     // Each implementation (ivfjit's modes, the in-process libfaiss) in rounds of its own, in
     // its steady state as a service repeating one of them has it, and as the peers are timed
-    // in their own processes. Alternating them (until 2026-12-04) charged the one after csr
-    // for the caches csr's buffers evicted: 1M × 32 in 10,000 lists, 16 queries, matrix 0.16
-    // ms after itself and 0.25–0.31 ms after csr (docs/benchmarks.md, The grid).
+    // in their own processes. Alternating them (until 2026-12-04), whichever mode followed csr
+    // ran slower: 1M × 32 in 10,000 lists, 16 queries, matrix 0.15–0.16 ms after itself and
+    // 0.25–0.31 ms after csr (docs/benchmarks.md, Timing policy).
     std::vector<Timing> out;
     for (const std::function<void()>& fn : fns) {
       out.push_back(TimeAlternating({fn}, opt.warmup, opt.repeat).front());

@@ -117,10 +117,10 @@ __attribute__((target("avx512f,avx512bw,avx512bf16"))) inline __m512 DotPairs(__
 
 // Eight queries against one panel block at a time: 16 accumulators (8 queries × 2 half blocks
 // of 16 rows), each step a broadcast pair of query values against 16 rows' pairs; each panel
-// block is read 4 times per query block. 16 independent sums cover two vdpbf16ps per cycle at
-// a latency of about 6 (Zen 4); four queries (8 sums) measured the same end to end. The
-// unrolled loops keep the sums in registers: rolled, GCC kept them in memory, a store and a
-// load around every vdpbf16ps (3.5× slower, docs/spec.md, The bf16 screen).
+// block is read 4 times per query block; four queries (8 sums) measured the same end to end on
+// Zen 4. The unrolled loops keep the sums in registers: rolled, GCC kept them in memory, a
+// store and a load around every vdpbf16ps (the kernel 2.6× slower, the Flat batch 2×:
+// docs/spec.md, The bf16 screen).
 constexpr int kDotsQueries = 8;
 
 __attribute__((target("avx512f,avx512bw,avx512bf16"))) void Avx512Bf16Dots(
@@ -162,8 +162,8 @@ const Bf16Dots kAmx{"amx", AmxDots, AmxBegin, AmxEnd};
 const Bf16Dots kAvx512Bf16{"avx512bf16", Avx512Bf16Dots, nullptr, nullptr,
                            /*yields_to_projection=*/true};
 
-// Whether the CPU is AMD's (CPUID leaf 0: "AuthenticAMD"), whose AVX512-BF16 cores retire
-// two vdpbf16ps per cycle (Zen 4: 32 products each, twice the float FMAs' multiply-adds).
+// Whether the CPU is AMD's (CPUID leaf 0: "AuthenticAMD"), whose AVX512-BF16 cores retire as
+// many vdpbf16ps (32 products each) as float FMAs (16) on Zen 4: twice the multiply-adds.
 bool HostIsAmd() {
   unsigned a, b, c, d;
   if (__get_cpuid(0, &a, &b, &c, &d) == 0) return false;

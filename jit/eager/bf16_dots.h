@@ -52,8 +52,8 @@ struct Bf16Dots {
 
 // The implementation searches use (null: none, and bf16_knn.h is never used): AMX where the
 // CPU has it and the OS granted the process its tile state (Linux arch_prctl, asked once);
-// else AVX512-BF16 on AMD's cores (Zen 4: two vdpbf16ps per cycle, twice the float FMAs'
-// multiply-adds; exact Flat batches 1.8× faster, k-means 2.1×). Intel's AVX512-BF16 without
+// else AVX512-BF16 on AMD's cores (Zen 4: as many vdpbf16ps per second as float FMAs, twice
+// the multiply-adds; exact Flat batches 1.8× faster, k-means 2.1×). Intel's AVX512-BF16 without
 // AMX retires one vdpbf16ps per cycle, no more multiply-adds than its two float FMA ports: not
 // used by default (docs/spec.md, The bf16 screen). IVFJIT_BF16 overrides: "off" (none), "amx"
 // or "avx512bf16" (that one, where the host runs it).
