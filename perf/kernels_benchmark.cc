@@ -3,6 +3,7 @@
 #include <benchmark/benchmark.h>
 
 #include <algorithm>
+#include <cmath>
 #include <vector>
 
 #include "jit/dispatch.h"
@@ -289,20 +290,39 @@ BENCHMARK(BM_CoarseStep)
     ->UseRealTime();
 
 // The grid's slowest single queries (docs/benchmarks.md, The grid): one query at a time
-// against 100,000 clustered vectors of d 768 in 1,000 lists (~100 rows of 3 KB each, 300 MB:
-// lists come from memory), k 10; range 0 = nprobe, range 1 = threads (0: all). Counters:
-// helper_shares, shares of a query run on a helper thread (shares.h) per query; list_bytes,
-// the lists read per second.
+// against clustered vectors whose lists come from memory, k 10; range 2 = the shape (0:
+// 100,000 of d 768 in 1,000 lists, ~100 rows of 3 KB each, 300 MB; 1: 1,000,000 of d 32 in
+// 1,000 lists, 128 KB a list; 2: 1,000,000 of d 128 in 1,000 lists, 512 KB a list; 1 and 2
+// with the grid's overlapping clusters, the queries from the same ones), range 0
+// = nprobe, range 1 = threads (0: all). Counters: helper_shares, shares of a query run on a
+// helper thread (shares.h) per query; list_bytes, the lists read per second.
 void BM_WideSingleQuery(benchmark::State& state) {
-  constexpr int64_t nb = 100000, d = 768, nlist = 1000, k = 10, nq = 1000;
-  static const std::vector<float>* const queries =
-      new std::vector<float>(::ivfjit::testing::ClusteredVectors(nq, d, nlist, 0.3f, 31));
-  static IndexIVFFlat* const index = []() -> IndexIVFFlat* {
-    const std::vector<float> base = ::ivfjit::testing::ClusteredVectors(nb, d, nlist, 0.3f, 30);
+  struct Shape {
+    int64_t nb, d, nlist;
+  };
+  constexpr Shape kShapes[] = {{100000, 768, 1000}, {1000000, 32, 1000}, {1000000, 128, 1000}};
+  constexpr int64_t k = 10, nq = 1000;
+  const int shape = static_cast<int>(state.range(2));
+  const int64_t nb = kShapes[shape].nb, d = kShapes[shape].d, nlist = kShapes[shape].nlist;
+  static std::vector<float>* queries[3] = {};
+  static IndexIVFFlat* indexes[3] = {};
+  if (queries[shape] == nullptr) {
+    std::vector<float> base;
+    if (shape == 0) {
+      queries[shape] =
+          new std::vector<float>(::ivfjit::testing::ClusteredVectors(nq, d, nlist, 0.3f, 31));
+      base = ::ivfjit::testing::ClusteredVectors(nb, d, nlist, 0.3f, 30);
+    } else {  // the grid's overlapping clusters (spread d^(1/3)), queries from the same ones
+      base = ::ivfjit::testing::ClusteredVectors(nb + nq, d, nlist, std::cbrt(float(d)), 32);
+      queries[shape] = new std::vector<float>(base.end() - nq * d, base.end());
+      base.resize(static_cast<size_t>(nb * d));
+    }
     auto made = IndexIVFFlat::Create(d, nlist, Metric::kL2);
-    if (!made.ok() || !(*made)->Train(base).ok() || !(*made)->Add(base).ok()) return nullptr;
-    return made->release();
-  }();
+    if (made.ok() && (*made)->Train(base).ok() && (*made)->Add(base).ok()) {
+      indexes[shape] = made->release();
+    }
+  }
+  const IndexIVFFlat* const index = indexes[shape];
   if (index == nullptr) {
     state.SkipWithError("index not built");
     return;
@@ -313,7 +333,7 @@ void BM_WideSingleQuery(benchmark::State& state) {
   IVFSearchStats stats;
   params.stats = &stats;
   const long helped = HelperSharesRun();
-  const int64_t searched = SearchOneAtATime(state, *index, *queries, d, k, params);
+  const int64_t searched = SearchOneAtATime(state, *index, *queries[shape], d, k, params);
   state.counters["helper_shares"] = benchmark::Counter(
       static_cast<double>(HelperSharesRun() - helped) / std::max<int64_t>(searched, 1));
   state.counters["list_bytes"] = benchmark::Counter(static_cast<double>(stats.ndis * d * 4),
@@ -321,7 +341,7 @@ void BM_WideSingleQuery(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_WideSingleQuery)
-    ->ArgsProduct({{8, 64}, {1, 2}})
+    ->ArgsProduct({{8, 64}, {1, 2}, {0, 1, 2}})
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 
