@@ -11,6 +11,8 @@
 #include <cstring>
 #include <limits>
 
+#include "jit/eager/host_cpu.h"
+
 
 namespace ivfjit::eager {
 namespace {
@@ -162,14 +164,6 @@ const Bf16Dots kAmx{"amx", AmxDots, AmxBegin, AmxEnd};
 const Bf16Dots kAvx512Bf16{"avx512bf16", Avx512Bf16Dots, nullptr, nullptr,
                            /*yields_to_projection=*/true};
 
-// Whether the CPU is AMD's (CPUID leaf 0: "AuthenticAMD"), whose AVX512-BF16 cores retire as
-// many vdpbf16ps (32 products each) as float FMAs (16) on Zen 4: twice the multiply-adds.
-bool HostIsAmd() {
-  unsigned a, b, c, d;
-  if (__get_cpuid(0, &a, &b, &c, &d) == 0) return false;
-  return b == 0x68747541u && d == 0x69746e65u && c == 0x444d4163u;  // "Auth" "enti" "cAMD"
-}
-
 }  // namespace
 
 const std::vector<const Bf16Dots*>& HostBf16Dots() {
@@ -187,7 +181,8 @@ const Bf16Dots* BestBf16Dots() {
     const char* env = std::getenv("IVFJIT_BF16");
     for (const Bf16Dots* dots : HostBf16Dots()) {
       if (env == nullptr || env[0] == '\0') {
-        // The default (bf16_dots.h): AMX, else AVX512-BF16 on AMD's cores.
+        // The default (bf16_dots.h): AMX, else AVX512-BF16 on AMD's cores, whose AVX512-BF16
+        // units retire as many vdpbf16ps (32 products each) as float FMAs (16) on Zen 4.
         if (dots == &kAmx || (dots == &kAvx512Bf16 && HostIsAmd())) return dots;
       } else if (std::strcmp(env, dots->name) == 0) {
         return dots;

@@ -6,6 +6,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "jit/eager/host_cpu.h"
+
 namespace ivfjit::eager {
 namespace {
 
@@ -58,9 +60,18 @@ void ScalarIpPairs(const float* const* q, const float* const* x, int64_t n, int6
 
 enum class Op { kL2, kIp, kNorm };
 
-struct FloatRow {
+// kPrefetch: a line 4 KiB ahead requested in software (Avx512Row), across the page boundaries
+// the hardware prefetcher stops at: lists that start cold at random places read faster on the
+// Intel Xeon measured (docs/jit.md), slower on AMD's Zen 4, whose prefetchers stream them
+// (three alternating rounds, one thread: the grid's 1M × 128 lists from memory,
+// `BM_WideSingleQuery/8/1/2`, 375–410 → 256–382 µs; the seed shape at nprobe 32,
+// `BM_IvfSingleQuery/0/32/1`, 607–704 → 477–541 µs; coded rows unchanged, HalfRow's kept).
+template <bool kPrefetch>
+struct FloatRowOf {
   const float* p;
-  void Prefetch(int64_t t) const { __builtin_prefetch(p + t + 1024); }
+  void Prefetch(int64_t t) const {
+    if constexpr (kPrefetch) __builtin_prefetch(p + t + 1024);
+  }
   float At(int64_t t) const { return p[t]; }
   __attribute__((target("avx2,fma"))) __m256 Load8(int64_t t) const {
     return _mm256_loadu_ps(p + t);
@@ -72,6 +83,7 @@ struct FloatRow {
     return _mm512_maskz_loadu_ps(mask, p + t);
   }
 };
+using FloatRow = FloatRowOf<true>;
 
 struct HalfRow {
   const uint16_t* p;
@@ -332,11 +344,14 @@ __attribute__((target("avx512f"))) void Avx512Four(const float* const* q, const 
 
 
 // (One row at a time: four at once measured slower on lists streamed from memory — d 768,
-// one query over a 1,000-row list: 0.27–0.35 → 0.48–0.50 ms.)
-template <Op op>
+// one query over a 1,000-row list: 0.27–0.35 → 0.48–0.50 ms; on Zen 4 without the prefetch
+// too, `BM_IvfSingleQuery/0/8/1` 112–135 → 152–184 µs.)
+template <Op op, bool kPrefetch>
 __attribute__((target("avx512f"))) void Avx512Rows(const float* q, const float* x, int64_t n,
                                                    int64_t d, float* out) {
-  for (int64_t j = 0; j < n; ++j) out[j] = Avx512Row<op>(q, FloatRow{x + j * d}, d);
+  for (int64_t j = 0; j < n; ++j) {
+    out[j] = Avx512Row<op>(q, FloatRowOf<kPrefetch>{x + j * d}, d);
+  }
 }
 
 template <Op op>
@@ -432,19 +447,26 @@ constexpr DistanceKernels kAvx2 = {"avx2",
                                    Avx2Pairs<Op::kL2>,
                                    Avx2Pairs<Op::kIp>,
                                    true};
-constexpr DistanceKernels kAvx512 = {"avx512",
-                                     Avx512Rows<Op::kL2>,
-                                     Avx512Rows<Op::kIp>,
-                                     Avx512Rows<Op::kNorm>,
-                                     true,
-                                     Avx512HalfRows<Op::kL2>,
-                                     Avx512HalfRows<Op::kIp>,
-                                     DecodeRowsAvx512,
-                                     Avx512CodedRows<Op::kL2>,
-                                     Avx512CodedRows<Op::kIp>,
-                                     Avx512Pairs<Op::kL2>,
-                                     Avx512Pairs<Op::kIp>,
-                                     true};
+// The AVX-512 tier: its float rows with a software prefetch (kPrefetch), or without it on
+// AMD's cores (FloatRowOf); the same arithmetic, the same results.
+template <bool kPrefetch>
+constexpr DistanceKernels Avx512Table() {
+  return {"avx512",
+          Avx512Rows<Op::kL2, kPrefetch>,
+          Avx512Rows<Op::kIp, kPrefetch>,
+          Avx512Rows<Op::kNorm, kPrefetch>,
+          true,
+          Avx512HalfRows<Op::kL2>,
+          Avx512HalfRows<Op::kIp>,
+          DecodeRowsAvx512,
+          Avx512CodedRows<Op::kL2>,
+          Avx512CodedRows<Op::kIp>,
+          Avx512Pairs<Op::kL2>,
+          Avx512Pairs<Op::kIp>,
+          true};
+}
+constexpr DistanceKernels kAvx512 = Avx512Table<true>();
+constexpr DistanceKernels kAvx512Streamed = Avx512Table<false>();
 
 // CPUID leaf 1, ECX bit 29 (clang 16's __builtin_cpu_supports does not know "f16c").
 bool HasF16c() {
@@ -455,7 +477,9 @@ bool HasF16c() {
 std::vector<const DistanceKernels*> DetectKernels() {
   __builtin_cpu_init();
   std::vector<const DistanceKernels*> tables;
-  if (__builtin_cpu_supports("avx512f")) tables.push_back(&kAvx512);
+  if (__builtin_cpu_supports("avx512f")) {
+    tables.push_back(HostIsAmd() ? &kAvx512Streamed : &kAvx512);
+  }
   // (Every AVX2 processor made has F16C; the tier asks for all three.)
   if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && HasF16c()) {
     tables.push_back(&kAvx2);
