@@ -1,6 +1,7 @@
 #include "ivf/index_ivf.h"
 
 #include <algorithm>
+#include <numeric>
 #include <utility>
 
 #include "absl/container/flat_hash_set.h"
@@ -184,14 +185,33 @@ void IndexIVF::AppendAssigned(int64_t n, const uint8_t* rows, const float* x, co
     lists_.Reserve(extra);
   }
   const int64_t code_size = lists_.row_bytes();
-  // Each thread appends the rows of its own range of lists, in input order.
+  const auto append = [&](int64_t i) {
+    lists_.AppendReserved(list_nos[i], rows + i * code_size, ids[i], norms[i],
+                          half.empty() ? nullptr : half.data() + i * d(),
+                          half.empty() ? 0.0f : half_err[i]);
+  };
+  // Each thread appends the rows of its own range of lists, each list's in input order, list
+  // after list: a list's new pages are then first touched together and lie close in physical
+  // memory (touched row by row across all lists, a scan of lists from memory read 12-17 %
+  // slower, one query over 1M x 128 lists 0.174 -> 0.121-0.128 ms: docs/jit.md, Threads). A
+  // small add appends in input order (no O(nlist) pass).
   jit::ParallelRanges(nlist_, n * code_size, [&](int64_t l0, int64_t l1) {
-    for (int64_t i = 0; i < n; ++i) {
-      if (list_nos[i] < l0 || list_nos[i] >= l1) continue;
-      lists_.AppendReserved(list_nos[i], rows + i * code_size, ids[i], norms[i],
-                            half.empty() ? nullptr : half.data() + i * d(),
-                            half.empty() ? 0.0f : half_err[i]);
+    if (n * 8 < nlist_) {
+      for (int64_t i = 0; i < n; ++i) {
+        if (list_nos[i] >= l0 && list_nos[i] < l1) append(i);
+      }
+      return;
     }
+    std::vector<int64_t> next(static_cast<size_t>(l1 - l0 + 1), 0);
+    for (int64_t i = 0; i < n; ++i) {
+      if (list_nos[i] >= l0 && list_nos[i] < l1) ++next[list_nos[i] - l0 + 1];
+    }
+    std::partial_sum(next.begin(), next.end(), next.begin());
+    std::vector<int64_t> order(static_cast<size_t>(next.back()));
+    for (int64_t i = 0; i < n; ++i) {
+      if (list_nos[i] >= l0 && list_nos[i] < l1) order[next[list_nos[i] - l0]++] = i;
+    }
+    for (const int64_t i : order) append(i);
   });
   max_id_ = std::max(max_id_, *std::max_element(ids, ids + n));
   set_ntotal(ntotal() + n);
