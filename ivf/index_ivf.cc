@@ -168,14 +168,8 @@ void IndexIVF::AppendAssigned(int64_t n, const uint8_t* rows, const float* x, co
     half_err.resize(static_cast<size_t>(n));
     jit::EncodeScreen(metric(), x, n, d(), half.data(), half_err.data());
   }
-  // A large add appends list after list (order: its rows grouped by list, input order within
-  // a list; start: nlist + 1 offsets into it): a list's new pages are then first touched
-  // together and lie close in physical memory (touched row by row across all lists, a scan
-  // of lists from memory read 12-17 % slower, one query over 1M x 128 lists 0.174 ->
-  // 0.121-0.128 ms: docs/jit.md, Threads). A small add appends in input order.
-  std::vector<int64_t> order, start;
-  // Reserving is the only step that can fail; content is unchanged if it does. A small add
-  // names the lists it touches (a single vector's add then costs O(1), not O(nlist)).
+  // The only step that can fail; content is unchanged if it does. A small add names the
+  // lists it touches (a single vector's add then costs O(1), not O(nlist)).
   if (n * 8 < nlist_) {
     std::vector<int64_t> touched(list_nos, list_nos + n);
     std::sort(touched.begin(), touched.end());
@@ -188,11 +182,6 @@ void IndexIVF::AppendAssigned(int64_t n, const uint8_t* rows, const float* x, co
   } else {
     std::vector<int64_t> extra(static_cast<size_t>(nlist_), 0);
     for (int64_t i = 0; i < n; ++i) ++extra[list_nos[i]];
-    start.assign(static_cast<size_t>(nlist_) + 1, 0);
-    std::partial_sum(extra.begin(), extra.end(), start.begin() + 1);
-    order.resize(static_cast<size_t>(n));
-    std::vector<int64_t> next(start.begin(), start.end() - 1);
-    for (int64_t i = 0; i < n; ++i) order[next[list_nos[i]]++] = i;
     lists_.Reserve(extra);
   }
   const int64_t code_size = lists_.row_bytes();
@@ -201,15 +190,28 @@ void IndexIVF::AppendAssigned(int64_t n, const uint8_t* rows, const float* x, co
                           half.empty() ? nullptr : half.data() + i * d(),
                           half.empty() ? 0.0f : half_err[i]);
   };
-  // Each thread appends the rows of its own range of lists.
+  // Each thread appends the rows of its own range of lists, each list's in input order, list
+  // after list: a list's new pages are then first touched together and lie close in physical
+  // memory (touched row by row across all lists, a scan of lists from memory read 12-17 %
+  // slower, one query over 1M x 128 lists 0.174 -> 0.121-0.128 ms: docs/jit.md, Threads). A
+  // small add appends in input order (no O(nlist) pass).
   jit::ParallelRanges(nlist_, n * code_size, [&](int64_t l0, int64_t l1) {
-    if (order.empty()) {
+    if (n * 8 < nlist_) {
       for (int64_t i = 0; i < n; ++i) {
         if (list_nos[i] >= l0 && list_nos[i] < l1) append(i);
       }
       return;
     }
-    for (int64_t p = start[l0]; p < start[l1]; ++p) append(order[p]);
+    std::vector<int64_t> next(static_cast<size_t>(l1 - l0 + 1), 0);
+    for (int64_t i = 0; i < n; ++i) {
+      if (list_nos[i] >= l0 && list_nos[i] < l1) ++next[list_nos[i] - l0 + 1];
+    }
+    std::partial_sum(next.begin(), next.end(), next.begin());
+    std::vector<int64_t> order(static_cast<size_t>(next.back()));
+    for (int64_t i = 0; i < n; ++i) {
+      if (list_nos[i] >= l0 && list_nos[i] < l1) order[next[list_nos[i] - l0]++] = i;
+    }
+    for (const int64_t i : order) append(i);
   });
   max_id_ = std::max(max_id_, *std::max_element(ids, ids + n));
   set_ntotal(ntotal() + n);
