@@ -80,6 +80,41 @@ TEST(IndexIVFFlatTest, ModesAgreeAtPartialNprobe) {
   EXPECT_LT(recall, 1.0);
 }
 
+// A csr batch on two threads splits its work by lists (few queries per row: a heap per thread
+// for every query, merged) or by queries (a cached index with many queries per row); either
+// gives one thread's bits, for both metrics.
+TEST(IndexIVFFlatTest, CsrGivesOneThreadsBitsWhicheverWayItSplits) {
+  struct Shape {
+    int64_t d, nb, nlist, nq, nprobe;
+  };
+  // 64 · nq · nprobe · k against nb · d (k 10): 25,600 < 256,000 (by lists) and
+  // 1,280,000 ≥ 16,000 (by queries).
+  for (const Shape& s : {Shape{64, 4000, 20, 20, 2}, Shape{8, 2000, 20, 500, 4}}) {
+    const std::vector<float> base = ClusteredVectors(s.nb, s.d, s.nlist, 0.5f, 5);
+    const std::vector<float> q = ClusteredVectors(s.nq, s.d, s.nlist, 0.5f, 6);
+    for (Metric metric : {Metric::kL2, Metric::kInnerProduct}) {
+      auto index = Build(s.d, s.nlist, metric, base);
+      IVFSearchParams params;
+      params.nprobe = s.nprobe;
+      params.mode = SearchMode::kCsr;
+      params.threads = 1;
+      auto one = index->Search(q, 10, params);
+      params.threads = 2;
+      auto two = index->Search(q, 10, params);
+      ASSERT_TRUE(one.ok() && two.ok());
+      EXPECT_EQ(one->labels, two->labels) << s.d << " " << MetricName(metric);
+      EXPECT_EQ(one->distances, two->distances) << s.d << " " << MetricName(metric);
+      // And they are matrix's neighbours (rounding aside: L2 through norms).
+      params.mode = SearchMode::kMatrix;
+      auto matrix = index->Search(q, 10, params);
+      ASSERT_TRUE(matrix.ok());
+      EXPECT_TRUE(KnnResultsAgree(s.nq, 10, two->distances.data(), two->labels.data(),
+                                  matrix->distances.data(), matrix->labels.data(),
+                                  Tolerance{1e-5, 100.0 * s.d}));
+    }
+  }
+}
+
 // Four lists of three vectors on a line; a query at 0 probes them in order 0, 1, 2, 3.
 std::unique_ptr<IndexIVFFlat> LineIndex() {
   auto index = IndexIVFFlat::Create(1, 4, Metric::kL2);

@@ -67,6 +67,8 @@ eager::IvfScanInput ScanInput(const IvfView& ivf, const float* x, int64_t n, int
   in.nlist = ivf.centroids.n;
   in.filter = filter;
   in.prefetch_lists = ivf.ntotal * in.d * int64_t{4} > eager::kPrefetchIndexBytes;
+  in.lists_cached =
+      ivf.ntotal * (ivf.code_size > 0 ? ivf.code_size : in.d * 4) <= kCsrCachedIndexBytes;
   return in;
 }
 

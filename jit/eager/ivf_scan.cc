@@ -480,6 +480,23 @@ std::vector<uint8_t> OuterTileLists(const IvfScanInput& in) {
 // (1,225 per list) 430–520 → 550–575 ms by lists, so those stay split by queries.
 constexpr int64_t kCsrListSplitMaxEntries = int64_t{1} << 20;  // nq · k · threads
 constexpr int64_t kCsrListSplitMaxPairsPerList = 64;           // nq · nprobe / nlist
+// An index in the caches splits by queries where the queries' entries outweigh the rows:
+// nq · nprobe · k ≥ ntotal · d / kCsrCachedRowsPerEntry, i.e. a list's queries keep at least
+// 1/64 as many top-k entries as the list has floats. A split by lists fills a second heap for
+// every query (and merges them); a split by queries reads a list once per thread instead of
+// once, which costs little from the caches (docs/spec.md, csr).
+constexpr int64_t kCsrCachedRowsPerEntry = 64;
+
+bool CsrSplitsByLists(const IvfScanInput& in, int threads) {
+  if (threads <= 1 || in.nq * in.k * threads > kCsrListSplitMaxEntries ||
+      in.nq * in.nprobe > kCsrListSplitMaxPairsPerList * in.nlist) {
+    return false;
+  }
+  if (!in.lists_cached) return true;
+  int64_t rows = 0;
+  for (int64_t l = 0; l < in.nlist; ++l) rows += in.lists[l].size;
+  return in.nq * in.nprobe * in.k * kCsrCachedRowsPerEntry < rows * in.d;
+}
 
 // Contiguous ranges of lists, one per thread, of about equal work (queries × rows).
 std::vector<int64_t> ListShares(const IvfScanInput& in, const std::vector<int64_t>& offsets,
@@ -618,8 +635,7 @@ void CsrImpl(const Kernels& kernels, const IvfScanInput& in, float* distances,
   const int threads = in.nq > 1 ? Threads(kernels) : 1;
   std::vector<float> query_norms(static_cast<size_t>(metric == Metric::kL2 ? in.nq : 0));
   if (metric == Metric::kL2) kernels.isa->norms(nullptr, in.queries, in.nq, d, query_norms.data());
-  if (threads > 1 && in.nq * k * threads <= kCsrListSplitMaxEntries &&
-      in.nq * in.nprobe <= kCsrListSplitMaxPairsPerList * in.nlist) {
+  if (CsrSplitsByLists(in, threads)) {
     CsrByLists<metric>(kernels, in, outer, query_norms.data(), threads, distances, labels);
     return;
   }
