@@ -132,6 +132,8 @@ def grid_cells(rows):
         if r["nq"] > 1 and r.get("search_ms_min", 0) > 0:
             qps = r["nq"] / (r["search_ms_min"] / 1e3)
         cells.setdefault(key, {})[name] = (qps, r["recall"])
+        if name == "ivfjit:auto" and ":" in r["mode"]:
+            cells[key]["pick"] = r["mode"].split(":")[1]  # the mode auto resolved to
     return cells
 
 
@@ -174,7 +176,7 @@ def grid_table(rows, worst=12):
     """Markdown: the cells where ivfjit gains least over faiss-cpu, and where auto is furthest
     from the better of matrix / csr."""
     cells = grid_cells(default_tier(rows))
-    vs_peer, vs_mode = [], []
+    vs_peer, vs_mode, picks = [], [], []
     for k, v in cells.items():
         if "ivfjit:auto" not in v:
             continue
@@ -184,21 +186,32 @@ def grid_table(rows, worst=12):
         best = max(v.get("ivfjit:matrix", (0,))[0], v.get("ivfjit:csr", (0,))[0])
         if best > 0:
             vs_mode.append((auto / best, k, v))
+            # The pick: the resolved mode's own row against the best (auto's row runs the
+            # same code as that row: their difference is the host's noise, not the choice).
+            if "ivfjit:" + v.get("pick", "") in v:
+                picks.append((v["ivfjit:" + v["pick"]][0] / best, k))
     out = ["| nb | d | nlist | nprobe | nq | recall | ivfjit auto QPS | faiss-cpu QPS | ratio |",
            "|---|---|---|---|---|---|---|---|---|"]
     for ratio, k, v in sorted(vs_peer)[:worst]:
         out.append(f"| {k[0]} | {k[1]} | {k[2]} | {k[3]} | {k[4]} | {v['ivfjit:auto'][1]:.3f} "
                    f"| {v['ivfjit:auto'][0]:,.0f} | {v['faiss-cpu'][0]:,.0f} | {ratio:.2f}× |")
-    out += ["", "| nb | d | nlist | nprobe | nq | auto QPS | matrix | csr | auto / best |",
-            "|---|---|---|---|---|---|---|---|---|"]
+    out += ["", "| nb | d | nlist | nprobe | nq | auto QPS | matrix | csr | auto / best "
+            "| auto's pick |", "|---|---|---|---|---|---|---|---|---|---|"]
     for ratio, k, v in sorted(vs_mode)[:worst]:
         out.append(f"| {k[0]} | {k[1]} | {k[2]} | {k[3]} | {k[4]} | {v['ivfjit:auto'][0]:,.0f} "
                    f"| {v.get('ivfjit:matrix', (0,))[0]:,.0f} | {v.get('ivfjit:csr', (0,))[0]:,.0f}"
-                   f" | {ratio:.2f} |")
+                   f" | {ratio:.2f} | {v.get('pick', '?')} |")
     if vs_peer:
         out.append(f"\n{len(vs_peer)} cells vs faiss-cpu: worst {min(vs_peer)[0]:.2f}×, "
                    f"median {sorted(vs_peer)[len(vs_peer) // 2][0]:.2f}×; auto / best mode: "
                    f"worst {min(vs_mode)[0]:.2f} over {len(vs_mode)} cells.")
+    if picks:
+        slow = [p for p in picks if p[0] < 0.9]
+        worst_pick = min(picks)
+        out.append(f"Auto's pick (its resolved mode's own row) / best mode: worst "
+                   f"{worst_pick[0]:.2f} (nb {worst_pick[1][0]}, d {worst_pick[1][1]}, nlist "
+                   f"{worst_pick[1][2]}, nprobe {worst_pick[1][3]}, nq {worst_pick[1][4]}); "
+                   f"{len(slow)} of {len(picks)} cells below 0.90.")
     return "\n".join(out)
 
 
