@@ -67,8 +67,9 @@ eager::IvfScanInput ScanInput(const IvfView& ivf, const float* x, int64_t n, int
   in.nlist = ivf.centroids.n;
   in.filter = filter;
   in.prefetch_lists = ivf.ntotal * in.d * int64_t{4} > eager::kPrefetchIndexBytes;
-  in.lists_cached =
-      ivf.ntotal * (ivf.code_size > 0 ? ivf.code_size : in.d * 4) <= kCsrCachedIndexBytes;
+  // (Float lists only: coded ones are decoded by every thread that reads them; the rule that
+  // reads this was measured on float lists.)
+  in.lists_cached = !ivf.coded && ivf.ntotal * in.d * 4 <= kCsrCachedIndexBytes;
   return in;
 }
 

@@ -51,8 +51,9 @@ struct IvfScanInput {
   // The lists lie beyond the caches (an index of more than kPrefetchIndexBytes): a matrix
   // scan requests each short list (up to kPrefetchListFloats) while the one before is scanned.
   bool prefetch_lists = false;
-  // The index's rows fit in the caches (the dispatcher's kCsrCachedIndexBytes): a csr batch
-  // with many queries per row splits its work by queries (ivf_scan.cc, CsrSplitsByLists).
+  // The index's float lists fit in the caches (the dispatcher's kCsrCachedIndexBytes; false
+  // for coded lists): a csr batch with many queries per row splits its work by queries
+  // (ivf_scan.cc, CsrSplitsByLists).
   bool lists_cached = false;
 };
 
