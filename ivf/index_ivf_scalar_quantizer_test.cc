@@ -291,7 +291,9 @@ TEST(IndexIVFScalarQuantizerTest, CodedRowsTakeTheirShareOfTheFloatsMemory) {
 // cached index's threshold (csr from 4 queries a list), and its search runs the mode
 // ResolveMode reports (a sharded index's root resolves auto for every shard with it).
 TEST(IndexIVFScalarQuantizerTest, AutoSizesTheIndexByItsCodes) {
-  const int64_t d = 64, nb = 100000, nlist = 100;
+  // Floats would take 34 MiB, beyond the cached bound (csr from 1.5 queries a list); the
+  // 8-bit codes take 8.5 MiB, a cached index of 700 rows a list (csr from 64 / √700 = 2.4).
+  const int64_t d = 128, nb = 70000, nlist = 100;
   jit::KernelProviderOptions options;
   options.cpu.cache_dir = "";
   const std::unique_ptr<jit::KernelProvider> provider = jit::KernelProvider::Create(options);
@@ -303,10 +305,10 @@ TEST(IndexIVFScalarQuantizerTest, AutoSizesTheIndexByItsCodes) {
   ASSERT_TRUE((*sq)->Add(base).ok());
   ASSERT_TRUE((*sq)->set_kernel_options({KernelTier::kDefault, provider.get()}).ok());
   IVFSearchParams params;
-  params.nprobe = 10;  // 30 queries: 3 a list, past the tile's 1.5, short of the cached 4
-  EXPECT_EQ((*sq)->ResolveMode(30, params), SearchMode::kMatrix);
-  EXPECT_EQ((*sq)->ResolveMode(40, params), SearchMode::kCsr);
-  const std::vector<float> q = ClusteredVectors(30, d, nlist, 0.3f, 10);
+  params.nprobe = 10;  // 20 queries: 2 a list, past the tile's 1.5, short of the cached 2.4
+  EXPECT_EQ((*sq)->ResolveMode(20, params), SearchMode::kMatrix);
+  EXPECT_EQ((*sq)->ResolveMode(25, params), SearchMode::kCsr);
+  const std::vector<float> q = ClusteredVectors(20, d, nlist, 0.3f, 10);
   auto autos = (*sq)->Search(q, 5, params);
   params.mode = SearchMode::kMatrix;
   auto matrix = (*sq)->Search(q, 5, params);

@@ -29,7 +29,8 @@ SearchMode Resolve(SearchMode mode, int64_t nq, int64_t nprobe, int64_t nlist, b
   const double avg_group = static_cast<double>(nq) * nprobe / static_cast<double>(nlist);
   const bool wide = row_bytes >= kCsrWideRowBytes && index_bytes >= kCsrWideIndexBytes;
   const double threshold = !jit_tile                             ? kCsrMinAvgGroup
-                           : index_bytes <= kCsrCachedIndexBytes ? kCsrMinAvgGroupCached
+                           : index_bytes <= kCsrCachedIndexBytes ? CsrMinAvgGroupCached(
+                                                                       index_bytes, row_bytes, nlist)
                            : wide                                ? kCsrMinAvgGroupWide
                                                                  : kCsrMinAvgGroupTile;
   return avg_group >= threshold ? SearchMode::kCsr : SearchMode::kMatrix;

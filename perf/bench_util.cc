@@ -149,12 +149,12 @@ std::string ToJson(const Row& r) {
       "\"sgemm_gflops\":%.2f,"
       "\"warmup\":%d,\"repeat\":%d,"
       "\"jit\":\"%s\",\"clients\":%d,\"p99_ms\":%.4f,\"selectivity\":%.4f,\"add_batch\":%d,"
-      "\"git_commit\":\"%s\","
+      "\"round\":%d,\"git_commit\":\"%s\","
       "\"run_id\":\"%s\",\"env_id\":\"%s\",\"timestamp\":\"%s\"}",
       r.workload, r.impl, r.index, r.metric, r.d, r.nb, r.nq, r.nlist, r.nprobe, r.k,
       r.max_codes, r.mode, r.threads, r.recall, r.qps, r.search_ms, r.search_ms_min,
       r.search_ms_max, r.train_ms, r.add_ms, r.gflops, r.sgemm_gflops, r.warmup, r.repeat, r.jit,
-      r.clients, r.p99_ms, r.selectivity, r.add_batch, commit, g_run_id, g_env_id,
+      r.clients, r.p99_ms, r.selectivity, r.add_batch, r.round, commit, g_run_id, g_env_id,
       absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::Now(), absl::UTCTimeZone()));
 }
 

@@ -33,6 +33,7 @@ struct Row {
   double selectivity = -1;
   // Add rows (--add_batch): vectors per Add call (add_ms: every vector added; qps: vectors/s).
   int64_t add_batch = 0;
+  int round = 0;  // which of the sweep's --rounds measured this row (0-based)
 };
 
 // Identifies one sweep invocation (its start time) and the machine (see dump_env); both are

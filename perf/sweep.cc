@@ -56,6 +56,10 @@ ABSL_FLAG(int, threads, 0, "OpenMP threads (0 = default)");
 ABSL_FLAG(int, warmup, 1, "untimed runs before timing each batch configuration");
 ABSL_FLAG(int, repeat, 3, "timed runs of each batch configuration (median reported)");
 ABSL_FLAG(int, single_queries, 200, "queries timed one at a time (median latency)");
+ABSL_FLAG(int, rounds, 1,
+          "IVF: times each workload's ivfjit rows and its peers' are measured, alternating "
+          "which goes first (rows carry their round; docs/benchmarks.md: the grid takes each "
+          "library's best round, so both see the host's quiet moments alike)");
 ABSL_FLAG(std::string, clients, "",
           "comma list of client thread counts for serving rows (IVF: N threads each searching "
           "single queries, then batches of 8, against one index for --serve_seconds)");
@@ -98,6 +102,11 @@ bool OptionsFromFlags(SweepOptions& opt) {
   opt.warmup = absl::GetFlag(FLAGS_warmup);
   opt.repeat = absl::GetFlag(FLAGS_repeat);
   opt.single_queries = absl::GetFlag(FLAGS_single_queries);
+  opt.rounds = absl::GetFlag(FLAGS_rounds);
+  if (opt.rounds < 1) {
+    std::fprintf(stderr, "--rounds: at least 1\n");
+    return false;
+  }
   opt.clients = ParseInts(absl::GetFlag(FLAGS_clients));
   opt.add_batches = ParseInts(absl::GetFlag(FLAGS_add_batch));
   opt.screens.clear();
@@ -158,15 +167,24 @@ bool MakeProviders(SweepOptions& opt, Providers& providers) {
   return true;
 }
 
-// One workload's rows (Flat and / or IVF, then the Python peers); exits on a load error.
-// IVF rows of one workload and its peers' (printed and recorded here: their own format).
+// IVF rows of one workload and its peers' (printed and recorded here: their own format),
+// measured opt.rounds times. Round r runs ivfjit first when r is even, the peers first when
+// odd (the peers need the centroids and truth of round 0), so neither library is always the
+// one measured while the host is busier.
 std::vector<Row> RunIvfAndPeers(const Workload& w, const SweepOptions& opt,
                                 const std::string& argv0) {
   IvfArtifacts artifacts;
-  std::vector<Row> rows = RunIvf(w, opt, &artifacts);
-  const std::vector<std::string> peer_rows = RunPeers(w, opt, artifacts, argv0);
-  for (const std::string& line : peer_rows) std::printf("%s\n", line.c_str());
-  if (absl::GetFlag(FLAGS_record) && !absl::GetFlag(FLAGS_quick)) AppendLinesToJsonl(peer_rows);
+  std::vector<Row> rows;
+  for (int round = 0; round < opt.rounds; ++round) {
+    std::vector<std::string> peer_rows;
+    if (round % 2 == 1) peer_rows = RunPeers(w, opt, artifacts, argv0, round);
+    std::vector<Row> part = RunIvf(w, opt, &artifacts);
+    for (Row& r : part) r.round = round;
+    rows.insert(rows.end(), part.begin(), part.end());
+    if (round % 2 == 0) peer_rows = RunPeers(w, opt, artifacts, argv0, round);
+    for (const std::string& line : peer_rows) std::printf("%s\n", line.c_str());
+    if (absl::GetFlag(FLAGS_record) && !absl::GetFlag(FLAGS_quick)) AppendLinesToJsonl(peer_rows);
+  }
   return rows;
 }
 

@@ -44,7 +44,8 @@ std::string Join(const std::vector<T>& v) {
 }  // namespace
 
 std::vector<std::string> RunPeers(const Workload& w, const SweepOptions& opt,
-                                  const IvfArtifacts& artifacts, const std::string& argv0) {
+                                  const IvfArtifacts& artifacts, const std::string& argv0,
+                                  int round) {
   std::vector<std::string> lines;
   if (opt.peers.empty()) return lines;
   const std::string python = PeersPython(), script = PeerScript(argv0);
@@ -99,7 +100,9 @@ std::vector<std::string> RunPeers(const Workload& w, const SweepOptions& opt,
     while (std::fgets(buf, sizeof(buf), p) != nullptr) {
       std::string line(buf);
       while (!line.empty() && (line.back() == '\n' || line.back() == '\r')) line.pop_back();
-      if (!line.empty() && line[0] == '{') lines.push_back(line);
+      if (!line.empty() && line[0] == '{') {
+        lines.push_back(absl::StrCat("{\"round\": ", round, ", ", line.substr(1)));
+      }
     }
     const int status = pclose(p);
     if (WIFEXITED(status) && WEXITSTATUS(status) == 3) {

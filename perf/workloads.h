@@ -53,6 +53,7 @@ struct SweepOptions {
   int warmup = 1;
   int repeat = 3;
   int single_queries = 200;
+  int rounds = 1;                  // IVF: measurements of ivfjit and the peers, alternated
   int threads = 0;                 // 0: OpenMP's default
   std::vector<int64_t> nprobes;    // empty: the workload's default list
   std::vector<int64_t> nqs;        // empty: the workload's default list
@@ -117,10 +118,11 @@ std::vector<Row> RunIvf(const Workload& w, const SweepOptions& opt,
                         IvfArtifacts* artifacts = nullptr);
 
 // Runs each peer (faiss-cpu, hnswlib, torch-ivf) as a Python subprocess on the same data and
-// returns its rows as JSON lines; a peer that is not installed is reported once on stderr
-// and skipped.
+// returns its rows as JSON lines (each with "round": round, the sweep's --rounds); a peer that
+// is not installed is reported once on stderr and skipped.
 std::vector<std::string> RunPeers(const Workload& w, const SweepOptions& opt,
-                                  const IvfArtifacts& artifacts, const std::string& argv0);
+                                  const IvfArtifacts& artifacts, const std::string& argv0,
+                                  int round = 0);
 
 }  // namespace ivfjit::perf
 
