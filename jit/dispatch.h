@@ -189,7 +189,7 @@ void IvfRangeSearch(const KernelOptions& options, const IvfView& ivf, const floa
 // of each probed list, which matrix finds once per batch: docs/spec.md, Filtered search).
 SearchMode ResolveIvfMode(const KernelOptions& options, SearchMode mode, int64_t nq, int64_t nprobe,
                           int64_t nlist, int64_t index_bytes, int64_t row_bytes,
-                          int64_t allowed = -1);
+                          int64_t allowed);
 inline constexpr int64_t kMatrixMaxAllowedPerList = 2;
 inline constexpr double kCsrMinAvgGroup = 8.0;
 inline constexpr double kCsrMinAvgGroupTile = 1.5;

@@ -139,43 +139,47 @@ TEST(DispatchTest, AutoModeThresholdsFollowTheTileThatRuns) {
   // avg_group = nq · nprobe / nlist; nprobe 10 of 100 lists; an index beyond the cache.
   const int64_t big = kCsrCachedIndexBytes + 1, cached = kCsrCachedIndexBytes;
   const KernelOptions eager = {KernelTier::kEager};
-  EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kAuto, 79, 10, 100, big, 512), SearchMode::kMatrix);
-  EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kAuto, 80, 10, 100, big, 512), SearchMode::kCsr);
-  EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kAuto, 80, 10, 100, cached, 512), SearchMode::kCsr);
-  EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kMatrix, 10000, 10, 100, big, 512),
+  EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kAuto, 79, 10, 100, big, 512, -1),
             SearchMode::kMatrix);
-  EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kCsr, 1, 10, 100, big, 512), SearchMode::kCsr);
+  EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kAuto, 80, 10, 100, big, 512, -1), SearchMode::kCsr);
+  EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kAuto, 80, 10, 100, cached, 512, -1),
+            SearchMode::kCsr);
+  EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kMatrix, 10000, 10, 100, big, 512, -1),
+            SearchMode::kMatrix);
+  EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kCsr, 1, 10, 100, big, 512, -1), SearchMode::kCsr);
   KernelProviderOptions popt;
   popt.cpu.cache_dir = "";
   auto provider = KernelProvider::Create(popt);  // scan kernels on: the tile on any host
   ASSERT_TRUE(provider->enabled()) << provider->disabled_reason();
   const KernelOptions jit = {KernelTier::kDefault, provider.get()};
-  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 14, 10, 100, big, 512), SearchMode::kMatrix);
-  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 15, 10, 100, big, 512), SearchMode::kCsr);
+  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 14, 10, 100, big, 512, -1), SearchMode::kMatrix);
+  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 15, 10, 100, big, 512, -1), SearchMode::kCsr);
   // A cached index: csr from 64 / √(rows per list) queries per list. Lists of 100 rows
   // (10,000 rows of 128 B, 100 lists): 6.4; of 1,024 rows (64 lists): 2.0; of 4 rows: 8 (the
   // bound); of 65,536 rows (one list): 1.5 (the tile's).
   const int64_t ten_k = 10000 * 128;
-  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 63, 10, 100, ten_k, 128), SearchMode::kMatrix);
-  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 64, 10, 100, ten_k, 128), SearchMode::kCsr);
-  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 12, 10, 64, 64 * 1024 * 128, 128),
+  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 63, 10, 100, ten_k, 128, -1),
             SearchMode::kMatrix);
-  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 13, 10, 64, 64 * 1024 * 128, 128),
+  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 64, 10, 100, ten_k, 128, -1), SearchMode::kCsr);
+  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 12, 10, 64, 64 * 1024 * 128, 128, -1),
+            SearchMode::kMatrix);
+  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 13, 10, 64, 64 * 1024 * 128, 128, -1),
             SearchMode::kCsr);
-  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 79, 10, 100, 400 * 128, 128),
+  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 79, 10, 100, 400 * 128, 128, -1),
             SearchMode::kMatrix);
-  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 80, 10, 100, 400 * 128, 128), SearchMode::kCsr);
-  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 1, 1, 1, cached, 512), SearchMode::kMatrix);
-  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 2, 1, 1, cached, 512), SearchMode::kCsr);
+  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 80, 10, 100, 400 * 128, 128, -1),
+            SearchMode::kCsr);
+  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 1, 1, 1, cached, 512, -1), SearchMode::kMatrix);
+  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 2, 1, 1, cached, 512, -1), SearchMode::kCsr);
   // Wide rows in an index that streams from memory: csr from one query per list.
   const int64_t wide = kCsrWideIndexBytes, row = kCsrWideRowBytes;
-  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 9, 10, 100, wide, row), SearchMode::kMatrix);
-  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 10, 10, 100, wide, row), SearchMode::kCsr);
-  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 10, 10, 100, wide - 1, row),
+  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 9, 10, 100, wide, row, -1), SearchMode::kMatrix);
+  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 10, 10, 100, wide, row, -1), SearchMode::kCsr);
+  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 10, 10, 100, wide - 1, row, -1),
             SearchMode::kMatrix);
-  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 10, 10, 100, wide, row - 4),
+  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 10, 10, 100, wide, row - 4, -1),
             SearchMode::kMatrix);
-  EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kAuto, 10, 10, 100, wide, row),
+  EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kAuto, 10, 10, 100, wide, row, -1),
             SearchMode::kMatrix);
 }
 

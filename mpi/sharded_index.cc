@@ -227,7 +227,7 @@ absl::StatusOr<std::unique_ptr<SearchParams>> ShardParams(const Index& shard, in
         jit::NominalAllowedOrNone(p->sel != nullptr ? &p->sel->filter() : nullptr, ntotal);
     mode = static_cast<int>(jit::ResolveIvfMode(shard.kernel_options(), p->mode, n, nprobe,
                                                 ivf->nlist(), ntotal * ivf->code_size(),
-                                                allowed));
+                                                ivf->code_size(), allowed));
   }
   MPI_Bcast(&mode, 1, MPI_INT, root, comm);
   p->mode = static_cast<SearchMode>(mode);
