@@ -104,11 +104,16 @@ TEST(ShardedIndexTest, SearchEqualsTheWholeIndex) {
       ASSERT_TRUE(sharded.ok()) << sharded.status();
       EXPECT_EQ((*sharded)->ntotal(), whole->ntotal());
       const IDSelectorRange some(1000, 9000);
+      // A range of 60 ids (12 of them stored: ids are 5i + 1): at most 2 a list nominally,
+      // where auto takes matrix — the root must decide as the whole index does, or the bits
+      // differ.
+      const IDSelectorRange few(1000, 1060);
       for (int64_t nq : {1, 7, 300}) {
         for (int64_t k : {int64_t{1}, int64_t{10}, kNb + 5}) {
           for (SearchMode mode : {SearchMode::kAuto, SearchMode::kMatrix, SearchMode::kCsr}) {
             for (const IDSelector* sel : {static_cast<const IDSelector*>(nullptr),
-                                          static_cast<const IDSelector*>(&some)}) {
+                                          static_cast<const IDSelector*>(&some),
+                                          static_cast<const IDSelector*>(&few)}) {
               IVFSearchParams params;
               params.nprobe = 4;
               params.mode = mode;
@@ -118,7 +123,8 @@ TEST(ShardedIndexTest, SearchEqualsTheWholeIndex) {
               const std::string what = name + " nq " + std::to_string(nq) + " k " +
                                        std::to_string(k) + " mode " +
                                        std::string(SearchModeName(mode)) +
-                                       (sel != nullptr ? " filtered" : "") +
+                                       (sel == &some ? " filtered" : "") +
+                                       (sel == &few ? " filtered to 12" : "") +
                                        (params.max_codes > 0 ? " max_codes" : "");
               auto queries = absl::MakeConstSpan(q.data(), nq * kD);
               auto want = whole->Search(queries, k, params);
