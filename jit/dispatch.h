@@ -16,8 +16,6 @@
 #ifndef IVFJIT_JIT_DISPATCH_H_
 #define IVFJIT_JIT_DISPATCH_H_
 
-#include <algorithm>
-#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -179,11 +177,11 @@ void IvfRangeSearch(const KernelOptions& options, const IvfView& ivf, const floa
 // lists of an index whose vectors take index_bytes (ntotal × row_bytes; row_bytes = d × 4, or
 // an IVF-SQ index's code size). auto: csr from an average of kCsrMinAvgGroup queries per
 // list, kCsrMinAvgGroupTile when the generated tile kernel runs csr's tiles —
-// CsrMinAvgGroupCached for an index of at most kCsrCachedIndexBytes, which stays in cache,
-// where matrix's re-reading of a list for each query costs little, and kCsrMinAvgGroupWide
-// for rows of at least kCsrWideRowBytes in an index of at least kCsrWideIndexBytes, which
-// streams from memory, where csr's reading of a list once for all its queries saves the most
-// (the grid: docs/spec.md). allowed: under a filter, the vectors it
+// kCsrCachedGroupRows / √(rows per list) for an index of at most kCsrCachedIndexBytes, which
+// stays in cache, where matrix's re-reading of a list for each query costs little, and
+// kCsrMinAvgGroupWide for rows of at least kCsrWideRowBytes in an index of at least
+// kCsrWideIndexBytes, which streams from memory, where csr's reading of a list once for all
+// its queries saves the most (the grid: docs/spec.md). allowed: under a filter, the vectors it
 // allows (NominalAllowed, of the whole index), else -1; auto takes matrix when at most
 // kMatrixMaxAllowedPerList of them fall to a list on average (a batch then reads a few rows
 // of each probed list, which matrix finds once per batch: docs/spec.md, Filtered search).
@@ -198,13 +196,6 @@ inline constexpr int64_t kCsrCachedIndexBytes = int64_t{32} << 20;
 // [kCsrMinAvgGroupTile, kCsrMinAvgGroup] — a longer list makes a group's tile pay sooner
 // (6.4 queries per list for lists of 100 rows, 2.0 for 1,000: docs/spec.md, auto).
 inline constexpr double kCsrCachedGroupRows = 64.0;
-inline double CsrMinAvgGroupCached(int64_t index_bytes, int64_t row_bytes, int64_t nlist) {
-  const double rows = static_cast<double>(index_bytes) /
-                      static_cast<double>(std::max<int64_t>(row_bytes, 1)) /
-                      static_cast<double>(std::max<int64_t>(nlist, 1));
-  const double t = kCsrCachedGroupRows / std::sqrt(std::max(rows, 1.0));
-  return std::min(std::max(t, kCsrMinAvgGroupTile), kCsrMinAvgGroup);
-}
 inline constexpr double kCsrMinAvgGroupWide = 1.0;
 inline constexpr int64_t kCsrWideRowBytes = 2048;
 inline constexpr int64_t kCsrWideIndexBytes = int64_t{64} << 20;

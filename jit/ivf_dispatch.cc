@@ -1,6 +1,7 @@
 // IVF search: coarse quantization, the max_codes prefix rule, and the list scan in the mode
 // (and with the kernels) chosen here.
 #include <algorithm>
+#include <cmath>
 #include <limits>
 #include <vector>
 
@@ -20,6 +21,15 @@ using dispatch_internal::ProviderOf;
 // probe lists and the csr grouping whatever nq is.
 constexpr int64_t kPairsPerChunk = int64_t{1} << 19;
 
+// A cached index's csr threshold (dispatch.h, kCsrCachedGroupRows).
+double CsrMinAvgGroupCached(int64_t index_bytes, int64_t row_bytes, int64_t nlist) {
+  const double rows = static_cast<double>(index_bytes) /
+                      static_cast<double>(std::max<int64_t>(row_bytes, 1)) /
+                      static_cast<double>(std::max<int64_t>(nlist, 1));
+  const double t = kCsrCachedGroupRows / std::sqrt(std::max(rows, 1.0));
+  return std::min(std::max(t, kCsrMinAvgGroupTile), kCsrMinAvgGroup);
+}
+
 // auto: csr when the average number of queries per probed list, nq · nprobe / nlist, reaches
 // the threshold measured for the tile that runs csr's tiles (docs/spec.md).
 SearchMode Resolve(SearchMode mode, int64_t nq, int64_t nprobe, int64_t nlist, bool jit_tile,
@@ -29,8 +39,8 @@ SearchMode Resolve(SearchMode mode, int64_t nq, int64_t nprobe, int64_t nlist, b
   const double avg_group = static_cast<double>(nq) * nprobe / static_cast<double>(nlist);
   const bool wide = row_bytes >= kCsrWideRowBytes && index_bytes >= kCsrWideIndexBytes;
   const double threshold = !jit_tile                             ? kCsrMinAvgGroup
-                           : index_bytes <= kCsrCachedIndexBytes ? CsrMinAvgGroupCached(
-                                                                       index_bytes, row_bytes, nlist)
+                           : index_bytes <= kCsrCachedIndexBytes
+                               ? CsrMinAvgGroupCached(index_bytes, row_bytes, nlist)
                            : wide                                ? kCsrMinAvgGroupWide
                                                                  : kCsrMinAvgGroupTile;
   return avg_group >= threshold ? SearchMode::kCsr : SearchMode::kMatrix;

@@ -411,7 +411,10 @@ std::vector<Row> IvfRowsOfScreen(const Workload& w, const SweepOptions& opt, Ind
 
 std::vector<Row> RunIvf(const Workload& w, const SweepOptions& opt, IvfArtifacts* artifacts) {
   const int64_t k = w.k, d = w.d;
-  const std::vector<int64_t> truth = ExactTruth(w);
+  // A later --rounds pass reuses the first's truth (the same workload).
+  const std::vector<int64_t> truth = artifacts != nullptr && !artifacts->truth.empty()
+                                         ? artifacts->truth
+                                         : ExactTruth(w);
   Indexes x(w);
   Build(w, opt.HasImpl("faiss"), opt.HasImpl("ivfjit"), x);
   if (artifacts != nullptr) {
