@@ -88,8 +88,11 @@ TEST(IndexIVFFlatTest, CsrGivesOneThreadsBitsWhicheverWayItSplits) {
     int64_t d, nb, nlist, nq, nprobe;
   };
   // 64 · nq · nprobe · k against nb · d (k 10): 25,600 < 256,000 (by lists) and
-  // 1,280,000 ≥ 16,000 (by queries).
-  for (const Shape& s : {Shape{64, 4000, 20, 20, 2}, Shape{8, 2000, 20, 500, 4}}) {
+  // 1,280,000 ≥ 16,000 (by queries); the third splits by queries (512,000 ≥ 16,000) with
+  // about two queries per list, so that a thread often holds one of a list's two queries
+  // (the tile's form follows the whole batch's queries of a list, not a thread's: gemm.h).
+  for (const Shape& s : {Shape{64, 4000, 20, 20, 2}, Shape{8, 2000, 20, 500, 4},
+                         Shape{8, 2000, 400, 40, 20}}) {
     const std::vector<float> base = ClusteredVectors(s.nb, s.d, s.nlist, 0.5f, 5);
     const std::vector<float> q = ClusteredVectors(s.nq, s.d, s.nlist, 0.5f, 6);
     for (Metric metric : {Metric::kL2, Metric::kInnerProduct}) {

@@ -104,7 +104,10 @@ void BM_IpTile(benchmark::State& state) {
   openblas_set_num_threads(1);
   for (auto _ : state) {
     if (use_jit) {
-      fn(qs.data(), g, x.data(), n, tile.data(), eager::UseOuterTile(g, 1));
+      fn(qs.data(), g, x.data(), n, tile.data(),
+         g == 1                      ? eager::kTileOneQuery
+         : eager::UseOuterTile(g, 1) ? eager::kTileOuter
+                                     : eager::kTileDot);
     } else {
       for (int64_t a = 0; a < g; ++a) std::copy(qs[a], qs[a] + d, block.data() + a * d);
       eager::InnerProductTile(block.data(), g, x.data(), n, d, tile.data());
@@ -121,6 +124,9 @@ BENCHMARK(BM_IpTile)
     ->ArgsProduct({{0, 1, 2}, {784}, {39}, {59}})
     ->ArgsProduct({{0, 1, 2}, {128}, {256}, {512}})
     ->ArgsProduct({{0, 1, 2}, {128}, {8}, {512}})
+    // csr's lists probed by one or two queries of a batch (the tile's one-query form), rows of
+    // a list of 100 (about 1,000 lists for 100k vectors).
+    ->ArgsProduct({{1}, {128, 784}, {1, 2}, {100}})
     // TileKnn's blocks at a short d (the coarse step of an index of d 32): the register block's
     // set-up and stores weigh most where its column loop is shortest.
     ->ArgsProduct({{0, 1, 2}, {32}, {128}, {512}})

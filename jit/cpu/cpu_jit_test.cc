@@ -64,18 +64,24 @@ TEST(CpuJitTest, KeyNamesEveryField) {
   EXPECT_NE(key.Hash(), jit->MakeKey(KernelOp::kScanTopK, Metric::kInnerProduct, 784, 10).Hash());
 }
 
-// The tile against sgemm over block remainders in both directions, in both forms (dot
+uint32_t BitsOf(float v) {
+  uint32_t bits;
+  std::memcpy(&bits, &v, sizeof bits);
+  return bits;
+}
+
+// The tile against sgemm over block remainders in both directions, in every form (dot
 // products: blocks of 4 queries × 4 rows; outer product: 8 or 6 queries × 32 or 16 rows,
-// panels of 512 columns): every entry of the g × n tile is written, nothing around it is (the
-// canaries stay).
+// panels of 512 columns; one query: chunks of 16 rows): every entry of the g × n tile is
+// written, nothing around it is (the canaries stay).
 void CompareTile(CpuJit& jit, int64_t d) {
   auto fn = jit.GetIpTile(jit.MakeKey(KernelOp::kIpTile, Metric::kInnerProduct, d, 0));
   ASSERT_TRUE(fn.ok()) << fn.status();
-  for (int64_t outer : {0, 1}) {
+  for (int64_t form : {eager::kTileDot, eager::kTileOuter, eager::kTileOneQuery}) {
     for (int64_t g : {1, 3, 4, 5, 9, 17}) {
       for (int64_t n : {1, 2, 4, 7, 45, 70}) {
         SCOPED_TRACE(::testing::Message() << "d=" << d << " g=" << g << " n=" << n
-                                          << " outer=" << outer);
+                                          << " form=" << form);
         // Queries taken out of order from a larger set, as csr's query groups are.
         const std::vector<float> all = UniformVectors(2 * g, d, 31 * d + g);
         std::vector<const float*> qs(g);
@@ -87,13 +93,19 @@ void CompareTile(CpuJit& jit, int64_t d) {
         const std::vector<float> x = UniformVectors(n, d, 17 * d + n);
         constexpr float kCanary = -12345.0f;
         std::vector<float> got(g * n + 8, kCanary), want(g * n);
-        (*fn)(qs.data(), g, x.data(), n, got.data() + 4, outer);
+        (*fn)(qs.data(), g, x.data(), n, got.data() + 4, form);
         eager::InnerProductTile(packed.data(), g, x.data(), n, d, want.data());
         for (int64_t e = 0; e < g * n; ++e) {
           ASSERT_NEAR(got[4 + e], want[e], Tol(want[e], d)) << "entry " << e;
         }
         for (int e : {0, 1, 2, 3}) ASSERT_EQ(got[e], kCanary);
         for (int64_t e = 4 + g * n; e < g * n + 8; ++e) ASSERT_EQ(got[e], kCanary);
+        if (form == eager::kTileOneQuery && g > 1) {
+          // Asked of more than one query, the one-query form runs the dot form: its bits.
+          std::vector<float> dot(g * n);
+          (*fn)(qs.data(), g, x.data(), n, dot.data(), eager::kTileDot);
+          for (int64_t e = 0; e < g * n; ++e) ASSERT_EQ(BitsOf(dot[e]), BitsOf(got[4 + e]));
+        }
       }
     }
   }

@@ -58,7 +58,11 @@ using ScanKernel = void (*)(const float* q, const float* x, const float* x_norms
                             const int64_t* ids, int64_t j0, int64_t n, float* heap_dist,
                             int64_t* heap_ids);
 using IpTileKernel = void (*)(const float* const* qs, int64_t g, const float* x, int64_t n,
-                              float* tile, int64_t outer);
+                              float* tile, int64_t form);
+// IpTileKernel's forms (jit/eager/gemm.h says when each runs).
+inline constexpr int64_t kTileDot = 0;
+inline constexpr int64_t kTileOuter = 1;
+inline constexpr int64_t kTileOneQuery = 2;
 // A fused scan + top-k over coded rows (generated per metric, d, k and code type): pushes
 // (dist_j, ids[j]) for j < n into the TopK whose arrays are heap_dist / heap_ids, with
 // dist_j = sum_t (q[t] - v_jt)^2 (L2) or bias + sum_t q[t] v_jt (IP), v_jt decode.h's

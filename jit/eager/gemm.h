@@ -18,11 +18,14 @@ namespace ivfjit::eager {
 // Uses every OpenMP thread for large tiles called outside a parallel region.
 // The same tile from a generated kernel (IpTileKernel in distances.h; one fixed d,
 // jit/cpu/cpu_jit.h): tile[a * n + j] = qs[a] · x_j; qs: g pointers to d floats each (no
-// gather), x: n × d, tile: g × n row-major; outer (0 or 1): which of its two forms runs —
-// register-blocked dot products, or an outer-product micro-kernel over a transposed panel of
-// rows (faster from about kOuterTileMinQueries queries). The two round differently, so the
-// caller picks the form from quantities that do not depend on how the work is split across
-// threads (UseOuterTile): a distance's bits never depend on the thread count.
+// gather), x: n × d, tile: g × n row-major; form (kTileDot, kTileOuter, kTileOneQuery in
+// distances.h): which of its forms runs — register-blocked dot products, an outer-product
+// micro-kernel over a transposed panel of rows (faster from about kOuterTileMinQueries
+// queries), or for g = 1 the rows one at a time (the dot form would compute three idle
+// queries; asked for with g ≠ 1 it runs the dot form). The forms may round differently, so
+// the caller picks one from quantities that do not depend on how the work is split across
+// threads (UseOuterTile, the whole batch's queries of a list): a distance's bits never depend
+// on the thread count.
 
 void InnerProductTile(const float* q, int64_t nq, const float* x, int64_t nx, int64_t d,
                       float* tile);

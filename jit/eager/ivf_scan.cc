@@ -243,6 +243,14 @@ class AllowedRowsTable {
   std::vector<int64_t> rows_;     // positions in their list
 };
 
+// Requests a short float list (up to kPrefetchListFloats) whole; the caller has checked that
+// its rows are all read (no filter).
+void PrefetchShortList(const IvfScanInput& in, const ListView& list) {
+  if (list.codes == nullptr && list.half == nullptr && list.size * in.d <= kPrefetchListFloats) {
+    PrefetchLines(list.vectors, list.size * in.d);
+  }
+}
+
 // Requests what query i's probe p reads first, while the probe before is scanned: a coded
 // list's offset row (by residual its centroid, nlist × d floats apart from the codes:
 // Fashion-MNIST fp16 single queries, 6 alternating runs, faster in 5 at nprobe 8, medians
@@ -260,9 +268,8 @@ void PrefetchProbe(const IvfScanInput& in, int64_t i, int64_t p,
     for (int64_t r = 0; r < count; ++r) {
       PrefetchLines(list.vectors + allowed->rows(l)[r] * in.d, in.d);
     }
-  } else if (in.prefetch_lists && list.half == nullptr && !Filtering(in) &&
-             list.size * in.d <= kPrefetchListFloats) {
-    PrefetchLines(list.vectors, list.size * in.d);
+  } else if (in.prefetch_lists && !Filtering(in)) {
+    PrefetchShortList(in, list);
   }
 }
 
@@ -458,16 +465,26 @@ void GroupByList(const IvfScanInput& in, int64_t q0, int64_t q1, std::vector<int
   ForEachProbe(in, q0, q1, [&](int64_t i, int64_t l) { members[fill[l]++] = i; });
 }
 
-// Per list, whether the generated tile runs its outer-product form: from the number of
-// queries of the whole batch probing the list (not a thread's share of them, so that the
-// distances' bits do not depend on the thread split; jit/eager/gemm.h).
-std::vector<uint8_t> OuterTileLists(const IvfScanInput& in) {
+// Per list, the generated tile's form (gemm.h): from the number of queries of the whole batch
+// probing the list (not a thread's share of them, so that the distances' bits do not depend on
+// the thread split; jit/eager/gemm.h) — the one-query form for a list one query probes, the
+// outer-product form for many. Under a filter never the outer form: a list's allowed rows are
+// often a few, and it scores blocks of 2·W rows (up to 32 times the work). The form must not
+// follow a list's row count (a shard holds part of each list, and a pair's distance may not
+// depend on its neighbours: docs/scale.md).
+std::vector<uint8_t> TileForms(const IvfScanInput& in) {
   std::vector<int64_t> count(static_cast<size_t>(in.nlist), 0);
   ForEachProbe(in, 0, in.nq, [&](int64_t, int64_t l) { ++count[l]; });
   const int max_threads = std::max(1, omp_get_max_threads());
-  std::vector<uint8_t> outer(count.size());
-  for (size_t l = 0; l < count.size(); ++l) outer[l] = UseOuterTile(count[l], max_threads);
-  return outer;
+  std::vector<uint8_t> form(count.size(), kTileDot);
+  for (size_t l = 0; l < count.size(); ++l) {
+    if (count[l] == 1) {
+      form[l] = kTileOneQuery;
+    } else if (!Filtering(in) && UseOuterTile(count[l], max_threads)) {
+      form[l] = kTileOuter;
+    }
+  }
+  return form;
 }
 
 // A csr batch splits its work over threads by lists when few queries share a list (each
@@ -521,11 +538,11 @@ std::vector<int64_t> ListShares(const IvfScanInput& in, const std::vector<int64_
 template <Metric metric>
 class CsrScanner {
  public:
-  CsrScanner(const Kernels& kernels, const IvfScanInput& in, const std::vector<uint8_t>& outer,
+  CsrScanner(const Kernels& kernels, const IvfScanInput& in, const std::vector<uint8_t>& forms,
              const float* query_norms)
       : kernels_(kernels),
         in_(in),
-        outer_(outer),
+        forms_(forms),
         query_norms_(query_norms),
         // (L2 tiles add the rows' norms: decoded blocks get theirs.)
         compact_(in.filter, in.d, kernels.isa, metric == Metric::kL2),
@@ -533,15 +550,25 @@ class CsrScanner {
         // them in place through pointers.
         block_(kernels.tile != nullptr ? 0 : static_cast<size_t>(kCsrQueryBlock * in.d)),
         group_(static_cast<size_t>(kCsrQueryBlock)),
-        tile_(static_cast<size_t>(kCsrQueryBlock * kCsrRowBlock)) {}
+        // The next list is requested while one is scanned where the lists lie beyond the
+        // caches (100k × 128 in 1,000 lists, nprobe 64, 16 queries split by lists — about 1.6
+        // per list: 6.6–8 → 7.6–10 k QPS, alternating runs; matrix requests its next probe
+        // likewise: PrefetchProbe).
+        prefetch_(!in.lists_cached && !compact_.filtering()) {}
 
   // Lists [l0, l1) of the grouping (GroupByList's offsets / members) into the heaps dist / ids
   // (nq × k, indexed by query).
   void Scan(const std::vector<int64_t>& offsets, const std::vector<int64_t>& members,
             int64_t l0, int64_t l1, float* dist, int64_t* ids) {
     const int64_t d = in_.d, k = in_.k;
-    for (int64_t l = l0; l < l1; ++l) {
-      if (in_.lists[l].size == 0 || offsets[l] == offsets[l + 1]) continue;
+    const auto probed = [&](int64_t l) {
+      return in_.lists[l].size > 0 && offsets[l] < offsets[l + 1];
+    };
+    int64_t next = l0;
+    while (next < l1 && !probed(next)) ++next;
+    for (int64_t l = next; l < l1; l = next) {
+      for (++next; next < l1 && !probed(next);) ++next;
+      if (prefetch_ && next < l1) PrefetchShortList(in_, in_.lists[next]);
       compact_.ForEachBlock(in_.lists[l], [&](const ListView& list) {
         IVFJIT_CHECK(metric != Metric::kL2 || list.norms != nullptr);
         for (int64_t m0 = offsets[l]; m0 < offsets[l + 1]; m0 += kCsrQueryBlock) {
@@ -554,14 +581,12 @@ class CsrScanner {
           }
           for (int64_t r0 = 0; r0 < list.size; r0 += kCsrRowBlock) {
             const int64_t nr = std::min(kCsrRowBlock, list.size - r0);
+            // (Grown as groups and lists ask: up to 1 MiB, which a batch of a few queries
+            // per list would zero for nothing.)
+            if (tile_.size() < static_cast<size_t>(g * nr)) tile_.resize(g * nr);
             const float* x = list.vectors + r0 * d;
             if (kernels_.tile != nullptr) {
-              // Under a filter the dot-product form: a list's allowed rows are often a few,
-              // and the outer form scores blocks of 2·W rows (up to 32 times the work). The
-              // form must not follow a list's row count (a shard holds part of each list, and
-              // a pair's distance may not depend on its neighbours: docs/scale.md).
-              kernels_.tile(group_.data(), g, x, nr, tile_.data(),
-                            !compact_.filtering() && outer_[l]);
+              kernels_.tile(group_.data(), g, x, nr, tile_.data(), forms_[l]);
             } else {
               InnerProductTile(block_.data(), g, x, nr, d, tile_.data());
             }
@@ -581,19 +606,20 @@ class CsrScanner {
  private:
   const Kernels& kernels_;
   const IvfScanInput& in_;
-  const std::vector<uint8_t>& outer_;
+  const std::vector<uint8_t>& forms_;  // per list: TileForms
   const float* query_norms_;
   ListCompactor compact_;
   std::vector<float> block_;
   std::vector<const float*> group_;
-  std::vector<float> tile_;
+  std::vector<float> tile_;  // g × rows of the block being scored
+  const bool prefetch_;
 };
 
 // csr split by lists: every thread scans its share of the lists for every query into heaps
 // of its own, merged after into the k best of all, in (distance, label) order — the same as
 // one heap over every list.
 template <Metric metric>
-void CsrByLists(const Kernels& kernels, const IvfScanInput& in, const std::vector<uint8_t>& outer,
+void CsrByLists(const Kernels& kernels, const IvfScanInput& in, const std::vector<uint8_t>& forms,
                 const float* query_norms, int threads, float* distances, int64_t* labels) {
   const int64_t k = in.k;
   std::vector<int64_t> offsets, members;
@@ -603,7 +629,7 @@ void CsrByLists(const Kernels& kernels, const IvfScanInput& in, const std::vecto
   std::vector<int64_t> part_ids(part_dist.size());
 #pragma omp parallel num_threads(threads)
   {
-    CsrScanner<metric> scanner(kernels, in, outer, query_norms);
+    CsrScanner<metric> scanner(kernels, in, forms, query_norms);
     // The lists' shares were cut for `threads`: a team given fewer takes them in turn.
     for (int s = omp_get_thread_num(); s < threads; s += omp_get_num_threads()) {
       float* dist = part_dist.data() + s * in.nq * k;
@@ -628,15 +654,13 @@ template <Metric metric>
 void CsrImpl(const Kernels& kernels, const IvfScanInput& in, float* distances,
              int64_t* labels) {
   const int64_t d = in.d, k = in.k;
-  // (Under a filter the tile runs its dot-product form only: CsrScanner::Scan.)
-  const bool filtering = in.filter != nullptr && in.filter->active();
-  const std::vector<uint8_t> outer =
-      kernels.tile != nullptr && !filtering ? OuterTileLists(in) : std::vector<uint8_t>();
+  const std::vector<uint8_t> forms =
+      kernels.tile != nullptr ? TileForms(in) : std::vector<uint8_t>();
   const int threads = in.nq > 1 ? Threads(kernels) : 1;
   std::vector<float> query_norms(static_cast<size_t>(metric == Metric::kL2 ? in.nq : 0));
   if (metric == Metric::kL2) kernels.isa->norms(nullptr, in.queries, in.nq, d, query_norms.data());
   if (CsrSplitsByLists(in, threads)) {
-    CsrByLists<metric>(kernels, in, outer, query_norms.data(), threads, distances, labels);
+    CsrByLists<metric>(kernels, in, forms, query_norms.data(), threads, distances, labels);
     return;
   }
   // Split by queries: a contiguous share of the queries per thread, grouped by list and
@@ -648,7 +672,7 @@ void CsrImpl(const Kernels& kernels, const IvfScanInput& in, float* distances,
     for (int64_t i = q0; i < q1; ++i) TopK<metric>(distances + i * k, labels + i * k, k);
     std::vector<int64_t> offsets, members;
     GroupByList(in, q0, q1, offsets, members);
-    CsrScanner<metric>(kernels, in, outer, query_norms.data())
+    CsrScanner<metric>(kernels, in, forms, query_norms.data())
         .Scan(offsets, members, 0, in.nlist, distances, labels);
     for (int64_t i = q0; i < q1; ++i) {
       TopK<metric>::Resume(distances + i * k, labels + i * k, k).Finish();

@@ -157,12 +157,12 @@ int64_t TileSplits(int64_t blocks, int64_t nb, int threads, int64_t base_block) 
 // the block's heaps (heap a at dist + a · stride, ids likewise; begun, not finished).
 template <Metric metric>
 void TileRows(const Kernels& kernels, const float* const* qs, int64_t nqb, const float* q_norms,
-              const BaseView& base, int64_t r0, int64_t r1, int64_t base_block, int64_t outer,
+              const BaseView& base, int64_t r0, int64_t r1, int64_t base_block, int64_t form,
               bool fresh_gate, int64_t kk, float* tile, float* dist, int64_t* ids,
               int64_t stride) {
   for (int64_t j0 = r0; j0 < r1; j0 += base_block) {
     const int64_t nbb = std::min(base_block, r1 - j0);
-    kernels.tile(qs, nqb, base.x + j0 * base.d, nbb, tile, outer);
+    kernels.tile(qs, nqb, base.x + j0 * base.d, nbb, tile, form);
     const float* x_norms = metric == Metric::kL2 ? base.norms + j0 : nullptr;
     for (int64_t a = 0; a < nqb; ++a) {
       TopK<metric> top = TopK<metric>::Resume(dist + a * stride, ids + a * stride, kk);
@@ -191,7 +191,7 @@ void TileKnn(const Kernels& kernels, const float* q, int64_t nq, const BaseView&
   const int64_t query_block = plan.query_block, base_block = plan.base_block;
   const int64_t blocks = (nq + query_block - 1) / query_block;
   const int64_t splits = plan.splits;
-  const int64_t outer = UseOuterTile(nq, KernelThreads()) ? 1 : 0;
+  const int64_t form = UseOuterTile(nq, KernelThreads()) ? kTileOuter : kTileDot;
   // The first block meets empty heaps: bounded first (scan.h, PushFreshRowAvx512).
   const bool fresh_gate = isa.avx512 && kk <= 4 && base_block >= 64;
   // Split heaps: splits × nq × kk (none when the blocks' heaps are the output rows).
@@ -213,7 +213,7 @@ void TileKnn(const Kernels& kernels, const float* q, int64_t nq, const BaseView&
       const int64_t stride = splits > 1 ? kk : k;
       for (int64_t a = 0; a < nqb; ++a) TopK<metric>(dist + a * stride, ids + a * stride, kk);
       TileRows<metric>(kernels, qs.data(), nqb, q_norms.data(), base, base.n * s / splits,
-                       base.n * (s + 1) / splits, base_block, outer, fresh_gate, kk,
+                       base.n * (s + 1) / splits, base_block, form, fresh_gate, kk,
                        tile.data(), dist, ids, stride);
       if (splits == 1) {
         for (int64_t a = 0; a < nqb; ++a) {

@@ -5,6 +5,7 @@
 #include <array>
 #include <vector>
 
+#include "jit/eager/distances.h"
 #include "llvm/IR/BasicBlock.h"
 #include "llvm/IR/Function.h"
 #include "llvm/IR/IRBuilder.h"
@@ -219,6 +220,38 @@ class Generator {
     llvm::Value* v;
     std::array<int, 16> lane_row;
   };
+  // Sixteen 16-lane accumulators to one vector of their sums (lane r: the lanes of acc[r]
+  // added) by the Combine tree.
+  llvm::Value* SumSixteen(const std::vector<llvm::Value*>& acc) {
+    std::vector<Partial> level(acc.size());
+    for (size_t r = 0; r < acc.size(); ++r) {
+      level[r].v = acc[r];
+      level[r].lane_row.fill(static_cast<int>(r));
+    }
+    for (int h = 8; level.size() > 1; h /= 2) level = CombineLevel(level, h);
+    std::vector<int> order(16);
+    for (int l = 0; l < 16; ++l) order[level[0].lane_row[l]] = l;
+    return b_.CreateShuffleVector(level[0].v, level[0].v, order);
+  }
+
+  // The sixteen accumulators stored in parts (parts_ty: [16 × <16 × float>]).
+  std::vector<llvm::Value*> LoadSixteen(llvm::Value* parts, llvm::ArrayType* parts_ty) {
+    auto* vec16 = llvm::FixedVectorType::get(f32_, 16);
+    std::vector<llvm::Value*> acc(16);
+    for (int r = 0; r < 16; ++r) {
+      acc[r] = b_.CreateAlignedLoad(vec16, b_.CreateConstInBoundsGEP2_64(parts_ty, parts, 0, r),
+                                    llvm::Align(4));
+    }
+    return acc;
+  }
+
+  // The 16-lane mask of lanes l < count (an i64).
+  llvm::Value* LanesBelow(llvm::Value* count) {
+    std::vector<llvm::Constant*> iota;
+    for (int l = 0; l < 16; ++l) iota.push_back(b_.getInt64(l));
+    return b_.CreateICmpSLT(llvm::ConstantVector::get(iota), b_.CreateVectorSplat(16, count));
+  }
+
   // One tree level: parts 2i and 2i + 1 combined with width h.
   std::vector<Partial> CombineLevel(const std::vector<Partial>& parts, int h) {
     std::vector<Partial> out;
@@ -259,7 +292,7 @@ class Generator {
     }
     fn->addParamAttr(4, llvm::Attribute::NoAlias);
     llvm::Value *qs = fn->getArg(0), *g = fn->getArg(1), *x = fn->getArg(2), *n = fn->getArg(3),
-                *tile = fn->getArg(4), *outer_form = fn->getArg(5);
+                *tile = fn->getArg(4), *form = fn->getArg(5);
     dot_products_ = true;
     const std::vector<Piece> pieces = Pieces(key_.d);
     auto* entry = llvm::BasicBlock::Create(ctx_, "entry", fn);
@@ -269,20 +302,30 @@ class Generator {
     auto* done = llvm::BasicBlock::Create(ctx_, "done", fn);
     auto* choose = llvm::BasicBlock::Create(ctx_, "choose", fn);
     auto* outer = llvm::BasicBlock::Create(ctx_, "outer", fn);
+    auto* dot = llvm::BasicBlock::Create(ctx_, "dot", fn);
+    auto* one = llvm::BasicBlock::Create(ctx_, "one_query", fn);
 
     b_.SetInsertPoint(entry);
+    auto* parts_ty = llvm::ArrayType::get(llvm::FixedVectorType::get(f32_, 16), 16);
+    llvm::Value* parts = b_.CreateAlloca(parts_ty);
     b_.CreateCondBr(b_.CreateAnd(b_.CreateICmpSGT(g, b_.getInt64(0)),
                                  b_.CreateICmpSGT(n, b_.getInt64(0))),
                     choose, done);
     b_.SetInsertPoint(choose);
-    b_.CreateCondBr(b_.CreateICmpNE(outer_form, b_.getInt64(0)), outer, row_block);
+    b_.CreateCondBr(b_.CreateICmpEQ(form, b_.getInt64(eager::kTileOuter)), outer, dot);
     b_.SetInsertPoint(outer);
     EmitOuterProductTile(b_, {qs, g, x, n, tile}, key_.d,
                          TargetHasFeature(key_.target, "avx512f"), done);
+    b_.SetInsertPoint(dot);
+    b_.CreateCondBr(b_.CreateAnd(b_.CreateICmpEQ(form, b_.getInt64(eager::kTileOneQuery)),
+                                 b_.CreateICmpEQ(g, b_.getInt64(1))),
+                    one, row_block);
+    b_.SetInsertPoint(one);
+    EmitOneQueryTile(qs, x, n, tile, parts, parts_ty, pieces, done);
 
     b_.SetInsertPoint(row_block);
     llvm::PHINode* jb = b_.CreatePHI(i64_, 2, "jb");
-    jb->addIncoming(b_.getInt64(0), choose);
+    jb->addIncoming(b_.getInt64(0), dot);
     llvm::Value* last_row = b_.CreateSub(n, b_.getInt64(1));
     std::vector<llvm::Value*> rows;
     std::vector<llvm::Constant*> iota;
@@ -307,16 +350,8 @@ class Generator {
       llvm::Value* ia = AddClamped(ab, a, last_query);
       qv.push_back(b_.CreateAlignedLoad(ptr_, b_.CreateInBoundsGEP(ptr_, qs, ia), llvm::Align(8)));
     }
-    const std::vector<llvm::Value*> acc = PairAccumulators(qv, rows, pieces, /*chains=*/1);
-    std::vector<Partial> level(acc.size());
-    for (size_t p = 0; p < acc.size(); ++p) {
-      level[p].v = acc[p];
-      level[p].lane_row.fill(static_cast<int>(p));
-    }
-    for (int h = 8; level.size() > 1; h /= 2) level = CombineLevel(level, h);
-    std::vector<int> order(16);
-    for (int l = 0; l < 16; ++l) order[level[0].lane_row[l]] = l;
-    llvm::Value* sums = b_.CreateShuffleVector(level[0].v, level[0].v, order);  // lane a·R + r
+    // Lane a·R + r: query a's sum with row r.
+    llvm::Value* sums = SumSixteen(PairAccumulators(qv, rows, pieces, /*chains=*/1));
     for (int a = 0; a < kTileQueries; ++a) {
       std::vector<int> lanes(kTileRows);
       for (int r = 0; r < kTileRows; ++r) lanes[r] = a * kTileRows + r;
@@ -338,6 +373,54 @@ class Generator {
 
     b_.SetInsertPoint(done);
     b_.CreateRetVoid();
+  }
+
+  // The tile's one-query form (g = 1; csr's lists probed by one query of the batch): rows one
+  // at a time, each read from start to end as the scan kernel reads them (one sequential stream
+  // per list; the 4 × 4 block would read four rows at once and compute three copies of the
+  // query's sums), sixteen rows' accumulators reduced by one Combine tree. Every pair sums its
+  // pieces in the order the 4 × 4 block does, and the tree is the same: the same bits.
+  void EmitOneQueryTile(llvm::Value* qs, llvm::Value* x, llvm::Value* n, llvm::Value* tile,
+                        llvm::Value* parts, llvm::ArrayType* parts_ty,
+                        const std::vector<Piece>& pieces, llvm::BasicBlock* done) {
+    llvm::Function* fn = b_.GetInsertBlock()->getParent();
+    llvm::BasicBlock* pre = b_.GetInsertBlock();
+    auto* chunk = llvm::BasicBlock::Create(ctx_, "one_chunk", fn);
+    auto* row = llvm::BasicBlock::Create(ctx_, "one_row", fn);
+    auto* reduce = llvm::BasicBlock::Create(ctx_, "one_reduce", fn);
+    llvm::Value* q = b_.CreateAlignedLoad(ptr_, qs, llvm::Align(8));
+    llvm::Value* last_row = b_.CreateSub(n, b_.getInt64(1));
+    // Rows a short last chunk skips keep finite partials (their lanes are not stored).
+    b_.CreateAlignedStore(llvm::ConstantAggregateZero::get(parts_ty), parts, llvm::Align(4));
+    b_.CreateBr(chunk);
+
+    b_.SetInsertPoint(chunk);
+    llvm::PHINode* cj = b_.CreatePHI(i64_, 2, "cj");
+    cj->addIncoming(b_.getInt64(0), pre);
+    llvm::Value* rows_left = b_.CreateSub(n, cj);
+    llvm::Value* count = b_.CreateSelect(b_.CreateICmpSGT(rows_left, b_.getInt64(15)),
+                                         b_.getInt64(16), rows_left);
+    b_.CreateBr(row);
+
+    b_.SetInsertPoint(row);
+    llvm::PHINode* i = b_.CreatePHI(i64_, 2, "i");
+    i->addIncoming(b_.getInt64(0), chunk);
+    llvm::Value* j = AddClamped(b_.CreateAdd(cj, i), 0, last_row);
+    llvm::Value* at = b_.CreateInBoundsGEP(f32_, x, b_.CreateMul(j, b_.getInt64(key_.d)));
+    llvm::Value* acc = PairAccumulators({q}, {at}, pieces, /*chains=*/1)[0];
+    b_.CreateAlignedStore(acc, b_.CreateInBoundsGEP(parts_ty, parts, {b_.getInt64(0), i}),
+                          llvm::Align(4));
+    llvm::Value* i_next = b_.CreateAdd(i, b_.getInt64(1));
+    i->addIncoming(i_next, b_.GetInsertBlock());
+    b_.CreateCondBr(b_.CreateICmpSLT(i_next, count), row, reduce);
+
+    b_.SetInsertPoint(reduce);
+    llvm::Value* sums = SumSixteen(LoadSixteen(parts, parts_ty));
+    b_.CreateMaskedStore(sums, b_.CreateInBoundsGEP(f32_, tile, cj), llvm::Align(4),
+                         LanesBelow(rows_left));
+    llvm::Value* cj_next = b_.CreateAdd(cj, b_.getInt64(16));
+    cj->addIncoming(cj_next, reduce);
+    b_.CreateCondBr(b_.CreateICmpSLT(cj_next, n), chunk, done);
   }
 
   // void(q, x, x_norms, ids, j0, n, heap_dist, heap_ids): the fused scan + top-k. Sixteen
@@ -476,20 +559,8 @@ class Generator {
   // L2 completed from the norms, stored to lanes; mask0: the valid lanes that pass.
   void EmitScanReduce(Scan& s) {
     b_.SetInsertPoint(s.reduce);
-    std::vector<Partial> parts(16);
-    for (int r = 0; r < 16; ++r) {
-      parts[r].v = b_.CreateAlignedLoad(
-          s.vec16, b_.CreateConstInBoundsGEP2_64(s.parts_ty, s.parts, 0, r), llvm::Align(4));
-      parts[r].lane_row.fill(r);
-    }
-    for (int h = 8; parts.size() > 1; h /= 2) parts = CombineLevel(parts, h);
-    std::vector<int> order(16);
-    for (int l = 0; l < 16; ++l) order[parts[0].lane_row[l]] = l;
-    llvm::Value* dv = b_.CreateShuffleVector(parts[0].v, parts[0].v, order);
-    std::vector<llvm::Constant*> iota;
-    for (int l = 0; l < 16; ++l) iota.push_back(b_.getInt64(l));
-    llvm::Value* valid = b_.CreateICmpSLT(llvm::ConstantVector::get(iota),
-                                          b_.CreateVectorSplat(16, b_.CreateSub(s.n, s.cj)));
+    llvm::Value* dv = SumSixteen(LoadSixteen(s.parts, s.parts_ty));
+    llvm::Value* valid = LanesBelow(b_.CreateSub(s.n, s.cj));
     if (s.bias != nullptr && !l2()) dv = b_.CreateFAdd(dv, b_.CreateVectorSplat(16, s.bias));
     if (l2() && s.x_norms != nullptr) {
       // dist = max(|q|^2 + |x_j|^2 - 2 q·x_j, 0); norms past the end are not read.
