@@ -152,11 +152,18 @@ TEST(DispatchTest, AutoModeThresholdsFollowTheTileThatRuns) {
   auto provider = KernelProvider::Create(popt);  // scan kernels on: the tile on any host
   ASSERT_TRUE(provider->enabled()) << provider->disabled_reason();
   const KernelOptions jit = {KernelTier::kDefault, provider.get()};
-  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 14, 10, 100, big, 512, -1), SearchMode::kMatrix);
-  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 15, 10, 100, big, 512, -1), SearchMode::kCsr);
+  // Beyond the caches: csr from one query per list, whatever the rows' size.
+  for (int64_t row : {128, 512, 3072}) {
+    EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 9, 10, 100, big, row, -1),
+              SearchMode::kMatrix);
+    EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 10, 10, 100, big, row, -1),
+              SearchMode::kCsr);
+    EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kAuto, 10, 10, 100, big, row, -1),
+              SearchMode::kMatrix);
+  }
   // A cached index: csr from 64 / √(rows per list) queries per list. Lists of 100 rows
   // (10,000 rows of 128 B, 100 lists): 6.4; of 1,024 rows (64 lists): 2.0; of 4 rows: 8 (the
-  // bound); of 65,536 rows (one list): 1.5 (the tile's).
+  // bound); of 65,536 rows (one list): 1.5 (the lower bound).
   const int64_t ten_k = 10000 * 128;
   EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 63, 10, 100, ten_k, 128, -1),
             SearchMode::kMatrix);
@@ -171,16 +178,6 @@ TEST(DispatchTest, AutoModeThresholdsFollowTheTileThatRuns) {
             SearchMode::kCsr);
   EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 1, 1, 1, cached, 512, -1), SearchMode::kMatrix);
   EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 2, 1, 1, cached, 512, -1), SearchMode::kCsr);
-  // Wide rows in an index that streams from memory: csr from one query per list.
-  const int64_t wide = kCsrWideIndexBytes, row = kCsrWideRowBytes;
-  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 9, 10, 100, wide, row, -1), SearchMode::kMatrix);
-  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 10, 10, 100, wide, row, -1), SearchMode::kCsr);
-  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 10, 10, 100, wide - 1, row, -1),
-            SearchMode::kMatrix);
-  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 10, 10, 100, wide, row - 4, -1),
-            SearchMode::kMatrix);
-  EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kAuto, 10, 10, 100, wide, row, -1),
-            SearchMode::kMatrix);
 }
 
 TEST(DispatchTest, MaxCodesPrefixRule) {

@@ -27,7 +27,7 @@ double CsrMinAvgGroupCached(int64_t index_bytes, int64_t row_bytes, int64_t nlis
                       static_cast<double>(std::max<int64_t>(row_bytes, 1)) /
                       static_cast<double>(std::max<int64_t>(nlist, 1));
   const double t = kCsrCachedGroupRows / std::sqrt(std::max(rows, 1.0));
-  return std::min(std::max(t, kCsrMinAvgGroupTile), kCsrMinAvgGroup);
+  return std::min(std::max(t, kCsrCachedMinAvgGroup), kCsrMinAvgGroup);
 }
 
 // auto: csr when the average number of queries per probed list, nq · nprobe / nlist, reaches
@@ -37,12 +37,10 @@ SearchMode Resolve(SearchMode mode, int64_t nq, int64_t nprobe, int64_t nlist, b
   if (mode != SearchMode::kAuto) return mode;
   if (allowed >= 0 && allowed <= kMatrixMaxAllowedPerList * nlist) return SearchMode::kMatrix;
   const double avg_group = static_cast<double>(nq) * nprobe / static_cast<double>(nlist);
-  const bool wide = row_bytes >= kCsrWideRowBytes && index_bytes >= kCsrWideIndexBytes;
-  const double threshold = !jit_tile                             ? kCsrMinAvgGroup
+  const double threshold = !jit_tile ? kCsrMinAvgGroup
                            : index_bytes <= kCsrCachedIndexBytes
                                ? CsrMinAvgGroupCached(index_bytes, row_bytes, nlist)
-                           : wide                                ? kCsrMinAvgGroupWide
-                                                                 : kCsrMinAvgGroupTile;
+                               : kCsrMinAvgGroupTile;
   return avg_group >= threshold ? SearchMode::kCsr : SearchMode::kMatrix;
 }
 
