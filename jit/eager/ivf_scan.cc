@@ -551,9 +551,9 @@ class CsrScanner {
         block_(kernels.tile != nullptr ? 0 : static_cast<size_t>(kCsrQueryBlock * in.d)),
         group_(static_cast<size_t>(kCsrQueryBlock)),
         // The next list is requested while one is scanned where the lists lie beyond the
-        // caches (100k × 128 in 1,000 lists, nprobe 64, 16 queries split by lists — about 1.6
-        // per list: 6.6–8 → 7.6–10 k QPS, alternating runs; matrix requests its next probe
-        // likewise: PrefetchProbe).
+        // caches (100k × 128 in 1,000 lists, nprobe 64, 16 queries split by lists — about one
+        // per list: 6.9 → 10.2 k QPS, six alternating runs; matrix requests its next probe
+        // likewise from 64 MiB: PrefetchProbe; docs/spec.md, csr).
         prefetch_(!in.lists_cached && !compact_.filtering()) {}
 
   // Lists [l0, l1) of the grouping (GroupByList's offsets / members) into the heaps dist / ids
