@@ -180,10 +180,10 @@ void IvfRangeSearch(const KernelOptions& options, const IvfView& ivf, const floa
 // the caches, where csr's reading of a list once for all its queries saves the most) —
 // kCsrCachedGroupRows / √(rows per list) for an index of at most kCsrCachedIndexBytes, which
 // stays in cache, where matrix's re-reading of a list for each query costs little (the grid:
-// docs/spec.md). allowed: under a filter, the vectors it
-// allows (NominalAllowed, of the whole index), else -1; auto takes matrix when at most
-// kMatrixMaxAllowedPerList of them fall to a list on average (a batch then reads a few rows
-// of each probed list, which matrix finds once per batch: docs/spec.md, Filtered search).
+// docs/spec.md). allowed: under a filter, the vectors it allows (NominalAllowed, of the whole
+// index), else -1; auto takes matrix when at most kMatrixMaxAllowedPerList of them fall to a
+// list on average (a batch then reads a few rows of each probed list, which matrix finds once
+// per batch: docs/spec.md, Filtered search).
 SearchMode ResolveIvfMode(const KernelOptions& options, SearchMode mode, int64_t nq, int64_t nprobe,
                           int64_t nlist, int64_t index_bytes, int64_t row_bytes,
                           int64_t allowed);

@@ -398,21 +398,8 @@ class Generator {
     llvm::PHINode* cj = b_.CreatePHI(i64_, 2, "cj");
     cj->addIncoming(b_.getInt64(0), pre);
     llvm::Value* rows_left = b_.CreateSub(n, cj);
-    llvm::Value* count = b_.CreateSelect(b_.CreateICmpSGT(rows_left, b_.getInt64(15)),
-                                         b_.getInt64(16), rows_left);
-    b_.CreateBr(row);
-
-    b_.SetInsertPoint(row);
-    llvm::PHINode* i = b_.CreatePHI(i64_, 2, "i");
-    i->addIncoming(b_.getInt64(0), chunk);
-    llvm::Value* j = AddClamped(b_.CreateAdd(cj, i), 0, last_row);
-    llvm::Value* at = b_.CreateInBoundsGEP(f32_, x, b_.CreateMul(j, b_.getInt64(key_.d)));
-    llvm::Value* acc = PairAccumulators({q}, {at}, pieces, /*chains=*/1)[0];
-    b_.CreateAlignedStore(acc, b_.CreateInBoundsGEP(parts_ty, parts, {b_.getInt64(0), i}),
-                          llvm::Align(4));
-    llvm::Value* i_next = b_.CreateAdd(i, b_.getInt64(1));
-    i->addIncoming(i_next, b_.GetInsertBlock());
-    b_.CreateCondBr(b_.CreateICmpSLT(i_next, count), row, reduce);
+    EmitRowsToParts(q, x, cj, rows_left, last_row, pieces, /*chains=*/1, parts, parts_ty, row,
+                    reduce);
 
     b_.SetInsertPoint(reduce);
     llvm::Value* sums = SumSixteen(LoadSixteen(parts, parts_ty));
@@ -537,22 +524,33 @@ class Generator {
 
   // The chunk's rows one at a time: row cj + i's 16-wide accumulator into parts[i].
   void EmitScanRows(Scan& s) {
-    // Rows present (fewer than 16 only in the last chunk).
-    llvm::Value* rows_left = b_.CreateSub(s.n, s.cj);
-    llvm::Value* rows = b_.CreateSelect(b_.CreateICmpSGT(rows_left, b_.getInt64(15)),
-                                        b_.getInt64(16), rows_left);
-    b_.CreateBr(s.row);
-    b_.SetInsertPoint(s.row);
-    llvm::PHINode* i = b_.CreatePHI(i64_, 2, "block");
-    i->addIncoming(b_.getInt64(0), s.chunk);
-    llvm::Value* j = AddClamped(b_.CreateAdd(s.cj, i), 0, s.last);
-    llvm::Value* row = b_.CreateInBoundsGEP(RowType(), s.x, b_.CreateMul(j, b_.getInt64(key_.d)));
-    llvm::Value* acc = RowAccumulators(s.q, {row}, s.pieces)[0];
-    b_.CreateAlignedStore(acc, b_.CreateInBoundsGEP(s.parts_ty, s.parts, {b_.getInt64(0), i}),
+    EmitRowsToParts(s.q, s.x, s.cj, b_.CreateSub(s.n, s.cj), s.last, s.pieces, kRowChains,
+                    s.parts, s.parts_ty, s.row, s.reduce);
+  }
+
+  // The loop that stores, for each i < min(rows_left, 16), the accumulator of row cj + i of x
+  // with q (a row past `last` reads row last) to parts[i], one row at a time (one sequential
+  // stream per list): emitted into `row` (branched to from the current block), leaving to
+  // `after`.
+  void EmitRowsToParts(llvm::Value* q, llvm::Value* x, llvm::Value* cj, llvm::Value* rows_left,
+                       llvm::Value* last, const std::vector<Piece>& pieces, int chains,
+                       llvm::Value* parts, llvm::ArrayType* parts_ty, llvm::BasicBlock* row,
+                       llvm::BasicBlock* after) {
+    llvm::Value* count = b_.CreateSelect(b_.CreateICmpSGT(rows_left, b_.getInt64(15)),
+                                         b_.getInt64(16), rows_left);
+    llvm::BasicBlock* from = b_.GetInsertBlock();
+    b_.CreateBr(row);
+    b_.SetInsertPoint(row);
+    llvm::PHINode* i = b_.CreatePHI(i64_, 2, "i");
+    i->addIncoming(b_.getInt64(0), from);
+    llvm::Value* j = AddClamped(b_.CreateAdd(cj, i), 0, last);
+    llvm::Value* at = b_.CreateInBoundsGEP(RowType(), x, b_.CreateMul(j, b_.getInt64(key_.d)));
+    llvm::Value* acc = PairAccumulators({q}, {at}, pieces, chains)[0];
+    b_.CreateAlignedStore(acc, b_.CreateInBoundsGEP(parts_ty, parts, {b_.getInt64(0), i}),
                           llvm::Align(4));
     llvm::Value* i_next = b_.CreateAdd(i, b_.getInt64(1));
     i->addIncoming(i_next, b_.GetInsertBlock());
-    b_.CreateCondBr(b_.CreateICmpSLT(i_next, rows), s.row, s.reduce);
+    b_.CreateCondBr(b_.CreateICmpSLT(i_next, count), row, after);
   }
 
   // The sixteen stored accumulators reduced to one vector of distances (lane i: row cj + i),
