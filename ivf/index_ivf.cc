@@ -320,7 +320,6 @@ SearchMode IndexIVF::ResolveMode(int64_t nq, const IVFSearchParams& params) cons
   std::shared_lock<RwLock> lock = ReaderLock();
   return jit::ResolveIvfMode(kernels(), params.mode, nq,
                              params.nprobe == 0 ? nprobe() : params.nprobe, nlist_,
-                             ntotal() * code_size(), code_size(),
                              jit::NominalAllowedOrNone(FilterOf(params), ntotal()));
 }
 

@@ -399,8 +399,7 @@ TEST(IndexIVFFlatTest, AutoPicksCsrForLargeGroups) {
   IVFSearchParams params;
   params.nprobe = 10;
   // The documented thresholds on avg_group = nq · nprobe / nlist: 8 with the eager kernels
-  // (sgemm tiles), with the JIT's tile kernel 1.5, or 64 / √(rows per list) within [1.5, 8]
-  // for an index that stays in cache, as this one does (empty: 8).
+  // (sgemm tiles), 1 with the JIT's tile kernel — empty or filled, cached or not.
   ASSERT_TRUE((*index)->set_kernel_options({KernelTier::kEager}).ok());
   EXPECT_EQ((*index)->ResolveMode(1, params), SearchMode::kMatrix);
   EXPECT_EQ((*index)->ResolveMode(10000, params), SearchMode::kCsr);
@@ -411,15 +410,15 @@ TEST(IndexIVFFlatTest, AutoPicksCsrForLargeGroups) {
   auto provider = jit::KernelProvider::Create(options);
   if (provider->enabled()) {
     ASSERT_TRUE((*index)->set_kernel_options({KernelTier::kDefault, provider.get()}).ok());
-    EXPECT_EQ((*index)->ResolveMode(80, params), SearchMode::kCsr);
-    EXPECT_EQ((*index)->ResolveMode(79, params), SearchMode::kMatrix);
+    EXPECT_EQ((*index)->ResolveMode(10, params), SearchMode::kCsr);
+    EXPECT_EQ((*index)->ResolveMode(9, params), SearchMode::kMatrix);
     EXPECT_EQ((*index)->ResolveMode(1, params), SearchMode::kMatrix);
-    // 10,000 vectors, 100 rows a list: from 6.4 queries a list.
+    // 10,000 vectors (160 KB, in cache), 100 rows a list: the same threshold.
     const std::vector<float> x = testing::GaussianVectors(10000, 4, 3);
     ASSERT_TRUE((*index)->Train(x).ok());
     ASSERT_TRUE((*index)->Add(x).ok());
-    EXPECT_EQ((*index)->ResolveMode(64, params), SearchMode::kCsr);
-    EXPECT_EQ((*index)->ResolveMode(63, params), SearchMode::kMatrix);
+    EXPECT_EQ((*index)->ResolveMode(10, params), SearchMode::kCsr);
+    EXPECT_EQ((*index)->ResolveMode(9, params), SearchMode::kMatrix);
   }
   params.mode = SearchMode::kMatrix;
   EXPECT_EQ((*index)->ResolveMode(10000, params), SearchMode::kMatrix);

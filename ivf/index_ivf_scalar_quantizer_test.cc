@@ -286,14 +286,11 @@ TEST(IndexIVFScalarQuantizerTest, CodedRowsTakeTheirShareOfTheFloatsMemory) {
   }
 }
 
-// auto sizes a coded index by its codes, in ResolveMode and in the search alike: an SQ8
-// index whose codes stay in cache (6.4 MB) but whose floats would not (25.6 MB) takes the
-// cached index's threshold (csr from 4 queries a list), and its search runs the mode
-// ResolveMode reports (a sharded index's root resolves auto for every shard with it).
-TEST(IndexIVFScalarQuantizerTest, AutoSizesTheIndexByItsCodes) {
-  // Floats would take 34 MiB, beyond the cached bound (csr from 1.5 queries a list); the
-  // 8-bit codes take 8.5 MiB, a cached index of 700 rows a list (csr from 64 / √700 = 2.4).
-  const int64_t d = 128, nb = 70000, nlist = 100;
+// auto on a coded index: csr from one query a list with the generated tile (the index's size
+// plays no part), and its search runs the mode ResolveMode reports (a sharded index's root
+// resolves auto for every shard with it).
+TEST(IndexIVFScalarQuantizerTest, AutoSearchRunsTheModeResolveModeReports) {
+  const int64_t d = 128, nb = 20000, nlist = 100;
   jit::KernelProviderOptions options;
   options.cpu.cache_dir = "";
   const std::unique_ptr<jit::KernelProvider> provider = jit::KernelProvider::Create(options);
@@ -304,20 +301,23 @@ TEST(IndexIVFScalarQuantizerTest, AutoSizesTheIndexByItsCodes) {
   ASSERT_TRUE((*sq)->Train(base).ok());
   ASSERT_TRUE((*sq)->Add(base).ok());
   ASSERT_TRUE((*sq)->set_kernel_options({KernelTier::kDefault, provider.get()}).ok());
-  IVFSearchParams params;
-  params.nprobe = 10;  // 20 queries: 2 a list, past the tile's 1.5, short of the cached 2.4
-  EXPECT_EQ((*sq)->ResolveMode(20, params), SearchMode::kMatrix);
-  EXPECT_EQ((*sq)->ResolveMode(25, params), SearchMode::kCsr);
-  const std::vector<float> q = ClusteredVectors(20, d, nlist, 0.3f, 10);
-  auto autos = (*sq)->Search(q, 5, params);
-  params.mode = SearchMode::kMatrix;
-  auto matrix = (*sq)->Search(q, 5, params);
-  params.mode = SearchMode::kCsr;
-  auto csr = (*sq)->Search(q, 5, params);
-  ASSERT_TRUE(autos.ok() && matrix.ok() && csr.ok());
-  ASSERT_NE(matrix->distances, csr->distances) << "the modes round alike: no telling apart";
-  EXPECT_EQ(autos->distances, matrix->distances);
-  EXPECT_EQ(autos->labels, matrix->labels);
+  for (const int64_t nq : {9, 10}) {  // nprobe 10 of 100 lists: 0.9 and 1 query a list
+    IVFSearchParams params;
+    params.nprobe = 10;
+    const SearchMode want = nq == 9 ? SearchMode::kMatrix : SearchMode::kCsr;
+    EXPECT_EQ((*sq)->ResolveMode(nq, params), want) << nq;
+    const std::vector<float> q = ClusteredVectors(nq, d, nlist, 0.3f, 10);
+    auto autos = (*sq)->Search(q, 5, params);
+    params.mode = SearchMode::kMatrix;
+    auto matrix = (*sq)->Search(q, 5, params);
+    params.mode = SearchMode::kCsr;
+    auto csr = (*sq)->Search(q, 5, params);
+    ASSERT_TRUE(autos.ok() && matrix.ok() && csr.ok());
+    ASSERT_NE(matrix->distances, csr->distances) << "the modes round alike: no telling apart";
+    const auto& same = want == SearchMode::kMatrix ? *matrix : *csr;
+    EXPECT_EQ(autos->distances, same.distances) << nq;
+    EXPECT_EQ(autos->labels, same.labels) << nq;
+  }
 }
 
 TEST(IndexIVFScalarQuantizerTest, BadInputIsRefused) {

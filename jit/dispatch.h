@@ -174,28 +174,21 @@ void IvfRangeSearch(const KernelOptions& options, const IvfView& ivf, const floa
                     int64_t nprobe, float radius, RangeResults* out,
                     const IdFilter* filter = nullptr);
 // The list-scan strategy `mode` resolves to for a batch of nq queries probing nprobe of nlist
-// lists of an index whose vectors take index_bytes (ntotal × row_bytes; row_bytes = d × 4, or
-// an IVF-SQ index's code size). auto: csr from an average of kCsrMinAvgGroup queries per
-// list, kCsrMinAvgGroupTile when the generated tile kernel runs csr's tiles (an index beyond
-// the caches, where csr's reading of a list once for all its queries saves the most) —
-// kCsrCachedGroupRows / √(rows per list) for an index of at most kCsrCachedIndexBytes, which
-// stays in cache, where matrix's re-reading of a list for each query costs little (the grid:
-// docs/spec.md). allowed: under a filter, the vectors it allows (NominalAllowed, of the whole
-// index), else -1; auto takes matrix when at most kMatrixMaxAllowedPerList of them fall to a
-// list on average (a batch then reads a few rows of each probed list, which matrix finds once
-// per batch: docs/spec.md, Filtered search).
+// lists. auto: csr from an average of kCsrMinAvgGroupTile queries per list when the generated
+// tile kernel runs csr's tiles, kCsrMinAvgGroup without it (eager tier, or no tile for this
+// host), else matrix — for an index in the caches as for one beyond them (the grid's
+// alternating runs: docs/spec.md). allowed: under a filter, the vectors it allows
+// (NominalAllowed, of the whole index), else -1; auto takes matrix when at most
+// kMatrixMaxAllowedPerList of them fall to a list on average (a batch then reads a few rows of
+// each probed list, which matrix finds once per batch: docs/spec.md, Filtered search).
 SearchMode ResolveIvfMode(const KernelOptions& options, SearchMode mode, int64_t nq, int64_t nprobe,
-                          int64_t nlist, int64_t index_bytes, int64_t row_bytes,
-                          int64_t allowed);
+                          int64_t nlist, int64_t allowed);
 inline constexpr int64_t kMatrixMaxAllowedPerList = 2;
 inline constexpr double kCsrMinAvgGroup = 8.0;
 inline constexpr double kCsrMinAvgGroupTile = 1.0;
+// An index whose vectors take at most this many bytes stays in the caches: a csr batch there
+// splits its work by queries when each list has many (eager/ivf_scan.h, lists_cached).
 inline constexpr int64_t kCsrCachedIndexBytes = int64_t{32} << 20;
-// A cached index's threshold: kCsrCachedGroupRows / √(rows per list), within
-// [kCsrCachedMinAvgGroup, kCsrMinAvgGroup] — a longer list makes a group's tile pay sooner
-// (6.4 queries per list for lists of 100 rows, 2.0 for 1,000: docs/spec.md, auto).
-inline constexpr double kCsrCachedGroupRows = 64.0;
-inline constexpr double kCsrCachedMinAvgGroup = 1.5;
 
 // The max_codes prefix rule (docs/spec.md), shared by the CPU and GPU searches: how many of a
 // query's probes (probes: nprobe list numbers in coarse order, -1 for none) are scanned. Lists

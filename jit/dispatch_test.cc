@@ -136,48 +136,26 @@ TEST(DispatchTest, SmallBatchesOnTheTileMatchBruteForceWhateverTheThreads) {
 }
 
 TEST(DispatchTest, AutoModeThresholdsFollowTheTileThatRuns) {
-  // avg_group = nq · nprobe / nlist; nprobe 10 of 100 lists; an index beyond the cache.
-  const int64_t big = kCsrCachedIndexBytes + 1, cached = kCsrCachedIndexBytes;
+  // avg_group = nq · nprobe / nlist; nprobe 10 of 100 lists.
   const KernelOptions eager = {KernelTier::kEager};
-  EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kAuto, 79, 10, 100, big, 512, -1),
-            SearchMode::kMatrix);
-  EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kAuto, 80, 10, 100, big, 512, -1), SearchMode::kCsr);
-  EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kAuto, 80, 10, 100, cached, 512, -1),
-            SearchMode::kCsr);
-  EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kMatrix, 10000, 10, 100, big, 512, -1),
-            SearchMode::kMatrix);
-  EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kCsr, 1, 10, 100, big, 512, -1), SearchMode::kCsr);
+  EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kAuto, 79, 10, 100, -1), SearchMode::kMatrix);
+  EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kAuto, 80, 10, 100, -1), SearchMode::kCsr);
+  EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kMatrix, 10000, 10, 100, -1), SearchMode::kMatrix);
+  EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kCsr, 1, 10, 100, -1), SearchMode::kCsr);
   KernelProviderOptions popt;
   popt.cpu.cache_dir = "";
   auto provider = KernelProvider::Create(popt);  // scan kernels on: the tile on any host
   ASSERT_TRUE(provider->enabled()) << provider->disabled_reason();
   const KernelOptions jit = {KernelTier::kDefault, provider.get()};
-  // Beyond the caches: csr from one query per list, whatever the rows' size.
-  for (int64_t row : {128, 512, 3072}) {
-    EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 9, 10, 100, big, row, -1),
-              SearchMode::kMatrix);
-    EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 10, 10, 100, big, row, -1),
-              SearchMode::kCsr);
-    EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kAuto, 10, 10, 100, big, row, -1),
-              SearchMode::kMatrix);
-  }
-  // A cached index: csr from 64 / √(rows per list) queries per list. Lists of 100 rows
-  // (10,000 rows of 128 B, 100 lists): 6.4; of 1,024 rows (64 lists): 2.0; of 4 rows: 8 (the
-  // bound); of 65,536 rows (one list): 1.5 (the lower bound).
-  const int64_t ten_k = 10000 * 128;
-  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 63, 10, 100, ten_k, 128, -1),
-            SearchMode::kMatrix);
-  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 64, 10, 100, ten_k, 128, -1), SearchMode::kCsr);
-  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 12, 10, 64, 64 * 1024 * 128, 128, -1),
-            SearchMode::kMatrix);
-  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 13, 10, 64, 64 * 1024 * 128, 128, -1),
-            SearchMode::kCsr);
-  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 79, 10, 100, 400 * 128, 128, -1),
-            SearchMode::kMatrix);
-  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 80, 10, 100, 400 * 128, 128, -1),
-            SearchMode::kCsr);
-  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 1, 1, 1, cached, 512, -1), SearchMode::kMatrix);
-  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 2, 1, 1, cached, 512, -1), SearchMode::kCsr);
+  // With the tile: csr from one query per list (the index's size no longer matters).
+  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 9, 10, 100, -1), SearchMode::kMatrix);
+  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 10, 10, 100, -1), SearchMode::kCsr);
+  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 1, 1, 1, -1), SearchMode::kCsr);
+  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 1, 1, 2, -1), SearchMode::kMatrix);
+  // A filter allowing at most 2 vectors per list on average keeps matrix at any group size.
+  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 10000, 10, 100, 200), SearchMode::kMatrix);
+  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 10000, 10, 100, 201), SearchMode::kCsr);
+  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kCsr, 10000, 10, 100, 200), SearchMode::kCsr);
 }
 
 TEST(DispatchTest, MaxCodesPrefixRule) {

@@ -1,8 +1,6 @@
 // IVF search: coarse quantization, the max_codes prefix rule, and the list scan in the mode
 // (and with the kernels) chosen here.
 #include <algorithm>
-#include <cmath>
-#include <limits>
 #include <vector>
 
 #include "jit/dispatch.h"
@@ -21,26 +19,14 @@ using dispatch_internal::ProviderOf;
 // probe lists and the csr grouping whatever nq is.
 constexpr int64_t kPairsPerChunk = int64_t{1} << 19;
 
-// A cached index's csr threshold (dispatch.h, kCsrCachedGroupRows).
-double CsrMinAvgGroupCached(int64_t index_bytes, int64_t row_bytes, int64_t nlist) {
-  const double rows = static_cast<double>(index_bytes) /
-                      static_cast<double>(std::max<int64_t>(row_bytes, 1)) /
-                      static_cast<double>(std::max<int64_t>(nlist, 1));
-  const double t = kCsrCachedGroupRows / std::sqrt(std::max(rows, 1.0));
-  return std::min(std::max(t, kCsrCachedMinAvgGroup), kCsrMinAvgGroup);
-}
-
 // auto: csr when the average number of queries per probed list, nq · nprobe / nlist, reaches
 // the threshold measured for the tile that runs csr's tiles (docs/spec.md).
 SearchMode Resolve(SearchMode mode, int64_t nq, int64_t nprobe, int64_t nlist, bool jit_tile,
-                   int64_t index_bytes, int64_t row_bytes, int64_t allowed) {
+                   int64_t allowed) {
   if (mode != SearchMode::kAuto) return mode;
   if (allowed >= 0 && allowed <= kMatrixMaxAllowedPerList * nlist) return SearchMode::kMatrix;
   const double avg_group = static_cast<double>(nq) * nprobe / static_cast<double>(nlist);
-  const double threshold = !jit_tile ? kCsrMinAvgGroup
-                           : index_bytes <= kCsrCachedIndexBytes
-                               ? CsrMinAvgGroupCached(index_bytes, row_bytes, nlist)
-                               : kCsrMinAvgGroupTile;
+  const double threshold = jit_tile ? kCsrMinAvgGroupTile : kCsrMinAvgGroup;
   return avg_group >= threshold ? SearchMode::kCsr : SearchMode::kMatrix;
 }
 
@@ -124,15 +110,11 @@ void SearchChunk(const KernelOptions& options, const IvfView& ivf, const float* 
                  ChunkScratch& s, float* distances, int64_t* labels, IVFSearchStats* stats,
                  const IdFilter* filter) {
   const int64_t nlist = ivf.centroids.n, d = ivf.centroids.d;
-  const int64_t row_bytes = ivf.code_size > 0 ? ivf.code_size : d * 4;
-  const int64_t bytes = ivf.ntotal * row_bytes;
   // (The selector's count only where it can change auto's answer: where the lowest csr
   // threshold would take csr. Single queries never pay for it.)
   const int64_t allowed =
       mode == SearchMode::kAuto &&
-              Resolve(mode, n, nprobe, nlist, /*jit_tile=*/true,
-                      std::numeric_limits<int64_t>::max(), std::numeric_limits<int64_t>::max(),
-                      -1) == SearchMode::kCsr
+              Resolve(mode, n, nprobe, nlist, /*jit_tile=*/true, -1) == SearchMode::kCsr
           ? NominalAllowedOrNone(filter, ivf.ntotal)
           : -1;
   Quantize(options, ivf, x, n, nprobe, threads, s, /*ordered=*/max_codes > 0);
@@ -147,12 +129,10 @@ void SearchChunk(const KernelOptions& options, const IvfView& ivf, const float* 
   // it; auto picks csr for smaller groups with it than without it (eager tier, tile not
   // generated here, or its compile failed).
   if (provider != nullptr && provider->GeneratesTile() &&
-      Resolve(mode, n, nprobe, nlist, /*jit_tile=*/true, bytes, row_bytes, allowed) ==
-          SearchMode::kCsr) {
+      Resolve(mode, n, nprobe, nlist, /*jit_tile=*/true, allowed) == SearchMode::kCsr) {
     kernels.tile = provider->IpTile(d);
   }
-  if (Resolve(mode, n, nprobe, nlist, kernels.tile != nullptr, bytes, row_bytes, allowed) ==
-      SearchMode::kCsr) {
+  if (Resolve(mode, n, nprobe, nlist, kernels.tile != nullptr, allowed) == SearchMode::kCsr) {
     eager::IvfScanCsr(kernels, in, distances, labels);
     return;
   }
@@ -170,11 +150,10 @@ void SearchChunk(const KernelOptions& options, const IvfView& ivf, const float* 
 }  // namespace
 
 SearchMode ResolveIvfMode(const KernelOptions& options, SearchMode mode, int64_t nq,
-                          int64_t nprobe, int64_t nlist, int64_t index_bytes, int64_t row_bytes,
-                          int64_t allowed) {
+                          int64_t nprobe, int64_t nlist, int64_t allowed) {
   KernelProvider* provider = ProviderOf(options);
   return Resolve(mode, nq, nprobe, nlist, provider != nullptr && provider->GeneratesTile(),
-                 index_bytes, row_bytes, allowed);
+                 allowed);
 }
 
 void IvfSearch(const KernelOptions& options, const IvfView& ivf, const float* x, int64_t n,

@@ -226,8 +226,7 @@ absl::StatusOr<std::unique_ptr<SearchParams>> ShardParams(const Index& shard, in
     const int64_t allowed =
         jit::NominalAllowedOrNone(p->sel != nullptr ? &p->sel->filter() : nullptr, ntotal);
     mode = static_cast<int>(jit::ResolveIvfMode(shard.kernel_options(), p->mode, n, nprobe,
-                                                ivf->nlist(), ntotal * ivf->code_size(),
-                                                ivf->code_size(), allowed));
+                                                ivf->nlist(), allowed));
   }
   MPI_Bcast(&mode, 1, MPI_INT, root, comm);
   p->mode = static_cast<SearchMode>(mode);

@@ -207,7 +207,7 @@ void BM_IvfSingleQuery(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_IvfSingleQuery)
-    ->ArgsProduct({{0, 1, 2, 3}, {8, 32}, {1, 0}})
+    ->ArgsProduct({{0, 1, 2, 3}, {1, 8, 32}, {1, 0}})
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 

@@ -376,7 +376,7 @@ std::vector<Row> IvfRowsOfScreen(const Workload& w, const SweepOptions& opt, Ind
           if (r.impl == "ivfjit" && r.mode == "auto") {
             r.mode = absl::StrCat("auto:", SearchModeName(jit::ResolveIvfMode(
                                                impls[m].kernels, SearchMode::kAuto, nq, nprobe,
-                                               w.nlist, w.nb * w.d * 4, w.d * 4, -1)));
+                                               w.nlist, -1)));
           }
           r.nq = nq;
           r.nprobe = nprobe;
