@@ -373,17 +373,27 @@ int Threads(const Kernels& kernels) {
 // The order a matrix scan takes a batch's queries in: grouped by the least list each probes
 // (queries near one another probe mostly the same lists, so one query's lists are still in
 // cache for the next: with a selective filter, the allowed rows are read from memory about
-// once per group instead of once per query). Results do not depend on the order.
+// once per group instead of once per query), ties in query order. Results do not depend on
+// the order. A counting sort over the lists, or for a batch of far fewer queries than lists
+// (a single query: nothing to sort) a comparison sort — the counting sort's nlist + 1
+// counters took ~5 µs of a single query over 10,000 lists.
 std::vector<int32_t> ProbeOrder(const IvfScanInput& in) {
   std::vector<int32_t> order(static_cast<size_t>(in.nq));
-  std::vector<int64_t> start(static_cast<size_t>(in.nlist + 1), 0);
+  std::iota(order.begin(), order.end(), 0);
+  if (in.nq == 1) return order;
   std::vector<int64_t> key(static_cast<size_t>(in.nq));
   for (int64_t i = 0; i < in.nq; ++i) {
     int64_t least = in.nlist - 1;
     ForEachProbe(in, i, i + 1, [&](int64_t, int64_t l) { least = std::min(least, l); });
     key[i] = least;
-    ++start[least + 1];
   }
+  if (in.nq * 16 < in.nlist) {
+    std::stable_sort(order.begin(), order.end(),
+                     [&](int32_t a, int32_t b) { return key[a] < key[b]; });
+    return order;
+  }
+  std::vector<int64_t> start(static_cast<size_t>(in.nlist + 1), 0);
+  for (int64_t i = 0; i < in.nq; ++i) ++start[key[i] + 1];
   std::partial_sum(start.begin(), start.end(), start.begin());
   for (int64_t i = 0; i < in.nq; ++i) order[start[key[i]]++] = static_cast<int32_t>(i);
   return order;
