@@ -57,6 +57,32 @@ TEST(IndexIVFFlatTest, ProbingEveryListIsExactInEveryMode) {
   }
 }
 
+// The matrix scan takes a batch's queries in an order of its own (a counting sort over the
+// lists, a comparison sort for far fewer queries than lists, none for one query): the
+// results are each query's alone, whichever way it was ordered.
+TEST(IndexIVFFlatTest, MatrixResultsDoNotDependOnTheBatch) {
+  const int64_t d = 8, nb = 8000, nq = 40, nlist = 256, k = 5;
+  const std::vector<float> base = ClusteredVectors(nb, d, nlist, 0.4f, 5);
+  const std::vector<float> q = ClusteredVectors(nq, d, nlist, 0.4f, 6);
+  auto index = Build(d, nlist, Metric::kL2, base);
+  IVFSearchParams params;
+  params.nprobe = 3;
+  params.mode = SearchMode::kMatrix;
+  auto all = index->Search(q, k, params);  // 40 · 16 >= 256: the counting sort
+  ASSERT_TRUE(all.ok()) << all.status();
+  for (const int64_t batch : {1, 3}) {  // none; 3 · 16 < 256: the comparison sort
+    for (int64_t i0 = 0; i0 + batch <= nq; i0 += batch) {
+      const std::vector<float> part(q.begin() + i0 * d, q.begin() + (i0 + batch) * d);
+      auto got = index->Search(part, k, params);
+      ASSERT_TRUE(got.ok()) << got.status();
+      EXPECT_TRUE(std::equal(got->labels.begin(), got->labels.end(),
+                             all->labels.begin() + i0 * k));
+      EXPECT_TRUE(std::equal(got->distances.begin(), got->distances.end(),
+                             all->distances.begin() + i0 * k));
+    }
+  }
+}
+
 TEST(IndexIVFFlatTest, ModesAgreeAtPartialNprobe) {
   const int64_t d = 32, nb = 6000, nq = 300, nlist = 64, k = 7;
   const std::vector<float> base = UniformVectors(nb, d, 3);
