@@ -65,6 +65,7 @@ eager::IvfScanInput ScanInput(const IvfView& ivf, const float* x, int64_t n, int
   // (Float lists only: coded ones are decoded by every thread that reads them; the rule that
   // reads this was measured on float lists.)
   in.lists_cached = !ivf.coded && ivf.ntotal * in.d * 4 <= kCsrCachedIndexBytes;
+  in.rows_cached = !ivf.coded && eager::CachedRows(ivf.ntotal, in.d);
   return in;
 }
 

@@ -24,22 +24,28 @@
 namespace ivfjit::eager {
 namespace {
 
-// One query against 4,096 rows of dimension d, per tier (0 = best ... last = scalar).
+// One query against n rows of dimension d (range 2: 512 rows sit in L2, 4,096 of d 128 in
+// L3, 100,000 of d 128 stream from memory), per tier (range 1: 0 = best ... last = scalar);
+// range 3: 1 for the tier's cached rows kernel (eight rows at once on AVX-512), 0 its
+// l2_rows.
 void BM_L2Rows(benchmark::State& state) {
-  const int64_t d = state.range(0), n = 4096;
+  const int64_t d = state.range(0), n = state.range(2);
   const auto& tables = AvailableDistanceKernels();
   const size_t tier = std::min<size_t>(state.range(1), tables.size() - 1);
+  const RowsKernel rows = state.range(3) == 1 ? tables[tier]->cached_l2_rows
+                                              : tables[tier]->l2_rows;
   const std::vector<float> q = ::ivfjit::testing::UniformVectors(1, d, 1);
   const std::vector<float> x = ::ivfjit::testing::UniformVectors(n, d, 2);
   std::vector<float> out(n);
   for (auto _ : state) {
-    tables[tier]->l2_rows(q.data(), x.data(), n, d, out.data());
+    rows(q.data(), x.data(), n, d, out.data());
     benchmark::DoNotOptimize(out.data());
   }
   state.SetLabel(tables[tier]->isa);
   state.SetItemsProcessed(state.iterations() * n * d);  // multiply-adds
 }
-BENCHMARK(BM_L2Rows)->ArgsProduct({{32, 128, 784}, {0, 1, 2}});
+BENCHMARK(BM_L2Rows)->ArgsProduct({{32, 128, 784}, {0, 1, 2}, {4096}, {0}});
+BENCHMARK(BM_L2Rows)->ArgsProduct({{32, 128}, {0}, {512, 10000, 100000}, {0, 1}});
 
 // Threshold-gated top-k push of a 4,096-entry distance row (the scan's inner loop).
 void BM_PushRow(benchmark::State& state) {

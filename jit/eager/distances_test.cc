@@ -70,8 +70,9 @@ TEST(DistancesTest, EveryTierMatchesReferenceOnAwkwardDims) {
   }
 }
 
-// A row's distance does not depend on the rows beside it (the SIMD tiers run four rows at
-// once): rows kernels over 11 rows give each row the bits of a call for that row alone; and
+// A row's distance does not depend on the rows beside it (the SIMD tiers run four or eight
+// rows at once): rows kernels (the cached ones too) over 11 rows give each row the bits of a
+// plain rows kernel's call for that row alone; and
 // pairs (any query with any row, in any order, some shared) give the rows kernel's bits for
 // each pair. Every tier, op and awkward d (and d around the pairs' four-way threshold, 256).
 TEST(DistancesTest, RowsAndPairsEqualOneRowCallsBitForBit) {
@@ -79,7 +80,11 @@ TEST(DistancesTest, RowsAndPairsEqualOneRowCallsBitForBit) {
   for (const DistanceKernels* k : AvailableDistanceKernels()) {
     ASSERT_NE(k->l2_pairs, nullptr) << k->isa;
     ASSERT_NE(k->ip_pairs, nullptr) << k->isa;
-    const RowsKernel rows_kernels[3] = {k->l2_rows, k->ip_rows, k->norms};
+    ASSERT_NE(k->cached_l2_rows, nullptr) << k->isa;
+    ASSERT_NE(k->cached_ip_rows, nullptr) << k->isa;
+    // (The cached rows kernels, 3 and 4, against l2_rows and ip_rows: 0 and 1.)
+    const RowsKernel rows_kernels[5] = {k->l2_rows, k->ip_rows, k->norms, k->cached_l2_rows,
+                                        k->cached_ip_rows};
     const PairsKernel pairs_kernels[2] = {k->l2_pairs, k->ip_pairs};
     std::vector<int64_t> dims(std::begin(kDims), std::end(kDims));
     dims.insert(dims.end(), {255, 256, 257, 300, 512});  // around the four-way threshold
@@ -94,12 +99,12 @@ TEST(DistancesTest, RowsAndPairsEqualOneRowCallsBitForBit) {
         return v;
       };
       auto same_bits = [](float a, float b) { return std::memcmp(&a, &b, 4) == 0; };
-      for (int which = 0; which < 3; ++which) {
+      for (int which = 0; which < 5; ++which) {
         std::vector<float> out(kPairs + 1, -7.0f);
         rows_kernels[which](qs.data(), xs.data(), kPairs, d, out.data());
         EXPECT_EQ(out[kPairs], -7.0f);
         for (int64_t j = 0; j < kPairs; ++j) {
-          const float want = one(rows_kernels[which], qs.data(), xs.data() + j * d);
+          const float want = one(rows_kernels[which % 3], qs.data(), xs.data() + j * d);
           EXPECT_TRUE(same_bits(out[j], want)) << "op " << which << " row " << j;
         }
       }

@@ -89,6 +89,7 @@ class EagerListScan {
   EagerListScan(const DistanceKernels& isa, const IvfScanInput& in)
       : isa_(isa),
         d_(in.d),
+        rows_cached_(in.rows_cached),
         buf_(static_cast<size_t>(MatrixChunkRows(in.d))),
         shifted_(static_cast<size_t>(in.d)),
         can_screen_((metric == Metric::kL2 ? isa.half_l2_rows : isa.half_ip_rows) != nullptr &&
@@ -143,7 +144,9 @@ class EagerListScan {
       return;
     }
     const int64_t chunk = static_cast<int64_t>(buf_.size());
-    const RowsKernel rows = metric == Metric::kL2 ? isa_.l2_rows : isa_.ip_rows;
+    const RowsKernel rows = metric == Metric::kL2
+                                ? (rows_cached_ ? isa_.cached_l2_rows : isa_.l2_rows)
+                                : (rows_cached_ ? isa_.cached_ip_rows : isa_.ip_rows);
     for (int64_t r0 = 0; r0 < list.size; r0 += chunk) {
       const int64_t n = std::min(chunk, list.size - r0);
       rows(q_, list.vectors + r0 * d_, n, d_, buf_.data());
@@ -203,6 +206,7 @@ class EagerListScan {
  private:
   const DistanceKernels& isa_;
   int64_t d_;
+  bool rows_cached_;  // the lists are scored through the cached row kernels
   std::vector<float> buf_;
   std::vector<float> shifted_;  // the query less a coded list's offset (L2)
   std::vector<float> masked_;   // ScanAllowed's chunk, disallowed rows at the worst value

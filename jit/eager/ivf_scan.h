@@ -55,6 +55,9 @@ struct IvfScanInput {
   // for coded lists): a csr batch with many queries per row splits its work by queries
   // (ivf_scan.cc, CsrSplitsByLists).
   bool lists_cached = false;
+  // The float lists stay in the caches (CachedRows, distances.h): a matrix scan scores them
+  // through the cached row kernels.
+  bool rows_cached = false;
 };
 
 // Measured on the grid (docs/jit.md, Session 17).
