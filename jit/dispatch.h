@@ -173,16 +173,26 @@ void IvfSearch(const KernelOptions& options, const IvfView& ivf, const float* x,
 void IvfRangeSearch(const KernelOptions& options, const IvfView& ivf, const float* x, int64_t n,
                     int64_t nprobe, float radius, RangeResults* out,
                     const IdFilter* filter = nullptr);
-// The list-scan strategy `mode` resolves to for a batch of nq queries probing nprobe of nlist
-// lists. auto: csr from an average of kCsrMinAvgGroupTile queries per list when the generated
-// tile kernel runs csr's tiles, kCsrMinAvgGroup without it (eager tier, or no tile for this
-// host), else matrix — for an index in the caches as for one beyond them (the grid's
-// alternating runs: docs/spec.md). allowed: under a filter, the vectors it allows
-// (NominalAllowed, of the whole index), else -1; auto takes matrix when at most
-// kMatrixMaxAllowedPerList of them fall to a list on average (a batch then reads a few rows of
-// each probed list, which matrix finds once per batch: docs/spec.md, Filtered search).
+// An index as auto sees it: nlist lists holding ntotal vectors of d values, coded (IVF-SQ) or
+// float. (A sharded index's root describes the whole index.)
+struct IvfShape {
+  int64_t nlist = 0;
+  int64_t ntotal = 0;
+  int64_t d = 0;
+  bool coded = false;
+};
+
+// The list-scan strategy `mode` resolves to for a batch of nq queries probing nprobe of the
+// index's lists. auto: csr from an average of kCsrMinAvgGroupTile queries per list when the
+// generated tile kernel runs csr's tiles, kCsrMinAvgGroup without it (eager tier, or no tile
+// for this host) or where matrix scores the lists eight rows at a time (float lists in the
+// caches, eager::CachedRows, on an AVX-512 tier without generated scans: docs/spec.md),
+// else matrix. allowed: under a filter, the vectors it allows (NominalAllowed, of the whole
+// index), else -1; auto takes matrix when at most kMatrixMaxAllowedPerList of them fall to a
+// list on average (a batch then reads a few rows of each probed list, which matrix finds once
+// per batch: docs/spec.md, Filtered search).
 SearchMode ResolveIvfMode(const KernelOptions& options, SearchMode mode, int64_t nq, int64_t nprobe,
-                          int64_t nlist, int64_t allowed);
+                          const IvfShape& index, int64_t allowed);
 inline constexpr int64_t kMatrixMaxAllowedPerList = 2;
 inline constexpr double kCsrMinAvgGroup = 8.0;
 inline constexpr double kCsrMinAvgGroupTile = 1.0;

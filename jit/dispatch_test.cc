@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "gtest/gtest.h"
+#include "jit/eager/distances.h"
 #include "jit/kernels.h"
 #include "testing/brute_force.h"
 #include "testing/knn_match.h"
@@ -138,24 +139,51 @@ TEST(DispatchTest, SmallBatchesOnTheTileMatchBruteForceWhateverTheThreads) {
 TEST(DispatchTest, AutoModeThresholdsFollowTheTileThatRuns) {
   // avg_group = nq · nprobe / nlist; nprobe 10 of 100 lists.
   const KernelOptions eager = {KernelTier::kEager};
-  EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kAuto, 79, 10, 100, -1), SearchMode::kMatrix);
-  EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kAuto, 80, 10, 100, -1), SearchMode::kCsr);
-  EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kMatrix, 10000, 10, 100, -1), SearchMode::kMatrix);
-  EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kCsr, 1, 10, 100, -1), SearchMode::kCsr);
+  EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kAuto, 79, 10, {100}, -1), SearchMode::kMatrix);
+  EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kAuto, 80, 10, {100}, -1), SearchMode::kCsr);
+  EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kMatrix, 10000, 10, {100}, -1), SearchMode::kMatrix);
+  EXPECT_EQ(ResolveIvfMode(eager, SearchMode::kCsr, 1, 10, {100}, -1), SearchMode::kCsr);
   KernelProviderOptions popt;
   popt.cpu.cache_dir = "";
   auto provider = KernelProvider::Create(popt);  // scan kernels on: the tile on any host
   ASSERT_TRUE(provider->enabled()) << provider->disabled_reason();
   const KernelOptions jit = {KernelTier::kDefault, provider.get()};
   // With the tile: csr from one query per list (the index's size no longer matters).
-  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 9, 10, 100, -1), SearchMode::kMatrix);
-  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 10, 10, 100, -1), SearchMode::kCsr);
-  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 1, 1, 1, -1), SearchMode::kCsr);
-  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 1, 1, 2, -1), SearchMode::kMatrix);
+  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 9, 10, {100}, -1), SearchMode::kMatrix);
+  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 10, 10, {100}, -1), SearchMode::kCsr);
+  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 1, 1, {1}, -1), SearchMode::kCsr);
+  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 1, 1, {2}, -1), SearchMode::kMatrix);
   // A filter allowing at most 2 vectors per list on average keeps matrix at any group size.
-  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 10000, 10, 100, 200), SearchMode::kMatrix);
-  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 10000, 10, 100, 201), SearchMode::kCsr);
-  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kCsr, 10000, 10, 100, 200), SearchMode::kCsr);
+  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 10000, 10, {100}, 200), SearchMode::kMatrix);
+  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 10000, 10, {100}, 201), SearchMode::kCsr);
+  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kCsr, 10000, 10, {100}, 200), SearchMode::kCsr);
+  // The process default (IVFJIT_JIT=auto: the tile, no generated scans): where matrix scores
+  // float lists in the caches eight rows at a time (an AVX-512 eager tier), csr's threshold is
+  // the eager one, 8 queries per list; coded lists, lists beyond the caches, or another tier:
+  // one query per list.
+  popt.scan_kernels = false;
+  auto tile_only = KernelProvider::Create(popt);
+  ASSERT_TRUE(tile_only->enabled());
+  const KernelOptions autos = {KernelTier::kDefault, tile_only.get()};
+  const IvfShape cached{100, 10000, 32, false}, coded{100, 10000, 32, true};
+  const IvfShape beyond{100, 1000000, 128, false};
+  const eager::DistanceKernels& isa = eager::BestDistanceKernels();
+  const bool eight_rows = isa.cached_l2_rows != isa.l2_rows;
+  ASSERT_EQ(eight_rows, std::string(isa.isa) == "avx512");
+  const bool tile = tile_only->GeneratesTile();
+  const double want = tile && !eight_rows ? 1 : 8;  // queries per list from which csr runs
+  EXPECT_EQ(ResolveIvfMode(autos, SearchMode::kAuto, 10 * want, 10, cached, -1),
+            SearchMode::kCsr);
+  EXPECT_EQ(ResolveIvfMode(autos, SearchMode::kAuto, 10 * want - 1, 10, cached, -1),
+            SearchMode::kMatrix);
+  for (const IvfShape& shape : {coded, beyond}) {
+    EXPECT_EQ(ResolveIvfMode(autos, SearchMode::kAuto, tile ? 10 : 80, 10, shape, -1),
+              SearchMode::kCsr);
+    EXPECT_EQ(ResolveIvfMode(autos, SearchMode::kAuto, tile ? 9 : 79, 10, shape, -1),
+              SearchMode::kMatrix);
+  }
+  // With the generated scans matrix does not run the eight-row kernel: the tile's threshold.
+  EXPECT_EQ(ResolveIvfMode(jit, SearchMode::kAuto, 10, 10, cached, -1), SearchMode::kCsr);
 }
 
 TEST(DispatchTest, MaxCodesPrefixRule) {

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "jit/dispatch.h"
+#include "jit/eager/distances.h"
 #include "jit/eager/ivf_scan.h"
 #include "jit/dispatch_internal.h"
 #include "jit/kernels.h"
@@ -20,14 +21,31 @@ using dispatch_internal::ProviderOf;
 constexpr int64_t kPairsPerChunk = int64_t{1} << 19;
 
 // auto: csr when the average number of queries per probed list, nq · nprobe / nlist, reaches
-// the threshold measured for the tile that runs csr's tiles (docs/spec.md).
-SearchMode Resolve(SearchMode mode, int64_t nq, int64_t nprobe, int64_t nlist, bool jit_tile,
+// the threshold measured for the tile that runs csr's tiles against the scan matrix would run
+// (docs/spec.md). fast_tile: the JIT's tile runs csr and matrix does not score its lists
+// eight rows at a time.
+SearchMode Resolve(SearchMode mode, int64_t nq, int64_t nprobe, int64_t nlist, bool fast_tile,
                    int64_t allowed) {
   if (mode != SearchMode::kAuto) return mode;
   if (allowed >= 0 && allowed <= kMatrixMaxAllowedPerList * nlist) return SearchMode::kMatrix;
   const double avg_group = static_cast<double>(nq) * nprobe / static_cast<double>(nlist);
-  const double threshold = jit_tile ? kCsrMinAvgGroupTile : kCsrMinAvgGroup;
+  const double threshold = fast_tile ? kCsrMinAvgGroupTile : kCsrMinAvgGroup;
   return avg_group >= threshold ? SearchMode::kCsr : SearchMode::kMatrix;
+}
+
+// Whether a matrix scan of the index scores its float lists eight rows at a time: they stay
+// in the caches (eager::CachedRows), no generated scan replaces the eager one, and the eager
+// tier's cached rows kernel is its eight-row one (AVX-512).
+bool MatrixScoresEightRows(const KernelOptions& options, const IvfShape& index) {
+  if (index.coded || !eager::CachedRows(index.ntotal, index.d)) return false;
+  const KernelProvider* provider = ProviderOf(options);
+  if (provider != nullptr && provider->GeneratesScans()) return false;
+  const eager::DistanceKernels& isa = *EagerKernels(options).isa;
+  return isa.cached_l2_rows != isa.l2_rows;
+}
+
+IvfShape ShapeOf(const IvfView& ivf) {
+  return {ivf.centroids.n, ivf.ntotal, ivf.centroids.d, ivf.coded};
 }
 
 // Buffers one search reuses from chunk to chunk.
@@ -115,7 +133,7 @@ void SearchChunk(const KernelOptions& options, const IvfView& ivf, const float* 
   // threshold would take csr. Single queries never pay for it.)
   const int64_t allowed =
       mode == SearchMode::kAuto &&
-              Resolve(mode, n, nprobe, nlist, /*jit_tile=*/true, -1) == SearchMode::kCsr
+              Resolve(mode, n, nprobe, nlist, /*fast_tile=*/true, -1) == SearchMode::kCsr
           ? NominalAllowedOrNone(filter, ivf.ntotal)
           : -1;
   Quantize(options, ivf, x, n, nprobe, threads, s, /*ordered=*/max_codes > 0);
@@ -129,11 +147,13 @@ void SearchChunk(const KernelOptions& options, const IvfView& ivf, const float* 
   // The tile is compiled (at first use, on this thread) only for a batch that runs csr with
   // it; auto picks csr for smaller groups with it than without it (eager tier, tile not
   // generated here, or its compile failed).
+  const bool eight_rows = MatrixScoresEightRows(options, ShapeOf(ivf));
   if (provider != nullptr && provider->GeneratesTile() &&
-      Resolve(mode, n, nprobe, nlist, /*jit_tile=*/true, allowed) == SearchMode::kCsr) {
+      Resolve(mode, n, nprobe, nlist, !eight_rows, allowed) == SearchMode::kCsr) {
     kernels.tile = provider->IpTile(d);
   }
-  if (Resolve(mode, n, nprobe, nlist, kernels.tile != nullptr, allowed) == SearchMode::kCsr) {
+  if (Resolve(mode, n, nprobe, nlist, kernels.tile != nullptr && !eight_rows, allowed) ==
+      SearchMode::kCsr) {
     eager::IvfScanCsr(kernels, in, distances, labels);
     return;
   }
@@ -151,9 +171,11 @@ void SearchChunk(const KernelOptions& options, const IvfView& ivf, const float* 
 }  // namespace
 
 SearchMode ResolveIvfMode(const KernelOptions& options, SearchMode mode, int64_t nq,
-                          int64_t nprobe, int64_t nlist, int64_t allowed) {
+                          int64_t nprobe, const IvfShape& index, int64_t allowed) {
   KernelProvider* provider = ProviderOf(options);
-  return Resolve(mode, nq, nprobe, nlist, provider != nullptr && provider->GeneratesTile(),
+  return Resolve(mode, nq, nprobe, index.nlist,
+                 provider != nullptr && provider->GeneratesTile() &&
+                     !MatrixScoresEightRows(options, index),
                  allowed);
 }
 

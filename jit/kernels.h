@@ -96,6 +96,8 @@ class KernelProvider {
   IpTileFn IpTile(int64_t d);
   // Whether IpTile can return a kernel at all (enabled, and the tile is generated here).
   bool GeneratesTile() const;
+  // Whether ScanTopK / CoarseTopN can return a kernel at all (enabled, scan_kernels).
+  bool GeneratesScans() const { return jit_ != nullptr && options_.scan_kernels; }
 
   bool enabled() const { return jit_ != nullptr; }
   const std::string& disabled_reason() const { return disabled_reason_; }

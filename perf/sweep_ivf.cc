@@ -374,9 +374,10 @@ std::vector<Row> IvfRowsOfScreen(const Workload& w, const SweepOptions& opt, Ind
           r.mode = impls[m].mode;
           r.jit = impls[m].jit;
           if (r.impl == "ivfjit" && r.mode == "auto") {
-            r.mode = absl::StrCat("auto:", SearchModeName(jit::ResolveIvfMode(
-                                               impls[m].kernels, SearchMode::kAuto, nq, nprobe,
-                                               w.nlist, -1)));
+            r.mode = absl::StrCat(
+                "auto:", SearchModeName(jit::ResolveIvfMode(impls[m].kernels, SearchMode::kAuto,
+                                                            nq, nprobe,
+                                                            {w.nlist, w.nb, w.d, false}, -1)));
           }
           r.nq = nq;
           r.nprobe = nprobe;
