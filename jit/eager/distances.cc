@@ -11,7 +11,6 @@
 namespace ivfjit::eager {
 namespace {
 
-
 // ---------------------------------------------------------------------------------------------
 // Scalar: the reference every other tier is tested against.
 
@@ -338,9 +337,6 @@ __attribute__((target("avx512f"))) void Avx512Four(const float* const* q, const 
 }
 
 
-// The sums of eight 16-lane vectors v[0..8) into out[0..8), each in _mm512_reduce_add_ps's
-// order — lanes i and i + 8 added, then i and i + 4, i and i + 2, i and i + 1 — so each
-// equals that reduction's bits, the eight rows sharing each step's shuffles and adds.
 // The lanes lo of (a, b) plus the lanes hi. (Permutes that name every operand: GCC 12's
 // shuffle intrinsics and unmasked one-source permutes warn of an uninitialized one.)
 __attribute__((target("avx512f"), always_inline)) inline __m512 AddPicked(__m512 a, __m512 b,
@@ -348,6 +344,9 @@ __attribute__((target("avx512f"), always_inline)) inline __m512 AddPicked(__m512
   return _mm512_add_ps(_mm512_permutex2var_ps(a, lo, b), _mm512_permutex2var_ps(a, hi, b));
 }
 
+// The sums of eight 16-lane vectors v[0..8) into out[0..8), each in _mm512_reduce_add_ps's
+// order — lanes i and i + 8 added, then i and i + 4, i and i + 2, i and i + 1 — so each
+// equals that reduction's bits, the eight rows sharing each step's shuffles and adds.
 __attribute__((target("avx512f"), always_inline)) inline void Avx512ReduceEight(
     const __m512* v, float* out) {
   // Lanes i + 8: rows 2r and 2r + 1 in the two 256-bit halves of w[r].
