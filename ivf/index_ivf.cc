@@ -318,10 +318,9 @@ jit::IvfView IndexIVF::View() const {
 
 SearchMode IndexIVF::ResolveMode(int64_t nq, const IVFSearchParams& params) const {
   std::shared_lock<RwLock> lock = ReaderLock();
-  const jit::IvfView view = View();
   return jit::ResolveIvfMode(kernels(), params.mode, nq,
                              params.nprobe == 0 ? nprobe() : params.nprobe,
-                             {nlist_, ntotal(), d(), view.coded},
+                             {nlist_, ntotal(), d(), code_size()},
                              jit::NominalAllowedOrNone(FilterOf(params), ntotal()));
 }
 

@@ -173,13 +173,14 @@ void IvfSearch(const KernelOptions& options, const IvfView& ivf, const float* x,
 void IvfRangeSearch(const KernelOptions& options, const IvfView& ivf, const float* x, int64_t n,
                     int64_t nprobe, float radius, RangeResults* out,
                     const IdFilter* filter = nullptr);
-// An index as auto sees it: nlist lists holding ntotal vectors of d values, coded (IVF-SQ) or
-// float. (A sharded index's root describes the whole index.)
+// An index as auto sees it: nlist lists holding ntotal vectors of d values, code_size bytes
+// each (0 or d × 4: float rows; IVF-SQ's codes are smaller). (A sharded index's root
+// describes the whole index.)
 struct IvfShape {
   int64_t nlist = 0;
   int64_t ntotal = 0;
   int64_t d = 0;
-  bool coded = false;
+  int64_t code_size = 0;
 };
 
 // The list-scan strategy `mode` resolves to for a batch of nq queries probing nprobe of the

@@ -165,8 +165,8 @@ TEST(DispatchTest, AutoModeThresholdsFollowTheTileThatRuns) {
   auto tile_only = KernelProvider::Create(popt);
   ASSERT_TRUE(tile_only->enabled());
   const KernelOptions autos = {KernelTier::kDefault, tile_only.get()};
-  const IvfShape cached{100, 10000, 32, false}, coded{100, 10000, 32, true};
-  const IvfShape beyond{100, 1000000, 128, false};
+  const IvfShape cached{100, 10000, 32, 0}, coded{100, 10000, 32, 64};  // (64: fp16 codes)
+  const IvfShape beyond{100, 1000000, 128, 0};
   const eager::DistanceKernels& isa = eager::BestDistanceKernels();
   const bool eight_rows = isa.cached_l2_rows != isa.l2_rows;
   ASSERT_EQ(eight_rows, std::string(isa.isa) == "avx512");

@@ -37,7 +37,8 @@ SearchMode Resolve(SearchMode mode, int64_t nq, int64_t nprobe, int64_t nlist, b
 // in the caches (eager::CachedRows), no generated scan replaces the eager one, and the eager
 // tier's cached rows kernel is its eight-row one (AVX-512).
 bool MatrixScoresEightRows(const KernelOptions& options, const IvfShape& index) {
-  if (index.coded || !eager::CachedRows(index.ntotal, index.d)) return false;
+  const bool float_rows = index.code_size == 0 || index.code_size == index.d * 4;
+  if (!float_rows || !eager::CachedRows(index.ntotal, index.d)) return false;
   const KernelProvider* provider = ProviderOf(options);
   if (provider != nullptr && provider->GeneratesScans()) return false;
   const eager::DistanceKernels& isa = *EagerKernels(options).isa;
@@ -45,7 +46,7 @@ bool MatrixScoresEightRows(const KernelOptions& options, const IvfShape& index) 
 }
 
 IvfShape ShapeOf(const IvfView& ivf) {
-  return {ivf.centroids.n, ivf.ntotal, ivf.centroids.d, ivf.coded};
+  return {ivf.centroids.n, ivf.ntotal, ivf.centroids.d, ivf.code_size};
 }
 
 // Buffers one search reuses from chunk to chunk.

@@ -225,8 +225,8 @@ absl::StatusOr<std::unique_ptr<SearchParams>> ShardParams(const Index& shard, in
     // the whole index would.
     const int64_t allowed =
         jit::NominalAllowedOrNone(p->sel != nullptr ? &p->sel->filter() : nullptr, ntotal);
-    // (The whole index's vectors, the shards' lists together; float rows take 4 · d bytes.)
-    const jit::IvfShape whole{ivf->nlist(), ntotal, ivf->d(), ivf->code_size() != ivf->d() * 4};
+    // (The whole index's vectors: the shards' lists together.)
+    const jit::IvfShape whole{ivf->nlist(), ntotal, ivf->d(), ivf->code_size()};
     mode = static_cast<int>(
         jit::ResolveIvfMode(shard.kernel_options(), p->mode, n, nprobe, whole, allowed));
   }

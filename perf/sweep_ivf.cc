@@ -377,7 +377,7 @@ std::vector<Row> IvfRowsOfScreen(const Workload& w, const SweepOptions& opt, Ind
             r.mode = absl::StrCat(
                 "auto:", SearchModeName(jit::ResolveIvfMode(impls[m].kernels, SearchMode::kAuto,
                                                             nq, nprobe,
-                                                            {w.nlist, w.nb, w.d, false}, -1)));
+                                                            {w.nlist, w.nb, w.d, 0}, -1)));
           }
           r.nq = nq;
           r.nprobe = nprobe;

@@ -58,6 +58,13 @@ struct DistanceKernels {
   RowsKernel cached_ip_rows = nullptr;
 };
 
+// The rows kernel of `isa` for L2 (else inner products), its cached one where the rows stay
+// in the caches (CachedRows).
+inline RowsKernel RowsKernelFor(const DistanceKernels& isa, bool l2, bool cached) {
+  if (cached) return l2 ? isa.cached_l2_rows : isa.cached_ip_rows;
+  return l2 ? isa.l2_rows : isa.ip_rows;
+}
+
 // Whether n rows of d floats (a whole base, or index) are read through the cached row
 // kernels: when they fit a core's L2 (1 MiB), or, short rows (d <= 64, where one row's
 // reduction costs more than its reads), half the L3 (16 MiB). Eight rows at once measured on

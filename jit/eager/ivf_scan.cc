@@ -144,9 +144,7 @@ class EagerListScan {
       return;
     }
     const int64_t chunk = static_cast<int64_t>(buf_.size());
-    const RowsKernel rows = metric == Metric::kL2
-                                ? (rows_cached_ ? isa_.cached_l2_rows : isa_.l2_rows)
-                                : (rows_cached_ ? isa_.cached_ip_rows : isa_.ip_rows);
+    const RowsKernel rows = RowsKernelFor(isa_, metric == Metric::kL2, rows_cached_);
     for (int64_t r0 = 0; r0 < list.size; r0 += chunk) {
       const int64_t n = std::min(chunk, list.size - r0);
       rows(q_, list.vectors + r0 * d_, n, d_, buf_.data());

@@ -70,10 +70,8 @@ template <typename Visit>
 void ForEachDirectChunk(const DistanceKernels& isa, Metric metric, const float* q, int64_t nq,
                         const BaseView& base, int threads, Visit&& visit) {
   // (A base in the caches: a coarse step's centroids, read again by every search.)
-  const bool cached = CachedRows(base.n, base.d);
-  const RowsKernel rows_kernel = metric == Metric::kL2
-                                     ? (cached ? isa.cached_l2_rows : isa.l2_rows)
-                                     : (cached ? isa.cached_ip_rows : isa.ip_rows);
+  const RowsKernel rows_kernel =
+      RowsKernelFor(isa, metric == Metric::kL2, CachedRows(base.n, base.d));
   const int64_t chunk = DirectChunkRows(base.d);
   ForEachShare(nq, threads, [&](int t, int nt) {
     const auto [begin, end] = ThreadRange(base.n, t, nt);
