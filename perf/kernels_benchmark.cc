@@ -179,28 +179,29 @@ int64_t SearchOneAtATime(benchmark::State& state, const IndexIVF& index,
 }
 
 // One query at a time against an IVF index of the seed's shape (Gaussian, 262,144 × 128, 512
-// lists, k 20): range 0 = the lists' codes (0 f32 IndexIVFFlat, 1 fp16, 2 bf16, 3 sq8),
-// range 1 = nprobe, range 2 = threads (0: all). Queries taken in turn from 2,000, so that
-// the probed lists come from memory as in serving.
+// lists, k 20): range 0 = the lists' codes (0 f32 IndexIVFFlat, 1 fp16, 2 bf16, 3 sq8, 4
+// f32 with the fp16 screen), range 1 = nprobe, range 2 = threads (0: all). Queries taken in
+// turn from 2,000, so that the probed lists come from memory as in serving.
 void BM_IvfSingleQuery(benchmark::State& state) {
   constexpr int64_t nb = 262144, d = 128, nlist = 512, k = 20, nq = 2000;
   static const std::vector<float>* const base =
       new std::vector<float>(testing::GaussianVectors(nb, d, 2024));
   static const std::vector<float>* const queries =
       new std::vector<float>(testing::GaussianVectors(nq, d, 2025));
-  static std::unique_ptr<IndexIVF>* const indexes = new std::unique_ptr<IndexIVF>[4];
+  static std::unique_ptr<IndexIVF>* const indexes = new std::unique_ptr<IndexIVF>[5];
   const int codec = static_cast<int>(state.range(0));
   std::unique_ptr<IndexIVF>& index = indexes[codec];
   if (index == nullptr) {
     absl::StatusOr<std::unique_ptr<IndexIVF>> made;
-    if (codec == 0) {
+    if (codec == 0 || codec == 4) {
       made = IndexIVFFlat::Create(d, nlist, Metric::kL2);
     } else {
       const QuantizerType type[] = {QuantizerType::kFp16, QuantizerType::kFp16,
                                     QuantizerType::kBf16, QuantizerType::k8bit};
       made = IndexIVFScalarQuantizer::Create(d, nlist, type[codec], Metric::kL2);
     }
-    if (!made.ok() || !(*made)->Train(*base).ok() || !(*made)->Add(*base).ok()) {
+    if (!made.ok() || !(*made)->Train(*base).ok() || !(*made)->Add(*base).ok() ||
+        (codec == 4 && !static_cast<IndexIVFFlat&>(**made).SetFp16Screen(true).ok())) {
       state.SkipWithError("index not built");
       return;
     }
@@ -213,7 +214,7 @@ void BM_IvfSingleQuery(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations());
 }
 BENCHMARK(BM_IvfSingleQuery)
-    ->ArgsProduct({{0, 1, 2, 3}, {1, 8, 32}, {1, 0}})
+    ->ArgsProduct({{0, 1, 2, 3, 4}, {1, 8, 32}, {1, 0}})
     ->Unit(benchmark::kMicrosecond)
     ->UseRealTime();
 

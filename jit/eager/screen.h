@@ -24,11 +24,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <vector>
 
 #include "jit/base/metric.h"
 #include "jit/eager/distances.h"
+#include "jit/eager/scan.h"
 #include "jit/eager/topk.h"
 
 namespace ivfjit::eager {
@@ -68,16 +70,26 @@ namespace screen_internal {
 inline constexpr double kRel = 1e-9;
 inline constexpr double kAbs = 1e-30;
 
+// The next float up / down from a finite f (std::nextafter without the library call).
+inline float NextUp(float f) {
+  if (f == 0.0f) return std::numeric_limits<float>::denorm_min();
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  bits = f > 0.0f ? bits + 1 : bits - 1;
+  std::memcpy(&f, &bits, 4);
+  return f;
+}
+inline float NextDown(float f) { return -NextUp(-f); }
+
+// v rounded up / down to a float (±inf beyond float's range).
 inline float RoundUp(double v) {
-  float f = static_cast<float>(v);
-  if (static_cast<double>(f) < v) f = std::nextafter(f, std::numeric_limits<float>::infinity());
-  return f;
+  constexpr double kMax = std::numeric_limits<float>::max();
+  if (v > kMax) return std::numeric_limits<float>::infinity();
+  if (v < -kMax) return -std::numeric_limits<float>::max();
+  const float f = static_cast<float>(v);
+  return static_cast<double>(f) < v ? NextUp(f) : f;
 }
-inline float RoundDown(double v) {
-  float f = static_cast<float>(v);
-  if (static_cast<double>(f) > v) f = std::nextafter(f, -std::numeric_limits<float>::infinity());
-  return f;
-}
+inline float RoundDown(double v) { return -RoundUp(-v); }
 
 // The worst exact distance a row scoring `a` on the copy can have.
 template <Metric metric>
@@ -105,6 +117,35 @@ bool MayReach(float a, float err, float tau, double reach, double g, double q_no
   }
 }
 
+// The largest of n >= 0 bounds (0 when n is 0; +inf when one is), eight chains at once.
+inline float Largest(const float* err, int64_t n) {
+  float m[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  int64_t j = 0;
+  for (; j + 8 <= n; j += 8) {
+    for (int r = 0; r < 8; ++r) m[r] = m[r] < err[j + r] ? err[j + r] : m[r];
+  }
+  for (; j < n; ++j) m[0] = m[0] < err[j] ? err[j] : m[0];
+  for (int r = 1; r < 8; ++r) m[0] = m[0] < m[r] ? m[r] : m[0];
+  return m[0];
+}
+
+// A score beyond which no row whose bound is at most err can reach tau (a float: L2 rows
+// scoring more, IP rows scoring less, cannot; MayReach decides the others).
+template <Metric metric>
+float Gate(float err, float tau, double reach, double g, double q_norm) {
+  constexpr float kInf = std::numeric_limits<float>::infinity();
+  constexpr double kMax = std::numeric_limits<float>::max();
+  if constexpr (metric == Metric::kL2) {
+    if (!std::isfinite(err) || tau >= kMax) return kInf;
+    const double r = reach + err;
+    return RoundUp((1.0 + g) * r * r * (1.0 + kRel) + kAbs);
+  } else {
+    if (!std::isfinite(err) || tau <= -kMax) return -kInf;
+    const double v = static_cast<double>(tau) - q_norm * err;
+    return RoundDown(v - std::abs(v) * kRel - kAbs);
+  }
+}
+
 template <Metric metric>
 double Reach(float tau, double g) {
   return metric == Metric::kL2 ? std::sqrt(static_cast<double>(tau) / (1.0 - g)) : 0.0;
@@ -113,12 +154,14 @@ double Reach(float tau, double g) {
 }  // namespace screen_internal
 
 // One query's screened scan over any number of row blocks: Add scores each block on its
-// binary16 copy (sequential reads at half the bytes) and keeps the k best pessimistic bounds;
-// Flush then computes exact float distances only for the rows whose optimistic bound reaches
-// the tighter of the k-th best bound and top's threshold (their rows prefetched first: they
-// are scattered), and pushes them into `top`, which ends as pushing every row would leave it.
-// Blocks are referenced, not copied: they must stay valid until Flush. Add flushes by itself
-// when kMaxPending rows wait.
+// binary16 copy (sequential reads at half the bytes) and keeps the k best scores on the copy
+// (a top-k gated 16 entries at a time); Flush then takes a pessimistic bound that k rows
+// certainly meet (the k-th best score with the loosest bound kept), computes the float
+// distance — with the same kernel an unscreened scan runs, so the same bits — only for the
+// rows whose optimistic bound reaches the tighter of it and top's threshold (their rows
+// prefetched first: they are scattered), and pushes them into `top`, which ends as pushing
+// every row would leave it. Blocks are referenced, not copied: they must stay valid until
+// Flush. Add flushes by itself when kMaxPending rows wait.
 template <Metric metric>
 class ScreenedScan {
  public:
@@ -126,15 +169,13 @@ class ScreenedScan {
 
   // isa must have half kernels; k: the heaps' size.
   ScreenedScan(const DistanceKernels& isa, int64_t d, int64_t k)
-      : isa_(isa), d_(d), g_(ScreenGamma(d)), bound_dist_(k), bound_ids_(k) {}
+      : isa_(isa), d_(d), g_(ScreenGamma(d)), best_dist_(k), best_ids_(k) {}
 
   // Starts query q (d floats).
   void Start(const float* q) {
     q_ = q;
     q_norm_ = metric == Metric::kInnerProduct ? ScreenQueryNorm(q, d_) : 0.0;
-    TopK<metric>(bound_dist_.data(), bound_ids_.data(), static_cast<int64_t>(bound_ids_.size()));
-    blocks_.clear();
-    pending_ = 0;
+    Clear();
   }
 
   // n rows: x (n × d floats), half (n × d binary16), err (n); labels ids[j], or j0 + j when
@@ -147,30 +188,48 @@ class ScreenedScan {
     }
     float* a = approx_.data() + pending_;
     (metric == Metric::kL2 ? isa_.half_l2_rows : isa_.half_ip_rows)(q_, half, n, d_, a);
-    TopK<metric> bound = Bound();
-    for (int64_t j = 0; j < n; ++j) {
-      // A pessimistic bound is never better than the score: skip those that cannot enter.
-      if (!std::isfinite(err[j]) || !ResultOrder<metric>::Better(a[j], bound.threshold())) {
-        continue;
+    // The k best scores, labelled by their place in approx_, and the loosest finite bound.
+    // Rows without one (values beyond binary16's range) are left out of them: Flush scores
+    // every such row exactly.
+    const float max_err = screen_internal::Largest(err, n);
+    const float* scores = a;
+    float finite_max = max_err;
+    if (!std::isfinite(max_err)) {
+      constexpr float kNever = metric == Metric::kL2 ? std::numeric_limits<float>::infinity()
+                                                     : -std::numeric_limits<float>::infinity();
+      masked_.assign(a, a + n);
+      finite_max = 0.0f;
+      for (int64_t j = 0; j < n; ++j) {
+        if (std::isfinite(err[j])) {
+          finite_max = std::max(finite_max, err[j]);
+        } else {
+          masked_[j] = kNever;  // never passes the top-k's gate
+        }
       }
-      bound.Push(screen_internal::Pessimistic<metric>(a[j], err[j], g_, q_norm_),
-                 ids != nullptr ? ids[j] : j0 + j);
+      scores = masked_.data();
     }
-    blocks_.push_back({x, err, ids, j0, n, pending_});
+    TopK<metric> best = TopK<metric>::Resume(best_dist_.data(), best_ids_.data(),
+                                             static_cast<int64_t>(best_ids_.size()));
+    PushRow(isa_, scores, n, nullptr, pending_, 0.0f, nullptr, best);
+    max_err_ = std::max(max_err_, finite_max);
+    blocks_.push_back({x, err, ids, j0, n, pending_, max_err});
     pending_ += n;
   }
 
   void Flush(TopK<metric>& top) {
     namespace si = screen_internal;
     using O = ResultOrder<metric>;
-    const TopK<metric> bound = Bound();
-    float tau = O::Better(top.threshold(), bound.threshold()) ? top.threshold() : bound.threshold();
+    const float assured = Assured();
+    float tau = O::Better(top.threshold(), assured) ? top.threshold() : assured;
     double reach = si::Reach<metric>(tau, g_);
     candidates_.clear();
     for (size_t b = 0; b < blocks_.size(); ++b) {
       const Block& blk = blocks_[b];
       const float* a = approx_.data() + blk.offset;
+      // Rows beyond the block's loosest bound cannot reach tau (one compare each).
+      const float gate = si::Gate<metric>(blk.max_err, tau, reach, g_, q_norm_);
       for (int64_t j = 0; j < blk.n; ++j) {
+        if (!O::Better(a[j], gate) && a[j] != gate) continue;
         if (!si::MayReach<metric>(a[j], blk.err[j], tau, reach, g_, q_norm_)) continue;
         candidates_.push_back({static_cast<int32_t>(b), j});
         const char* row = reinterpret_cast<const char*>(blk.x + j * d_);
@@ -192,8 +251,7 @@ class ScreenedScan {
         reach = si::Reach<metric>(tau, g_);
       }
     }
-    blocks_.clear();
-    pending_ = 0;
+    Clear();
   }
 
  private:
@@ -202,14 +260,29 @@ class ScreenedScan {
     const float* err;
     const int64_t* ids;
     int64_t j0, n, offset;  // offset: of its scores in approx_
+    float max_err;          // its loosest bound (+inf if a row has none)
   };
   struct Candidate {
     int32_t block;
     int64_t row;
   };
-  TopK<metric> Bound() {
-    return TopK<metric>::Resume(bound_dist_.data(), bound_ids_.data(),
-                                static_cast<int64_t>(bound_ids_.size()));
+
+  void Clear() {
+    TopK<metric>(best_dist_.data(), best_ids_.data(), static_cast<int64_t>(best_ids_.size()));
+    max_err_ = 0.0f;
+    blocks_.clear();
+    pending_ = 0;
+  }
+
+  // A pessimistic bound k rows certainly meet: the k-th best score's with the loosest bound
+  // kept (no better than the worst of the k best rows' own; the worst value there is while
+  // fewer than k rows wait, or where a bound is infinite).
+  float Assured() const {
+    const float kth = best_dist_[0];
+    if (best_ids_[0] < 0 || !std::isfinite(kth) || !std::isfinite(max_err_)) {
+      return ResultOrder<metric>::kWorst;
+    }
+    return screen_internal::Pessimistic<metric>(kth, max_err_, g_, q_norm_);
   }
 
   const DistanceKernels& isa_;
@@ -217,10 +290,12 @@ class ScreenedScan {
   double g_;
   const float* q_ = nullptr;
   double q_norm_ = 0;
-  std::vector<float> bound_dist_;
-  std::vector<int64_t> bound_ids_;
+  std::vector<float> best_dist_;   // the k best scores on the copy
+  std::vector<int64_t> best_ids_;  // their places in approx_
+  float max_err_ = 0.0f;           // the loosest finite bound of the blocks added
   std::vector<Block> blocks_;
   std::vector<float> approx_;
+  std::vector<float> masked_;      // a block's scores, rows without a bound left out
   std::vector<Candidate> candidates_;
   int64_t pending_ = 0;
 };
