@@ -91,12 +91,15 @@ inline float RoundUp(double v) {
 }
 inline float RoundDown(double v) { return -RoundUp(-v); }
 
+// L2: the largest float distance a row can have within distance r (its square, widened by
+// the sums' rounding g and the bound arithmetic's own slack).
+inline double Widened(double r, double g) { return (1.0 + g) * r * r * (1.0 + kRel) + kAbs; }
+
 // The worst exact distance a row scoring `a` on the copy can have.
 template <Metric metric>
 float Pessimistic(float a, float err, double g, double q_norm) {
   if constexpr (metric == Metric::kL2) {
-    const double r = std::sqrt(a / (1.0 - g)) + err;
-    return RoundUp((1.0 + g) * r * r * (1.0 + kRel) + kAbs);
+    return RoundUp(Widened(std::sqrt(a / (1.0 - g)) + err, g));
   } else {
     const double v = a - q_norm * err;
     return RoundDown(v - std::abs(v) * kRel - kAbs);
@@ -109,8 +112,7 @@ template <Metric metric>
 bool MayReach(float a, float err, float tau, double reach, double g, double q_norm) {
   if (!std::isfinite(err) || !std::isfinite(a)) return true;
   if constexpr (metric == Metric::kL2) {
-    const double r = reach + err;
-    return a <= (1.0 + g) * r * r * (1.0 + kRel) + kAbs;
+    return a <= Widened(reach + err, g);
   } else {
     const double best = a + q_norm * err;
     return best + std::abs(best) * kRel + kAbs >= tau;
@@ -137,8 +139,7 @@ float Gate(float err, float tau, double reach, double g, double q_norm) {
   constexpr double kMax = std::numeric_limits<float>::max();
   if constexpr (metric == Metric::kL2) {
     if (!std::isfinite(err) || tau >= kMax) return kInf;
-    const double r = reach + err;
-    return RoundUp((1.0 + g) * r * r * (1.0 + kRel) + kAbs);
+    return RoundUp(Widened(reach + err, g));
   } else {
     if (!std::isfinite(err) || tau <= -kMax) return -kInf;
     const double v = static_cast<double>(tau) - q_norm * err;

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <cstring>
 #include <limits>
+#include <utility>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -105,6 +106,20 @@ TEST(ScreenTest, OutOfRangeRowsAreAlwaysScoredExactly) {
   }
 }
 
+// The labels of one L2 query's k nearest in base (nb × d) on tier isa, read plainly and
+// through the copy (half, err) given: {plain, screened}.
+std::pair<std::vector<int64_t>, std::vector<int64_t>> PlainAndScreened(
+    const DistanceKernels* isa, const std::vector<float>& q, const std::vector<float>& base,
+    int64_t nb, int64_t d, const uint16_t* half, const float* err, int64_t k) {
+  std::vector<float> dist(static_cast<size_t>(k));
+  std::vector<int64_t> plain(static_cast<size_t>(k)), screened(static_cast<size_t>(k));
+  KnnSearch(Kernels{isa}, Metric::kL2, q.data(), 1, BaseView{base.data(), nullptr, nb, d}, k,
+            dist.data(), plain.data());
+  KnnSearch(Kernels{isa}, Metric::kL2, q.data(), 1,
+            BaseView{base.data(), nullptr, nb, d, half, err}, k, dist.data(), screened.data());
+  return {plain, screened};
+}
+
 TEST(ScreenTest, SmallBasesAreNotScreened) {
   // Below kScreenMinBytes the search runs unscreened: a bound that lies cannot change it.
   const int64_t d = 16, nb = 100;
@@ -113,13 +128,9 @@ TEST(ScreenTest, SmallBasesAreNotScreened) {
   std::vector<float> err(nb, 0.0f);            // and bounds that claim it is exact
   const std::vector<float> q = UniformVectors(1, d, 42);
   for (const DistanceKernels* isa : AvailableDistanceKernels()) {
-    float d0[5], d1[5];
-    int64_t l0[5], l1[5];
-    KnnSearch(Kernels{isa}, Metric::kL2, q.data(), 1, BaseView{base.data(), nullptr, nb, d}, 5,
-              d0, l0);
-    KnnSearch(Kernels{isa}, Metric::kL2, q.data(), 1,
-              BaseView{base.data(), nullptr, nb, d, half.data(), err.data()}, 5, d1, l1);
-    EXPECT_EQ(0, std::memcmp(l0, l1, sizeof l0)) << isa->isa;
+    const auto [plain, screened] =
+        PlainAndScreened(isa, q, base, nb, d, half.data(), err.data(), 5);
+    EXPECT_EQ(plain, screened) << isa->isa;
   }
 }
 
@@ -140,13 +151,9 @@ TEST(ScreenTest, LargeBasesAreScreened) {
   for (const DistanceKernels* isa : AvailableDistanceKernels()) {
     if (isa->half_l2_rows == nullptr) continue;
     ++tiers;
-    float d0[10], d1[10];
-    int64_t l0[10], l1[10];
-    KnnSearch(Kernels{isa}, Metric::kL2, q.data(), 1, BaseView{base.data(), nullptr, nb, d}, 10,
-              d0, l0);
-    KnnSearch(Kernels{isa}, Metric::kL2, q.data(), 1,
-              BaseView{base.data(), nullptr, nb, d, half.data(), err.data()}, 10, d1, l1);
-    EXPECT_NE(0, std::memcmp(l0, l1, sizeof l0)) << isa->isa;
+    const auto [plain, screened] =
+        PlainAndScreened(isa, q, base, nb, d, half.data(), err.data(), 10);
+    EXPECT_NE(plain, screened) << isa->isa;
   }
   if (tiers == 0) GTEST_SKIP() << "no tier with binary16 kernels on this host";
 }
