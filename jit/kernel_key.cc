@@ -22,7 +22,8 @@ const char* KernelOpName(KernelOp op) {
 std::string KernelKey::ToString() const {
   return absl::StrCat("op=", KernelOpName(op), "|metric=", MetricName(metric), "|dtype=", dtype,
                       "|d=", d, "|k=", k, "|nprobe=", nprobe, "|target=", target,
-                      "|llvm=", llvm_version, "|gen=", generator_version);
+                      "|prefetch=", row_prefetch, "|llvm=", llvm_version,
+                      "|gen=", generator_version);
 }
 
 std::string KeyHash(std::string_view key) {

@@ -37,6 +37,9 @@ struct KernelKey {
   std::string dtype = "f32";  // the rows' type: f32, or a coded scan's fp16 / bf16 / u8
   std::string target;        // CPU name + sorted enabled features of the host
   std::string llvm_version;  // LLVM_VERSION_STRING of the compiler
+  // Scans (kScanTopK, kCodedScanTopK): how many bytes ahead of the row it reads a scan
+  // requests its rows in software (0: it requests nothing; the host's choice, CpuJit).
+  int64_t row_prefetch = 0;
   int generator_version = kGeneratorVersion;
 
   // Every field, named and separated by '|'.

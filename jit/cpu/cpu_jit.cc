@@ -15,6 +15,7 @@
 #include "absl/strings/str_split.h"
 #include "jit/cpu/internal/codegen.h"
 #include "jit/cpu/internal/object_cache.h"
+#include "jit/eager/host_cpu.h"
 #include "jit/eager/topk.h"
 #include "llvm/Config/llvm-config.h"
 #include "llvm/ExecutionEngine/Orc/CompileUtils.h"
@@ -78,6 +79,7 @@ struct CpuJit::Impl {
   // Read once from features (every search asks, through GeneratesTile: parsing the list each
   // time cost a single query ~2 µs of string searches).
   bool avx512 = false, avx2 = false;
+  int64_t row_prefetch = 0;  // KernelKey::row_prefetch of the scans
   std::unique_ptr<cpu_internal::DiskObjectCache> cache;
   std::unique_ptr<llvm::orc::LLJIT> lljit;
   std::unique_ptr<llvm::TargetMachine> optimizer_tm;  // data layout and triple of the modules
@@ -118,6 +120,7 @@ absl::StatusOr<std::unique_ptr<CpuJit>> CpuJit::Create(const CpuJitOptions& opti
     impl->target = absl::StrCat(impl->target, ",", options.feature_overrides);
   }
   impl->cpu_name = llvm::sys::getHostCPUName().str();
+  impl->row_prefetch = options.row_prefetch.value_or(eager::HostIsAmd() ? 0 : kRowPrefetchBytes);
   impl->avx512 = cpu_internal::TargetHasFeature(impl->features, "avx512f");
   impl->avx2 = cpu_internal::TargetHasFeature(impl->features, "avx2");
   impl->cache = std::make_unique<cpu_internal::DiskObjectCache>(
@@ -169,7 +172,10 @@ KernelKey CpuJit::MakeKey(KernelOp op, Metric metric, int64_t d, int64_t selecti
   key.op = op;
   key.metric = metric;
   key.d = d;
-  if (op == KernelOp::kScanTopK || op == KernelOp::kCodedScanTopK) key.k = selection;
+  if (op == KernelOp::kScanTopK || op == KernelOp::kCodedScanTopK) {
+    key.k = selection;
+    key.row_prefetch = impl_->row_prefetch;
+  }
   if (op == KernelOp::kCoarseTopN) key.nprobe = selection;
   key.target = impl_->target;
   key.llvm_version = LLVM_VERSION_STRING;

@@ -49,7 +49,15 @@ struct CpuJitOptions {
   // Test and benchmark hook: LLVM feature changes applied on top of the host's, e.g.
   // "-avx512f" to generate what a host without AVX-512 would run (part of every key's target).
   std::string feature_overrides;
+  // Test and benchmark hook: how far ahead (bytes) the generated scans request their rows
+  // (KernelKey::row_prefetch); nullopt: the host's choice, kRowPrefetchBytes except on AMD's
+  // cores (whose own prefetchers stream the lists: docs/jit.md, Session 31).
+  std::optional<int64_t> row_prefetch;
 };
+
+// The generated scans' software prefetch distance on hosts that take one (measured on an Intel
+// Xeon: docs/jit.md, Session 31).
+inline constexpr int64_t kRowPrefetchBytes = 2048;
 
 struct JitStats {
   int64_t memory_hits = 0;  // served from the in-memory map

@@ -54,7 +54,7 @@ TEST(CpuJitTest, KeyNamesEveryField) {
   const KernelKey key = jit->MakeKey(KernelOp::kScanTopK, Metric::kL2, 784, 10);
   const std::string s = key.ToString();
   for (const char* field : {"op=scan_topk", "|metric=l2", "|dtype=f32", "|d=784", "|k=10",
-                            "|nprobe=0", "|target=", "|llvm=16", "|gen="}) {
+                            "|nprobe=0", "|target=", "|prefetch=", "|llvm=16", "|gen="}) {
     EXPECT_NE(s.find(field), std::string::npos) << field << " in " << s;
   }
   // Host features are part of the key (every x86-64 host has SSE2).
@@ -276,6 +276,65 @@ TEST(CpuJitTest, KernelsWithoutAvx512MatchEager) {
     }
   }
   CompareCodedScans(**jit, {1, 17, 128, 784});
+}
+
+// The k best of key's coded scan (fp16 codes of values in [0, 1)) over n rows, distances then
+// labels as bits.
+std::vector<uint32_t> Fp16ScanBits(CpuJit& jit, KernelKey key, int64_t n) {
+  key.dtype = "fp16";
+  auto fn = jit.GetCodedScanTopK(key);
+  EXPECT_TRUE(fn.ok()) << fn.status();
+  if (!fn.ok()) return {};
+  const std::vector<float> q = UniformVectors(1, key.d, 7);
+  const std::vector<float> values = UniformVectors(n, key.d, 11);
+  std::vector<uint16_t> codes(values.size());
+  for (size_t e = 0; e < values.size(); ++e) codes[e] = FloatToHalf(values[e]);
+  std::vector<float> dist(key.k);
+  std::vector<int64_t> ids(key.k);
+  eager::TopK<Metric::kL2> top(dist.data(), ids.data(), key.k);
+  (*fn)(q.data(), reinterpret_cast<const uint8_t*>(codes.data()), nullptr, 0.0f, nullptr, n,
+        dist.data(), ids.data());
+  top.Finish();
+  std::vector<uint32_t> bits;
+  for (float v : dist) bits.push_back(BitsOf(v));
+  for (int64_t id : ids) bits.push_back(static_cast<uint32_t>(id));
+  return bits;
+}
+
+// The scans' software prefetch (taken by default except on AMD's cores) is part of the key
+// and changes no result: forced on and off, every scan matches the eager kernels, and the
+// same scan with and without it gives the same bits.
+TEST(CpuJitTest, RowPrefetchIsKeyedAndChangesNoResult) {
+  std::vector<std::unique_ptr<CpuJit>> jits;
+  for (int64_t ahead : {int64_t{0}, kRowPrefetchBytes, int64_t{4160}}) {
+    CpuJitOptions options;
+    options.cache_dir = "";
+    options.row_prefetch = ahead;
+    auto jit = CpuJit::Create(options);
+    ASSERT_TRUE(jit.ok()) << jit.status();
+    const std::string key = (*jit)->MakeKey(KernelOp::kScanTopK, Metric::kL2, 64, 10).ToString();
+    EXPECT_NE(key.find("|prefetch=" + std::to_string(ahead) + "|"), std::string::npos) << key;
+    EXPECT_NE(
+        (*jit)->MakeKey(KernelOp::kCoarseTopN, Metric::kL2, 64, 10).ToString().find("|prefetch=0|"),
+        std::string::npos)
+        << "the coarse step reads cached centroids: no prefetch";
+    for (int64_t d : {1, 17, 128, 784}) {
+      for (int64_t k : {1, 10}) {
+        CompareScan<Metric::kL2>(**jit, KernelOp::kScanTopK, d, k, /*with_ids=*/true);
+        CompareScan<Metric::kInnerProduct>(**jit, KernelOp::kScanTopK, d, k, /*with_ids=*/false);
+      }
+    }
+    CompareCodedScans(**jit, {1, 17, 128, 784});
+    jits.push_back(*std::move(jit));
+  }
+  EXPECT_NE(jits[0]->MakeKey(KernelOp::kScanTopK, Metric::kL2, 64, 10).Hash(),
+            jits[1]->MakeKey(KernelOp::kScanTopK, Metric::kL2, 64, 10).Hash());
+  for (int64_t d : {128, 784}) {
+    const KernelKey key = jits[0]->MakeKey(KernelOp::kCodedScanTopK, Metric::kL2, d, 10);
+    KernelKey ahead = key;
+    ahead.row_prefetch = kRowPrefetchBytes;
+    EXPECT_EQ(Fp16ScanBits(*jits[0], key, 3000), Fp16ScanBits(*jits[1], ahead, 3000)) << d;
+  }
 }
 
 TEST(CpuJitTest, EightThreadsAskingForOneKernelCompileItOnce) {
