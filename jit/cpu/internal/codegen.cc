@@ -562,8 +562,7 @@ class Generator {
     if (key_.row_prefetch <= 0) return;
     const int64_t bytes = key_.d * static_cast<int64_t>(RowType()->getScalarSizeInBits() / 8);
     for (int64_t line = 0; line < bytes; line += 64) {
-      llvm::Value* at = b_.CreateGEP(b_.getInt8Ty(), row,
-                                             b_.getInt64(line + key_.row_prefetch));
+      llvm::Value* at = b_.CreateGEP(b_.getInt8Ty(), row, b_.getInt64(line + key_.row_prefetch));
       b_.CreateIntrinsic(llvm::Intrinsic::prefetch, {ptr_},
                          {at, b_.getInt32(0), b_.getInt32(3), b_.getInt32(1)});
     }
